@@ -1,0 +1,105 @@
+"""Datasets, length-bucketed sampling and the padding collate.
+
+A batch is padded only to its own longest document and carries the true lengths, so the models
+can pack their sequences. The bucketed sampler groups documents of similar length into batches
+(far less padding) while every epoch still visits every document once, in a seeded random order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from textclf.text.encoding import EncodedSplit
+from textclf.text.vocabulary import PAD_ID
+
+__all__ = [
+    "EncodedDataset",
+    "BucketBatchSampler",
+    "collate",
+    "make_train_loader",
+    "sorted_batches",
+    "Batch",
+]
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # ids, lengths, labels
+
+
+class EncodedDataset(Dataset):
+    def __init__(self, split: EncodedSplit):
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+        return self.split.document(i), int(self.split.labels[i])
+
+
+def collate(items: list[tuple[np.ndarray, int]]) -> Batch:
+    """Right-pad with ``<pad>`` to the longest document of the batch."""
+    lengths = torch.tensor([len(ids) for ids, _ in items], dtype=torch.int64)  # (batch,)
+    ids = torch.full((len(items), int(lengths.max())), PAD_ID, dtype=torch.int64)  # (batch, T)
+    for row, (doc, _) in enumerate(items):
+        ids[row, : len(doc)] = torch.from_numpy(doc.astype(np.int64, copy=False))
+    labels = torch.tensor([label for _, label in items], dtype=torch.int64)  # (batch,)
+    return ids, lengths, labels
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """Shuffled batches, optionally of similar-length documents.
+
+    Each epoch: shuffle all indices; with ``bucket``, cut them into pools of ``pool_batches``
+    batches and sort each pool by length; cut into batches; shuffle the batches. The order
+    depends only on the seed and the epoch number (``set_epoch``), so an epoch can be replayed.
+    """
+
+    def __init__(
+        self,
+        lengths: np.ndarray,
+        batch_size: int,
+        seed: int = 0,
+        bucket: bool = True,
+        pool_batches: int = 50,
+    ):
+        self.lengths = np.asarray(lengths)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.bucket = bucket
+        self.pool = batch_size * pool_batches
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(len(self.lengths))
+        batches = []
+        for start in range(0, len(order), self.pool if self.bucket else len(order) or 1):
+            pool = order[start : start + self.pool] if self.bucket else order
+            if self.bucket:
+                pool = pool[np.argsort(self.lengths[pool], kind="stable")]
+            batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+        rng.shuffle(batches)
+        for batch in batches:
+            yield batch.tolist()
+
+    def __len__(self) -> int:
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+
+
+def make_train_loader(split: EncodedSplit, batch_size: int, *, bucket: bool, seed: int) -> DataLoader:
+    """Training batches; call ``loader.batch_sampler.set_epoch(epoch)`` before each epoch."""
+    sampler = BucketBatchSampler(split.lengths, batch_size, seed=seed, bucket=bucket)
+    return DataLoader(EncodedDataset(split), batch_sampler=sampler, collate_fn=collate)
+
+
+def sorted_batches(split: EncodedSplit, batch_size: int):
+    """Evaluation batches in order of length (little padding); yields (indices, batch)."""
+    order = np.argsort(split.lengths, kind="stable")
+    dataset = EncodedDataset(split)
+    for start in range(0, len(order), batch_size):
+        indices = order[start : start + batch_size]
+        yield indices, collate([dataset[i] for i in indices])

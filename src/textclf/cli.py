@@ -1,0 +1,111 @@
+"""The ``textclf`` command: thin subcommands over the library.
+
+Each subcommand parses its arguments, loads the config, calls one library function and prints the
+result. User mistakes (TextclfError) become ``error: ...`` lines and the error's exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from textclf import __version__
+from textclf.errors import TextclfError
+
+__all__ = ["main"]
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", required=True, help="YAML config file")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.lr=0.001 (repeatable)",
+    )
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from textclf.config import load_config
+    from textclf.reporting.data_stats import format_data_statistics, write_data_statistics
+    from textclf.text.prepare import prepare_data
+
+    config = load_config(args.config, args.overrides)
+    prepared = prepare_data(config)
+    out = Path(args.output) if args.output else Path(config.output_dir) / f"{config.name}-data"
+    stats = write_data_statistics(prepared, config, out)
+    print(format_data_statistics(stats))
+    print(f"\nstatistics and plots written to {out}/" + (" (encoded corpus read from cache)" if prepared.from_cache else ""))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from textclf.config import load_config
+    from textclf.evaluation.evaluate import format_evaluation
+    from textclf.training.loop import train
+
+    config = load_config(args.config, args.overrides)
+    result = train(config, run_dir=args.run_dir, progress=not args.no_progress)
+    print()
+    print(f"best epoch {result.best_epoch} ({config.train.monitor} {result.best_score:.4f})")
+    print(format_evaluation(result.test_metrics, "test"))
+    print(f"\nrun folder: {result.run_dir}")
+    print(f"evaluate again: textclf evaluate --checkpoint {result.run_dir}/checkpoints/best.ckpt --split test")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from textclf.evaluation.evaluate import default_eval_dir, evaluate_checkpoint, format_evaluation
+
+    metrics = evaluate_checkpoint(args.checkpoint, args.split, args.output, device=args.device)
+    print(format_evaluation(metrics, args.split))
+    out = args.output or default_eval_dir(Path(args.checkpoint), args.split)
+    print(f"\nmetrics.json, per_class.csv, confusion_matrix.csv and .png written to {out}/")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="textclf",
+        description="Text classification from raw text to an evaluated PyTorch model.",
+    )
+    parser.add_argument("--version", action="version", version=f"textclf {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("data", help="load, split and tokenize; print and save data statistics",
+                       description="Load, split, tokenize and encode the data set; print and save "
+                       "statistics (JSON) and a class-distribution plot (PNG).")
+    _add_config_args(p)
+    p.add_argument("--output", "-o", help="folder for the statistics (default: <output_dir>/<name>-data)")
+    p.set_defaults(func=_cmd_data)
+
+    p = sub.add_parser("train", help="train a model and write a run folder",
+                       description="Train the config's model; write config, data statistics, "
+                       "checkpoints, metrics.jsonl, TensorBoard events and the test evaluation "
+                       "into a new run folder.")
+    _add_config_args(p)
+    p.add_argument("--run-dir", help="run folder to create (default: <output_dir>/<name>-<timestamp>)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="metrics, per-class report and confusion matrix of a checkpoint",
+                       description="Evaluate a checkpoint on a split of its data set: accuracy, "
+                       "macro/weighted F1, per-class table, confusion matrix, baselines.")
+    p.add_argument("--checkpoint", required=True, help="a .ckpt file written by textclf train")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
+    p.add_argument("--output", "-o", help="folder for the outputs (default: <run>/evaluation/<split>)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=_cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except TextclfError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,265 @@
+"""The config schema, YAML loading and ``--set`` overrides.
+
+A config has five parts: ``name`` and ``seed``, and the sections ``data``, ``preprocess``,
+``model`` and ``train``. Every section rejects unknown keys. ``model`` is validated in two steps:
+its ``name`` picks a registered architecture, whose own parameter class then checks the rest, so
+that a new model brings its own schema (see ``textclf.models.registry``).
+
+:func:`load_config` reports *all* problems of a file at once, each as
+``file:line:column: key: what is wrong`` with the closest valid key where one is close.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from textclf.errors import ConfigError
+
+__all__ = [
+    "Config",
+    "DataConfig",
+    "PreprocessConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "load_config",
+    "config_from_dict",
+    "parse_overrides",
+    "dump_config",
+]
+
+# The archive as scikit-learn fetches it; the checksum is the one scikit-learn records for it.
+NEWSGROUPS_URL = "https://ndownloader.figshare.com/files/5975967"
+NEWSGROUPS_SHA256 = "8f1b2514ca22a5ade8fbb9cfa5727df95fa587f4c87b786e15c759fa66d95610"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    source: Literal["20newsgroups"] = "20newsgroups"
+    # A .tar.gz archive, the folder it extracts to, or a folder holding either.
+    # The environment variable TEXTCLF_DATA overrides it.
+    root: Optional[str] = None
+    download: bool = False
+    url: str = NEWSGROUPS_URL
+    sha256: str = NEWSGROUPS_SHA256
+    # random: pool train+test, split stratified; bydate: the official chronological split.
+    protocol: Literal["random", "bydate"] = "random"
+    # Fractions of the pooled data (random). With bydate, test_size is unused and val_size is
+    # the fraction of the official training set held out for validation.
+    test_size: float = Field(0.1, gt=0, lt=1)
+    val_size: float = Field(0.1, gt=0, lt=1)
+    remove: list[Literal["headers", "footers", "quotes"]] = []
+    # Where tokenized/encoded corpora are cached; TEXTCLF_CACHE or ~/.cache/textclf if unset.
+    cache_dir: Optional[str] = None
+    cache: bool = True
+
+
+class PreprocessConfig(_Section):
+    tokenizer: Literal["study"] = "study"
+    lowercase: bool = True
+    min_freq: int = Field(2, ge=1)
+    max_size: int = Field(50000, ge=3)  # counts <pad> and <unk>
+    max_seq_len: int = Field(400, ge=1)
+
+
+class ModelConfig(BaseModel):
+    """``name`` picks the architecture; the other keys belong to that architecture."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = "bigru_attention"
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class TrainConfig(_Section):
+    optimizer: Literal["adamw", "adam"] = "adamw"
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    batch_size: int = Field(64, ge=1)
+    eval_batch_size: int = Field(256, ge=1)
+    epochs: int = Field(15, ge=1)
+    grad_clip: Optional[float] = Field(None, gt=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    class_weights: Union[Literal["none", "balanced"], list[float]] = "none"
+    monitor: Literal["val_accuracy", "val_f1_macro", "val_loss"] = "val_accuracy"
+    early_stopping_patience: Optional[int] = Field(None, ge=1)
+    # Batches of similar length: far less padding, same examples per epoch.
+    bucket_by_length: bool = True
+    num_threads: Optional[int] = Field(None, ge=1)
+
+
+class Config(_Section):
+    name: str = "run"
+    seed: int = 42
+    output_dir: str = "runs"
+    data: DataConfig = DataConfig()
+    preprocess: PreprocessConfig = PreprocessConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config, apply ``key=value`` overrides, validate; raise ConfigError on problems."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found (give the path to a .yaml file)")
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the config must be a mapping of sections, not {_kind(raw)}")
+    positions = _key_positions(node) if node is not None else {}
+    override_keys: set[str] = set()
+    for key, value in parse_overrides(overrides or []):
+        _set_dotted(raw, key, value)
+        override_keys.add(key)
+    return config_from_dict(raw, source=str(path), positions=positions, override_keys=override_keys)
+
+
+def config_from_dict(
+    raw: dict,
+    source: str = "<config>",
+    positions: dict[str, tuple[int, int]] | None = None,
+    override_keys: set[str] | None = None,
+) -> Config:
+    """Validate a plain dict as a Config; every problem is reported in one ConfigError."""
+    positions = positions or {}
+    override_keys = override_keys or set()
+
+    def where(loc: str) -> str:
+        if loc in override_keys:
+            return f"--set {loc}"
+        # Point at the key itself, or at the nearest enclosing key that the file has.
+        parts = loc.split(".")
+        while parts:
+            pos = positions.get(".".join(parts))
+            if pos:
+                return f"{source}:{pos[0]}:{pos[1]}"
+            parts.pop()
+        return source
+
+    problems: list[str] = []
+    config = None
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.append(_describe(err, where, Config))
+
+    # The model section: the registered architecture validates its own keys.
+    model_raw = raw.get("model", {}) if isinstance(raw.get("model", {}), dict) else {}
+    from textclf.models.registry import validate_model_params
+
+    name = model_raw.get("name", ModelConfig().name)
+    params = {k: v for k, v in model_raw.items() if k != "name"}
+    model_problems, resolved = validate_model_params(name, params)
+    for loc, message in model_problems:
+        key = "model." + loc if loc else "model.name"
+        problems.append(f"{where(key)}: {key}: {message}")
+
+    if problems:
+        raise ConfigError(*problems)
+    assert config is not None and resolved is not None
+    config.model = ModelConfig(name=name, **resolved)
+    return config
+
+
+def dump_config(config: Config) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
+    """``["train.lr=1e-3", "data.remove=[headers]"]`` → ``[("train.lr", 0.001), ...]``."""
+    parsed = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(
+                f"--set {item!r}: expected section.key=value, for example --set train.lr=0.001"
+            )
+        try:
+            parsed.append((key, yaml.safe_load(value) if value.strip() else ""))
+        except yaml.YAMLError:
+            parsed.append((key, value))
+    return parsed
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _set_dotted(raw: dict, key: str, value: Any) -> None:
+    node = raw
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            prefix = ".".join(parts[: i + 1])
+            raise ConfigError(f"--set {key}: '{prefix}' is not a section, so it has no keys")
+        node = child
+    node[parts[-1]] = value
+
+
+def _key_positions(node: yaml.Node, prefix: str = "") -> dict[str, tuple[int, int]]:
+    """Map each dotted key of a composed YAML document to its (line, column), 1-based."""
+    positions: dict[str, tuple[int, int]] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = f"{prefix}{key_node.value}"
+            positions[key] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            positions.update(_key_positions(value_node, key + "."))
+    return positions
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _fields_at(model_cls: type[BaseModel], loc: tuple) -> list[str]:
+    """Valid field names of the section that ``loc`` (without its last element) points into."""
+    cls = model_cls
+    for part in loc[:-1]:
+        field = cls.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type):
+            return []
+        if not issubclass(field.annotation, BaseModel):
+            return []
+        cls = field.annotation
+    return list(cls.model_fields)
+
+
+def _describe(err: dict, where, model_cls: type[BaseModel]) -> str:
+    loc = tuple(p for p in err["loc"] if not str(p).startswith(("function-", "literal[")))
+    # Union members add their own names to loc ("list[float]"); keep the key path only.
+    loc = tuple(p for p in loc if not (isinstance(p, str) and "[" in p))
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        valid = _fields_at(model_cls, loc)
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(valid)}"
+        return f"{where(key)}: {key}: unknown key{hint}"
+    got = err.get("input")
+    got_text = f" (got {got!r})" if not isinstance(got, (dict,)) else ""
+    return f"{where(key)}: {key}: {err['msg']}{got_text}"

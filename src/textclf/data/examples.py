@@ -1,0 +1,43 @@
+"""Labelled examples: what every data source produces and every later stage consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Examples", "Corpus", "SPLITS"]
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Examples:
+    """Texts with integer labels (indices into the corpus's ``label_names``)."""
+
+    texts: list[str]
+    labels: np.ndarray  # (n,) int64
+
+    def __post_init__(self) -> None:
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        assert len(self.texts) == len(self.labels)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, indices) -> "Examples":
+        indices = np.asarray(indices, dtype=np.int64)
+        return Examples([self.texts[i] for i in indices], self.labels[indices])
+
+
+@dataclass
+class Corpus:
+    """A data set split three ways, with the names of its classes."""
+
+    label_names: list[str]
+    splits: dict[str, Examples] = field(default_factory=dict)
+    # A string that changes whenever the raw data or the data settings change (for caches).
+    fingerprint: str = ""
+
+    def __getitem__(self, split: str) -> Examples:
+        return self.splits[split]

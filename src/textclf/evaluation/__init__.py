@@ -1,0 +1,16 @@
+"""Metrics, baselines and prediction."""
+
+from textclf.evaluation.baselines import baseline_metrics
+from textclf.evaluation.evaluate import evaluate_checkpoint, evaluate_logits, format_evaluation
+from textclf.evaluation.metrics import classification_metrics, cross_entropy
+from textclf.evaluation.predict import predict_logits
+
+__all__ = [
+    "baseline_metrics",
+    "evaluate_checkpoint",
+    "evaluate_logits",
+    "format_evaluation",
+    "classification_metrics",
+    "cross_entropy",
+    "predict_logits",
+]

@@ -1,0 +1,119 @@
+"""Evaluating logits or a checkpoint: metrics, baselines, per-class table, confusion matrix.
+
+Outputs in the evaluation folder: ``metrics.json``, ``per_class.csv``, ``confusion_matrix.csv``
+and ``confusion_matrix.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from textclf.config import config_from_dict
+from textclf.errors import CheckpointError, UsageError
+from textclf.evaluation.baselines import baseline_metrics
+from textclf.evaluation.metrics import classification_metrics, cross_entropy, format_per_class
+from textclf.evaluation.predict import predict_logits
+from textclf.files import atomic_path, write_json
+from textclf.reporting.plots import plot_confusion_matrix
+
+__all__ = ["evaluate_logits", "evaluate_checkpoint", "format_evaluation", "default_eval_dir"]
+
+
+def evaluate_logits(
+    logits: np.ndarray,
+    labels: np.ndarray,
+    label_names: list[str],
+    train_label_counts: list[int],
+    seed: int,
+    out_dir: Path,
+    title: str,
+) -> dict:
+    """Compute and write every evaluation output for ``logits`` against ``labels``."""
+    metrics = classification_metrics(labels, logits.argmax(axis=1), label_names)
+    metrics["loss"] = cross_entropy(logits, labels)
+    metrics["num_examples"] = int(len(labels))
+    metrics["baselines"] = baseline_metrics(train_label_counts, labels, label_names, seed)
+    out_dir = Path(out_dir)
+    write_json(out_dir / "metrics.json", metrics)
+    with atomic_path(out_dir / "per_class.csv") as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["label", "precision", "recall", "f1", "support"])
+        for r in metrics["per_class"]:
+            writer.writerow([r["label"], f"{r['precision']:.6f}", f"{r['recall']:.6f}",
+                             f"{r['f1']:.6f}", r["support"]])
+    with atomic_path(out_dir / "confusion_matrix.csv") as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["true \\ predicted", *label_names])
+        for name, row in zip(label_names, metrics["confusion_matrix"]):
+            writer.writerow([name, *row])
+    plot_confusion_matrix(metrics["confusion_matrix"], label_names, out_dir / "confusion_matrix.png", title)
+    return metrics
+
+
+def format_evaluation(metrics: dict, split: str) -> str:
+    b = metrics["baselines"]
+    return "\n".join(
+        [
+            f"{split}: accuracy {metrics['accuracy']:.2%}  macro-F1 {metrics['f1_macro']:.4f}  "
+            f"weighted-F1 {metrics['f1_weighted']:.4f}  loss {metrics['loss']:.4f}  "
+            f"({metrics['num_examples']:,} examples)",
+            f"baselines: majority class {b['majority']['accuracy']:.2%}  "
+            f"uniform random {b['uniform']['accuracy']:.2%}",
+            "",
+            format_per_class(metrics),
+        ]
+    )
+
+
+def default_eval_dir(checkpoint: Path, split: str) -> Path:
+    checkpoint = Path(checkpoint)
+    run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    return run / "evaluation" / split
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    split: str = "test",
+    out_dir: str | Path | None = None,
+    batch_size: int = 256,
+    device: str = "auto",
+) -> dict:
+    """Evaluate a checkpoint on a split of the data set it was trained on."""
+    from textclf.data import SPLITS, load_corpus
+    from textclf.text.encoding import encode_texts
+    from textclf.training.checkpoint import (
+        load_checkpoint,
+        model_from_checkpoint,
+        text_pipeline_from_checkpoint,
+    )
+    from textclf.training.runtime import resolve_device
+
+    if split not in SPLITS:
+        raise UsageError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
+    payload = load_checkpoint(checkpoint)
+    config = config_from_dict(payload["config"], source=f"{checkpoint} (stored config)")
+    corpus = load_corpus(config)
+    if list(corpus.label_names) != list(payload["label_names"]):
+        raise CheckpointError(
+            f"{checkpoint}: the data's classes differ from the checkpoint's; "
+            "evaluate on the data set the model was trained on"
+        )
+    tokenize, vocab, max_len = text_pipeline_from_checkpoint(payload)
+    examples = corpus[split]
+    encoded = encode_texts(examples.texts, examples.labels, tokenize, vocab, max_len)
+    dev = resolve_device(device)
+    model = model_from_checkpoint(payload, dev)
+    logits = predict_logits(model, encoded, batch_size, dev)
+    out = Path(out_dir) if out_dir else default_eval_dir(Path(checkpoint), split)
+    return evaluate_logits(
+        logits,
+        encoded.labels,
+        payload["label_names"],
+        payload["train_label_counts"],
+        config.seed,
+        out,
+        title=f"Confusion matrix ({split})",
+    )

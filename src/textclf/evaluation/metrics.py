@@ -1,0 +1,62 @@
+"""Classification metrics (scikit-learn) and their rendering as a table."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+__all__ = ["classification_metrics", "cross_entropy", "per_class_rows", "format_per_class"]
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean cross-entropy of ``logits`` (n, C) against integer ``labels`` (n,)."""
+    return float(
+        torch.nn.functional.cross_entropy(
+            torch.from_numpy(logits).double(), torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        )
+    )
+
+
+def classification_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, label_names: list[str]
+) -> dict:
+    """Accuracy, macro/weighted F1, per-class precision/recall/F1/support, confusion matrix."""
+    labels = np.arange(len(label_names))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "f1_macro": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "f1_weighted": float(
+            f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)
+        ),
+        "per_class": [
+            {
+                "label": name,
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, name in enumerate(label_names)
+        ],
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def per_class_rows(metrics: dict) -> list[list]:
+    return [[r["label"], r["precision"], r["recall"], r["f1"], r["support"]] for r in metrics["per_class"]]
+
+
+def format_per_class(metrics: dict) -> str:
+    rows = metrics["per_class"]
+    width = max(len("class"), *(len(r["label"]) for r in rows))
+    lines = [f"{'class':<{width}}  precision  recall     f1  support"]
+    for r in rows:
+        lines.append(
+            f"{r['label']:<{width}}  {r['precision']:9.4f}  {r['recall']:6.4f}  {r['f1']:6.4f}"
+            f"  {r['support']:7d}"
+        )
+    return "\n".join(lines)

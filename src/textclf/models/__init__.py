@@ -1,0 +1,6 @@
+"""Model architectures. Each file registers one model; importing this package registers them all."""
+
+from textclf.models import bigru_attention, lstm  # noqa: F401  (registration side effect)
+from textclf.models.registry import build_model, list_models, register_model
+
+__all__ = ["build_model", "list_models", "register_model"]

@@ -1,0 +1,59 @@
+"""The study's model: embedding → bidirectional GRU → attention pooling → linear.
+
+The recurrent layers never read padding in either direction (see ``rnn.PaddedRNN``), and padded
+positions are masked out of the attention softmax, so they get a weight of exactly zero. A
+document's logits therefore do not depend on how far its batch pads it.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from textclf.models.registry import ModelParams, register_model
+from textclf.models.rnn import PaddedRNN
+
+
+class BiGRUAttentionParams(ModelParams):
+    embedding_dim: int = Field(200, ge=1)
+    hidden_size: int = Field(192, ge=1)
+    num_layers: int = Field(1, ge=1)
+    bidirectional: bool = True
+    dropout_embed: float = Field(0.1, ge=0, lt=1)
+    dropout_rnn: float = Field(0.0, ge=0, lt=1)  # between stacked GRU layers
+    dropout_fc: float = Field(0.5, ge=0, lt=1)
+
+
+@register_model("bigru_attention", BiGRUAttentionParams)
+class BiGRUAttention(nn.Module):
+    def __init__(self, params: BiGRUAttentionParams, vocab_size: int, num_classes: int):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, params.embedding_dim, padding_idx=0)
+        self.dropout_embed = nn.Dropout(params.dropout_embed)
+        self.gru = PaddedRNN(
+            "gru",
+            params.embedding_dim,
+            params.hidden_size,
+            num_layers=params.num_layers,
+            bidirectional=params.bidirectional,
+            dropout=params.dropout_rnn,
+        )
+        out_dim = self.gru.output_size
+        self.attention = nn.Linear(out_dim, 1)
+        self.dropout_fc = nn.Dropout(params.dropout_fc)
+        self.fc = nn.Linear(out_dim, num_classes)
+
+    def forward(
+        self, ids: torch.Tensor, lengths: torch.Tensor, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        seq_len = ids.size(1)
+        x = self.dropout_embed(self.embedding(ids))  # (batch, seq_len, emb)
+        out, _ = self.gru(x, lengths)  # (batch, seq_len, out_dim), zeros at padded positions
+        scores = self.attention(out).squeeze(-1)  # (batch, seq_len)
+        mask = torch.arange(seq_len, device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
+        scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=1)  # (batch, seq_len), exactly 0 where masked
+        pooled = torch.bmm(weights.unsqueeze(1), out).squeeze(1)  # (batch, out_dim)
+        logits = self.fc(self.dropout_fc(pooled))  # (batch, num_classes)
+        return (logits, weights) if return_attention else logits

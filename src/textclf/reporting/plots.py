@@ -1,0 +1,60 @@
+"""Figures saved as PNG (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from textclf.files import atomic_path  # noqa: E402
+
+__all__ = ["plot_class_distribution", "plot_confusion_matrix", "save_figure"]
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_class_distribution(counts: dict[str, list[int]], label_names: list[str], path: Path):
+    """Horizontal bars: one group of bars per class, one bar per split."""
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(label_names) + 1.5))
+    y = np.arange(len(label_names))
+    height = 0.8 / max(len(counts), 1)
+    for k, (split, values) in enumerate(counts.items()):
+        ax.barh(y + k * height, values, height=height, label=f"{split} ({sum(values):,})")
+    ax.set_yticks(y + height * (len(counts) - 1) / 2, label_names)
+    ax.invert_yaxis()
+    ax.set_xlabel("documents")
+    ax.set_title("Class distribution")
+    ax.legend(loc="lower right")
+    return save_figure(fig, path)
+
+
+def plot_confusion_matrix(matrix: list[list[int]], label_names: list[str], path: Path, title: str):
+    """Heatmap of row-normalised counts (recall per true class); raw counts printed in cells."""
+    counts = np.asarray(matrix, dtype=np.float64)
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = max(5.0, 0.45 * len(label_names) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ticks = np.arange(len(label_names))
+    ax.set_xticks(ticks, label_names, rotation=90)
+    ax.set_yticks(ticks, label_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    if len(label_names) <= 30:
+        for i in ticks:
+            for j in ticks:
+                if counts[i, j]:
+                    color = "white" if rates[i, j] > 0.5 else "black"
+                    ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=7, color=color)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of true class")
+    return save_figure(fig, path)

@@ -1,0 +1,51 @@
+"""The vocabulary: tokens ↔ ids, learned from the training split only.
+
+Id 0 is ``<pad>`` and id 1 is ``<unk>``; then tokens by decreasing frequency (ties broken
+alphabetically, so the result does not depend on document order), keeping those seen at least
+``min_freq`` times, up to ``max_size`` entries in all (the two specials included).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable
+
+__all__ = ["Vocabulary", "PAD", "UNK", "PAD_ID", "UNK_ID"]
+
+PAD, UNK = "<pad>", "<unk>"
+PAD_ID, UNK_ID = 0, 1
+
+
+class Vocabulary:
+    def __init__(self, min_freq: int = 2, max_size: int = 50000):
+        self.min_freq = min_freq
+        self.max_size = max_size
+
+    def fit(self, documents: Iterable[list[str]]) -> "Vocabulary":
+        counts: Counter[str] = Counter()
+        for tokens in documents:
+            counts.update(tokens)
+        kept = [(t, c) for t, c in counts.items() if c >= self.min_freq and t not in (PAD, UNK)]
+        kept.sort(key=lambda tc: (-tc[1], tc[0]))
+        self.itos_ = [PAD, UNK] + [t for t, _ in kept[: self.max_size - 2]]
+        self.stoi_ = {t: i for i, t in enumerate(self.itos_)}
+        return self
+
+    @classmethod
+    def from_itos(cls, itos: list[str], min_freq: int = 2, max_size: int = 50000) -> "Vocabulary":
+        vocab = cls(min_freq, max_size)
+        if itos[:2] != [PAD, UNK]:
+            raise ValueError("a vocabulary must start with <pad>, <unk>")
+        vocab.itos_ = list(itos)
+        vocab.stoi_ = {t: i for i, t in enumerate(itos)}
+        return vocab
+
+    def __len__(self) -> int:
+        return len(self.itos_)
+
+    def encode(self, tokens: list[str]) -> list[int]:
+        get = self.stoi_.get
+        return [get(t, UNK_ID) for t in tokens]
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.itos_[i] for i in ids]

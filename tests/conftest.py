@@ -1,0 +1,98 @@
+"""Shared fixtures: the real 20 Newsgroups archive and small subsets of it.
+
+Tests never touch the network. The archive is found through TEXTCLF_DATA (CI sets it to
+../shared/data) or, failing that, at ../shared/data beside the checkout.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MINI_GROUPS = ("comp.graphics", "rec.sport.hockey", "sci.space", "talk.politics.mideast")
+
+
+def real_archive() -> Path:
+    for place in (os.environ.get("TEXTCLF_DATA"), REPO.parent / "shared" / "data"):
+        if place:
+            p = Path(place)
+            p = p / "20news-bydate.tar.gz" if p.is_dir() else p
+            if p.is_file():
+                return p
+    raise RuntimeError(
+        "the 20 Newsgroups archive was not found: set TEXTCLF_DATA to the folder holding "
+        "20news-bydate.tar.gz (CI uses ../shared/data)"
+    )
+
+
+def make_subset_archive(target: Path, groups=MINI_GROUPS, n_train=60, n_test=40) -> Path:
+    """A small archive in the canonical layout, taken from the real one."""
+    taken: dict[tuple[str, str], int] = {}
+    limits = {"20news-bydate-train": n_train, "20news-bydate-test": n_test}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(real_archive(), "r:gz") as src, tarfile.open(target, "w:gz") as dst:
+        for member in src:
+            parts = member.name.split("/")
+            if not member.isfile() or len(parts) != 3 or parts[1] not in groups:
+                continue
+            key = (parts[0], parts[1])
+            if taken.get(key, 0) >= limits[parts[0]]:
+                continue
+            taken[key] = taken.get(key, 0) + 1
+            data = src.extractfile(member).read()
+            info = tarfile.TarInfo(member.name)
+            info.size = len(data)
+            dst.addfile(info, io.BytesIO(data))
+    return target
+
+
+@pytest.fixture(scope="session")
+def mini_archive(tmp_path_factory) -> Path:
+    """4 groups, 60 train + 40 test posts each (400 posts)."""
+    return make_subset_archive(tmp_path_factory.mktemp("mini") / "20news-bydate.tar.gz")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """Every test gets its own cache and no TEXTCLF_DATA unless it sets one."""
+    monkeypatch.setenv("TEXTCLF_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("TEXTCLF_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def mini_config(tmp_path, mini_archive) -> Path:
+    """A config that trains a small BiGRU on the mini archive in seconds."""
+    return write_config(
+        tmp_path / "mini.yaml",
+        f"""\
+name: mini
+output_dir: {tmp_path / "runs"}
+data:
+  root: {mini_archive}
+  protocol: bydate
+  val_size: 0.2
+preprocess:
+  max_seq_len: 150
+  min_freq: 2
+model:
+  name: bigru_attention
+  embedding_dim: 32
+  hidden_size: 32
+train:
+  epochs: 3
+  batch_size: 16
+  lr: 0.005
+  device: cpu
+""",
+    )

@@ -1,0 +1,103 @@
+import pytest
+
+from textclf.config import Config, dump_config, load_config
+from textclf.errors import ConfigError
+
+from conftest import REPO, write_config
+
+
+def problems_of(path, overrides=None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, overrides)
+    return info.value.problems
+
+
+def test_shipped_configs_load_and_resolve_model_defaults():
+    config = load_config(REPO / "configs" / "20newsgroups_bigru.yaml")
+    assert config.model.name == "bigru_attention"
+    assert config.model.params()["hidden_size"] == 192  # filled in from the model's schema
+    lstm = load_config(REPO / "configs" / "20newsgroups_lstm.yaml")
+    assert lstm.model.params() == {
+        "embedding_dim": 128, "hidden_size": 64, "num_layers": 1, "bidirectional": False, "dropout": 0.3,
+    }
+
+
+def test_unknown_key_names_key_line_and_closest_valid_key(tmp_path):
+    path = write_config(tmp_path / "c.yaml", "train:\n  epochs: 3\n  lrr: 0.1\n")
+    (problem,) = problems_of(path)
+    assert f"{path}:3:3" in problem
+    assert "train.lrr" in problem and "unknown key" in problem and "did you mean 'lr'" in problem
+
+
+def test_wrong_type_names_key_and_expected_type(tmp_path):
+    path = write_config(tmp_path / "c.yaml", "train:\n  epochs: ten\n")
+    (problem,) = problems_of(path)
+    assert "train.epochs" in problem and "integer" in problem and "'ten'" in problem
+    assert f"{path}:2:3" in problem
+
+
+def test_all_problems_of_a_file_are_reported_at_once(tmp_path):
+    path = write_config(
+        tmp_path / "c.yaml",
+        "seed: x\ndata:\n  protocol: weekly\npreprocess:\n  min_frq: 2\nmodel:\n  name: bigru_attention\n"
+        "  hiden_size: 3\ntrain:\n  lr: -1\n",
+    )
+    problems = problems_of(path)
+    assert len(problems) == 5
+    joined = "\n".join(problems)
+    for needle in ("seed", "data.protocol", "'random' or 'bydate'", "preprocess.min_frq",
+                   "did you mean 'min_freq'", "model.hiden_size", "did you mean 'hidden_size'",
+                   "train.lr", "greater than 0"):
+        assert needle in joined
+
+
+def test_unknown_model_lists_valid_names(tmp_path):
+    path = write_config(tmp_path / "c.yaml", "model:\n  name: bigru_atention\n")
+    (problem,) = problems_of(path)
+    assert "unknown model 'bigru_atention'" in problem
+    assert "did you mean 'bigru_attention'" in problem and "lstm" in problem
+    assert f"{path}:2:3" in problem
+
+
+def test_overrides_are_typed_and_applied(tmp_path):
+    path = write_config(tmp_path / "c.yaml", "name: x\n")
+    config = load_config(
+        path, ["train.lr=1e-3", "train.epochs=4", "data.remove=[headers, quotes]",
+               "model.hidden_size=16", "train.grad_clip=null"]
+    )
+    assert config.train.lr == pytest.approx(1e-3) and config.train.epochs == 4
+    assert config.data.remove == ["headers", "quotes"]
+    assert config.model.params()["hidden_size"] == 16
+    assert config.train.grad_clip is None
+
+
+def test_bad_override_is_reported_with_its_origin(tmp_path):
+    path = write_config(tmp_path / "c.yaml", "name: x\n")
+    (problem,) = problems_of(path, ["train.epochs=many"])
+    assert problem.startswith("--set train.epochs") and "integer" in problem
+    (problem,) = problems_of(path, ["train.lr"])
+    assert "section.key=value" in problem
+    (problem,) = problems_of(path, ["name.x=1"])
+    assert "'name' is not a section" in problem
+
+
+def test_malformed_yaml_points_at_line(tmp_path):
+    path = write_config(tmp_path / "c.yaml", "train:\n  lr: 0.1\n   epochs: 3\n")
+    (problem,) = problems_of(path)
+    assert problem.startswith(f"{path}:3:") and "invalid YAML" in problem
+
+
+def test_missing_and_non_mapping_configs(tmp_path):
+    (problem,) = problems_of(tmp_path / "nope.yaml")
+    assert "config file not found" in problem
+    path = write_config(tmp_path / "c.yaml", "- a\n- b\n")
+    (problem,) = problems_of(path)
+    assert "must be a mapping" in problem
+
+
+def test_resolved_config_round_trips(tmp_path):
+    config = load_config(REPO / "configs" / "20newsgroups_lstm.yaml", ["train.epochs=2"])
+    path = write_config(tmp_path / "resolved.yaml", dump_config(config))
+    again = load_config(path)
+    assert again == config
+    assert isinstance(again, Config)
