@@ -10,7 +10,6 @@ config, plus the training state for resuming.
 from __future__ import annotations
 
 import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,12 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{path}: checkpoint not found (runs keep them in <run>/checkpoints/best.ckpt)"
         )
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # torch.save writes a zip archive
+            raise CheckpointError(
+                f"{path}: not a readable checkpoint (not a file written by torch.save; "
+                "truncated, corrupt or another format)"
+            )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -51,7 +56,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"containers, which could run code ({first[:200]}); only load checkpoints written "
             "by textclf"
         ) from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever a damaged file makes the reader raise
         raise CheckpointError(
             f"{path}: not a readable checkpoint (truncated or corrupt: {str(exc).splitlines()[0][:200]})"
         ) from None

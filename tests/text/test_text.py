@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from textclf.config import Config, DataConfig, PreprocessConfig
+from textclf.text import PAD_ID, UNK_ID, StudyTokenizer, Vocabulary, encode_texts, prepare_data
+
+
+def test_study_tokenizer():
+    tok = StudyTokenizer()
+    assert tok("Hello, World! It's e-mail: A_B 42.") == ["hello", "world", "it", "s", "e", "mail", "a_b", "42"]
+    assert tok("") == [] and tok("  ,;! ") == []
+    assert StudyTokenizer(lowercase=False)("Hi There") == ["Hi", "There"]
+
+
+def test_vocabulary_specials_min_freq_max_size_and_ties():
+    docs = [["b", "a", "c"], ["a", "b", "d"], ["a", "e", "e"]]
+    vocab = Vocabulary(min_freq=2, max_size=50).fit(docs)
+    assert vocab.itos_ == ["<pad>", "<unk>", "a", "b", "e"]  # a:3, then b/e:2 alphabetically
+    assert vocab.stoi_["<pad>"] == PAD_ID == 0 and vocab.stoi_["<unk>"] == UNK_ID == 1
+    assert vocab.encode(["a", "zzz", "e"]) == [2, 1, 4]
+    assert vocab.decode([2, 3]) == ["a", "b"]
+    small = Vocabulary(min_freq=1, max_size=4).fit(docs)
+    assert len(small) == 4 and small.itos_[2:] == ["a", "b"]
+
+
+def test_encoding_truncates_counts_unknowns_and_keeps_empty_docs_safe():
+    vocab = Vocabulary(min_freq=1).fit([["a", "b", "c"]])
+    enc = encode_texts(["a b c a b", "", "zz a"], np.array([0, 1, 0]), StudyTokenizer(), vocab, max_seq_len=3)
+    assert enc.document(0).tolist() == [2, 3, 4]
+    assert enc.document(1).tolist() == [UNK_ID]  # an empty document is one <unk>
+    assert enc.document(2).tolist() == [UNK_ID, 2]
+    assert enc.full_lengths.tolist() == [5, 0, 2]
+    assert enc.unk_counts.tolist() == [0, 0, 1]
+    assert enc.lengths.tolist() == [3, 1, 2]
+
+
+def test_vocabulary_is_built_from_train_only_and_cache_is_reused(mini_archive, monkeypatch):
+    config = Config(
+        data=DataConfig(root=str(mini_archive), protocol="bydate"),
+        preprocess=PreprocessConfig(max_seq_len=50),
+    )
+    first = prepare_data(config)
+    assert not first.from_cache
+    train_tokens = set()
+    from textclf.data import load_corpus
+
+    corpus = load_corpus(config)
+    tok = StudyTokenizer()
+    for text in corpus["train"].texts:
+        train_tokens.update(tok(text))
+    assert set(first.vocab.itos_[2:]) <= train_tokens
+    assert first.splits["train"].lengths.max() <= 50
+
+    # Second run: read from the cache, without reading the archive at all.
+    import textclf.data.newsgroups as ng
+
+    monkeypatch.setattr(ng, "_read_posts", lambda path: pytest.fail("the archive was read again"))
+    second = prepare_data(config)
+    assert second.from_cache
+    assert second.vocab.itos_ == first.vocab.itos_ and second.label_names == first.label_names
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(second.splits[split].ids, first.splits[split].ids)
+        np.testing.assert_array_equal(second.splits[split].labels, first.splits[split].labels)
+
+    # Another preprocessing setting is another cache entry.
+    monkeypatch.undo()
+    other = prepare_data(config.model_copy(update={"preprocess": PreprocessConfig(max_seq_len=20)}))
+    assert not other.from_cache and other.splits["train"].lengths.max() <= 20

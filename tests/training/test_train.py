@@ -1,0 +1,133 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from textclf.config import load_config
+from textclf.errors import UsageError
+from textclf.evaluation import predict_logits
+from textclf.text import encode_texts
+from textclf.training import load_checkpoint, model_from_checkpoint, train
+from textclf.training.checkpoint import text_pipeline_from_checkpoint
+from textclf.training.loop import class_weights
+
+
+def test_small_bigru_beats_the_majority_baseline_clearly(trained_run):
+    results = json.loads((trained_run / "results.json").read_text())
+    test = json.loads((trained_run / "evaluation" / "test" / "metrics.json").read_text())
+    majority = test["baselines"]["majority"]["accuracy"]
+    assert majority == pytest.approx(0.25)
+    assert test["accuracy"] >= majority + 0.3, test["accuracy"]
+    assert results["test_accuracy"] == test["accuracy"]
+    assert 1 <= results["best_epoch"] <= 4
+
+
+def test_run_folder_holds_everything(trained_run):
+    for name in (
+        "config.yaml", "metrics.jsonl", "results.json", "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt", "data/statistics.json", "data/class_distribution.png",
+        "evaluation/test/metrics.json", "evaluation/test/per_class.csv",
+        "evaluation/test/confusion_matrix.csv", "evaluation/test/confusion_matrix.png",
+        "evaluation/val/metrics.json",
+    ):
+        assert (trained_run / name).is_file(), name
+    lines = (trained_run / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4]
+    assert records[-1]["train/loss"] < records[0]["train/loss"]
+    # The saved config is the resolved one and loads again as is.
+    config = load_config(trained_run / "config.yaml")
+    assert config.model.params()["hidden_size"] == 32 and config.model.params()["num_layers"] == 1
+    assert not list(trained_run.rglob("*.tmp"))  # no temporary file left behind
+
+
+def test_tensorboard_reads_the_event_files(trained_run):
+    events = EventAccumulator(str(trained_run / "tensorboard"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/accuracy", "val/loss", "val/accuracy", "val/f1_macro", "lr"} <= tags
+    val_acc = [e.value for e in events.Scalars("val/accuracy")]
+    records = [json.loads(x) for x in (trained_run / "metrics.jsonl").read_text().splitlines()]
+    np.testing.assert_allclose(val_acc, [r["val/accuracy"] for r in records], rtol=1e-6)
+
+
+def test_checkpoint_is_self_describing_and_loads_without_unpickling(trained_run):
+    path = trained_run / "checkpoints" / "best.ckpt"
+    raw = torch.load(path, weights_only=True)  # plain containers and tensors only
+    assert raw["format_version"] == 1 and raw["model"]["name"] == "bigru_attention"
+    assert len(raw["label_names"]) == 4 and raw["vocab"][:2] == ["<pad>", "<unk>"]
+    assert {"epoch", "optimizer", "rng", "best_score"} <= set(raw["training"])
+    # From the checkpoint alone: the same validation accuracy as recorded at that epoch.
+    payload = load_checkpoint(path)
+    model = model_from_checkpoint(payload)
+    tokenize, vocab, max_len = text_pipeline_from_checkpoint(payload)
+    from textclf.config import config_from_dict
+    from textclf.data import load_corpus
+
+    val = load_corpus(config_from_dict(payload["config"]))["val"]
+    encoded = encode_texts(val.texts, val.labels, tokenize, vocab, max_len)
+    accuracy = (predict_logits(model, encoded).argmax(1) == encoded.labels).mean()
+    assert accuracy == pytest.approx(payload["metrics"]["val/accuracy"])
+
+
+def test_training_is_deterministic_and_refuses_a_used_run_folder(mini_config, tmp_path, trained_run):
+    config = load_config(mini_config, ["train.epochs=1"])
+    first = train(config, run_dir=tmp_path / "a", progress=False)
+    second = train(config, run_dir=tmp_path / "b", progress=False)
+    assert first.history[0]["train/loss"] == second.history[0]["train/loss"]
+    assert first.test_metrics["accuracy"] == second.test_metrics["accuracy"]
+    with pytest.raises(UsageError, match="already exists"):
+        train(config, run_dir=trained_run, progress=False)
+
+
+def test_early_stopping_and_other_monitors(mini_config, tmp_path):
+    config = load_config(
+        mini_config,
+        ["train.epochs=6", "train.lr=0.00001", "train.monitor=val_loss",
+         "train.early_stopping_patience=1", "model.name=lstm", "model.hidden_size=8",
+         "model.embedding_dim=8", "train.class_weights=balanced", "train.grad_clip=1.0"],
+    )
+    result = train(config, run_dir=tmp_path / "r", progress=False)
+    losses = [h["val/loss"] for h in result.history]
+    # Patience 1: every epoch but the last improved on all before it; a run that stopped
+    # early stopped on an epoch that did not improve.
+    for i in range(1, len(losses) - 1):
+        assert losses[i] < min(losses[:i])
+    if len(losses) < 6:
+        assert losses[-1] >= min(losses[:-1])
+    assert result.best_epoch == int(np.argmin(losses)) + 1
+
+
+def test_class_weights():
+    assert class_weights("none", np.array([3, 1])) is None
+    torch.testing.assert_close(class_weights("balanced", np.array([30, 10])), torch.tensor([4 / 6, 2.0]))
+    torch.testing.assert_close(class_weights([1.0, 3.0], np.array([3, 1])), torch.tensor([1.0, 3.0]))
+    from textclf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="3 weights given but the data has 2 classes"):
+        class_weights([1.0, 2.0, 3.0], np.array([3, 1]))
+
+
+class _Evil:
+    """Unpickling this would create a file: a stand-in for code execution."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def test_a_malicious_checkpoint_is_refused_and_runs_nothing(tmp_path):
+    from textclf.errors import CheckpointError
+
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.ckpt"
+    torch.save({"format_version": 1, "payload": _Evil(str(marker))}, path)
+    with pytest.raises(CheckpointError, match="refused to load"):
+        load_checkpoint(path)
+    assert not marker.exists()
