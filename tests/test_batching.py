@@ -49,3 +49,13 @@ def test_train_loader_and_sorted_batches_cover_the_split():
     assert sorted(seen) == sorted(split.labels.tolist())
     order = np.concatenate([idx for idx, _ in sorted_batches(split, 3)])
     assert sorted(order.tolist()) == list(range(8))
+
+
+def test_weighted_sampler_balances_classes():
+    lengths = np.full(1000, 5)
+    split = make_split(lengths)
+    split.labels = (np.arange(1000) < 900).astype(np.int64)  # 100 of class 0, 900 of class 1
+    loader = make_train_loader(split, batch_size=50, bucket=True, seed=3, balance_classes=True)
+    labels = np.concatenate([y.numpy() for _, _, y in loader])
+    assert len(labels) == 1000
+    assert 0.4 < (labels == 0).mean() < 0.6

@@ -62,12 +62,16 @@ class BucketBatchSampler(Sampler[list[int]]):
         seed: int = 0,
         bucket: bool = True,
         pool_batches: int = 50,
+        weights: np.ndarray | None = None,
     ):
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
         self.seed = seed
         self.bucket = bucket
         self.pool = batch_size * pool_batches
+        # Per-example sampling weights: draw len(lengths) examples with replacement instead of
+        # a permutation (oversampling).
+        self.p = None if weights is None else np.asarray(weights, dtype=np.float64) / np.sum(weights)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -75,7 +79,8 @@ class BucketBatchSampler(Sampler[list[int]]):
 
     def __iter__(self):
         rng = np.random.default_rng([self.seed, self.epoch])
-        order = rng.permutation(len(self.lengths))
+        n = len(self.lengths)
+        order = rng.permutation(n) if self.p is None else rng.choice(n, size=n, replace=True, p=self.p)
         batches = []
         for start in range(0, len(order), self.pool if self.bucket else len(order) or 1):
             pool = order[start : start + self.pool] if self.bucket else order
@@ -90,9 +95,18 @@ class BucketBatchSampler(Sampler[list[int]]):
         return (len(self.lengths) + self.batch_size - 1) // self.batch_size
 
 
-def make_train_loader(split: EncodedSplit, batch_size: int, *, bucket: bool, seed: int) -> DataLoader:
-    """Training batches; call ``loader.batch_sampler.set_epoch(epoch)`` before each epoch."""
-    sampler = BucketBatchSampler(split.lengths, batch_size, seed=seed, bucket=bucket)
+def make_train_loader(
+    split: EncodedSplit, batch_size: int, *, bucket: bool, seed: int, balance_classes: bool = False
+) -> DataLoader:
+    """Training batches; call ``loader.batch_sampler.set_epoch(epoch)`` before each epoch.
+
+    ``balance_classes`` draws examples with probability 1 / (count of their class), so each class
+    is equally likely in every batch (the ``weighted`` sampler)."""
+    weights = None
+    if balance_classes:
+        counts = np.bincount(split.labels)
+        weights = 1.0 / counts[split.labels]
+    sampler = BucketBatchSampler(split.lengths, batch_size, seed=seed, bucket=bucket, weights=weights)
     return DataLoader(EncodedDataset(split), batch_sampler=sampler, collate_fn=collate)
 
 

@@ -56,10 +56,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from textclf.evaluation.evaluate import default_eval_dir, evaluate_checkpoint, format_evaluation
 
-    metrics = evaluate_checkpoint(args.checkpoint, args.split, args.output, device=args.device)
-    print(format_evaluation(metrics, args.split))
-    out = args.output or default_eval_dir(Path(args.checkpoint), args.split)
+    metrics = evaluate_checkpoint(
+        args.checkpoint, args.split, args.output, device=args.device, input_path=args.input
+    )
+    name = Path(args.input).stem if args.input else args.split
+    print(format_evaluation(metrics, name))
+    out = args.output or default_eval_dir(Path(args.checkpoint), name)
     print(f"\nmetrics.json, per_class.csv, confusion_matrix.csv and .png written to {out}/")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from textclf.evaluation.predict_file import predict_file
+
+    rows = predict_file(
+        args.checkpoint, args.input, args.output,
+        text_column=args.text_column, id_column=args.id_column, id_name=args.id_name,
+        label_name=args.label_name, proba=args.proba, top_k=args.top_k,
+        batch_size=args.batch_size, device=args.device, progress=not args.no_progress,
+    )
+    print(f"wrote {rows:,} predictions to {args.output}")
     return 0
 
 
@@ -91,10 +107,30 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Evaluate a checkpoint on a split of its data set: accuracy, "
                        "macro/weighted F1, per-class table, confusion matrix, baselines.")
     p.add_argument("--checkpoint", required=True, help="a .ckpt file written by textclf train")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
+    which.add_argument("--input", help="evaluate on this labelled file (.csv .tsv .json .jsonl .parquet) instead")
     p.add_argument("--output", "-o", help="folder for the outputs (default: <run>/evaluation/<split>)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="labels (and probabilities) for an unlabelled file",
+                       description="Predict every row of a file with nothing but a checkpoint; "
+                       "write a CSV (Id,Category by default) in input order.")
+    p.add_argument("--checkpoint", required=True, help="a .ckpt file written by textclf train")
+    p.add_argument("--input", required=True, help="texts to label (.csv .tsv .json .jsonl .parquet)")
+    p.add_argument("--output", required=True, help="CSV file to write")
+    p.add_argument("--text-column", help="default: the checkpoint's data.text_column")
+    p.add_argument("--id-column", help="default: data.id_column, else a column named like --id-name, "
+                   "else the 0-based row index")
+    p.add_argument("--id-name", default="Id", help="header of the id column (default: Id)")
+    p.add_argument("--label-name", default="Category", help="header of the label column (default: Category)")
+    p.add_argument("--proba", action="store_true", help="add one probability column per class")
+    p.add_argument("--top-k", type=int, help="add a column with the K most likely labels")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_predict)
     return parser
 
 

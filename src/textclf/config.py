@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from textclf.errors import ConfigError
 
@@ -43,14 +43,29 @@ class _Section(BaseModel):
 
 
 class DataConfig(_Section):
-    source: Literal["20newsgroups"] = "20newsgroups"
-    # A .tar.gz archive, the folder it extracts to, or a folder holding either.
-    # The environment variable TEXTCLF_DATA overrides it.
+    source: Literal["20newsgroups", "files"] = "20newsgroups"
+    # Where data lives; the environment variable TEXTCLF_DATA overrides it. 20newsgroups: the
+    # .tar.gz archive, the folder it extracts to, or a folder holding either. files: the folder
+    # that relative train/val/test paths are taken in.
     root: Optional[str] = None
+
+    # --- source: files (.csv, .tsv, .json, .jsonl, .parquet)
+    train: Optional[str] = None
+    val: Optional[str] = None  # missing: a stratified val_size fraction of train
+    test: Optional[str] = None  # missing: a stratified test_size fraction of train
+    text_column: Union[str, list[str]] = "text"  # a list is joined with a space
+    label_column: str = "label"
+    id_column: Optional[str] = None
+    encoding: str = "utf-8"
+    unknown_labels: Literal["error", "drop"] = "error"  # val/test labels not seen in train
+    empty_texts: Literal["error", "keep"] = "error"
+
+    # --- source: 20newsgroups
     download: bool = False
     url: str = NEWSGROUPS_URL
     sha256: str = NEWSGROUPS_SHA256
     # random: pool train+test, split stratified; bydate: the official chronological split.
+    # (For files, test_size and val_size are fractions of the train file when test/val are missing.)
     protocol: Literal["random", "bydate"] = "random"
     # Fractions of the pooled data (random). With bydate, test_size is unused and val_size is
     # the fraction of the official training set held out for validation.
@@ -60,6 +75,12 @@ class DataConfig(_Section):
     # Where tokenized/encoded corpora are cached; TEXTCLF_CACHE or ~/.cache/textclf if unset.
     cache_dir: Optional[str] = None
     cache: bool = True
+
+    @model_validator(mode="after")
+    def _files_need_train(self) -> "DataConfig":
+        if self.source == "files" and not self.train:
+            raise ValueError("data.train is required when data.source is 'files' (path of the training file)")
+        return self
 
 
 class PreprocessConfig(_Section):
@@ -89,7 +110,12 @@ class TrainConfig(_Section):
     epochs: int = Field(15, ge=1)
     grad_clip: Optional[float] = Field(None, gt=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    class_weights: Union[Literal["none", "balanced"], list[float]] = "none"
+    # none; balanced: n / (k * count); inverse: n / count (the notebook's); a list in label
+    # order or a mapping label -> weight.
+    class_weights: Union[Literal["none", "balanced", "inverse"], list[float], dict[str, float]] = "none"
+    # shuffle: every example once per epoch; weighted: draw examples with replacement so that
+    # every class is equally likely (oversampling rare classes).
+    sampler: Literal["shuffle", "weighted"] = "shuffle"
     monitor: Literal["val_accuracy", "val_f1_macro", "val_loss"] = "val_accuracy"
     early_stopping_patience: Optional[int] = Field(None, ge=1)
     # Batches of similar length: far less padding, same examples per epoch.
@@ -163,8 +189,14 @@ def config_from_dict(
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
+        # A value that fits no member of a union gets one error per member: merge them.
+        by_key: dict[str, list[str]] = {}
         for err in exc.errors():
-            problems.append(_describe(err, where, Config))
+            key, message = _describe(err, Config)
+            if message not in by_key.setdefault(key, []):
+                by_key[key].append(message)
+        for key, messages in by_key.items():
+            problems.append(f"{where(key)}: {key}: {'; or '.join(messages)}")
 
     # The model section: the registered architecture validates its own keys.
     model_raw = raw.get("model", {}) if isinstance(raw.get("model", {}), dict) else {}
@@ -250,7 +282,8 @@ def _fields_at(model_cls: type[BaseModel], loc: tuple) -> list[str]:
     return list(cls.model_fields)
 
 
-def _describe(err: dict, where, model_cls: type[BaseModel]) -> str:
+def _describe(err: dict, model_cls: type[BaseModel]) -> tuple[str, str]:
+    """(dotted key, what is wrong with it) for one pydantic error."""
     loc = tuple(p for p in err["loc"] if not str(p).startswith(("function-", "literal[")))
     # Union members add their own names to loc ("list[float]"); keep the key path only.
     loc = tuple(p for p in loc if not (isinstance(p, str) and "[" in p))
@@ -259,7 +292,7 @@ def _describe(err: dict, where, model_cls: type[BaseModel]) -> str:
         valid = _fields_at(model_cls, loc)
         close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(valid)}"
-        return f"{where(key)}: {key}: unknown key{hint}"
+        return key, f"unknown key{hint}"
     got = err.get("input")
-    got_text = f" (got {got!r})" if not isinstance(got, (dict,)) else ""
-    return f"{where(key)}: {key}: {err['msg']}{got_text}"
+    got_text = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
+    return key, f"{err['msg'].removeprefix('Value error, ')}{got_text}"

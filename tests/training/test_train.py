@@ -101,13 +101,18 @@ def test_early_stopping_and_other_monitors(mini_config, tmp_path):
 
 
 def test_class_weights():
-    assert class_weights("none", np.array([3, 1])) is None
-    torch.testing.assert_close(class_weights("balanced", np.array([30, 10])), torch.tensor([4 / 6, 2.0]))
-    torch.testing.assert_close(class_weights([1.0, 3.0], np.array([3, 1])), torch.tensor([1.0, 3.0]))
+    names = ["ham", "spam"]
+    assert class_weights("none", np.array([3, 1]), names) is None
+    torch.testing.assert_close(class_weights("balanced", np.array([30, 10]), names), torch.tensor([4 / 6, 2.0]))
+    torch.testing.assert_close(class_weights("inverse", np.array([30, 10]), names), torch.tensor([4 / 3, 4.0]))
+    torch.testing.assert_close(class_weights([1.0, 3.0], np.array([3, 1]), names), torch.tensor([1.0, 3.0]))
+    torch.testing.assert_close(class_weights({"spam": 5.0}, np.array([3, 1]), names), torch.tensor([1.0, 5.0]))
     from textclf.errors import ConfigError
 
     with pytest.raises(ConfigError, match="3 weights given but the data has 2 classes"):
-        class_weights([1.0, 2.0, 3.0], np.array([3, 1]))
+        class_weights([1.0, 2.0, 3.0], np.array([3, 1]), names)
+    with pytest.raises(ConfigError, match="unknown labels 'eggs'"):
+        class_weights({"eggs": 2.0}, np.array([3, 1]), names)
 
 
 class _Evil:

@@ -14,6 +14,10 @@ def load_corpus(config: Config) -> Corpus:
         from textclf.data.newsgroups import load_newsgroups
 
         return load_newsgroups(config.data, config.seed)
+    if config.data.source == "files":
+        from textclf.data.files import load_files
+
+        return load_files(config.data, config.seed)
     raise AssertionError(f"unhandled data source {config.data.source!r}")  # the schema forbids it
 
 
@@ -23,4 +27,8 @@ def corpus_fingerprint(config: Config) -> str:
         from textclf.data.newsgroups import newsgroups_fingerprint
 
         return newsgroups_fingerprint(config.data, config.seed)
+    if config.data.source == "files":
+        from textclf.data.files import files_fingerprint
+
+        return files_fingerprint(config.data, config.seed)
     raise AssertionError(f"unhandled data source {config.data.source!r}")

@@ -20,7 +20,8 @@ from tqdm import tqdm
 
 from textclf.config import DataConfig
 from textclf.data.examples import Corpus, Examples
-from textclf.data.splits import stratified_split
+from textclf.data.location import ENV_VAR, data_location
+from textclf.data.splits import split_train_val_test, stratified_split
 from textclf.errors import DataError
 from textclf.files import atomic_path
 
@@ -31,7 +32,6 @@ __all__ = [
 
 ARCHIVE_NAME = "20news-bydate.tar.gz"
 TRAIN_DIR, TEST_DIR = "20news-bydate-train", "20news-bydate-test"
-ENV_VAR = "TEXTCLF_DATA"
 
 
 def default_data_home() -> Path:
@@ -43,11 +43,8 @@ def default_data_home() -> Path:
 
 def locate_archive(config: DataConfig) -> Path:
     """Return the archive file or extracted folder to read; download it if allowed."""
-    if os.environ.get(ENV_VAR):
-        place, origin = Path(os.environ[ENV_VAR]).expanduser(), f"the environment variable {ENV_VAR}"
-    elif config.root:
-        place, origin = Path(config.root).expanduser(), "data.root"
-    else:
+    place, origin = data_location(config)
+    if place is None:
         place, origin = default_data_home(), "the default data folder"
 
     found = _find_in(place)
@@ -182,13 +179,7 @@ def load_newsgroups(config: DataConfig, seed: int) -> Corpus:
     everything = Examples(texts, labels)
 
     if config.protocol == "random":
-        rest, test = stratified_split(labels, config.test_size, seed, "the pooled corpus")
-        # val_size is a fraction of the whole pool, so take val_size / (1 - test_size) of the rest.
-        val_fraction = config.val_size / (1.0 - config.test_size)
-        if val_fraction >= 1:
-            raise DataError("data.val_size + data.test_size must be below 1")
-        train, val = stratified_split(labels[rest], val_fraction, seed, "the non-test data")
-        train, val = rest[train], rest[val]
+        train, val, test = split_train_val_test(labels, config.test_size, config.val_size, seed)
     else:
         official_train = np.flatnonzero(is_train)
         test = np.flatnonzero(~is_train)

@@ -7,7 +7,7 @@ from sklearn.model_selection import train_test_split
 
 from textclf.errors import DataError
 
-__all__ = ["stratified_split"]
+__all__ = ["stratified_split", "split_train_val_test"]
 
 
 def stratified_split(
@@ -26,3 +26,15 @@ def stratified_split(
             f"{fraction:.3g} fraction: {exc}; use more data or a larger fraction"
         ) from None
     return kept, held
+
+
+def split_train_val_test(
+    labels: np.ndarray, test_size: float, val_size: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions of train, val and test: first ``test_size`` of the pool, then ``val_size`` of the
+    pool (not of the rest) from what is left; both stratified and seeded."""
+    if test_size + val_size >= 1:
+        raise DataError(f"data.val_size + data.test_size must be below 1 (got {val_size + test_size:g})")
+    rest, test = stratified_split(labels, test_size, seed, "the data")
+    train, val = stratified_split(labels[rest], val_size / (1.0 - test_size), seed, "the non-test data")
+    return rest[train], rest[val], test

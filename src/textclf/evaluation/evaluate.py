@@ -80,8 +80,10 @@ def evaluate_checkpoint(
     out_dir: str | Path | None = None,
     batch_size: int = 256,
     device: str = "auto",
+    input_path: str | Path | None = None,
 ) -> dict:
-    """Evaluate a checkpoint on a split of the data set it was trained on."""
+    """Evaluate a checkpoint on a split of the data set it was trained on, or on any labelled
+    file (``input_path``, read with the checkpoint's text and label columns)."""
     from textclf.data import SPLITS, load_corpus
     from textclf.text.encoding import encode_texts
     from textclf.training.checkpoint import (
@@ -95,14 +97,18 @@ def evaluate_checkpoint(
         raise UsageError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
     payload = load_checkpoint(checkpoint)
     config = config_from_dict(payload["config"], source=f"{checkpoint} (stored config)")
-    corpus = load_corpus(config)
-    if list(corpus.label_names) != list(payload["label_names"]):
-        raise CheckpointError(
-            f"{checkpoint}: the data's classes differ from the checkpoint's; "
-            "evaluate on the data set the model was trained on"
-        )
+    if input_path is not None:
+        split = Path(input_path).stem
+        examples = _labelled_file(Path(input_path), config, payload["label_names"])
+    else:
+        corpus = load_corpus(config)
+        if list(corpus.label_names) != list(payload["label_names"]):
+            raise CheckpointError(
+                f"{checkpoint}: the data's classes differ from the checkpoint's; "
+                "evaluate on the data set the model was trained on"
+            )
+        examples = corpus[split]
     tokenize, vocab, max_len = text_pipeline_from_checkpoint(payload)
-    examples = corpus[split]
     encoded = encode_texts(examples.texts, examples.labels, tokenize, vocab, max_len)
     dev = resolve_device(device)
     model = model_from_checkpoint(payload, dev)
@@ -117,3 +123,26 @@ def evaluate_checkpoint(
         out,
         title=f"Confusion matrix ({split})",
     )
+
+
+def _labelled_file(path: Path, config, label_names: list[str]):
+    """Examples of a labelled file, labels numbered as the checkpoint numbers them."""
+    import sys
+
+    from textclf.data.examples import Examples
+    from textclf.data.files import read_labelled
+    from textclf.errors import DataError
+
+    texts, labels = read_labelled(path, config.data)
+    index = {name: i for i, name in enumerate(label_names)}
+    unknown = sorted(set(labels) - set(index))
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:10])
+        if config.data.unknown_labels == "error":
+            raise DataError(f"{path}: labels the model does not know: {shown}; the model's labels "
+                            f"are {', '.join(label_names)}")
+        keep = [i for i, label in enumerate(labels) if label in index]
+        print(f"warning: {path}: dropped {len(labels) - len(keep)} rows with unknown labels ({shown})",
+              file=sys.stderr)
+        texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
+    return Examples(texts, [index[label] for label in labels])

@@ -52,13 +52,26 @@ class TrainResult:
     test_metrics: dict | None = None
 
 
-def class_weights(setting, counts: np.ndarray) -> torch.Tensor | None:
-    """``none`` → None; ``balanced`` → n / (k · count); a list → itself (one weight per class)."""
+def class_weights(setting, counts: np.ndarray, label_names: list[str]) -> torch.Tensor | None:
+    """Loss weight per class from ``train.class_weights``.
+
+    ``none`` → None; ``balanced`` → n / (k · count); ``inverse`` → n / count (the Kaggle
+    notebook's); a list → itself, in label order; a mapping → by label name (others get 1).
+    """
     if isinstance(setting, str):
         if setting == "none":
             return None
         counts = np.maximum(np.asarray(counts, dtype=np.float64), 1)
-        return torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32)
+        k = len(counts) if setting == "balanced" else 1
+        return torch.tensor(counts.sum() / (k * counts), dtype=torch.float32)
+    if isinstance(setting, dict):
+        unknown = sorted(set(setting) - set(label_names))
+        if unknown:
+            raise ConfigError(
+                f"train.class_weights: unknown labels {', '.join(map(repr, unknown))}; "
+                f"labels are {', '.join(label_names)}"
+            )
+        return torch.tensor([setting.get(name, 1.0) for name in label_names], dtype=torch.float32)
     if len(setting) != len(counts):
         raise ConfigError(
             f"train.class_weights: {len(setting)} weights given but the data has {len(counts)} classes"
@@ -95,9 +108,14 @@ def train(
         config.model.name, config.model.params(), len(prepared.vocab), prepared.num_classes
     ).to(device)
     optimizer = make_optimizer(config, model)
-    weights = class_weights(t.class_weights, counts)
+    weights = class_weights(t.class_weights, counts, prepared.label_names)
+    if weights is not None:
+        write_json(run / "class_weights.json", dict(zip(prepared.label_names, weights.tolist())))
     criterion = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
-    loader = make_train_loader(train_split, t.batch_size, bucket=t.bucket_by_length, seed=config.seed)
+    loader = make_train_loader(
+        train_split, t.batch_size, bucket=t.bucket_by_length, seed=config.seed,
+        balance_classes=t.sampler == "weighted",
+    )
     writer = MetricsWriter(run)
     monitor_key, larger_is_better = _MONITOR[t.monitor]
     n_params = sum(p.numel() for p in model.parameters())

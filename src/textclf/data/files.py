@@ -1,0 +1,199 @@
+"""The ``files`` source: any labelled text table (.csv, .tsv, .json, .jsonl, .parquet).
+
+Labels are read as strings and numbered by the training file's sorted label set; val and test
+come from their own files or, when missing, from stratified seeded splits of the training file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from textclf.config import DataConfig
+from textclf.data.examples import Corpus, Examples
+from textclf.data.location import resolve_data_path
+from textclf.data.splits import split_train_val_test, stratified_split
+from textclf.errors import DataError
+
+__all__ = [
+    "FORMATS",
+    "read_table",
+    "iter_table",
+    "texts_of",
+    "read_labelled",
+    "load_files",
+    "files_fingerprint",
+]
+
+FORMATS = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
+
+
+def _format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise DataError(f"{path}: unsupported file type '{suffix}'; use one of {', '.join(FORMATS)}")
+    return suffix
+
+
+def _decode_error(path: Path, exc: UnicodeDecodeError, encoding: str) -> DataError:
+    """Name the line and byte offset of the first byte that does not decode."""
+    raw = path.read_bytes()
+    # pandas reads in chunks, so exc.start may be relative to a chunk: find the real offset.
+    try:
+        raw.decode(encoding)
+        offset = exc.start
+    except UnicodeDecodeError as full:
+        offset = full.start
+    line = raw.count(b"\n", 0, offset) + 1
+    return DataError(
+        f"{path}:{line}: cannot decode byte 0x{raw[offset]:02x} at offset {offset} as {encoding}; "
+        "set data.encoding to the file's encoding (for example latin-1)"
+    )
+
+
+def iter_table(path: Path, encoding: str = "utf-8", chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """Read a table as DataFrames of strings (in chunks of ``chunk_rows`` where the format allows)."""
+    path = Path(path)
+    kind = _format(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty")
+    try:
+        if kind in (".csv", ".tsv"):
+            reader = pd.read_csv(
+                path, sep="\t" if kind == ".tsv" else ",", dtype=str, keep_default_na=False,
+                encoding=encoding, chunksize=chunk_rows,
+            )
+            yield from ([reader] if chunk_rows is None else reader)
+        elif kind == ".jsonl":
+            reader = pd.read_json(path, lines=True, dtype=False, encoding=encoding, chunksize=chunk_rows)
+            yield from ([reader] if chunk_rows is None else reader)
+        elif kind == ".json":
+            frame = pd.read_json(path, orient="records", dtype=False, encoding=encoding)
+            yield frame
+        else:
+            import pyarrow.parquet as pq
+
+            parquet = pq.ParquetFile(path)
+            for batch in parquet.iter_batches(batch_size=chunk_rows or 65536):
+                yield batch.to_pandas()
+    except UnicodeDecodeError as exc:
+        raise _decode_error(path, exc, encoding) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file has no header and no rows") from None
+    except (ValueError, pd.errors.ParserError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot read it as {kind[1:]}: {first}") from None
+
+
+def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
+    frames = list(iter_table(path, encoding))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _require_columns(frame: pd.DataFrame, columns: list[str], path: Path, key: str) -> None:
+    for column in columns:
+        if column not in frame.columns:
+            have = [str(c) for c in frame.columns]
+            close = difflib.get_close_matches(column, have, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise DataError(
+                f"{path}: no column '{column}' (from {key}); {hint}columns: {', '.join(have)}"
+            )
+
+
+def _as_strings(values: pd.Series) -> list[str]:
+    return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+
+
+def texts_of(frame: pd.DataFrame, text_column: str | list[str], path: Path) -> list[str]:
+    """The text of each row; several columns are joined with a space."""
+    columns = [text_column] if isinstance(text_column, str) else list(text_column)
+    _require_columns(frame, columns, path, "data.text_column")
+    parts = [_as_strings(frame[c]) for c in columns]
+    return [" ".join(p for p in row if p) for row in zip(*parts)]
+
+
+def read_labelled(path: Path, config: DataConfig) -> tuple[list[str], list[str]]:
+    """(texts, labels as strings) of a labelled file; empty texts and labels checked."""
+    frame = read_table(path, config.encoding)
+    texts = texts_of(frame, config.text_column, path)
+    _require_columns(frame, [config.label_column], path, "data.label_column")
+    labels = _as_strings(frame[config.label_column])
+    missing = [i for i, label in enumerate(labels) if not label.strip()]
+    if missing:
+        raise DataError(f"{path}: rows {_rows(missing)} have no label in column '{config.label_column}'")
+    empty = [i for i, text in enumerate(texts) if not text.strip()]
+    if empty and config.empty_texts == "error":
+        raise DataError(
+            f"{path}: rows {_rows(empty)} have an empty text; fill them in, or set "
+            "data.empty_texts: keep to keep them as empty documents"
+        )
+    return texts, labels
+
+
+def _rows(rows: list[int]) -> str:
+    """Row numbers as a reader counts them: 1 is the first record after any header."""
+    shown = ", ".join(str(r + 1) for r in rows[:10])
+    return shown + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+
+
+def load_files(config: DataConfig, seed: int) -> Corpus:
+    paths = {s: resolve_data_path(p, config) for s, p in
+             (("train", config.train), ("val", config.val), ("test", config.test)) if p}
+    raw = {s: read_labelled(p, config) for s, p in paths.items()}
+    label_names = sorted(set(raw["train"][1]))
+    if len(label_names) < 2:
+        raise DataError(
+            f"{paths['train']}: only one class ({label_names[0]!r}) in column "
+            f"'{config.label_column}'; a classifier needs at least two"
+        )
+    index = {name: i for i, name in enumerate(label_names)}
+    splits: dict[str, Examples] = {}
+    for split, (texts, labels) in raw.items():
+        unknown = sorted(set(labels) - set(index))
+        if unknown:
+            shown = ", ".join(repr(u) for u in unknown[:10])
+            if config.unknown_labels == "error" or split == "train":
+                raise DataError(
+                    f"{paths[split]}: labels never seen in the training file: {shown}; fix them "
+                    "or set data.unknown_labels: drop to leave those rows out"
+                )
+            keep = [i for i, label in enumerate(labels) if label in index]
+            print(f"warning: {paths[split]}: dropped {len(labels) - len(keep)} rows with labels "
+                  f"never seen in training ({shown})", file=sys.stderr)
+            texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
+        splits[split] = Examples(texts, np.array([index[label] for label in labels], dtype=np.int64))
+
+    train = splits["train"]
+    if "test" not in splits and "val" not in splits:
+        tr, va, te = split_train_val_test(train.labels, config.test_size, config.val_size, seed)
+        splits.update(train=train.subset(tr), val=train.subset(va), test=train.subset(te))
+    elif "test" not in splits or "val" not in splits:
+        missing = "test" if "test" not in splits else "val"
+        fraction = config.test_size if missing == "test" else config.val_size
+        kept, held = stratified_split(train.labels, fraction, seed, str(paths["train"]))
+        splits.update(train=train.subset(kept), **{missing: train.subset(held)})
+    return Corpus(label_names, {s: splits[s] for s in ("train", "val", "test")},
+                  fingerprint=files_fingerprint(config, seed))
+
+
+def files_fingerprint(config: DataConfig, seed: int) -> str:
+    parts = ["files"]
+    for name in (config.train, config.val, config.test):
+        if name:
+            path = resolve_data_path(name, config)
+            if not path.is_file():
+                raise DataError(f"{path}: file not found (from data.train/val/test)")
+            stat = path.stat()
+            parts.append(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
+    parts.append(config.model_dump_json(include={
+        "text_column", "label_column", "encoding", "unknown_labels", "empty_texts", "test_size", "val_size",
+    }))
+    return "|".join(parts) + f"|seed={seed}"

@@ -1,0 +1,100 @@
+"""Predicting a whole file with nothing but a checkpoint: a submission CSV.
+
+Rows are read in chunks (bounded memory), predicted, and written in input order to a temporary
+file that is renamed into place only when complete. Columns: the id, the predicted label, then
+optionally the K best labels (space-separated) and one probability column per class.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from textclf.data.files import iter_table, texts_of
+from textclf.errors import UsageError
+from textclf.evaluation.predict import predict_logits
+from textclf.files import atomic_path
+from textclf.text.encoding import encode_texts
+from textclf.training.checkpoint import (
+    load_checkpoint,
+    model_from_checkpoint,
+    text_pipeline_from_checkpoint,
+)
+from textclf.training.runtime import resolve_device
+
+__all__ = ["predict_file"]
+
+
+def predict_file(
+    checkpoint: str | Path,
+    input_path: str | Path,
+    output_path: str | Path,
+    *,
+    text_column: str | list[str] | None = None,
+    id_column: str | None = None,
+    id_name: str = "Id",
+    label_name: str = "Category",
+    proba: bool = False,
+    top_k: int | None = None,
+    batch_size: int = 256,
+    chunk_rows: int = 10000,
+    device: str = "auto",
+    progress: bool = True,
+) -> int:
+    """Write predictions for every row of ``input_path`` to ``output_path``; return the row count."""
+    input_path, output_path = Path(input_path), Path(output_path)
+    if not output_path.parent.is_dir():
+        raise UsageError(
+            f"{output_path}: the folder {output_path.parent} does not exist; create it or write elsewhere"
+        )
+    payload = load_checkpoint(checkpoint)
+    names = list(payload["label_names"])
+    if top_k is not None and not 1 <= top_k <= len(names):
+        raise UsageError(f"--top-k {top_k}: choose between 1 and {len(names)} (the number of classes)")
+    data = payload["config"]["data"]
+    text_column = text_column or data.get("text_column", "text")
+    explicit_id = id_column
+    id_column = id_column or data.get("id_column") or id_name
+    encoding = data.get("encoding", "utf-8")
+    tokenize, vocab, max_len = text_pipeline_from_checkpoint(payload)
+    dev = resolve_device(device)
+    model = model_from_checkpoint(payload, dev)
+
+    header = [id_name, label_name]
+    if top_k:
+        header.append(f"top{top_k}")
+    if proba:
+        header += [f"p_{name}" for name in names]
+    rows = 0
+    with atomic_path(output_path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        bar = tqdm(desc="predicting", unit="doc", disable=not progress)
+        for frame in iter_table(input_path, encoding, chunk_rows):
+            texts = texts_of(frame, text_column, input_path)
+            if id_column in frame.columns:
+                ids = ["" if v is None else str(v) for v in frame[id_column]]
+            elif explicit_id:
+                raise UsageError(f"{input_path}: no id column '{explicit_id}' (from --id-column)")
+            else:  # no id column: a 0-based row index
+                ids = [str(i) for i in range(rows, rows + len(frame))]
+            encoded = encode_texts(texts, np.zeros(len(texts), dtype=np.int64), tokenize, vocab, max_len)
+            logits = predict_logits(model, encoded, batch_size, dev)
+            probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+            best = probs.argmax(axis=1)
+            ranked = np.argsort(-probs, axis=1, kind="stable")[:, :top_k] if top_k else None
+            for i in range(len(texts)):
+                row = [ids[i], names[best[i]]]
+                if top_k:
+                    row.append(" ".join(names[j] for j in ranked[i]))
+                if proba:
+                    row += [f"{p:.6f}" for p in probs[i]]
+                writer.writerow(row)
+            rows += len(texts)
+            bar.update(len(texts))
+        bar.close()
+    return rows
