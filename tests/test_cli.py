@@ -80,6 +80,6 @@ def test_bad_inputs_get_one_line_errors_and_exit_codes(tmp_path, capsys):
 
 def test_missing_argument_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
-        main(["train"])
+        main(["evaluate"])
     assert info.value.code == 2
-    assert "--config" in capsys.readouterr().err
+    assert "--checkpoint" in capsys.readouterr().err

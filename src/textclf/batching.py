@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import Dataset, Sampler
 
 from textclf.text.encoding import EncodedSplit
 from textclf.text.vocabulary import PAD_ID
@@ -18,6 +18,7 @@ __all__ = [
     "EncodedDataset",
     "BucketBatchSampler",
     "collate",
+    "TrainBatches",
     "make_train_loader",
     "sorted_batches",
     "Batch",
@@ -95,10 +96,37 @@ class BucketBatchSampler(Sampler[list[int]]):
         return (len(self.lengths) + self.batch_size - 1) // self.batch_size
 
 
+class TrainBatches:
+    """Training batches of one epoch at a time, replayable from any batch.
+
+    Plain iteration rather than a DataLoader: a DataLoader draws from torch's global RNG each
+    time it starts an epoch, which would make a resumed run differ from an uninterrupted one.
+    """
+
+    def __init__(self, split: EncodedSplit, sampler: BucketBatchSampler):
+        self.dataset = EncodedDataset(split)
+        self.sampler = sampler
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def iter_from(self, start: int = 0):
+        """Batches of the current epoch, skipping the first ``start`` (for resuming)."""
+        for k, indices in enumerate(self.sampler):
+            if k >= start:
+                yield collate([self.dataset[i] for i in indices])
+
+    def __iter__(self):
+        return self.iter_from(0)
+
+
 def make_train_loader(
     split: EncodedSplit, batch_size: int, *, bucket: bool, seed: int, balance_classes: bool = False
-) -> DataLoader:
-    """Training batches; call ``loader.batch_sampler.set_epoch(epoch)`` before each epoch.
+) -> TrainBatches:
+    """Training batches; call ``set_epoch(epoch)`` before each epoch.
 
     ``balance_classes`` draws examples with probability 1 / (count of their class), so each class
     is equally likely in every batch (the ``weighted`` sampler)."""
@@ -107,7 +135,7 @@ def make_train_loader(
         counts = np.bincount(split.labels)
         weights = 1.0 / counts[split.labels]
     sampler = BucketBatchSampler(split.lengths, batch_size, seed=seed, bucket=bucket, weights=weights)
-    return DataLoader(EncodedDataset(split), batch_sampler=sampler, collate_fn=collate)
+    return TrainBatches(split, sampler)
 
 
 def sorted_batches(split: EncodedSplit, batch_size: int):

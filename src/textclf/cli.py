@@ -16,8 +16,8 @@ from textclf.errors import TextclfError
 __all__ = ["main"]
 
 
-def _add_config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", required=True, help="YAML config file")
+def _add_config_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--config", "-c", required=required, help="YAML config file")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a config value, e.g. --set train.lr=0.001 (repeatable)",
@@ -40,13 +40,21 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from textclf.config import load_config
+    from textclf.errors import UsageError
     from textclf.evaluation.evaluate import format_evaluation
-    from textclf.training.loop import train
+    from textclf.training.loop import resume, train
 
-    config = load_config(args.config, args.overrides)
-    result = train(config, run_dir=args.run_dir, progress=not args.no_progress)
+    if args.resume:
+        if args.config or args.overrides or args.run_dir:
+            raise UsageError("--resume continues a run with its own config: drop --config, --set and --run-dir")
+        result = resume(args.resume, progress=not args.no_progress)
+    elif not args.config:
+        raise UsageError("give --config CONFIG to start a run, or --resume RUN_DIR to continue one")
+    else:
+        config = load_config(args.config, args.overrides)
+        result = train(config, run_dir=args.run_dir, progress=not args.no_progress)
     print()
-    print(f"best epoch {result.best_epoch} ({config.train.monitor} {result.best_score:.4f})")
+    print(f"best epoch {result.best_epoch} ({result.best_score:.4f})")
     print(format_evaluation(result.test_metrics, "test"))
     print(f"\nrun folder: {result.run_dir}")
     print(f"evaluate again: textclf evaluate --checkpoint {result.run_dir}/checkpoints/best.ckpt --split test")
@@ -97,9 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model and write a run folder",
                        description="Train the config's model; write config, data statistics, "
                        "checkpoints, metrics.jsonl, TensorBoard events and the test evaluation "
-                       "into a new run folder.")
-    _add_config_args(p)
+                       "into a new run folder; or continue an interrupted run with --resume.")
+    _add_config_args(p, required=False)
     p.add_argument("--run-dir", help="run folder to create (default: <output_dir>/<name>-<timestamp>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its checkpoints/last.ckpt")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train)
 

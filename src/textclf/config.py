@@ -121,6 +121,8 @@ class TrainConfig(_Section):
     # Batches of similar length: far less padding, same examples per epoch.
     bucket_by_length: bool = True
     num_threads: Optional[int] = Field(None, ge=1)
+    # last.ckpt is written at every epoch end, and also every N optimizer steps when set.
+    checkpoint_every_steps: Optional[int] = Field(None, ge=1)
 
 
 class Config(_Section):

@@ -11,11 +11,20 @@ Exit codes (documented in the README):
     4  data error
     5  checkpoint error
     6  training failed (the loss diverged)
+  130  training interrupted (SIGINT/SIGTERM); last.ckpt saved for --resume
 """
 
 from __future__ import annotations
 
-__all__ = ["TextclfError", "UsageError", "ConfigError", "DataError", "CheckpointError", "TrainingError"]
+__all__ = [
+    "TextclfError",
+    "UsageError",
+    "ConfigError",
+    "DataError",
+    "CheckpointError",
+    "TrainingError",
+    "TrainingInterrupted",
+]
 
 
 class TextclfError(Exception):
@@ -48,3 +57,7 @@ class CheckpointError(TextclfError):
 
 class TrainingError(TextclfError):
     exit_code = 6
+
+
+class TrainingInterrupted(TextclfError):
+    exit_code = 130

@@ -58,7 +58,7 @@ def test_checkpoint_is_self_describing_and_loads_without_unpickling(trained_run)
     raw = torch.load(path, weights_only=True)  # plain containers and tensors only
     assert raw["format_version"] == 1 and raw["model"]["name"] == "bigru_attention"
     assert len(raw["label_names"]) == 4 and raw["vocab"][:2] == ["<pad>", "<unk>"]
-    assert {"epoch", "optimizer", "rng", "best_score"} <= set(raw["training"])
+    assert {"epoch_done", "batches_done", "optimizer", "rng", "best_score", "stale_epochs", "history"} <= set(raw["training"])
     # From the checkpoint alone: the same validation accuracy as recorded at that epoch.
     payload = load_checkpoint(path)
     model = model_from_checkpoint(payload)
@@ -136,3 +136,17 @@ def test_a_malicious_checkpoint_is_refused_and_runs_nothing(tmp_path):
     with pytest.raises(CheckpointError, match="refused to load"):
         load_checkpoint(path)
     assert not marker.exists()
+
+
+def test_a_diverging_run_stops_with_a_clear_message(mini_config, tmp_path, capsys):
+    from textclf.cli import main
+
+    code = main(["train", "--config", str(mini_config), "--run-dir", str(tmp_path / "r"),
+                 "--set", "train.lr=1e30", "--set", "train.optimizer=adam", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 6, err
+    assert "training diverged at epoch" in err and "lower train.lr" in err and "grad_clip" in err
+    assert "Traceback" not in err
+    # The best checkpoint of the epochs before the fault is intact.
+    best = load_checkpoint(tmp_path / "r" / "checkpoints" / "best.ckpt")
+    assert all(torch.isfinite(v).all() for v in best["state_dict"].values())

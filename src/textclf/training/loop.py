@@ -2,11 +2,18 @@
 
 set up (seed, device, data, model, optimizer) → for each epoch: train, validate, log, checkpoint,
 maybe stop early → evaluate the best checkpoint on val and test → write results.
+
+Everything the loop changes lives in one dict (epoch and batch reached, step, best score, early
+stopping counter, history, the running sums of the current epoch) that every checkpoint carries
+with the optimizer and RNG states; batches are a pure function of (seed, epoch), so ``resume``
+continues an interrupted run exactly where it stopped.
 """
 
 from __future__ import annotations
 
-import math
+import json
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +25,8 @@ from tqdm import tqdm
 
 from textclf import __version__
 from textclf.batching import make_train_loader
-from textclf.config import Config, dump_config
-from textclf.errors import ConfigError, TrainingError
+from textclf.config import Config, dump_config, load_config
+from textclf.errors import ConfigError, TrainingError, TrainingInterrupted, UsageError
 from textclf.evaluation.evaluate import evaluate_logits
 from textclf.evaluation.metrics import classification_metrics, cross_entropy
 from textclf.evaluation.predict import predict_logits
@@ -29,10 +36,10 @@ from textclf.reporting.data_stats import write_data_statistics
 from textclf.text.prepare import PreparedData, prepare_data
 from textclf.training.checkpoint import load_checkpoint, save_checkpoint
 from textclf.training.run_dir import create_run_dir
-from textclf.training.runtime import resolve_device, rng_state, seed_everything
+from textclf.training.runtime import resolve_device, restore_rng_state, rng_state, seed_everything
 from textclf.training.writers import MetricsWriter
 
-__all__ = ["train", "TrainResult", "class_weights", "make_optimizer"]
+__all__ = ["train", "resume", "TrainResult", "class_weights", "make_optimizer"]
 
 # The monitored metric's key in an epoch record, and whether larger is better.
 _MONITOR = {
@@ -85,6 +92,27 @@ def make_optimizer(config: Config, model: nn.Module) -> torch.optim.Optimizer:
     return cls(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
 
 
+class _Interrupt:
+    """Turns SIGINT/SIGTERM into a flag the loop checks after each step (main thread only)."""
+
+    def __init__(self):
+        self.signal: int | None = None
+
+    def __enter__(self):
+        self._old = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.signal = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
 def train(
     config: Config,
     run_dir: str | Path | None = None,
@@ -92,15 +120,38 @@ def train(
     progress: bool = True,
 ) -> TrainResult:
     """Train ``config``'s model and write a complete run folder; return its summary."""
+    run = create_run_dir(config.output_dir, config.name, run_dir)
+    write_text(run / "config.yaml", dump_config(config))
+    return _run(config, run, prepared, progress, resume_state=None)
+
+
+def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
+    """Continue an interrupted run from ``checkpoints/last.ckpt``, exactly where it stopped."""
+    run = Path(run_dir)
+    if not (run / "config.yaml").is_file():
+        raise UsageError(f"{run}: not a run folder (no config.yaml); give the folder `textclf train` made")
+    last = run / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        raise UsageError(f"{run}: nothing to resume (no checkpoints/last.ckpt); start it again with textclf train")
+    config = load_config(run / "config.yaml")
+    return _run(config, run, None, progress, resume_state=load_checkpoint(last))
+
+
+def _run(
+    config: Config,
+    run: Path,
+    prepared: PreparedData | None,
+    progress: bool,
+    resume_state: dict | None,
+) -> TrainResult:
     t = config.train
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
     seed_everything(config.seed)
     device = resolve_device(t.device)
     prepared = prepared or prepare_data(config)
-    run = create_run_dir(config.output_dir, config.name, run_dir)
-    write_text(run / "config.yaml", dump_config(config))
-    write_data_statistics(prepared, config, run / "data")
+    if resume_state is None:
+        write_data_statistics(prepared, config, run / "data")
 
     train_split, val_split = prepared.splits["train"], prepared.splits["val"]
     counts = np.bincount(train_split.labels, minlength=prepared.num_classes)
@@ -116,12 +167,7 @@ def train(
         train_split, t.batch_size, bucket=t.bucket_by_length, seed=config.seed,
         balance_classes=t.sampler == "weighted",
     )
-    writer = MetricsWriter(run)
     monitor_key, larger_is_better = _MONITOR[t.monitor]
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"run folder: {run}")
-    print(f"model {config.model.name}: {n_params:,} parameters on {device}; "
-          f"train {len(train_split):,} / val {len(val_split):,} examples")
 
     base = {
         "textclf_version": __version__,
@@ -131,107 +177,146 @@ def train(
         "label_names": prepared.label_names,
         "train_label_counts": counts.tolist(),
     }
-    history: list[dict] = []
-    best_score, best_epoch, stale, step = None, 0, 0, 0
+    # Everything the loop changes; saved in every checkpoint, so a resumed run continues exactly.
+    s = {
+        "epoch_done": 0, "batches_done": 0, "step": 0, "best_score": None, "best_epoch": 0,
+        "stale_epochs": 0, "stopped_early": False, "history": [],
+        "partial": {"loss_sum": 0.0, "correct": 0, "seen": 0, "seconds": 0.0},
+    }
+    if resume_state is not None:
+        saved = resume_state["training"]
+        model.load_state_dict(resume_state["state_dict"])
+        optimizer.load_state_dict(saved["optimizer"])
+        s = {k: saved[k] for k in s}
+        restore_rng_state(saved["rng"])
+        # metrics.jsonl may be one line ahead of last.ckpt if the run died between the two.
+        write_text(run / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in s["history"]))
+        print(f"resuming {run} after epoch {s['epoch_done']}, batch {s['batches_done']}")
+
+    def snapshot(metrics: dict | None = None) -> dict:
+        training = {**s, "optimizer": optimizer.state_dict(), "rng": rng_state()}
+        return {**base, "state_dict": model.state_dict(), "metrics": metrics or {}, "training": training}
+
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"run folder: {run}")
+    print(f"model {config.model.name}: {n_params:,} parameters on {device}; "
+          f"train {len(train_split):,} / val {len(val_split):,} examples", flush=True)
+    writer = MetricsWriter(run)
     try:
-        for epoch in range(1, t.epochs + 1):
-            started = time.perf_counter()
-            loader.batch_sampler.set_epoch(epoch)
-            model.train()
-            loss_sum, correct, seen = 0.0, 0, 0
-            bar = tqdm(loader, desc=f"epoch {epoch}/{t.epochs}", unit="batch", disable=not progress,
-                       leave=False)
-            for ids, lengths, labels in bar:
-                ids, lengths, labels = ids.to(device), lengths.to(device), labels.to(device)
-                optimizer.zero_grad(set_to_none=True)
-                logits = model(ids, lengths)  # (batch, num_classes)
-                loss = criterion(logits, labels)
-                loss.backward()
-                if t.grad_clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-                optimizer.step()
-                step += 1
-                loss_sum += loss.item() * len(labels)
-                correct += int((logits.argmax(1) == labels).sum())
-                seen += len(labels)
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
-            train_seconds = time.perf_counter() - started
-
-            val_logits = predict_logits(model, val_split, t.eval_batch_size, device)
-            val = classification_metrics(val_split.labels, val_logits.argmax(1), prepared.label_names)
-            record = {
-                "epoch": epoch,
-                "step": step,
-                "train/loss": loss_sum / seen,
-                "train/accuracy": correct / seen,
-                "val/loss": cross_entropy(val_logits, val_split.labels),
-                "val/accuracy": val["accuracy"],
-                "val/f1_macro": val["f1_macro"],
-                "lr": optimizer.param_groups[0]["lr"],
-                "epoch_seconds": train_seconds,
-            }
-            if not math.isfinite(record["train/loss"]):
-                raise TrainingError(
-                    f"training diverged at epoch {epoch}: the loss is {record['train/loss']}; "
-                    "lower train.lr or set train.grad_clip"
-                )
-            history.append(record)
-            writer.log(record, step=epoch)
-
-            score = record[monitor_key]
-            improved = best_score is None or (score > best_score if larger_is_better else score < best_score)
-            if improved:
-                best_score, best_epoch, stale = score, epoch, 0
-            else:
-                stale += 1
-            state = {
-                **base,
-                "state_dict": model.state_dict(),
-                "metrics": record,
-                "training": {
+        with _Interrupt() as interrupt:
+            while s["epoch_done"] < t.epochs and not s["stopped_early"]:
+                epoch = s["epoch_done"] + 1
+                _train_epoch(epoch, model, optimizer, criterion, loader, device, t, s, progress,
+                             interrupt, snapshot, run)
+                started = time.perf_counter()
+                val_logits = predict_logits(model, val_split, t.eval_batch_size, device)
+                val = classification_metrics(val_split.labels, val_logits.argmax(1), prepared.label_names)
+                p = s["partial"]
+                record = {
                     "epoch": epoch,
-                    "step": step,
-                    "best_score": best_score,
-                    "best_epoch": best_epoch,
-                    "stale_epochs": stale,
-                    "optimizer": optimizer.state_dict(),
-                    "rng": rng_state(),
-                },
-            }
-            if improved:
-                save_checkpoint(run / "checkpoints" / "best.ckpt", state)
-            save_checkpoint(run / "checkpoints" / "last.ckpt", state)
-            print(
-                f"epoch {epoch:>3}/{t.epochs}  train loss {record['train/loss']:.4f} "
-                f"acc {record['train/accuracy']:.4f}  val loss {record['val/loss']:.4f} "
-                f"acc {record['val/accuracy']:.4f} F1 {record['val/f1_macro']:.4f}  "
-                f"{train_seconds:.1f}s{'  *best' if improved else ''}",
-                flush=True,
-            )
-            if t.early_stopping_patience and stale >= t.early_stopping_patience:
-                print(f"early stopping: {t.monitor} has not improved for {stale} epochs")
-                break
+                    "step": s["step"],
+                    "train/loss": p["loss_sum"] / p["seen"],
+                    "train/accuracy": p["correct"] / p["seen"],
+                    "val/loss": cross_entropy(val_logits, val_split.labels),
+                    "val/accuracy": val["accuracy"],
+                    "val/f1_macro": val["f1_macro"],
+                    "lr": optimizer.param_groups[0]["lr"],
+                    "epoch_seconds": p["seconds"],
+                    "eval_seconds": time.perf_counter() - started,
+                }
+                score = record[monitor_key]
+                best = s["best_score"]
+                improved = best is None or (score > best if larger_is_better else score < best)
+                if improved:
+                    s["best_score"], s["best_epoch"], s["stale_epochs"] = score, epoch, 0
+                else:
+                    s["stale_epochs"] += 1
+                s["history"].append(record)
+                s["epoch_done"], s["batches_done"] = epoch, 0
+                s["partial"] = {"loss_sum": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+                patience = t.early_stopping_patience
+                s["stopped_early"] = bool(patience and s["stale_epochs"] >= patience and epoch < t.epochs)
+                state = snapshot(record)
+                if improved:
+                    save_checkpoint(run / "checkpoints" / "best.ckpt", state)
+                save_checkpoint(run / "checkpoints" / "last.ckpt", state)
+                writer.log(record, step=epoch)
+                print(
+                    f"epoch {epoch:>3}/{t.epochs}  train loss {record['train/loss']:.4f} "
+                    f"acc {record['train/accuracy']:.4f}  val loss {record['val/loss']:.4f} "
+                    f"acc {record['val/accuracy']:.4f} F1 {record['val/f1_macro']:.4f}  "
+                    f"{record['epoch_seconds']:.1f}s{'  *best' if improved else ''}",
+                    flush=True,
+                )
+                if s["stopped_early"]:
+                    print(f"early stopping: {t.monitor} has not improved for {s['stale_epochs']} epochs")
     finally:
         writer.close()
 
     # Evaluate the best checkpoint on val and test.
-    best = load_checkpoint(run / "checkpoints" / "best.ckpt")
-    model.load_state_dict(best["state_dict"])
+    best_state = load_checkpoint(run / "checkpoints" / "best.ckpt")
+    model.load_state_dict(best_state["state_dict"])
     results = {}
     for split in ("val", "test"):
         enc = prepared.splits[split]
         logits = predict_logits(model, enc, t.eval_batch_size, device)
         results[split] = evaluate_logits(
             logits, enc.labels, prepared.label_names, counts.tolist(), config.seed,
-            run / "evaluation" / split, title=f"Confusion matrix ({split}, epoch {best_epoch})",
+            run / "evaluation" / split, title=f"Confusion matrix ({split}, epoch {s['best_epoch']})",
         )
+    history = s["history"]
     summary = {
-        "best_epoch": best_epoch,
+        "best_epoch": s["best_epoch"],
         "monitor": t.monitor,
-        "best_score": best_score,
+        "best_score": s["best_score"],
         "epochs_run": len(history),
         "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in history])),
-        **{f"{s}_{k}": results[s][k] for s in results for k in ("accuracy", "f1_macro", "loss")},
+        **{f"{k}_{m}": results[k][m] for k in results for m in ("accuracy", "f1_macro", "loss")},
     }
     write_json(run / "results.json", summary)
-    return TrainResult(run, best_epoch, float(best_score), history, results["val"], results["test"])
+    return TrainResult(run, s["best_epoch"], float(s["best_score"]), history, results["val"], results["test"])
+
+
+def _train_epoch(epoch, model, optimizer, criterion, loader, device, t, s, progress, interrupt,
+                 snapshot, run) -> None:
+    """One epoch (or its remainder, when resuming); updates the loop state ``s`` in place."""
+    loader.set_epoch(epoch)
+    model.train()
+    p = s["partial"]
+    bar = tqdm(loader.iter_from(s["batches_done"]), total=len(loader), initial=s["batches_done"],
+               desc=f"epoch {epoch}/{t.epochs}", unit="batch", disable=not progress, leave=False)
+    started = time.perf_counter() - p["seconds"]
+    for ids, lengths, labels in bar:
+        ids, lengths, labels = ids.to(device), lengths.to(device), labels.to(device)
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(ids, lengths)  # (batch, num_classes)
+        loss = criterion(logits, labels)
+        loss.backward()
+        # The norm before clipping (no clipping when grad_clip is unset): checks for inf/NaN.
+        norm = nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip or float("inf"))
+        if not (torch.isfinite(loss) and torch.isfinite(norm)):
+            what = "loss" if not torch.isfinite(loss) else "gradient norm"
+            raise TrainingError(
+                f"training diverged at epoch {epoch}, step {s['step'] + 1}: the {what} is "
+                f"{float(loss if what == 'loss' else norm)}; lower train.lr (now {t.lr:g}) or set "
+                f"train.grad_clip (for example 1.0); the best checkpoint so far is kept in {run}/checkpoints"
+            )
+        optimizer.step()
+        s["step"] += 1
+        s["batches_done"] += 1
+        p["loss_sum"] += loss.item() * len(labels)
+        p["correct"] += int((logits.argmax(1) == labels).sum())
+        p["seen"] += len(labels)
+        p["seconds"] = time.perf_counter() - started
+        bar.set_postfix(loss=f"{p['loss_sum'] / p['seen']:.4f}", acc=f"{p['correct'] / p['seen']:.3f}")
+        every = t.checkpoint_every_steps
+        if interrupt.signal is not None or (every and s["step"] % every == 0):
+            save_checkpoint(run / "checkpoints" / "last.ckpt", snapshot())
+        if interrupt.signal is not None:
+            bar.close()
+            raise TrainingInterrupted(
+                f"interrupted ({signal.Signals(interrupt.signal).name}) at epoch {epoch}, batch "
+                f"{s['batches_done']}; state saved in {run}/checkpoints/last.ckpt; continue with: "
+                f"textclf train --resume {run}"
+            )
+    bar.close()

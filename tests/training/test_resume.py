@@ -1,0 +1,92 @@
+"""Resume: a run killed at a random moment and resumed ends exactly like an uninterrupted one."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from textclf.cli import main
+from textclf.training import load_checkpoint
+
+# One thread everywhere: the subprocess and this process must do the same arithmetic.
+SETTINGS = ["--set", "train.num_threads=1", "--set", "train.checkpoint_every_steps=3",
+            "--set", "train.epochs=3"]
+
+
+@pytest.fixture(scope="module")
+def reference(mini_config, tmp_path_factory):
+    run = tmp_path_factory.mktemp("reference") / "run"
+    assert main(["train", "--config", str(mini_config), "--run-dir", str(run), "--no-progress", *SETTINGS]) == 0
+    return run
+
+
+def start(mini_config, run):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "textclf", "train", "--config", str(mini_config), "--run-dir", str(run),
+         "--no-progress", *SETTINGS],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+
+
+def wait_for(path, proc, timeout=120):
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+
+
+def assert_same_run(run, reference):
+    ours = json.loads((run / "results.json").read_text())
+    theirs = json.loads((reference / "results.json").read_text())
+    ours.pop("mean_epoch_seconds"), theirs.pop("mean_epoch_seconds")
+    assert ours == theirs
+    a = load_checkpoint(run / "checkpoints" / "best.ckpt")["state_dict"]
+    b = load_checkpoint(reference / "checkpoints" / "best.ckpt")["state_dict"]
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    ref_lines = [json.loads(x) for x in (reference / "metrics.jsonl").read_text().splitlines()]
+    strip = lambda r: {k: v for k, v in r.items() if not k.endswith("seconds")}  # noqa: E731
+    assert [strip(r) for r in lines] == [strip(r) for r in ref_lines]
+
+
+def test_sigkill_at_a_random_moment_then_resume_is_exact(mini_config, reference, tmp_path):
+    run = tmp_path / "run"
+    proc = start(mini_config, run)
+    wait_for(run / "checkpoints" / "last.ckpt", proc)
+    time.sleep(random.uniform(0.0, 1.5))
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert_same_run(run, reference)
+
+
+def test_sigterm_saves_state_and_says_how_to_resume(mini_config, reference, tmp_path):
+    run = tmp_path / "run"
+    proc = start(mini_config, run)
+    wait_for(run / "checkpoints" / "last.ckpt", proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"textclf train --resume {run}" in err and "Traceback" not in err
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert_same_run(run, reference)
+
+
+def test_resume_errors(tmp_path, capsys, mini_config):
+    assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path), "--config", str(mini_config)]) == 2
+    assert "drop --config" in capsys.readouterr().err
+    assert main(["train"]) == 2
+    assert "--config CONFIG" in capsys.readouterr().err
