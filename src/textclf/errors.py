@@ -35,7 +35,8 @@ class TextclfError(Exception):
     def __init__(self, *problems: str):
         if not problems:
             raise ValueError("a TextclfError needs at least one message")
-        self.problems = list(problems)
+        # One line per problem, whatever a library's message held.
+        self.problems = [" ".join(str(p).split()) for p in problems]
         super().__init__("\n".join(self.problems))
 
 

@@ -119,7 +119,7 @@ def _read_posts(path: Path) -> list[tuple[str, str, str, str]]:
                         posts.append((parts[0], parts[1], parts[2], raw.decode("latin-1")))
         except (tarfile.TarError, EOFError, OSError) as exc:
             raise DataError(
-                f"{path}: not a readable 20 Newsgroups archive ({exc}); "
+                f"{path}: not a readable 20 Newsgroups archive ({str(exc).splitlines()[0].rstrip(':')}); "
                 "download it again or point data.root at a good copy"
             ) from None
     else:

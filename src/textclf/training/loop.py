@@ -120,6 +120,11 @@ def train(
     progress: bool = True,
 ) -> TrainResult:
     """Train ``config``'s model and write a complete run folder; return its summary."""
+    # Data and settings are checked before the run folder exists, so a mistake leaves nothing.
+    prepared = prepared or prepare_data(config)
+    counts = np.bincount(prepared.splits["train"].labels, minlength=prepared.num_classes)
+    class_weights(config.train.class_weights, counts, prepared.label_names)
+    resolve_device(config.train.device)
     run = create_run_dir(config.output_dir, config.name, run_dir)
     write_text(run / "config.yaml", dump_config(config))
     return _run(config, run, prepared, progress, resume_state=None)

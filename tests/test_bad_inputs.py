@@ -1,0 +1,155 @@
+"""Every user mistake: one ``error:`` line saying what, where and how to fix, a documented exit
+code, no traceback, and no file left behind (the working folder is unchanged afterwards)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from textclf.cli import main
+
+GOOD_CSV = "text,label\n" + "".join(f"message number {i},{'ab'[i % 2]}\n" for i in range(40))
+
+
+def files_yaml(tmp: Path, train: str, extra: str = "") -> Path:
+    path = tmp / "files.yaml"
+    path.write_text(f"data:\n  source: files\n  train: {train}\n{extra}model:\n  name: lstm\n"
+                    "  embedding_dim: 4\n  hidden_size: 4\ntrain:\n  epochs: 1\n")
+    return path
+
+
+def config(tmp: Path, text: str) -> Path:
+    path = tmp / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def csv_file(tmp: Path, content: bytes, name: str = "train.csv") -> Path:
+    path = tmp / name
+    path.write_bytes(content)
+    return path
+
+
+def checkpoint_variant(tmp: Path, trained: Path, kind: str) -> Path:
+    source = trained / "checkpoints" / "best.ckpt"
+    target = tmp / f"{kind}.ckpt"
+    if kind == "truncated":
+        target.write_bytes(source.read_bytes()[:5000])
+    elif kind == "garbage":
+        target.write_bytes(b"\x00\x01 not a checkpoint at all")
+    elif kind == "wrong_version":
+        payload = torch.load(source, weights_only=True)
+        payload["format_version"] = 99
+        torch.save(payload, target)
+    elif kind == "not_textclf":
+        torch.save({"weights": torch.zeros(3)}, target)
+    elif kind == "malicious":
+        torch.save({"x": _Evil(str(tmp / "pwned"))}, target)
+    return target
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+# (case id, argv builder(tmp, trained_run, mini_archive), exit code, text the message must hold)
+CASES = [
+    # --- config (3)
+    ("malformed-yaml", lambda t, r, a: ["train", "-c", config(t, "train:\n  lr: 1\n   x: 2\n")], 3, "invalid YAML"),
+    ("unknown-key", lambda t, r, a: ["train", "-c", config(t, "train:\n  epohcs: 2\n")], 3, "did you mean 'epochs'"),
+    ("wrong-type", lambda t, r, a: ["train", "-c", config(t, "train:\n  epochs: two\n")], 3, "valid integer"),
+    ("out-of-range", lambda t, r, a: ["train", "-c", config(t, "train:\n  lr: -0.1\n")], 3, "greater than 0"),
+    ("unknown-model", lambda t, r, a: ["train", "-c", config(t, "model:\n  name: bert\n")], 3, "valid names"),
+    ("unknown-model-key", lambda t, r, a: ["train", "-c", config(t, "model:\n  name: lstm\n  layers: 2\n")], 3,
+     "unknown key for model 'lstm'"),
+    ("missing-config", lambda t, r, a: ["data", "-c", t / "absent.yaml"], 3, "config file not found"),
+    ("bad-set", lambda t, r, a: ["train", "-c", config(t, "name: x\n"), "--set", "train.lr"], 3, "section.key=value"),
+    ("not-a-mapping", lambda t, r, a: ["train", "-c", config(t, "[1, 2]\n")], 3, "must be a mapping"),
+    ("files-without-train", lambda t, r, a: ["train", "-c", config(t, "data:\n  source: files\n")], 3,
+     "data.train is required"),
+    ("bad-class-weight-type", lambda t, r, a: ["train", "-c", config(t, "train:\n  class_weights: heavy\n")], 3,
+     "train.class_weights"),
+    # --- data (4)
+    ("missing-archive", lambda t, r, a: ["train", "-c", config(t, f"data:\n  root: {t / 'no'}\n")], 4,
+     "20 Newsgroups not found"),
+    ("corrupt-archive", lambda t, r, a: ["data", "-c", config(t, f"data:\n  root: {csv_file(t, b'junk', 'x.tar.gz')}\n")],
+     4, "not a readable 20 Newsgroups archive"),
+    ("missing-data-file", lambda t, r, a: ["train", "-c", files_yaml(t, str(t / "none.csv"))], 4, "file not found"),
+    ("missing-column", lambda t, r, a: ["train", "-c", files_yaml(t, str(csv_file(t, GOOD_CSV.replace("text,", "texts,").encode())))],
+     4, "did you mean"),
+    ("empty-file", lambda t, r, a: ["train", "-c", files_yaml(t, str(csv_file(t, b"")))], 4, "the file is empty"),
+    ("one-class", lambda t, r, a: ["train", "-c", files_yaml(t, str(csv_file(t, GOOD_CSV.replace(",b", ",a").encode())))],
+     4, "only one class"),
+    ("undecodable", lambda t, r, a: ["train", "-c", files_yaml(t, str(csv_file(t, GOOD_CSV.encode() + b"caf\xe9,a\n")))],
+     4, ":42: cannot decode byte 0xe9"),
+    ("unknown-labels", lambda t, r, a: ["train", "-c", files_yaml(
+        t, str(csv_file(t, GOOD_CSV.encode())), f"  test: {csv_file(t, b'text,label' + chr(10).encode() + b'x,zzz', 'test.csv')}\n")],
+     4, "never seen in the training file: 'zzz'"),
+    ("empty-texts", lambda t, r, a: ["train", "-c", files_yaml(t, str(csv_file(t, GOOD_CSV.encode() + b",a\n")))], 4,
+     "empty text"),
+    ("unsupported-format", lambda t, r, a: ["train", "-c", files_yaml(t, str(csv_file(t, b"x", "train.xlsx")))], 4,
+     "unsupported file type"),
+    ("fractions-too-large", lambda t, r, a: ["train", "-c", files_yaml(t, str(csv_file(t, GOOD_CSV.encode())),
+                                                                        "  test_size: 0.6\n  val_size: 0.5\n")],
+     4, "must be below 1"),
+    # --- checkpoint (5)
+    ("missing-checkpoint", lambda t, r, a: ["evaluate", "--checkpoint", t / "none.ckpt"], 5, "checkpoint not found"),
+    ("garbage-checkpoint", lambda t, r, a: ["evaluate", "--checkpoint", checkpoint_variant(t, r, "garbage")], 5,
+     "not a readable checkpoint"),
+    ("truncated-checkpoint", lambda t, r, a: ["evaluate", "--checkpoint", checkpoint_variant(t, r, "truncated")], 5,
+     "not a readable checkpoint"),
+    ("malicious-checkpoint", lambda t, r, a: ["evaluate", "--checkpoint", checkpoint_variant(t, r, "malicious")], 5,
+     "refused to load"),
+    ("wrong-version", lambda t, r, a: ["evaluate", "--checkpoint", checkpoint_variant(t, r, "wrong_version")], 5,
+     "format version 99"),
+    ("foreign-checkpoint", lambda t, r, a: ["evaluate", "--checkpoint", checkpoint_variant(t, r, "not_textclf")], 5,
+     "not a textclf checkpoint"),
+    # --- command line (2)
+    ("missing-argument", lambda t, r, a: ["evaluate"], 2, "required: --checkpoint"),
+    ("unknown-command", lambda t, r, a: ["fit"], 2, "invalid choice"),
+    ("resume-nonexistent", lambda t, r, a: ["train", "--resume", t / "no_run"], 2, "not a run folder"),
+    ("output-in-missing-folder", lambda t, r, a: ["predict", "--checkpoint", r / "checkpoints" / "best.ckpt",
+                                                  "--input", csv_file(t, GOOD_CSV.encode()), "--output",
+                                                  t / "nowhere" / "out.csv"], 2, "does not exist"),
+    ("top-k-too-large", lambda t, r, a: ["predict", "--checkpoint", r / "checkpoints" / "best.ckpt", "--input",
+                                         csv_file(t, GOOD_CSV.encode()), "--output", t / "o.csv", "--top-k", "50"],
+     2, "between 1 and 4"),
+]
+
+
+def snapshot(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
+
+
+def test_there_are_at_least_25_cases():
+    assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize("argv,code,needle", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input(argv, code, needle, tmp_path, trained_run, mini_archive, capsys, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)  # outputs with default paths (runs/...) would land here
+    args = [str(a) for a in argv(tmp_path, trained_run, mini_archive)]
+    before = snapshot(tmp_path)
+    try:
+        result = main(args)
+    except SystemExit as exc:  # argparse exits by itself
+        result = exc.code
+    err = capsys.readouterr().err
+    assert result == code, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert needle in lines[0], lines[0]
+    after = snapshot(tmp_path)
+    assert after == before, set(after) ^ set(before)  # nothing written, nothing half-written
+    assert not (tmp_path / "pwned").exists()
+    shutil.rmtree(work)
