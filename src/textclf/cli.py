@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from textclf import __version__
-from textclf.errors import TextclfError
+from textclf.errors import TextclfError, UsageError
 
 __all__ = ["main"]
 
@@ -40,7 +40,6 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from textclf.config import load_config
-    from textclf.errors import UsageError
     from textclf.evaluation.evaluate import format_evaluation
     from textclf.training.loop import resume, train
 
@@ -92,6 +91,39 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from textclf.reporting.report import build_report
+
+    md, page = build_report(args.run_dir, explain_examples=args.explain)
+    print(f"wrote {md} and {page}")
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from textclf.data.files import read_table, texts_of
+    from textclf.files import write_text
+    from textclf.reporting.explain import explain_texts, explanation_page
+    from textclf.training.checkpoint import load_checkpoint
+
+    payload = load_checkpoint(args.checkpoint)
+    if args.text is not None:
+        texts = [args.text]
+    else:
+        column = args.text_column or payload["config"]["data"].get("text_column", "text")
+        texts = texts_of(read_table(Path(args.input)), column, Path(args.input))[: args.limit]
+    explanations = explain_texts(payload, texts)
+    for e in explanations:
+        top = ", ".join(f"{t} ({w:.2f})" for t, w in e.top_tokens(8))
+        print(f"{e.label} (p = {e.probability:.3f}); top tokens by {e.method}: {top}")
+    if args.output:
+        output = Path(args.output)
+        if not output.parent.is_dir():
+            raise UsageError(f"{output}: the folder {output.parent} does not exist; create it or write elsewhere")
+        write_text(output, explanation_page(explanations))
+        print(f"wrote {output}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +179,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("report", help="Markdown + HTML report of a run, with figures",
+                       description="Write report.md (figures as PNG beside it) and a self-contained "
+                       "report.html into the run folder.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by textclf train")
+    p.add_argument("--explain", type=int, default=3, metavar="N",
+                   help="explain N test documents in the report (default 3; 0 for none)")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("explain", help="which tokens drove a prediction (attention or gradient × input)",
+                       description="Explain predictions token by token: attention weights for "
+                       "attention models, gradient × input saliency for the others.")
+    p.add_argument("--checkpoint", required=True, help="a .ckpt file written by textclf train")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="one text to explain")
+    source.add_argument("--input", help="a file of texts (.csv .tsv .json .jsonl .parquet)")
+    p.add_argument("--text-column", help="default: the checkpoint's data.text_column")
+    p.add_argument("--limit", type=int, default=20, help="explain at most this many rows of --input")
+    p.add_argument("--output", "-o", help="write highlighted HTML here")
+    p.set_defaults(func=_cmd_explain)
     return parser
 
 

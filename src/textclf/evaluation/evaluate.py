@@ -10,6 +10,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from textclf.config import config_from_dict
 from textclf.errors import CheckpointError, UsageError
@@ -30,8 +31,12 @@ def evaluate_logits(
     seed: int,
     out_dir: Path,
     title: str,
+    previews: list[str] | None = None,
 ) -> dict:
-    """Compute and write every evaluation output for ``logits`` against ``labels``."""
+    """Compute and write every evaluation output for ``logits`` against ``labels``.
+
+    ``previews`` (a short text per example) adds ``predictions.csv``: one row per example with
+    the true and predicted label and the model's confidence, for error analysis."""
     metrics = classification_metrics(labels, logits.argmax(axis=1), label_names)
     metrics["loss"] = cross_entropy(logits, labels)
     metrics["num_examples"] = int(len(labels))
@@ -50,6 +55,15 @@ def evaluate_logits(
         for name, row in zip(label_names, metrics["confusion_matrix"]):
             writer.writerow([name, *row])
     plot_confusion_matrix(metrics["confusion_matrix"], label_names, out_dir / "confusion_matrix.png", title)
+    if previews is not None:
+        probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+        predicted = probs.argmax(axis=1)
+        with atomic_path(out_dir / "predictions.csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["index", "true", "predicted", "confidence", "preview"])
+            for i, preview in enumerate(previews):
+                writer.writerow([i, label_names[labels[i]], label_names[predicted[i]],
+                                 f"{probs[i, predicted[i]]:.4f}", preview])
     return metrics
 
 

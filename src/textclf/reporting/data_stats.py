@@ -14,7 +14,7 @@ import numpy as np
 from textclf.batching import make_train_loader
 from textclf.config import Config
 from textclf.files import write_json
-from textclf.reporting.plots import plot_class_distribution
+from textclf.reporting.plots import plot_class_distribution, plot_length_histogram
 from textclf.text.prepare import PreparedData
 
 __all__ = ["data_statistics", "format_data_statistics", "write_data_statistics"]
@@ -98,10 +98,14 @@ def format_data_statistics(stats: dict) -> str:
 
 
 def write_data_statistics(prepared: PreparedData, config: Config, out_dir: Path) -> dict:
-    """Write ``statistics.json`` and ``class_distribution.png`` into ``out_dir``."""
+    """Write ``statistics.json``, ``class_distribution.png`` and ``token_lengths.png``."""
     stats = data_statistics(prepared, config)
     out_dir = Path(out_dir)
     write_json(out_dir / "statistics.json", stats)
     counts = {s: stats["class_counts"][s] for s in stats["sizes"]}
     plot_class_distribution(counts, stats["label_names"], out_dir / "class_distribution.png")
+    plot_length_histogram(
+        {s: e.full_lengths for s, e in prepared.splits.items()}, config.preprocess.max_seq_len,
+        out_dir / "token_lengths.png",
+    )
     return stats

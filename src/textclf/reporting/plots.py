@@ -33,7 +33,7 @@ def plot_class_distribution(counts: dict[str, list[int]], label_names: list[str]
     ax.invert_yaxis()
     ax.set_xlabel("documents")
     ax.set_title("Class distribution")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
     return save_figure(fig, path)
 
 
@@ -57,4 +57,39 @@ def plot_confusion_matrix(matrix: list[list[int]], label_names: list[str], path:
                     color = "white" if rates[i, j] > 0.5 else "black"
                     ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=7, color=color)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of true class")
+    return save_figure(fig, path)
+
+
+def plot_training_curves(history: list[dict], best_epoch: int, path: Path):
+    """Loss (train and val) and validation accuracy / macro-F1 per epoch; best epoch marked."""
+    epochs = [h["epoch"] for h in history]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.plot(epochs, [h["train/loss"] for h in history], marker="o", label="train")
+    left.plot(epochs, [h["val/loss"] for h in history], marker="o", label="val")
+    left.set_title("Loss")
+    left.set_ylabel("cross-entropy")
+    right.plot(epochs, [h["train/accuracy"] for h in history], marker="o", label="train accuracy")
+    right.plot(epochs, [h["val/accuracy"] for h in history], marker="o", label="val accuracy")
+    right.plot(epochs, [h["val/f1_macro"] for h in history], marker="s", label="val macro-F1")
+    right.set_title("Accuracy and macro-F1")
+    for ax in (left, right):
+        ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"best epoch ({best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return save_figure(fig, path)
+
+
+def plot_length_histogram(lengths: dict[str, np.ndarray], max_len: int, path: Path):
+    """Token counts per document (before truncation), clipped at 3 × max_seq_len for readability."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    cap = 3 * max_len
+    bins = np.linspace(0, cap, 61)
+    for split, values in lengths.items():
+        ax.hist(np.minimum(values, cap), bins=bins, alpha=0.5, label=split)
+    ax.axvline(max_len, color="black", linestyle="--", linewidth=1, label=f"max_seq_len = {max_len}")
+    ax.set_xlabel(f"tokens per document (longer than {cap} counted at {cap})")
+    ax.set_ylabel("documents")
+    ax.set_title("Document lengths")
+    ax.legend()
     return save_figure(fig, path)

@@ -33,6 +33,7 @@ from textclf.evaluation.predict import predict_logits
 from textclf.files import write_json, write_text
 from textclf.models import build_model
 from textclf.reporting.data_stats import write_data_statistics
+from textclf.reporting.plots import plot_training_curves
 from textclf.text.prepare import PreparedData, prepare_data
 from textclf.training.checkpoint import load_checkpoint, save_checkpoint
 from textclf.training.run_dir import create_run_dir
@@ -265,9 +266,11 @@ def _run(
     for split in ("val", "test"):
         enc = prepared.splits[split]
         logits = predict_logits(model, enc, t.eval_batch_size, device)
+        previews = [" ".join(prepared.vocab.decode(enc.document(i)[:60].tolist())) for i in range(len(enc))]
         results[split] = evaluate_logits(
             logits, enc.labels, prepared.label_names, counts.tolist(), config.seed,
             run / "evaluation" / split, title=f"Confusion matrix ({split}, epoch {s['best_epoch']})",
+            previews=previews,
         )
     history = s["history"]
     summary = {
@@ -279,6 +282,7 @@ def _run(
         **{f"{k}_{m}": results[k][m] for k in results for m in ("accuracy", "f1_macro", "loss")},
     }
     write_json(run / "results.json", summary)
+    plot_training_curves(history, s["best_epoch"], run / "training_curves.png")
     return TrainResult(run, s["best_epoch"], float(s["best_score"]), history, results["val"], results["test"])
 
 

@@ -1,0 +1,242 @@
+"""``textclf report RUN_DIR``: a Markdown and a self-contained HTML report of a run.
+
+The report is assembled from what the run folder holds; each section appears when its artifacts
+exist: configuration (config.yaml), data (data/), training curves (metrics.jsonl), test metrics
+next to validation and the baselines, per-class table and confusion matrix (evaluation/), the
+most-confused class pairs with misclassified examples (evaluation/test/predictions.csv), and
+explained test examples (checkpoints/best.ckpt and the data). ``report.md`` links the PNG figures
+in the run folder; ``report.html`` embeds them, so it opens anywhere without a network.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from textclf.errors import TextclfError, UsageError
+from textclf.files import write_text
+from textclf.reporting.explain import STYLE, explain_ids, explanations_html
+from textclf.reporting.plots import plot_training_curves
+
+__all__ = ["build_report"]
+
+
+class _Document:
+    """Blocks rendered twice: as Markdown and as HTML."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.md: list[str] = []
+        self.html: list[str] = []
+
+    def heading(self, text: str, level: int = 2) -> None:
+        self.md.append(f"{'#' * level} {text}\n")
+        self.html.append(f"<h{level}>{html.escape(text)}</h{level}>")
+
+    def paragraph(self, text: str) -> None:
+        self.md.append(text + "\n")
+        self.html.append(f"<p>{html.escape(text)}</p>")
+
+    def code(self, text: str) -> None:
+        self.md.append(f"```\n{text.rstrip()}\n```\n")
+        self.html.append(f"<pre>{html.escape(text)}</pre>")
+
+    def table(self, header: list[str], rows: list[list]) -> None:
+        def cell(v) -> str:
+            return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+        md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        md += ["| " + " | ".join(cell(v).replace("|", "\\|") for v in row) + " |" for row in rows]
+        self.md.append("\n".join(md) + "\n")
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(cell(v))}</td>" for v in row) + "</tr>" for row in rows
+        )
+        self.html.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+    def image(self, path: Path, caption: str) -> None:
+        rel = path.relative_to(self.root).as_posix()
+        self.md.append(f"![{caption}]({rel})\n")
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        self.html.append(
+            f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+
+    def raw_html(self, fragment: str, markdown: str) -> None:
+        self.md.append(markdown + "\n")
+        self.html.append(fragment)
+
+
+_PAGE_STYLE = STYLE + """
+body { max-width: 72rem; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: left; }
+th { background: #f3f3f3; }
+pre { background: #f6f6f6; padding: 0.6rem; overflow-x: auto; }
+figure { margin: 1rem 0; } figure img { max-width: 100%; }
+figcaption { color: #555; font-size: 0.9em; }
+"""
+
+
+def _read_json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def build_report(run_dir: str | Path, explain_examples: int = 3) -> tuple[Path, Path]:
+    run = Path(run_dir)
+    if not run.is_dir() or not (run / "config.yaml").is_file():
+        raise UsageError(f"{run}: not a run folder (no config.yaml); give a folder made by textclf train")
+    doc = _Document(run)
+    results = _read_json(run / "results.json")
+    doc.heading(f"Report: {run.name}", 1)
+    if results:
+        doc.paragraph(
+            f"Best epoch {results['best_epoch']} of {results['epochs_run']} by {results['monitor']}; "
+            f"test accuracy {results['test_accuracy']:.2%}, macro-F1 {results['test_f1_macro']:.4f}; "
+            f"{results['mean_epoch_seconds']:.1f} s per training epoch."
+        )
+    doc.heading("Configuration")
+    doc.code((run / "config.yaml").read_text(encoding="utf-8"))
+    _data_section(doc, run)
+    _training_section(doc, run, results)
+    test = _read_json(run / "evaluation" / "test" / "metrics.json")
+    if test:
+        _results_section(doc, run, test, _read_json(run / "evaluation" / "val" / "metrics.json"))
+        _confusions_section(doc, run, test)
+    if (run / "checkpoints" / "best.ckpt").is_file() and explain_examples > 0:
+        _explanations_section(doc, run, explain_examples)
+
+    md_path = write_text(run / "report.md", "\n".join(doc.md))
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Report: {html.escape(run.name)}</title>"
+        f"<style>{_PAGE_STYLE}</style></head><body>\n" + "\n".join(doc.html) + "\n</body></html>\n"
+    )
+    html_path = write_text(run / "report.html", page)
+    return md_path, html_path
+
+
+def _data_section(doc: _Document, run: Path) -> None:
+    stats = _read_json(run / "data" / "statistics.json")
+    if not stats:
+        return
+    doc.heading("Data")
+    sizes = stats["sizes"]
+    doc.table(["split", "documents", "share truncated", "mean tokens", "median tokens", "max tokens",
+               "unknown-token rate"],
+              [[s, n, f"{stats['lengths'][s]['share_truncated']:.1%}", f"{stats['lengths'][s]['mean']:.1f}",
+                f"{stats['lengths'][s]['median']:.0f}", stats["lengths"][s]["max"], f"{stats['unk_rate'][s]:.2%}"]
+               for s, n in sizes.items()])
+    doc.paragraph(
+        f"{stats['num_classes']} classes; vocabulary of {stats['vocab_size']:,} tokens; documents cut "
+        f"to {stats['max_seq_len']} tokens. One training batch: ids {tuple(stats['batch_shape']['ids'])}, "
+        f"lengths {tuple(stats['batch_shape']['lengths'])}, labels {tuple(stats['batch_shape']['labels'])}."
+    )
+    for name, caption in (("class_distribution.png", "Class distribution per split"),
+                          ("token_lengths.png", "Document lengths in tokens")):
+        if (run / "data" / name).is_file():
+            doc.image(run / "data" / name, caption)
+    doc.heading("Examples (as the model reads them, first 40 tokens)", 3)
+    doc.table(["label", "tokens"], [[e["label"], e["tokens"]] for e in stats["examples"]])
+
+
+def _training_section(doc: _Document, run: Path, results: dict | None) -> None:
+    path = run / "metrics.jsonl"
+    if not path.is_file():
+        return
+    history = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not history:
+        return
+    doc.heading("Training")
+    best = results["best_epoch"] if results else int(np.argmax([h["val/accuracy"] for h in history])) + 1
+    curves = run / "training_curves.png"
+    if not curves.is_file():
+        plot_training_curves(history, best, curves)
+    doc.image(curves, f"Loss, accuracy and macro-F1 per epoch (best epoch {best} dashed)")
+    doc.table(["epoch", "train loss", "train acc", "val loss", "val acc", "val macro-F1", "seconds"],
+              [[h["epoch"], h["train/loss"], h["train/accuracy"], h["val/loss"], h["val/accuracy"],
+                h["val/f1_macro"], f"{h['epoch_seconds']:.1f}"] for h in history])
+
+
+def _results_section(doc: _Document, run: Path, test: dict, val: dict | None) -> None:
+    doc.heading("Results")
+    rows = []
+    for name, m in (("validation", val), ("test", test)):
+        if m:
+            rows.append([f"model on {name}", f"{m['accuracy']:.2%}", m["f1_macro"], m["f1_weighted"], m["loss"]])
+    for name, b in test["baselines"].items():
+        rows.append([f"{name} baseline on test", f"{b['accuracy']:.2%}", b["f1_macro"], b["f1_weighted"], "—"])
+    doc.table(["", "accuracy", "macro-F1", "weighted-F1", "loss"], rows)
+    doc.heading("Per class (test)", 3)
+    doc.table(["class", "precision", "recall", "F1", "support"],
+              [[r["label"], r["precision"], r["recall"], r["f1"], r["support"]] for r in test["per_class"]])
+    image = run / "evaluation" / "test" / "confusion_matrix.png"
+    if image.is_file():
+        doc.image(image, "Confusion matrix on test (rows: true class, shading: share of the row)")
+
+
+def _confusions_section(doc: _Document, run: Path, test: dict, pairs: int = 5, examples: int = 3) -> None:
+    matrix = np.array(test["confusion_matrix"])
+    names = [r["label"] for r in test["per_class"]]
+    off = matrix.copy()
+    np.fill_diagonal(off, 0)
+    order = np.dstack(np.unravel_index(np.argsort(-off, axis=None), off.shape))[0]
+    top = [(int(i), int(j)) for i, j in order[:pairs] if off[i, j] > 0]
+    if not top:
+        return
+    doc.heading("Most confused classes (test)")
+    predictions = run / "evaluation" / "test" / "predictions.csv"
+    rows = []
+    if predictions.is_file():
+        with open(predictions, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    for i, j in top:
+        doc.heading(f"{names[i]} → {names[j]}: {off[i, j]} of {matrix[i].sum()} documents", 3)
+        wrong = [r for r in rows if r["true"] == names[i] and r["predicted"] == names[j]]
+        if wrong:
+            doc.table(["#", "confidence", "text (first 60 tokens)"],
+                      [[r["index"], r["confidence"], r["preview"]] for r in wrong[:examples]])
+
+
+def _explanations_section(doc: _Document, run: Path, count: int) -> None:
+    """Explain a few test documents: misclassified ones first, then a correct one."""
+    from textclf.config import config_from_dict
+    from textclf.text.prepare import prepare_data
+    from textclf.training.checkpoint import load_checkpoint, model_from_checkpoint
+
+    predictions = run / "evaluation" / "test" / "predictions.csv"
+    if not predictions.is_file():
+        return
+    with open(predictions, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    wrong = [r for r in rows if r["true"] != r["predicted"]]
+    right = [r for r in rows if r["true"] == r["predicted"]]
+    chosen = wrong[: max(count - 1, 0)] + right[: count - len(wrong[: max(count - 1, 0)])]
+    try:
+        payload = load_checkpoint(run / "checkpoints" / "best.ckpt")
+        prepared = prepare_data(config_from_dict(payload["config"]))
+    except TextclfError as exc:  # the data moved: report without this section, and say why
+        doc.heading("Explained examples")
+        doc.paragraph(f"Not available: {exc.problems[0]}")
+        return
+    split = prepared.splits["test"]
+    model = model_from_checkpoint(payload)
+    itos = payload["vocab"]
+    docs = []
+    for r in chosen:
+        ids = split.document(int(r["index"])).tolist()
+        docs.append(([itos[i] for i in ids], ids))
+    explanations = explain_ids(model, docs, payload["label_names"])
+    titles = [f"test #{r['index']}, true {r['true']}" for r in chosen]
+    doc.heading("Explained examples (test)")
+    markdown = "\n".join(
+        f"- {t}: predicted **{e.label}** (p = {e.probability:.3f}); top tokens by {e.method}: "
+        + ", ".join(f"{tok} ({w:.2f})" for tok, w in e.top_tokens(8))
+        for t, e in zip(titles, explanations)
+    ) + "\n\nreport.html shows every token highlighted by its weight."
+    doc.raw_html(explanations_html(explanations, titles), markdown)
