@@ -26,6 +26,7 @@ __all__ = [
     "iter_table",
     "texts_of",
     "read_labelled",
+    "number_labels",
     "load_files",
     "files_fingerprint",
 ]
@@ -138,6 +139,27 @@ def read_labelled(path: Path, config: DataConfig) -> tuple[list[str], list[str]]
     return texts, labels
 
 
+def number_labels(
+    texts: list[str], labels: list[str], label_names: list[str], unknown: str, path: Path
+) -> Examples:
+    """Examples with labels numbered by ``label_names``; labels outside it are an error naming
+    them (``unknown="error"``) or rows dropped with a warning (``"drop"``)."""
+    index = {name: i for i, name in enumerate(label_names)}
+    strangers = sorted(set(labels) - set(index))
+    if strangers:
+        shown = ", ".join(repr(u) for u in strangers[:10])
+        if unknown == "error":
+            raise DataError(
+                f"{path}: labels never seen in the training file: {shown}; fix them or set "
+                "data.unknown_labels: drop to leave those rows out"
+            )
+        keep = [i for i, label in enumerate(labels) if label in index]
+        print(f"warning: {path}: dropped {len(labels) - len(keep)} rows with labels never seen in "
+              f"training ({shown})", file=sys.stderr)
+        texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
+    return Examples(texts, np.array([index[label] for label in labels], dtype=np.int64))
+
+
 def _rows(rows: list[int]) -> str:
     """Row numbers as a reader counts them: 1 is the first record after any header."""
     shown = ", ".join(str(r + 1) for r in rows[:10])
@@ -154,22 +176,10 @@ def load_files(config: DataConfig, seed: int) -> Corpus:
             f"{paths['train']}: only one class ({label_names[0]!r}) in column "
             f"'{config.label_column}'; a classifier needs at least two"
         )
-    index = {name: i for i, name in enumerate(label_names)}
     splits: dict[str, Examples] = {}
     for split, (texts, labels) in raw.items():
-        unknown = sorted(set(labels) - set(index))
-        if unknown:
-            shown = ", ".join(repr(u) for u in unknown[:10])
-            if config.unknown_labels == "error" or split == "train":
-                raise DataError(
-                    f"{paths[split]}: labels never seen in the training file: {shown}; fix them "
-                    "or set data.unknown_labels: drop to leave those rows out"
-                )
-            keep = [i for i, label in enumerate(labels) if label in index]
-            print(f"warning: {paths[split]}: dropped {len(labels) - len(keep)} rows with labels "
-                  f"never seen in training ({shown})", file=sys.stderr)
-            texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
-        splits[split] = Examples(texts, np.array([index[label] for label in labels], dtype=np.int64))
+        policy = "error" if split == "train" else config.unknown_labels
+        splits[split] = number_labels(texts, labels, label_names, policy, paths[split])
 
     train = splits["train"]
     if "test" not in splits and "val" not in splits:

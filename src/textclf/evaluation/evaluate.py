@@ -141,22 +141,7 @@ def evaluate_checkpoint(
 
 def _labelled_file(path: Path, config, label_names: list[str]):
     """Examples of a labelled file, labels numbered as the checkpoint numbers them."""
-    import sys
-
-    from textclf.data.examples import Examples
-    from textclf.data.files import read_labelled
-    from textclf.errors import DataError
+    from textclf.data.files import number_labels, read_labelled
 
     texts, labels = read_labelled(path, config.data)
-    index = {name: i for i, name in enumerate(label_names)}
-    unknown = sorted(set(labels) - set(index))
-    if unknown:
-        shown = ", ".join(repr(u) for u in unknown[:10])
-        if config.data.unknown_labels == "error":
-            raise DataError(f"{path}: labels the model does not know: {shown}; the model's labels "
-                            f"are {', '.join(label_names)}")
-        keep = [i for i, label in enumerate(labels) if label in index]
-        print(f"warning: {path}: dropped {len(labels) - len(keep)} rows with unknown labels ({shown})",
-              file=sys.stderr)
-        texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
-    return Examples(texts, [index[label] for label in labels])
+    return number_labels(texts, labels, label_names, config.data.unknown_labels, path)
