@@ -126,6 +126,57 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sanity(args: argparse.Namespace) -> int:
+    from textclf.config import load_config
+    from textclf.training.run_dir import create_run_dir
+    from textclf.training.sanity import run_sanity
+
+    config = load_config(args.config, args.overrides)
+    out = create_run_dir(config.output_dir, f"{config.name}-sanity", args.output)
+    r = run_sanity(config, out, n_examples=args.examples, lr=args.lr, max_steps=args.steps,
+                   loss_threshold=args.loss_threshold)
+    print(f"initial loss {r.initial_loss:.4f}  vs ln(C) = {r.expected_loss:.4f}  "
+          f"(gap {abs(r.initial_loss - r.expected_loss):.4f}, "
+          f"{abs(r.initial_loss - r.expected_loss) / r.expected_loss:.1%})")
+    print(f"gradient norm after one backward pass {r.gradient_norm:.4f}; parameters without a "
+          f"finite non-zero gradient: {', '.join(r.params_without_gradient) or 'none'}")
+    print(f"overfit {args.examples} examples: loss {r.overfit_loss:.4f}, accuracy {r.overfit_accuracy:.1%} "
+          f"after {r.overfit_steps} steps")
+    for w in r.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    for f in r.failures:
+        print(f"failed: {f}", file=sys.stderr)
+    print(f"{'PASSED' if r.passed else 'FAILED'}; curve and details in {out}/")
+    if not r.passed or (args.strict and r.warnings):
+        return 1
+    return 0
+
+
+def _cmd_lr_find(args: argparse.Namespace) -> int:
+    from textclf.config import load_config
+    from textclf.text.prepare import prepare_data
+    from textclf.training.lr_finder import lr_range_test, save_lr_find
+    from textclf.training.run_dir import create_run_dir
+    from textclf.training.runtime import resolve_device, seed_everything
+    from textclf.training.setup import build_parts
+
+    config = load_config(args.config, args.overrides)
+    if not 0 < args.min_lr < args.max_lr:
+        raise UsageError(f"--min-lr {args.min_lr:g} and --max-lr {args.max_lr:g}: need 0 < min < max")
+    seed_everything(config.seed)
+    device = resolve_device(config.train.device)
+    parts = build_parts(config, prepare_data(config), device)
+    out = create_run_dir(config.output_dir, f"{config.name}-lr-find", args.output)
+    r = lr_range_test(parts.model, parts.optimizer, parts.criterion, parts.loader, device,
+                      args.min_lr, args.max_lr, args.steps)
+    save_lr_find(r, out)
+    print(f"{len(r.lrs)} steps from {args.min_lr:g}; stopped: {r.stop_reason}")
+    print(f"suggested lr {r.suggestion:.2e} (steepest descent of the smoothed loss); "
+          f"stable window {r.window[0]:.1e} → {r.window[1]:.1e}")
+    print(f"plot and data in {out}/")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="textclf",
@@ -179,6 +230,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("sanity", help="initial-loss, gradient and overfit-a-small-batch checks",
+                       description="Check a config before a long run: initial loss against ln(C), "
+                       "gradients of every parameter, and overfitting a small sample. Exit 0 on pass, "
+                       "1 on failure (or on a warning with --strict).")
+    _add_config_args(p)
+    p.add_argument("--examples", type=int, default=32, help="sample size to overfit (default 32)")
+    p.add_argument("--lr", type=float, help="learning rate for overfitting (default: train.lr)")
+    p.add_argument("--steps", type=int, default=300, help="most steps to overfit (default 300)")
+    p.add_argument("--loss-threshold", type=float, default=0.01, help="pass below this loss (default 0.01)")
+    p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    p.add_argument("--output", "-o", help="folder for the results (default: <output_dir>/<name>-sanity-<timestamp>)")
+    p.set_defaults(func=_cmd_sanity)
+
+    p = sub.add_parser("lr-find", help="learning-rate range test with a suggested value",
+                       description="Raise the learning rate exponentially batch by batch, plot the "
+                       "smoothed loss and suggest a learning rate; the model is left untouched.")
+    _add_config_args(p)
+    p.add_argument("--min-lr", type=float, default=1e-6)
+    p.add_argument("--max-lr", type=float, default=1.0)
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--output", "-o", help="folder for the results (default: <output_dir>/<name>-lr-find-<timestamp>)")
+    p.set_defaults(func=_cmd_lr_find)
 
     p = sub.add_parser("report", help="Markdown + HTML report of a run, with figures",
                        description="Write report.md (figures as PNG beside it) and a self-contained "

@@ -24,20 +24,19 @@ from torch import nn
 from tqdm import tqdm
 
 from textclf import __version__
-from textclf.batching import make_train_loader
 from textclf.config import Config, dump_config, load_config
 from textclf.errors import ConfigError, TrainingError, TrainingInterrupted, UsageError
 from textclf.evaluation.evaluate import evaluate_logits
 from textclf.evaluation.metrics import classification_metrics, cross_entropy
 from textclf.evaluation.predict import predict_logits
 from textclf.files import write_json, write_text
-from textclf.models import build_model
 from textclf.reporting.data_stats import write_data_statistics
 from textclf.reporting.plots import plot_training_curves
 from textclf.text.prepare import PreparedData, prepare_data
 from textclf.training.checkpoint import load_checkpoint, save_checkpoint
 from textclf.training.run_dir import create_run_dir
 from textclf.training.runtime import resolve_device, restore_rng_state, rng_state, seed_everything
+from textclf.training.setup import build_parts
 from textclf.training.writers import MetricsWriter
 
 __all__ = ["train", "resume", "TrainResult", "class_weights", "make_optimizer"]
@@ -161,18 +160,10 @@ def _run(
 
     train_split, val_split = prepared.splits["train"], prepared.splits["val"]
     counts = np.bincount(train_split.labels, minlength=prepared.num_classes)
-    model = build_model(
-        config.model.name, config.model.params(), len(prepared.vocab), prepared.num_classes
-    ).to(device)
-    optimizer = make_optimizer(config, model)
-    weights = class_weights(t.class_weights, counts, prepared.label_names)
-    if weights is not None:
-        write_json(run / "class_weights.json", dict(zip(prepared.label_names, weights.tolist())))
-    criterion = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
-    loader = make_train_loader(
-        train_split, t.batch_size, bucket=t.bucket_by_length, seed=config.seed,
-        balance_classes=t.sampler == "weighted",
-    )
+    parts = build_parts(config, prepared, device)
+    model, optimizer, criterion, loader = parts.model, parts.optimizer, parts.criterion, parts.loader
+    if parts.class_weights is not None:
+        write_json(run / "class_weights.json", dict(zip(prepared.label_names, parts.class_weights.tolist())))
     monitor_key, larger_is_better = _MONITOR[t.monitor]
 
     base = {
