@@ -41,7 +41,7 @@ def test_evaluate_command(trained_run, tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(ckpt), "--split", "val", "--output", str(tmp_path / "e")]) == 0
     out = capsys.readouterr().out
     assert "val: accuracy" in out and "majority class 25.00%" in out and "talk.politics.mideast" in out
-    for name in ("metrics.json", "per_class.csv", "confusion_matrix.csv", "confusion_matrix.png"):
+    for name in ("metrics.json", "per_class.csv", "confusion_matrix.csv", "confusion_matrix.png", "predictions.csv"):
         assert (tmp_path / "e" / name).is_file()
 
 

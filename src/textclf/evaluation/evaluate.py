@@ -128,6 +128,7 @@ def evaluate_checkpoint(
     model = model_from_checkpoint(payload, dev)
     logits = predict_logits(model, encoded, batch_size, dev)
     out = Path(out_dir) if out_dir else default_eval_dir(Path(checkpoint), split)
+    previews = [" ".join(vocab.decode(encoded.document(i)[:60].tolist())) for i in range(len(encoded))]
     return evaluate_logits(
         logits,
         encoded.labels,
@@ -136,6 +137,7 @@ def evaluate_checkpoint(
         config.seed,
         out,
         title=f"Confusion matrix ({split})",
+        previews=previews,
     )
 
 
