@@ -5,11 +5,10 @@ import sys
 
 import pytest
 
+from conftest import write_config
 from textclf.cli import main
 
-from conftest import write_config
-
-COMMANDS = ["data", "train", "evaluate"]
+COMMANDS = ["data", "train", "evaluate", "predict", "sanity", "lr-find", "report", "explain"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -1,9 +1,8 @@
 import pytest
 
+from conftest import REPO, write_config
 from textclf.config import Config, dump_config, load_config
 from textclf.errors import ConfigError
-
-from conftest import REPO, write_config
 
 
 def problems_of(path, overrides=None) -> list[str]:

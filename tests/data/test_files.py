@@ -4,11 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import REPO
 from textclf.config import Config, DataConfig
 from textclf.data import load_corpus
 from textclf.errors import DataError
-
-from conftest import REPO
 
 ROWS = [("good movie", "pos"), ("bad film", "neg"), ("great acting", "pos"), ("awful plot", "neg")] * 10
 

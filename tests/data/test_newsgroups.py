@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import _twenty_newsgroups as sk
 
+from conftest import MINI_GROUPS, real_archive
 from textclf.config import Config, DataConfig
 from textclf.data import load_corpus
 from textclf.data.newsgroups import (
@@ -16,8 +17,6 @@ from textclf.data.newsgroups import (
     strip_quotes,
 )
 from textclf.errors import DataError
-
-from conftest import MINI_GROUPS, real_archive
 
 
 def full_config(protocol: str) -> Config:

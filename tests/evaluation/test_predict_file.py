@@ -6,9 +6,8 @@ import tarfile
 
 import pytest
 
-from textclf.cli import main
-
 from conftest import MINI_GROUPS, write_config
+from textclf.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import matplotlib.image
 import pytest

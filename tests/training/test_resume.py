@@ -55,7 +55,7 @@ def assert_same_run(run, reference):
         assert torch.equal(a[key], b[key]), key
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     ref_lines = [json.loads(x) for x in (reference / "metrics.jsonl").read_text().splitlines()]
-    strip = lambda r: {k: v for k, v in r.items() if not k.endswith("seconds")}  # noqa: E731
+    strip = lambda r: {k: v for k, v in r.items() if not k.endswith("seconds")}
     assert [strip(r) for r in lines] == [strip(r) for r in ref_lines]
 
 

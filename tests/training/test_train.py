@@ -76,7 +76,7 @@ def test_training_is_deterministic_and_refuses_a_used_run_folder(mini_config, tm
     config = load_config(mini_config, ["train.epochs=2"])
     first = train(config, run_dir=tmp_path / "a", progress=False)
     second = train(config, run_dir=tmp_path / "b", progress=False)
-    strip = lambda r: {k: v for k, v in r.items() if not k.endswith("seconds")}  # noqa: E731
+    strip = lambda r: {k: v for k, v in r.items() if not k.endswith("seconds")}
     assert [strip(r) for r in first.history] == [strip(r) for r in second.history]
     assert first.test_metrics == second.test_metrics
     with pytest.raises(UsageError, match="already exists"):

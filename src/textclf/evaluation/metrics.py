@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
 
-__all__ = ["classification_metrics", "cross_entropy", "per_class_rows", "format_per_class"]
+__all__ = ["classification_metrics", "cross_entropy", "format_per_class"]
 
 
 def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -44,10 +49,6 @@ def classification_metrics(
         ],
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
-
-
-def per_class_rows(metrics: dict) -> list[list]:
-    return [[r["label"], r["precision"], r["recall"], r["f1"], r["support"]] for r in metrics["per_class"]]
 
 
 def format_per_class(metrics: dict) -> str:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from textclf.training.checkpoint import model_from_checkpoint, text_pipeline_from_checkpoint
 from textclf.text.vocabulary import UNK_ID
+from textclf.training.checkpoint import model_from_checkpoint, text_pipeline_from_checkpoint
 
 __all__ = ["Explanation", "explain_texts", "explain_ids", "explanations_html", "explanation_page"]
 

@@ -7,12 +7,18 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from textclf.files import atomic_path  # noqa: E402
+from textclf.files import atomic_path
 
-__all__ = ["plot_class_distribution", "plot_confusion_matrix", "save_figure"]
+__all__ = [
+    "plot_class_distribution",
+    "plot_confusion_matrix",
+    "plot_length_histogram",
+    "plot_training_curves",
+    "save_figure",
+]
 
 
 def save_figure(fig, path: str | Path) -> Path:

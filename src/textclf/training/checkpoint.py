@@ -56,7 +56,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"containers, which could run code ({first[:200]}); only load checkpoints written "
             "by textclf"
         ) from None
-    except Exception as exc:  # noqa: BLE001 - whatever a damaged file makes the reader raise
+    except Exception as exc:  # whatever a damaged file makes the reader raise
         raise CheckpointError(
             f"{path}: not a readable checkpoint (truncated or corrupt: {str(exc).splitlines()[0][:200]})"
         ) from None
