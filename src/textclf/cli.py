@@ -93,6 +93,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _cmd_search(args: argparse.Namespace) -> int:
+    from textclf.config import load_config
+    from textclf.training.search import run_search
+
+    config = load_config(args.config, args.overrides)
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: give 1 or more workers")
+    out = Path(args.output) if args.output else Path(config.output_dir) / f"{config.name}-search"
+    out.mkdir(parents=True, exist_ok=True)
+    study = run_search(config, out, storage=args.storage, jobs=args.jobs)
+    print((out / "results.md").read_text(encoding="utf-8"))
+    done = [t for t in study.trials if t.value is not None]
+    print(f"{len(done)} finished trials in {out}/ (results.csv, results.md, tensorboard/"
+          f"{', best.yaml' if (out / 'best.yaml').is_file() else ''}); run again to resume")
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from textclf.reporting.report import build_report
 
@@ -253,6 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--output", "-o", help="folder for the results (default: <output_dir>/<name>-lr-find-<timestamp>)")
     p.set_defaults(func=_cmd_lr_find)
+
+    p = sub.add_parser("search", help="hyperparameter search (grid / random / Bayesian)",
+                       description="Search the config's search.space with Optuna; re-running resumes "
+                       "the study. Writes results.csv/.md, TensorBoard HParams and best.yaml.")
+    _add_config_args(p)
+    p.add_argument("--storage", help="Optuna storage URL shared by workers (default: SQLite in the output folder)")
+    p.add_argument("--jobs", type=int, default=1, help="parallel workers on this machine")
+    p.add_argument("--output", "-o", help="search folder (default: <output_dir>/<name>-search)")
+    p.set_defaults(func=_cmd_search)
 
     p = sub.add_parser("report", help="Markdown + HTML report of a run, with figures",
                        description="Write report.md (figures as PNG beside it) and a self-contained "

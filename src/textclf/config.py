@@ -27,6 +27,7 @@ __all__ = [
     "PreprocessConfig",
     "ModelConfig",
     "TrainConfig",
+    "SearchConfig",
     "load_config",
     "config_from_dict",
     "parse_overrides",
@@ -125,6 +126,34 @@ class TrainConfig(_Section):
     checkpoint_every_steps: Optional[int] = Field(None, ge=1)
 
 
+class SearchRange(_Section):
+    low: float
+    high: float
+    log: bool = False
+
+
+class SearchConfig(_Section):
+    """Hyperparameter search (``textclf search``); ``space`` maps dotted config keys to a list of
+    values (grid points / choices) or a range ``{low, high, log}`` (random and tpe only)."""
+
+    method: Literal["grid", "random", "tpe"] = "grid"
+    space: dict[str, Union[list[Any], SearchRange]] = {}
+    epochs: int = Field(3, ge=1)
+    metric: Literal["val_accuracy", "val_f1_macro", "val_loss"] = "val_accuracy"
+    n_trials: Optional[int] = Field(None, ge=1)  # grid: every point when unset
+    pruner: Literal["none", "median", "hyperband"] = "none"
+
+    @model_validator(mode="after")
+    def _check(self) -> "SearchConfig":
+        if self.method == "grid":
+            ranges = [k for k, v in self.space.items() if not isinstance(v, list)]
+            if ranges:
+                raise ValueError(f"search.space: a grid needs lists of values, not ranges ({', '.join(ranges)})")
+        if self.method != "grid" and self.n_trials is None:
+            raise ValueError("search.n_trials is required for random and tpe searches")
+        return self
+
+
 class Config(_Section):
     name: str = "run"
     seed: int = 42
@@ -133,6 +162,7 @@ class Config(_Section):
     preprocess: PreprocessConfig = PreprocessConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
+    search: SearchConfig = SearchConfig()
 
 
 # --------------------------------------------------------------------------- loading

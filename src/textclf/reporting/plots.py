@@ -1,14 +1,15 @@
-"""Figures saved as PNG (matplotlib, no display needed)."""
+"""Figures saved as PNG (matplotlib, no display needed).
+
+Figures are made with matplotlib's object API (``Figure``), not pyplot's global state, so that
+trials of a search can draw in parallel threads.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from textclf.files import atomic_path
 
@@ -18,19 +19,25 @@ __all__ = [
     "plot_length_histogram",
     "plot_training_curves",
     "save_figure",
+    "subplots",
 ]
+
+
+def subplots(*args, figsize, **kwargs):
+    """Like ``pyplot.subplots``, without pyplot's global figure registry."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def save_figure(fig, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return Path(path)
 
 
 def plot_class_distribution(counts: dict[str, list[int]], label_names: list[str], path: Path):
     """Horizontal bars: one group of bars per class, one bar per split."""
-    fig, ax = plt.subplots(figsize=(8, 0.32 * len(label_names) + 1.5))
+    fig, ax = subplots(figsize=(8, 0.32 * len(label_names) + 1.5))
     y = np.arange(len(label_names))
     height = 0.8 / max(len(counts), 1)
     for k, (split, values) in enumerate(counts.items()):
@@ -48,7 +55,7 @@ def plot_confusion_matrix(matrix: list[list[int]], label_names: list[str], path:
     counts = np.asarray(matrix, dtype=np.float64)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     size = max(5.0, 0.45 * len(label_names) + 2)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+    fig, ax = subplots(figsize=(size + 1, size))
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     ticks = np.arange(len(label_names))
     ax.set_xticks(ticks, label_names, rotation=90)
@@ -69,7 +76,7 @@ def plot_confusion_matrix(matrix: list[list[int]], label_names: list[str], path:
 def plot_training_curves(history: list[dict], best_epoch: int, path: Path):
     """Loss (train and val) and validation accuracy / macro-F1 per epoch; best epoch marked."""
     epochs = [h["epoch"] for h in history]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (left, right) = subplots(1, 2, figsize=(11, 4))
     left.plot(epochs, [h["train/loss"] for h in history], marker="o", label="train")
     left.plot(epochs, [h["val/loss"] for h in history], marker="o", label="val")
     left.set_title("Loss")
@@ -88,7 +95,7 @@ def plot_training_curves(history: list[dict], best_epoch: int, path: Path):
 
 def plot_length_histogram(lengths: dict[str, np.ndarray], max_len: int, path: Path):
     """Token counts per document (before truncation), clipped at 3 × max_seq_len for readability."""
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = subplots(figsize=(8, 4))
     cap = 3 * max_len
     bins = np.linspace(0, cap, 61)
     for split, values in lengths.items():

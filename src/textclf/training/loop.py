@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -118,8 +119,13 @@ def train(
     run_dir: str | Path | None = None,
     prepared: PreparedData | None = None,
     progress: bool = True,
+    on_epoch: Callable[[dict], None] | None = None,
+    final_evaluation: bool = True,
 ) -> TrainResult:
-    """Train ``config``'s model and write a complete run folder; return its summary."""
+    """Train ``config``'s model and write a complete run folder; return its summary.
+
+    ``on_epoch`` sees every epoch's record (a search uses it to prune); ``final_evaluation``
+    off skips evaluating the best checkpoint on val and test at the end."""
     # Data and settings are checked before the run folder exists, so a mistake leaves nothing.
     prepared = prepared or prepare_data(config)
     counts = np.bincount(prepared.splits["train"].labels, minlength=prepared.num_classes)
@@ -127,7 +133,7 @@ def train(
     resolve_device(config.train.device)
     run = create_run_dir(config.output_dir, config.name, run_dir)
     write_text(run / "config.yaml", dump_config(config))
-    return _run(config, run, prepared, progress, resume_state=None)
+    return _run(config, run, prepared, progress, None, on_epoch, final_evaluation)
 
 
 def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
@@ -139,7 +145,7 @@ def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
     if not last.is_file():
         raise UsageError(f"{run}: nothing to resume (no checkpoints/last.ckpt); start it again with textclf train")
     config = load_config(run / "config.yaml")
-    return _run(config, run, None, progress, resume_state=load_checkpoint(last))
+    return _run(config, run, None, progress, load_checkpoint(last))
 
 
 def _run(
@@ -148,6 +154,8 @@ def _run(
     prepared: PreparedData | None,
     progress: bool,
     resume_state: dict | None,
+    on_epoch: Callable[[dict], None] | None = None,
+    final_evaluation: bool = True,
 ) -> TrainResult:
     t = config.train
     if t.num_threads:
@@ -247,8 +255,12 @@ def _run(
                 )
                 if s["stopped_early"]:
                     print(f"early stopping: {t.monitor} has not improved for {s['stale_epochs']} epochs")
+                if on_epoch is not None:
+                    on_epoch(record)
     finally:
         writer.close()
+    if not final_evaluation:
+        return TrainResult(run, s["best_epoch"], float(s["best_score"]), s["history"])
 
     # Evaluate the best checkpoint on val and test.
     best_state = load_checkpoint(run / "checkpoints" / "best.ckpt")

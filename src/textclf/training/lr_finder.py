@@ -24,7 +24,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from textclf.batching import TrainBatches
 from textclf.files import write_json
-from textclf.reporting.plots import plt, save_figure
+from textclf.reporting.plots import save_figure, subplots
 from textclf.training.runtime import restore_rng_state, rng_state
 
 __all__ = ["LRFindResult", "lr_range_test", "save_lr_find"]
@@ -134,7 +134,7 @@ def save_lr_find(result: LRFindResult, out_dir: Path) -> None:
         writer.add_scalar("lr_find/loss", raw, step)
         writer.add_scalar("lr_find/smoothed_loss", smooth, step)
     writer.close()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = subplots(figsize=(7, 4))
     ax.semilogx(result.lrs, result.losses, alpha=0.3, label="loss per batch")
     ax.semilogx(result.lrs, result.smoothed, label="smoothed loss")
     if math.isfinite(result.suggestion):

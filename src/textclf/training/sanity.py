@@ -21,7 +21,7 @@ from torch.utils.tensorboard import SummaryWriter
 from textclf.batching import collate
 from textclf.config import Config
 from textclf.files import write_json
-from textclf.reporting.plots import plt, save_figure
+from textclf.reporting.plots import save_figure, subplots
 from textclf.text.prepare import prepare_data
 from textclf.training.runtime import resolve_device, seed_everything
 from textclf.training.setup import build_parts
@@ -125,7 +125,7 @@ def run_sanity(
 
 
 def _plot(curve: list[dict], threshold: float, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = subplots(figsize=(7, 4))
     steps = [c["step"] for c in curve]
     ax.semilogy(steps, [c["loss"] for c in curve], label="loss")
     ax.axhline(threshold, color="grey", linestyle="--", linewidth=1, label=f"threshold {threshold}")

@@ -1,0 +1,197 @@
+"""``textclf search``: hyperparameter search on Optuna (grid, random, TPE), optionally pruned.
+
+- The study lives in a storage: a SQLite file in the search folder by default, or any Optuna
+  storage URL, so workers on several machines can share one study; running the command again
+  resumes the study (finished trials are not repeated).
+- A grid is enqueued once as waiting trials; workers pop them atomically from the storage, so
+  no point is evaluated twice, also with parallel workers.
+- Preprocessing is done once per distinct (data, preprocess) setting and shared by the trials.
+- Each trial trains ``search.epochs`` epochs, reports its validation metric every epoch (for the
+  pruner), and is scored by its best epoch, whose checkpoint it keeps.
+Outputs: ``results.csv`` and ``results.md`` (sorted by the metric), TensorBoard HParams, and
+``best.yaml``, the winning config ready for ``textclf train``.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import threading
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from textclf.config import Config, config_from_dict, dump_config
+from textclf.errors import ConfigError
+from textclf.files import atomic_path, write_text
+from textclf.text.prepare import PreparedData, prepare_data
+
+__all__ = ["run_search"]
+
+_METRIC_KEY = {"val_accuracy": "val/accuracy", "val_f1_macro": "val/f1_macro", "val_loss": "val/loss"}
+
+
+def _with_params(config: Config, params: dict[str, Any], epochs: int | None = None) -> Config:
+    raw = config.model_dump(mode="json")
+    for key, value in params.items():
+        node = raw
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    if epochs is not None:
+        raw["train"]["epochs"] = epochs
+        raw["train"]["monitor"] = config.search.metric
+        raw["train"]["early_stopping_patience"] = None
+    return config_from_dict(raw, source="search.space")
+
+
+def run_search(
+    config: Config, out_dir: Path, storage: str | None = None, jobs: int = 1
+) -> optuna.Study:
+    search = config.search
+    if not search.space:
+        raise ConfigError("search.space: empty; map dotted config keys to values, e.g. train.lr: [0.001, 0.002]")
+    # Every key must be a config key with valid values: check the first point now, not in a trial.
+    _with_params(config, {k: (v[0] if isinstance(v, list) else v.low) for k, v in search.space.items()})
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    direction = "minimize" if search.metric == "val_loss" else "maximize"
+    samplers = {"grid": optuna.samplers.RandomSampler(seed=config.seed),
+                "random": optuna.samplers.RandomSampler(seed=config.seed),
+                "tpe": optuna.samplers.TPESampler(seed=config.seed)}
+    pruners = {"none": optuna.pruners.NopPruner(),
+               "median": optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+               "hyperband": optuna.pruners.HyperbandPruner(min_resource=1, max_resource=search.epochs)}
+    study = optuna.create_study(
+        study_name=config.name, storage=storage or f"sqlite:///{out_dir / 'study.db'}",
+        load_if_exists=True, direction=direction, sampler=samplers[search.method],
+        pruner=pruners[search.pruner],
+    )
+    prepared: dict[str, PreparedData] = {}
+    lock = threading.Lock()
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {}
+        for key, spec in search.space.items():
+            if isinstance(spec, list):
+                params[key] = trial.suggest_categorical(key, spec)
+            else:
+                params[key] = trial.suggest_float(key, spec.low, spec.high, log=spec.log)
+        trial_config = _with_params(config, params, search.epochs)
+        data_key = trial_config.model_dump_json(include={"data", "preprocess", "seed"})
+        with lock:  # preprocessing once per distinct data/preprocess setting
+            if data_key not in prepared:
+                prepared[data_key] = prepare_data(trial_config)
+        metric_key = _METRIC_KEY[search.metric]
+
+        def report(record: dict) -> None:
+            trial.report(record[metric_key], record["epoch"])
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        from textclf.training.loop import train
+
+        run = out_dir / "trials" / f"trial-{trial.number:04d}"
+        trial.set_user_attr("run_dir", str(run))
+        result = train(trial_config, run_dir=run, prepared=prepared[data_key], progress=False,
+                       on_epoch=report, final_evaluation=False)
+        best = result.history[result.best_epoch - 1]
+        trial.set_user_attr("best_epoch", result.best_epoch)
+        trial.set_user_attr("val_loss", best["val/loss"])
+        trial.set_user_attr("seconds", sum(h["epoch_seconds"] + h["eval_seconds"] for h in result.history))
+        return result.best_score
+
+    if search.method == "grid":
+        _enqueue_grid(study, search.space)
+        errors: list[BaseException] = []
+        workers = [threading.Thread(target=_grid_worker, args=(study, objective, errors)) for _ in range(jobs)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        if errors:  # a worker's failure is the command's failure
+            raise errors[0]
+    else:
+        done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+        if search.n_trials > done:
+            study.optimize(objective, n_trials=search.n_trials - done, n_jobs=jobs,
+                           catch=(), gc_after_trial=True)
+    _write_outputs(study, config, out_dir)
+    return study
+
+
+def _enqueue_grid(study: optuna.Study, space: dict[str, list]) -> None:
+    keys = list(space)
+    seen = set()
+    for t in study.get_trials(deepcopy=False):
+        params = t.params or t.system_attrs.get("fixed_params", {})
+        if t.state != TrialState.FAIL and params:
+            seen.add(tuple(params.get(k) for k in keys))
+    for values in itertools.product(*(space[k] for k in keys)):
+        if tuple(values) not in seen:
+            study.enqueue_trial(dict(zip(keys, values)))
+
+
+def _grid_worker(study: optuna.Study, objective, errors: list[BaseException]) -> None:
+    """Pop waiting grid trials until none is left (the storage hands each to one worker)."""
+    while study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        trial = study.ask()
+        frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
+        if "fixed_params" not in frozen.system_attrs:  # another worker took the last point first
+            study.tell(trial, state=TrialState.FAIL)
+            return
+        try:
+            study.tell(trial, objective(trial))
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED)
+        except BaseException as exc:
+            study.tell(trial, state=TrialState.FAIL)
+            errors.append(exc)
+            return
+
+
+def _write_outputs(study: optuna.Study, config: Config, out_dir: Path) -> None:
+    keys = list(config.search.space)
+    finished = [t for t in study.get_trials(deepcopy=False) if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    sign = -1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1
+
+    def score(t):
+        value = t.value if t.state == TrialState.COMPLETE else max(t.intermediate_values.values(), default=None)
+        return value
+
+    finished.sort(key=lambda t: (t.state != TrialState.COMPLETE, sign * (score(t) or 0)))
+    header = ["trial", "state", *keys, config.search.metric, "val_loss", "best_epoch", "seconds"]
+    rows = []
+    for t in finished:
+        rows.append([t.number, t.state.name.lower(), *(t.params.get(k) for k in keys),
+                     score(t), t.user_attrs.get("val_loss"), t.user_attrs.get("best_epoch"),
+                     t.user_attrs.get("seconds")])
+    with atomic_path(out_dir / "results.csv") as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+    def cell(v):
+        return f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v))
+
+    md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    md += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    write_text(out_dir / "results.md", "\n".join(md) + "\n")
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(log_dir=str(out_dir / "tensorboard")) as writer:
+        for t in finished:
+            if t.state == TrialState.COMPLETE:
+                hparams = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in t.params.items()}
+                writer.add_hparams(hparams, {f"hparam/{config.search.metric}": t.value},
+                                   run_name=f"trial-{t.number:04d}")
+    complete = [t for t in finished if t.state == TrialState.COMPLETE]
+    if complete:
+        best = _with_params(config, complete[0].params)
+        write_text(out_dir / "best.yaml",
+                   f"# textclf train --config {out_dir / 'best.yaml'}\n"
+                   f"# best of {len(complete)} trials: {config.search.metric} {complete[0].value:.4f}\n"
+                   + dump_config(best))

@@ -1,0 +1,84 @@
+"""textclf search on small real data: grid in parallel, resume, pruning, outputs."""
+
+import csv
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from textclf.cli import main
+from textclf.config import load_config
+from textclf.errors import ConfigError
+from textclf.training.search import run_search
+
+from conftest import write_config
+
+SEARCH = """
+search:
+  method: {method}
+  epochs: {epochs}
+  pruner: {pruner}
+  n_trials: {n_trials}
+  space:
+{space}
+"""
+
+
+def search_config(mini_config, tmp_path, method="grid", epochs=2, pruner="none", n_trials="null",
+                  space="    train.lr: [0.01, 0.02]\n    model.hidden_size: [16, 32]"):
+    text = mini_config.read_text() + SEARCH.format(method=method, epochs=epochs, pruner=pruner,
+                                                   n_trials=n_trials, space=space)
+    return write_config(tmp_path / "search.yaml", text)
+
+
+def trials(out, state=None):
+    study = optuna.load_study(study_name="mini", storage=f"sqlite:///{out / 'study.db'}")
+    return [t for t in study.trials if state is None or t.state == state]
+
+
+def test_parallel_grid_runs_every_point_once_and_resumes(mini_config, tmp_path, capsys):
+    path = search_config(mini_config, tmp_path)
+    out = tmp_path / "search"
+    assert main(["search", "--config", str(path), "--jobs", "2", "--output", str(out)]) == 0
+    done = trials(out, TrialState.COMPLETE)
+    points = sorted((t.params["train.lr"], t.params["model.hidden_size"]) for t in done)
+    assert points == [(0.01, 16), (0.01, 32), (0.02, 16), (0.02, 32)]
+    assert not trials(out, TrialState.WAITING) and not trials(out, TrialState.RUNNING)
+    # Each trial is scored by its best epoch and keeps that epoch's checkpoint.
+    for t in done:
+        assert 1 <= t.user_attrs["best_epoch"] <= 2
+        assert (tmp_path / t.user_attrs["run_dir"] / "checkpoints" / "best.ckpt").is_file()
+    with open(out / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    values = [float(r["val_accuracy"]) for r in rows]
+    assert values == sorted(values, reverse=True) and len(rows) == 4
+    assert {"train.lr", "model.hidden_size", "val_loss", "best_epoch", "seconds"} <= set(rows[0])
+    best = load_config(out / "best.yaml")
+    assert best.train.lr == float(rows[0]["train.lr"]) and best.train.epochs == 4  # the config's, not 2
+    assert list((out / "tensorboard").rglob("events.out.tfevents.*"))
+    # Running it again resumes the study: nothing is trained twice.
+    count = len(trials(out))
+    assert main(["search", "--config", str(path), "--output", str(out)]) == 0
+    assert len(trials(out)) == count
+
+
+def test_random_search_with_median_pruner_prunes(mini_config, tmp_path):
+    path = search_config(mini_config, tmp_path, method="random", epochs=3, pruner="median", n_trials=6,
+                         space="    train.lr: {low: 0.00001, high: 0.05, log: true}")
+    out = tmp_path / "search"
+    out.mkdir()
+    run_search(load_config(path), out)
+    finished = trials(out, TrialState.COMPLETE) + trials(out, TrialState.PRUNED)
+    assert len(finished) == 6
+    pruned = trials(out, TrialState.PRUNED)
+    assert pruned and all(len(t.intermediate_values) < 3 for t in pruned)
+
+
+def test_bad_search_settings(mini_config, tmp_path):
+    path = search_config(mini_config, tmp_path, space="    train.lrr: [0.1]")
+    out = tmp_path / "s"
+    out.mkdir()
+    with pytest.raises(ConfigError, match="did you mean 'lr'"):
+        run_search(load_config(path), out)
+    with pytest.raises(ConfigError, match="a grid needs lists of values"):
+        load_config(search_config(mini_config, tmp_path, space="    train.lr: {low: 0.1, high: 1}"))
