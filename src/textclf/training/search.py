@@ -3,8 +3,9 @@
 - The study lives in a storage: a SQLite file in the search folder by default, or any Optuna
   storage URL, so workers on several machines can share one study; running the command again
   resumes the study (finished trials are not repeated).
-- A grid is enqueued once as waiting trials; workers pop them atomically from the storage, so
-  no point is evaluated twice, also with parallel workers.
+- A grid is enqueued as waiting trials; workers pop them atomically from the storage, and a
+  copy enqueued by a worker that started at the same moment steps back, so no point is
+  evaluated twice, also with parallel workers on several machines.
 - Preprocessing is done once per distinct (data, preprocess) setting and shared by the trials.
 - Each trial trains ``search.epochs`` epochs, reports its validation metric every epoch (for the
   pruner), and is scored by its best epoch, whose checkpoint it keeps.
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import csv
 import itertools
+import random
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +67,7 @@ def run_search(
     pruners = {"none": optuna.pruners.NopPruner(),
                "median": optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
                "hyperband": optuna.pruners.HyperbandPruner(min_resource=1, max_resource=search.epochs)}
-    study = optuna.create_study(
+    study = _open_study(
         study_name=config.name, storage=storage or f"sqlite:///{out_dir / 'study.db'}",
         load_if_exists=True, direction=direction, sampler=samplers[search.method],
         pruner=pruners[search.pruner],
@@ -122,6 +125,21 @@ def run_search(
     return study
 
 
+def _open_study(**kwargs) -> optuna.Study:
+    """Create or load the study. Workers that start together on a new database race to create
+    its tables (PostgreSQL then reports a duplicate type); the losers simply try again."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    for attempt in range(6):
+        try:
+            return optuna.create_study(**kwargs)
+        except (SQLAlchemyError, optuna.exceptions.StorageInternalError, optuna.exceptions.DuplicatedStudyError):
+            if attempt == 5:
+                raise
+            time.sleep(0.2 + random.random())
+    raise AssertionError("unreachable")
+
+
 def _enqueue_grid(study: optuna.Study, space: dict[str, list]) -> None:
     keys = list(space)
     seen = set()
@@ -138,10 +156,20 @@ def _grid_worker(study: optuna.Study, objective, errors: list[BaseException]) ->
     """Pop waiting grid trials until none is left (the storage hands each to one worker)."""
     while study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         trial = study.ask()
-        frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
-        if "fixed_params" not in frozen.system_attrs:  # another worker took the last point first
+        everything = study.get_trials(deepcopy=False)
+        frozen = next(t for t in everything if t.number == trial.number)
+        point = frozen.system_attrs.get("fixed_params")
+        if point is None:  # another worker took the last point first
             study.tell(trial, state=TrialState.FAIL)
             return
+        # Workers that started together may both have enqueued the grid. Our trial is RUNNING
+        # in the storage before this check, so of two copies of a point the one with the lower
+        # number always wins and the other steps back, whatever the interleaving.
+        if any(t.number < trial.number and t.state in (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
+               and (t.params or t.system_attrs.get("fixed_params")) == point for t in everything):
+            trial.set_user_attr("duplicate_of_an_earlier_trial", True)
+            study.tell(trial, state=TrialState.FAIL)
+            continue
         try:
             study.tell(trial, objective(trial))
         except optuna.TrialPruned:
