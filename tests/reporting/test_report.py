@@ -13,21 +13,29 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def report(trained_run, tmp_path_factory):
+def report(trained_run, tmp_path_factory, mini_config):
     run = tmp_path_factory.mktemp("report") / "run"
     shutil.copytree(trained_run, run)
+    # Diagnostics written into the run folder appear in the report.
+    assert main(["sanity", "--config", str(mini_config), "--output", str(run / "sanity")]) == 0
+    assert main(["lr-find", "--config", str(mini_config), "--output", str(run / "lr_find"), "--steps", "30"]) == 0
+    search = mini_config.read_text() + ("search:\n  epochs: 1\n  space:\n    train.lr: [0.01, 0.02]\n")
+    (run.parent / "search.yaml").write_text(search)
+    assert main(["search", "--config", str(run.parent / "search.yaml"), "--output", str(run / "search")]) == 0
     assert main(["report", str(run)]) == 0
     return run
 
 
 def test_report_has_every_section_and_images_resolve(report):
     md = (report / "report.md").read_text()
-    for heading in ("# Report:", "## Configuration", "## Data", "## Training", "## Results",
+    for heading in ("# Report:", "## Configuration", "## Data", "## Sanity checks",
+                    "## Learning-rate range test", "## Hyperparameter search", "## Training", "## Results",
                     "### Per class (test)", "## Most confused classes (test)", "## Explained examples (test)"):
         assert heading in md, heading
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     assert {"data/class_distribution.png", "data/token_lengths.png", "training_curves.png",
-            "evaluation/test/confusion_matrix.png"} <= set(images)
+            "evaluation/test/confusion_matrix.png", "sanity/overfit_curve.png", "lr_find/lr_find.png",
+            "search/metric_by_key.png"} <= set(images)
     for image in images:
         assert (report / image).is_file(), image
     assert "majority baseline on test" in md and "model on validation" in md
@@ -37,7 +45,7 @@ def test_report_has_every_section_and_images_resolve(report):
 def test_html_report_is_self_contained(report):
     page = (report / "report.html").read_text()
     sources = re.findall(r'src="([^"]+)"', page)
-    assert len(sources) >= 4 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert len(sources) >= 7 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert "http://" not in page and "https://" not in page.replace("https://ndownloader", "")
     assert page.count('class="explanation"') == 3
 

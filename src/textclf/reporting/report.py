@@ -21,7 +21,7 @@ import numpy as np
 from textclf.errors import TextclfError, UsageError
 from textclf.files import write_text
 from textclf.reporting.explain import STYLE, explain_ids, explanations_html
-from textclf.reporting.plots import plot_training_curves
+from textclf.reporting.plots import plot_training_curves, save_figure, subplots
 
 __all__ = ["build_report"]
 
@@ -104,6 +104,7 @@ def build_report(run_dir: str | Path, explain_examples: int = 3) -> tuple[Path, 
     doc.heading("Configuration")
     doc.code((run / "config.yaml").read_text(encoding="utf-8"))
     _data_section(doc, run)
+    _diagnostics_section(doc, run)
     _training_section(doc, run, results)
     test = _read_json(run / "evaluation" / "test" / "metrics.json")
     if test:
@@ -143,6 +144,66 @@ def _data_section(doc: _Document, run: Path) -> None:
             doc.image(run / "data" / name, caption)
     doc.heading("Examples (as the model reads them, first 40 tokens)", 3)
     doc.table(["label", "tokens"], [[e["label"], e["tokens"]] for e in stats["examples"]])
+
+
+def _diagnostics_section(doc: _Document, run: Path) -> None:
+    """Sanity checks, LR range test and search, when their commands wrote into the run folder
+    (``--output RUN_DIR/sanity``, ``RUN_DIR/lr_find``, ``RUN_DIR/search``)."""
+    sanity = _read_json(run / "sanity" / "sanity.json")
+    if sanity:
+        doc.heading("Sanity checks")
+        gap = abs(sanity["initial_loss"] - sanity["expected_loss"])
+        doc.table(["check", "result"], [
+            ["initial loss vs ln C", f"{sanity['initial_loss']:.4f} vs {sanity['expected_loss']:.4f} (gap {gap:.4f})"],
+            ["gradient norm after one backward pass", f"{sanity['gradient_norm']:.4f}"],
+            ["parameters without a gradient", ", ".join(sanity["params_without_gradient"]) or "none"],
+            ["overfit a small sample", f"loss {sanity['overfit_loss']:.4f}, accuracy "
+                                       f"{sanity['overfit_accuracy']:.1%} after {sanity['overfit_steps']} steps"],
+            ["verdict", "passed" if sanity["passed"] else "failed: " + "; ".join(sanity["failures"])],
+        ])
+        if (run / "sanity" / "overfit_curve.png").is_file():
+            doc.image(run / "sanity" / "overfit_curve.png", "Loss and accuracy while overfitting a small sample")
+    lr = _read_json(run / "lr_find" / "lr_find.json")
+    if lr:
+        doc.heading("Learning-rate range test")
+        doc.paragraph(f"Suggested learning rate {lr['suggestion']:.2e}; stable window {lr['window'][0]:.1e} → "
+                      f"{lr['window'][1]:.1e} ({lr['rule']}). Stopped: {lr['stop_reason']}.")
+        if (run / "lr_find" / "lr_find.png").is_file():
+            doc.image(run / "lr_find" / "lr_find.png", "Smoothed loss against the learning rate")
+    results = run / "search" / "results.csv"
+    if results.is_file():
+        with open(results, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        if rows:
+            doc.heading("Hyperparameter search")
+            header = list(rows[0])
+            doc.table(header, [[r[h] for h in header] for r in rows])
+            figure = _plot_search(rows, run / "search" / "metric_by_key.png")
+            if figure:
+                doc.image(figure, "The metric of every finished trial against each searched key")
+
+
+def _plot_search(rows: list[dict], path: Path) -> Path | None:
+    fixed = {"trial", "state", "val_loss", "best_epoch", "seconds"}
+    keys = [k for k in rows[0] if k not in fixed]
+    metric, searched = keys[-1], keys[:-1]
+    if not searched:
+        return None
+    fig, axes = subplots(1, len(searched), figsize=(4 * len(searched), 3.5), squeeze=False)
+    for ax, key in zip(axes[0], searched):
+        values = [r[key] for r in rows]
+        try:
+            xs = [float(v) for v in values]
+            numeric = True
+        except ValueError:
+            xs, numeric = values, False
+        ax.scatter(xs, [float(r[metric]) for r in rows])
+        if numeric and min(xs) > 0 and max(xs) / min(xs) > 20:
+            ax.set_xscale("log")
+        ax.set_xlabel(key)
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    return save_figure(fig, path)
 
 
 def _training_section(doc: _Document, run: Path, results: dict | None) -> None:
