@@ -36,8 +36,6 @@ class Corpus:
 
     label_names: list[str]
     splits: dict[str, Examples] = field(default_factory=dict)
-    # A string that changes whenever the raw data or the data settings change (for caches).
-    fingerprint: str = ""
 
     def __getitem__(self, split: str) -> Examples:
         return self.splits[split]

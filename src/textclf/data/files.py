@@ -190,8 +190,7 @@ def load_files(config: DataConfig, seed: int) -> Corpus:
         fraction = config.test_size if missing == "test" else config.val_size
         kept, held = stratified_split(train.labels, fraction, seed, str(paths["train"]))
         splits.update(train=train.subset(kept), **{missing: train.subset(held)})
-    return Corpus(label_names, {s: splits[s] for s in ("train", "val", "test")},
-                  fingerprint=files_fingerprint(config, seed))
+    return Corpus(label_names, {s: splits[s] for s in ("train", "val", "test")})
 
 
 def files_fingerprint(config: DataConfig, seed: int) -> str:

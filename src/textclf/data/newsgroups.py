@@ -187,11 +187,11 @@ def load_newsgroups(config: DataConfig, seed: int) -> Corpus:
         train, val = official_train[train], official_train[val]
 
     splits = {s: everything.subset(i) for s, i in (("train", train), ("val", val), ("test", test))}
-    return Corpus(label_names, splits, fingerprint=newsgroups_fingerprint(config, seed, path))
+    return Corpus(label_names, splits)
 
 
-def newsgroups_fingerprint(config: DataConfig, seed: int, path: Path | None = None) -> str:
+def newsgroups_fingerprint(config: DataConfig, seed: int) -> str:
     """Identity of the corpus these settings produce, known without reading the posts."""
-    path = path or locate_archive(config)
+    path = locate_archive(config)
     settings = config.model_dump_json(include={"protocol", "test_size", "val_size", "remove"})
     return f"20newsgroups|{fingerprint(path)}|{settings}|seed={seed}"

@@ -95,7 +95,7 @@ def _gradient_x_input(model, ids, lengths):
     return saliency.detach(), logits.detach()
 
 
-_STYLE = """
+STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; line-height: 1.5; }
 .explanation { border: 1px solid #ddd; border-radius: 6px; padding: 0.8rem; margin: 1rem 0; }
 .explanation .head { font-weight: 600; margin-bottom: 0.4rem; }
@@ -128,9 +128,7 @@ def explanations_html(explanations: list[Explanation], titles: list[str] | None 
 def explanation_page(explanations: list[Explanation], title: str = "textclf explanations") -> str:
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
         f"{explanations_html(explanations)}</body></html>\n"
     )
 
-
-STYLE = _STYLE
