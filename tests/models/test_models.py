@@ -3,16 +3,30 @@
 import pytest
 import torch
 
+from textclf.config import TrainConfig
 from textclf.errors import ConfigError
 from textclf.models import build_model, list_models
+from textclf.training.optimizer import clip_gradients, gradient_values, make_optimizer
 from textclf.models.rnn import PaddedRNN, reverse_padded
 
 VOCAB, CLASSES = 60, 5
-SMALL = {"embedding_dim": 12, "hidden_size": 10}
+RNN_SMALL = {"embedding_dim": 12, "hidden_size": 10}
+# Small parameters and variants of every registered model; a new model must add its entry here.
+VARIANTS = {
+    "bigru_attention": [RNN_SMALL, {**RNN_SMALL, "num_layers": 2}, {**RNN_SMALL, "bidirectional": False}],
+    "lstm": [RNN_SMALL, {**RNN_SMALL, "num_layers": 2, "bidirectional": True}],
+    "bag_of_ngrams": [
+        {"embedding_dim": 8, "buckets": 97},
+        {"embedding_dim": 8, "buckets": 97, "ngrams": 3, "tfidf": True},
+        {"embedding_dim": 8, "ngrams": 1, "sparse": False},
+    ],
+    "textcnn": [{"embedding_dim": 12, "num_filters": 4}, {"embedding_dim": 12, "num_filters": 4, "filter_widths": [2, 7]}],
+}
+SMALL = {name: variants[0] for name, variants in VARIANTS.items()}
 
 
-def batch():
-    torch.manual_seed(0)
+def batch(seed=0):
+    torch.manual_seed(seed)
     lengths = torch.tensor([9, 4, 1, 6])
     ids = torch.randint(2, VOCAB, (4, 9))
     ids[torch.arange(9)[None, :] >= lengths[:, None]] = 0
@@ -21,15 +35,26 @@ def batch():
 
 def variants():
     for name in list_models():
-        yield pytest.param(name, {}, id=name)
-        yield pytest.param(name, {"num_layers": 2, "bidirectional": True}, id=f"{name}-2layer-bi")
-        yield pytest.param(name, {"bidirectional": False}, id=f"{name}-uni")
+        for i, params in enumerate(VARIANTS[name]):
+            yield pytest.param(name, params, id=f"{name}-{i}")
 
 
-@pytest.mark.parametrize("name,extra", list(variants()))
-def test_logits_do_not_depend_on_padding(name, extra):
+def fitted(name, params):
+    """A model with random weights, its training statistics (if any) taken from random batches."""
+    model = build_model(name, params, VOCAB, CLASSES)
+    if hasattr(model, "fit_statistics"):
+        model.fit_statistics([batch(seed) for seed in range(3)])
+    return model
+
+
+def test_every_registered_model_has_test_variants():
+    assert sorted(VARIANTS) == list_models()
+
+
+@pytest.mark.parametrize("name,params", list(variants()))
+def test_logits_do_not_depend_on_padding(name, params):
     torch.manual_seed(1)
-    model = build_model(name, {**SMALL, **extra}, VOCAB, CLASSES).eval()
+    model = fitted(name, params).eval()
     ids, lengths = batch()
     logits = model(ids, lengths)
     assert logits.shape == (4, CLASSES)
@@ -41,18 +66,41 @@ def test_logits_do_not_depend_on_padding(name, extra):
         torch.testing.assert_close(alone, logits[row : row + 1], rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", list_models())
-def test_every_parameter_gets_a_gradient(name):
-    model = build_model(name, SMALL, VOCAB, CLASSES).train()
+@pytest.mark.parametrize("name,params", list(variants()))
+def test_every_parameter_gets_a_gradient(name, params):
+    model = fitted(name, params).train()
     ids, lengths = batch()
     torch.nn.functional.cross_entropy(model(ids, lengths), torch.tensor([0, 1, 2, 3])).backward()
     for pname, param in model.named_parameters():
-        assert param.grad is not None and torch.isfinite(param.grad).all(), pname
-        assert param.grad.abs().sum() > 0, pname
+        grad = gradient_values(param)
+        assert grad is not None and torch.isfinite(grad).all(), pname
+        assert grad.abs().sum() > 0, pname
+
+
+@pytest.mark.parametrize("name,params", list(variants()))
+def test_a_few_steps_fit_a_batch_and_state_dict_round_trips(name, params):
+    """The run's own optimizer (SparseAdam for sparse tables) trains every model, and a model
+    rebuilt from its state dict (buffers included) gives the same logits."""
+    torch.manual_seed(0)
+    model = fitted(name, params).train()
+    optimizer = make_optimizer(TrainConfig(lr=0.05), model)
+    ids, lengths = batch()
+    labels = torch.tensor([0, 1, 2, 3])
+    for _ in range(60):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(ids, lengths), labels)
+        loss.backward()
+        clip_gradients(model.parameters(), 5.0)
+        optimizer.step()
+    model.eval()
+    assert model(ids, lengths).argmax(1).tolist() == labels.tolist()
+    copy = build_model(name, params, VOCAB, CLASSES).eval()
+    copy.load_state_dict(model.state_dict())
+    torch.testing.assert_close(copy(ids, lengths), model(ids, lengths))
 
 
 def test_unknown_model_and_parameter_errors_list_valid_choices():
-    with pytest.raises(ConfigError, match="valid names: bigru_attention, lstm"):
+    with pytest.raises(ConfigError, match="valid names: bag_of_ngrams, bigru_attention, lstm, textcnn"):
         build_model("transformer", {}, VOCAB, CLASSES)
     with pytest.raises(ConfigError, match="did you mean 'hidden_size'"):
         build_model("lstm", {"hiden_size": 3}, VOCAB, CLASSES)
@@ -64,7 +112,7 @@ def test_study_model_has_the_study_size():
 
 
 def test_attention_is_exactly_zero_on_padding():
-    model = build_model("bigru_attention", SMALL, VOCAB, CLASSES).eval()
+    model = build_model("bigru_attention", RNN_SMALL, VOCAB, CLASSES).eval()
     ids, lengths = batch()
     _, weights = model(ids, lengths, return_attention=True)
     mask = torch.arange(9)[None, :] < lengths[:, None]
@@ -91,3 +139,53 @@ def test_lstm_final_state_is_the_true_last_step_not_the_padded_one():
         _, (h_f, _) = fwd(seq)
         _, (h_b, _) = bwd(seq.flip(1))
         torch.testing.assert_close(last[row], torch.cat([h_f[0, 0], h_b[0, 0]]))
+
+
+def test_bag_of_ngrams_tfidf_equals_scikit_learn():
+    """With an identity embedding, the document vector is the TF-IDF vector: sublinear tf, smooth
+    idf from the training documents, L2 norm — TfidfVectorizer's numbers."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vocab = 12
+    train_docs = [[2, 3, 3, 4], [3, 5], [6, 7, 7, 7, 2], [2, 2, 8]]
+    test_docs = [[3, 3, 3, 2, 9], [7, 1]]
+    model = build_model("bag_of_ngrams", {"embedding_dim": vocab, "ngrams": 1, "tfidf": True}, vocab, 2)
+
+    def as_batch(docs):
+        lengths = torch.tensor([len(d) for d in docs])
+        ids = torch.zeros(len(docs), int(lengths.max()), dtype=torch.long)
+        for i, d in enumerate(docs):
+            ids[i, : len(d)] = torch.tensor(d)
+        return ids, lengths
+
+    model.fit_statistics([as_batch(train_docs)])
+    with torch.no_grad():
+        model.embedding.weight.copy_(torch.eye(vocab))
+    ids, lengths = as_batch(test_docs)
+    feats, valid = model.features(ids, lengths)
+    weights = model._weights(feats, valid)
+    ours = torch.bmm(weights.unsqueeze(1), model.embedding(ids)).squeeze(1)
+
+    # scikit-learn learns its vocabulary from the training documents, so words never seen there
+    # (9, and <unk> = 1) weigh nothing; ours gives them idf 0.
+    words = lambda docs: [" ".join(f"w{i}" for i in d) for d in docs]  # noqa: E731
+    vectorizer = TfidfVectorizer(sublinear_tf=True, token_pattern=r"\S+", lowercase=False)
+    vectorizer.fit(words(train_docs))
+    sk = vectorizer.transform(words(test_docs)).toarray()
+    expected = torch.zeros(len(test_docs), vocab)
+    for word, column in vectorizer.vocabulary_.items():
+        expected[:, int(word[1:])] = torch.tensor(sk[:, column], dtype=torch.float32)
+    torch.testing.assert_close(ours, expected)
+
+
+def test_hashed_bigrams_are_deterministic_and_spread():
+    from textclf.models.bag_of_ngrams import hashed_ngrams
+
+    ids = torch.arange(2, 1002).view(1, -1)
+    buckets, valid = hashed_ngrams(ids, torch.tensor([1000]), 2, 5000, 100_000)
+    assert valid.all() and buckets.shape == (1, 999)
+    assert len(set(buckets[0].tolist())) >= 990  # few collisions among 999 distinct bigrams
+    again, _ = hashed_ngrams(ids, torch.tensor([1000]), 2, 5000, 100_000)
+    assert torch.equal(buckets, again)
+    _, valid = hashed_ngrams(ids, torch.tensor([1]), 2, 5000, 100_000)
+    assert not valid.any()  # a one-word document has no bigram

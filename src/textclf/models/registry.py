@@ -7,6 +7,11 @@ its name, a pydantic class for its parameters (the keys of the config's ``model`
     ids:     (batch, seq_len) int64, right-padded with 0
     lengths: (batch,) int64, the true length of each row (>= 1)
     returns: (batch, num_classes) float
+
+A model whose token embedding table is its ``embedding`` attribute can be explained by gradient
+× input. A model that needs statistics of the training data (TF-IDF weights) defines
+``fit_statistics(batches)``: it is called once on a fresh model with the training split's
+``(ids, lengths)`` batches, and must keep what it learns in buffers, so checkpoints carry it.
 """
 
 from __future__ import annotations

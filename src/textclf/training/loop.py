@@ -35,12 +35,13 @@ from textclf.reporting.data_stats import write_data_statistics
 from textclf.reporting.plots import plot_training_curves
 from textclf.text.prepare import PreparedData, prepare_data
 from textclf.training.checkpoint import load_checkpoint, save_checkpoint
+from textclf.training.optimizer import clip_gradients
 from textclf.training.run_dir import create_run_dir
 from textclf.training.runtime import resolve_device, restore_rng_state, rng_state, seed_everything
 from textclf.training.setup import build_parts
 from textclf.training.writers import MetricsWriter
 
-__all__ = ["train", "resume", "TrainResult", "class_weights", "make_optimizer"]
+__all__ = ["train", "resume", "TrainResult", "class_weights"]
 
 # The monitored metric's key in an epoch record, and whether larger is better.
 _MONITOR = {
@@ -85,12 +86,6 @@ def class_weights(setting, counts: np.ndarray, label_names: list[str]) -> torch.
             f"train.class_weights: {len(setting)} weights given but the data has {len(counts)} classes"
         )
     return torch.tensor(setting, dtype=torch.float32)
-
-
-def make_optimizer(config: Config, model: nn.Module) -> torch.optim.Optimizer:
-    t = config.train
-    cls = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[t.optimizer]
-    return cls(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
 
 
 class _Interrupt:
@@ -305,7 +300,7 @@ def _train_epoch(epoch, model, optimizer, criterion, loader, device, t, s, progr
         loss = criterion(logits, labels)
         loss.backward()
         # The norm before clipping (no clipping when grad_clip is unset): checks for inf/NaN.
-        norm = nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip or float("inf"))
+        norm = clip_gradients(model.parameters(), t.grad_clip)
         if not (torch.isfinite(loss) and torch.isfinite(norm)):
             what = "loss" if not torch.isfinite(loss) else "gradient norm"
             raise TrainingError(

@@ -23,6 +23,7 @@ from textclf.config import Config
 from textclf.files import write_json
 from textclf.reporting.plots import save_figure, subplots
 from textclf.text.prepare import prepare_data
+from textclf.training.optimizer import gradient_values, make_optimizer
 from textclf.training.runtime import resolve_device, seed_everything
 from textclf.training.setup import build_parts
 
@@ -77,9 +78,10 @@ def run_sanity(
     model.train()
     model.zero_grad(set_to_none=True)
     criterion(model(ids, lengths), labels).backward()
-    missing = [name for name, p in model.named_parameters()
-               if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0)]
-    norm = float(torch.sqrt(sum((p.grad.float() ** 2).sum() for p in model.parameters() if p.grad is not None)))
+    grads = {name: gradient_values(p) for name, p in model.named_parameters() if p.requires_grad}
+    missing = [name for name, g in grads.items()
+               if g is None or not torch.isfinite(g).all() or g.abs().sum() == 0]
+    norm = float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads.values() if g is not None)))
     if missing:
         failures.append(f"no finite non-zero gradient for {', '.join(missing)}")
 
@@ -90,7 +92,7 @@ def run_sanity(
     for module in model.modules():
         if isinstance(module, nn.Dropout):
             module.p = 0.0
-    optimizer = type(parts.optimizer)(model.parameters(), lr=lr or config.train.lr, weight_decay=0.0)
+    optimizer = make_optimizer(config.train, model, lr=lr, weight_decay=0.0)
     rng = np.random.default_rng(config.seed)
     chosen = rng.choice(len(train), size=min(n_examples, len(train)), replace=False)
     ids, lengths, labels = (t.to(device) for t in collate([(train.document(i), int(train.labels[i])) for i in chosen]))

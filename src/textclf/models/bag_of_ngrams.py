@@ -1,0 +1,144 @@
+"""fastText-style classifier: a document is the (weighted) mean of its word and n-gram vectors.
+
+Unigrams use the vocabulary's ids; word n-grams of length 2..``ngrams`` are hashed into
+``buckets`` rows of a second table (as fastText does, so no n-gram vocabulary is kept). The
+document vector goes through one linear layer: a low-rank linear model over n-gram counts.
+
+Weighting of the features of one document:
+- ``tfidf: false``: every token and n-gram occurrence counts once (fastText's average);
+- ``tfidf: true``: sublinear TF-IDF, ``(1 + ln tf) * idf``, L2-normalised per document, with
+  ``idf = ln((1 + n) / (1 + df)) + 1`` from the training split (scikit-learn's smooth idf) and
+  features seen in fewer than ``min_df`` training documents (or never) weighted 0, as
+  scikit-learn's vectorizers ignore words outside their vocabulary. The idf table is a buffer,
+  so checkpoints carry it.
+
+Both tables are sparse by default: a step only touches the rows of the batch's features, and
+those parameters are updated by ``SparseAdam`` (see ``training/optimizer.py``).
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from textclf.models.registry import ModelParams, register_model
+
+__all__ = ["BagOfNgrams", "BagOfNgramsParams", "hashed_ngrams"]
+
+_MIX = 0x9E3779B97F4A7C15 - (1 << 64)  # a 64-bit odd constant (golden ratio), as a signed int64
+
+
+class BagOfNgramsParams(ModelParams):
+    embedding_dim: int = Field(100, ge=1)
+    ngrams: int = Field(2, ge=1, le=5)  # word n-grams up to this length
+    buckets: int = Field(500_000, ge=1)  # hash table rows for the n-grams of length >= 2
+    tfidf: bool = False
+    min_df: int = Field(1, ge=1)  # only with tfidf
+    dropout: float = Field(0.0, ge=0, lt=1)
+    sparse: bool = True
+
+
+def hashed_ngrams(ids: torch.Tensor, lengths: torch.Tensor, n: int, vocab_size: int, buckets: int):
+    """Bucket of every word n-gram: ((batch, seq_len - n + 1) int64, valid mask of that shape)."""
+    width = ids.size(1) - n + 1
+    if width <= 0:
+        empty = ids.new_zeros((ids.size(0), 0))
+        return empty, empty.bool()
+    key = ids[:, :width]
+    for k in range(1, n):
+        key = key * vocab_size + ids[:, k : k + width]
+    # Multiply by an odd constant (wrapping in int64), keep the high bits: a cheap, stable mix.
+    mixed = torch.bitwise_right_shift(key * _MIX, 20)
+    bucket = torch.remainder(mixed, buckets)
+    valid = torch.arange(width, device=ids.device)[None, :] < (lengths.to(ids.device) - n + 1)[:, None]
+    return bucket, valid
+
+
+@register_model("bag_of_ngrams", BagOfNgramsParams)
+class BagOfNgrams(nn.Module):
+    def __init__(self, params: BagOfNgramsParams, vocab_size: int, num_classes: int):
+        super().__init__()
+        self.params = params
+        self.vocab_size = vocab_size
+        dim = params.embedding_dim
+        self.embedding = nn.Embedding(vocab_size, dim, padding_idx=0, sparse=params.sparse)
+        self.ngram_embedding = (
+            # One extra row, the padding row: positions past a document's end read it, and it
+            # never gets a gradient (so padding cannot move any parameter).
+            nn.Embedding(params.buckets + 1, dim, padding_idx=params.buckets, sparse=params.sparse)
+            if params.ngrams > 1
+            else None
+        )
+        # fastText's initialisation: uniform in ±1/dim, so the initial document vectors are small.
+        for table in (self.embedding, self.ngram_embedding):
+            if table is not None:
+                nn.init.uniform_(table.weight, -1.0 / dim, 1.0 / dim)
+        with torch.no_grad():
+            self.embedding.weight[0].zero_()
+            if self.ngram_embedding is not None:
+                self.ngram_embedding.weight[-1].zero_()
+        self.register_buffer("idf", torch.ones(self.num_features) if params.tfidf else torch.ones(0))
+        self.dropout = nn.Dropout(params.dropout)
+        self.fc = nn.Linear(dim, num_classes)
+
+    @property
+    def num_features(self) -> int:
+        return self.vocab_size + (self.params.buckets if self.params.ngrams > 1 else 0)
+
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor):
+        """Feature ids in [0, num_features) and their valid mask, both (batch, n_features)."""
+        mask = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
+        feats, valid = [ids], [mask]
+        for n in range(2, self.params.ngrams + 1):
+            bucket, ok = hashed_ngrams(ids, lengths, n, self.vocab_size, self.params.buckets)
+            feats.append(bucket + self.vocab_size)
+            valid.append(ok)
+        return torch.cat(feats, 1), torch.cat(valid, 1)
+
+    def fit_statistics(self, ids_batches) -> None:
+        """Document frequencies from the training split, for TF-IDF: ``ids_batches`` yields
+        (ids, lengths) tensors. Does nothing without ``tfidf``."""
+        if not self.params.tfidf:
+            return
+        df = torch.zeros(self.num_features, dtype=torch.float64)
+        n_docs = 0
+        for ids, lengths in ids_batches:
+            feats, valid = self.features(ids, lengths)
+            rows = torch.arange(ids.size(0))[:, None].expand_as(feats)
+            keys = torch.unique(rows[valid] * self.num_features + feats[valid])
+            df += torch.bincount(keys % self.num_features, minlength=self.num_features).double()
+            n_docs += ids.size(0)
+        idf = torch.log((1.0 + n_docs) / (1.0 + df)) + 1.0
+        idf[df < self.params.min_df] = 0.0  # and features never seen in training (df = 0)
+        idf[df == 0] = 0.0
+        self.idf.copy_(idf.float())
+
+    def _weights(self, feats: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """(batch, n_features) weight of each feature occurrence; 0 where not valid."""
+        if not self.params.tfidf:
+            count = valid.sum(1, keepdim=True).clamp_min(1)
+            return valid.float() / count
+        rows = torch.arange(feats.size(0), device=feats.device)[:, None].expand_as(feats)
+        keys = rows * self.num_features + feats
+        keys = torch.where(valid, keys, -1)  # invalid positions form their own group
+        _, inverse, counts = torch.unique(keys, return_inverse=True, return_counts=True)
+        tf = counts[inverse].float()
+        per_doc = self.idf[feats] * (1.0 + torch.log(tf))  # the document's TF-IDF of this feature
+        per_doc = per_doc * valid
+        # Each distinct feature occurs tf times: sum of per_doc² / tf is the squared L2 norm.
+        norm = torch.sqrt((per_doc.pow(2) / tf).sum(1, keepdim=True)).clamp_min(1e-12)
+        return per_doc / tf / norm
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        feats, valid = self.features(ids, lengths)
+        weights = self._weights(feats, valid)  # (batch, n_features)
+        vectors = [self.embedding(ids)]  # (batch, seq_len, dim): explain's gradient × input
+        if self.ngram_embedding is not None:
+            tail = feats[:, ids.size(1):] - self.vocab_size
+            ngram_ids = torch.where(valid[:, ids.size(1):], tail, self.params.buckets)
+            vectors.append(self.ngram_embedding(ngram_ids))
+        x = torch.cat(vectors, 1)  # (batch, n_features, dim)
+        doc = torch.bmm(weights.unsqueeze(1), x).squeeze(1)  # (batch, dim)
+        return self.fc(self.dropout(doc))
+

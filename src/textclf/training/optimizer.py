@@ -1,0 +1,95 @@
+"""The optimizer of a run, and gradient clipping that also handles sparse gradients.
+
+Embedding tables built with ``sparse=True`` get sparse gradients: only the rows of the batch's
+tokens. Dense optimizers would update every row of the table at every step (the study's
+embedding alone is 10 M parameters); those tables go to ``torch.optim.SparseAdam`` instead,
+and the other parameters to the configured AdamW/Adam. ``SparseAdam`` has no weight decay, so
+``train.weight_decay`` applies to the dense parameters only.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from textclf.config import TrainConfig
+
+__all__ = ["SplitOptimizer", "make_optimizer", "sparse_parameters", "gradient_values", "clip_gradients"]
+
+
+def sparse_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Weights of the embedding tables that produce sparse gradients."""
+    return [
+        m.weight for m in model.modules()
+        if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse and m.weight.requires_grad
+    ]
+
+
+class SplitOptimizer:
+    """Several optimizers stepped as one (same interface as a ``torch.optim.Optimizer`` for the
+    loop, the LR finder and checkpoints)."""
+
+    def __init__(self, optimizers: list[torch.optim.Optimizer]):
+        self.optimizers = optimizers
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return [group for opt in self.optimizers for group in opt.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for opt in self.optimizers:
+            opt.step()
+
+    def state_dict(self) -> dict:
+        return {"optimizers": [opt.state_dict() for opt in self.optimizers]}
+
+    def load_state_dict(self, state: dict) -> None:
+        if len(state.get("optimizers", [])) != len(self.optimizers):
+            raise ValueError("optimizer state does not match: the model's sparse layers differ")
+        for opt, saved in zip(self.optimizers, state["optimizers"]):
+            opt.load_state_dict(saved)
+
+
+def make_optimizer(
+    t: TrainConfig, model: nn.Module, lr: float | None = None, weight_decay: float | None = None
+) -> torch.optim.Optimizer | SplitOptimizer:
+    lr = t.lr if lr is None else lr
+    weight_decay = t.weight_decay if weight_decay is None else weight_decay
+    cls = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[t.optimizer]
+    sparse = sparse_parameters(model)
+    sparse_ids = {id(p) for p in sparse}
+    dense = [p for p in model.parameters() if p.requires_grad and id(p) not in sparse_ids]
+    if not sparse:
+        return cls(dense, lr=lr, weight_decay=weight_decay)
+    parts = [cls(dense, lr=lr, weight_decay=weight_decay)] if dense else []
+    return SplitOptimizer(parts + [torch.optim.SparseAdam(sparse, lr=lr)])
+
+
+def gradient_values(p: torch.Tensor) -> torch.Tensor | None:
+    """The gradient's stored values: the tensor itself when dense, the (coalesced) touched rows
+    when sparse; None when there is no gradient."""
+    if p.grad is None:
+        return None
+    if p.grad.is_sparse:
+        p.grad = p.grad.coalesce()  # duplicate rows summed, so norms are the true ones
+        return p.grad._values()
+    return p.grad
+
+
+@torch.no_grad()
+def clip_gradients(parameters, max_norm: float | None) -> torch.Tensor:
+    """Global L2 norm of all gradients before clipping (``clip_grad_norm_`` for mixed sparse and
+    dense gradients); scales them down to ``max_norm`` when given."""
+    grads = [g for g in map(gradient_values, parameters) if g is not None]
+    if not grads:
+        return torch.tensor(0.0)
+    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+    if max_norm is not None and torch.isfinite(total):
+        scale = (max_norm / (total + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g.mul_(scale.to(g.dtype))
+    return total
