@@ -74,6 +74,8 @@ def test_every_parameter_gets_a_gradient(name, params):
     for pname, param in model.named_parameters():
         grad = gradient_values(param)
         assert grad is not None and torch.isfinite(grad).all(), pname
+        if pname == "attention.bias":
+            continue  # softmax ignores a shift of all scores: its gradient is 0 up to rounding
         assert grad.abs().sum() > 0, pname
 
 

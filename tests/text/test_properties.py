@@ -50,3 +50,25 @@ def test_encoding_and_collate_handle_anything(texts, max_len):
     assert ids.shape == (len(texts), int(enc.lengths.max()))
     for row, n in enumerate(lengths.tolist()):
         assert (ids[row, n:] == PAD_ID).all() and (ids[row, :n] != PAD_ID).all()
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(documents)
+def test_tokenizer_is_the_study_rule(text):
+    """findall(\\w+) is the study's rule: non-word, non-space characters become spaces, then split."""
+    import re
+
+    assert StudyTokenizer()(text) == re.sub(r"[^\w\s]", " ", text.lower()).split()
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.lists(st.one_of(documents, long_documents), max_size=12), st.integers(1, 30))
+def test_vectorised_encoding_equals_token_by_token(texts, max_len):
+    tokenize = StudyTokenizer()
+    vocab = Vocabulary(min_freq=1, max_size=8).fit(tokenize(t) for t in texts[::2])
+    enc = encode_texts(texts, np.zeros(len(texts)), tokenize, vocab, max_len)
+    for i, text in enumerate(texts):
+        ids = vocab.encode(tokenize(text))
+        assert enc.full_lengths[i] == len(ids)
+        assert enc.unk_counts[i] == ids.count(UNK_ID)
+        assert enc.document(i).tolist() == (ids[:max_len] or [UNK_ID])

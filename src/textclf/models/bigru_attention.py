@@ -23,13 +23,18 @@ class BiGRUAttentionParams(ModelParams):
     dropout_embed: float = Field(0.1, ge=0, lt=1)
     dropout_rnn: float = Field(0.0, ge=0, lt=1)  # between stacked GRU layers
     dropout_fc: float = Field(0.5, ge=0, lt=1)
+    # Sparse embedding gradients: each step updates only the rows of the batch's tokens (with
+    # SparseAdam, which has no weight decay) instead of all 10 M embedding parameters.
+    sparse_embedding: bool = True
 
 
 @register_model("bigru_attention", BiGRUAttentionParams)
 class BiGRUAttention(nn.Module):
     def __init__(self, params: BiGRUAttentionParams, vocab_size: int, num_classes: int):
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, params.embedding_dim, padding_idx=0)
+        self.embedding = nn.Embedding(
+            vocab_size, params.embedding_dim, padding_idx=0, sparse=params.sparse_embedding
+        )
         self.dropout_embed = nn.Dropout(params.dropout_embed)
         self.gru = PaddedRNN(
             "gru",

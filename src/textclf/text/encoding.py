@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from itertools import chain
+
 import numpy as np
+import pandas as pd
 
 from textclf.text.vocabulary import UNK_ID, Vocabulary
 
@@ -52,18 +55,27 @@ def encode_texts(
     """
     if tokens is None:
         tokens = [tokenize(t) for t in texts]
+    n = len(tokens)
+    full = np.fromiter(map(len, tokens), dtype=np.int64, count=n)
+    # Map every distinct token once (pandas' C hash table), not every occurrence in Python.
+    codes, uniques = pd.factorize(pd.Series(list(chain.from_iterable(tokens)), dtype=object))
     get = vocab.stoi_.get
-    pieces, lengths = [], np.empty(len(tokens), dtype=np.int64)
-    full = np.empty(len(tokens), dtype=np.int64)
-    unk = np.empty(len(tokens), dtype=np.int64)
-    for i, doc in enumerate(tokens):
-        ids = np.fromiter((get(t, UNK_ID) for t in doc), dtype=np.int32, count=len(doc))
-        full[i] = len(ids)
-        unk[i] = int((ids == UNK_ID).sum())
-        ids = ids[:max_seq_len] if len(ids) else np.array([UNK_ID], dtype=np.int32)
-        pieces.append(ids)
-        lengths[i] = len(ids)
-    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
+    to_id = np.fromiter((get(u, UNK_ID) for u in uniques), dtype=np.int32, count=len(uniques))
+    all_ids = to_id[codes] if len(codes) else np.zeros(0, dtype=np.int32)
+    doc_of = np.repeat(np.arange(n), full)
+    unk = np.bincount(doc_of[all_ids == UNK_ID], minlength=n).astype(np.int64)
+    # Truncate each document to max_seq_len; an empty one becomes a single <unk>.
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(full, out=starts[1:])
+    position = np.arange(len(all_ids)) - starts[:-1][doc_of]
+    kept = all_ids[position < max_seq_len]
+    lengths = np.minimum(full, max_seq_len)
+    empty = np.flatnonzero(full == 0)
+    if len(empty):
+        kept_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        kept = np.insert(kept, kept_starts[empty], UNK_ID).astype(np.int32)
+        lengths[empty] = 1
+    offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    flat = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
+    flat = kept.astype(np.int32, copy=False)
     return EncodedSplit(flat, offsets, np.asarray(labels, dtype=np.int64), full, unk)

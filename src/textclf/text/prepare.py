@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from textclf.config import Config
-from textclf.data import SPLITS, corpus_fingerprint, load_corpus
+from textclf.config import Config, PreprocessConfig
+from textclf.data import SPLITS, Corpus, corpus_fingerprint, load_corpus
 from textclf.text.encoding import EncodedSplit, encode_texts
 from textclf.text.tokenizer import build_tokenizer
 from textclf.text.vocabulary import Vocabulary
 
-__all__ = ["PreparedData", "prepare_data", "cache_dir"]
+__all__ = ["PreparedData", "prepare_data", "encode_corpus", "cache_dir"]
 
 CACHE_VERSION = 1
 
@@ -69,7 +69,15 @@ def prepare_data(config: Config) -> PreparedData:
             return cached
 
     corpus = load_corpus(config)
-    pre = config.preprocess
+    vocab, splits = encode_corpus(corpus, config.preprocess)
+    prepared = PreparedData(corpus.label_names, vocab, splits)
+    if folder is not None:
+        _write_cache(folder, prepared)
+    return prepared
+
+
+def encode_corpus(corpus: Corpus, pre: PreprocessConfig) -> tuple[Vocabulary, dict[str, EncodedSplit]]:
+    """Tokenize every split, fit the vocabulary on train, encode every split."""
     tokenize = build_tokenizer(pre.tokenizer, pre.lowercase)
     tokens = {s: [tokenize(t) for t in corpus[s].texts] for s in SPLITS}
     vocab = Vocabulary(pre.min_freq, pre.max_size).fit(tokens["train"])
@@ -77,10 +85,7 @@ def prepare_data(config: Config) -> PreparedData:
         s: encode_texts(corpus[s].texts, corpus[s].labels, tokenize, vocab, pre.max_seq_len, tokens[s])
         for s in SPLITS
     }
-    prepared = PreparedData(corpus.label_names, vocab, splits)
-    if folder is not None:
-        _write_cache(folder, prepared)
-    return prepared
+    return vocab, splits
 
 
 def _write_cache(folder: Path, prepared: PreparedData) -> None:

@@ -237,8 +237,9 @@ def _run(
                 patience = t.early_stopping_patience
                 s["stopped_early"] = bool(patience and s["stale_epochs"] >= patience and epoch < t.epochs)
                 state = snapshot(record)
-                if improved:
-                    save_checkpoint(run / "checkpoints" / "best.ckpt", state)
+                if improved:  # weights only: resuming reads last.ckpt, which keeps the optimizer
+                    best = {k: v for k, v in state.items() if k != "training"}
+                    save_checkpoint(run / "checkpoints" / "best.ckpt", best)
                 save_checkpoint(run / "checkpoints" / "last.ckpt", state)
                 writer.log(record, step=epoch)
                 print(

@@ -36,6 +36,10 @@ class SplitOptimizer:
     def param_groups(self) -> list[dict]:
         return [group for opt in self.optimizers for group in opt.param_groups]
 
+    @property
+    def state(self) -> dict:
+        return {p: st for opt in self.optimizers for p, st in opt.state.items()}
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=set_to_none)

@@ -1,0 +1,218 @@
+"""Our models against the peers users would pick instead, on the same splits, in one run.
+
+    TEXTCLF_DATA=../shared/data python benchmarks/peers.py
+        [--datasets 20news-random,20news-bydate,sms_spam]
+        [--systems linear_svc,fasttext,bag_of_ngrams,textcnn,bigru_attention] [--threads 2] [--write]
+
+Peers: scikit-learn's TF-IDF (1–2-grams, sublinear tf, min_df 2, max_df 0.5) + LinearSVC, and
+fastText supervised (25 epochs, lr 0.5, word bigrams, shuffled input, text lowercased with
+punctuation split off as fastText's examples do; ``pip install -e ".[bench]"``). Ours: ``textclf train`` with the model's config in configs/, the data section
+switched per data set. Every system trains on the same train split (the peers do not use the
+validation split; ours use it to pick the best epoch) and is scored on the same test split.
+
+Each (data set, system) pair runs in a fresh process, so peak memory (max RSS) is its own, and
+ours starts from an empty preprocessing cache: its train time includes reading the data,
+tokenizing and encoding. Predict docs/s is from raw test texts to labels. With ``--write`` the
+tables replace the "peers" section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results import markdown_table, write_section  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = {
+    "20news-random": ("20 Newsgroups, the study's random 80/10/10 split (headers kept)", []),
+    "20news-bydate": ("20 Newsgroups, the official bydate split (train's last 10 % is val)",
+                      ["data.protocol=bydate"]),
+    "sms_spam": ("SMS spam (13 % spam), stratified 70/10/20",
+                 ["data.source=files", "data.train=sms_spam.csv", "data.test_size=0.2", "data.val_size=0.1"]),
+}
+OURS = {
+    "bag_of_ngrams": "configs/20newsgroups_bag_of_ngrams.yaml",
+    "textcnn": "configs/20newsgroups_textcnn.yaml",
+    "bigru_attention": "configs/20newsgroups_bigru.yaml",
+}
+PEERS = {
+    "linear_svc": "TF-IDF 1–2-grams + LinearSVC (scikit-learn)",
+    "fasttext": "fastText supervised, bigrams, 25 epochs",
+}
+DEFAULT_SYSTEMS = ["linear_svc", "fasttext", "bag_of_ngrams", "textcnn"]
+
+
+def _config(system: str, dataset: str):
+    from textclf.config import load_config
+
+    path = OURS.get(system, OURS["bag_of_ngrams"])  # the peers only read its data section
+    return load_config(ROOT / path, DATASETS[dataset][1])
+
+
+def _linear_svc(train, test):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    started = time.perf_counter()
+    vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_df=0.5)
+    classifier = LinearSVC().fit(vectorizer.fit_transform(train.texts), train.labels)
+    train_s = time.perf_counter() - started
+    started = time.perf_counter()
+    predicted = classifier.predict(vectorizer.transform(test.texts))
+    return predicted, train_s, time.perf_counter() - started, {}
+
+
+def _fasttext(train, test, seed: int, threads: int):
+    import fasttext
+
+    from textclf.text.tokenizer import build_tokenizer
+
+    tokenize = build_tokenizer("study")
+
+    def line(text: str) -> str:  # one document per line, lowercased, punctuation split off
+        return " ".join(tokenize(text))
+
+    started = time.perf_counter()
+    order = np.random.default_rng(seed).permutation(len(train))
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        for i in order:
+            f.write(f"__label__{train.labels[i]} {line(train.texts[i])}\n")
+    try:
+        model = fasttext.train_supervised(f.name, epoch=25, lr=0.5, wordNgrams=2, thread=threads,
+                                          seed=seed, verbose=0)
+    finally:
+        os.unlink(f.name)
+    train_s = time.perf_counter() - started
+    started = time.perf_counter()
+    labels, _ = model.predict([line(t) for t in test.texts])
+    predicted = np.array([int(label[0].removeprefix("__label__")) for label in labels])
+    return predicted, train_s, time.perf_counter() - started, {}
+
+
+def _ours(config, test, workdir: Path):
+    from textclf.evaluation.predict import predict_logits
+    from textclf.text.encoding import encode_texts
+    from textclf.training import train
+    from textclf.training.checkpoint import load_checkpoint, model_from_checkpoint, text_pipeline_from_checkpoint
+
+    started = time.perf_counter()
+    result = train(config, run_dir=workdir / "run", progress=False)
+    train_s = time.perf_counter() - started
+    payload = load_checkpoint(result.run_dir / "checkpoints" / "best.ckpt")
+    model = model_from_checkpoint(payload)
+    tokenize, vocab, max_len = text_pipeline_from_checkpoint(payload)
+    started = time.perf_counter()
+    encoded = encode_texts(test.texts, np.zeros(len(test), dtype=np.int64), tokenize, vocab, max_len)
+    predicted = predict_logits(model, encoded, config.train.eval_batch_size).argmax(1)
+    predict_s = time.perf_counter() - started
+    params = sum(p.numel() for p in model.parameters())
+    return predicted, train_s, predict_s, {"best_epoch": result.best_epoch, "params": params}
+
+
+def child(dataset: str, system: str, threads: int, out: Path) -> None:
+    import torch
+    from sklearn.metrics import f1_score
+
+    from textclf.data import load_corpus
+
+    torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")  # cold: preprocessing is timed
+        config = _config(system, dataset)
+        config = config.model_copy(update={"train": config.train.model_copy(update={"num_threads": threads})})
+        corpus = load_corpus(config)
+        train, test = corpus["train"], corpus["test"]
+        if system == "linear_svc":
+            predicted, train_s, predict_s, extra = _linear_svc(train, test)
+        elif system == "fasttext":
+            predicted, train_s, predict_s, extra = _fasttext(train, test, config.seed, threads)
+        else:
+            predicted, train_s, predict_s, extra = _ours(config, test, Path(tmp))
+    row = {
+        "dataset": dataset,
+        "system": PEERS.get(system, f"textclf {system}"),
+        "accuracy": 100 * float(np.mean(predicted == test.labels)),
+        "f1_macro": float(f1_score(test.labels, predicted, average="macro")),
+        "train_s": train_s,
+        "docs_per_s": len(test) / predict_s,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "n_train": len(train),
+        "n_test": len(test),
+        **extra,
+    }
+    out.write_text(json.dumps(row))
+
+
+COLUMNS = [
+    ("system", "system", ""),
+    ("accuracy", "test accuracy %", ".2f"),
+    ("f1_macro", "macro-F1", ".4f"),
+    ("train_s", "train s", ".1f"),
+    ("docs_per_s", "predict docs/s", ",.0f"),
+    ("peak_mb", "peak RSS MB", ",.0f"),
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--write", action="store_true", help="replace the peers section of RESULTS.md")
+    parser.add_argument("--child", nargs=2, metavar=("DATASET", "SYSTEM"), help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child, args.threads, args.out)
+        return 0
+
+    datasets, systems = args.datasets.split(","), args.systems.split(",")
+    for name in datasets:
+        if name not in DATASETS:
+            parser.error(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
+    for name in systems:
+        if name not in PEERS and name not in OURS:
+            parser.error(f"unknown system {name!r}; choose from {', '.join([*PEERS, *OURS])}")
+    sections = []
+    for dataset in datasets:
+        rows = []
+        for system in systems:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "row.json"
+                cmd = [sys.executable, __file__, "--child", dataset, system, "--threads", str(args.threads),
+                       "--out", str(out)]
+                print(f"[{dataset}] {system} ...", file=sys.stderr, flush=True)
+                done = subprocess.run(cmd, cwd=ROOT)
+                if done.returncode != 0 or not out.exists():
+                    print(f"[{dataset}] {system} failed (exit {done.returncode})", file=sys.stderr)
+                    continue
+                row = json.loads(out.read_text())
+            rows.append(row)
+            print(f"[{dataset}] {row['system']}: {row['accuracy']:.2f} % in {row['train_s']:.1f} s",
+                  file=sys.stderr, flush=True)
+        if not rows:
+            continue
+        title, _ = DATASETS[dataset]
+        sections.append(f"### {title}\n\ntrain {rows[0]['n_train']:,} / test {rows[0]['n_test']:,} "
+                        f"documents\n\n{markdown_table(rows, COLUMNS)}\n")
+    text = "\n".join(sections)
+    print(text)
+    if args.write:
+        path = write_section("peers", "Accuracy and speed against the peers", text)
+        print(f"written to {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
