@@ -66,3 +66,15 @@ def test_vocabulary_is_built_from_train_only_and_cache_is_reused(mini_archive, m
     monkeypatch.undo()
     other = prepare_data(config.model_copy(update={"preprocess": PreprocessConfig(max_seq_len=20)}))
     assert not other.from_cache and other.splits["train"].lengths.max() <= 20
+
+
+def test_parallel_token_table_equals_one_process():
+    from textclf.text.token_table import token_table
+
+    texts = [f"doc {i} word{i % 7} shared Ünïcode_x {'' if i % 5 else ''}" for i in range(50)] + ["", "a b a"]
+    tokenize = StudyTokenizer()
+    one = token_table(texts, tokenize, workers=1)
+    two = token_table(texts, tokenize, workers=2)
+    assert two.lengths.tolist() == one.lengths.tolist()
+    assert [two.tokens[c] for c in two.codes] == [one.tokens[c] for c in one.codes]
+    assert [one.tokens[c] for c in one.codes] == [t for text in texts for t in tokenize(text)]

@@ -5,14 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from itertools import chain
-
 import numpy as np
-import pandas as pd
 
+from textclf.text.token_table import TokenTable, token_table
 from textclf.text.vocabulary import UNK_ID, Vocabulary
 
-__all__ = ["EncodedSplit", "encode_texts"]
+__all__ = ["EncodedSplit", "encode_texts", "table_ids", "assemble"]
 
 
 @dataclass
@@ -47,33 +45,44 @@ def encode_texts(
     tokenize: Callable[[str], list[str]],
     vocab: Vocabulary,
     max_seq_len: int,
-    tokens: list[list[str]] | None = None,
 ) -> EncodedSplit:
-    """Tokenize (unless ``tokens`` are given), map to ids and truncate to ``max_seq_len``.
+    """Tokenize, map to ids and truncate to ``max_seq_len``.
 
     An empty document becomes a single ``<unk>``, so that every model sees at least one step.
     """
-    if tokens is None:
-        tokens = [tokenize(t) for t in texts]
-    n = len(tokens)
-    full = np.fromiter(map(len, tokens), dtype=np.int64, count=n)
-    # Map every distinct token once (pandas' C hash table), not every occurrence in Python.
-    codes, uniques = pd.factorize(pd.Series(list(chain.from_iterable(tokens)), dtype=object))
+    table = token_table(texts, tokenize)
+    return assemble(table_ids(table, vocab), table.lengths, labels, max_seq_len)
+
+
+def table_ids(table: TokenTable, vocab: Vocabulary) -> np.ndarray:
+    """The vocabulary id of every token occurrence of ``table`` (unknown tokens: ``<unk>``)."""
     get = vocab.stoi_.get
-    to_id = np.fromiter((get(u, UNK_ID) for u in uniques), dtype=np.int32, count=len(uniques))
-    all_ids = to_id[codes] if len(codes) else np.zeros(0, dtype=np.int32)
-    doc_of = np.repeat(np.arange(n), full)
-    unk = np.bincount(doc_of[all_ids == UNK_ID], minlength=n).astype(np.int64)
-    # Truncate each document to max_seq_len; an empty one becomes a single <unk>.
+    to_id = np.fromiter((get(t, UNK_ID) for t in table.tokens), dtype=np.int32, count=len(table.tokens))
+    return to_id[table.codes] if len(table.codes) else np.zeros(0, dtype=np.int32)
+
+
+def assemble(all_ids: np.ndarray, full: np.ndarray, labels: np.ndarray, max_seq_len: int) -> EncodedSplit:
+    """Documents back to back in ``all_ids`` (``full[i]`` ids each) → a truncated EncodedSplit."""
+    n = len(full)
+    full = np.asarray(full, dtype=np.int64)
     starts = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(full, out=starts[1:])
-    position = np.arange(len(all_ids)) - starts[:-1][doc_of]
-    kept = all_ids[position < max_seq_len]
+    unknown = np.zeros(len(all_ids) + 1, dtype=np.int64)
+    np.cumsum(all_ids == UNK_ID, out=unknown[1:])
+    unk = unknown[starts[1:]] - unknown[starts[:-1]]
+    long = np.flatnonzero(full > max_seq_len)
+    if len(long):  # drop each long document's tail: mark [start + max_seq_len, end)
+        cut = np.zeros(len(all_ids) + 1, dtype=np.int32)
+        np.add.at(cut, starts[long] + max_seq_len, 1)
+        np.add.at(cut, starts[long + 1], -1)
+        kept = all_ids[np.cumsum(cut[:-1]) == 0]
+    else:
+        kept = all_ids
     lengths = np.minimum(full, max_seq_len)
     empty = np.flatnonzero(full == 0)
-    if len(empty):
+    if len(empty):  # an empty document becomes a single <unk>
         kept_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        kept = np.insert(kept, kept_starts[empty], UNK_ID).astype(np.int32)
+        kept = np.insert(kept, kept_starts[empty], UNK_ID)
         lengths[empty] = 1
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])

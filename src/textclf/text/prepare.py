@@ -19,7 +19,8 @@ import numpy as np
 
 from textclf.config import Config, PreprocessConfig
 from textclf.data import SPLITS, Corpus, corpus_fingerprint, load_corpus
-from textclf.text.encoding import EncodedSplit, encode_texts
+from textclf.text.encoding import EncodedSplit, assemble, table_ids
+from textclf.text.token_table import token_table
 from textclf.text.tokenizer import build_tokenizer
 from textclf.text.vocabulary import Vocabulary
 
@@ -79,12 +80,16 @@ def prepare_data(config: Config) -> PreparedData:
 def encode_corpus(corpus: Corpus, pre: PreprocessConfig) -> tuple[Vocabulary, dict[str, EncodedSplit]]:
     """Tokenize every split, fit the vocabulary on train, encode every split."""
     tokenize = build_tokenizer(pre.tokenizer, pre.lowercase)
-    tokens = {s: [tokenize(t) for t in corpus[s].texts] for s in SPLITS}
-    vocab = Vocabulary(pre.min_freq, pre.max_size).fit(tokens["train"])
-    splits = {
-        s: encode_texts(corpus[s].texts, corpus[s].labels, tokenize, vocab, pre.max_seq_len, tokens[s])
-        for s in SPLITS
-    }
+    table = token_table([t for s in SPLITS for t in corpus[s].texts], tokenize)  # train first
+    train_tokens = int(table.lengths[: len(corpus["train"])].sum())
+    counts = np.bincount(table.codes[:train_tokens], minlength=len(table.tokens))
+    vocab = Vocabulary(pre.min_freq, pre.max_size).fit_counts(table.tokens, counts)
+    ids = table_ids(table, vocab)
+    splits, doc, token = {}, 0, 0
+    for s in SPLITS:
+        lengths = table.lengths[doc : doc + len(corpus[s])]
+        splits[s] = assemble(ids[token : token + lengths.sum()], lengths, corpus[s].labels, pre.max_seq_len)
+        doc, token = doc + len(corpus[s]), token + int(lengths.sum())
     return vocab, splits
 
 

@@ -8,7 +8,9 @@ alphabetically, so the result does not depend on document order), keeping those 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable
+from typing import Iterable, Sequence
+
+import numpy as np
 
 __all__ = ["Vocabulary", "PAD", "UNK", "PAD_ID", "UNK_ID"]
 
@@ -25,9 +27,15 @@ class Vocabulary:
         counts: Counter[str] = Counter()
         for tokens in documents:
             counts.update(tokens)
-        kept = [(t, c) for t, c in counts.items() if c >= self.min_freq and t not in (PAD, UNK)]
-        kept.sort(key=lambda tc: (-tc[1], tc[0]))
-        self.itos_ = [PAD, UNK] + [t for t, _ in kept[: self.max_size - 2]]
+        return self.fit_counts(list(counts), list(counts.values()))
+
+    def fit_counts(self, tokens: Sequence[str], counts: Sequence[int]) -> "Vocabulary":
+        """The same rule from distinct tokens and their training counts."""
+        counts = np.asarray(counts, dtype=np.int64)
+        frequent = np.flatnonzero(counts >= self.min_freq)
+        kept = sorted(zip((-counts[frequent]).tolist(), [tokens[i] for i in frequent]))
+        kept = [t for _, t in kept if t not in (PAD, UNK)]
+        self.itos_ = [PAD, UNK] + kept[: self.max_size - 2]
         self.stoi_ = {t: i for i, t in enumerate(self.itos_)}
         return self
 

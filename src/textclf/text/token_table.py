@@ -1,0 +1,86 @@
+"""Texts → one table of distinct tokens and, for every token occurrence, its row in that table.
+
+This is the fast core of preprocessing. Each distinct token string is hashed once (pandas'
+C hash table) instead of looking up every occurrence in a Python dict, so building the vocabulary
+is a ``bincount`` and encoding is an array lookup. Large inputs are tokenized by two or more
+processes (fork, on Linux), each on a contiguous share of the documents; their tables are merged.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import chain
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["TokenTable", "token_table"]
+
+PARALLEL_MIN_DOCS = 4000  # below this, starting processes costs more than it saves
+
+_shared: tuple[list[str], Callable[[str], list[str]]] | None = None  # read by forked workers
+
+
+@dataclass
+class TokenTable:
+    codes: np.ndarray  # (total_tokens,) int: row of ``tokens`` for every occurrence, in order
+    tokens: list[str]  # the distinct tokens
+    lengths: np.ndarray  # (n_docs,) int64: tokens per document
+
+
+def _table(texts: list[str], tokenize: Callable[[str], list[str]]) -> TokenTable:
+    docs = [tokenize(t) for t in texts]
+    lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+    flat = np.array(list(chain.from_iterable(docs)), dtype=object)
+    if len(flat) == 0:
+        return TokenTable(np.zeros(0, dtype=np.int64), [], lengths)
+    codes, uniques = pd.factorize(flat)
+    return TokenTable(codes.astype(np.int32), list(uniques), lengths)  # int32: half to pickle
+
+
+def _worker(bounds: tuple[int, int]) -> TokenTable:
+    texts, tokenize = _shared
+    return _table(texts[bounds[0] : bounds[1]], tokenize)
+
+
+def _merge(parts: list[TokenTable]) -> TokenTable:
+    all_tokens = np.array(list(chain.from_iterable(p.tokens for p in parts)), dtype=object)
+    if len(all_tokens) == 0:
+        return TokenTable(np.zeros(0, dtype=np.int64), [], np.concatenate([p.lengths for p in parts]))
+    merged, uniques = pd.factorize(all_tokens)
+    codes, start = [], 0
+    for p in parts:
+        remap = merged[start : start + len(p.tokens)]
+        codes.append(remap[p.codes])
+        start += len(p.tokens)
+    return TokenTable(np.concatenate(codes), list(uniques),
+                      np.concatenate([p.lengths for p in parts]))
+
+
+def token_table(texts: list[str], tokenize: Callable[[str], list[str]], workers: int | None = None) -> TokenTable:
+    """``workers``: processes to use (default: the CPU count, for inputs of at least
+    ``PARALLEL_MIN_DOCS`` documents on Linux; 1 elsewhere)."""
+    if workers is None:
+        big = len(texts) >= PARALLEL_MIN_DOCS and sys.platform.startswith("linux")
+        workers = min(os.cpu_count() or 1, 8) if big else 1
+    workers = max(1, min(workers, len(texts)))
+    if workers == 1:
+        return _table(texts, tokenize)
+    global _shared
+    cuts = np.linspace(0, len(texts), workers + 1).astype(int)
+    shares = list(zip(cuts[:-1], cuts[1:]))
+    _shared = (texts, tokenize)
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
+            futures = [pool.submit(_worker, share) for share in shares[1:]]
+            first = _worker(shares[0])  # this process takes a share too
+            parts = [first] + [f.result() for f in futures]
+    finally:
+        _shared = None
+    return _merge(parts)
