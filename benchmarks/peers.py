@@ -12,13 +12,18 @@ validation split; ours use it to pick the best epoch) and is scored on the same 
 
 Each (data set, system) pair runs in a fresh process, so peak memory (max RSS) is its own, and
 ours starts from an empty preprocessing cache: its train time includes reading the data,
-tokenizing and encoding. Predict docs/s is from raw test texts to labels. With ``--write`` the
-tables replace the "peers" section of benchmarks/RESULTS.md.
+tokenizing and encoding. Predict docs/s is from raw test texts to labels.
+
+With ``--write`` each measured row is stored in benchmarks/peers_rows.json (replacing that
+pair's previous row, with the date and command) and the "peers" section of
+benchmarks/RESULTS.md is regenerated from all stored rows; so a long system (the BiGRU: 15
+epochs) can be run on its own and joins the table.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import resource
@@ -34,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import markdown_table, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+ROWS = Path(__file__).resolve().parent / "peers_rows.json"
 DATASETS = {
     "20news-random": ("20 Newsgroups, the study's random 80/10/10 split (headers kept)", []),
     "20news-bydate": ("20 Newsgroups, the official bydate split (train's last 10 % is val)",
@@ -184,7 +190,7 @@ def main() -> int:
     for name in systems:
         if name not in PEERS and name not in OURS:
             parser.error(f"unknown system {name!r}; choose from {', '.join([*PEERS, *OURS])}")
-    sections = []
+    measured, sections = [], []
     for dataset in datasets:
         rows = []
         for system in systems:
@@ -198,20 +204,35 @@ def main() -> int:
                     print(f"[{dataset}] {system} failed (exit {done.returncode})", file=sys.stderr)
                     continue
                 row = json.loads(out.read_text())
+            row["measured"] = f"{datetime.date.today().isoformat()}, --threads {args.threads}"
             rows.append(row)
             print(f"[{dataset}] {row['system']}: {row['accuracy']:.2f} % in {row['train_s']:.1f} s",
                   file=sys.stderr, flush=True)
-        if not rows:
-            continue
-        title, _ = DATASETS[dataset]
-        sections.append(f"### {title}\n\ntrain {rows[0]['n_train']:,} / test {rows[0]['n_test']:,} "
-                        f"documents\n\n{markdown_table(rows, COLUMNS)}\n")
-    text = "\n".join(sections)
-    print(text)
+        measured += rows
+        sections.append(tables(rows))
+    print("\n".join(sections))
     if args.write:
-        path = write_section("peers", "Accuracy and speed against the peers", text)
+        stored = json.loads(ROWS.read_text()) if ROWS.exists() else []
+        fresh = {(r["dataset"], r["system"]) for r in measured}
+        stored = [r for r in stored if (r["dataset"], r["system"]) not in fresh] + measured
+        ROWS.write_text(json.dumps(stored, indent=1) + "\n")
+        path = write_section("peers", "Accuracy and speed against the peers", tables(stored, with_dates=True))
         print(f"written to {path}", file=sys.stderr)
     return 0
+
+
+def tables(rows: list[dict], with_dates: bool = False) -> str:
+    """One Markdown table per data set, peers first, then ours by test accuracy."""
+    sections = []
+    for dataset, (title, _) in DATASETS.items():
+        mine = [r for r in rows if r["dataset"] == dataset]
+        if not mine:
+            continue
+        mine.sort(key=lambda r: (r["system"] not in PEERS.values(), -r["accuracy"]))
+        columns = COLUMNS + ([("measured", "measured", "")] if with_dates else [])
+        sections.append(f"### {title}\n\ntrain {mine[0]['n_train']:,} / test {mine[0]['n_test']:,} "
+                        f"documents\n\n{markdown_table(mine, columns)}\n")
+    return "\n".join(sections)
 
 
 if __name__ == "__main__":

@@ -153,3 +153,41 @@ def test_a_diverging_run_stops_with_a_clear_message(mini_config, tmp_path, capsy
     # The best checkpoint of the epochs before the fault is intact.
     best = load_checkpoint(tmp_path / "r" / "checkpoints" / "best.ckpt")
     assert all(torch.isfinite(v).all() for v in best["state_dict"].values())
+
+
+@pytest.mark.parametrize("model", [
+    {"name": "bag_of_ngrams", "embedding_dim": 16, "buckets": 5000, "tfidf": True},
+    {"name": "textcnn", "embedding_dim": 16, "num_filters": 8},
+])
+def test_other_models_train_resume_and_evaluate_from_their_checkpoint(mini_config, tmp_path, model):
+    """The run's whole path for the non-recurrent models: training (SparseAdam for the sparse
+    tables), resuming from last.ckpt (the split optimizer's state), and the best checkpoint alone
+    giving the recorded validation accuracy (the TF-IDF idf travels in the checkpoint)."""
+    from textclf.config import config_from_dict
+    from textclf.data import load_corpus
+    from textclf.training.loop import resume
+
+    import yaml
+
+    raw = yaml.safe_load(mini_config.read_text())
+    raw["model"] = model
+    path = tmp_path / "other.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    config = load_config(path, ["train.epochs=2", "train.lr=0.01"])
+    first = train(config, run_dir=tmp_path / "r", progress=False, final_evaluation=False)
+    assert [r["epoch"] for r in first.history] == [1, 2]
+    # One more epoch, continuing from the saved state.
+    (tmp_path / "r" / "config.yaml").write_text((tmp_path / "r" / "config.yaml").read_text().replace("epochs: 2", "epochs: 3"))
+    resumed = resume(tmp_path / "r", progress=False)
+    assert [r["epoch"] for r in resumed.history] == [1, 2, 3]
+
+    best = load_checkpoint(tmp_path / "r" / "checkpoints" / "best.ckpt")
+    net = model_from_checkpoint(best)
+    if model.get("tfidf"):
+        assert net.idf.abs().sum() > 0  # fitted on the training split, restored from the file
+    tokenize, vocab, max_len = text_pipeline_from_checkpoint(best)
+    val = load_corpus(config_from_dict(best["config"]))["val"]
+    logits = predict_logits(net, encode_texts(val.texts, val.labels, tokenize, vocab, max_len))
+    accuracy = float((logits.argmax(1) == val.labels).mean())
+    assert accuracy == pytest.approx(best["metrics"]["val/accuracy"])
+    assert accuracy > 0.3  # 4 balanced classes: above chance after 2-3 short epochs

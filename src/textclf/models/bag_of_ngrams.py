@@ -133,12 +133,20 @@ class BagOfNgrams(nn.Module):
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         feats, valid = self.features(ids, lengths)
         weights = self._weights(feats, valid)  # (batch, n_features)
-        vectors = [self.embedding(ids)]  # (batch, seq_len, dim): explain's gradient × input
-        if self.ngram_embedding is not None:
-            tail = feats[:, ids.size(1):] - self.vocab_size
-            ngram_ids = torch.where(valid[:, ids.size(1):], tail, self.params.buckets)
-            vectors.append(self.ngram_embedding(ngram_ids))
-        x = torch.cat(vectors, 1)  # (batch, n_features, dim)
-        doc = torch.bmm(weights.unsqueeze(1), x).squeeze(1)  # (batch, dim)
-        return self.fc(self.dropout(doc))
-
+        width = ids.size(1)
+        if self.embedding._forward_hooks:
+            # Something watches the token vectors (gradient × input explanations): look them up
+            # as a (batch, seq_len, dim) tensor so the hook sees one vector per token.
+            doc = torch.bmm(weights[:, None, :width], self.embedding(ids)).squeeze(1)
+        else:  # weighted sums straight from the table, without materialising the vectors
+            doc = nn.functional.embedding_bag(
+                ids, self.embedding.weight, per_sample_weights=weights[:, :width], mode="sum",
+                sparse=self.params.sparse, padding_idx=0,
+            )
+        if self.ngram_embedding is not None and feats.size(1) > width:  # (one-word batches have none)
+            ngram_ids = torch.where(valid[:, width:], feats[:, width:] - self.vocab_size, self.params.buckets)
+            doc = doc + nn.functional.embedding_bag(
+                ngram_ids, self.ngram_embedding.weight, per_sample_weights=weights[:, width:], mode="sum",
+                sparse=self.params.sparse, padding_idx=self.params.buckets,
+            )
+        return self.fc(self.dropout(doc))  # (batch, num_classes)
