@@ -3,8 +3,8 @@ lr = 1e-3, same model, data, seed and batch order.
 
     TEXTCLF_DATA=../shared/data python benchmarks/lr_find_epoch.py [--config C] [--steps 100] [--write]
 
-Runs ``textclf lr-find``'s range test (1e-6 → 1, ``--steps`` steps, default rule: steepest descent
-of the smoothed loss) on the config's model, then trains the config for one epoch at the
+Runs ``textclf lr-find``'s range test (1e-6 → 1, ``--steps`` steps, its rule: the lower of steepest
+descent of the smoothed loss and a tenth of the lr at its minimum) on the config's model, then trains the config for one epoch at the
 suggested lr and for one epoch at 1e-3 (both from the same initial weights, since the finder
 restores them) and prints validation accuracy and loss after that epoch. With ``--write`` the
 table replaces the "lr-find" section of benchmarks/RESULTS.md.
@@ -21,14 +21,14 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import markdown_table, write_section  # noqa: E402
+from results import markdown_table, write_section
 
-from textclf.config import load_config  # noqa: E402
-from textclf.text.prepare import prepare_data  # noqa: E402
-from textclf.training import train  # noqa: E402
-from textclf.training.lr_finder import lr_range_test  # noqa: E402
-from textclf.training.runtime import resolve_device, seed_everything  # noqa: E402
-from textclf.training.setup import build_parts  # noqa: E402
+from textclf.config import load_config
+from textclf.text.prepare import prepare_data
+from textclf.training import train
+from textclf.training.lr_finder import lr_range_test
+from textclf.training.runtime import resolve_device, seed_everything
+from textclf.training.setup import build_parts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,7 +72,7 @@ def main() -> int:
     better = rows[0]["val_accuracy"] >= rows[1]["val_accuracy"]
     text = (f"Config `{Path(args.config).relative_to(ROOT) if Path(args.config).is_relative_to(ROOT) else args.config}`. "
             f"Range test: {len(found.lrs)} steps from 1e-6 ({find_s:.0f} s), stopped: {found.stop_reason}; "
-            f"suggested lr {found.suggestion:.2e} (steepest descent of the smoothed loss), stable window "
+            f"suggested lr {found.suggestion:.2e} (lower of steepest descent and a tenth of the minimum's lr), stable window "
             f"{found.window[0]:.1e} → {found.window[1]:.1e}.\n\n{table}\n\n"
             f"One epoch at the suggestion does {'at least as well as' if better else 'worse than'} "
             f"one epoch at 1e-3 on validation accuracy.\n")

@@ -49,6 +49,7 @@ DATASETS = {
 }
 OURS = {
     "bag_of_ngrams": "configs/20newsgroups_bag_of_ngrams.yaml",
+    "bag_of_ngrams_x3": "configs/20newsgroups_bag_of_ngrams.yaml",  # three seeds, an ensemble
     "textcnn": "configs/20newsgroups_textcnn.yaml",
     "bigru_attention": "configs/20newsgroups_bigru.yaml",
 }
@@ -106,23 +107,24 @@ def _fasttext(train, test, seed: int, threads: int):
     return predicted, train_s, time.perf_counter() - started, {}
 
 
-def _ours(config, test, workdir: Path):
-    from textclf.evaluation.predict import predict_logits
-    from textclf.text.encoding import encode_texts
+def _ours(config, test, workdir: Path, seeds: int = 1):
+    """``textclf train`` (``seeds`` times, seeds 42, 43, ...), then the best checkpoint(s) — an
+    ensemble when several — classify the raw test texts."""
+    from textclf.evaluation.ensemble import Ensemble
     from textclf.training import train
-    from textclf.training.checkpoint import load_checkpoint, model_from_checkpoint, text_pipeline_from_checkpoint
 
     started = time.perf_counter()
-    result = train(config, run_dir=workdir / "run", progress=False)
+    checkpoints = []
+    for i in range(seeds):
+        run = config.model_copy(update={"seed": config.seed + i})
+        result = train(run, run_dir=workdir / f"run{i}", progress=False, final_evaluation=seeds == 1)
+        checkpoints.append(result.run_dir / "checkpoints" / "best.ckpt")
     train_s = time.perf_counter() - started
-    payload = load_checkpoint(result.run_dir / "checkpoints" / "best.ckpt")
-    model = model_from_checkpoint(payload)
-    tokenize, vocab, max_len = text_pipeline_from_checkpoint(payload)
+    ensemble = Ensemble(checkpoints)
     started = time.perf_counter()
-    encoded = encode_texts(test.texts, np.zeros(len(test), dtype=np.int64), tokenize, vocab, max_len)
-    predicted = predict_logits(model, encoded, config.train.eval_batch_size).argmax(1)
+    predicted = ensemble.log_proba(ensemble.encode(test.texts), config.train.eval_batch_size).argmax(1)
     predict_s = time.perf_counter() - started
-    params = sum(p.numel() for p in model.parameters())
+    params = sum(p.numel() for model, _ in ensemble.members for p in model.parameters())
     return predicted, train_s, predict_s, {"best_epoch": result.best_epoch, "params": params}
 
 
@@ -144,10 +146,11 @@ def child(dataset: str, system: str, threads: int, out: Path) -> None:
         elif system == "fasttext":
             predicted, train_s, predict_s, extra = _fasttext(train, test, config.seed, threads)
         else:
-            predicted, train_s, predict_s, extra = _ours(config, test, Path(tmp))
+            seeds = 3 if system.endswith("_x3") else 1
+            predicted, train_s, predict_s, extra = _ours(config, test, Path(tmp), seeds)
     row = {
         "dataset": dataset,
-        "system": PEERS.get(system, f"textclf {system}"),
+        "system": PEERS.get(system, f"textclf {system}" + (" (3 seeds, mean probabilities)" if system.endswith("_x3") else "")),
         "accuracy": 100 * float(np.mean(predicted == test.labels)),
         "f1_macro": float(f1_score(test.labels, predicted, average="macro")),
         "train_s": train_s,

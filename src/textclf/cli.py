@@ -68,7 +68,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     )
     name = Path(args.input).stem if args.input else args.split
     print(format_evaluation(metrics, name))
-    out = args.output or default_eval_dir(Path(args.checkpoint), name)
+    folder = name if len(args.checkpoint) == 1 else f"{name}-ensemble{len(args.checkpoint)}"
+    out = args.output or default_eval_dir(Path(args.checkpoint[0]), folder)
     print(f"\nmetrics.json, per_class.csv, confusion_matrix.csv and .png written to {out}/")
     return 0
 
@@ -188,7 +189,7 @@ def _cmd_lr_find(args: argparse.Namespace) -> int:
                       args.min_lr, args.max_lr, args.steps)
     save_lr_find(r, out)
     print(f"{len(r.lrs)} steps from {args.min_lr:g}; stopped: {r.stop_reason}")
-    print(f"suggested lr {r.suggestion:.2e} (steepest descent of the smoothed loss); "
+    print(f"suggested lr {r.suggestion:.2e} (lower of steepest descent and a tenth of the minimum's lr); "
           f"stable window {r.window[0]:.1e} → {r.window[1]:.1e}")
     print(f"plot and data in {out}/")
     return 0
@@ -222,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="metrics, per-class report and confusion matrix of a checkpoint",
                        description="Evaluate a checkpoint on a split of its data set: accuracy, "
                        "macro/weighted F1, per-class table, confusion matrix, baselines.")
-    p.add_argument("--checkpoint", required=True, help="a .ckpt file written by textclf train")
+    p.add_argument("--checkpoint", required=True, nargs="+", metavar="CKPT",
+                   help="a .ckpt file written by textclf train; several: an ensemble (mean probabilities)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
     which.add_argument("--input", help="evaluate on this labelled file (.csv .tsv .json .jsonl .parquet) instead")
@@ -233,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="labels (and probabilities) for an unlabelled file",
                        description="Predict every row of a file with nothing but a checkpoint; "
                        "write a CSV (Id,Category by default) in input order.")
-    p.add_argument("--checkpoint", required=True, help="a .ckpt file written by textclf train")
+    p.add_argument("--checkpoint", required=True, nargs="+", metavar="CKPT",
+                   help="a .ckpt file written by textclf train; several: an ensemble (mean probabilities)")
     p.add_argument("--input", required=True, help="texts to label (.csv .tsv .json .jsonl .parquet)")
     p.add_argument("--output", required=True, help="CSV file to write")
     p.add_argument("--text-column", help="default: the checkpoint's data.text_column")

@@ -16,11 +16,10 @@ from textclf.config import config_from_dict
 from textclf.errors import CheckpointError, UsageError
 from textclf.evaluation.baselines import baseline_metrics
 from textclf.evaluation.metrics import classification_metrics, cross_entropy, format_per_class
-from textclf.evaluation.predict import predict_logits
 from textclf.files import atomic_path, write_json
 from textclf.reporting.plots import plot_confusion_matrix
 
-__all__ = ["evaluate_logits", "evaluate_checkpoint", "format_evaluation", "default_eval_dir"]
+__all__ = ["default_eval_dir", "evaluate_checkpoint", "evaluate_logits", "format_evaluation"]
 
 
 def evaluate_logits(
@@ -39,7 +38,7 @@ def evaluate_logits(
     the true and predicted label and the model's confidence, for error analysis."""
     metrics = classification_metrics(labels, logits.argmax(axis=1), label_names)
     metrics["loss"] = cross_entropy(logits, labels)
-    metrics["num_examples"] = int(len(labels))
+    metrics["num_examples"] = len(labels)
     metrics["baselines"] = baseline_metrics(train_label_counts, labels, label_names, seed)
     out_dir = Path(out_dir)
     write_json(out_dir / "metrics.json", metrics)
@@ -89,28 +88,26 @@ def default_eval_dir(checkpoint: Path, split: str) -> Path:
 
 
 def evaluate_checkpoint(
-    checkpoint: str | Path,
+    checkpoint: str | Path | list[str | Path],
     split: str = "test",
     out_dir: str | Path | None = None,
     batch_size: int = 256,
     device: str = "auto",
     input_path: str | Path | None = None,
 ) -> dict:
-    """Evaluate a checkpoint on a split of the data set it was trained on, or on any labelled
-    file (``input_path``, read with the checkpoint's text and label columns)."""
+    """Evaluate a checkpoint (or an ensemble of several: mean probabilities) on a split of the
+    data set it was trained on, or on any labelled file (``input_path``, read with the first
+    checkpoint's text and label columns)."""
     from textclf.data import SPLITS, load_corpus
-    from textclf.text.encoding import encode_texts
-    from textclf.training.checkpoint import (
-        load_checkpoint,
-        model_from_checkpoint,
-        text_pipeline_from_checkpoint,
-    )
+    from textclf.evaluation.ensemble import Ensemble
     from textclf.training.runtime import resolve_device
 
     if split not in SPLITS:
         raise UsageError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
-    payload = load_checkpoint(checkpoint)
-    config = config_from_dict(payload["config"], source=f"{checkpoint} (stored config)")
+    checkpoints = [Path(c) for c in (checkpoint if isinstance(checkpoint, list) else [checkpoint])]
+    ensemble = Ensemble(checkpoints, resolve_device(device))
+    payload = ensemble.payload
+    config = config_from_dict(payload["config"], source=f"{checkpoints[0]} (stored config)")
     if input_path is not None:
         split = Path(input_path).stem
         examples = _labelled_file(Path(input_path), config, payload["label_names"])
@@ -118,25 +115,25 @@ def evaluate_checkpoint(
         corpus = load_corpus(config)
         if list(corpus.label_names) != list(payload["label_names"]):
             raise CheckpointError(
-                f"{checkpoint}: the data's classes differ from the checkpoint's; "
+                f"{checkpoints[0]}: the data's classes differ from the checkpoint's; "
                 "evaluate on the data set the model was trained on"
             )
         examples = corpus[split]
-    tokenize, vocab, max_len = text_pipeline_from_checkpoint(payload)
-    encoded = encode_texts(examples.texts, examples.labels, tokenize, vocab, max_len)
-    dev = resolve_device(device)
-    model = model_from_checkpoint(payload, dev)
-    logits = predict_logits(model, encoded, batch_size, dev)
-    out = Path(out_dir) if out_dir else default_eval_dir(Path(checkpoint), split)
-    previews = [" ".join(vocab.decode(encoded.document(i)[:60].tolist())) for i in range(len(encoded))]
+    encoded = ensemble.encode(examples.texts, examples.labels)
+    logits = ensemble.log_proba(encoded, batch_size)
+    name = split if len(checkpoints) == 1 else f"{split}-ensemble{len(checkpoints)}"
+    out = Path(out_dir) if out_dir else default_eval_dir(checkpoints[0], name)
+    vocab = ensemble.members[0][1][1]
+    previews = [" ".join(vocab.decode(encoded[0].document(i)[:60].tolist())) for i in range(len(examples))]
+    title = f"Confusion matrix ({split}" + (f", ensemble of {len(checkpoints)})" if len(checkpoints) > 1 else ")")
     return evaluate_logits(
         logits,
-        encoded.labels,
+        encoded[0].labels,
         payload["label_names"],
         payload["train_label_counts"],
         config.seed,
         out,
-        title=f"Confusion matrix ({split})",
+        title=title,
         previews=previews,
     )
 

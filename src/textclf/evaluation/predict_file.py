@@ -16,21 +16,15 @@ from tqdm import tqdm
 
 from textclf.data.files import iter_table, texts_of
 from textclf.errors import UsageError
-from textclf.evaluation.predict import predict_logits
+from textclf.evaluation.ensemble import Ensemble
 from textclf.files import atomic_path
-from textclf.text.encoding import encode_texts
-from textclf.training.checkpoint import (
-    load_checkpoint,
-    model_from_checkpoint,
-    text_pipeline_from_checkpoint,
-)
 from textclf.training.runtime import resolve_device
 
 __all__ = ["predict_file"]
 
 
 def predict_file(
-    checkpoint: str | Path,
+    checkpoint: str | Path | list[str | Path],
     input_path: str | Path,
     output_path: str | Path,
     *,
@@ -45,13 +39,16 @@ def predict_file(
     device: str = "auto",
     progress: bool = True,
 ) -> int:
-    """Write predictions for every row of ``input_path`` to ``output_path``; return the row count."""
+    """Write predictions for every row of ``input_path`` to ``output_path``; return the row count.
+    Several checkpoints predict as an ensemble (mean of their probabilities)."""
     input_path, output_path = Path(input_path), Path(output_path)
     if not output_path.parent.is_dir():
         raise UsageError(
             f"{output_path}: the folder {output_path.parent} does not exist; create it or write elsewhere"
         )
-    payload = load_checkpoint(checkpoint)
+    checkpoints = checkpoint if isinstance(checkpoint, list) else [checkpoint]
+    ensemble = Ensemble(checkpoints, resolve_device(device))
+    payload = ensemble.payload
     names = list(payload["label_names"])
     if top_k is not None and not 1 <= top_k <= len(names):
         raise UsageError(f"--top-k {top_k}: choose between 1 and {len(names)} (the number of classes)")
@@ -60,9 +57,6 @@ def predict_file(
     explicit_id = id_column
     id_column = id_column or data.get("id_column") or id_name
     encoding = data.get("encoding", "utf-8")
-    tokenize, vocab, max_len = text_pipeline_from_checkpoint(payload)
-    dev = resolve_device(device)
-    model = model_from_checkpoint(payload, dev)
 
     header = [id_name, label_name]
     if top_k:
@@ -82,8 +76,7 @@ def predict_file(
                 raise UsageError(f"{input_path}: no id column '{explicit_id}' (from --id-column)")
             else:  # no id column: a 0-based row index
                 ids = [str(i) for i in range(rows, rows + len(frame))]
-            encoded = encode_texts(texts, np.zeros(len(texts), dtype=np.int64), tokenize, vocab, max_len)
-            logits = predict_logits(model, encoded, batch_size, dev)
+            logits = ensemble.log_proba(ensemble.encode(texts), batch_size)
             probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
             best = probs.argmax(axis=1)
             ranked = np.argsort(-probs, axis=1, kind="stable")[:, :top_k] if top_k else None

@@ -21,7 +21,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from textclf import __version__
