@@ -2,12 +2,14 @@
 
     TEXTCLF_DATA=../shared/data python benchmarks/peers.py
         [--datasets 20news-random,20news-bydate,sms_spam]
-        [--systems linear_svc,fasttext,bag_of_ngrams,textcnn,bigru_attention] [--threads 2] [--write]
+        [--systems linear_svc,fasttext,bag_of_ngrams,bag_of_ngrams_x5,textcnn,bigru_attention]
+        [--threads 2] [--write]
 
 Peers: scikit-learn's TF-IDF (1–2-grams, sublinear tf, min_df 2, max_df 0.5) + LinearSVC, and
 fastText supervised (25 epochs, lr 0.5, word bigrams, shuffled input, text lowercased with
 punctuation split off as fastText's examples do; ``pip install -e ".[bench]"``). Ours: ``textclf train`` with the model's config in configs/, the data section
-switched per data set. Every system trains on the same train split (the peers do not use the
+switched per data set; ``bag_of_ngrams_x5`` is five such runs that differ only in ``train.seed``,
+evaluated as an ensemble (``textclf evaluate --checkpoint A B ...``). Every system trains on the same train split (the peers do not use the
 validation split; ours use it to pick the best epoch) and is scored on the same test split.
 
 Each (data set, system) pair runs in a fresh process, so peak memory (max RSS) is its own, and
@@ -49,7 +51,7 @@ DATASETS = {
 }
 OURS = {
     "bag_of_ngrams": "configs/20newsgroups_bag_of_ngrams.yaml",
-    "bag_of_ngrams_x3": "configs/20newsgroups_bag_of_ngrams.yaml",  # three seeds, an ensemble
+    "bag_of_ngrams_x5": "configs/20newsgroups_bag_of_ngrams.yaml",  # five train seeds, an ensemble
     "textcnn": "configs/20newsgroups_textcnn.yaml",
     "bigru_attention": "configs/20newsgroups_bigru.yaml",
 }
@@ -57,7 +59,7 @@ PEERS = {
     "linear_svc": "TF-IDF 1–2-grams + LinearSVC (scikit-learn)",
     "fasttext": "fastText supervised, bigrams, 25 epochs",
 }
-DEFAULT_SYSTEMS = ["linear_svc", "fasttext", "bag_of_ngrams", "textcnn"]
+DEFAULT_SYSTEMS = ["linear_svc", "fasttext", "bag_of_ngrams", "bag_of_ngrams_x5", "textcnn"]
 
 
 def _config(system: str, dataset: str):
@@ -108,7 +110,7 @@ def _fasttext(train, test, seed: int, threads: int):
 
 
 def _ours(config, test, workdir: Path, seeds: int = 1):
-    """``textclf train`` (``seeds`` times, seeds 42, 43, ...), then the best checkpoint(s) — an
+    """``textclf train`` (``seeds`` times, train.seed 42, 43, ...), then the best checkpoint(s) — an
     ensemble when several — classify the raw test texts."""
     from textclf.evaluation.ensemble import Ensemble
     from textclf.training import train
@@ -116,7 +118,8 @@ def _ours(config, test, workdir: Path, seeds: int = 1):
     started = time.perf_counter()
     checkpoints = []
     for i in range(seeds):
-        run = config.model_copy(update={"seed": config.seed + i})
+        # Same data split (the top-level seed); another initialisation and batch order.
+        run = config.model_copy(update={"train": config.train.model_copy(update={"seed": config.seed + i})})
         result = train(run, run_dir=workdir / f"run{i}", progress=False, final_evaluation=seeds == 1)
         checkpoints.append(result.run_dir / "checkpoints" / "best.ckpt")
     train_s = time.perf_counter() - started
@@ -126,6 +129,12 @@ def _ours(config, test, workdir: Path, seeds: int = 1):
     predict_s = time.perf_counter() - started
     params = sum(p.numel() for model, _ in ensemble.members for p in model.parameters())
     return predicted, train_s, predict_s, {"best_epoch": result.best_epoch, "params": params}
+
+
+def _members(system: str) -> int:
+    """``name_xN``: an ensemble of N runs of ``name`` that differ only in train.seed."""
+    base, _, n = system.rpartition("_x")
+    return int(n) if base and n.isdigit() else 1
 
 
 def child(dataset: str, system: str, threads: int, out: Path) -> None:
@@ -146,11 +155,12 @@ def child(dataset: str, system: str, threads: int, out: Path) -> None:
         elif system == "fasttext":
             predicted, train_s, predict_s, extra = _fasttext(train, test, config.seed, threads)
         else:
-            seeds = 3 if system.endswith("_x3") else 1
+            seeds = _members(system)
             predicted, train_s, predict_s, extra = _ours(config, test, Path(tmp), seeds)
     row = {
         "dataset": dataset,
-        "system": PEERS.get(system, f"textclf {system}" + (" (3 seeds, mean probabilities)" if system.endswith("_x3") else "")),
+        "system": PEERS.get(system, f"textclf {system}" + (
+            f" ({_members(system)} train seeds, mean probabilities)" if _members(system) > 1 else "")),
         "accuracy": 100 * float(np.mean(predicted == test.labels)),
         "f1_macro": float(f1_score(test.labels, predicted, average="macro")),
         "train_s": train_s,

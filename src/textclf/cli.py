@@ -181,7 +181,7 @@ def _cmd_lr_find(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
     if not 0 < args.min_lr < args.max_lr:
         raise UsageError(f"--min-lr {args.min_lr:g} and --max-lr {args.max_lr:g}: need 0 < min < max")
-    seed_everything(config.seed)
+    seed_everything(config.train.run_seed(config.seed))
     device = resolve_device(config.train.device)
     parts = build_parts(config, prepare_data(config), device)
     out = create_run_dir(config.output_dir, f"{config.name}-lr-find", args.output)

@@ -124,6 +124,13 @@ class TrainConfig(_Section):
     num_threads: Optional[int] = Field(None, ge=1)
     # last.ckpt is written at every epoch end, and also every N optimizer steps when set.
     checkpoint_every_steps: Optional[int] = Field(None, ge=1)
+    # Seed of the weights' initialisation, dropout and batch order; unset: the top-level seed.
+    # The top-level seed alone fixes the data split, so runs that differ only in train.seed see
+    # the same split (for ensembles, or to measure seed variance).
+    seed: Optional[int] = None
+
+    def run_seed(self, config_seed: int) -> int:
+        return config_seed if self.seed is None else self.seed
 
 
 class SearchRange(_Section):

@@ -191,3 +191,25 @@ def test_other_models_train_resume_and_evaluate_from_their_checkpoint(mini_confi
     accuracy = float((logits.argmax(1) == val.labels).mean())
     assert accuracy == pytest.approx(best["metrics"]["val/accuracy"])
     assert accuracy > 0.3  # 4 balanced classes: above chance after 2-3 short epochs
+
+
+def test_train_seed_changes_the_weights_but_not_the_split(mini_config):
+    from textclf.text.prepare import prepare_data
+    from textclf.training.runtime import seed_everything
+    from textclf.training.setup import build_parts
+
+    def first_layer(config):
+        seed_everything(config.train.run_seed(config.seed))
+        prepared = prepare_data(config)
+        parts = build_parts(config, prepared, torch.device("cpu"))
+        return prepared.splits["test"].labels, parts.model.fc.weight.detach().clone(), list(parts.loader.sampler)
+
+    base = load_config(mini_config)
+    same = load_config(mini_config, [f"train.seed={base.seed}"])
+    other = load_config(mini_config, ["train.seed=1234"])
+    labels, weights, order = first_layer(base)
+    s_labels, s_weights, s_order = first_layer(same)  # train.seed equal to seed: the same run
+    assert np.array_equal(s_labels, labels) and torch.equal(s_weights, weights) and s_order == order
+    o_labels, o_weights, o_order = first_layer(other)
+    assert np.array_equal(o_labels, labels)  # the same test split
+    assert not torch.equal(o_weights, weights) and o_order != order  # another init and batch order

@@ -154,7 +154,7 @@ def _run(
     t = config.train
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
-    seed_everything(config.seed)
+    seed_everything(config.train.run_seed(config.seed))
     device = resolve_device(t.device)
     prepared = prepared or prepare_data(config)
     if resume_state is None:

@@ -41,7 +41,7 @@ def build_parts(config: Config, prepared: PreparedData, device: torch.device) ->
     weights = class_weights(t.class_weights, counts, prepared.label_names)
     criterion = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
     loader = make_train_loader(
-        train_split, t.batch_size, bucket=t.bucket_by_length, seed=config.seed,
+        train_split, t.batch_size, bucket=t.bucket_by_length, seed=t.run_seed(config.seed),
         balance_classes=t.sampler == "weighted",
     )
     return Parts(model, make_optimizer(t, model), criterion, loader, weights)
