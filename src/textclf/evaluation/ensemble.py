@@ -7,6 +7,7 @@ trained on the same classes, in the same order. With one member this is just tha
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ import torch
 
 from textclf.errors import CheckpointError
 from textclf.evaluation.predict import predict_logits
-from textclf.text.encoding import EncodedSplit, encode_texts
+from textclf.text.encoding import EncodedSplit, assemble, table_ids
+from textclf.text.token_table import TokenTable, token_table
 from textclf.training.checkpoint import (
     load_checkpoint,
     model_from_checkpoint,
@@ -47,8 +49,18 @@ class Ensemble:
         return self.payloads[0]
 
     def encode(self, texts: list[str], labels: np.ndarray | None = None) -> list[EncodedSplit]:
+        """Each member's encoding of ``texts``; members with the same tokenizer share one
+        tokenization (only the vocabulary lookup and truncation are their own)."""
         labels = np.zeros(len(texts), dtype=np.int64) if labels is None else labels
-        return [encode_texts(texts, labels, tokenize, vocab, max_len) for _, (tokenize, vocab, max_len) in self.members]
+        tables: dict[str, TokenTable] = {}
+        out = []
+        for _, (tokenize, vocab, max_len) in self.members:
+            key = json.dumps(tokenize.settings(), sort_keys=True)
+            if key not in tables:
+                tables[key] = token_table(texts, tokenize)
+            table = tables[key]
+            out.append(assemble(table_ids(table, vocab), table.lengths, labels, max_len))
+        return out
 
     def log_proba(self, encoded: list[EncodedSplit], batch_size: int = 256) -> np.ndarray:
         """(n, num_classes) log of the members' mean probabilities (usable wherever logits are);

@@ -1,0 +1,32 @@
+"""benchmarks/results.py: each script rewrites only its own section of RESULTS.md."""
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_results_module():
+    spec = importlib.util.spec_from_file_location("bench_results", ROOT / "benchmarks" / "results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sections_are_replaced_in_place_and_others_kept(tmp_path, monkeypatch):
+    results = load_results_module()
+    monkeypatch.setattr(results, "RESULTS", tmp_path / "RESULTS.md")
+    results.write_section("a", "Section A", "first A")
+    results.write_section("b", "Section B", "only B")
+    results.write_section("a", "Section A", "second A")
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "second A" in text and "first A" not in text and "only B" in text
+    assert text.index("Section A") < text.index("Section B")  # replaced where it was
+    assert text.count("Machine:") == 2 and "Command: `" in text
+    assert list(tmp_path.iterdir()) == [tmp_path / "RESULTS.md"]  # no temporary file left
+
+
+def test_markdown_table_formats_and_marks_missing_values():
+    results = load_results_module()
+    table = results.markdown_table([{"x": "a", "v": 1234.5}, {"x": "b"}], [("x", "name", ""), ("v", "value", ",.1f")])
+    assert table.splitlines() == ["| name | value |", "|---|--:|", "| a | 1,234.5 |", "| b | — |"]
