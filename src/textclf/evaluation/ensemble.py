@@ -40,7 +40,6 @@ class Ensemble:
                     f"{path}: its classes differ from those of {self.paths[0]}; an ensemble needs "
                     "models trained on the same classes"
                 )
-        self.label_names = names
         self.members = [(model_from_checkpoint(p, device), text_pipeline_from_checkpoint(p)) for p in self.payloads]
 
     @property
