@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import csv
 import itertools
+import os
 import random
+import socket
 import threading
 import time
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,8 @@ from textclf.text.prepare import PreparedData, prepare_data
 
 __all__ = ["run_search"]
 
+_HEARTBEAT_SECONDS = 30
+_GRACE_SECONDS = 150
 _METRIC_KEY = {"val_accuracy": "val/accuracy", "val_f1_macro": "val/f1_macro", "val_loss": "val/loss"}
 
 
@@ -54,12 +60,36 @@ def _with_params(config: Config, params: dict[str, Any], epochs: int | None = No
 def run_search(
     config: Config, out_dir: Path, storage: str | None = None, jobs: int = 1
 ) -> optuna.Study:
+    """Run (or resume) the study. ``jobs`` > 1 starts that many worker processes in all (this one
+    included), each with its share of the CPU cores as torch threads (``train.num_threads`` when
+    set): separate processes, so Python's GIL does not serialise their training steps."""
     search = config.search
     if not search.space:
         raise ConfigError("search.space: empty; map dotted config keys to values, e.g. train.lr: [0.001, 0.002]")
     # Every key must be a config key with valid values: check the first point now, not in a trial.
     _with_params(config, {k: (v[0] if isinstance(v, list) else v.low) for k, v in search.space.items()})
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = storage or f"sqlite:///{out_dir / 'study.db'}"
+    study = _study(config, storage)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # trials of killed workers
+    if search.method == "grid":
+        _enqueue_grid(study, search.space)
+        remaining = None
+    else:
+        done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+        remaining = max(0, (search.n_trials or 0) - done)
+    if jobs == 1:
+        _work(study, _objective(config, out_dir), remaining)
+    else:
+        _work_in_processes(config, out_dir, storage, jobs, remaining)
+    _write_outputs(study, config, out_dir)
+    return study
+
+
+def _study(config: Config, storage: str) -> optuna.Study:
+    search = config.search
     direction = "minimize" if search.metric == "val_loss" else "maximize"
     samplers = {"grid": optuna.samplers.RandomSampler(seed=config.seed),
                 "random": optuna.samplers.RandomSampler(seed=config.seed),
@@ -67,13 +97,49 @@ def run_search(
     pruners = {"none": optuna.pruners.NopPruner(),
                "median": optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
                "hyperband": optuna.pruners.HyperbandPruner(min_resource=1, max_resource=search.epochs)}
-    study = _open_study(
-        study_name=config.name, storage=storage or f"sqlite:///{out_dir / 'study.db'}",
-        load_if_exists=True, direction=direction, sampler=samplers[search.method],
-        pruner=pruners[search.pruner],
+    return _open_study(
+        storage, study_name=config.name, load_if_exists=True, direction=direction,
+        sampler=samplers[search.method], pruner=pruners[search.pruner],
     )
+
+
+def _storage(url: str) -> optuna.storages.RDBStorage:
+    """The storage, with heartbeats: a trial whose worker was killed (no heartbeat for
+    ``_GRACE_SECONDS``) is marked failed when a worker starts, so that a resumed grid redoes it."""
+    kwargs: dict[str, Any] = {"heartbeat_interval": _HEARTBEAT_SECONDS, "grace_period": _GRACE_SECONDS}
+    if url.startswith("sqlite"):  # several processes write to one file: wait for the lock
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(url, **kwargs)
+
+
+@contextmanager
+def _heartbeat(study: optuna.Study, trial: optuna.Trial):
+    """Record the trial's heartbeat every ``_HEARTBEAT_SECONDS`` while it trains (ask/tell
+    trials get none from Optuna itself)."""
+    storage, stop = study._storage, threading.Event()
+
+    def beat() -> None:
+        while True:
+            storage.record_heartbeat(trial._trial_id)
+            if stop.wait(_HEARTBEAT_SECONDS):
+                return
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _objective(config: Config, out_dir: Path):
+    """The trial function: train ``search.epochs`` epochs at the trial's point, report every
+    epoch to the pruner, and score the trial by its best epoch."""
+    search = config.search
     prepared: dict[str, PreparedData] = {}
-    lock = threading.Lock()
 
     def objective(trial: optuna.Trial) -> float:
         params = {}
@@ -84,9 +150,8 @@ def run_search(
                 params[key] = trial.suggest_float(key, spec.low, spec.high, log=spec.log)
         trial_config = _with_params(config, params, search.epochs)
         data_key = trial_config.model_dump_json(include={"data", "preprocess", "seed"})
-        with lock:  # preprocessing once per distinct data/preprocess setting
-            if data_key not in prepared:
-                prepared[data_key] = prepare_data(trial_config)
+        if data_key not in prepared:  # preprocessing once per distinct data/preprocess setting
+            prepared[data_key] = prepare_data(trial_config)
         metric_key = _METRIC_KEY[search.metric]
 
         def report(record: dict) -> None:
@@ -98,6 +163,7 @@ def run_search(
 
         run = out_dir / "trials" / f"trial-{trial.number:04d}"
         trial.set_user_attr("run_dir", str(run))
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         result = train(trial_config, run_dir=run, prepared=prepared[data_key], progress=False,
                        on_epoch=report, final_evaluation=False)
         best = result.history[result.best_epoch - 1]
@@ -106,33 +172,57 @@ def run_search(
         trial.set_user_attr("seconds", sum(h["epoch_seconds"] + h["eval_seconds"] for h in result.history))
         return result.best_score
 
-    if search.method == "grid":
-        _enqueue_grid(study, search.space)
-        errors: list[BaseException] = []
-        workers = [threading.Thread(target=_grid_worker, args=(study, objective, errors)) for _ in range(jobs)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        if errors:  # a worker's failure is the command's failure
-            raise errors[0]
-    else:
-        done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
-        if search.n_trials > done:
-            study.optimize(objective, n_trials=search.n_trials - done, n_jobs=jobs,
-                           catch=(), gc_after_trial=True)
-    _write_outputs(study, config, out_dir)
-    return study
+    return objective
 
 
-def _open_study(**kwargs) -> optuna.Study:
+def _work(study: optuna.Study, objective, n_trials: int | None) -> None:
+    """One worker: pop grid points until none is left, or run ``n_trials`` sampled trials."""
+    if n_trials is None:
+        _grid_worker(study, objective)
+    elif n_trials > 0:
+        study.optimize(objective, n_trials=n_trials, catch=(), gc_after_trial=True)
+
+
+def _process_worker(raw_config: dict, out_dir: str, storage: str, threads: int, n_trials: int | None) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    config = config_from_dict(raw_config, source="search worker")
+    _work(_study(config, storage), _objective(config, Path(out_dir)), n_trials)
+
+
+def _work_in_processes(config: Config, out_dir: Path, storage: str, jobs: int, remaining: int | None) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import torch
+
+    threads = config.train.num_threads or max(1, len(os.sched_getaffinity(0)) // jobs)
+    shares = [None] * jobs if remaining is None else [remaining // jobs + (i < remaining % jobs) for i in range(jobs)]
+    # Preprocess (or fill the cache) once here, so that the workers only read it.
+    prepare_data(_with_params(config, {}, config.search.epochs))
+    raw = config.model_dump(mode="json")
+    before = torch.get_num_threads()
+    with ProcessPoolExecutor(jobs - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_process_worker, raw, str(out_dir), storage, threads, n) for n in shares[1:]]
+        torch.set_num_threads(threads)
+        try:
+            _work(_study(config, storage), _objective(config, out_dir), shares[0])
+        finally:
+            torch.set_num_threads(before)
+        for future in futures:  # a worker's failure is the command's failure
+            future.result()
+
+
+def _open_study(url: str, **kwargs) -> optuna.Study:
     """Create or load the study. Workers that start together on a new database race to create
     its tables (PostgreSQL then reports a duplicate type); the losers simply try again."""
     from sqlalchemy.exc import SQLAlchemyError
 
     for attempt in range(6):
         try:
-            return optuna.create_study(**kwargs)
+            return optuna.create_study(storage=_storage(url), **kwargs)
         except (SQLAlchemyError, optuna.exceptions.StorageInternalError, optuna.exceptions.DuplicatedStudyError):
             if attempt == 5:
                 raise
@@ -152,10 +242,12 @@ def _enqueue_grid(study: optuna.Study, space: dict[str, list]) -> None:
             study.enqueue_trial(dict(zip(keys, values)))
 
 
-def _grid_worker(study: optuna.Study, objective, errors: list[BaseException]) -> None:
+def _grid_worker(study: optuna.Study, objective) -> None:
     """Pop waiting grid trials until none is left (the storage hands each to one worker)."""
     while study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        trial = study.ask()
+        with warnings.catch_warnings():  # heartbeats are ours here (see _heartbeat)
+            warnings.filterwarnings("ignore", "Heartbeat of storage")
+            trial = study.ask()
         everything = study.get_trials(deepcopy=False)
         frozen = next(t for t in everything if t.number == trial.number)
         point = frozen.system_attrs.get("fixed_params")
@@ -171,13 +263,15 @@ def _grid_worker(study: optuna.Study, objective, errors: list[BaseException]) ->
             study.tell(trial, state=TrialState.FAIL)
             continue
         try:
-            study.tell(trial, objective(trial))
+            with _heartbeat(study, trial):
+                value = objective(trial)
         except optuna.TrialPruned:
             study.tell(trial, state=TrialState.PRUNED)
-        except BaseException as exc:
+            continue
+        except BaseException:
             study.tell(trial, state=TrialState.FAIL)
-            errors.append(exc)
-            return
+            raise
+        study.tell(trial, value)
 
 
 def _write_outputs(study: optuna.Study, config: Config, out_dir: Path) -> None:
