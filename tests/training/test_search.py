@@ -1,6 +1,8 @@
 """textclf search on small real data: grid in parallel, resume, pruning, outputs."""
 
 import csv
+import socket
+import time
 
 import optuna
 import pytest
@@ -9,6 +11,7 @@ from optuna.trial import TrialState
 from textclf.cli import main
 from textclf.config import load_config
 from textclf.errors import ConfigError
+from textclf.training import search as search_module
 from textclf.training.search import run_search
 
 from conftest import write_config
@@ -44,6 +47,7 @@ def test_parallel_grid_runs_every_point_once_and_resumes(mini_config, tmp_path, 
     points = sorted((t.params["train.lr"], t.params["model.hidden_size"]) for t in done)
     assert points == [(0.01, 16), (0.01, 32), (0.02, 16), (0.02, 32)]
     assert not trials(out, TrialState.WAITING) and not trials(out, TrialState.RUNNING)
+    assert all(t.user_attrs["worker"].startswith(socket.gethostname() + ":") for t in done)
     # Each trial is scored by its best epoch and keeps that epoch's checkpoint.
     for t in done:
         assert 1 <= t.user_attrs["best_epoch"] <= 2
@@ -60,6 +64,23 @@ def test_parallel_grid_runs_every_point_once_and_resumes(mini_config, tmp_path, 
     count = len(trials(out))
     assert main(["search", "--config", str(path), "--output", str(out)]) == 0
     assert len(trials(out)) == count
+
+
+def test_a_killed_workers_trial_is_redone_on_resume(mini_config, tmp_path, monkeypatch):
+    path = search_config(mini_config, tmp_path, epochs=1, space="    train.lr: [0.01, 0.02]")
+    out = tmp_path / "search"
+    out.mkdir()
+    config = load_config(path)
+    monkeypatch.setattr(search_module, "_GRACE_SECONDS", 1)
+    study = search_module._study(config, f"sqlite:///{out / 'study.db'}")
+    search_module._enqueue_grid(study, config.search.space)
+    taken = study.ask()  # a worker took a point, beat once, and was killed (SIGKILL: no tell)
+    study._storage.record_heartbeat(taken._trial_id)
+    time.sleep(2)
+    run_search(config, out)
+    assert [t.number for t in trials(out, TrialState.FAIL)] == [taken.number]
+    assert sorted(t.params["train.lr"] for t in trials(out, TrialState.COMPLETE)) == [0.01, 0.02]
+    assert not trials(out, TrialState.RUNNING)
 
 
 def test_random_search_with_median_pruner_prunes(mini_config, tmp_path):
