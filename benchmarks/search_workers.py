@@ -10,7 +10,7 @@ documents per second of all its workers together:
 
 - one worker: one process, torch threads = cores (what ``--jobs 1`` does);
 - threads: one process, one Python thread per core, one torch thread each (what ``--jobs N`` did
-  before it used processes: the GIL serialises everything outside torch's kernels);
+  before it used processes; their trials shared one random state, so were not reproducible);
 - processes: one process per core, one torch thread each (what ``--jobs N`` does now).
 """
 
@@ -56,6 +56,7 @@ def _train_steps(hidden: int, emb: int, steps: int, threads: int, barrier, prepa
     model.train()
     parts.loader.set_epoch(1)
     batches = list(itertools.islice(parts.loader, steps + 1))
+    started, docs = time.perf_counter(), 0
     for i, (ids, lengths, labels) in enumerate(batches):
         if i == 1:  # the first step (allocations, first calls) is not timed
             barrier.wait()

@@ -62,7 +62,7 @@ def run_search(
 ) -> optuna.Study:
     """Run (or resume) the study. ``jobs`` > 1 starts that many worker processes in all (this one
     included), each with its share of the CPU cores as torch threads (``train.num_threads`` when
-    set): separate processes, so Python's GIL does not serialise their training steps."""
+    set). Processes, not threads, so that each trial has its own random state (reproducible)."""
     search = config.search
     if not search.space:
         raise ConfigError("search.space: empty; map dotted config keys to values, e.g. train.lr: [0.001, 0.002]")
