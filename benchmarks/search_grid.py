@@ -15,6 +15,7 @@ the table says. With ``--write`` the tables replace the "search-grid" section of
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def main() -> int:
     workers = {t.user_attrs.get("worker") for t in this_time}
     best = max(complete, key=lambda t: t.value) if complete else None
     summary = [
-        {"what": "grid points", "value": str(len(list(_points(config))))},
+        {"what": "grid points", "value": str(math.prod(len(v) for v in config.search.space.values()))},
         {"what": "trials complete / pruned (whole study)", "value": f"{len(complete)} / {len(pruned)}"},
         {"what": "trials run by this invocation", "value": f"{len(this_time)} ({epochs} epochs)"
                                                         + (" — study resumed" if resumed else "")},
@@ -106,12 +107,6 @@ def _trials(out: Path) -> list[optuna.trial.FrozenTrial]:
         return []
     study = optuna.load_study(study_name=summaries[0].study_name, storage=f"sqlite:///{out / 'study.db'}")
     return study.get_trials(deepcopy=False)
-
-
-def _points(config):
-    import itertools
-
-    return itertools.product(*config.search.space.values())
 
 
 if __name__ == "__main__":

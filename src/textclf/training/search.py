@@ -7,6 +7,8 @@
   copy enqueued by a worker that started at the same moment steps back, so no point is
   evaluated twice, also with parallel workers on several machines.
 - Preprocessing is done once per distinct (data, preprocess) setting and shared by the trials.
+- ``--jobs N`` runs N worker processes that split the cores. Grid trials record heartbeats, so a
+  trial whose worker was killed is marked failed when a worker starts, and its point is redone.
 - Each trial trains ``search.epochs`` epochs, reports its validation metric every epoch (for the
   pruner), and is scored by its best epoch, whose checkpoint it keeps.
 Outputs: ``results.csv`` and ``results.md`` (sorted by the metric), TensorBoard HParams, and
@@ -135,11 +137,16 @@ def _heartbeat(study: optuna.Study, trial: optuna.Trial):
         thread.join()
 
 
-def _objective(config: Config, out_dir: Path):
+def _data_key(config: Config) -> str:
+    return config.model_dump_json(include={"data", "preprocess", "seed"})
+
+
+def _objective(config: Config, out_dir: Path, prepared: dict[str, PreparedData] | None = None):
     """The trial function: train ``search.epochs`` epochs at the trial's point, report every
-    epoch to the pruner, and score the trial by its best epoch."""
+    epoch to the pruner, and score the trial by its best epoch. ``prepared`` maps a data key
+    to data already prepared."""
     search = config.search
-    prepared: dict[str, PreparedData] = {}
+    prepared = {} if prepared is None else prepared
 
     def objective(trial: optuna.Trial) -> float:
         params = {}
@@ -149,7 +156,7 @@ def _objective(config: Config, out_dir: Path):
             else:
                 params[key] = trial.suggest_float(key, spec.low, spec.high, log=spec.log)
         trial_config = _with_params(config, params, search.epochs)
-        data_key = trial_config.model_dump_json(include={"data", "preprocess", "seed"})
+        data_key = _data_key(trial_config)
         if data_key not in prepared:  # preprocessing once per distinct data/preprocess setting
             prepared[data_key] = prepare_data(trial_config)
         metric_key = _METRIC_KEY[search.metric]
@@ -201,14 +208,15 @@ def _work_in_processes(config: Config, out_dir: Path, storage: str, jobs: int, r
     threads = config.train.num_threads or max(1, len(os.sched_getaffinity(0)) // jobs)
     shares = [None] * jobs if remaining is None else [remaining // jobs + (i < remaining % jobs) for i in range(jobs)]
     # Preprocess (or fill the cache) once here, so that the workers only read it.
-    prepare_data(_with_params(config, {}, config.search.epochs))
+    base = _with_params(config, {}, config.search.epochs)
+    prepared = {_data_key(base): prepare_data(base)}
     raw = config.model_dump(mode="json")
     before = torch.get_num_threads()
     with ProcessPoolExecutor(jobs - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_process_worker, raw, str(out_dir), storage, threads, n) for n in shares[1:]]
         torch.set_num_threads(threads)
         try:
-            _work(_study(config, storage), _objective(config, out_dir), shares[0])
+            _work(_study(config, storage), _objective(config, out_dir, prepared), shares[0])
         finally:
             torch.set_num_threads(before)
         for future in futures:  # a worker's failure is the command's failure
