@@ -32,14 +32,14 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import markdown_table, write_section  # noqa: E402
+from textclf.evaluation.predict import predict_logits  # noqa: E402
+from textclf.training.checkpoint import load_checkpoint, model_from_checkpoint  # noqa: E402
 
 from textclf.config import load_config  # noqa: E402
 from textclf.data import load_corpus  # noqa: E402
-from textclf.evaluation.predict import predict_logits  # noqa: E402
 from textclf.text.encoding import encode_texts  # noqa: E402
 from textclf.text.prepare import prepare_data  # noqa: E402
 from textclf.training import train  # noqa: E402
-from textclf.training.checkpoint import load_checkpoint, model_from_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "20newsgroups_bigru.yaml"

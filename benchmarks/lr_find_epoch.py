@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import markdown_table, write_section
 
 from textclf.config import load_config
+from textclf.runtime import resolve_device, seed_everything
 from textclf.text.prepare import prepare_data
 from textclf.training import train
 from textclf.training.lr_finder import lr_range_test
-from textclf.training.runtime import resolve_device, seed_everything
 from textclf.training.setup import build_parts
 
 ROOT = Path(__file__).resolve().parents[1]

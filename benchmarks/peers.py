@@ -85,7 +85,6 @@ def _linear_svc(train, test):
 
 def _fasttext(train, test, seed: int, threads: int):
     import fasttext
-
     from textclf.text.tokenizer import build_tokenizer
 
     tokenize = build_tokenizer("study")
@@ -114,6 +113,7 @@ def _ours(config, test, workdir: Path, seeds: int = 1):
     """``textclf train`` (``seeds`` times, train.seed 42, 43, ...), then the best checkpoint(s) — an
     ensemble when several — classify the raw test texts."""
     from textclf.evaluation.ensemble import Ensemble
+
     from textclf.training import train
 
     started = time.perf_counter()

@@ -1,5 +1,41 @@
-"""textclf: config-driven text classification with PyTorch."""
+"""textclf: config-driven text classification with PyTorch.
+
+The public names are loaded on first use, so ``import textclf`` stays cheap and loading a
+Predictor does not import the training code::
+
+    import textclf
+    run = textclf.train("configs/sms_spam_lstm.yaml")
+    textclf.Predictor.load(run.best_checkpoint).predict(["some text"])
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+_EXPORTS = {
+    "train": "textclf.api",
+    "Run": "textclf.api",
+    "load_config": "textclf.config",
+    "Config": "textclf.config",
+    "Predictor": "textclf.inference.predictor",
+    "ModelArtifact": "textclf.artifact",
+    "TextPipeline": "textclf.text.pipeline",
+    "RunLayout": "textclf.run_layout",
+    "TextclfError": "textclf.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'textclf' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

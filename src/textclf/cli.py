@@ -41,7 +41,8 @@ def _cmd_data(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from textclf.config import load_config
     from textclf.evaluation.evaluate import format_evaluation
-    from textclf.training.loop import resume, train
+    from textclf.run_layout import RunLayout
+    from textclf.training.recipe import resume, train
 
     if args.resume:
         if args.config or args.overrides or args.run_dir:
@@ -56,20 +57,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"best epoch {result.best_epoch} ({result.best_score:.4f})")
     print(format_evaluation(result.test_metrics, "test"))
     print(f"\nrun folder: {result.run_dir}")
-    print(f"evaluate again: textclf evaluate --checkpoint {result.run_dir}/checkpoints/best.ckpt --split test")
+    print(f"evaluate again: textclf evaluate --checkpoint {RunLayout(result.run_dir).best_checkpoint} --split test")
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from textclf.evaluation.evaluate import default_eval_dir, evaluate_checkpoint, format_evaluation
+    from textclf.evaluation.evaluate import (
+        default_eval_dir,
+        evaluate_checkpoint,
+        evaluation_name,
+        format_evaluation,
+    )
 
     metrics = evaluate_checkpoint(
         args.checkpoint, args.split, args.output, device=args.device, input_path=args.input
     )
-    name = Path(args.input).stem if args.input else args.split
-    print(format_evaluation(metrics, name))
-    folder = name if len(args.checkpoint) == 1 else f"{name}-ensemble{len(args.checkpoint)}"
-    out = args.output or default_eval_dir(Path(args.checkpoint[0]), folder)
+    print(format_evaluation(metrics, Path(args.input).stem if args.input else args.split))
+    out = args.output or default_eval_dir(
+        Path(args.checkpoint[0]), evaluation_name(args.split, args.input, len(args.checkpoint)))
     print(f"\nmetrics.json, per_class.csv, confusion_matrix.csv and .png written to {out}/")
     return 0
 
@@ -122,16 +127,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_explain(args: argparse.Namespace) -> int:
     from textclf.data.files import read_table, texts_of
     from textclf.files import write_text
+    from textclf.inference import Predictor
     from textclf.reporting.explain import explain_texts, explanation_page
-    from textclf.training.checkpoint import load_checkpoint
 
-    payload = load_checkpoint(args.checkpoint)
+    predictor = Predictor.load(args.checkpoint)
     if args.text is not None:
         texts = [args.text]
     else:
-        column = args.text_column or payload["config"]["data"].get("text_column", "text")
+        column = args.text_column or predictor.artifact.config["data"].get("text_column", "text")
         texts = texts_of(read_table(Path(args.input)), column, Path(args.input))[: args.limit]
-    explanations = explain_texts(payload, texts)
+    explanations = explain_texts(predictor, texts)
     for e in explanations:
         top = ", ".join(f"{t} ({w:.2f})" for t, w in e.top_tokens(8))
         print(f"{e.label} (p = {e.probability:.3f}); top tokens by {e.method}: {top}")
@@ -172,22 +177,14 @@ def _cmd_sanity(args: argparse.Namespace) -> int:
 
 def _cmd_lr_find(args: argparse.Namespace) -> int:
     from textclf.config import load_config
-    from textclf.text.prepare import prepare_data
-    from textclf.training.lr_finder import lr_range_test, save_lr_find
+    from textclf.training.lr_finder import run_lr_find
     from textclf.training.run_dir import create_run_dir
-    from textclf.training.runtime import resolve_device, seed_everything
-    from textclf.training.setup import build_parts
 
     config = load_config(args.config, args.overrides)
     if not 0 < args.min_lr < args.max_lr:
         raise UsageError(f"--min-lr {args.min_lr:g} and --max-lr {args.max_lr:g}: need 0 < min < max")
-    seed_everything(config.train.run_seed(config.seed))
-    device = resolve_device(config.train.device)
-    parts = build_parts(config, prepare_data(config), device)
     out = create_run_dir(config.output_dir, f"{config.name}-lr-find", args.output)
-    r = lr_range_test(parts.model, parts.optimizer, parts.criterion, parts.loader, device,
-                      args.min_lr, args.max_lr, args.steps)
-    save_lr_find(r, out)
+    r = run_lr_find(config, out, args.min_lr, args.max_lr, args.steps)
     print(f"{len(r.lrs)} steps from {args.min_lr:g}; stopped: {r.stop_reason}")
     print(f"suggested lr {r.suggestion:.2e} (lower of steepest descent and a tenth of the minimum's lr); "
           f"stable window {r.window[0]:.1e} → {r.window[1]:.1e}")

@@ -31,6 +31,7 @@ __all__ = [
     "load_config",
     "config_from_dict",
     "parse_overrides",
+    "apply_overrides",
     "dump_config",
 ]
 
@@ -44,7 +45,8 @@ class _Section(BaseModel):
 
 
 class DataConfig(_Section):
-    source: Literal["20newsgroups", "files"] = "20newsgroups"
+    # A registered data source (textclf.data.sources): 20newsgroups, files, or one of yours.
+    source: str = "20newsgroups"
     # Where data lives; the environment variable TEXTCLF_DATA overrides it. 20newsgroups: the
     # .tar.gz archive, the folder it extracts to, or a folder holding either. files: the folder
     # that relative train/val/test paths are taken in.
@@ -85,7 +87,9 @@ class DataConfig(_Section):
 
 
 class PreprocessConfig(_Section):
-    tokenizer: Literal["study"] = "study"
+    # A registered tokenizer (textclf.text.tokenizers): study (the reference study's: runs of
+    # word characters), whitespace, or one of yours.
+    tokenizer: str = "study"
     lowercase: bool = True
     min_freq: int = Field(2, ge=1)
     max_size: int = Field(50000, ge=3)  # counts <pad> and <unk>
@@ -194,10 +198,7 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the config must be a mapping of sections, not {_kind(raw)}")
     positions = _key_positions(node) if node is not None else {}
-    override_keys: set[str] = set()
-    for key, value in parse_overrides(overrides or []):
-        _set_dotted(raw, key, value)
-        override_keys.add(key)
+    override_keys = apply_overrides(raw, overrides or [])
     return config_from_dict(raw, source=str(path), positions=positions, override_keys=override_keys)
 
 
@@ -253,6 +254,15 @@ def config_from_dict(
     assert config is not None and resolved is not None
     config.model = ModelConfig(name=name, **resolved)
     return config
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> set[str]:
+    """Apply ``key=value`` overrides to a raw config dict in place; return the keys set."""
+    keys: set[str] = set()
+    for key, value in parse_overrides(overrides):
+        _set_dotted(raw, key, value)
+        keys.add(key)
+    return keys
 
 
 def dump_config(config: Config) -> str:

@@ -5,10 +5,9 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from textclf.cli import main
-from textclf.evaluation.ensemble import Ensemble
+from textclf.inference import Predictor
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +25,12 @@ def test_ensemble_is_the_mean_of_the_members_probabilities(trained_run, second_r
 
     paths = [trained_run / "checkpoints" / "best.ckpt", second_run / "checkpoints" / "best.ckpt"]
     val = load_corpus(load_config(mini_config))["val"]
-    both = Ensemble(paths)
-    log_p = both.log_proba(both.encode(val.texts, val.labels))
-    members = []
-    for path in paths:
-        one = Ensemble([path])
-        members.append(torch.softmax(torch.from_numpy(one.log_proba(one.encode(val.texts))).double(), 1).numpy())
+    both = Predictor.load(paths)
+    log_p = both.log_proba_encoded(both.encode(val.texts, val.labels))
+    members = [Predictor.load(path).predict_proba(val.texts).astype(np.float64) for path in paths]
     np.testing.assert_allclose(np.exp(log_p), (members[0] + members[1]) / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(both.predict_proba(val.texts), (members[0] + members[1]) / 2, rtol=1e-4, atol=1e-6)
+    assert both.predict(val.texts) == [both.classes[i] for i in np.exp(log_p).argmax(1)]
 
 
 def test_evaluate_and_predict_take_several_checkpoints(trained_run, second_run, tmp_path, capsys):
@@ -55,10 +53,9 @@ def test_evaluate_and_predict_take_several_checkpoints(trained_run, second_run, 
 
 
 def test_members_with_different_classes_are_refused(trained_run, tmp_path):
-    from textclf.training.checkpoint import load_checkpoint
+    from textclf.artifact import ModelArtifact
 
-    payload = load_checkpoint(trained_run / "checkpoints" / "best.ckpt")
-    payload["label_names"] = list(reversed(payload["label_names"]))
-    other = tmp_path / "other.ckpt"
-    torch.save(payload, other)
+    artifact = ModelArtifact.load(trained_run / "checkpoints" / "best.ckpt")
+    artifact.classes = list(reversed(artifact.classes))
+    other = artifact.save(tmp_path / "other.ckpt")
     assert main(["evaluate", "--checkpoint", str(trained_run / "checkpoints" / "best.ckpt"), str(other)]) == 5

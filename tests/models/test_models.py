@@ -5,9 +5,9 @@ import torch
 
 from textclf.config import TrainConfig
 from textclf.errors import ConfigError
-from textclf.models import build_model, list_models
-from textclf.training.optimizer import clip_gradients, gradient_values, make_optimizer
+from textclf.models import BuildContext, build_model, list_models
 from textclf.models.rnn import PaddedRNN, reverse_padded
+from textclf.training.optimizer import clip_gradients, gradient_values, make_optimizer
 
 VOCAB, CLASSES = 60, 5
 RNN_SMALL = {"embedding_dim": 12, "hidden_size": 10}
@@ -41,8 +41,8 @@ def variants():
 
 def fitted(name, params):
     """A model with random weights, its training statistics (if any) taken from random batches."""
-    model = build_model(name, params, VOCAB, CLASSES)
-    if hasattr(model, "fit_statistics"):
+    model = build_model(name, params, BuildContext(VOCAB, CLASSES))
+    if model.needs_statistics:
         model.fit_statistics([batch(seed) for seed in range(3)])
     return model
 
@@ -96,25 +96,25 @@ def test_a_few_steps_fit_a_batch_and_state_dict_round_trips(name, params):
         optimizer.step()
     model.eval()
     assert model(ids, lengths).argmax(1).tolist() == labels.tolist()
-    copy = build_model(name, params, VOCAB, CLASSES).eval()
+    copy = build_model(name, params, BuildContext(VOCAB, CLASSES)).eval()
     copy.load_state_dict(model.state_dict())
     torch.testing.assert_close(copy(ids, lengths), model(ids, lengths))
 
 
 def test_unknown_model_and_parameter_errors_list_valid_choices():
     with pytest.raises(ConfigError, match="valid names: bag_of_ngrams, bigru_attention, lstm, textcnn"):
-        build_model("transformer", {}, VOCAB, CLASSES)
+        build_model("transformer", {}, BuildContext(VOCAB, CLASSES))
     with pytest.raises(ConfigError, match="did you mean 'hidden_size'"):
-        build_model("lstm", {"hiden_size": 3}, VOCAB, CLASSES)
+        build_model("lstm", {"hiden_size": 3}, BuildContext(VOCAB, CLASSES))
 
 
 def test_study_model_has_the_study_size():
-    model = build_model("bigru_attention", {}, 50000, 20)
+    model = build_model("bigru_attention", {}, BuildContext(50000, 20))
     assert sum(p.numel() for p in model.parameters()) == 10_461_973  # "~10.46 M" in the study
 
 
 def test_attention_is_exactly_zero_on_padding():
-    model = build_model("bigru_attention", RNN_SMALL, VOCAB, CLASSES).eval()
+    model = build_model("bigru_attention", RNN_SMALL, BuildContext(VOCAB, CLASSES)).eval()
     ids, lengths = batch()
     _, weights = model(ids, lengths, return_attention=True)
     mask = torch.arange(9)[None, :] < lengths[:, None]
@@ -151,7 +151,7 @@ def test_bag_of_ngrams_tfidf_equals_scikit_learn():
     vocab = 12
     train_docs = [[2, 3, 3, 4], [3, 5], [6, 7, 7, 7, 2], [2, 2, 8]]
     test_docs = [[3, 3, 3, 2, 9], [7, 1]]
-    model = build_model("bag_of_ngrams", {"embedding_dim": vocab, "ngrams": 1, "tfidf": True}, vocab, 2)
+    model = build_model("bag_of_ngrams", {"embedding_dim": vocab, "ngrams": 1, "tfidf": True}, BuildContext(vocab, 2))
 
     def as_batch(docs):
         lengths = torch.tensor([len(d) for d in docs])

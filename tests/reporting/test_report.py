@@ -6,8 +6,8 @@ import matplotlib.image
 import pytest
 
 from textclf.cli import main
+from textclf.inference import Predictor
 from textclf.reporting.explain import explain_texts
-from textclf.training import load_checkpoint
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -67,16 +67,17 @@ def test_html_report_renders_in_a_headless_browser_without_network(report, tmp_p
 
 
 def test_explain_attention_and_gradient_models(trained_run, tmp_path, capsys):
-    payload = load_checkpoint(trained_run / "checkpoints" / "best.ckpt")
-    (e,) = explain_texts(payload, ["The Rangers won the hockey game in overtime, said the NHL"])
+    predictor = Predictor.load(trained_run / "checkpoints" / "best.ckpt")
+    (e,) = explain_texts(predictor, ["The Rangers won the hockey game in overtime, said the NHL"])
     assert e.method == "attention" and len(e.weights) == len(e.tokens) == 11
     assert max(e.weights) == pytest.approx(1.0) and min(e.weights) >= 0
     # A model without attention: gradient × input.
     from textclf.models import build_model
 
-    payload["model"] = {"name": "lstm", "params": {"embedding_dim": 32, "hidden_size": 32}}
-    payload["state_dict"] = build_model("lstm", payload["model"]["params"], len(payload["vocab"]), 4).state_dict()
-    (g,) = explain_texts(payload, ["space shuttle launch orbit"])
+    artifact = predictor.artifact
+    artifact.model_name, artifact.model_params = "lstm", {"embedding_dim": 32, "hidden_size": 32}
+    artifact.state_dict = build_model("lstm", artifact.model_params, artifact.build_context()).state_dict()
+    (g,) = explain_texts(Predictor([artifact]), ["space shuttle launch orbit"])
     assert g.method == "gradient × input" and len(g.weights) == 4 and max(g.weights) == pytest.approx(1.0)
     # The command: text or file in, highlighted HTML out.
     texts = tmp_path / "texts.jsonl"

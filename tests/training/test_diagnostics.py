@@ -10,10 +10,8 @@ from textclf.cli import main
 from textclf.config import load_config
 from textclf.models import registry
 from textclf.models.bigru_attention import BiGRUAttention, BiGRUAttentionParams
-from textclf.text import prepare_data
 from textclf.training.lr_finder import lr_range_test
-from textclf.training.runtime import seed_everything
-from textclf.training.setup import build_parts
+from textclf.training.setup import setup_run
 
 
 def test_sanity_passes_on_a_healthy_model(mini_config, tmp_path, capsys):
@@ -66,9 +64,8 @@ def test_sanity_strict_turns_warnings_into_failures(mini_config, tmp_path, capsy
 
 def test_lr_find_restores_the_model_bit_for_bit(mini_config, tmp_path):
     config = load_config(mini_config)
-    seed_everything(config.seed)
-    device = torch.device("cpu")
-    parts = build_parts(config, prepare_data(config), device)
+    parts = setup_run(config)
+    device = parts.device
     before = {k: v.clone() for k, v in parts.model.state_dict().items()}
     lr_before = parts.optimizer.param_groups[0]["lr"]
     rng_before = torch.get_rng_state()

@@ -11,8 +11,8 @@ import time
 import pytest
 import torch
 
+from textclf.artifact import ModelArtifact
 from textclf.cli import main
-from textclf.training import load_checkpoint
 
 # One thread everywhere: the subprocess and this process must do the same arithmetic.
 SETTINGS = ["--set", "train.num_threads=1", "--set", "train.checkpoint_every_steps=3",
@@ -48,8 +48,8 @@ def assert_same_run(run, reference):
     theirs = json.loads((reference / "results.json").read_text())
     ours.pop("mean_epoch_seconds"), theirs.pop("mean_epoch_seconds")
     assert ours == theirs
-    a = load_checkpoint(run / "checkpoints" / "best.ckpt")["state_dict"]
-    b = load_checkpoint(reference / "checkpoints" / "best.ckpt")["state_dict"]
+    a = ModelArtifact.load(run / "checkpoints" / "best.ckpt").state_dict
+    b = ModelArtifact.load(reference / "checkpoints" / "best.ckpt").state_dict
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key

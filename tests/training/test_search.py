@@ -8,13 +8,12 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from conftest import write_config
 from textclf.cli import main
 from textclf.config import load_config
 from textclf.errors import ConfigError
 from textclf.training import search as search_module
 from textclf.training.search import run_search
-
-from conftest import write_config
 
 SEARCH = """
 search:

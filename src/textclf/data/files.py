@@ -17,6 +17,7 @@ import pandas as pd
 from textclf.config import DataConfig
 from textclf.data.examples import Corpus, Examples
 from textclf.data.location import resolve_data_path
+from textclf.data.sources import register_source
 from textclf.data.splits import split_train_val_test, stratified_split
 from textclf.errors import DataError
 
@@ -166,6 +167,22 @@ def _rows(rows: list[int]) -> str:
     return shown + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
 
 
+def files_fingerprint(config: DataConfig, seed: int) -> str:
+    parts = ["files"]
+    for name in (config.train, config.val, config.test):
+        if name:
+            path = resolve_data_path(name, config)
+            if not path.is_file():
+                raise DataError(f"{path}: file not found (from data.train/val/test)")
+            stat = path.stat()
+            parts.append(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
+    parts.append(config.model_dump_json(include={
+        "text_column", "label_column", "encoding", "unknown_labels", "empty_texts", "test_size", "val_size",
+    }))
+    return "|".join(parts) + f"|seed={seed}"
+
+
+@register_source("files", fingerprint=files_fingerprint)
 def load_files(config: DataConfig, seed: int) -> Corpus:
     paths = {s: resolve_data_path(p, config) for s, p in
              (("train", config.train), ("val", config.val), ("test", config.test)) if p}
@@ -191,18 +208,3 @@ def load_files(config: DataConfig, seed: int) -> Corpus:
         kept, held = stratified_split(train.labels, fraction, seed, str(paths["train"]))
         splits.update(train=train.subset(kept), **{missing: train.subset(held)})
     return Corpus(label_names, {s: splits[s] for s in ("train", "val", "test")})
-
-
-def files_fingerprint(config: DataConfig, seed: int) -> str:
-    parts = ["files"]
-    for name in (config.train, config.val, config.test):
-        if name:
-            path = resolve_data_path(name, config)
-            if not path.is_file():
-                raise DataError(f"{path}: file not found (from data.train/val/test)")
-            stat = path.stat()
-            parts.append(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
-    parts.append(config.model_dump_json(include={
-        "text_column", "label_column", "encoding", "unknown_labels", "empty_texts", "test_size", "val_size",
-    }))
-    return "|".join(parts) + f"|seed={seed}"

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from textclf.config import DataConfig
 from textclf.data.examples import Corpus, Examples
 from textclf.data.location import ENV_VAR, data_location
+from textclf.data.sources import register_source
 from textclf.data.splits import split_train_val_test, stratified_split
 from textclf.errors import DataError
 from textclf.files import atomic_path
@@ -163,6 +164,14 @@ _CLEANERS = {"headers": strip_headers, "footers": strip_footers, "quotes": strip
 # --------------------------------------------------------------------------- splitting
 
 
+def newsgroups_fingerprint(config: DataConfig, seed: int) -> str:
+    """Identity of the corpus these settings produce, known without reading the posts."""
+    path = locate_archive(config)
+    settings = config.model_dump_json(include={"protocol", "test_size", "val_size", "remove"})
+    return f"20newsgroups|{fingerprint(path)}|{settings}|seed={seed}"
+
+
+@register_source("20newsgroups", fingerprint=newsgroups_fingerprint)
 def load_newsgroups(config: DataConfig, seed: int) -> Corpus:
     """Read the corpus and split it by ``config.protocol``."""
     path = locate_archive(config)
@@ -188,10 +197,3 @@ def load_newsgroups(config: DataConfig, seed: int) -> Corpus:
 
     splits = {s: everything.subset(i) for s, i in (("train", train), ("val", val), ("test", test))}
     return Corpus(label_names, splits)
-
-
-def newsgroups_fingerprint(config: DataConfig, seed: int) -> str:
-    """Identity of the corpus these settings produce, known without reading the posts."""
-    path = locate_archive(config)
-    settings = config.model_dump_json(include={"protocol", "test_size", "val_size", "remove"})
-    return f"20newsgroups|{fingerprint(path)}|{settings}|seed={seed}"

@@ -1,9 +1,8 @@
-"""Metrics, baselines and prediction."""
+"""Metrics, baselines and evaluation outputs."""
 
 from textclf.evaluation.baselines import baseline_metrics
 from textclf.evaluation.evaluate import evaluate_checkpoint, evaluate_logits, format_evaluation
 from textclf.evaluation.metrics import classification_metrics, cross_entropy
-from textclf.evaluation.predict import predict_logits
 
 __all__ = [
     "baseline_metrics",
@@ -12,5 +11,4 @@ __all__ = [
     "format_evaluation",
     "classification_metrics",
     "cross_entropy",
-    "predict_logits",
 ]

@@ -17,9 +17,13 @@ from textclf.errors import CheckpointError, UsageError
 from textclf.evaluation.baselines import baseline_metrics
 from textclf.evaluation.metrics import classification_metrics, cross_entropy, format_per_class
 from textclf.files import atomic_path, write_json
+from textclf.inference import Predictor
 from textclf.reporting.plots import plot_confusion_matrix
+from textclf.run_layout import RunLayout
 
-__all__ = ["default_eval_dir", "evaluate_checkpoint", "evaluate_logits", "format_evaluation"]
+__all__ = [
+    "default_eval_dir", "evaluate_checkpoint", "evaluate_logits", "evaluation_name", "format_evaluation",
+]
 
 
 def evaluate_logits(
@@ -82,9 +86,16 @@ def format_evaluation(metrics: dict, split: str) -> str:
 
 
 def default_eval_dir(checkpoint: Path, split: str) -> Path:
-    checkpoint = Path(checkpoint)
-    run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
-    return run / "evaluation" / split
+    """``<run>/evaluation/<split>`` of the run the checkpoint belongs to."""
+    return RunLayout.of_checkpoint(checkpoint).evaluation(split)
+
+
+def evaluation_name(split: str, input_path: str | Path | None, members: int) -> str:
+    """The evaluation folder's name: the split, or ``input-<file stem>`` for a file of the
+    user's (never the name of a split, so it cannot overwrite the split's evaluation), with
+    ``-ensembleN`` for N > 1 checkpoints."""
+    name = f"input-{Path(input_path).stem}" if input_path is not None else split
+    return name if members == 1 else f"{name}-ensemble{members}"
 
 
 def evaluate_checkpoint(
@@ -99,38 +110,36 @@ def evaluate_checkpoint(
     data set it was trained on, or on any labelled file (``input_path``, read with the first
     checkpoint's text and label columns)."""
     from textclf.data import SPLITS, load_corpus
-    from textclf.evaluation.ensemble import Ensemble
-    from textclf.training.runtime import resolve_device
 
     if split not in SPLITS:
         raise UsageError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
     checkpoints = [Path(c) for c in (checkpoint if isinstance(checkpoint, list) else [checkpoint])]
-    ensemble = Ensemble(checkpoints, resolve_device(device))
-    payload = ensemble.payload
-    config = config_from_dict(payload["config"], source=f"{checkpoints[0]} (stored config)")
+    predictor = Predictor.load(checkpoints, device=device, batch_size=batch_size)
+    artifact = predictor.artifact
+    config = config_from_dict(artifact.config, source=f"{checkpoints[0]} (stored config)")
     if input_path is not None:
-        split = Path(input_path).stem
-        examples = _labelled_file(Path(input_path), config, payload["label_names"])
+        examples = _labelled_file(Path(input_path), config, predictor.classes)
+        shown = Path(input_path).stem
     else:
         corpus = load_corpus(config)
-        if list(corpus.label_names) != list(payload["label_names"]):
+        if list(corpus.label_names) != predictor.classes:
             raise CheckpointError(
                 f"{checkpoints[0]}: the data's classes differ from the checkpoint's; "
                 "evaluate on the data set the model was trained on"
             )
         examples = corpus[split]
-    encoded = ensemble.encode(examples.texts, examples.labels)
-    logits = ensemble.log_proba(encoded, batch_size)
-    name = split if len(checkpoints) == 1 else f"{split}-ensemble{len(checkpoints)}"
-    out = Path(out_dir) if out_dir else default_eval_dir(checkpoints[0], name)
-    vocab = ensemble.members[0][1][1]
+        shown = split
+    encoded = predictor.encode(examples.texts, examples.labels)
+    logits = predictor.log_proba_encoded(encoded)
+    out = Path(out_dir) if out_dir else default_eval_dir(checkpoints[0], evaluation_name(split, input_path, len(checkpoints)))
+    vocab = predictor.pipelines[0].vocab_
     previews = [" ".join(vocab.decode(encoded[0].document(i)[:60].tolist())) for i in range(len(examples))]
-    title = f"Confusion matrix ({split}" + (f", ensemble of {len(checkpoints)})" if len(checkpoints) > 1 else ")")
+    title = f"Confusion matrix ({shown}" + (f", ensemble of {len(checkpoints)})" if len(checkpoints) > 1 else ")")
     return evaluate_logits(
         logits,
         encoded[0].labels,
-        payload["label_names"],
-        payload["train_label_counts"],
+        predictor.classes,
+        artifact.train_class_counts,
         config.seed,
         out,
         title=title,

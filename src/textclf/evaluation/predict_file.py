@@ -11,14 +11,12 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from textclf.data.files import iter_table, texts_of
 from textclf.errors import UsageError
-from textclf.evaluation.ensemble import Ensemble
 from textclf.files import atomic_path
-from textclf.training.runtime import resolve_device
+from textclf.inference import Predictor
 
 __all__ = ["predict_file"]
 
@@ -47,12 +45,11 @@ def predict_file(
             f"{output_path}: the folder {output_path.parent} does not exist; create it or write elsewhere"
         )
     checkpoints = checkpoint if isinstance(checkpoint, list) else [checkpoint]
-    ensemble = Ensemble(checkpoints, resolve_device(device))
-    payload = ensemble.payload
-    names = list(payload["label_names"])
+    predictor = Predictor.load(checkpoints, device=device, batch_size=batch_size)
+    names = predictor.classes
     if top_k is not None and not 1 <= top_k <= len(names):
         raise UsageError(f"--top-k {top_k}: choose between 1 and {len(names)} (the number of classes)")
-    data = payload["config"]["data"]
+    data = predictor.artifact.config["data"]
     text_column = text_column or data.get("text_column", "text")
     explicit_id = id_column
     id_column = id_column or data.get("id_column") or id_name
@@ -76,8 +73,7 @@ def predict_file(
                 raise UsageError(f"{input_path}: no id column '{explicit_id}' (from --id-column)")
             else:  # no id column: a 0-based row index
                 ids = [str(i) for i in range(rows, rows + len(frame))]
-            logits = ensemble.log_proba(ensemble.encode(texts), batch_size)
-            probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+            probs = predictor.predict_proba(texts)
             best = probs.argmax(axis=1)
             ranked = np.argsort(-probs, axis=1, kind="stable")[:, :top_k] if top_k else None
             for i in range(len(texts)):

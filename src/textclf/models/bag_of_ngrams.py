@@ -22,6 +22,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from textclf.models.base import BuildContext, TextClassifier
 from textclf.models.registry import ModelParams, register_model
 
 __all__ = ["BagOfNgrams", "BagOfNgramsParams", "hashed_ngrams"]
@@ -56,13 +57,16 @@ def hashed_ngrams(ids: torch.Tensor, lengths: torch.Tensor, n: int, vocab_size: 
 
 
 @register_model("bag_of_ngrams", BagOfNgramsParams)
-class BagOfNgrams(nn.Module):
-    def __init__(self, params: BagOfNgramsParams, vocab_size: int, num_classes: int):
+class BagOfNgrams(TextClassifier):
+    needs_statistics = True  # document frequencies, for TF-IDF (a no-op without it)
+
+    def __init__(self, params: BagOfNgramsParams, context: BuildContext):
         super().__init__()
         self.params = params
-        self.vocab_size = vocab_size
+        self.vocab_size = context.vocab_size
+        self.pad_id = context.pad_id
         dim = params.embedding_dim
-        self.embedding = nn.Embedding(vocab_size, dim, padding_idx=0, sparse=params.sparse)
+        self.embedding = nn.Embedding(context.vocab_size, dim, padding_idx=context.pad_id, sparse=params.sparse)
         self.ngram_embedding = (
             # One extra row, the padding row: positions past a document's end read it, and it
             # never gets a gradient (so padding cannot move any parameter).
@@ -75,12 +79,12 @@ class BagOfNgrams(nn.Module):
             if table is not None:
                 nn.init.uniform_(table.weight, -1.0 / dim, 1.0 / dim)
         with torch.no_grad():
-            self.embedding.weight[0].zero_()
+            self.embedding.weight[context.pad_id].zero_()
             if self.ngram_embedding is not None:
                 self.ngram_embedding.weight[-1].zero_()
         self.register_buffer("idf", torch.ones(self.num_features) if params.tfidf else torch.ones(0))
         self.dropout = nn.Dropout(params.dropout)
-        self.fc = nn.Linear(dim, num_classes)
+        self.fc = nn.Linear(dim, context.num_classes)
 
     @property
     def num_features(self) -> int:
@@ -131,18 +135,25 @@ class BagOfNgrams(nn.Module):
         return per_doc / tf / norm
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        # Weighted sums straight from the table, without materialising the token vectors.
         feats, valid = self.features(ids, lengths)
         weights = self._weights(feats, valid)  # (batch, n_features)
+        doc = nn.functional.embedding_bag(
+            ids, self.embedding.weight, per_sample_weights=weights[:, : ids.size(1)], mode="sum",
+            sparse=self.params.sparse, padding_idx=self.pad_id,
+        )
+        return self._head(doc, feats, valid, weights, ids.size(1))
+
+    def classify(self, embedded: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The same logits from the (batch, seq_len, dim) token vectors (for explanations)."""
+        feats, valid = self.features(ids, lengths)
+        weights = self._weights(feats, valid)
         width = ids.size(1)
-        if self.embedding._forward_hooks:
-            # Something watches the token vectors (gradient × input explanations): look them up
-            # as a (batch, seq_len, dim) tensor so the hook sees one vector per token.
-            doc = torch.bmm(weights[:, None, :width], self.embedding(ids)).squeeze(1)
-        else:  # weighted sums straight from the table, without materialising the vectors
-            doc = nn.functional.embedding_bag(
-                ids, self.embedding.weight, per_sample_weights=weights[:, :width], mode="sum",
-                sparse=self.params.sparse, padding_idx=0,
-            )
+        doc = torch.bmm(weights[:, None, :width], embedded).squeeze(1)  # (batch, dim)
+        return self._head(doc, feats, valid, weights, width)
+
+    def _head(self, doc, feats, valid, weights, width: int) -> torch.Tensor:
+        """Add the hashed n-grams' vectors to the unigrams' sum ``doc``; classify."""
         if self.ngram_embedding is not None and feats.size(1) > width:  # (one-word batches have none)
             ngram_ids = torch.where(valid[:, width:], feats[:, width:] - self.vocab_size, self.params.buckets)
             doc = doc + nn.functional.embedding_bag(

@@ -11,6 +11,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from textclf.models.base import BuildContext, TextClassifier
 from textclf.models.registry import ModelParams, register_model
 from textclf.models.rnn import PaddedRNN
 
@@ -29,11 +30,14 @@ class BiGRUAttentionParams(ModelParams):
 
 
 @register_model("bigru_attention", BiGRUAttentionParams)
-class BiGRUAttention(nn.Module):
-    def __init__(self, params: BiGRUAttentionParams, vocab_size: int, num_classes: int):
+class BiGRUAttention(TextClassifier):
+    has_attention = True
+
+    def __init__(self, params: BiGRUAttentionParams, context: BuildContext):
         super().__init__()
         self.embedding = nn.Embedding(
-            vocab_size, params.embedding_dim, padding_idx=0, sparse=params.sparse_embedding
+            context.vocab_size, params.embedding_dim, padding_idx=context.pad_id,
+            sparse=params.sparse_embedding,
         )
         self.dropout_embed = nn.Dropout(params.dropout_embed)
         self.gru = PaddedRNN(
@@ -47,13 +51,18 @@ class BiGRUAttention(nn.Module):
         out_dim = self.gru.output_size
         self.attention = nn.Linear(out_dim, 1)
         self.dropout_fc = nn.Dropout(params.dropout_fc)
-        self.fc = nn.Linear(out_dim, num_classes)
+        self.fc = nn.Linear(out_dim, context.num_classes)
 
     def forward(
         self, ids: torch.Tensor, lengths: torch.Tensor, return_attention: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        return self.classify(self.embed(ids), ids, lengths, return_attention)
+
+    def classify(
+        self, embedded: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         seq_len = ids.size(1)
-        x = self.dropout_embed(self.embedding(ids))  # (batch, seq_len, emb)
+        x = self.dropout_embed(embedded)  # (batch, seq_len, emb)
         out, _ = self.gru(x, lengths)  # (batch, seq_len, out_dim), zeros at padded positions
         scores = self.attention(out).squeeze(-1)  # (batch, seq_len)
         mask = torch.arange(seq_len, device=ids.device)[None, :] < lengths.to(ids.device)[:, None]

@@ -11,6 +11,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from textclf.models.base import BuildContext, TextClassifier
 from textclf.models.registry import ModelParams, register_model
 from textclf.models.rnn import PaddedRNN
 
@@ -24,10 +25,10 @@ class LSTMParams(ModelParams):
 
 
 @register_model("lstm", LSTMParams)
-class LSTMClassifier(nn.Module):
-    def __init__(self, params: LSTMParams, vocab_size: int, num_classes: int):
+class LSTMClassifier(TextClassifier):
+    def __init__(self, params: LSTMParams, context: BuildContext):
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, params.embedding_dim, padding_idx=0)
+        self.embedding = nn.Embedding(context.vocab_size, params.embedding_dim, padding_idx=context.pad_id)
         self.lstm = PaddedRNN(
             "lstm",
             params.embedding_dim,
@@ -37,9 +38,8 @@ class LSTMClassifier(nn.Module):
             dropout=params.dropout,
         )
         self.dropout = nn.Dropout(params.dropout)
-        self.fc = nn.Linear(self.lstm.output_size, num_classes)
+        self.fc = nn.Linear(self.lstm.output_size, context.num_classes)
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = self.embedding(ids)  # (batch, seq_len, emb)
-        _, last = self.lstm(x, lengths)  # (batch, directions * hidden)
+    def classify(self, embedded: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        _, last = self.lstm(embedded, lengths)  # embedded: (batch, seq_len, emb)  # (batch, directions * hidden)
         return self.fc(self.dropout(last))  # (batch, num_classes)

@@ -2,16 +2,9 @@
 
 Each architecture lives in its own file and registers itself with :func:`register_model`, giving
 its name, a pydantic class for its parameters (the keys of the config's ``model`` section besides
-``name``) and the ``nn.Module`` class. Every model takes ``(ids, lengths)`` and returns logits:
-
-    ids:     (batch, seq_len) int64, right-padded with 0
-    lengths: (batch,) int64, the true length of each row (>= 1)
-    returns: (batch, num_classes) float
-
-A model whose token embedding table is its ``embedding`` attribute can be explained by gradient
-× input. A model that needs statistics of the training data (TF-IDF weights) defines
-``fit_statistics(batches)``: it is called once on a fresh model with the training split's
-``(ids, lengths)`` batches, and must keep what it learns in buffers, so checkpoints carry it.
+``name``) and its :class:`~textclf.models.base.TextClassifier` subclass, which is built as
+``Module(params, context)`` (see ``models/base.py`` for the contract and declared capabilities).
+An unknown name is an error that lists the registered ones.
 """
 
 from __future__ import annotations
@@ -21,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from torch import nn
 
 from textclf.errors import ConfigError
+from textclf.models.base import BuildContext, TextClassifier
 
 __all__ = [
     "ModelParams",
@@ -43,16 +36,18 @@ class ModelParams(BaseModel):
 @dataclass(frozen=True)
 class _Entry:
     params: type[BaseModel]
-    module: type[nn.Module]
+    module: type[TextClassifier]
 
 
 _REGISTRY: dict[str, _Entry] = {}
 
 
-def register_model(name: str, params: type[BaseModel]) -> Callable[[type[nn.Module]], type]:
-    """Class decorator: ``@register_model("lstm", LSTMParams)``."""
+def register_model(name: str, params: type[BaseModel]) -> Callable[[type[TextClassifier]], type]:
+    """Class decorator: ``@register_model("lstm", LSTMParams)`` on a TextClassifier."""
 
-    def decorate(module: type[nn.Module]) -> type[nn.Module]:
+    def decorate(module: type[TextClassifier]) -> type[TextClassifier]:
+        if not issubclass(module, TextClassifier):
+            raise TypeError(f"model {name!r}: {module.__name__} must subclass TextClassifier")
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
         _REGISTRY[name] = _Entry(params, module)
@@ -93,12 +88,13 @@ def validate_model_params(
     return [], resolved.model_dump()
 
 
-def build_model(name: str, params: dict[str, Any], vocab_size: int, num_classes: int) -> nn.Module:
+def build_model(name: str, params: dict[str, Any], context: BuildContext) -> TextClassifier:
+    """A fresh model ``name`` with ``params`` (validated by the model's own class) for ``context``."""
     problems, resolved = validate_model_params(name, params)
     if problems:
         raise ConfigError(*(f"model.{key or 'name'}: {msg}" for key, msg in problems))
     entry = _REGISTRY[name]
-    return entry.module(entry.params(**resolved), vocab_size=vocab_size, num_classes=num_classes)
+    return entry.module(entry.params(**resolved), context)
 
 
 def _import_builtin() -> None:

@@ -13,6 +13,7 @@ import torch
 from pydantic import Field, field_validator
 from torch import nn
 
+from textclf.models.base import BuildContext, TextClassifier
 from textclf.models.registry import ModelParams, register_model
 
 __all__ = ["TextCNN", "TextCNNParams"]
@@ -34,23 +35,23 @@ class TextCNNParams(ModelParams):
 
 
 @register_model("textcnn", TextCNNParams)
-class TextCNN(nn.Module):
-    def __init__(self, params: TextCNNParams, vocab_size: int, num_classes: int):
+class TextCNN(TextClassifier):
+    def __init__(self, params: TextCNNParams, context: BuildContext):
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, params.embedding_dim, padding_idx=0)
+        self.embedding = nn.Embedding(context.vocab_size, params.embedding_dim, padding_idx=context.pad_id)
         self.dropout_embed = nn.Dropout(params.dropout_embed)
         self.widths = list(params.filter_widths)
         self.convs = nn.ModuleList(
             nn.Conv1d(params.embedding_dim, params.num_filters, w, padding=w - 1) for w in self.widths
         )
         self.dropout = nn.Dropout(params.dropout)
-        self.fc = nn.Linear(params.num_filters * len(self.widths), num_classes)
+        self.fc = nn.Linear(params.num_filters * len(self.widths), context.num_classes)
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def classify(self, embedded: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         lengths = lengths.to(ids.device)
         steps = torch.arange(ids.size(1), device=ids.device)
         mask = (steps[None, :] < lengths[:, None]).unsqueeze(-1)  # (batch, seq_len, 1)
-        x = self.dropout_embed(self.embedding(ids)) * mask  # (batch, seq_len, emb)
+        x = self.dropout_embed(embedded) * mask  # (batch, seq_len, emb)
         x = x.transpose(1, 2)  # (batch, emb, seq_len)
         pooled = []
         for width, conv in zip(self.widths, self.convs):

@@ -1,21 +1,20 @@
 """Why did the model say that? Token-level explanations rendered as highlighted HTML.
 
-- models that expose attention (``forward(..., return_attention=True)``): the attention weight of
-  each token;
+- models that declare ``has_attention``: the attention weight of each token;
 - every other model: gradient × input saliency, |∂ logit / ∂ embedding · embedding| summed over
-  the embedding dimensions (the model's embedding layer must be its ``embedding`` attribute).
+  the embedding dimensions, from the model's ``embed`` and ``classify`` (``models/base.py``).
 """
 
 from __future__ import annotations
 
 import html
-import inspect
 from dataclasses import dataclass
 
 import torch
 
+from textclf.inference import Predictor
+from textclf.models import TextClassifier
 from textclf.text.vocabulary import UNK_ID
-from textclf.training.checkpoint import model_from_checkpoint, text_pipeline_from_checkpoint
 
 __all__ = ["Explanation", "explain_texts", "explain_ids", "explanations_html", "explanation_page"]
 
@@ -36,24 +35,25 @@ class Explanation:
         return sorted(best.items(), key=lambda tw: -tw[1])[:k]
 
 
-def explain_texts(payload: dict, texts: list[str], device: str | torch.device = "cpu") -> list[Explanation]:
-    """Explain raw texts with a checkpoint's own tokenizer and vocabulary."""
-    model = model_from_checkpoint(payload, device)
-    tokenize, vocab, max_len = text_pipeline_from_checkpoint(payload)
+def explain_texts(predictor: Predictor, texts: list[str]) -> list[Explanation]:
+    """Explain raw texts with a (single-model) predictor's own text pipeline."""
+    if len(predictor) != 1:
+        raise ValueError("explanations are made for one model, not an ensemble")
+    pipeline = predictor.pipelines[0]
     docs = []
     for text in texts:
-        tokens = tokenize(text)[:max_len] or ["<empty>"]
-        docs.append((tokens, vocab.encode(tokens)))
-    return explain_ids(model, docs, payload["label_names"], device)
+        tokens = pipeline.tokens(text) or ["<empty>"]
+        docs.append((tokens, pipeline.vocab_.encode(tokens)))
+    return explain_ids(predictor.models[0], docs, predictor.classes, predictor.device)
 
 
 def explain_ids(
-    model: torch.nn.Module, docs: list[tuple[list[str], list[int]]], names: list[str],
+    model: TextClassifier, docs: list[tuple[list[str], list[int]]], names: list[str],
     device: str | torch.device = "cpu",
 ) -> list[Explanation]:
     """Explain documents given as (tokens to show, ids the model reads)."""
     model.eval()
-    has_attention = "return_attention" in inspect.signature(model.forward).parameters
+    has_attention = type(model).has_attention
     out = []
     for tokens, id_list in docs:
         ids = torch.tensor([id_list], device=device)  # (1, seq_len)
@@ -77,20 +77,10 @@ def explain_ids(
     return out
 
 
-def _gradient_x_input(model, ids, lengths):
-    captured = {}
-
-    def keep(module, inputs, output):
-        output.retain_grad()
-        captured["embedded"] = output
-
-    handle = model.embedding.register_forward_hook(keep)
-    try:
-        logits = model(ids, lengths)
-        logits[0, logits[0].argmax()].backward()
-    finally:
-        handle.remove()
-    embedded = captured["embedded"]
+def _gradient_x_input(model: TextClassifier, ids, lengths):
+    embedded = model.embed(ids).detach().requires_grad_(True)  # (1, seq_len, dim)
+    logits = model.classify(embedded, ids, lengths)
+    logits[0, logits[0].argmax()].backward()
     saliency = (embedded.grad * embedded).sum(-1).abs()[0]  # (seq_len,)
     return saliency.detach(), logits.detach()
 

@@ -22,6 +22,7 @@ from textclf.errors import TextclfError, UsageError
 from textclf.files import write_text
 from textclf.reporting.explain import STYLE, explain_ids, explanations_html
 from textclf.reporting.plots import plot_training_curves, save_figure, subplots
+from textclf.run_layout import RunLayout
 
 __all__ = ["build_report"]
 
@@ -89,12 +90,12 @@ def _read_json(path: Path):
 
 
 def build_report(run_dir: str | Path, explain_examples: int = 3) -> tuple[Path, Path]:
-    run = Path(run_dir)
-    if not run.is_dir() or not (run / "config.yaml").is_file():
+    run = RunLayout(run_dir)
+    if not run.root.is_dir() or not run.is_run():
         raise UsageError(f"{run}: not a run folder (no config.yaml); give a folder made by textclf train")
-    doc = _Document(run)
-    results = _read_json(run / "results.json")
-    doc.heading(f"Report: {run.name}", 1)
+    doc = _Document(run.root)
+    results = _read_json(run.results)
+    doc.heading(f"Report: {run.root.name}", 1)
     if results:
         doc.paragraph(
             f"Best epoch {results['best_epoch']} of {results['epochs_run']} by {results['monitor']}; "
@@ -102,28 +103,28 @@ def build_report(run_dir: str | Path, explain_examples: int = 3) -> tuple[Path, 
             f"{results['mean_epoch_seconds']:.1f} s per training epoch."
         )
     doc.heading("Configuration")
-    doc.code((run / "config.yaml").read_text(encoding="utf-8"))
+    doc.code(run.config.read_text(encoding="utf-8"))
     _data_section(doc, run)
     _diagnostics_section(doc, run)
     _training_section(doc, run, results)
-    test = _read_json(run / "evaluation" / "test" / "metrics.json")
+    test = _read_json(run.evaluation("test") / "metrics.json")
     if test:
-        _results_section(doc, run, test, _read_json(run / "evaluation" / "val" / "metrics.json"))
+        _results_section(doc, run, test, _read_json(run.evaluation("val") / "metrics.json"))
         _confusions_section(doc, run, test)
-    if (run / "checkpoints" / "best.ckpt").is_file() and explain_examples > 0:
+    if run.best_checkpoint.is_file() and explain_examples > 0:
         _explanations_section(doc, run, explain_examples)
 
-    md_path = write_text(run / "report.md", "\n".join(doc.md))
+    md_path = write_text(run.report_md, "\n".join(doc.md))
     page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Report: {html.escape(run.name)}</title>"
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Report: {html.escape(run.root.name)}</title>"
         f"<style>{_PAGE_STYLE}</style></head><body>\n" + "\n".join(doc.html) + "\n</body></html>\n"
     )
-    html_path = write_text(run / "report.html", page)
+    html_path = write_text(run.report_html, page)
     return md_path, html_path
 
 
-def _data_section(doc: _Document, run: Path) -> None:
-    stats = _read_json(run / "data" / "statistics.json")
+def _data_section(doc: _Document, run: RunLayout) -> None:
+    stats = _read_json(run.data_statistics)
     if not stats:
         return
     doc.heading("Data")
@@ -140,16 +141,16 @@ def _data_section(doc: _Document, run: Path) -> None:
     )
     for name, caption in (("class_distribution.png", "Class distribution per split"),
                           ("token_lengths.png", "Document lengths in tokens")):
-        if (run / "data" / name).is_file():
-            doc.image(run / "data" / name, caption)
+        if (run.data / name).is_file():
+            doc.image(run.data / name, caption)
     doc.heading("Examples (as the model reads them, first 40 tokens)", 3)
     doc.table(["label", "tokens"], [[e["label"], e["tokens"]] for e in stats["examples"]])
 
 
-def _diagnostics_section(doc: _Document, run: Path) -> None:
+def _diagnostics_section(doc: _Document, run: RunLayout) -> None:
     """Sanity checks, LR range test and search, when their commands wrote into the run folder
     (``--output RUN_DIR/sanity``, ``RUN_DIR/lr_find``, ``RUN_DIR/search``)."""
-    sanity = _read_json(run / "sanity" / "sanity.json")
+    sanity = _read_json(run.sanity / "sanity.json")
     if sanity:
         doc.heading("Sanity checks")
         gap = abs(sanity["initial_loss"] - sanity["expected_loss"])
@@ -161,16 +162,16 @@ def _diagnostics_section(doc: _Document, run: Path) -> None:
                                        f"{sanity['overfit_accuracy']:.1%} after {sanity['overfit_steps']} steps"],
             ["verdict", "passed" if sanity["passed"] else "failed: " + "; ".join(sanity["failures"])],
         ])
-        if (run / "sanity" / "overfit_curve.png").is_file():
-            doc.image(run / "sanity" / "overfit_curve.png", "Loss and accuracy while overfitting a small sample")
-    lr = _read_json(run / "lr_find" / "lr_find.json")
+        if (run.sanity / "overfit_curve.png").is_file():
+            doc.image(run.sanity / "overfit_curve.png", "Loss and accuracy while overfitting a small sample")
+    lr = _read_json(run.lr_find / "lr_find.json")
     if lr:
         doc.heading("Learning-rate range test")
         doc.paragraph(f"Suggested learning rate {lr['suggestion']:.2e}; stable window {lr['window'][0]:.1e} → "
                       f"{lr['window'][1]:.1e} ({lr['rule']}). Stopped: {lr['stop_reason']}.")
-        if (run / "lr_find" / "lr_find.png").is_file():
-            doc.image(run / "lr_find" / "lr_find.png", "Smoothed loss against the learning rate")
-    results = run / "search" / "results.csv"
+        if (run.lr_find / "lr_find.png").is_file():
+            doc.image(run.lr_find / "lr_find.png", "Smoothed loss against the learning rate")
+    results = run.search / "results.csv"
     if results.is_file():
         with open(results, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
@@ -178,7 +179,7 @@ def _diagnostics_section(doc: _Document, run: Path) -> None:
             doc.heading("Hyperparameter search")
             header = list(rows[0])
             doc.table(header, [[r[h] for h in header] for r in rows])
-            figure = _plot_search(rows, run / "search" / "metric_by_key.png")
+            figure = _plot_search(rows, run.search / "metric_by_key.png")
             if figure:
                 doc.image(figure, "The metric of every finished trial against each searched key")
 
@@ -206,8 +207,8 @@ def _plot_search(rows: list[dict], path: Path) -> Path | None:
     return save_figure(fig, path)
 
 
-def _training_section(doc: _Document, run: Path, results: dict | None) -> None:
-    path = run / "metrics.jsonl"
+def _training_section(doc: _Document, run: RunLayout, results: dict | None) -> None:
+    path = run.metrics
     if not path.is_file():
         return
     history = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -215,7 +216,7 @@ def _training_section(doc: _Document, run: Path, results: dict | None) -> None:
         return
     doc.heading("Training")
     best = results["best_epoch"] if results else int(np.argmax([h["val/accuracy"] for h in history])) + 1
-    curves = run / "training_curves.png"
+    curves = run.training_curves
     if not curves.is_file():
         plot_training_curves(history, best, curves)
     doc.image(curves, f"Loss, accuracy and macro-F1 per epoch (best epoch {best} dashed)")
@@ -224,7 +225,7 @@ def _training_section(doc: _Document, run: Path, results: dict | None) -> None:
                 h["val/f1_macro"], f"{h['epoch_seconds']:.1f}"] for h in history])
 
 
-def _results_section(doc: _Document, run: Path, test: dict, val: dict | None) -> None:
+def _results_section(doc: _Document, run: RunLayout, test: dict, val: dict | None) -> None:
     doc.heading("Results")
     rows = []
     for name, m in (("validation", val), ("test", test)):
@@ -236,12 +237,12 @@ def _results_section(doc: _Document, run: Path, test: dict, val: dict | None) ->
     doc.heading("Per class (test)", 3)
     doc.table(["class", "precision", "recall", "F1", "support"],
               [[r["label"], r["precision"], r["recall"], r["f1"], r["support"]] for r in test["per_class"]])
-    image = run / "evaluation" / "test" / "confusion_matrix.png"
+    image = run.evaluation("test") / "confusion_matrix.png"
     if image.is_file():
         doc.image(image, "Confusion matrix on test (rows: true class, shading: share of the row)")
 
 
-def _confusions_section(doc: _Document, run: Path, test: dict, pairs: int = 5, examples: int = 3) -> None:
+def _confusions_section(doc: _Document, run: RunLayout, test: dict, pairs: int = 5, examples: int = 3) -> None:
     matrix = np.array(test["confusion_matrix"])
     names = [r["label"] for r in test["per_class"]]
     off = matrix.copy()
@@ -251,7 +252,7 @@ def _confusions_section(doc: _Document, run: Path, test: dict, pairs: int = 5, e
     if not top:
         return
     doc.heading("Most confused classes (test)")
-    predictions = run / "evaluation" / "test" / "predictions.csv"
+    predictions = run.evaluation("test") / "predictions.csv"
     rows = []
     if predictions.is_file():
         with open(predictions, newline="", encoding="utf-8") as f:
@@ -264,13 +265,13 @@ def _confusions_section(doc: _Document, run: Path, test: dict, pairs: int = 5, e
                       [[r["index"], r["confidence"], r["preview"]] for r in wrong[:examples]])
 
 
-def _explanations_section(doc: _Document, run: Path, count: int) -> None:
+def _explanations_section(doc: _Document, run: RunLayout, count: int) -> None:
     """Explain a few test documents: misclassified ones first, then a correct one."""
     from textclf.config import config_from_dict
+    from textclf.inference import Predictor
     from textclf.text.prepare import prepare_data
-    from textclf.training.checkpoint import load_checkpoint, model_from_checkpoint
 
-    predictions = run / "evaluation" / "test" / "predictions.csv"
+    predictions = run.evaluation("test") / "predictions.csv"
     if not predictions.is_file():
         return
     with open(predictions, newline="", encoding="utf-8") as f:
@@ -279,20 +280,19 @@ def _explanations_section(doc: _Document, run: Path, count: int) -> None:
     right = [r for r in rows if r["true"] == r["predicted"]]
     chosen = wrong[: max(count - 1, 0)] + right[: count - len(wrong[: max(count - 1, 0)])]
     try:
-        payload = load_checkpoint(run / "checkpoints" / "best.ckpt")
-        prepared = prepare_data(config_from_dict(payload["config"]))
+        predictor = Predictor.load(run.best_checkpoint)
+        prepared = prepare_data(config_from_dict(predictor.artifact.config))
     except TextclfError as exc:  # the data moved: report without this section, and say why
         doc.heading("Explained examples")
         doc.paragraph(f"Not available: {exc.problems[0]}")
         return
     split = prepared.splits["test"]
-    model = model_from_checkpoint(payload)
-    itos = payload["vocab"]
+    itos = predictor.pipelines[0].vocab_.itos_
     docs = []
     for r in chosen:
         ids = split.document(int(r["index"])).tolist()
         docs.append(([itos[i] for i in ids], ids))
-    explanations = explain_ids(model, docs, payload["label_names"])
+    explanations = explain_ids(predictor.models[0], docs, predictor.classes)
     titles = [f"test #{r['index']}, true {r['true']}" for r in chosen]
     doc.heading("Explained examples (test)")
     markdown = "\n".join(

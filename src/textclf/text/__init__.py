@@ -1,18 +1,32 @@
-"""Tokens, vocabulary and encoding (with an on-disk cache)."""
+"""Tokens, vocabulary, the text pipeline and encoding (with an on-disk cache).
 
-from textclf.text.encoding import EncodedSplit, encode_texts
-from textclf.text.prepare import PreparedData, prepare_data
-from textclf.text.tokenizer import StudyTokenizer, build_tokenizer
-from textclf.text.vocabulary import PAD_ID, UNK_ID, Vocabulary
+Names are resolved on first use, so that importing the light parts (the pipeline a Predictor
+needs) does not import the heavy ones (the corpus preparation, which reads tables with pandas).
+"""
 
-__all__ = [
-    "EncodedSplit",
-    "encode_texts",
-    "PreparedData",
-    "prepare_data",
-    "StudyTokenizer",
-    "build_tokenizer",
-    "Vocabulary",
-    "PAD_ID",
-    "UNK_ID",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "EncodedSplit": "textclf.text.encoding",
+    "encode_texts": "textclf.text.encoding",
+    "PreparedData": "textclf.text.prepare",
+    "prepare_data": "textclf.text.prepare",
+    "TextPipeline": "textclf.text.pipeline",
+    "StudyTokenizer": "textclf.text.tokenizers",
+    "build_tokenizer": "textclf.text.tokenizers",
+    "list_tokenizers": "textclf.text.tokenizers",
+    "register_tokenizer": "textclf.text.tokenizers",
+    "Vocabulary": "textclf.text.vocabulary",
+    "PAD_ID": "textclf.text.vocabulary",
+    "UNK_ID": "textclf.text.vocabulary",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'textclf.text' has no attribute {name!r}")

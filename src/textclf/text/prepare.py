@@ -19,22 +19,25 @@ import numpy as np
 
 from textclf.config import Config, PreprocessConfig
 from textclf.data import SPLITS, Corpus, corpus_fingerprint, load_corpus
-from textclf.text.encoding import EncodedSplit, assemble, table_ids
-from textclf.text.token_table import token_table
-from textclf.text.tokenizer import build_tokenizer
+from textclf.text.encoding import EncodedSplit
+from textclf.text.pipeline import TextPipeline
 from textclf.text.vocabulary import Vocabulary
 
 __all__ = ["PreparedData", "prepare_data", "encode_corpus", "cache_dir"]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass
 class PreparedData:
     label_names: list[str]
-    vocab: Vocabulary
+    pipeline: TextPipeline  # fitted on the training split
     splits: dict[str, EncodedSplit]
     from_cache: bool = False
+
+    @property
+    def vocab(self) -> Vocabulary:
+        return self.pipeline.vocab_
 
     @property
     def num_classes(self) -> int:
@@ -70,27 +73,20 @@ def prepare_data(config: Config) -> PreparedData:
             return cached
 
     corpus = load_corpus(config)
-    vocab, splits = encode_corpus(corpus, config.preprocess)
-    prepared = PreparedData(corpus.label_names, vocab, splits)
+    pipeline, splits = encode_corpus(corpus, config.preprocess)
+    prepared = PreparedData(corpus.label_names, pipeline, splits)
     if folder is not None:
         _write_cache(folder, prepared)
     return prepared
 
 
-def encode_corpus(corpus: Corpus, pre: PreprocessConfig) -> tuple[Vocabulary, dict[str, EncodedSplit]]:
-    """Tokenize every split, fit the vocabulary on train, encode every split."""
-    tokenize = build_tokenizer(pre.tokenizer, pre.lowercase)
-    table = token_table([t for s in SPLITS for t in corpus[s].texts], tokenize)  # train first
-    train_tokens = int(table.lengths[: len(corpus["train"])].sum())
-    counts = np.bincount(table.codes[:train_tokens], minlength=len(table.tokens))
-    vocab = Vocabulary(pre.min_freq, pre.max_size).fit_counts(table.tokens, counts)
-    ids = table_ids(table, vocab)
-    splits, doc, token = {}, 0, 0
-    for s in SPLITS:
-        lengths = table.lengths[doc : doc + len(corpus[s])]
-        splits[s] = assemble(ids[token : token + lengths.sum()], lengths, corpus[s].labels, pre.max_seq_len)
-        doc, token = doc + len(corpus[s]), token + int(lengths.sum())
-    return vocab, splits
+def encode_corpus(corpus: Corpus, pre: PreprocessConfig) -> tuple[TextPipeline, dict[str, EncodedSplit]]:
+    """Fit the text pipeline on the training split and encode every split with it."""
+    pipeline = TextPipeline.from_preprocess(pre)
+    encoded = pipeline.fit_encode(
+        *(corpus[s].texts for s in SPLITS), labels=[corpus[s].labels for s in SPLITS]
+    )
+    return pipeline, dict(zip(SPLITS, encoded))
 
 
 def _write_cache(folder: Path, prepared: PreparedData) -> None:
@@ -101,7 +97,7 @@ def _write_cache(folder: Path, prepared: PreparedData) -> None:
         for name, split in prepared.splits.items():
             arrays.update(split.arrays(name))
         np.savez(tmp / "encoded.npz", **arrays)
-        meta = {"label_names": prepared.label_names, "itos": prepared.vocab.itos_}
+        meta = {"label_names": prepared.label_names, "pipeline": prepared.pipeline.spec()}
         (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         try:
             os.replace(tmp, folder)
@@ -118,5 +114,4 @@ def _read_cache(folder: Path) -> PreparedData | None:
             splits = {s: EncodedSplit.from_arrays(arrays, s) for s in SPLITS}
     except (OSError, ValueError, KeyError):
         return None  # a damaged entry is rebuilt
-    vocab = Vocabulary.from_itos(meta["itos"])
-    return PreparedData(meta["label_names"], vocab, splits, from_cache=True)
+    return PreparedData(meta["label_names"], TextPipeline.from_spec(meta["pipeline"]), splits, from_cache=True)

@@ -17,7 +17,6 @@ from itertools import chain
 from typing import Callable
 
 import numpy as np
-import pandas as pd
 
 __all__ = ["TokenTable", "token_table"]
 
@@ -39,6 +38,8 @@ def _table(texts: list[str], tokenize: Callable[[str], list[str]]) -> TokenTable
     flat = np.array(list(chain.from_iterable(docs)), dtype=object)
     if len(flat) == 0:
         return TokenTable(np.zeros(0, dtype=np.int64), [], lengths)
+    import pandas as pd  # imported here: inference encodes without it
+
     codes, uniques = pd.factorize(flat)
     return TokenTable(codes.astype(np.int32), list(uniques), lengths)  # int32: half to pickle
 
@@ -52,6 +53,8 @@ def _merge(parts: list[TokenTable]) -> TokenTable:
     all_tokens = np.array(list(chain.from_iterable(p.tokens for p in parts)), dtype=object)
     if len(all_tokens) == 0:
         return TokenTable(np.zeros(0, dtype=np.int64), [], np.concatenate([p.lengths for p in parts]))
+    import pandas as pd
+
     merged, uniques = pd.factorize(all_tokens)
     codes, start = [], 0
     for p in parts:

@@ -1,6 +1,6 @@
-"""The training loop, checkpoints, metric writers and run folders."""
+"""Training: run set-up, the recipe (epoch loop), final evaluation, diagnostics and search."""
 
-from textclf.training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
-from textclf.training.loop import TrainResult, train
+from textclf.training.recipe import LoopState, TrainResult, resume, train
+from textclf.training.setup import RunSetup, setup_run
 
-__all__ = ["train", "TrainResult", "load_checkpoint", "model_from_checkpoint", "save_checkpoint"]
+__all__ = ["train", "resume", "TrainResult", "LoopState", "RunSetup", "setup_run"]

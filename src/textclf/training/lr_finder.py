@@ -27,11 +27,12 @@ from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
 from textclf.batching import TrainBatches
+from textclf.config import Config
 from textclf.files import write_json
 from textclf.reporting.plots import save_figure, subplots
-from textclf.training.runtime import restore_rng_state, rng_state
+from textclf.runtime import restore_rng_state, rng_state
 
-__all__ = ["LRFindResult", "lr_range_test", "save_lr_find"]
+__all__ = ["LRFindResult", "lr_range_test", "run_lr_find", "save_lr_find"]
 
 
 @dataclass
@@ -42,6 +43,18 @@ class LRFindResult:
     suggestion: float = float("nan")
     window: tuple[float, float] = (float("nan"), float("nan"))
     stop_reason: str = ""
+
+
+def run_lr_find(config: Config, out_dir: Path, min_lr: float = 1e-6, max_lr: float = 1.0,
+                steps: int = 100) -> LRFindResult:
+    """The range test on ``config``'s model as ``train`` would start it; results in ``out_dir``."""
+    from textclf.training.setup import setup_run
+
+    run = setup_run(config)
+    result = lr_range_test(run.model, run.optimizer, run.criterion, run.loader, run.device,
+                           min_lr, max_lr, steps)
+    save_lr_find(result, out_dir)
+    return result
 
 
 def lr_range_test(

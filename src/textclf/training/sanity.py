@@ -22,10 +22,8 @@ from textclf.batching import collate
 from textclf.config import Config
 from textclf.files import write_json
 from textclf.reporting.plots import save_figure, subplots
-from textclf.text.prepare import prepare_data
 from textclf.training.optimizer import gradient_values, make_optimizer
-from textclf.training.runtime import resolve_device, seed_everything
-from textclf.training.setup import build_parts
+from textclf.training.setup import setup_run
 
 __all__ = ["SanityResult", "run_sanity"]
 
@@ -54,11 +52,8 @@ def run_sanity(
     loss_threshold: float = 0.01,
     max_relative_gap: float = 0.25,
 ) -> SanityResult:
-    seed_everything(config.seed)
-    device = resolve_device(config.train.device)
-    prepared = prepare_data(config)
-    parts = build_parts(config, prepared, device)
-    model, criterion = parts.model, parts.criterion
+    parts = setup_run(config)
+    model, criterion, device, prepared = parts.model, parts.criterion, parts.device, parts.prepared
     train = prepared.splits["train"]
     num_classes = prepared.num_classes
 
@@ -86,14 +81,12 @@ def run_sanity(
         failures.append(f"no finite non-zero gradient for {', '.join(missing)}")
 
     # 3. Overfit a small sample: dropout and weight decay off, one batch of n examples.
-    seed_everything(config.seed)
-    parts = build_parts(config, prepared, device)
-    model = parts.model
+    model = setup_run(config, prepared).model  # a fresh model, seeded as train seeds it
     for module in model.modules():
         if isinstance(module, nn.Dropout):
             module.p = 0.0
     optimizer = make_optimizer(config.train, model, lr=lr, weight_decay=0.0)
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(config.train.run_seed(config.seed))
     chosen = rng.choice(len(train), size=min(n_examples, len(train)), replace=False)
     ids, lengths, labels = (t.to(device) for t in collate([(train.document(i), int(train.labels[i])) for i in chosen]))
     writer = SummaryWriter(log_dir=str(out_dir / "tensorboard"))

@@ -166,7 +166,7 @@ def _objective(config: Config, out_dir: Path, prepared: dict[str, PreparedData] 
             if trial.should_prune():
                 raise optuna.TrialPruned()
 
-        from textclf.training.loop import train
+        from textclf.training.recipe import train
 
         run = out_dir / "trials" / f"trial-{trial.number:04d}"
         trial.set_user_attr("run_dir", str(run))

@@ -1,4 +1,9 @@
-"""Building the pieces of a training run from a config (shared by train, sanity and lr-find)."""
+"""``setup_run``: everything a run needs, built the same way for train, sanity, lr-find and search.
+
+Order matters for reproducibility: threads and seed first, then the data (from the cache when it
+can), then the model (built from its BuildContext; training statistics fitted when the model
+declares it needs them), then the optimizer, the loss and the seeded batches.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +13,69 @@ import numpy as np
 import torch
 from torch import nn
 
+from textclf.artifact import ModelArtifact
 from textclf.batching import TrainBatches, make_train_loader, sorted_batches
 from textclf.config import Config
-from textclf.models import build_model
-from textclf.text.prepare import PreparedData
+from textclf.models import BuildContext, TextClassifier, build_model
+from textclf.runtime import resolve_device, seed_everything
+from textclf.text.prepare import PreparedData, prepare_data
+from textclf.text.vocabulary import PAD_ID
+from textclf.training.loss import class_weights
 from textclf.training.optimizer import SplitOptimizer, make_optimizer
 
-__all__ = ["Parts", "build_parts"]
+__all__ = ["RunSetup", "setup_run", "build_context", "check_before_run"]
 
 
 @dataclass
-class Parts:
-    model: nn.Module
+class RunSetup:
+    config: Config
+    prepared: PreparedData
+    device: torch.device
+    model: TextClassifier
     optimizer: torch.optim.Optimizer | SplitOptimizer
     criterion: nn.Module
     loader: TrainBatches
     class_weights: torch.Tensor | None
+    train_counts: np.ndarray  # examples per class in the training split
+
+    def artifact(self, metrics: dict | None = None) -> ModelArtifact:
+        """The model as it is now, as a model artifact."""
+        return ModelArtifact(
+            task="multiclass",
+            classes=list(self.prepared.label_names),
+            pipeline=self.prepared.pipeline.spec(),
+            model_name=self.config.model.name,
+            model_params=self.config.model.params(),
+            state_dict=self.model.state_dict(),
+            config=self.config.model_dump(mode="json"),
+            train_class_counts=self.train_counts.tolist(),
+            metrics=dict(metrics or {}),
+        )
 
 
-def build_parts(config: Config, prepared: PreparedData, device: torch.device) -> Parts:
-    from textclf.training.loop import class_weights
+def build_context(prepared: PreparedData) -> BuildContext:
+    return BuildContext(vocab_size=len(prepared.vocab), num_classes=prepared.num_classes, pad_id=PAD_ID)
 
+
+def check_before_run(config: Config, prepared: PreparedData) -> None:
+    """The settings that can only be checked against the data, before anything is written."""
+    counts = np.bincount(prepared.splits["train"].labels, minlength=prepared.num_classes)
+    class_weights(config.train.class_weights, counts, prepared.label_names)
+    resolve_device(config.train.device)
+
+
+def setup_run(config: Config, prepared: PreparedData | None = None) -> RunSetup:
+    """Seed, threads, device, data, model, optimizer, loss and batches for ``config``."""
     t = config.train
+    if t.num_threads:
+        torch.set_num_threads(t.num_threads)
+    seed_everything(t.run_seed(config.seed))
+    device = resolve_device(t.device)
+    prepared = prepared or prepare_data(config)
     train_split = prepared.splits["train"]
     counts = np.bincount(train_split.labels, minlength=prepared.num_classes)
-    model = build_model(
-        config.model.name, config.model.params(), len(prepared.vocab), prepared.num_classes
-    )
-    if hasattr(model, "fit_statistics"):  # e.g. TF-IDF weights from the training split
+    model = build_model(config.model.name, config.model.params(), build_context(prepared))
+    if model.needs_statistics:  # e.g. TF-IDF weights from the training split
         model.fit_statistics((ids, lengths) for _, (ids, lengths, _) in sorted_batches(train_split, 1024))
     model = model.to(device)
     weights = class_weights(t.class_weights, counts, prepared.label_names)
@@ -44,4 +84,5 @@ def build_parts(config: Config, prepared: PreparedData, device: torch.device) ->
         train_split, t.batch_size, bucket=t.bucket_by_length, seed=t.run_seed(config.seed),
         balance_classes=t.sampler == "weighted",
     )
-    return Parts(model, make_optimizer(t, model), criterion, loader, weights)
+    return RunSetup(config, prepared, device, model, make_optimizer(t, model), criterion, loader,
+                    weights, counts)

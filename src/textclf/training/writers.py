@@ -12,9 +12,9 @@ __all__ = ["MetricsWriter"]
 
 
 class MetricsWriter:
-    def __init__(self, run_dir: Path):
-        self.jsonl = run_dir / "metrics.jsonl"
-        self.tensorboard = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+    def __init__(self, jsonl: Path, tensorboard: Path):
+        self.jsonl = jsonl
+        self.tensorboard = SummaryWriter(log_dir=str(tensorboard))
 
     def log(self, record: dict, step: int) -> None:
         """``record`` holds flat scalars such as ``{"epoch": 1, "train/loss": 0.9, ...}``."""

@@ -1,0 +1,236 @@
+"""ModelArtifact: what a trained model is, owned by neither training nor evaluation.
+
+A model artifact is a typed, versioned record: the task, the classes, the text pipeline's spec
+(tokenizer settings, vocabulary, maximum length), the model's registered name and parameters,
+its weights, the config it was trained with, the training split's class counts and the metrics
+of the epoch it was saved at. Everything that only ``--resume`` needs (optimizer, RNG states,
+the loop's counters and early-stopping state) is a separate :class:`TrainingState`, stored in
+``last.ckpt`` beside the artifact and never in ``best.ckpt``.
+
+On disk a checkpoint is one ``torch.save`` zip of plain containers and tensors, read back with
+``torch.load(weights_only=True)``, which refuses any other pickled object: loading a checkpoint
+never runs code from the file. ``format_version`` says how to read it:
+
+- 1 (textclf 0.1): ``vocab``, ``label_names``, ``model``, ``state_dict``, ``config`` (with the
+  preprocessing settings), ``train_label_counts``, ``metrics``, ``training``; migrated on load;
+- 2: the fields of :class:`ModelArtifact` by name, ``pipeline`` holding the text pipeline spec,
+  and ``training`` only in ``last.ckpt``.
+
+A newer or unknown version is a one-line error that names both versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from textclf import __version__
+from textclf.errors import CheckpointError
+from textclf.files import atomic_path
+from textclf.models import BuildContext, TextClassifier, build_model
+from textclf.text.pipeline import TextPipeline
+from textclf.text.vocabulary import PAD_ID
+
+__all__ = ["ARTIFACT_VERSION", "ModelArtifact", "TrainingState", "load_checkpoint_file"]
+
+ARTIFACT_VERSION = 2
+
+
+@dataclass
+class TrainingState:
+    """What resuming needs besides the model: the loop's state, the optimizer's, the RNGs'."""
+
+    loop: dict[str, Any]
+    optimizer: dict[str, Any]
+    rng: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"loop": self.loop, "optimizer": self.optimizer, "rng": self.rng}
+
+
+@dataclass
+class ModelArtifact:
+    task: str
+    classes: list[str]
+    pipeline: dict[str, Any]  # TextPipeline.spec()
+    model_name: str
+    model_params: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+    config: dict[str, Any]  # the resolved config, as plain containers
+    train_class_counts: list[int] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)  # the epoch record at saving time
+    textclf_version: str = __version__
+    source: Path | None = None  # the file it was loaded from, if any
+
+    # ----------------------------------------------------------------- building
+
+    def build_context(self) -> BuildContext:
+        return BuildContext(
+            vocab_size=len(self.pipeline["vocab"]), num_classes=len(self.classes), pad_id=PAD_ID,
+            task=self.task,
+        )
+
+    def build_model(self, device: str | torch.device = "cpu") -> TextClassifier:
+        """The trained model in eval mode; weights that do not fit it are a CheckpointError."""
+        model = build_model(self.model_name, self.model_params, self.build_context())
+        try:
+            model.load_state_dict(self.state_dict)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()
+            detail = " ".join(line.strip() for line in first[:3])[:300]
+            raise CheckpointError(
+                f"{self.where}: the weights do not fit model '{self.model_name}' with the stored "
+                f"parameters ({detail}); the file was changed or assembled by hand"
+            ) from None
+        return model.to(device).eval()
+
+    def text_pipeline(self) -> TextPipeline:
+        return TextPipeline.from_spec(self.pipeline)
+
+    @property
+    def where(self) -> str:
+        return str(self.source) if self.source else "model artifact"
+
+    # ----------------------------------------------------------------- files
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": ARTIFACT_VERSION,
+            "textclf_version": self.textclf_version,
+            "task": self.task,
+            "classes": list(self.classes),
+            "pipeline": self.pipeline,
+            "model": {"name": self.model_name, "params": self.model_params},
+            "state_dict": self.state_dict,
+            "config": self.config,
+            "train_class_counts": list(self.train_class_counts),
+            "metrics": self.metrics,
+        }
+
+    def save(self, path: str | Path, training: TrainingState | None = None) -> Path:
+        """Write atomically; ``training`` (for ``last.ckpt``) travels beside the artifact."""
+        payload = self.to_dict()
+        if training is not None:
+            payload["training"] = training.to_dict()
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelArtifact":
+        return cls.load_with_state(path)[0]
+
+    @classmethod
+    def load_with_state(cls, path: str | Path) -> tuple["ModelArtifact", TrainingState | None]:
+        """The artifact and, when the file has one (``last.ckpt``), the training state."""
+        path = Path(path)
+        payload = load_checkpoint_file(path)
+        version = payload.get("format_version")
+        if version == 1:
+            payload = _from_version_1(payload)
+        elif version != ARTIFACT_VERSION:
+            raise CheckpointError(
+                f"{path}: checkpoint format version {version} is not supported by this textclf "
+                f"{__version__} (reads versions 1 to {ARTIFACT_VERSION}); use the textclf version "
+                "that wrote it"
+            )
+        missing = [k for k in ("task", "classes", "pipeline", "model", "state_dict", "config") if k not in payload]
+        if missing:
+            raise CheckpointError(f"{path}: not a textclf checkpoint (missing {', '.join(missing)})")
+        artifact = cls(
+            task=payload["task"],
+            classes=list(payload["classes"]),
+            pipeline=payload["pipeline"],
+            model_name=payload["model"]["name"],
+            model_params=dict(payload["model"]["params"]),
+            state_dict=payload["state_dict"],
+            config=payload["config"],
+            train_class_counts=list(payload.get("train_class_counts", [])),
+            metrics=dict(payload.get("metrics") or {}),
+            textclf_version=payload.get("textclf_version", "unknown"),
+            source=path,
+        )
+        training = payload.get("training")
+        state = TrainingState(training["loop"], training["optimizer"], training["rng"]) if training else None
+        return artifact, state
+
+
+def load_checkpoint_file(path: str | Path) -> dict[str, Any]:
+    """The raw payload of a checkpoint file (plain containers and tensors only)."""
+    path = Path(path)
+    if not path.is_file():
+        hint = "a folder: give the .ckpt file inside it" if path.is_dir() else "runs keep them in <run>/checkpoints/best.ckpt"
+        raise CheckpointError(f"{path}: checkpoint not found ({hint})")
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # torch.save writes a zip archive
+            raise CheckpointError(
+                f"{path}: not a readable checkpoint (not a file written by torch.save; "
+                "truncated, corrupt or another format)"
+            )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path}: refused to load: the file holds objects other than tensors and plain "
+            f"containers, which could run code ({first[:200]}); only load checkpoints written "
+            "by textclf"
+        ) from None
+    except Exception as exc:  # whatever a damaged file makes the reader raise
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (truncated or corrupt: {str(exc).splitlines()[0][:200]})"
+        ) from None
+    if not isinstance(payload, dict) or "format_version" not in payload:
+        raise CheckpointError(f"{path}: not a textclf checkpoint (required fields are missing)")
+    return payload
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_V1_LOOP_KEYS = ("epoch_done", "batches_done", "step", "best_score", "best_epoch", "stale_epochs",
+                 "stopped_early", "history", "partial")
+
+
+def _from_version_1(old: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 payload (textclf 0.1) in version 2's shape."""
+    missing = [k for k in ("config", "model", "state_dict", "vocab", "label_names") if k not in old]
+    if missing:
+        return old  # reported as missing fields by the caller
+    pre = old["config"]["preprocess"]
+    new = {
+        "format_version": ARTIFACT_VERSION,
+        "textclf_version": old.get("textclf_version", "0.1.0"),
+        "task": "multiclass",
+        "classes": list(old["label_names"]),
+        "pipeline": {
+            "tokenizer": {"name": pre["tokenizer"], "lowercase": pre["lowercase"]},
+            "min_freq": pre["min_freq"],
+            "max_size": pre["max_size"],
+            "max_length": pre["max_seq_len"],
+            "vocab": list(old["vocab"]),
+        },
+        "model": old["model"],
+        "state_dict": old["state_dict"],
+        "config": old["config"],
+        "train_class_counts": old.get("train_label_counts", []),
+        "metrics": old.get("metrics", {}),
+    }
+    training = old.get("training")
+    if training:
+        new["training"] = {
+            "loop": {k: training[k] for k in _V1_LOOP_KEYS},
+            "optimizer": training["optimizer"],
+            "rng": training["rng"],
+        }
+    return new

@@ -1,0 +1,145 @@
+"""Predictor: one or more trained models classifying raw texts.
+
+    from textclf import Predictor
+
+    predictor = Predictor.load("runs/sms-20261202/checkpoints/best.ckpt")
+    predictor.classes                       # ['ham', 'spam']
+    predictor.predict(["WIN a prize now"])  # ['spam']
+    predictor.predict_proba(texts)          # numpy (n, num_classes), rows sum to 1
+
+``Predictor.load([p1, p2, ...])`` is an ensemble: the mean of the members' probabilities. Each
+member keeps its own text pipeline (tokenizer, vocabulary, maximum length), so a bag of n-grams
+over 3,000 tokens and a BiGRU over 400 can be averaged; members with the same tokenizer share one
+tokenization. Members must have been trained on the same classes, in the same order.
+
+Every command that turns texts into predictions (evaluate, predict, explain, report, and the
+final evaluation of train) goes through this class. It imports neither the training code nor
+TensorBoard, matplotlib, Optuna or pandas.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from textclf.artifact import ModelArtifact
+from textclf.errors import CheckpointError, UsageError
+from textclf.inference.logits import predict_logits
+from textclf.models import TextClassifier
+from textclf.runtime import resolve_device
+from textclf.text.encoding import EncodedSplit
+from textclf.text.pipeline import TextPipeline
+
+__all__ = ["Predictor"]
+
+
+class Predictor:
+    def __init__(
+        self,
+        artifacts: Sequence[ModelArtifact],
+        device: str | torch.device = "cpu",
+        batch_size: int = 256,
+    ):
+        if not artifacts:
+            raise CheckpointError("no checkpoint given")
+        if batch_size < 1:
+            raise UsageError(f"batch size {batch_size}: give 1 or more")
+        classes = list(artifacts[0].classes)
+        for artifact in artifacts[1:]:
+            if list(artifact.classes) != classes:
+                raise CheckpointError(
+                    f"{artifact.where}: its classes differ from those of {artifacts[0].where}; an "
+                    "ensemble needs models trained on the same classes"
+                )
+        self.device = resolve_device(str(device)) if isinstance(device, str) else device
+        self.batch_size = batch_size
+        self.artifacts = list(artifacts)
+        self.models: list[TextClassifier] = [a.build_model(self.device) for a in self.artifacts]
+        self.pipelines: list[TextPipeline] = [a.text_pipeline() for a in self.artifacts]
+
+    @classmethod
+    def load(
+        cls,
+        checkpoints: str | Path | Sequence[str | Path],
+        *,
+        device: str | torch.device = "cpu",
+        batch_size: int = 256,
+    ) -> "Predictor":
+        """Load one checkpoint, or several as an ensemble. ``device``: cpu, cuda or auto."""
+        paths = [checkpoints] if isinstance(checkpoints, (str, Path)) else list(checkpoints)
+        return cls([ModelArtifact.load(p) for p in paths], device=device, batch_size=batch_size)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.artifacts[0].classes)
+
+    @property
+    def task(self) -> str:
+        return self.artifacts[0].task
+
+    @property
+    def artifact(self) -> ModelArtifact:
+        """The first member's artifact: its config and training counts stand for all."""
+        return self.artifacts[0]
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def __repr__(self) -> str:
+        members = ", ".join(a.model_name for a in self.artifacts)
+        return f"Predictor([{members}], {len(self.classes)} classes, device={self.device})"
+
+    # ----------------------------------------------------------------- texts → results
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """The most likely class of each text."""
+        classes = self.classes
+        return [classes[i] for i in self.predict_proba(texts).argmax(axis=1)]
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, num_classes) float32 probabilities, columns in the order of ``classes``."""
+        texts = _as_texts(texts)
+        if not texts:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        log_p = self.log_proba_encoded(self.encode(texts))
+        return torch.softmax(torch.from_numpy(log_p), dim=1).numpy()
+
+    # ----------------------------------------------------------------- encoded texts
+
+    def encode(self, texts: Sequence[str], labels: np.ndarray | None = None) -> list[EncodedSplit]:
+        """Each member's encoding of ``texts``; members that tokenize alike share one
+        tokenization (only the vocabulary lookup and truncation are their own)."""
+        texts = _as_texts(texts)
+        tokenized: dict[tuple, tuple] = {}
+        out = []
+        for pipeline in self.pipelines:
+            key = pipeline.tokenizer_key()
+            if key not in tokenized:
+                tokenized[key] = pipeline.tokenize(texts)
+            out.append(pipeline.encode_tokens(*tokenized[key], labels))
+        return out
+
+    def log_proba_encoded(self, encoded: list[EncodedSplit]) -> np.ndarray:
+        """(n, num_classes) log of the members' mean probabilities (usable wherever logits are);
+        with one member, its own logits."""
+        if len(self.models) == 1:
+            return predict_logits(self.models[0], encoded[0], self.batch_size, self.device)
+        total = None
+        for model, enc in zip(self.models, encoded):
+            logits = torch.from_numpy(predict_logits(model, enc, self.batch_size, self.device))
+            probs = torch.softmax(logits.double(), dim=1)
+            total = probs if total is None else total + probs
+        return torch.log(total / len(self.models)).float().numpy()
+
+
+def _as_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise UsageError("give a list of texts, not one string (wrap it: [text])")
+    texts = list(texts)
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise UsageError(f"text {bad} is a {type(texts[bad]).__name__}, not a string")
+    return texts

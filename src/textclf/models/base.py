@@ -1,0 +1,58 @@
+"""What every model is given and what it declares.
+
+A model is built from its validated parameters and a :class:`BuildContext` — the one object that
+says how many tokens and classes there are, which id pads, and the task — and is a
+:class:`TextClassifier`: ``forward(ids, lengths) -> logits``, computed as
+``classify(embed(ids), ids, lengths)``::
+
+    ids:      (batch, seq_len) int64, right-padded with ``pad_id``
+    lengths:  (batch,) int64, the true length of each row (>= 1)
+    embed:    ids -> (batch, seq_len, dim) token vectors
+    classify: (token vectors, ids, lengths) -> (batch, num_classes) logits
+
+Gradient × input explanations differentiate ``classify`` with respect to ``embed``'s output, so
+every model can be explained without hooks. Capabilities are declared as class attributes, never
+discovered:
+
+- ``needs_statistics``: ``fit_statistics(batches)`` is called once on a fresh model with the
+  training split's ``(ids, lengths)`` batches (TF-IDF weights), and keeps what it learns in
+  buffers, so model artifacts carry it;
+- ``has_attention``: ``forward(ids, lengths, return_attention=True)`` returns ``(logits,
+  weights)`` with one weight per token, which explanations show instead of gradients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Iterable
+
+import torch
+from torch import nn
+
+__all__ = ["BuildContext", "TextClassifier"]
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    vocab_size: int
+    num_classes: int
+    pad_id: int = 0
+    task: str = "multiclass"
+
+
+class TextClassifier(nn.Module):
+    needs_statistics: ClassVar[bool] = False
+    has_attention: ClassVar[bool] = False
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """(batch, seq_len, dim) token vectors; by default the ``embedding`` table's rows."""
+        return self.embedding(ids)
+
+    def classify(self, embedded: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.embed(ids), ids, lengths)
+
+    def fit_statistics(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} declares no training statistics")

@@ -1,0 +1,114 @@
+"""Every path inside a run folder, in one place.
+
+A run folder is what ``textclf train`` writes and what every later command reads::
+
+    <run>/
+      config.yaml              the fully resolved config
+      data/                    statistics.json and plots of the data
+      class_weights.json       the loss weight of each class (when class weights are on)
+      checkpoints/best.ckpt    the best model artifact by the monitored metric
+      checkpoints/last.ckpt    the latest artifact plus the training state, for --resume
+      metrics.jsonl            one JSON line per epoch
+      tensorboard/             TensorBoard event files
+      evaluation/<split>/      metrics.json, per_class.csv, confusion_matrix.csv/.png, predictions.csv
+      evaluation/input-<name>/ the same for `evaluate --input FILE`
+      results.json             summary of the final evaluation
+      training_curves.png
+      sanity/, lr_find/, search/   outputs of those commands when written into the run folder
+      report.md, report.html
+
+No other module spells these names: they ask a :class:`RunLayout`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["RunLayout"]
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    root: Path
+
+    def __init__(self, root: str | Path):
+        object.__setattr__(self, "root", Path(root))
+
+    @classmethod
+    def of_checkpoint(cls, checkpoint: str | Path) -> "RunLayout":
+        """The run folder a checkpoint belongs to (its ``checkpoints/`` parent, else its folder)."""
+        checkpoint = Path(checkpoint)
+        parent = checkpoint.parent
+        return cls(parent.parent if parent.name == "checkpoints" else parent)
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def data_statistics(self) -> Path:
+        return self.data / "statistics.json"
+
+    @property
+    def class_weights(self) -> Path:
+        return self.root / "class_weights.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.checkpoints / "best.ckpt"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints / "last.ckpt"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tensorboard"
+
+    def evaluation(self, split: str) -> Path:
+        """Outputs of evaluating on ``split`` (train, val, test, or ``input-<name>``)."""
+        return self.root / "evaluation" / split
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results.json"
+
+    @property
+    def training_curves(self) -> Path:
+        return self.root / "training_curves.png"
+
+    @property
+    def sanity(self) -> Path:
+        return self.root / "sanity"
+
+    @property
+    def lr_find(self) -> Path:
+        return self.root / "lr_find"
+
+    @property
+    def search(self) -> Path:
+        return self.root / "search"
+
+    @property
+    def report_md(self) -> Path:
+        return self.root / "report.md"
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    def is_run(self) -> bool:
+        return self.config.is_file()

@@ -1,0 +1,133 @@
+"""TextPipeline: raw texts → token ids, the same object in training and in inference.
+
+It is a tokenizer, a vocabulary learned from the training split, and a maximum length::
+
+    pipeline = TextPipeline({"name": "study", "lowercase": True}, min_freq=2, max_length=400)
+    train, val = pipeline.fit_encode(train_texts, val_texts)   # learns vocab_ from train only
+    pipeline.encode(["a new text"])                             # EncodedSplit
+    TextPipeline.from_spec(pipeline.spec())                    # what a model artifact stores
+
+Training encodes whole corpora with :func:`fit_encode` (one table of distinct tokens for all
+splits, vocabulary counts by ``bincount``); inference encodes with :func:`encode`, a dictionary
+lookup per token that needs neither pandas nor worker processes.
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+from typing import Any, Sequence
+
+import numpy as np
+
+from textclf.text.encoding import EncodedSplit, assemble
+from textclf.text.tokenizers import build_tokenizer
+from textclf.text.vocabulary import UNK_ID, Vocabulary
+
+__all__ = ["TextPipeline"]
+
+
+class TextPipeline:
+    def __init__(
+        self,
+        tokenizer: dict[str, Any] | None = None,
+        min_freq: int = 2,
+        max_size: int = 50000,
+        max_length: int = 400,
+    ):
+        self.tokenizer = build_tokenizer(tokenizer or {"name": "study", "lowercase": True})
+        self.min_freq = min_freq
+        self.max_size = max_size
+        self.max_length = max_length
+
+    @classmethod
+    def from_preprocess(cls, pre) -> "TextPipeline":
+        """From the config's ``preprocess`` section (a PreprocessConfig or its dict)."""
+        pre = pre if isinstance(pre, dict) else pre.model_dump()
+        return cls(
+            {"name": pre["tokenizer"], "lowercase": pre["lowercase"]},
+            pre["min_freq"], pre["max_size"], pre["max_seq_len"],
+        )
+
+    # ----------------------------------------------------------------- learning
+
+    def fit(self, texts: Sequence[str]) -> "TextPipeline":
+        self.fit_encode(texts)
+        return self
+
+    def fit_encode(
+        self, train: Sequence[str], *others: Sequence[str], labels: Sequence[np.ndarray] | None = None
+    ) -> list[EncodedSplit]:
+        """Learn ``vocab_`` from ``train`` only, then encode ``train`` and each of ``others``."""
+        from textclf.text.token_table import token_table
+
+        groups = [train, *others]
+        table = token_table([t for g in groups for t in g], self.tokenizer)  # train first
+        train_tokens = int(table.lengths[: len(train)].sum())
+        counts = np.bincount(table.codes[:train_tokens], minlength=len(table.tokens))
+        self.vocab_ = Vocabulary(self.min_freq, self.max_size).fit_counts(table.tokens, counts)
+        get = self.vocab_.stoi_.get
+        to_id = np.fromiter((get(t, UNK_ID) for t in table.tokens), dtype=np.int32, count=len(table.tokens))
+        ids = to_id[table.codes] if len(table.codes) else np.zeros(0, dtype=np.int32)
+        out, doc, token = [], 0, 0
+        for i, group in enumerate(groups):
+            lengths = table.lengths[doc : doc + len(group)]
+            n_tokens = int(lengths.sum())
+            group_labels = labels[i] if labels is not None else np.zeros(len(group), dtype=np.int64)
+            out.append(assemble(ids[token : token + n_tokens], lengths, group_labels, self.max_length))
+            doc, token = doc + len(group), token + n_tokens
+        return out
+
+    # ----------------------------------------------------------------- using
+
+    def tokenize(self, texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """Every text's tokens back to back, and the token count of each text."""
+        docs = [self.tokenizer(t) for t in texts]
+        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+        return list(chain.from_iterable(docs)), lengths
+
+    def encode_tokens(
+        self, tokens: list[str], lengths: np.ndarray, labels: np.ndarray | None = None
+    ) -> EncodedSplit:
+        """Encode the output of :meth:`tokenize` (shared by pipelines with the same tokenizer)."""
+        get = self.vocab_.stoi_.get
+        ids = np.fromiter((get(t, UNK_ID) for t in tokens), dtype=np.int32, count=len(tokens))
+        labels = np.zeros(len(lengths), dtype=np.int64) if labels is None else labels
+        return assemble(ids, lengths, labels, self.max_length)
+
+    def encode(self, texts: Sequence[str], labels: np.ndarray | None = None) -> EncodedSplit:
+        """Tokenize, map to ids, truncate to ``max_length``; an empty text becomes one ``<unk>``."""
+        return self.encode_tokens(*self.tokenize(texts), labels)
+
+    def tokens(self, text: str) -> list[str]:
+        """The tokens of ``text`` as a model reads them (truncated), for display."""
+        return self.tokenizer(text)[: self.max_length]
+
+    def tokenizer_key(self) -> tuple:
+        """Equal for pipelines that tokenize alike, so they can share one tokenization."""
+        return tuple(sorted(self.tokenizer.settings().items()))
+
+    # ----------------------------------------------------------------- storing
+
+    def spec(self) -> dict[str, Any]:
+        """Plain containers that rebuild this pipeline exactly (stored in model artifacts)."""
+        return {
+            "tokenizer": self.tokenizer.settings(),
+            "min_freq": self.min_freq,
+            "max_size": self.max_size,
+            "max_length": self.max_length,
+            "vocab": list(self.vocab_.itos_),
+        }
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> "TextPipeline":
+        pipeline = cls(spec["tokenizer"], spec["min_freq"], spec["max_size"], spec["max_length"])
+        pipeline.vocab_ = Vocabulary.from_itos(spec["vocab"], spec["min_freq"], spec["max_size"])
+        return pipeline
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab_)
+
+    def __repr__(self) -> str:
+        size = f", vocab {len(self.vocab_):,}" if hasattr(self, "vocab_") else ""
+        return f"TextPipeline({self.tokenizer.settings()}, max_length={self.max_length}{size})"

@@ -1,0 +1,12 @@
+"""Tokenizers. Each file registers one; importing this package registers them all."""
+
+from textclf.text.tokenizers import study, whitespace  # noqa: F401  (registration side effect)
+from textclf.text.tokenizers.registry import (
+    Tokenizer,
+    build_tokenizer,
+    list_tokenizers,
+    register_tokenizer,
+)
+from textclf.text.tokenizers.study import StudyTokenizer
+
+__all__ = ["Tokenizer", "StudyTokenizer", "build_tokenizer", "list_tokenizers", "register_tokenizer"]

@@ -1,0 +1,70 @@
+"""Named tokenizers: text → list of tokens.
+
+A tokenizer is a small class registered with :func:`register_tokenizer`. Its constructor takes
+keyword settings (``lowercase`` at least), it is called on one text, and ``settings()`` returns
+its name and settings, which is all a model artifact stores to rebuild it::
+
+    @register_tokenizer("whitespace")
+    class WhitespaceTokenizer:
+        def __init__(self, lowercase: bool = True): ...
+        def __call__(self, text: str) -> list[str]: ...
+        def settings(self) -> dict: return {"name": "whitespace", "lowercase": self.lowercase}
+
+An unknown name is an error that lists the registered ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Callable, Protocol
+
+from textclf.errors import ConfigError
+
+__all__ = ["Tokenizer", "register_tokenizer", "build_tokenizer", "list_tokenizers", "check_tokenizer_name"]
+
+
+class Tokenizer(Protocol):
+    def __call__(self, text: str) -> list[str]: ...
+
+    def settings(self) -> dict[str, Any]: ...
+
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register_tokenizer(name: str) -> Callable[[type], type]:
+    def decorate(cls: type) -> type:
+        if name in _REGISTRY:
+            raise ValueError(f"tokenizer {name!r} is registered twice")
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def list_tokenizers() -> list[str]:
+    import textclf.text.tokenizers  # noqa: F401  (registers the built-in tokenizers)
+
+    return sorted(_REGISTRY)
+
+
+def check_tokenizer_name(name: str) -> str | None:
+    """None when ``name`` is registered, else a message listing the valid names."""
+    valid = list_tokenizers()
+    if name in valid:
+        return None
+    close = difflib.get_close_matches(str(name), valid, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown tokenizer {name!r}; {hint}valid names: {', '.join(valid)}"
+
+
+def build_tokenizer(settings: dict[str, Any] | str = "study", **kwargs: Any) -> Tokenizer:
+    """A tokenizer from its settings (``{"name": "study", "lowercase": True}``) or a name."""
+    if isinstance(settings, str):
+        settings = {"name": settings, **kwargs}
+    settings = dict(settings)
+    name = settings.pop("name")
+    problem = check_tokenizer_name(name)
+    if problem:
+        raise ConfigError(f"preprocess.tokenizer: {problem}")
+    return _REGISTRY[name](**settings)

@@ -1,0 +1,60 @@
+"""After the epoch loop: evaluate the best checkpoint on val and test, write the summary and plots.
+
+The best checkpoint is read back as a model artifact and run through the Predictor, the same
+path that ``textclf evaluate`` and ``textclf predict`` take, so the numbers of a run are the
+numbers its checkpoint gives anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from textclf.evaluation.evaluate import evaluate_logits
+from textclf.files import write_json
+from textclf.inference import Predictor
+from textclf.reporting.plots import plot_training_curves
+from textclf.run_layout import RunLayout
+from textclf.training.setup import RunSetup
+
+__all__ = ["TrainResult", "final_evaluation"]
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_epoch: int
+    best_score: float
+    history: list[dict] = field(default_factory=list)
+    val_metrics: dict | None = None
+    test_metrics: dict | None = None
+
+
+def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_score: float,
+                     history: list[dict]) -> TrainResult:
+    config, prepared = setup.config, setup.prepared
+    predictor = Predictor.load(run.best_checkpoint, device=setup.device,
+                               batch_size=config.train.eval_batch_size)
+    results = {}
+    for split in ("val", "test"):
+        enc = prepared.splits[split]
+        logits = predictor.log_proba_encoded([enc])
+        previews = [" ".join(prepared.vocab.decode(enc.document(i)[:60].tolist())) for i in range(len(enc))]
+        results[split] = evaluate_logits(
+            logits, enc.labels, prepared.label_names, setup.train_counts.tolist(), config.seed,
+            run.evaluation(split), title=f"Confusion matrix ({split}, epoch {best_epoch})",
+            previews=previews,
+        )
+    summary = {
+        "best_epoch": best_epoch,
+        "monitor": config.train.monitor,
+        "best_score": best_score,
+        "epochs_run": len(history),
+        "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in history])),
+        **{f"{k}_{m}": results[k][m] for k in results for m in ("accuracy", "f1_macro", "loss")},
+    }
+    write_json(run.results, summary)
+    plot_training_curves(history, best_epoch, run.training_curves)
+    return TrainResult(run.root, best_epoch, float(best_score), history, results["val"], results["test"])

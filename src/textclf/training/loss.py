@@ -1,0 +1,37 @@
+"""The training loss: cross-entropy, optionally weighted per class (``train.class_weights``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from textclf.errors import ConfigError
+
+__all__ = ["class_weights"]
+
+
+def class_weights(setting, counts: np.ndarray, label_names: list[str]) -> torch.Tensor | None:
+    """Loss weight per class from ``train.class_weights``.
+
+    ``none`` → None; ``balanced`` → n / (k · count); ``inverse`` → n / count (the Kaggle
+    notebook's); a list → itself, in label order; a mapping → by label name (others get 1).
+    """
+    if isinstance(setting, str):
+        if setting == "none":
+            return None
+        counts = np.maximum(np.asarray(counts, dtype=np.float64), 1)
+        k = len(counts) if setting == "balanced" else 1
+        return torch.tensor(counts.sum() / (k * counts), dtype=torch.float32)
+    if isinstance(setting, dict):
+        unknown = sorted(set(setting) - set(label_names))
+        if unknown:
+            raise ConfigError(
+                f"train.class_weights: unknown labels {', '.join(map(repr, unknown))}; "
+                f"labels are {', '.join(label_names)}"
+            )
+        return torch.tensor([setting.get(name, 1.0) for name in label_names], dtype=torch.float32)
+    if len(setting) != len(counts):
+        raise ConfigError(
+            f"train.class_weights: {len(setting)} weights given but the data has {len(counts)} classes"
+        )
+    return torch.tensor(setting, dtype=torch.float32)

@@ -1,0 +1,278 @@
+"""The training recipe: set up → epoch loop → final evaluation, one run folder.
+
+    train(config)      checks the data and settings, creates the run folder, runs
+    resume(run_dir)    reads last.ckpt (model artifact + TrainingState) and continues exactly
+
+Everything the loop changes lives in one :class:`LoopState` (epoch and batch reached, step, best
+score, early stopping, history, the running sums of the current epoch), which ``last.ckpt``
+stores beside the optimizer and RNG states; batches are a pure function of (seed, epoch), so a
+resumed run continues exactly where the interrupted one stopped. The final evaluation and plots
+are in ``training/final.py``, outside the loop.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm import tqdm
+
+from textclf.artifact import ModelArtifact, TrainingState
+from textclf.config import Config, dump_config, load_config
+from textclf.errors import TrainingError, TrainingInterrupted, UsageError
+from textclf.evaluation.metrics import classification_metrics, cross_entropy
+from textclf.files import write_json, write_text
+from textclf.inference import predict_logits
+from textclf.reporting.data_stats import write_data_statistics
+from textclf.run_layout import RunLayout
+from textclf.runtime import restore_rng_state, rng_state
+from textclf.text.prepare import PreparedData, prepare_data
+from textclf.training.final import TrainResult, final_evaluation
+from textclf.training.optimizer import clip_gradients
+from textclf.training.run_dir import create_run_dir
+from textclf.training.setup import RunSetup, check_before_run, setup_run
+from textclf.training.writers import MetricsWriter
+
+__all__ = ["LoopState", "train", "resume", "TrainResult"]
+
+# The monitored metric's key in an epoch record, and whether larger is better.
+MONITOR = {
+    "val_accuracy": ("val/accuracy", True),
+    "val_f1_macro": ("val/f1_macro", True),
+    "val_loss": ("val/loss", False),
+}
+
+
+@dataclass
+class EpochSums:
+    """Running sums of the epoch in progress (kept in checkpoints taken mid-epoch)."""
+
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class LoopState:
+    epoch_done: int = 0
+    batches_done: int = 0
+    step: int = 0
+    best_score: float | None = None
+    best_epoch: int = 0
+    stale_epochs: int = 0
+    stopped_early: bool = False
+    history: list[dict] = field(default_factory=list)
+    partial: EpochSums = field(default_factory=EpochSums)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LoopState":
+        return cls(**{**d, "partial": EpochSums(**d["partial"])})
+
+    def end_epoch(self, record: dict, monitor: str, epochs: int, patience: int | None) -> bool:
+        """Record a finished epoch; return whether it is the best so far."""
+        key, larger_is_better = MONITOR[monitor]
+        score, best = record[key], self.best_score
+        improved = best is None or (score > best if larger_is_better else score < best)
+        if improved:
+            self.best_score, self.best_epoch, self.stale_epochs = score, record["epoch"], 0
+        else:
+            self.stale_epochs += 1
+        self.history.append(record)
+        self.epoch_done, self.batches_done, self.partial = record["epoch"], 0, EpochSums()
+        self.stopped_early = bool(patience and self.stale_epochs >= patience and record["epoch"] < epochs)
+        return improved
+
+
+def train(
+    config: Config,
+    run_dir: str | Path | None = None,
+    prepared: PreparedData | None = None,
+    progress: bool = True,
+    on_epoch: Callable[[dict], None] | None = None,
+    final_evaluation: bool = True,
+) -> TrainResult:
+    """Train ``config``'s model and write a complete run folder; return its summary.
+
+    ``on_epoch`` sees every epoch's record (a search uses it to prune); ``final_evaluation``
+    off skips evaluating the best checkpoint on val and test at the end."""
+    # Data and settings are checked before the run folder exists, so a mistake leaves nothing.
+    prepared = prepared or prepare_data(config)
+    check_before_run(config, prepared)
+    run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir))
+    write_text(run.config, dump_config(config))
+    setup = setup_run(config, prepared)
+    write_data_statistics(prepared, config, run.data)
+    if setup.class_weights is not None:
+        write_json(run.class_weights, dict(zip(prepared.label_names, setup.class_weights.tolist())))
+    state = _fit(setup, run, LoopState(), progress, on_epoch)
+    return _finish(setup, run, state, final_evaluation)
+
+
+def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
+    """Continue an interrupted run from ``checkpoints/last.ckpt``, exactly where it stopped."""
+    run = RunLayout(run_dir)
+    if not run.is_run():
+        raise UsageError(f"{run.root}: not a run folder (no config.yaml); give the folder `textclf train` made")
+    if not run.last_checkpoint.is_file():
+        raise UsageError(f"{run.root}: nothing to resume (no checkpoints/last.ckpt); start it again with textclf train")
+    artifact, saved = ModelArtifact.load_with_state(run.last_checkpoint)
+    if saved is None:
+        raise UsageError(f"{run.last_checkpoint}: holds no training state; start the run again with textclf train")
+    setup = setup_run(load_config(run.config))
+    setup.model.load_state_dict(artifact.state_dict)
+    setup.optimizer.load_state_dict(saved.optimizer)
+    state = LoopState.from_dict(saved.loop)
+    restore_rng_state(saved.rng)
+    # metrics.jsonl may be one line ahead of last.ckpt if the run died between the two.
+    write_text(run.metrics, "".join(json.dumps(r) + "\n" for r in state.history))
+    print(f"resuming {run.root} after epoch {state.epoch_done}, batch {state.batches_done}")
+    state = _fit(setup, run, state, progress, None)
+    return _finish(setup, run, state, True)
+
+
+def _finish(setup: RunSetup, run: RunLayout, state: LoopState, evaluate: bool) -> TrainResult:
+    if not evaluate:
+        return TrainResult(run.root, state.best_epoch, float(state.best_score), state.history)
+    return final_evaluation(setup, run, state.best_epoch, state.best_score, state.history)
+
+
+def _save_last(setup: RunSetup, run: RunLayout, state: LoopState, record: dict | None = None) -> ModelArtifact:
+    artifact = setup.artifact(record)
+    artifact.save(run.last_checkpoint, TrainingState(asdict(state), setup.optimizer.state_dict(), rng_state()))
+    return artifact
+
+
+def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
+         on_epoch: Callable[[dict], None] | None) -> LoopState:
+    """The epoch loop: train, validate, keep the best, log, maybe stop early."""
+    t, val_split = setup.config.train, setup.prepared.splits["val"]
+    n_params = sum(p.numel() for p in setup.model.parameters())
+    print(f"run folder: {run.root}")
+    print(f"model {setup.config.model.name}: {n_params:,} parameters on {setup.device}; "
+          f"train {len(setup.prepared.splits['train']):,} / val {len(val_split):,} examples", flush=True)
+    writer = MetricsWriter(run.metrics, run.tensorboard)
+    try:
+        with _Interrupt() as interrupt:
+            while state.epoch_done < t.epochs and not state.stopped_early:
+                epoch = state.epoch_done + 1
+                _train_epoch(setup, run, state, epoch, interrupt, progress)
+                record = _validate(setup, state, epoch)
+                improved = state.end_epoch(record, t.monitor, t.epochs, t.early_stopping_patience)
+                artifact = _save_last(setup, run, state, record)
+                if improved:  # weights only: resuming reads last.ckpt, which keeps the optimizer
+                    artifact.save(run.best_checkpoint)
+                writer.log(record, step=epoch)
+                print(
+                    f"epoch {epoch:>3}/{t.epochs}  train loss {record['train/loss']:.4f} "
+                    f"acc {record['train/accuracy']:.4f}  val loss {record['val/loss']:.4f} "
+                    f"acc {record['val/accuracy']:.4f} F1 {record['val/f1_macro']:.4f}  "
+                    f"{record['epoch_seconds']:.1f}s{'  *best' if improved else ''}",
+                    flush=True,
+                )
+                if state.stopped_early:
+                    print(f"early stopping: {t.monitor} has not improved for {state.stale_epochs} epochs")
+                if on_epoch is not None:
+                    on_epoch(record)
+    finally:
+        writer.close()
+    return state
+
+
+def _validate(setup: RunSetup, state: LoopState, epoch: int) -> dict:
+    """The epoch's record: training sums and validation metrics."""
+    started = time.perf_counter()
+    val_split, p = setup.prepared.splits["val"], state.partial
+    logits = predict_logits(setup.model, val_split, setup.config.train.eval_batch_size, setup.device)
+    val = classification_metrics(val_split.labels, logits.argmax(1), setup.prepared.label_names)
+    return {
+        "epoch": epoch,
+        "step": state.step,
+        "train/loss": p.loss_sum / p.seen,
+        "train/accuracy": p.correct / p.seen,
+        "val/loss": cross_entropy(logits, val_split.labels),
+        "val/accuracy": val["accuracy"],
+        "val/f1_macro": val["f1_macro"],
+        "lr": setup.optimizer.param_groups[0]["lr"],
+        "epoch_seconds": p.seconds,
+        "eval_seconds": time.perf_counter() - started,
+    }
+
+
+def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, interrupt, progress: bool) -> None:
+    """One epoch (or its remainder, when resuming); updates ``state`` in place."""
+    t, model, optimizer, loader, device = (
+        setup.config.train, setup.model, setup.optimizer, setup.loader, setup.device)
+    loader.set_epoch(epoch)
+    model.train()
+    p = state.partial
+    bar = tqdm(loader.iter_from(state.batches_done), total=len(loader), initial=state.batches_done,
+               desc=f"epoch {epoch}/{t.epochs}", unit="batch", disable=not progress, leave=False)
+    started = time.perf_counter() - p.seconds
+    for ids, lengths, labels in bar:
+        ids, lengths, labels = ids.to(device), lengths.to(device), labels.to(device)
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(ids, lengths)  # (batch, num_classes)
+        loss = setup.criterion(logits, labels)
+        loss.backward()
+        # The norm before clipping (no clipping when grad_clip is unset): checks for inf/NaN.
+        norm = clip_gradients(model.parameters(), t.grad_clip)
+        if not (torch.isfinite(loss) and torch.isfinite(norm)):
+            bar.close()
+            raise _diverged(run, state, epoch, t.lr, loss, norm)
+        optimizer.step()
+        state.step += 1
+        state.batches_done += 1
+        p.loss_sum += loss.item() * len(labels)
+        p.correct += int((logits.argmax(1) == labels).sum())
+        p.seen += len(labels)
+        p.seconds = time.perf_counter() - started
+        bar.set_postfix(loss=f"{p.loss_sum / p.seen:.4f}", acc=f"{p.correct / p.seen:.3f}")
+        every = t.checkpoint_every_steps
+        if interrupt.signal is not None or (every and state.step % every == 0):
+            _save_last(setup, run, state)
+        if interrupt.signal is not None:
+            bar.close()
+            raise TrainingInterrupted(
+                f"interrupted ({signal.Signals(interrupt.signal).name}) at epoch {epoch}, batch "
+                f"{state.batches_done}; state saved in {run.last_checkpoint}; continue with: "
+                f"textclf train --resume {run.root}"
+            )
+    bar.close()
+
+
+def _diverged(run: RunLayout, state: LoopState, epoch: int, lr: float, loss, norm) -> TrainingError:
+    what, value = ("loss", loss) if not torch.isfinite(loss) else ("gradient norm", norm)
+    kept = (f"the best checkpoint so far (epoch {state.best_epoch}) is kept in {run.best_checkpoint}"
+            if run.best_checkpoint.is_file() else "no epoch had finished, so there is no checkpoint")
+    return TrainingError(
+        f"training diverged at epoch {epoch}, step {state.step + 1}: the {what} is {float(value)}; "
+        f"lower train.lr (now {lr:g}) or set train.grad_clip (for example 1.0); {kept}"
+    )
+
+
+class _Interrupt:
+    """Turns SIGINT/SIGTERM into a flag the loop checks after each step (main thread only)."""
+
+    def __init__(self):
+        self.signal: int | None = None
+
+    def __enter__(self):
+        self._old = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.signal = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
