@@ -55,6 +55,8 @@ class TrainingState:
 
 @dataclass
 class ModelArtifact:
+    """A trained model: everything needed to rebuild it and turn texts into its inputs."""
+
     task: str
     classes: list[str]
     pipeline: dict[str, Any]  # TextPipeline.spec()

@@ -166,6 +166,9 @@ class SearchConfig(_Section):
 
 
 class Config(_Section):
+    """A whole config: ``name``, ``seed``, ``output_dir`` and the sections ``data``,
+    ``preprocess``, ``model``, ``train`` and ``search``; build it with :func:`load_config`."""
+
     name: str = "run"
     seed: int = 42
     output_dir: str = "runs"

@@ -30,6 +30,8 @@ __all__ = ["RunLayout"]
 
 @dataclass(frozen=True)
 class RunLayout:
+    """The paths of one run folder (``RunLayout(run_dir).best_checkpoint`` and so on)."""
+
     root: Path
 
     def __init__(self, root: str | Path):

@@ -37,6 +37,8 @@ __all__ = ["Predictor"]
 
 
 class Predictor:
+    """Classifies raw texts with one model artifact or the mean of several (``Predictor.load``)."""
+
     def __init__(
         self,
         artifacts: Sequence[ModelArtifact],

@@ -27,6 +27,8 @@ __all__ = ["TextPipeline"]
 
 
 class TextPipeline:
+    """Tokenizer settings, a vocabulary learned by ``fit`` (``vocab_``) and a maximum length."""
+
     def __init__(
         self,
         tokenizer: dict[str, Any] | None = None,

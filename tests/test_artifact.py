@@ -1,0 +1,78 @@
+"""Model artifacts: version 2 round trips, version-1 files (textclf 0.1) load and predict the
+same, unknown versions and weights that do not fit are one-line checkpoint errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from textclf.artifact import ARTIFACT_VERSION, ModelArtifact
+from textclf.cli import main
+from textclf.errors import CheckpointError
+from textclf.inference import Predictor
+
+TEXTS = ["the goalie made forty saves", "orbit of the space shuttle", "", "polygon shading"]
+
+
+def _as_version_1(artifact: ModelArtifact, training: dict | None = None) -> dict:
+    """The dict textclf 0.1 wrote (training/checkpoint.py, format 1)."""
+    old = {
+        "format_version": 1,
+        "textclf_version": "0.1.0",
+        "config": artifact.config,
+        "model": {"name": artifact.model_name, "params": artifact.model_params},
+        "vocab": artifact.pipeline["vocab"],
+        "label_names": artifact.classes,
+        "train_label_counts": artifact.train_class_counts,
+        "state_dict": artifact.state_dict,
+        "metrics": artifact.metrics,
+    }
+    if training is not None:
+        old["training"] = training
+    return old
+
+
+def test_a_version_1_checkpoint_loads_and_predicts_the_same(trained_run, tmp_path):
+    best = trained_run / "checkpoints" / "best.ckpt"
+    artifact = ModelArtifact.load(best)
+    old = tmp_path / "v1.ckpt"
+    torch.save(_as_version_1(artifact), old)
+    migrated = ModelArtifact.load(old)
+    assert migrated.classes == artifact.classes and migrated.pipeline == artifact.pipeline
+    assert migrated.task == "multiclass" and migrated.model_name == "bigru_attention"
+    np.testing.assert_array_equal(Predictor.load(old).predict_proba(TEXTS), Predictor.load(best).predict_proba(TEXTS))
+
+
+def test_a_version_1_last_checkpoint_keeps_its_training_state(trained_run, tmp_path):
+    artifact, state = ModelArtifact.load_with_state(trained_run / "checkpoints" / "last.ckpt")
+    flat = {**state.loop, "optimizer": state.optimizer, "rng": state.rng}
+    old = tmp_path / "last-v1.ckpt"
+    torch.save(_as_version_1(artifact, flat), old)
+    _, migrated = ModelArtifact.load_with_state(old)
+    assert migrated.loop == state.loop and migrated.optimizer.keys() == state.optimizer.keys()
+
+
+def test_save_load_round_trip_and_a_newer_version_is_refused(trained_run, tmp_path):
+    artifact = ModelArtifact.load(trained_run / "checkpoints" / "best.ckpt")
+    copy = ModelArtifact.load(artifact.save(tmp_path / "copy.ckpt"))
+    assert copy.to_dict().keys() == artifact.to_dict().keys() and copy.metrics == artifact.metrics
+    payload = torch.load(tmp_path / "copy.ckpt", weights_only=True)
+    payload["format_version"] = ARTIFACT_VERSION + 1
+    torch.save(payload, tmp_path / "newer.ckpt")
+    with pytest.raises(CheckpointError) as err:
+        ModelArtifact.load(tmp_path / "newer.ckpt")
+    (line,) = err.value.problems
+    assert f"version {ARTIFACT_VERSION + 1} is not supported" in line and f"versions 1 to {ARTIFACT_VERSION}" in line
+
+
+def test_weights_that_do_not_fit_the_model_are_a_checkpoint_error(trained_run, tmp_path, capsys):
+    artifact = ModelArtifact.load(trained_run / "checkpoints" / "best.ckpt")
+    artifact.model_params = {**artifact.model_params, "hidden_size": 8}
+    bad = artifact.save(tmp_path / "bad.ckpt")
+    texts = tmp_path / "t.csv"
+    texts.write_text("text\nhello\n")
+    code = main(["predict", "--checkpoint", str(bad), "--input", str(texts), "--output", str(tmp_path / "o.csv")])
+    err = capsys.readouterr().err
+    assert code == 5 and "the weights do not fit model 'bigru_attention'" in err and "Traceback" not in err
+    assert not (tmp_path / "o.csv").exists()
