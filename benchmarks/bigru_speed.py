@@ -32,11 +32,11 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import markdown_table, write_section  # noqa: E402
-from textclf.evaluation.predict import predict_logits  # noqa: E402
-from textclf.training.checkpoint import load_checkpoint, model_from_checkpoint  # noqa: E402
 
+from textclf.artifact import ModelArtifact  # noqa: E402
 from textclf.config import load_config  # noqa: E402
 from textclf.data import load_corpus  # noqa: E402
+from textclf.inference import predict_logits  # noqa: E402
 from textclf.text.encoding import encode_texts  # noqa: E402
 from textclf.text.prepare import prepare_data  # noqa: E402
 from textclf.training import train  # noqa: E402
@@ -110,7 +110,7 @@ def ours(prepared, test_texts, tokenize, sparse: bool = True) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         result = train(config, run_dir=Path(tmp) / "run", prepared=prepared, progress=False,
                        final_evaluation=False)
-        model = model_from_checkpoint(load_checkpoint(Path(tmp) / "run" / "checkpoints" / "last.ckpt"))
+        model = ModelArtifact.load(Path(tmp) / "run" / "checkpoints" / "last.ckpt").build_model()
     record = result.history[0]
 
     def predict(texts):
@@ -141,9 +141,7 @@ def main() -> int:
     config = load_config(CONFIG)
     prepared = prepare_data(config)
     test_texts = load_corpus(config)["test"].texts
-    from textclf.text.tokenizer import build_tokenizer
-
-    tokenize = build_tokenizer(config.preprocess.tokenizer, config.preprocess.lowercase)
+    tokenize = prepared.pipeline.tokenizer
     tokens = int(prepared.splits["train"].lengths.sum())
     rows = []
     for v in variants:

@@ -24,11 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import markdown_table, write_section
 
 from textclf.config import load_config
-from textclf.runtime import resolve_device, seed_everything
 from textclf.text.prepare import prepare_data
 from textclf.training import train
 from textclf.training.lr_finder import lr_range_test
-from textclf.training.setup import build_parts
+from textclf.training.setup import setup_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,9 +43,8 @@ def main() -> int:
 
     config = load_config(args.config)
     prepared = prepare_data(config)
-    seed_everything(config.seed)
-    device = resolve_device(config.train.device)
-    parts = build_parts(config, prepared, device)
+    parts = setup_run(config, prepared)
+    device = parts.device
     started = time.perf_counter()
     found = lr_range_test(parts.model, parts.optimizer, parts.criterion, parts.loader, device,
                           1e-6, 1.0, args.steps)

@@ -85,7 +85,8 @@ def _linear_svc(train, test):
 
 def _fasttext(train, test, seed: int, threads: int):
     import fasttext
-    from textclf.text.tokenizer import build_tokenizer
+
+    from textclf.text.tokenizers import build_tokenizer
 
     tokenize = build_tokenizer("study")
 
@@ -112,8 +113,7 @@ def _fasttext(train, test, seed: int, threads: int):
 def _ours(config, test, workdir: Path, seeds: int = 1):
     """``textclf train`` (``seeds`` times, train.seed 42, 43, ...), then the best checkpoint(s) — an
     ensemble when several — classify the raw test texts."""
-    from textclf.evaluation.ensemble import Ensemble
-
+    from textclf.inference import Predictor
     from textclf.training import train
 
     started = time.perf_counter()
@@ -124,14 +124,14 @@ def _ours(config, test, workdir: Path, seeds: int = 1):
         result = train(run, run_dir=workdir / f"run{i}", progress=False, final_evaluation=seeds == 1)
         checkpoints.append(result.run_dir / "checkpoints" / "best.ckpt")
     train_s = time.perf_counter() - started
-    ensemble = Ensemble(checkpoints)
+    ensemble = Predictor.load(checkpoints, batch_size=config.train.eval_batch_size)
     started = time.perf_counter()
     encoded = ensemble.encode(test.texts)
     started_model = time.perf_counter()
-    predicted = ensemble.log_proba(encoded, config.train.eval_batch_size).argmax(1)
+    predicted = ensemble.log_proba_encoded(encoded).argmax(1)
     done = time.perf_counter()
     predict_s, model_s = done - started, done - started_model
-    params = sum(p.numel() for model, _ in ensemble.members for p in model.parameters())
+    params = sum(p.numel() for model in ensemble.models for p in model.parameters())
     return predicted, train_s, predict_s, {"best_epoch": result.best_epoch, "params": params,
                                            "model_docs_per_s": len(test) / model_s}
 

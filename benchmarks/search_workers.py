@@ -45,13 +45,12 @@ def _config(hidden: int, emb: int):
 def _train_steps(hidden: int, emb: int, steps: int, threads: int, barrier, prepared=None) -> tuple[int, float]:
     """Build the run's model, optimizer and batches as ``textclf train`` does, wait at the
     barrier, then time ``steps`` optimizer steps; returns (documents, seconds)."""
-    from textclf.text.prepare import prepare_data
-    from textclf.training.setup import build_parts
+    from textclf.training.setup import setup_run
 
     if threads:
         torch.set_num_threads(threads)
     config = _config(hidden, emb)
-    parts = build_parts(config, prepared or prepare_data(config), torch.device("cpu"))
+    parts = setup_run(config, prepared)
     model, optimizer, criterion = parts.model, parts.optimizer, parts.criterion
     model.train()
     parts.loader.set_epoch(1)
