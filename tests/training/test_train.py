@@ -140,21 +140,40 @@ def test_a_malicious_checkpoint_is_refused_and_runs_nothing(tmp_path):
     assert not marker.exists()
 
 
-def test_a_diverging_run_stops_with_a_clear_message(mini_config, tmp_path, capsys):
+@pytest.mark.parametrize("nan_at_step, has_checkpoint", [(2, False), (20, True)])
+def test_a_diverging_run_stops_with_a_clear_message(mini_config, tmp_path, capsys, monkeypatch,
+                                                    nan_at_step, has_checkpoint):
+    """The loss becomes NaN at a chosen step (the loss function is wrapped, so the loop's own
+    check is what stops the run): in epoch 1, before any checkpoint, or in epoch 2 (15 steps an
+    epoch here), after one. Forced, so the test does not depend on the machine's arithmetic."""
     from textclf.cli import main
+    from textclf.training import setup as setup_module
 
-    code = main(["train", "--config", str(mini_config), "--run-dir", str(tmp_path / "r"),
-                 "--set", "train.lr=1e30", "--set", "train.optimizer=adam", "--no-progress"])
+    real_setup = setup_module.setup_run
+
+    def setup_with_nan(*args, **kwargs):
+        run = real_setup(*args, **kwargs)
+        criterion, calls = run.criterion, [0]
+
+        def loss(logits, labels):
+            calls[0] += 1
+            value = criterion(logits, labels)
+            return value * float("nan") if calls[0] == nan_at_step else value
+
+        run.criterion = loss
+        return run
+
+    monkeypatch.setattr("textclf.training.recipe.setup_run", setup_with_nan)
+    code = main(["train", "--config", str(mini_config), "--run-dir", str(tmp_path / "r"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 6, err
-    assert "training diverged at epoch" in err and "lower train.lr" in err and "grad_clip" in err
-    assert "Traceback" not in err
-    # When the divergence came after an epoch ended, the message names the best checkpoint,
-    # which is intact; when it came in epoch 1 (it depends on the machine's arithmetic), the
-    # message says there is none, and there is none.
+    epoch = 1 if nan_at_step <= 15 else 2
+    assert f"training diverged at epoch {epoch}, step {nan_at_step}: the loss is nan" in err
+    assert "lower train.lr" in err and "grad_clip" in err and "Traceback" not in err
     best_path = tmp_path / "r" / "checkpoints" / "best.ckpt"
-    if best_path.is_file():
-        assert str(best_path) in err
+    assert best_path.is_file() == has_checkpoint
+    if has_checkpoint:  # named in the message, and intact
+        assert f"the best checkpoint so far (epoch 1) is kept in {best_path}" in err
         best = ModelArtifact.load(best_path)
         assert all(torch.isfinite(v).all() for v in best.state_dict.values())
     else:
