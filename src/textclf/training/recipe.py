@@ -252,7 +252,7 @@ def _diverged(run: RunLayout, state: LoopState, epoch: int, lr: float, loss, nor
     kept = (f"the best checkpoint so far (epoch {state.best_epoch}) is kept in {run.best_checkpoint}"
             if run.best_checkpoint.is_file() else "no epoch had finished, so there is no checkpoint")
     return TrainingError(
-        f"training diverged at epoch {epoch}, step {state.step + 1}: the {what} is {float(value)}; "
+        f"training diverged at epoch {epoch}, step {state.step + 1}: the {what} is {float(value.detach())}; "
         f"lower train.lr (now {lr:g}) or set train.grad_clip (for example 1.0); {kept}"
     )
 
