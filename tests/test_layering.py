@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own layer and the ones below):
 errors/files/run_layout/runtime ← models ← config ← data, text ← batching ← artifact ←
-inference ← evaluation, reporting ← training ← api ← cli.
+inference ← evaluation, reporting, serving ← training ← api ← cli.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ LAYERS = [
     ("textclf.batching",),
     ("textclf.artifact",),
     ("textclf.inference",),
-    ("textclf.evaluation", "textclf.reporting"),
+    ("textclf.evaluation", "textclf.reporting", "textclf.serving"),
     ("textclf.training",),
     ("textclf.api",),
     ("textclf.cli", "textclf.__main__"),

@@ -68,6 +68,7 @@ class ModelArtifact:
     metrics: dict[str, Any] = field(default_factory=dict)  # the epoch record at saving time
     textclf_version: str = __version__
     source: Path | None = None  # the file it was loaded from, if any
+    format_version: int = ARTIFACT_VERSION  # of the file it was loaded from (1 when migrated)
 
     # ----------------------------------------------------------------- building
 
@@ -93,6 +94,10 @@ class ModelArtifact:
 
     def text_pipeline(self) -> TextPipeline:
         return TextPipeline.from_spec(self.pipeline)
+
+    def sha256(self) -> str | None:
+        """The sha256 of the file it was loaded from (None for an artifact made in memory)."""
+        return file_sha256(self.source) if self.source and self.source.is_file() else None
 
     @property
     def where(self) -> str:
@@ -132,7 +137,7 @@ class ModelArtifact:
         """The artifact and, when the file has one (``last.ckpt``), the training state."""
         path = Path(path)
         payload = load_checkpoint_file(path)
-        version = payload.get("format_version")
+        version = original = payload.get("format_version")
         if version == 1:
             payload = _from_version_1(payload)
         elif version != ARTIFACT_VERSION:
@@ -156,6 +161,7 @@ class ModelArtifact:
             metrics=dict(payload.get("metrics") or {}),
             textclf_version=payload.get("textclf_version", "unknown"),
             source=path,
+            format_version=original,
         )
         training = payload.get("training")
         state = TrainingState(training["loop"], training["optimizer"], training["rng"]) if training else None

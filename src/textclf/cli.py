@@ -192,6 +192,35 @@ def _cmd_lr_find(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from textclf.serving import ServeSettings, create_app
+    except ImportError as exc:
+        raise UsageError(f"textclf serve needs FastAPI and uvicorn ({exc.name} is missing): "
+                         'pip install "textclf[serve]"') from None
+    from textclf.inference import Predictor
+
+    for name in ("max_texts", "max_text_chars", "max_body_bytes", "max_batch_texts", "max_queue_texts"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: give 1 or more")
+    if args.max_wait_ms < 0:
+        raise UsageError(f"--max-wait-ms {args.max_wait_ms:g}: give 0 or more")
+    predictor = Predictor.load(args.checkpoint, device=args.device, batch_size=args.batch_size)
+    settings = ServeSettings(
+        max_texts=args.max_texts, max_text_chars=args.max_text_chars, max_body_bytes=args.max_body_bytes,
+        max_batch_texts=args.max_batch_texts, max_wait_ms=args.max_wait_ms,
+        max_queue_texts=args.max_queue_texts, batching=not args.no_batching,
+    )
+    app = create_app(predictor, settings)
+    print(f"serving {predictor} on http://{args.host}:{args.port} (docs at /docs)", flush=True)
+    # uvicorn stops accepting on SIGTERM/SIGINT and lets in-flight requests finish.
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=True,
+                timeout_graceful_shutdown=30)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="textclf",
@@ -299,6 +328,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20, help="explain at most this many rows of --input")
     p.add_argument("--output", "-o", help="write highlighted HTML here")
     p.set_defaults(func=_cmd_explain)
+
+    p = sub.add_parser("serve", help="answer predictions over HTTP (FastAPI + uvicorn)",
+                       description="Serve one checkpoint (or an ensemble) over HTTP: GET /health, "
+                       "GET /metadata, POST /predict {\"texts\": [...]}, /docs; requests that arrive "
+                       "together are batched. Needs pip install \"textclf[serve]\".")
+    p.add_argument("--checkpoint", required=True, nargs="+", metavar="CKPT",
+                   help="a .ckpt file written by textclf train; several: an ensemble (mean probabilities)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="default 8000")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--batch-size", type=int, default=256, help="texts per model call inside a batch")
+    p.add_argument("--max-batch-texts", type=int, default=256, help="texts collected into one batch")
+    p.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits to fill (default 5)")
+    p.add_argument("--max-queue-texts", type=int, default=8192, help="texts waiting before answering 503")
+    p.add_argument("--max-texts", type=int, default=1024, help="texts per request (more: 422)")
+    p.add_argument("--max-text-chars", type=int, default=100_000, help="characters per text (more: 422)")
+    p.add_argument("--max-body-bytes", type=int, default=10 * 1024 * 1024, help="request body size (more: 413)")
+    p.add_argument("--no-batching", action="store_true", help="one request per model call")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=_cmd_serve)
     return parser
 
 

@@ -1,0 +1,209 @@
+"""`textclf serve`: a real uvicorn server on 127.0.0.1, real HTTP requests (httpx), bounded in
+count and time; and the micro-batcher on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+from textclf.cli import main  # noqa: E402
+from textclf.serving.batcher import MicroBatcher, Overloaded  # noqa: E402
+
+TEXTS = ["the goalie made forty saves in overtime", "rendering polygons with a new shading algorithm",
+         "the shuttle reached orbit", "peace talks stalled again", "", "puck"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(checkpoint, *options, timeout=60.0):
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "textclf", "serve", "--checkpoint", str(checkpoint), "--port", str(port),
+         "--log-level", "warning", *options],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"the server exited: {process.stdout.read()}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("the server did not answer /health in time")
+            time.sleep(0.2)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        process.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def best(trained_run):
+    return trained_run / "checkpoints" / "best.ckpt"
+
+
+def test_health_metadata_docs_and_the_same_labels_as_predict(best, tmp_path):
+    source = tmp_path / "texts.csv"
+    with open(source, "w", newline="") as f:
+        csv.writer(f).writerows([["text"], *[[t] for t in TEXTS]])
+    out = tmp_path / "pred.csv"
+    assert main(["predict", "--checkpoint", str(best), "--input", str(source), "--output", str(out),
+                 "--no-progress"]) == 0
+    with open(out, newline="") as f:
+        expected = [r["Category"] for r in csv.DictReader(f)]
+
+    with serving(best) as (url, _):
+        assert httpx.get(f"{url}/health").json() == {"status": "ok"}
+        meta = httpx.get(f"{url}/metadata").json()
+        assert meta["classes"] == ["comp.graphics", "rec.sport.hockey", "sci.space", "talk.politics.mideast"]
+        assert meta["task"] == "multiclass" and meta["models"][0]["model"] == "bigru_attention"
+        assert meta["models"][0]["sha256"] == hashlib.sha256(best.read_bytes()).hexdigest()
+        assert meta["models"][0]["format_version"] == 2
+        assert httpx.get(f"{url}/docs").status_code == 200
+        assert "/predict" in httpx.get(f"{url}/openapi.json").json()["paths"]
+
+        answer = httpx.post(f"{url}/predict", json={"texts": TEXTS}).json()["predictions"]
+        assert [p["label"] for p in answer] == expected
+        for p in answer:
+            assert len(p["probabilities"]) == 4 and sum(p["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+            assert max(p["probabilities"], key=p["probabilities"].get) == p["label"]
+        top = httpx.post(f"{url}/predict", json={"texts": TEXTS[:2], "top_k": 2}).json()["predictions"]
+        assert [len(p["probabilities"]) for p in top] == [2, 2] and [p["label"] for p in top] == expected[:2]
+        assert httpx.post(f"{url}/predict", json={"texts": []}).json() == {"predictions": []}
+        metrics = httpx.get(f"{url}/metrics")
+        assert metrics.status_code == 200 and 'textclf_requests_total{status="200"}' in metrics.text
+
+
+def test_bad_requests_get_4xx_answers_that_name_the_limit(best):
+    with serving(best, "--max-texts", "5", "--max-text-chars", "1000", "--max-body-bytes", "20000") as (url, _):
+        def post(**kwargs):
+            return httpx.post(f"{url}/predict", **kwargs)
+
+        assert post(content=b"{not json", headers={"content-type": "application/json"}).status_code == 422
+        assert post(json={"text": ["wrong key"]}).status_code == 422
+        assert post(json={"texts": "not a list"}).status_code == 422
+        assert post(json={"texts": ["a"], "top_k": 0}).status_code == 422
+        r = post(json={"texts": ["a"], "top_k": 9})
+        assert r.status_code == 422 and "only 4 classes" in r.json()["detail"]
+        r = post(json={"texts": ["a"] * 6})
+        assert r.status_code == 422 and "the limit is 5" in r.json()["detail"]
+        r = post(json={"texts": ["x" * 1001]})
+        assert r.status_code == 422 and "texts[0] has 1,001 characters; the limit is 1,000" in r.json()["detail"]
+        r = post(json={"texts": ["x" * 900] * 5 * 5})
+        assert r.status_code == 413 and "20,000 bytes" in r.json()["detail"]
+        # Without a Content-Length (chunked), the body is counted as it arrives.
+        r = post(content=iter([b'{"texts": ["', b"x" * 30000, b'"]}']), headers={"content-type": "application/json"})
+        assert r.status_code == 413
+        assert httpx.get(f"{url}/health").status_code == 200
+
+
+def test_64_concurrent_clients_get_answers_and_the_server_stays_healthy(best):
+    with serving(best) as (url, _):
+        with httpx.Client(limits=httpx.Limits(max_connections=64)) as client:
+            def ask(i):
+                texts = [TEXTS[(i + j) % len(TEXTS)] for j in range(3)]
+                r = client.post(f"{url}/predict", json={"texts": texts}, timeout=60)
+                return r.status_code, len(r.json()["predictions"])
+
+            with ThreadPoolExecutor(64) as pool:
+                results = list(pool.map(ask, range(64 * 3)))
+        assert results == [(200, 3)] * (64 * 3)
+        assert httpx.get(f"{url}/health").status_code == 200
+
+
+def test_overload_is_answered_503_with_retry_after_and_in_flight_requests_finish_on_sigterm(best):
+    # A batch waits up to 1 s to fill 64 texts while only 16 may wait: a burst of 8-text
+    # requests overflows the queue within that second.
+    options = ("--max-batch-texts", "64", "--max-queue-texts", "16", "--max-wait-ms", "1000")
+    with serving(best, *options) as (url, process):
+        with httpx.Client(limits=httpx.Limits(max_connections=32)) as client:
+            def ask(_):
+                r = client.post(f"{url}/predict", json={"texts": TEXTS[:4] * 2}, timeout=60)
+                return r.status_code, r.headers.get("retry-after")
+
+            with ThreadPoolExecutor(32) as pool:
+                results = list(pool.map(ask, range(32)))
+        codes = [c for c, _ in results]
+        assert set(codes) <= {200, 503} and codes.count(503) >= 1 and codes.count(200) >= 2, codes
+        assert all(int(retry) >= 1 for c, retry in results if c == 503)
+        assert httpx.get(f"{url}/health").status_code == 200
+
+        # SIGTERM while a request waits in its batch: it is still answered.
+        answer = {}
+        thread = threading.Thread(target=lambda: answer.update(
+            r=httpx.post(f"{url}/predict", json={"texts": TEXTS}, timeout=30)))
+        thread.start()
+        time.sleep(0.3)
+        process.send_signal(signal.SIGTERM)
+        thread.join(30)
+        assert answer["r"].status_code == 200 and len(answer["r"].json()["predictions"]) == len(TEXTS)
+        # uvicorn re-raises the signal once it has shut down cleanly (exit status -15).
+        assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+
+
+def test_the_batcher_merges_requests_keeps_order_and_refuses_past_its_queue():
+    seen = []
+    release = threading.Event()
+
+    def predict(texts):
+        seen.append(list(texts))
+        release.wait(5)
+        return np.array([[len(t), 0.0] for t in texts])
+
+    async def scenario():
+        batcher = MicroBatcher(predict, max_batch_texts=100, max_wait_ms=200, max_queue_texts=6)
+        await batcher.start()
+        first = asyncio.create_task(batcher.submit(["a", "bb"]))
+        second = asyncio.create_task(batcher.submit(["ccc"]))
+        await asyncio.sleep(0.05)
+        third = asyncio.create_task(batcher.submit(["dddd", "e", "f"]))
+        await asyncio.sleep(0.01)
+        with pytest.raises(Overloaded):  # 6 texts wait already
+            await batcher.submit(["g"])
+        release.set()
+        results = await asyncio.gather(first, second, third)
+        await batcher.stop()
+        return results, batcher.stats
+
+    results, stats = asyncio.run(scenario())
+    assert [r[:, 0].tolist() for r in results] == [[1, 2], [3], [4, 1, 1]]
+    assert seen == [["a", "bb", "ccc", "dddd", "e", "f"]]  # one batch for three requests
+    assert stats.batches == 1 and stats.refused == 1
+
+
+def test_serve_refuses_bad_options(best, capsys):
+    assert main(["serve", "--checkpoint", str(best), "--max-texts", "0"]) == 2
+    assert "--max-texts 0: give 1 or more" in capsys.readouterr().err
+    assert main(["serve", "--checkpoint", os.devnull]) == 5
