@@ -22,6 +22,7 @@ A newer or unknown version is a one-line error that names both versions.
 from __future__ import annotations
 
 import hashlib
+import json
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,8 @@ from textclf.text.vocabulary import PAD_ID
 __all__ = ["ARTIFACT_VERSION", "ModelArtifact", "TrainingState", "load_checkpoint_file"]
 
 ARTIFACT_VERSION = 2
+EXPORT_METADATA = "textclf.json"  # beside model.onnx in an exported folder
+EXPORT_GRAPH = "model.onnx"
 
 
 @dataclass
@@ -69,6 +72,7 @@ class ModelArtifact:
     textclf_version: str = __version__
     source: Path | None = None  # the file it was loaded from, if any
     format_version: int = ARTIFACT_VERSION  # of the file it was loaded from (1 when migrated)
+    onnx_path: Path | None = None  # an exported artifact: the ONNX graph stands for the weights
 
     # ----------------------------------------------------------------- building
 
@@ -80,6 +84,10 @@ class ModelArtifact:
 
     def build_model(self, device: str | torch.device = "cpu") -> TextClassifier:
         """The trained model in eval mode; weights that do not fit it are a CheckpointError."""
+        if self.onnx_path is not None:
+            raise CheckpointError(
+                f"{self.where}: an ONNX export holds no PyTorch weights; use the .ckpt it was exported from"
+            )
         model = build_model(self.model_name, self.model_params, self.build_context())
         try:
             model.load_state_dict(self.state_dict)
@@ -96,8 +104,16 @@ class ModelArtifact:
         return TextPipeline.from_spec(self.pipeline)
 
     def sha256(self) -> str | None:
-        """The sha256 of the file it was loaded from (None for an artifact made in memory)."""
-        return file_sha256(self.source) if self.source and self.source.is_file() else None
+        """The sha256 of the file it was loaded from (the ONNX graph of an exported artifact;
+        None for an artifact made in memory)."""
+        path = self.onnx_path or self.source
+        return file_sha256(path) if path and path.is_file() else None
+
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the weights, as JSON-ready containers (what an export stores)."""
+        meta = self.to_dict()
+        del meta["state_dict"]
+        return meta
 
     @property
     def where(self) -> str:
@@ -134,8 +150,11 @@ class ModelArtifact:
 
     @classmethod
     def load_with_state(cls, path: str | Path) -> tuple["ModelArtifact", TrainingState | None]:
-        """The artifact and, when the file has one (``last.ckpt``), the training state."""
+        """The artifact and, when the file has one (``last.ckpt``), the training state.
+        A folder written by ``textclf export`` loads as an artifact whose model is its ONNX graph."""
         path = Path(path)
+        if path.is_dir() and (path / EXPORT_METADATA).is_file():
+            return _load_export(path), None
         payload = load_checkpoint_file(path)
         version = original = payload.get("format_version")
         if version == 1:
@@ -168,11 +187,34 @@ class ModelArtifact:
         return artifact, state
 
 
+def _load_export(folder: Path) -> ModelArtifact:
+    try:
+        meta = json.loads((folder / EXPORT_METADATA).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{folder / EXPORT_METADATA}: not readable ({exc}); export the model again") from None
+    if meta.get("format_version") != ARTIFACT_VERSION:
+        raise CheckpointError(
+            f"{folder}: exported with artifact format version {meta.get('format_version')}; this textclf "
+            f"{__version__} reads version {ARTIFACT_VERSION}; export the model again"
+        )
+    graph = folder / EXPORT_GRAPH
+    if not graph.is_file():
+        raise CheckpointError(f"{folder}: no {EXPORT_GRAPH} beside {EXPORT_METADATA}; export the model again")
+    return ModelArtifact(
+        task=meta["task"], classes=list(meta["classes"]), pipeline=meta["pipeline"],
+        model_name=meta["model"]["name"], model_params=meta["model"]["params"], state_dict={},
+        config=meta["config"], train_class_counts=meta.get("train_class_counts", []),
+        metrics=meta.get("metrics", {}), textclf_version=meta.get("textclf_version", "unknown"),
+        source=folder, format_version=meta["format_version"], onnx_path=graph,
+    )
+
+
 def load_checkpoint_file(path: str | Path) -> dict[str, Any]:
     """The raw payload of a checkpoint file (plain containers and tensors only)."""
     path = Path(path)
     if not path.is_file():
-        hint = "a folder: give the .ckpt file inside it" if path.is_dir() else "runs keep them in <run>/checkpoints/best.ckpt"
+        hint = ("a folder, but not one written by textclf export: give a .ckpt file"
+                if path.is_dir() else "runs keep them in <run>/checkpoints/best.ckpt")
         raise CheckpointError(f"{path}: checkpoint not found ({hint})")
     with open(path, "rb") as f:
         if f.read(4) != b"PK\x03\x04":  # torch.save writes a zip archive

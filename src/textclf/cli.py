@@ -192,6 +192,16 @@ def _cmd_lr_find(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from textclf.inference.onnx_export import export_onnx
+
+    out = export_onnx(args.checkpoint, args.output, quantize=args.quantize)
+    size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
+    print(f"wrote {out}/ (model.onnx, textclf.json; {size:.1f} MB); run it with: "
+          f"textclf predict --checkpoint {out} --input F --output O")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -329,12 +339,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="write highlighted HTML here")
     p.set_defaults(func=_cmd_explain)
 
+    p = sub.add_parser("export", help="export a checkpoint to ONNX (runs with onnxruntime)",
+                       description="Write model.onnx (dynamic batch and length) and textclf.json "
+                       "(classes, tokenizer, vocabulary) into a new folder; predict, serve and "
+                       "Predictor.load run that folder with onnxruntime. Needs pip install \"textclf[onnx]\".")
+    p.add_argument("--checkpoint", required=True, help="a .ckpt file written by textclf train")
+    p.add_argument("--format", default="onnx", choices=["onnx"], help="default onnx")
+    p.add_argument("--output", "-o", required=True, help="folder to create")
+    p.add_argument("--quantize", choices=["int8"], help="dynamic int8 quantization of the weights")
+    p.set_defaults(func=_cmd_export)
+
     p = sub.add_parser("serve", help="answer predictions over HTTP (FastAPI + uvicorn)",
                        description="Serve one checkpoint (or an ensemble) over HTTP: GET /health, "
                        "GET /metadata, POST /predict {\"texts\": [...]}, /docs; requests that arrive "
                        "together are batched. Needs pip install \"textclf[serve]\".")
     p.add_argument("--checkpoint", required=True, nargs="+", metavar="CKPT",
-                   help="a .ckpt file written by textclf train; several: an ensemble (mean probabilities)")
+                   help="a .ckpt file (or a folder from textclf export); several: an ensemble")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="default 8000")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

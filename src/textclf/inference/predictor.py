@@ -27,7 +27,7 @@ import torch
 
 from textclf.artifact import ModelArtifact
 from textclf.errors import CheckpointError, UsageError
-from textclf.inference.logits import predict_logits
+from textclf.inference.runners import OnnxRunner, TorchRunner
 from textclf.models import TextClassifier
 from textclf.runtime import resolve_device
 from textclf.text.encoding import EncodedSplit
@@ -59,7 +59,10 @@ class Predictor:
         self.device = resolve_device(str(device)) if isinstance(device, str) else device
         self.batch_size = batch_size
         self.artifacts = list(artifacts)
-        self.models: list[TextClassifier] = [a.build_model(self.device) for a in self.artifacts]
+        self.runners = [
+            OnnxRunner(a.onnx_path) if a.onnx_path is not None else TorchRunner(a.build_model(self.device), self.device)
+            for a in self.artifacts
+        ]
         self.pipelines: list[TextPipeline] = [a.text_pipeline() for a in self.artifacts]
 
     @classmethod
@@ -70,13 +73,26 @@ class Predictor:
         device: str | torch.device = "cpu",
         batch_size: int = 256,
     ) -> "Predictor":
-        """Load one checkpoint, or several as an ensemble. ``device``: cpu, cuda or auto."""
+        """Load one checkpoint (or a folder written by ``textclf export``, run with onnxruntime),
+        or several as an ensemble. ``device``: cpu, cuda or auto (PyTorch checkpoints)."""
         paths = [checkpoints] if isinstance(checkpoints, (str, Path)) else list(checkpoints)
         return cls([ModelArtifact.load(p) for p in paths], device=device, batch_size=batch_size)
 
     @property
     def classes(self) -> list[str]:
         return list(self.artifacts[0].classes)
+
+    @property
+    def models(self) -> list[TextClassifier]:
+        """The PyTorch models (explanations need them; an ONNX export has none)."""
+        missing = [r for r in self.runners if r.model is None]
+        if missing:
+            raise UsageError("this needs the PyTorch checkpoint, not an ONNX export (give the .ckpt file)")
+        return [r.model for r in self.runners]
+
+    @property
+    def runtime(self) -> str:
+        return ",".join(sorted({r.runtime for r in self.runners}))
 
     @property
     def task(self) -> str:
@@ -88,11 +104,12 @@ class Predictor:
         return self.artifacts[0]
 
     def __len__(self) -> int:
-        return len(self.models)
+        return len(self.runners)
 
     def __repr__(self) -> str:
         members = ", ".join(a.model_name for a in self.artifacts)
-        return f"Predictor([{members}], {len(self.classes)} classes, device={self.device})"
+        return (f"Predictor([{members}], {len(self.classes)} classes, runtime={self.runtime}, "
+                f"device={self.device})")
 
     # ----------------------------------------------------------------- texts → results
 
@@ -127,14 +144,14 @@ class Predictor:
     def log_proba_encoded(self, encoded: list[EncodedSplit]) -> np.ndarray:
         """(n, num_classes) log of the members' mean probabilities (usable wherever logits are);
         with one member, its own logits."""
-        if len(self.models) == 1:
-            return predict_logits(self.models[0], encoded[0], self.batch_size, self.device)
+        if len(self.runners) == 1:
+            return self.runners[0].logits(encoded[0], self.batch_size)
         total = None
-        for model, enc in zip(self.models, encoded):
-            logits = torch.from_numpy(predict_logits(model, enc, self.batch_size, self.device))
+        for runner, enc in zip(self.runners, encoded):
+            logits = torch.from_numpy(runner.logits(enc, self.batch_size))
             probs = torch.softmax(logits.double(), dim=1)
             total = probs if total is None else total + probs
-        return torch.log(total / len(self.models)).float().numpy()
+        return torch.log(total / len(self.runners)).float().numpy()
 
 
 def _as_texts(texts: Sequence[str]) -> list[str]:

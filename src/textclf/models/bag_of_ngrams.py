@@ -50,7 +50,8 @@ def hashed_ngrams(ids: torch.Tensor, lengths: torch.Tensor, n: int, vocab_size: 
     for k in range(1, n):
         key = key * vocab_size + ids[:, k : k + width]
     # Multiply by an odd constant (wrapping in int64), keep the high bits: a cheap, stable mix.
-    mixed = torch.bitwise_right_shift(key * _MIX, 20)
+    # (Floor division by 2**20 is the arithmetic right shift, in a form ONNX exports.)
+    mixed = torch.div(key * _MIX, 1 << 20, rounding_mode="floor")
     bucket = torch.remainder(mixed, buckets)
     valid = torch.arange(width, device=ids.device)[None, :] < (lengths.to(ids.device) - n + 1)[:, None]
     return bucket, valid
@@ -152,6 +153,9 @@ class BagOfNgrams(TextClassifier):
         doc = torch.bmm(weights[:, None, :width], embedded).squeeze(1)  # (batch, dim)
         return self._head(doc, feats, valid, weights, width)
 
+    def export_module(self) -> nn.Module:
+        return _ExportForm(self)
+
     def _head(self, doc, feats, valid, weights, width: int) -> torch.Tensor:
         """Add the hashed n-grams' vectors to the unigrams' sum ``doc``; classify."""
         if self.ngram_embedding is not None and feats.size(1) > width:  # (one-word batches have none)
@@ -161,3 +165,45 @@ class BagOfNgrams(TextClassifier):
                 sparse=self.params.sparse, padding_idx=self.params.buckets,
             )
         return self.fc(self.dropout(doc))  # (batch, num_classes)
+
+
+class _ExportForm(nn.Module):
+    """The same logits without ``embedding_bag`` (whose ``padding_idx`` ONNX cannot express):
+    rows are gathered and summed with their weights, which are 0 wherever ``padding_idx`` would
+    have skipped a row. The ids get ``ngrams - 1`` padding columns first, so that every n-gram
+    length has at least one (masked) position whatever the traced length is."""
+
+    def __init__(self, model: BagOfNgrams):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        ids = nn.functional.pad(ids, (0, m.params.ngrams - 1), value=m.pad_id)
+        feats, valid = m.features(ids, lengths)
+        if m.params.tfidf:
+            weights = self._tfidf_weights(feats, valid)
+        else:
+            weights = m._weights(feats, valid)  # (batch, n_features), 0 where not valid
+        width = ids.size(1)
+        doc = (weights[:, :width, None] * m.embedding.weight[ids]).sum(1)  # (batch, dim)
+        if m.ngram_embedding is not None:
+            ngram_ids = torch.where(valid[:, width:], feats[:, width:] - m.vocab_size, m.params.buckets)
+            doc = doc + (weights[:, width:, None] * m.ngram_embedding.weight[ngram_ids]).sum(1)
+        return m.fc(doc)
+
+    def _tfidf_weights(self, feats: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """``BagOfNgrams._weights`` with term frequencies counted per row by sorting instead of
+        ``torch.unique`` (whose traced form fixes the batch shape)."""
+        m = self.model
+        positions = torch.zeros_like(feats) + torch.arange(feats.size(1), device=feats.device)
+        keys = torch.where(valid, feats, -1 - positions)  # each invalid position is its own run
+        ordered, order = torch.sort(keys, dim=1)
+        first = torch.ones_like(ordered[:, :1], dtype=torch.bool)
+        starts = torch.cat([first, ordered[:, 1:] != ordered[:, :-1]], dim=1)
+        run = torch.cumsum(starts.long(), dim=1) - 1  # (batch, n_features): run of each sorted key
+        counts = torch.zeros_like(run).scatter_add(1, run, torch.ones_like(run))
+        tf = torch.zeros_like(run).scatter(1, order, counts.gather(1, run)).float()
+        per_doc = m.idf[feats] * (1.0 + torch.log(tf)) * valid
+        norm = torch.sqrt((per_doc.pow(2) / tf).sum(1, keepdim=True)).clamp_min(1e-12)
+        return per_doc / tf / norm

@@ -19,6 +19,9 @@ discovered:
   buffers, so model artifacts carry it;
 - ``has_attention``: ``forward(ids, lengths, return_attention=True)`` returns ``(logits,
   weights)`` with one weight per token, which explanations show instead of gradients.
+
+``export_module()`` gives what ONNX export traces (the model itself unless an operation of its
+fast forward has no ONNX form).
 """
 
 from __future__ import annotations
@@ -53,6 +56,11 @@ class TextClassifier(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.classify(self.embed(ids), ids, lengths)
+
+    def export_module(self) -> nn.Module:
+        """A module whose ``forward(ids, lengths)`` gives the same logits and that ONNX can
+        trace with dynamic batch and length axes (``textclf export``); by default the model."""
+        return self
 
     def fit_statistics(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
         raise NotImplementedError(f"{type(self).__name__} declares no training statistics")

@@ -1,0 +1,109 @@
+"""``textclf export --format onnx``: a model artifact as an ONNX graph plus its metadata.
+
+The output folder holds ``model.onnx`` (inputs ``ids`` (batch, length) int64 and ``lengths``
+(batch,) int64, output ``logits`` (batch, num_classes); batch and length are dynamic) and
+``textclf.json`` (the artifact without its weights: classes, task, the text pipeline's tokenizer
+settings and vocabulary, the model's name and parameters, the config). ``Predictor.load(folder)``
+runs it with onnxruntime. The graph is traced from the model's ``export_module()`` with
+PyTorch's TorchScript-based exporter, then checked against the PyTorch model on documents of
+several lengths before the folder is put in place; ``quantize="int8"`` then applies
+onnxruntime's dynamic int8 quantization to the weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textclf.artifact import EXPORT_GRAPH, EXPORT_METADATA, ModelArtifact
+from textclf.errors import CheckpointError, UsageError
+from textclf.text.vocabulary import PAD_ID
+
+__all__ = ["export_onnx", "OPSET"]
+
+OPSET = 17
+
+
+def export_onnx(checkpoint: str | Path, output: str | Path, quantize: str | None = None,
+                tolerance: float = 1e-4) -> Path:
+    """Export ``checkpoint`` into the folder ``output`` (created; refused if it holds anything)."""
+    try:
+        import onnx  # noqa: F401  (the exporter writes through it)
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise UsageError(f'textclf export needs onnx and onnxruntime ({exc.name} is missing): '
+                         'pip install "textclf[onnx]"') from None
+    if quantize not in (None, "int8"):
+        raise UsageError(f"--quantize {quantize!r}: the only choice is int8")
+    output = Path(output)
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise UsageError(f"{output}: exists and is not an empty folder; choose a new --output folder")
+    if not output.parent.is_dir():
+        raise UsageError(f"{output}: the folder {output.parent} does not exist; create it or write elsewhere")
+    artifact = ModelArtifact.load(checkpoint)
+    model = artifact.build_model("cpu")
+    module = model.export_module().eval()
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    try:
+        graph = tmp / EXPORT_GRAPH
+        ids, lengths = _sample(artifact, batch=3, length=7, seed=0)
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # tracer notes about constants and RNN batch sizes
+            torch.onnx.export(
+                module, (ids, lengths), str(graph), input_names=["ids", "lengths"],
+                output_names=["logits"], opset_version=OPSET, dynamo=False,
+                dynamic_axes={"ids": {0: "batch", 1: "length"}, "lengths": {0: "batch"},
+                              "logits": {0: "batch"}},
+            )
+        if quantize == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantized = tmp / "model.int8.onnx"
+            quantize_dynamic(str(graph), str(quantized), weight_type=QuantType.QInt8)
+            os.replace(quantized, graph)
+        session = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
+        if quantize is None:
+            _check_parity(model, session, artifact, tolerance)
+        meta = artifact.metadata()
+        meta["export"] = {"format": "onnx", "opset": OPSET, "quantize": quantize,
+                          "checkpoint": str(checkpoint), "checkpoint_sha256": artifact.sha256()}
+        (tmp / EXPORT_METADATA).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        if output.exists():
+            output.rmdir()  # empty, checked above
+        os.replace(tmp, output)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return output
+
+
+def _sample(artifact: ModelArtifact, batch: int, length: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A padded batch of random ids with lengths from ``length`` down to 1."""
+    generator = torch.Generator().manual_seed(seed)
+    vocab = len(artifact.pipeline["vocab"])
+    ids = torch.randint(2, max(vocab, 3), (batch, length), generator=generator)
+    lengths = torch.linspace(length, 1, batch).round().long()
+    ids[torch.arange(length)[None, :] >= lengths[:, None]] = PAD_ID
+    return ids, lengths
+
+
+def _check_parity(model, session, artifact: ModelArtifact, tolerance: float) -> None:
+    for batch, length in ((1, 1), (4, 13), (9, 64)):
+        ids, lengths = _sample(artifact, batch, length, seed=batch)
+        with torch.no_grad():
+            expected = model(ids, lengths).numpy()
+        got = session.run(None, {"ids": ids.numpy(), "lengths": lengths.numpy()})[0]
+        gap = float(np.abs(got - expected).max())
+        if not gap <= tolerance:
+            raise CheckpointError(
+                f"{artifact.where}: the ONNX graph of model '{artifact.model_name}' gives logits "
+                f"{gap:.2g} away from PyTorch's (batch {batch}, length {length}); this model cannot "
+                "be exported faithfully"
+            )

@@ -1,0 +1,57 @@
+"""What runs a model over encoded texts: PyTorch weights or an exported ONNX graph.
+
+Both give (n, num_classes) float32 logits in the split's order from length-sorted batches, so
+the Predictor, and everything above it, does not care which runtime computes them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textclf.batching import sorted_batches
+from textclf.errors import UsageError
+from textclf.inference.logits import predict_logits
+from textclf.models import TextClassifier
+from textclf.text.encoding import EncodedSplit
+
+__all__ = ["TorchRunner", "OnnxRunner"]
+
+
+class TorchRunner:
+    runtime = "torch"
+
+    def __init__(self, model: TextClassifier, device: torch.device):
+        self.model = model
+        self.device = device
+
+    def logits(self, split: EncodedSplit, batch_size: int) -> np.ndarray:
+        return predict_logits(self.model, split, batch_size, self.device)
+
+
+class OnnxRunner:
+    runtime = "onnx"
+
+    def __init__(self, path: Path, threads: int | None = None):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise UsageError(f'{path}: running an ONNX export needs onnxruntime: pip install "textclf[onnx]"') from None
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.model = None
+
+    def logits(self, split: EncodedSplit, batch_size: int) -> np.ndarray:
+        out: np.ndarray | None = None
+        for indices, (ids, lengths, _) in sorted_batches(split, batch_size):
+            logits = self.session.run(None, {"ids": ids.numpy(), "lengths": lengths.numpy()})[0]
+            if out is None:
+                out = np.empty((len(split), logits.shape[1]), dtype=np.float32)
+            out[indices] = logits
+        if out is None:
+            raise ValueError("cannot predict on an empty split")
+        return out

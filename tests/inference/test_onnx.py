@@ -1,0 +1,89 @@
+"""ONNX export: every registered model exports, and its folder predicts like the checkpoint
+(labels identical, probabilities within 1e-4 on 1,000 texts) through Predictor, predict and serve."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+import textclf  # noqa: E402
+from textclf.cli import main  # noqa: E402
+from textclf.data import load_corpus  # noqa: E402
+from textclf.models import list_models  # noqa: E402
+
+SMALL = {
+    "bigru_attention": {"embedding_dim": 16, "hidden_size": 16},
+    "lstm": {"embedding_dim": 16, "hidden_size": 16, "bidirectional": True},
+    "textcnn": {"embedding_dim": 16, "num_filters": 8},
+    "bag_of_ngrams": {"embedding_dim": 16, "buckets": 5000, "tfidf": True, "ngrams": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def texts(mini_config):
+    corpus = load_corpus(textclf.load_config(mini_config))
+    docs = [t for s in ("train", "val", "test") for t in corpus[s].texts]
+    # Whole posts, their first lines and single words: long, short and one-token documents.
+    variants = docs + [d[:80] for d in docs] + [d.split()[0] if d.split() else "" for d in docs]
+    return variants[:1000]
+
+
+def test_every_registered_model_has_a_parity_case():
+    assert set(SMALL) == set(list_models())
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_export_parity_with_the_checkpoint(name, mini_config, tmp_path, texts):
+    run = textclf.train(mini_config, overrides={"model": {"name": name, **SMALL[name]}, "train.epochs": 1},
+                        run_dir=tmp_path / "run")
+    out = tmp_path / "export"
+    assert main(["export", "--checkpoint", str(run.best_checkpoint), "--output", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["model.onnx", "textclf.json"]
+    torch_side, onnx_side = textclf.Predictor.load(run.best_checkpoint), textclf.Predictor.load(out)
+    assert onnx_side.runtime == "onnx" and onnx_side.classes == torch_side.classes
+    p_torch, p_onnx = torch_side.predict_proba(texts), onnx_side.predict_proba(texts)
+    assert len(texts) == 1000
+    np.testing.assert_allclose(p_onnx, p_torch, atol=1e-4, rtol=0)
+    assert onnx_side.predict(texts) == torch_side.predict(texts)
+
+
+def test_predict_runs_an_export_and_int8_stays_close(trained_run, tmp_path, texts):
+    best = trained_run / "checkpoints" / "best.ckpt"
+    out, small = tmp_path / "onnx", tmp_path / "int8"
+    assert main(["export", "--checkpoint", str(best), "--output", str(out)]) == 0
+    assert main(["export", "--checkpoint", str(best), "--output", str(small), "--quantize", "int8"]) == 0
+    source = tmp_path / "texts.csv"
+    with open(source, "w", newline="") as f:
+        csv.writer(f).writerows([["text"], *[[t] for t in texts[:200]]])
+    labels = {}
+    for key, checkpoint in (("torch", best), ("onnx", out), ("int8", small)):
+        target = tmp_path / f"{key}.csv"
+        assert main(["predict", "--checkpoint", str(checkpoint), "--input", str(source), "--output",
+                     str(target), "--no-progress"]) == 0
+        with open(target, newline="") as f:
+            labels[key] = [r["Category"] for r in csv.DictReader(f)]
+    assert labels["onnx"] == labels["torch"]
+    agree = np.mean([a == b for a, b in zip(labels["int8"], labels["torch"])])
+    assert agree >= 0.9, agree
+
+
+def test_export_mistakes_are_one_line_errors(trained_run, tmp_path, capsys):
+    best = str(trained_run / "checkpoints" / "best.ckpt")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    assert main(["export", "--checkpoint", best, "--output", str(tmp_path / "full")]) == 2
+    assert "is not an empty folder" in capsys.readouterr().err
+    assert main(["export", "--checkpoint", best, "--output", str(tmp_path / "no" / "such")]) == 2
+    assert main(["export", "--checkpoint", str(tmp_path / "missing.ckpt"), "--output", str(tmp_path / "o")]) == 5
+    assert not (tmp_path / "o").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    out = tmp_path / "ok"
+    assert main(["export", "--checkpoint", best, "--output", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["explain", "--checkpoint", str(out), "--text", "hello"]) == 2
+    assert "needs the PyTorch checkpoint" in capsys.readouterr().err
