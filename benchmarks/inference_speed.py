@@ -1,0 +1,127 @@
+"""Inference speed: textclf's PyTorch and ONNX runtimes against the peers' predict, same texts.
+
+Data: the 20 Newsgroups study split (random 80/10/10, seed 42); every system classifies the
+1,885 raw test texts. End to end is ``textclf predict`` (a CSV of texts in, a submission CSV
+out: reading, tokenizing, encoding, the model, writing); for the peers it is their predict call
+on the raw texts (vectorizing included). Model only: the model's share after encoding.
+
+- bag_of_ngrams: trained with configs/20newsgroups_bag_of_ngrams.yaml (its accuracy is reported);
+- bigru_attention: the study's model after ``--bigru-epochs`` epochs (default 1: its speed does
+  not depend on how long it trained; the int8 row shows the accuracy cost of quantization);
+- TF-IDF 1–2-grams + LinearSVC (scikit-learn) and fastText (bigrams, 25 epochs), as in peers.py.
+
+    TEXTCLF_DATA=../shared/data python benchmarks/inference_speed.py [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import _fasttext, _linear_svc  # noqa: E402
+from results import markdown_table, write_section  # noqa: E402
+
+from textclf.config import load_config  # noqa: E402
+from textclf.data import load_corpus  # noqa: E402
+from textclf.evaluation.predict_file import predict_file  # noqa: E402
+from textclf.inference import Predictor  # noqa: E402
+from textclf.inference.onnx_export import export_onnx  # noqa: E402
+from textclf.training import train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _time_ours(name: str, checkpoint: Path, texts: list[str], labels: np.ndarray, work: Path, repeat: int) -> dict:
+    source = work / "texts.csv"
+    if not source.is_file():
+        with open(source, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows([["text"], *[[t] for t in texts]])
+    predictor = Predictor.load(checkpoint)
+    predictor.predict_proba(texts[:64])  # warm up (allocations, onnxruntime's first run)
+    end_to_end = model = encode = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        predict_file(checkpoint, source, work / "out.csv", progress=False)
+        end_to_end = min(end_to_end, time.perf_counter() - started)
+        started = time.perf_counter()
+        encoded = predictor.encode(texts)
+        middle = time.perf_counter()
+        log_p = predictor.log_proba_encoded(encoded)
+        encode, model = min(encode, middle - started), min(model, time.perf_counter() - middle)
+    accuracy = float((log_p.argmax(1) == labels).mean())
+    return {"system": name, "accuracy": accuracy, "docs_per_s": len(texts) / end_to_end,
+            "model_docs_per_s": len(texts) / model, "encode_docs_per_s": len(texts) / encode}
+
+
+def _time_peer(name: str, fn, train_split, test_split, repeat: int) -> dict:
+    best, accuracy = float("inf"), None
+    for _ in range(repeat):
+        predicted, _, predict_s, _ = fn(train_split, test_split)
+        best = min(best, predict_s)
+        accuracy = float((np.asarray(predicted) == test_split.labels).mean())
+    return {"system": name, "accuracy": accuracy, "docs_per_s": len(test_split) / best,
+            "model_docs_per_s": None, "encode_docs_per_s": None}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="best of N timings")
+    parser.add_argument("--bigru-epochs", type=int, default=1)
+    parser.add_argument("--write", action="store_true", help="replace the inference-speed section of RESULTS.md")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        bag = load_config(ROOT / "configs/20newsgroups_bag_of_ngrams.yaml", [f"output_dir={work}"])
+        corpus = load_corpus(bag)
+        test = corpus["test"]
+        checkpoints = {}
+        for key, config in (
+            ("bag_of_ngrams", bag),
+            ("bigru_attention", load_config(ROOT / "configs/20newsgroups_bigru.yaml",
+                                            [f"train.epochs={args.bigru_epochs}", f"output_dir={work}"])),
+        ):
+            print(f"training {key} ...", file=sys.stderr, flush=True)
+            result = train(config, run_dir=work / key, progress=False, final_evaluation=False)
+            best = result.run_dir / "checkpoints" / "best.ckpt"
+            checkpoints[key] = best
+            export_onnx(best, work / f"{key}-onnx")
+            export_onnx(best, work / f"{key}-int8", quantize="int8")
+        for key, best in checkpoints.items():
+            for runtime, path in (("PyTorch", best), ("ONNX Runtime", work / f"{key}-onnx"),
+                                  ("ONNX Runtime int8", work / f"{key}-int8")):
+                print(f"timing {key} {runtime} ...", file=sys.stderr, flush=True)
+                rows.append(_time_ours(f"textclf {key}, {runtime}", path, test.texts, test.labels, work, args.repeat))
+        print("timing the peers ...", file=sys.stderr, flush=True)
+        rows.append(_time_peer("TF-IDF 1–2-grams + LinearSVC (scikit-learn)", _linear_svc, corpus["train"], test, 1))
+        rows.append(_time_peer("fastText supervised, bigrams, 25 epochs",
+                               lambda tr, te: _fasttext(tr, te, 42, args.threads), corpus["train"], test, 1))
+
+    for r in rows:
+        r["accuracy"] = 100 * r["accuracy"]
+    table = markdown_table(rows, [
+        ("system", "system", ""), ("accuracy", "test accuracy %", ".2f"),
+        ("docs_per_s", "end-to-end docs/s", ",.0f"), ("encode_docs_per_s", "encode docs/s", ",.0f"),
+        ("model_docs_per_s", "model docs/s", ",.0f"),
+    ])
+    body = (f"20 Newsgroups random split, 1,885 raw test texts, torch threads {args.threads}, best of "
+            f"{args.repeat}. BiGRU after {args.bigru_epochs} epoch(s). End to end: textclf predict "
+            "from a CSV to a submission CSV; the peers' predict on the raw texts (one timing).\n\n" + table)
+    print(body)
+    if args.write:
+        write_section("inference-speed", "Inference speed: PyTorch, ONNX Runtime and int8 against the peers", body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
