@@ -124,6 +124,69 @@ CASES = [
 ]
 
 
+HEADER_ONLY = b"text,label\n"
+BEST = ("checkpoints", "best.ckpt")
+
+
+def best(run: Path) -> Path:
+    return run.joinpath(*BEST)
+
+
+CASES += [
+    # --- config, continued
+    ("config-not-utf8", lambda t, r, a: ["train", "-c", csv_file(t, b"name: x\ntrain:\n  lr: \xff\xfe\n", "c.yaml")],
+     3, "c.yaml:3: not UTF-8 text"),
+    ("negative-seed", lambda t, r, a: ["train", "-c", config(t, "seed: -1\n")], 3, "seed: Input should be greater than or equal to 0"),
+    ("negative-train-seed", lambda t, r, a: ["train", "-c", config(t, "train:\n  seed: -5\n")], 3,
+     "train.seed: Input should be greater than or equal to 0"),
+    ("unknown-encoding", lambda t, r, a: ["train", "-c", config(t, "data:\n  encoding: no-such-codec\n")], 3,
+     "unknown text encoding 'no-such-codec'"),
+    ("unknown-tokenizer", lambda t, r, a: ["train", "-c", files_yaml(t, str(csv_file(t, GOOD_CSV.encode())),
+                                                                     "preprocess:\n  tokenizer: bpe\n")], 3,
+     "unknown tokenizer 'bpe'"),
+    ("unknown-source", lambda t, r, a: ["train", "-c", config(t, "data:\n  source: hf\n")], 3,
+     "unknown data source 'hf'"),
+    ("search-without-space", lambda t, r, a: ["search", "-c", config(t, f"output_dir: {t / 'runs'}\n")], 3,
+     "search.space: empty"),
+    # --- data, continued
+    ("header-only-csv", lambda t, r, a: ["train", "-c", files_yaml(t, str(csv_file(t, HEADER_ONLY)))], 4, "has no rows"),
+    ("json-lines-in-json", lambda t, r, a: ["train", "-c", files_yaml(t, str(csv_file(
+        t, b'{"text": "a", "label": "x"}\n{"text": "b", "label": "y"}\n', "train.json")))], 4,
+     "looks like JSON lines"),
+    ("predict-header-only", lambda t, r, a: ["predict", "--checkpoint", best(r), "--input", csv_file(t, HEADER_ONLY),
+                                             "--output", t / "o.csv", "--no-progress"], 4, "has no rows"),
+    ("explain-header-only", lambda t, r, a: ["explain", "--checkpoint", best(r), "--input", csv_file(t, HEADER_ONLY)],
+     4, "has no rows"),
+    ("evaluate-header-only", lambda t, r, a: ["evaluate", "--checkpoint", best(r), "--input", csv_file(t, HEADER_ONLY)],
+     4, "has no rows"),
+    ("predict-wrong-encoding", lambda t, r, a: ["predict", "--checkpoint", best(r), "--input",
+                                                csv_file(t, "text\ncafé\n".encode("utf-16")), "--output", t / "o.csv",
+                                                "--encoding", "utf-8", "--no-progress"], 4, "cannot decode byte"),
+    # --- command line, continued
+    ("predict-id-column-missing", lambda t, r, a: ["predict", "--checkpoint", best(r), "--input",
+                                                   csv_file(t, GOOD_CSV.encode()), "--output", t / "o.csv",
+                                                   "--id-column", "Id", "--no-progress"], 2, "no id column 'Id' (from --id-column); columns: text, label"),
+    ("output-is-a-folder", lambda t, r, a: ["predict", "--checkpoint", best(r), "--input",
+                                            csv_file(t, GOOD_CSV.encode()), "--output", t, "--no-progress"], 2, "choose another path"),
+    ("predict-batch-size-0", lambda t, r, a: ["predict", "--checkpoint", best(r), "--input", csv_file(t, GOOD_CSV.encode()),
+                                              "--output", t / "o.csv", "--batch-size", "0", "--no-progress"], 2, "0: give 1 or more"),
+    ("predict-top-k-word", lambda t, r, a: ["predict", "--checkpoint", best(r), "--input", csv_file(t, GOOD_CSV.encode()),
+                                            "--output", t / "o.csv", "--top-k", "all", "--no-progress"], 2, "'all' is not a whole number"),
+    ("sanity-examples-0", lambda t, r, a: ["sanity", "-c", config(t, "name: x\n"), "--examples", "0"], 2, "give 1 or more"),
+    ("sanity-steps-negative", lambda t, r, a: ["sanity", "-c", config(t, "name: x\n"), "--steps", "-1"], 2,
+     "give 1 or more"),
+    ("lr-find-steps-0", lambda t, r, a: ["lr-find", "-c", config(t, "name: x\n"), "--steps", "0"], 2, "give 1 or more"),
+    ("explain-limit-0", lambda t, r, a: ["explain", "--checkpoint", best(r), "--text", "x", "--limit", "0"], 2,
+     "give 1 or more"),
+    ("search-jobs-0", lambda t, r, a: ["search", "-c", config(t, "name: x\n"), "--jobs", "0"], 2, "give 1 or more"),
+    ("serve-port-word", lambda t, r, a: ["serve", "--checkpoint", best(r), "--port", "http"], 2, "invalid int value"),
+    ("export-missing-checkpoint", lambda t, r, a: ["export", "--checkpoint", t / "no.ckpt", "--output", t / "exp"], 5,
+     "checkpoint not found"),
+    ("export-a-folder-checkpoint", lambda t, r, a: ["evaluate", "--checkpoint", r / "checkpoints"], 5,
+     "a folder, but not one written by textclf export"),
+]
+
+
 def snapshot(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
 

@@ -16,6 +16,17 @@ from textclf.errors import TextclfError, UsageError
 __all__ = ["main"]
 
 
+def _positive(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: give 1 or more")
+    return value
+
+
 def _add_config_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("--config", "-c", required=required, help="YAML config file")
     parser.add_argument(
@@ -70,7 +81,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     )
 
     metrics = evaluate_checkpoint(
-        args.checkpoint, args.split, args.output, device=args.device, input_path=args.input
+        args.checkpoint, args.split, args.output, device=args.device, input_path=args.input,
+        encoding=args.encoding,
     )
     print(format_evaluation(metrics, Path(args.input).stem if args.input else args.split))
     out = args.output or default_eval_dir(
@@ -85,7 +97,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     rows = predict_file(
         args.checkpoint, args.input, args.output,
         text_column=args.text_column, id_column=args.id_column, id_name=args.id_name,
-        label_name=args.label_name, proba=args.proba, top_k=args.top_k,
+        label_name=args.label_name, proba=args.proba, top_k=args.top_k, encoding=args.encoding,
         batch_size=args.batch_size, device=args.device, progress=not args.no_progress,
     )
     print(f"wrote {rows:,} predictions to {args.output}")
@@ -107,8 +119,14 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: give 1 or more workers")
     out = Path(args.output) if args.output else Path(config.output_dir) / f"{config.name}-search"
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    study = run_search(config, out, storage=args.storage, jobs=args.jobs)
+    try:
+        study = run_search(config, out, storage=args.storage, jobs=args.jobs)
+    except TextclfError:
+        if created and not any(out.iterdir()):  # a mistake found before any trial: leave nothing
+            out.rmdir()
+        raise
     print((out / "results.md").read_text(encoding="utf-8"))
     done = [t for t in study.trials if t.value is not None]
     print(f"{len(done)} finished trials in {out}/ (results.csv, results.md, tensorboard/"
@@ -134,8 +152,10 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if args.text is not None:
         texts = [args.text]
     else:
-        column = args.text_column or predictor.artifact.config["data"].get("text_column", "text")
-        texts = texts_of(read_table(Path(args.input)), column, Path(args.input))[: args.limit]
+        data = predictor.artifact.config["data"]
+        column = args.text_column or data.get("text_column", "text")
+        encoding = args.encoding or data.get("encoding", "utf-8")
+        texts = texts_of(read_table(Path(args.input), encoding), column, Path(args.input))[: args.limit]
     explanations = explain_texts(predictor, texts)
     for e in explanations:
         top = ", ".join(f"{t} ({w:.2f})" for t, w in e.top_tokens(8))
@@ -265,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--split", default="test", choices=["train", "val", "test"], help="default: test")
     which.add_argument("--input", help="evaluate on this labelled file (.csv .tsv .json .jsonl .parquet) instead")
     p.add_argument("--output", "-o", help="folder for the outputs (default: <run>/evaluation/<split>)")
+    p.add_argument("--encoding", help="text encoding of --input (default: the checkpoint's data.encoding)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=_cmd_evaluate)
 
@@ -276,13 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="texts to label (.csv .tsv .json .jsonl .parquet)")
     p.add_argument("--output", required=True, help="CSV file to write")
     p.add_argument("--text-column", help="default: the checkpoint's data.text_column")
+    p.add_argument("--encoding", help="text encoding of --input (default: the checkpoint's data.encoding)")
     p.add_argument("--id-column", help="default: data.id_column, else a column named like --id-name, "
                    "else the 0-based row index")
     p.add_argument("--id-name", default="Id", help="header of the id column (default: Id)")
     p.add_argument("--label-name", default="Category", help="header of the label column (default: Category)")
     p.add_argument("--proba", action="store_true", help="add one probability column per class")
-    p.add_argument("--top-k", type=int, help="add a column with the K most likely labels")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--top-k", type=_positive, help="add a column with the K most likely labels")
+    p.add_argument("--batch-size", type=_positive, default=256)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_predict)
@@ -292,9 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "gradients of every parameter, and overfitting a small sample. Exit 0 on pass, "
                        "1 on failure (or on a warning with --strict).")
     _add_config_args(p)
-    p.add_argument("--examples", type=int, default=32, help="sample size to overfit (default 32)")
+    p.add_argument("--examples", type=_positive, default=32, help="sample size to overfit (default 32)")
     p.add_argument("--lr", type=float, help="learning rate for overfitting (default: train.lr)")
-    p.add_argument("--steps", type=int, default=300, help="most steps to overfit (default 300)")
+    p.add_argument("--steps", type=_positive, default=300, help="most steps to overfit (default 300)")
     p.add_argument("--loss-threshold", type=float, default=0.01, help="pass below this loss (default 0.01)")
     p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     p.add_argument("--output", "-o", help="folder for the results (default: <output_dir>/<name>-sanity-<timestamp>)")
@@ -306,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--min-lr", type=float, default=1e-6)
     p.add_argument("--max-lr", type=float, default=1.0)
-    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--steps", type=_positive, default=100)
     p.add_argument("--output", "-o", help="folder for the results (default: <output_dir>/<name>-lr-find-<timestamp>)")
     p.set_defaults(func=_cmd_lr_find)
 
@@ -315,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "the study. Writes results.csv/.md, TensorBoard HParams and best.yaml.")
     _add_config_args(p)
     p.add_argument("--storage", help="Optuna storage URL shared by workers (default: SQLite in the output folder)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel workers on this machine")
+    p.add_argument("--jobs", type=_positive, default=1, help="parallel workers on this machine")
     p.add_argument("--output", "-o", help="search folder (default: <output_dir>/<name>-search)")
     p.set_defaults(func=_cmd_search)
 
@@ -335,7 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--text", help="one text to explain")
     source.add_argument("--input", help="a file of texts (.csv .tsv .json .jsonl .parquet)")
     p.add_argument("--text-column", help="default: the checkpoint's data.text_column")
-    p.add_argument("--limit", type=int, default=20, help="explain at most this many rows of --input")
+    p.add_argument("--encoding", help="text encoding of --input (default: the checkpoint's data.encoding)")
+    p.add_argument("--limit", type=_positive, default=20, help="explain at most this many rows of --input")
     p.add_argument("--output", "-o", help="write highlighted HTML here")
     p.set_defaults(func=_cmd_explain)
 
@@ -358,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="default 8000")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--batch-size", type=int, default=256, help="texts per model call inside a batch")
+    p.add_argument("--batch-size", type=_positive, default=256, help="texts per model call inside a batch")
     p.add_argument("--max-batch-texts", type=int, default=256, help="texts collected into one batch")
     p.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits to fill (default 5)")
     p.add_argument("--max-queue-texts", type=int, default=8192, help="texts waiting before answering 503")
@@ -382,6 +405,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+        # A path the user gave that cannot be written or read as asked (a folder where a file
+        # belongs, a read-only place): one line, and atomic writes left nothing behind.
+        where = exc.filename or "a path"
+        print(f"error: {where}: {exc.strerror or exc}; choose another path (check that it is a "
+              "file, not a folder, and that you may write there)", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # output piped into head & co.: stop quietly
         import os
 

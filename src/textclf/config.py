@@ -11,13 +11,14 @@ that a new model brings its own schema (see ``textclf.models.registry``).
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import os
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from textclf.errors import ConfigError
 
@@ -59,7 +60,7 @@ class DataConfig(_Section):
     text_column: Union[str, list[str]] = "text"  # a list is joined with a space
     label_column: str = "label"
     id_column: Optional[str] = None
-    encoding: str = "utf-8"
+    encoding: str = "utf-8"  # any codec Python knows (utf-8, latin-1, cp1252, utf-16, ...)
     unknown_labels: Literal["error", "drop"] = "error"  # val/test labels not seen in train
     empty_texts: Literal["error", "keep"] = "error"
 
@@ -78,6 +79,16 @@ class DataConfig(_Section):
     # Where tokenized/encoded corpora are cached; TEXTCLF_CACHE or ~/.cache/textclf if unset.
     cache_dir: Optional[str] = None
     cache: bool = True
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {value!r}; use one Python knows, for example "
+                             "utf-8, latin-1 or cp1252") from None
+        return value
 
     @model_validator(mode="after")
     def _files_need_train(self) -> "DataConfig":
@@ -131,7 +142,7 @@ class TrainConfig(_Section):
     # Seed of the weights' initialisation, dropout and batch order; unset: the top-level seed.
     # The top-level seed alone fixes the data split, so runs that differ only in train.seed see
     # the same split (for ensembles, or to measure seed variance).
-    seed: Optional[int] = None
+    seed: Optional[int] = Field(None, ge=0)
 
     def run_seed(self, config_seed: int) -> int:
         return config_seed if self.seed is None else self.seed
@@ -170,7 +181,7 @@ class Config(_Section):
     ``preprocess``, ``model``, ``train`` and ``search``; build it with :func:`load_config`."""
 
     name: str = "run"
-    seed: int = 42
+    seed: int = Field(42, ge=0)
     output_dir: str = "runs"
     data: DataConfig = DataConfig()
     preprocess: PreprocessConfig = PreprocessConfig()
@@ -187,7 +198,12 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found (give the path to a .yaml file)")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                          f"{exc.start}); a config is a YAML text file saved as UTF-8") from None
     try:
         node = yaml.compose(text)
         raw = yaml.safe_load(text)

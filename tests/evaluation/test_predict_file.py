@@ -68,7 +68,7 @@ def test_submission_has_one_row_per_test_id_in_order(kaggle):
     assert accuracy > 0.4  # 4 classes: clearly above chance
 
 
-def test_proba_top_k_custom_names_and_no_id_column(kaggle, tmp_path):
+def test_proba_top_k_custom_names_and_no_id_column(kaggle, tmp_path, capsys):
     folder, ckpt, test = kaggle
     texts = tmp_path / "texts.csv"
     with open(texts, "w", newline="") as f:
@@ -83,6 +83,8 @@ def test_proba_top_k_custom_names_and_no_id_column(kaggle, tmp_path):
     rows = read_csv(out)
     assert rows[0] == ["row", "group", "top2"] + [f"p_{g}" for g in sorted(MINI_GROUPS)]
     assert [r[0] for r in rows[1:]] == [str(i) for i in range(7)]  # 0-based index as id
+    # The config names an id column (Id) that this file lacks: not silently.
+    assert "has no column 'Id' (the checkpoint's data.id_column; columns: text)" in capsys.readouterr().err
     for r in rows[1:]:
         probs = [float(p) for p in r[3:]]
         assert sum(probs) == pytest.approx(1, abs=1e-4)
@@ -118,3 +120,39 @@ def test_predict_errors(kaggle, tmp_path, capsys):
                  "--output", str(tmp_path / "o.csv"), "--top-k", "9"])
     assert code == 2 and "between 1 and 4" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_outputs_follow_the_umask_and_empty_texts_are_counted(trained_run, tmp_path, capsys):
+    import os
+    import stat
+
+    from textclf.cli import main
+
+    source = tmp_path / "texts.jsonl"
+    source.write_text('{"text": "the goalie saved it"}\n{"text": ""}\n{"text": "   "}\n{"text": "nasa"}\n')
+    old = os.umask(0o022)
+    try:
+        assert main(["predict", "--checkpoint", str(trained_run / "checkpoints" / "best.ckpt"), "--input",
+                     str(source), "--output", str(tmp_path / "out.csv"), "--no-progress"]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out.csv").stat().st_mode) == 0o644
+    assert "warning: 2 of 4 texts are empty" in capsys.readouterr().err
+
+
+def test_evaluate_input_writes_its_own_folder_and_keeps_the_test_evaluation(trained_run, tmp_path, mini_config):
+    import json
+
+    from textclf.cli import main
+    from textclf.config import load_config
+    from textclf.data import load_corpus
+
+    test_metrics = trained_run / "evaluation" / "test" / "metrics.json"
+    before = test_metrics.read_bytes()
+    corpus = load_corpus(load_config(mini_config))
+    source = tmp_path / "test.jsonl"
+    source.write_text("".join(json.dumps({"text": t, "label": corpus.label_names[y]}) + "\n"
+                              for t, y in zip(corpus["val"].texts[:30], corpus["val"].labels[:30])))
+    assert main(["evaluate", "--checkpoint", str(trained_run / "checkpoints" / "best.ckpt"), "--input", str(source)]) == 0
+    assert test_metrics.read_bytes() == before
+    assert json.loads((trained_run / "evaluation" / "input-test" / "metrics.json").read_text())["num_examples"] == 30

@@ -176,8 +176,9 @@ def test_a_diverging_run_stops_with_a_clear_message(mini_config, tmp_path, capsy
         assert f"the best checkpoint so far (epoch 1) is kept in {best_path}" in err
         best = ModelArtifact.load(best_path)
         assert all(torch.isfinite(v).all() for v in best.state_dict.values())
-    else:
-        assert "no epoch had finished, so there is no checkpoint" in err
+    else:  # nothing to resume: the folder is removed, so --run-dir can be used again
+        assert f"no epoch had finished, so there is no checkpoint and the run folder {tmp_path / 'r'} is removed" in err
+        assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize("model", [

@@ -77,7 +77,13 @@ def iter_table(path: Path, encoding: str = "utf-8", chunk_rows: int | None = Non
             reader = pd.read_json(path, lines=True, dtype=False, encoding=encoding, chunksize=chunk_rows)
             yield from ([reader] if chunk_rows is None else reader)
         elif kind == ".json":
-            frame = pd.read_json(path, orient="records", dtype=False, encoding=encoding)
+            try:
+                frame = pd.read_json(path, orient="records", dtype=False, encoding=encoding)
+            except ValueError:
+                if _looks_like_json_lines(path, encoding):
+                    raise DataError(f"{path}: this looks like JSON lines (one object per line); "
+                                    "name the file .jsonl") from None
+                raise
             yield frame
         else:
             import pyarrow.parquet as pq
@@ -94,9 +100,24 @@ def iter_table(path: Path, encoding: str = "utf-8", chunk_rows: int | None = Non
         raise DataError(f"{path}: cannot read it as {kind[1:]}: {first}") from None
 
 
+def _looks_like_json_lines(path: Path, encoding: str) -> bool:
+    import json
+
+    with open(path, encoding=encoding, errors="replace") as f:
+        lines = [line for line in (f.readline() for _ in range(3)) if line.strip()]
+    try:
+        return len(lines) >= 2 and all(isinstance(json.loads(line), dict) for line in lines)
+    except ValueError:
+        return False
+
+
 def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """The whole table; a table without rows is a DataError."""
     frames = list(iter_table(path, encoding))
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else None)
+    if frame is None or len(frame) == 0:
+        raise DataError(f"{path}: the table has no rows (a header alone, or an empty list)")
+    return frame
 
 
 def _require_columns(frame: pd.DataFrame, columns: list[str], path: Path, key: str) -> None:

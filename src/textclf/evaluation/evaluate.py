@@ -105,6 +105,7 @@ def evaluate_checkpoint(
     batch_size: int = 256,
     device: str = "auto",
     input_path: str | Path | None = None,
+    encoding: str | None = None,
 ) -> dict:
     """Evaluate a checkpoint (or an ensemble of several: mean probabilities) on a split of the
     data set it was trained on, or on any labelled file (``input_path``, read with the first
@@ -118,6 +119,8 @@ def evaluate_checkpoint(
     artifact = predictor.artifact
     config = config_from_dict(artifact.config, source=f"{checkpoints[0]} (stored config)")
     if input_path is not None:
+        if encoding:
+            config.data.encoding = encoding
         examples = _labelled_file(Path(input_path), config, predictor.classes)
         shown = Path(input_path).stem
     else:

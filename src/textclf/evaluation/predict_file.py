@@ -8,13 +8,14 @@ optionally the K best labels (space-separated) and one probability column per cl
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from textclf.data.files import iter_table, texts_of
-from textclf.errors import UsageError
+from textclf.errors import DataError, UsageError
 from textclf.files import atomic_path
 from textclf.inference import Predictor
 
@@ -36,6 +37,7 @@ def predict_file(
     chunk_rows: int = 10000,
     device: str = "auto",
     progress: bool = True,
+    encoding: str | None = None,
 ) -> int:
     """Write predictions for every row of ``input_path`` to ``output_path``; return the row count.
     Several checkpoints predict as an ensemble (mean of their probabilities)."""
@@ -52,15 +54,16 @@ def predict_file(
     data = predictor.artifact.config["data"]
     text_column = text_column or data.get("text_column", "text")
     explicit_id = id_column
-    id_column = id_column or data.get("id_column") or id_name
-    encoding = data.get("encoding", "utf-8")
+    named_id = id_column or data.get("id_column")  # named by the user or the config: must exist
+    id_column = named_id or id_name
+    encoding = encoding or data.get("encoding", "utf-8")
 
     header = [id_name, label_name]
     if top_k:
         header.append(f"top{top_k}")
     if proba:
         header += [f"p_{name}" for name in names]
-    rows = 0
+    rows = empty = 0
     with atomic_path(output_path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(header)
@@ -70,8 +73,13 @@ def predict_file(
             if id_column in frame.columns:
                 ids = ["" if v is None else str(v) for v in frame[id_column]]
             elif explicit_id:
-                raise UsageError(f"{input_path}: no id column '{explicit_id}' (from --id-column)")
+                raise UsageError(f"{input_path}: no id column '{explicit_id}' (from --id-column); columns: "
+                                 f"{', '.join(map(str, frame.columns))}")
             else:  # no id column: a 0-based row index
+                if named_id and rows == 0:  # the config names one that this file lacks: say so
+                    print(f"warning: {input_path} has no column '{named_id}' (the checkpoint's "
+                          f"data.id_column; columns: {', '.join(map(str, frame.columns))}); ids are "
+                          "row numbers from 0 (name a column with --id-column)", file=sys.stderr)
                 ids = [str(i) for i in range(rows, rows + len(frame))]
             probs = predictor.predict_proba(texts)
             best = probs.argmax(axis=1)
@@ -84,6 +92,12 @@ def predict_file(
                     row += [f"{p:.6f}" for p in probs[i]]
                 writer.writerow(row)
             rows += len(texts)
+            empty += sum(1 for t in texts if not t.strip())
             bar.update(len(texts))
         bar.close()
+        if rows == 0:  # inside the block: the output is not put in place
+            raise DataError(f"{input_path}: the table has no rows; nothing to predict")
+    if empty:
+        print(f"warning: {empty:,} of {rows:,} texts are empty; they were predicted from no words "
+              "(the model's prior)", file=sys.stderr)
     return rows

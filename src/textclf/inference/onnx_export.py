@@ -34,12 +34,6 @@ OPSET = 17
 def export_onnx(checkpoint: str | Path, output: str | Path, quantize: str | None = None,
                 tolerance: float = 1e-4) -> Path:
     """Export ``checkpoint`` into the folder ``output`` (created; refused if it holds anything)."""
-    try:
-        import onnx  # noqa: F401  (the exporter writes through it)
-        import onnxruntime as ort
-    except ImportError as exc:
-        raise UsageError(f'textclf export needs onnx and onnxruntime ({exc.name} is missing): '
-                         'pip install "textclf[onnx]"') from None
     if quantize not in (None, "int8"):
         raise UsageError(f"--quantize {quantize!r}: the only choice is int8")
     output = Path(output)
@@ -49,6 +43,12 @@ def export_onnx(checkpoint: str | Path, output: str | Path, quantize: str | None
         raise UsageError(f"{output}: the folder {output.parent} does not exist; create it or write elsewhere")
     artifact = ModelArtifact.load(checkpoint)
     model = artifact.build_model("cpu")
+    try:  # imported once the inputs are known to be good (onnxruntime writes a cache on import)
+        import onnx  # noqa: F401  (the exporter writes through it)
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise UsageError(f'textclf export needs onnx and onnxruntime ({exc.name} is missing): '
+                         'pip install "textclf[onnx]"') from None
     module = model.export_module().eval()
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))

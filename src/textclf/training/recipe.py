@@ -13,6 +13,7 @@ are in ``training/final.py``, outside the loop.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import threading
 import time
@@ -106,12 +107,19 @@ def train(
     prepared = prepared or prepare_data(config)
     check_before_run(config, prepared)
     run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir))
-    write_text(run.config, dump_config(config))
-    setup = setup_run(config, prepared)
-    write_data_statistics(prepared, config, run.data)
-    if setup.class_weights is not None:
-        write_json(run.class_weights, dict(zip(prepared.label_names, setup.class_weights.tolist())))
-    state = _fit(setup, run, LoopState(), progress, on_epoch)
+    try:
+        write_text(run.config, dump_config(config))
+        setup = setup_run(config, prepared)
+        write_data_statistics(prepared, config, run.data)
+        if setup.class_weights is not None:
+            write_json(run.class_weights, dict(zip(prepared.label_names, setup.class_weights.tolist())))
+        state = _fit(setup, run, LoopState(), progress, on_epoch)
+    except BaseException:
+        # Stopped before anything could be resumed (an interrupt during set-up, a divergence in
+        # epoch 1): a folder that could neither be resumed nor reused would only be in the way.
+        if not run.last_checkpoint.is_file():
+            shutil.rmtree(run.root, ignore_errors=True)
+        raise
     return _finish(setup, run, state, final_evaluation)
 
 
@@ -251,6 +259,8 @@ def _diverged(run: RunLayout, state: LoopState, epoch: int, lr: float, loss, nor
     what, value = ("loss", loss) if not torch.isfinite(loss) else ("gradient norm", norm)
     kept = (f"the best checkpoint so far (epoch {state.best_epoch}) is kept in {run.best_checkpoint}"
             if run.best_checkpoint.is_file() else "no epoch had finished, so there is no checkpoint")
+    if not run.last_checkpoint.is_file():
+        kept += f" and the run folder {run.root} is removed"
     return TrainingError(
         f"training diverged at epoch {epoch}, step {state.step + 1}: the {what} is {float(value.detach())}; "
         f"lower train.lr (now {lr:g}) or set train.grad_clip (for example 1.0); {kept}"

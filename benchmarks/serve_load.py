@@ -1,0 +1,156 @@
+"""Load on a real `textclf serve`: throughput and latency at 1, 8 and 64 concurrent clients, with
+micro-batching on and off, and the answer to a 10x overload.
+
+The server runs in its own process on 127.0.0.1 (a bag_of_ngrams trained on sms_spam.csv for 3
+epochs); the clients are an asyncio httpx client in this process, each sending one SMS per
+request, back to back, for a fixed number of requests. Both share the same 2 cores, so the
+numbers are a lower bound for a server with a machine to itself. Overload: requests are sent
+open-loop at 10x the throughput measured with 64 clients for a few seconds against a server
+whose queue holds at most ``--overload-queue`` texts; the table gives the share answered 503 and
+the latency of the accepted ones.
+
+    TEXTCLF_DATA=../shared/data python benchmarks/serve_load.py [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results import markdown_table, write_section  # noqa: E402
+
+import textclf  # noqa: E402
+from textclf.data import load_corpus  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def _server(checkpoint: Path, *options: str):
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "textclf", "serve", "--checkpoint", str(checkpoint),
+                                "--port", str(port), "--log-level", "warning", *options],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("the server did not start")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+async def _closed_loop(url: str, texts: list[str], clients: int, requests: int) -> dict:
+    latencies: list[float] = []
+    codes: list[int] = []
+    counter = iter(range(requests))
+
+    async def client(http: httpx.AsyncClient) -> None:
+        for i in counter:
+            started = time.perf_counter()
+            r = await http.post(f"{url}/predict", json={"texts": [texts[i % len(texts)]]})
+            latencies.append(time.perf_counter() - started)
+            codes.append(r.status_code)
+
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=clients), timeout=60) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        seconds = time.perf_counter() - started
+    ms = np.array(latencies) * 1000
+    return {"requests_per_s": len(codes) / seconds, "p50_ms": float(np.percentile(ms, 50)),
+            "p99_ms": float(np.percentile(ms, 99)), "errors": sum(c != 200 for c in codes)}
+
+
+async def _open_loop(url: str, texts: list[str], rate: float, seconds: float) -> dict:
+    results: list[tuple[int, float]] = []
+
+    async def one(http: httpx.AsyncClient, i: int) -> None:
+        started = time.perf_counter()
+        try:
+            r = await http.post(f"{url}/predict", json={"texts": [texts[i % len(texts)]]})
+            results.append((r.status_code, time.perf_counter() - started))
+        except httpx.HTTPError:
+            results.append((0, time.perf_counter() - started))
+
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=512), timeout=60) as http:
+        tasks, started, i = [], time.perf_counter(), 0
+        while time.perf_counter() - started < seconds:
+            tasks.append(asyncio.create_task(one(http, i)))
+            i += 1
+            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+        await asyncio.gather(*tasks)
+    accepted = np.array([s for c, s in results if c == 200]) * 1000
+    return {"sent": len(results), "rate": rate, "share_503": sum(c == 503 for c, _ in results) / len(results),
+            "failed": sum(c not in (200, 503) for c, _ in results),
+            "accepted_p50_ms": float(np.percentile(accepted, 50)) if len(accepted) else None,
+            "accepted_p99_ms": float(np.percentile(accepted, 99)) if len(accepted) else None}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="requests per closed-loop row")
+    parser.add_argument("--overload-seconds", type=float, default=5.0)
+    parser.add_argument("--overload-queue", type=int, default=256)
+    parser.add_argument("--write", action="store_true", help="replace the serve-load section of RESULTS.md")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = {"name": "sms", "output_dir": tmp, "data": {"source": "files", "train": "sms_spam.csv"},
+                  "model": {"name": "bag_of_ngrams", "tfidf": True}, "train": {"epochs": 3, "lr": 0.05}}
+        run = textclf.train(config, run_dir=Path(tmp) / "run")
+        texts = load_corpus(textclf.load_config(run.layout.config))["test"].texts
+        rows = []
+        for batching in (True, False):
+            with _server(run.best_checkpoint, *([] if batching else ["--no-batching"])) as url:
+                asyncio.run(_closed_loop(url, texts, 8, 200))  # warm up
+                for clients in (1, 8, 64):
+                    print(f"batching {batching}, {clients} clients ...", file=sys.stderr, flush=True)
+                    row = asyncio.run(_closed_loop(url, texts, clients, args.requests))
+                    rows.append({"batching": "on" if batching else "off", "clients": clients, **row})
+        capacity = max(r["requests_per_s"] for r in rows if r["batching"] == "on")
+        with _server(run.best_checkpoint, "--max-queue-texts", str(args.overload_queue)) as url:
+            print("overload ...", file=sys.stderr, flush=True)
+            over = asyncio.run(_open_loop(url, texts, 10 * capacity, args.overload_seconds))
+            healthy = httpx.get(f"{url}/health").status_code == 200
+    table = markdown_table(rows, [
+        ("batching", "micro-batching", ""), ("clients", "clients", "d"), ("requests_per_s", "requests/s", ",.0f"),
+        ("p50_ms", "p50 ms", ".1f"), ("p99_ms", "p99 ms", ".1f"), ("errors", "non-200", "d"),
+    ])
+    overload = markdown_table([{**over, "share_503": 100 * over["share_503"], "healthy": "yes" if healthy else "NO"}], [
+        ("rate", "offered requests/s", ",.0f"), ("sent", "sent", ",d"), ("share_503", "answered 503 %", ".1f"),
+        ("failed", "other failures", "d"), ("accepted_p50_ms", "accepted p50 ms", ".1f"),
+        ("accepted_p99_ms", "accepted p99 ms", ".1f"), ("healthy", "/health after", ""),
+    ])
+    body = (f"bag_of_ngrams (TF-IDF) on sms_spam.csv, one SMS per request, {args.requests:,} requests per row; "
+            "server and clients share the 2 cores.\n\n" + table +
+            f"\n\nOverload: open loop at 10x the best closed-loop rate for {args.overload_seconds:g} s, "
+            f"queue limit {args.overload_queue} texts.\n\n" + overload)
+    print(body)
+    if args.write:
+        write_section("serve-load", "Serving: throughput, latency and overload", body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
