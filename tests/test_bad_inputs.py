@@ -132,6 +132,21 @@ def best(run: Path) -> Path:
     return run.joinpath(*BEST)
 
 
+def run_without_last(tmp: Path, trained: Path) -> Path:
+    """A run folder (config.yaml) whose last.ckpt is gone."""
+    run = tmp / "run-without-last"
+    run.mkdir()
+    (run / "config.yaml").write_bytes((trained / "config.yaml").read_bytes())
+    return run
+
+
+def used_folder(tmp: Path) -> Path:
+    folder = tmp / "used"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    return folder
+
+
 CASES += [
     # --- config, continued
     ("config-not-utf8", lambda t, r, a: ["train", "-c", csv_file(t, b"name: x\ntrain:\n  lr: \xff\xfe\n", "c.yaml")],
@@ -182,6 +197,28 @@ CASES += [
     ("serve-port-word", lambda t, r, a: ["serve", "--checkpoint", best(r), "--port", "http"], 2, "invalid int value"),
     ("export-missing-checkpoint", lambda t, r, a: ["export", "--checkpoint", t / "no.ckpt", "--output", t / "exp"], 5,
      "checkpoint not found"),
+    ("report-not-a-run", lambda t, r, a: ["report", t], 2, "not a run folder"),
+    ("resume-without-last", lambda t, r, a: ["train", "--resume", run_without_last(t, r)], 2, "nothing to resume"),
+    ("explain-missing-input", lambda t, r, a: ["explain", "--checkpoint", best(r), "--input", t / "none.csv"], 4,
+     "file not found"),
+    ("evaluate-unknown-split", lambda t, r, a: ["evaluate", "--checkpoint", best(r), "--split", "dev"], 2,
+     "invalid choice: 'dev'"),
+    ("lr-find-min-above-max", lambda t, r, a: ["lr-find", "-c", config(t, "name: x\n"), "--min-lr", "1",
+                                               "--max-lr", "0.1"], 2, "need 0 < min < max"),
+    ("predict-unknown-text-column", lambda t, r, a: ["predict", "--checkpoint", best(r), "--input",
+                                                     csv_file(t, GOOD_CSV.encode()), "--output", t / "o.csv",
+                                                     "--text-column", "body", "--no-progress"], 4, "no column 'body'"),
+    ("serve-max-texts-0", lambda t, r, a: ["serve", "--checkpoint", best(r), "--max-texts", "0"], 2,
+     "--max-texts 0: give 1 or more"),
+    ("export-unknown-quantization", lambda t, r, a: ["export", "--checkpoint", best(r), "--output", t / "e",
+                                                     "--quantize", "int4"], 2, "invalid choice: 'int4'"),
+    ("train-into-a-used-run-dir", lambda t, r, a: ["train", "-c", files_yaml(t, str(csv_file(t, GOOD_CSV.encode())),
+                                                                             "  cache: false\n"),
+                                                   "--run-dir", used_folder(t), "--no-progress"], 2,
+     "run folder already exists and is not empty"),
+    ("ensemble-of-one-missing", lambda t, r, a: ["predict", "--checkpoint", best(r), t / "gone.ckpt", "--input",
+                                                 csv_file(t, GOOD_CSV.encode()), "--output", t / "o.csv"], 5,
+     "checkpoint not found"),
     ("export-a-folder-checkpoint", lambda t, r, a: ["evaluate", "--checkpoint", r / "checkpoints"], 5,
      "a folder, but not one written by textclf export"),
 ]
@@ -191,12 +228,17 @@ def snapshot(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
 
 
-def test_there_are_at_least_25_cases():
-    assert len(CASES) >= 25
+def test_there_are_at_least_60_cases():
+    assert len(CASES) >= 60 and len({c[0] for c in CASES}) == len(CASES)
 
 
-@pytest.mark.parametrize("argv,code,needle", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input(argv, code, needle, tmp_path, trained_run, mini_archive, capsys, monkeypatch):
+_SEEN: dict[str, tuple[str, int, str]] = {}  # case id -> (command, exit code, message), for the docs table
+RELIABILITY = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input(case, tmp_path, trained_run, mini_archive, capsys, monkeypatch):
+    case_id, argv, code, needle = case
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)  # outputs with default paths (runs/...) would land here
@@ -216,3 +258,35 @@ def test_bad_input(argv, code, needle, tmp_path, trained_run, mini_archive, caps
     assert after == before, set(after) ^ set(before)  # nothing written, nothing half-written
     assert not (tmp_path / "pwned").exists()
     shutil.rmtree(work)
+
+    def shown(text: str) -> str:
+        for path, name in ((trained_run, "<run>"), (mini_archive, "<archive>"), (tmp_path, "<tmp>")):
+            text = text.replace(str(path), name)
+        return text.replace("|", "\\|")
+
+    _SEEN[case_id] = (shown("textclf " + " ".join(args)), result, shown(lines[0]))
+
+
+def _table() -> str:
+    rows = ["| case | command | exit | message |", "|---|---|--:|---|"]
+    rows += [f"| {case} | `{command}` | {code} | {message} |" for case, (command, code, message) in _SEEN.items()]
+    return "\n".join(rows)
+
+
+def test_the_reliability_table_lists_every_case():
+    """docs/reliability.md holds the table of these cases as they ran (regenerate it with
+    TEXTCLF_WRITE_DOCS=1 python -m pytest tests/test_bad_inputs.py)."""
+    import os
+    import re
+
+    if len(_SEEN) < len(CASES):
+        pytest.skip("the table is checked when every case of this file has run")
+    text = RELIABILITY.read_text(encoding="utf-8")
+    start, end = "<!-- bad-inputs:start -->", "<!-- bad-inputs:end -->"
+    if os.environ.get("TEXTCLF_WRITE_DOCS"):
+        body = f"{start}\n{len(_SEEN)} cases, written by `tests/test_bad_inputs.py`:\n\n{_table()}\n{end}"
+        text = re.sub(re.escape(start) + ".*" + re.escape(end), lambda _: body, text, flags=re.S)
+        RELIABILITY.write_text(text, encoding="utf-8")
+    documented = dict(re.findall(r"^\| ([\w-]+) \| `.*` \| (\d+) \|", text, flags=re.M))
+    stale = [c for c, (_, code, _) in _SEEN.items() if documented.get(c) != str(code)]
+    assert not stale, f"docs/reliability.md does not list {stale}; regenerate: TEXTCLF_WRITE_DOCS=1 pytest tests/test_bad_inputs.py"

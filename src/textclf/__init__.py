@@ -11,8 +11,16 @@ Predictor does not import the training code::
 from __future__ import annotations
 
 import importlib
+import os
 
 __version__ = "0.1.0"
+
+# OpenMP threads that wait for work sleep instead of spinning. Spinning threads take whole cores
+# from any other process, so two computations on one machine (a training beside a server, two
+# search workers, a test run beside a benchmark) each slow down by an order of magnitude instead
+# of sharing the cores (benchmarks/contention.py). It must be set before torch loads its OpenMP
+# runtime; a value the user set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _EXPORTS = {
     "train": "textclf.api",

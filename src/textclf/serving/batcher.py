@@ -1,10 +1,13 @@
 """Dynamic micro-batching: texts of requests that arrive together go through the model at once.
 
-Requests put their texts on a bounded queue and wait. One worker task takes the oldest request,
-waits at most ``max_wait_ms`` for more to arrive (until ``max_batch_texts`` texts are collected),
+Requests put their texts on a bounded queue and wait. One worker task takes the oldest request
+and, when requests are arriving concurrently, waits at most ``max_wait_ms`` for more (until
+``max_batch_texts`` texts are collected; requests that queued while the model was busy join at
+once),
 runs the model on all of them in a worker thread (never on the event loop), and hands each request
 its own rows. A request that would take the queue past ``max_queue_texts`` waiting texts is
-refused at once (:class:`Overloaded`: the server answers 503 with Retry-After) instead of waiting
+refused at once (:class:`Overloaded`: the server answers 503 with Retry-After; texts count from
+queueing until answered, so the limit bounds the backlog in front of a new request) instead of waiting
 without bound. With ``enabled=False`` each request goes through the model alone, in arrival
 order (for comparison in ``benchmarks/serve_load.py``).
 """
@@ -54,8 +57,9 @@ class MicroBatcher:
         self.enabled = enabled
         self.stats = BatcherStats()
         self._queue: collections.deque[tuple[list[str], asyncio.Future]] = collections.deque()
-        self._waiting = 0  # texts on the queue
+        self._waiting = 0  # texts queued or in the model
         self._seconds_per_text = 1e-3  # running estimate, for Retry-After
+        self._last_requests = 0  # requests served by the last batch
         self._wakeup: asyncio.Event | None = None
         self._worker: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="textclf-model")
@@ -95,7 +99,9 @@ class MicroBatcher:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            if self.enabled:
+            # Wait for a batch to fill only when requests come concurrently (several queued, or
+            # the last batch served several): a lone client never pays the wait.
+            if self.enabled and (len(self._queue) > 1 or self._last_requests > 1):
                 deadline = loop.time() + self.max_wait
                 while self._waiting < self.max_batch_texts and loop.time() < deadline:
                     self._wakeup.clear()
@@ -107,7 +113,6 @@ class MicroBatcher:
             while self.enabled and self._queue and sum(len(t) for t, _ in taken) + len(self._queue[0][0]) <= self.max_batch_texts:
                 taken.append(self._queue.popleft())
             texts = [t for request, _ in taken for t in request]
-            self._waiting -= len(texts)
             started = loop.time()
             try:
                 probs = await loop.run_in_executor(self._executor, self.predict, texts)
@@ -116,9 +121,12 @@ class MicroBatcher:
                     if not future.done():
                         future.set_exception(exc)
                 continue
+            finally:
+                self._waiting -= len(texts)  # counted until answered: the queue bounds the backlog
             if texts:
                 per_text = (loop.time() - started) / len(texts)
                 self._seconds_per_text = 0.8 * self._seconds_per_text + 0.2 * per_text
+            self._last_requests = len(taken)
             self.stats.batches += 1
             self.stats.texts += len(texts)
             self.stats.requests += len(taken)
