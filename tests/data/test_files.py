@@ -142,3 +142,19 @@ def test_sms_spam_config_reads_the_shared_csv(monkeypatch):
     assert sum(sizes) == 5574 and sizes[2] == 1115
     assert corpus.label_names == ["ham", "spam"]
     assert np.bincount(corpus["test"].labels).tolist() == [966, 149]
+
+
+def test_a_data_root_overridden_by_the_environment_is_reported(tmp_path, monkeypatch, capsys):
+    from textclf.config import DataConfig
+    from textclf.data.location import data_location
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.setenv("TEXTCLF_DATA", str(tmp_path / "b"))
+    where, origin = data_location(DataConfig(root=str(tmp_path / "a")))
+    assert where == tmp_path / "b" and "TEXTCLF_DATA" in origin
+    data_location(DataConfig(root=str(tmp_path / "a")))  # said once
+    err = capsys.readouterr().err
+    assert err.count("warning: data.root") == 1 and f"overridden by TEXTCLF_DATA={tmp_path / 'b'}" in err
+    data_location(DataConfig(root=str(tmp_path / "b")))  # the same place: nothing to say
+    assert capsys.readouterr().err == ""
