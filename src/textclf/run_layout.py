@@ -4,6 +4,7 @@ A run folder is what ``textclf train`` writes and what every later command reads
 
     <run>/
       config.yaml              the fully resolved config
+      environment.json         versions, device, threads and OpenMP settings of the run
       data/                    statistics.json and plots of the data
       class_weights.json       the loss weight of each class (when class weights are on)
       checkpoints/best.ckpt    the best model artifact by the monitored metric
@@ -47,6 +48,10 @@ class RunLayout:
     @property
     def config(self) -> Path:
         return self.root / "config.yaml"
+
+    @property
+    def environment(self) -> Path:
+        return self.root / "environment.json"
 
     @property
     def data(self) -> Path:

@@ -9,7 +9,7 @@ import torch
 
 from textclf.errors import ConfigError
 
-__all__ = ["seed_everything", "resolve_device", "rng_state", "restore_rng_state"]
+__all__ = ["seed_everything", "resolve_device", "rng_state", "restore_rng_state", "environment"]
 
 
 def seed_everything(seed: int) -> None:
@@ -47,3 +47,22 @@ def restore_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def environment(device: torch.device) -> dict:
+    """What a run ran on: versions, device, threads and the OpenMP settings that decide how it
+    shares the machine (written to the run folder as environment.json)."""
+    import os
+    import platform
+
+    from textclf import __version__
+
+    return {
+        "textclf": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        **{name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")},
+    }

@@ -88,3 +88,24 @@ def test_explain_attention_and_gradient_models(trained_run, tmp_path, capsys):
     page = out.read_text()
     assert page.count('class="explanation"') == 2 and "rgba(255, 120, 0" in page
     assert "top tokens by attention" in capsys.readouterr().out
+
+
+def test_a_report_never_downloads_the_data(trained_run, tmp_path, monkeypatch):
+    """A run whose config may download the archive, with the archive gone: the report says the
+    explanations are not available instead of fetching anything."""
+    from textclf.artifact import ModelArtifact
+    from textclf.reporting.report import build_report
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    artifact = ModelArtifact.load(run / "checkpoints" / "best.ckpt")
+    artifact.config["data"].update(download=True, root=str(tmp_path / "gone"))
+    artifact.save(run / "checkpoints" / "best.ckpt")
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the report tried to download the archive")
+
+    monkeypatch.setattr("textclf.data.newsgroups.download_archive", no_network)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    md, _ = build_report(run, explain_examples=2)
+    assert "Not available:" in md.read_text()

@@ -29,9 +29,11 @@ def test_run_folder_holds_everything(trained_run):
         "checkpoints/last.ckpt", "data/statistics.json", "data/class_distribution.png",
         "evaluation/test/metrics.json", "evaluation/test/per_class.csv",
         "evaluation/test/confusion_matrix.csv", "evaluation/test/confusion_matrix.png",
-        "evaluation/val/metrics.json",
+        "evaluation/val/metrics.json", "environment.json",
     ):
         assert (trained_run / name).is_file(), name
+    env = json.loads((trained_run / "environment.json").read_text())
+    assert env["device"] == "cpu" and env["torch_threads"] >= 1 and "GOMP_SPINCOUNT" in env
     lines = (trained_run / "metrics.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
     assert [r["epoch"] for r in records] == [1, 2, 3, 4]

@@ -281,7 +281,9 @@ def _explanations_section(doc: _Document, run: RunLayout, count: int) -> None:
     chosen = wrong[: max(count - 1, 0)] + right[: count - len(wrong[: max(count - 1, 0)])]
     try:
         predictor = Predictor.load(run.best_checkpoint)
-        prepared = prepare_data(config_from_dict(predictor.artifact.config))
+        config = config_from_dict(predictor.artifact.config)
+        config.data.download = False  # a report reads what is there; it never downloads
+        prepared = prepare_data(config)
     except TextclfError as exc:  # the data moved: report without this section, and say why
         doc.heading("Explained examples")
         doc.paragraph(f"Not available: {exc.problems[0]}")

@@ -32,7 +32,7 @@ from textclf.files import write_json, write_text
 from textclf.inference import predict_logits
 from textclf.reporting.data_stats import write_data_statistics
 from textclf.run_layout import RunLayout
-from textclf.runtime import restore_rng_state, rng_state
+from textclf.runtime import environment, restore_rng_state, rng_state
 from textclf.text.prepare import PreparedData, prepare_data
 from textclf.training.final import TrainResult, final_evaluation
 from textclf.training.optimizer import clip_gradients
@@ -110,6 +110,7 @@ def train(
     try:
         write_text(run.config, dump_config(config))
         setup = setup_run(config, prepared)
+        write_json(run.environment, environment(setup.device))
         write_data_statistics(prepared, config, run.data)
         if setup.class_weights is not None:
             write_json(run.class_weights, dict(zip(prepared.label_names, setup.class_weights.tolist())))
