@@ -100,3 +100,22 @@ def test_resolved_config_round_trips(tmp_path):
     again = load_config(path)
     assert again == config
     assert isinstance(again, Config)
+
+
+def test_relative_data_paths_are_taken_in_the_config_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "project" / "configs"
+    folder.mkdir(parents=True)
+    path = folder / "c.yaml"
+    path.write_text("data:\n  source: files\n  train: train.csv\n  cache_dir: ../cache\noutput_dir: runs\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = load_config(path)
+    assert config.data.train == str(folder / "train.csv")
+    assert config.data.cache_dir == str(tmp_path / "project" / "cache")
+    assert config.output_dir == "runs"  # runs land where the command runs
+    # A value typed on the command line is relative to the working directory.
+    assert load_config(path, ["data.train=mine.csv"]).data.train == "mine.csv"
+    # With a data location, data files are names inside it.
+    path.write_text(f"data:\n  source: files\n  root: {tmp_path}\n  train: train.csv\n")
+    assert load_config(path).data.train == "train.csv"

@@ -218,7 +218,25 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
         raise ConfigError(f"{path}: the config must be a mapping of sections, not {_kind(raw)}")
     positions = _key_positions(node) if node is not None else {}
     override_keys = apply_overrides(raw, overrides or [])
-    return config_from_dict(raw, source=str(path), positions=positions, override_keys=override_keys)
+    config = config_from_dict(raw, source=str(path), positions=positions, override_keys=override_keys)
+    _paths_from_config_folder(config, path.parent, override_keys)
+    return config
+
+
+def _paths_from_config_folder(config: Config, folder: Path, override_keys: set[str]) -> None:
+    """Relative data paths written in a config file are taken in the file's folder (a config
+    works from any working directory); values given with --set stay relative to the working
+    directory, like any path typed in a shell. ``data.train``/``val``/``test`` are taken in
+    the folder only when no data location (``data.root``, ``TEXTCLF_DATA``) is set, since they
+    are otherwise names inside that location. ``output_dir`` stays relative to the working
+    directory (runs land where the command runs). The saved config holds the absolute paths."""
+    keys = ["root", "cache_dir"]
+    if not config.data.root and not os.environ.get("TEXTCLF_DATA"):
+        keys += ["train", "val", "test"]
+    for key in keys:
+        value = getattr(config.data, key)
+        if value and f"data.{key}" not in override_keys and not Path(value).expanduser().is_absolute():
+            setattr(config.data, key, str((folder / value).resolve()))
 
 
 def config_from_dict(
