@@ -87,3 +87,23 @@ def test_export_mistakes_are_one_line_errors(trained_run, tmp_path, capsys):
     capsys.readouterr()
     assert main(["explain", "--checkpoint", str(out), "--text", "hello"]) == 2
     assert "needs the PyTorch checkpoint" in capsys.readouterr().err
+
+
+def test_the_server_runs_an_export(trained_run, tmp_path, texts):
+    """`textclf serve --checkpoint DIR` serves the ONNX graph (in process, through the ASGI app)."""
+    import hashlib
+
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from textclf.serving import create_app
+
+    best = trained_run / "checkpoints" / "best.ckpt"
+    out = tmp_path / "onnx"
+    assert main(["export", "--checkpoint", str(best), "--output", str(out)]) == 0
+    predictor = textclf.Predictor.load(out)
+    with TestClient(create_app(predictor)) as client:
+        meta = client.get("/metadata").json()
+        assert meta["models"][0]["sha256"] == hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()
+        answer = client.post("/predict", json={"texts": texts[:50]}).json()["predictions"]
+    assert [p["label"] for p in answer] == textclf.Predictor.load(best).predict(texts[:50])
