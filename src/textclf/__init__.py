@@ -15,12 +15,12 @@ import os
 
 __version__ = "0.1.0"
 
-# PyTorch's OpenMP threads spin for a short while when they run out of work, then sleep. The
-# runtime's own default spins long enough to hold whole cores through the gaps between small
-# operations, so two computations on one machine (a training beside a server, two search
-# workers, a test run beside a benchmark) each slow down by 5-13x instead of sharing the cores;
-# sleeping at once (OMP_WAIT_POLICY=PASSIVE) halves the speed of a run that is alone. A short
-# spin keeps both (benchmarks/contention.py). It must be set before torch loads its OpenMP
+# PyTorch's OpenMP threads spin for a short while when they run out of work, then sleep.
+# Threads that spin long (OMP_WAIT_POLICY=ACTIVE, close to the runtime's own default) hold whole
+# cores through the gaps between small operations, so two computations on one machine (a
+# training beside a server, two search workers, a test run beside a benchmark) each slowed down
+# 5-22x; sleeping at once (OMP_WAIT_POLICY=PASSIVE) made a run alone 72-122 % slower. A short spin
+# keeps most of both (benchmarks/contention.py). It must be set before torch loads its OpenMP
 # runtime, and a setting of the user's wins.
 if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
     os.environ["GOMP_SPINCOUNT"] = "1000"

@@ -156,7 +156,7 @@ class ModelArtifact:
         if path.is_dir() and (path / EXPORT_METADATA).is_file():
             return _load_export(path), None
         payload = load_checkpoint_file(path)
-        version = original = payload.get("format_version")
+        version = payload.get("format_version")
         if version == 1:
             payload = _from_version_1(payload)
         elif version != ARTIFACT_VERSION:
@@ -168,23 +168,29 @@ class ModelArtifact:
         missing = [k for k in ("task", "classes", "pipeline", "model", "state_dict", "config") if k not in payload]
         if missing:
             raise CheckpointError(f"{path}: not a textclf checkpoint (missing {', '.join(missing)})")
-        artifact = cls(
+        training = payload.get("training")
+        state = TrainingState(training["loop"], training["optimizer"], training["rng"]) if training else None
+        return cls._from_payload(payload, path, version), state
+
+    @classmethod
+    def _from_payload(cls, payload: dict[str, Any], source: Path, format_version: int,
+                      onnx_path: Path | None = None) -> "ModelArtifact":
+        """From the dict of :meth:`to_dict` (without ``state_dict`` for an export)."""
+        return cls(
             task=payload["task"],
             classes=list(payload["classes"]),
             pipeline=payload["pipeline"],
             model_name=payload["model"]["name"],
             model_params=dict(payload["model"]["params"]),
-            state_dict=payload["state_dict"],
+            state_dict=payload.get("state_dict", {}),
             config=payload["config"],
             train_class_counts=list(payload.get("train_class_counts", [])),
             metrics=dict(payload.get("metrics") or {}),
             textclf_version=payload.get("textclf_version", "unknown"),
-            source=path,
-            format_version=original,
+            source=source,
+            format_version=format_version,
+            onnx_path=onnx_path,
         )
-        training = payload.get("training")
-        state = TrainingState(training["loop"], training["optimizer"], training["rng"]) if training else None
-        return artifact, state
 
 
 def _load_export(folder: Path) -> ModelArtifact:
@@ -200,13 +206,7 @@ def _load_export(folder: Path) -> ModelArtifact:
     graph = folder / EXPORT_GRAPH
     if not graph.is_file():
         raise CheckpointError(f"{folder}: no {EXPORT_GRAPH} beside {EXPORT_METADATA}; export the model again")
-    return ModelArtifact(
-        task=meta["task"], classes=list(meta["classes"]), pipeline=meta["pipeline"],
-        model_name=meta["model"]["name"], model_params=meta["model"]["params"], state_dict={},
-        config=meta["config"], train_class_counts=meta.get("train_class_counts", []),
-        metrics=meta.get("metrics", {}), textclf_version=meta.get("textclf_version", "unknown"),
-        source=folder, format_version=meta["format_version"], onnx_path=graph,
-    )
+    return ModelArtifact._from_payload(meta, folder, meta["format_version"], onnx_path=graph)
 
 
 def load_checkpoint_file(path: str | Path) -> dict[str, Any]:

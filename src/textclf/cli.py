@@ -116,8 +116,6 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from textclf.training.search import run_search
 
     config = load_config(args.config, args.overrides)
-    if args.jobs < 1:
-        raise UsageError(f"--jobs {args.jobs}: give 1 or more workers")
     out = Path(args.output) if args.output else Path(config.output_dir) / f"{config.name}-search"
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -383,8 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--batch-size", type=_positive, default=256, help="texts per model call inside a batch")
     p.add_argument("--max-batch-texts", type=int, default=256, help="texts collected into one batch")
-    p.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits to fill (default 5)")
-    p.add_argument("--max-queue-texts", type=int, default=8192, help="texts waiting before answering 503")
+    p.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits to fill while requests arrive together (default 5)")
+    p.add_argument("--max-queue-texts", type=int, default=8192, help="texts queued or in the model before answering 503")
     p.add_argument("--max-texts", type=int, default=1024, help="texts per request (more: 422)")
     p.add_argument("--max-text-chars", type=int, default=100_000, help="characters per text (more: 422)")
     p.add_argument("--max-body-bytes", type=int, default=10 * 1024 * 1024, help="request body size (more: 413)")

@@ -114,8 +114,8 @@ def _looks_like_json_lines(path: Path, encoding: str) -> bool:
 def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     """The whole table; a table without rows is a DataError."""
     frames = list(iter_table(path, encoding))
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else None)
-    if frame is None or len(frame) == 0:
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if len(frame) == 0:
         raise DataError(f"{path}: the table has no rows (a header alone, or an empty list)")
     return frame
 

@@ -54,7 +54,7 @@ def predict_file(
     data = predictor.artifact.config["data"]
     text_column = text_column or data.get("text_column", "text")
     explicit_id = id_column
-    named_id = id_column or data.get("id_column")  # named by the user or the config: must exist
+    named_id = id_column or data.get("id_column")  # --id-column must exist; the config's is warned about
     id_column = named_id or id_name
     encoding = encoding or data.get("encoding", "utf-8")
 

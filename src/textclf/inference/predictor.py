@@ -56,7 +56,7 @@ class Predictor:
                     f"{artifact.where}: its classes differ from those of {artifacts[0].where}; an "
                     "ensemble needs models trained on the same classes"
                 )
-        self.device = resolve_device(str(device)) if isinstance(device, str) else device
+        self.device = resolve_device(device) if isinstance(device, str) else device
         self.batch_size = batch_size
         self.artifacts = list(artifacts)
         self.runners = [

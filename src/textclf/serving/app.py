@@ -38,8 +38,8 @@ class ServeSettings:
     max_text_chars: int = 100_000  # per text
     max_body_bytes: int = 10 * 1024 * 1024
     max_batch_texts: int = 256  # texts the model sees at once
-    max_wait_ms: float = 5.0  # how long a batch waits to fill
-    max_queue_texts: int = 8192  # texts waiting before 503
+    max_wait_ms: float = 5.0  # how long a batch waits to fill (only while requests arrive together)
+    max_queue_texts: int = 8192  # texts queued or in the model before 503
     batching: bool = True
 
 

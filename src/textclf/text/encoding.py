@@ -56,8 +56,7 @@ def encode_texts(
 
 def table_ids(table: TokenTable, vocab: Vocabulary) -> np.ndarray:
     """The vocabulary id of every token occurrence of ``table`` (unknown tokens: ``<unk>``)."""
-    get = vocab.stoi_.get
-    to_id = np.fromiter((get(t, UNK_ID) for t in table.tokens), dtype=np.int32, count=len(table.tokens))
+    to_id = vocab.ids(table.tokens)
     return to_id[table.codes] if len(table.codes) else np.zeros(0, dtype=np.int32)
 
 

@@ -8,6 +8,7 @@ alphabetically, so the result does not depend on document order), keeping those 
 from __future__ import annotations
 
 from collections import Counter
+from itertools import repeat
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -50,6 +51,11 @@ class Vocabulary:
 
     def __len__(self) -> int:
         return len(self.itos_)
+
+    def ids(self, tokens: Sequence[str]) -> np.ndarray:
+        """(len(tokens),) int32 ids, ``<unk>`` for unknown tokens (map() with a repeated default
+        runs the lookups in C, without a Python-level generator)."""
+        return np.array(list(map(self.stoi_.get, tokens, repeat(UNK_ID, len(tokens)))), dtype=np.int32)
 
     def encode(self, tokens: list[str]) -> list[int]:
         get = self.stoi_.get

@@ -33,11 +33,11 @@ from textclf.inference import predict_logits
 from textclf.reporting.data_stats import write_data_statistics
 from textclf.run_layout import RunLayout
 from textclf.runtime import environment, restore_rng_state, rng_state
-from textclf.text.prepare import PreparedData, prepare_data
+from textclf.text.prepare import PreparedData
 from textclf.training.final import TrainResult, final_evaluation
 from textclf.training.optimizer import clip_gradients
 from textclf.training.run_dir import create_run_dir
-from textclf.training.setup import RunSetup, check_before_run, setup_run
+from textclf.training.setup import RunSetup, setup_run
 from textclf.training.writers import MetricsWriter
 
 __all__ = ["LoopState", "train", "resume", "TrainResult"]
@@ -103,13 +103,12 @@ def train(
 
     ``on_epoch`` sees every epoch's record (a search uses it to prune); ``final_evaluation``
     off skips evaluating the best checkpoint on val and test at the end."""
-    # Data and settings are checked before the run folder exists, so a mistake leaves nothing.
-    prepared = prepared or prepare_data(config)
-    check_before_run(config, prepared)
+    # Everything is set up (and so checked) before the run folder exists: a mistake leaves nothing.
+    setup = setup_run(config, prepared)
+    prepared = setup.prepared
     run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir))
     try:
         write_text(run.config, dump_config(config))
-        setup = setup_run(config, prepared)
         write_json(run.environment, environment(setup.device))
         write_data_statistics(prepared, config, run.data)
         if setup.class_weights is not None:

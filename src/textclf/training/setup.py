@@ -23,7 +23,7 @@ from textclf.text.vocabulary import PAD_ID
 from textclf.training.loss import class_weights
 from textclf.training.optimizer import SplitOptimizer, make_optimizer
 
-__all__ = ["RunSetup", "setup_run", "build_context", "check_before_run"]
+__all__ = ["RunSetup", "setup_run", "build_context"]
 
 
 @dataclass
@@ -55,13 +55,6 @@ class RunSetup:
 
 def build_context(prepared: PreparedData) -> BuildContext:
     return BuildContext(vocab_size=len(prepared.vocab), num_classes=prepared.num_classes, pad_id=PAD_ID)
-
-
-def check_before_run(config: Config, prepared: PreparedData) -> None:
-    """The settings that can only be checked against the data, before anything is written."""
-    counts = np.bincount(prepared.splits["train"].labels, minlength=prepared.num_classes)
-    class_weights(config.train.class_weights, counts, prepared.label_names)
-    resolve_device(config.train.device)
 
 
 def setup_run(config: Config, prepared: PreparedData | None = None) -> RunSetup:
