@@ -14,7 +14,9 @@ never runs code from the file. ``format_version`` says how to read it:
 - 1 (textclf 0.1): ``vocab``, ``label_names``, ``model``, ``state_dict``, ``config`` (with the
   preprocessing settings), ``train_label_counts``, ``metrics``, ``training``; migrated on load;
 - 2: the fields of :class:`ModelArtifact` by name, ``pipeline`` holding the text pipeline spec,
-  and ``training`` only in ``last.ckpt``.
+  and ``training`` only in ``last.ckpt``;
+- 3: adds ``decision``: the multilabel decision thresholds (one per class) and whether a document
+  may get no label. A version-2 file reads as having none (multiclass needs none).
 
 A newer or unknown version is a one-line error that names both versions.
 """
@@ -39,7 +41,7 @@ from textclf.text.vocabulary import PAD_ID
 
 __all__ = ["ARTIFACT_VERSION", "ModelArtifact", "TrainingState", "load_checkpoint_file"]
 
-ARTIFACT_VERSION = 2
+ARTIFACT_VERSION = 3
 EXPORT_METADATA = "textclf.json"  # beside model.onnx in an exported folder
 EXPORT_GRAPH = "model.onnx"
 
@@ -69,6 +71,10 @@ class ModelArtifact:
     config: dict[str, Any]  # the resolved config, as plain containers
     train_class_counts: list[int] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)  # the epoch record at saving time
+    # Multilabel: a class is predicted when its probability reaches its threshold; a document
+    # whose classes all fall below gets its most likely class unless allow_empty.
+    thresholds: list[float] | None = None
+    allow_empty: bool = False
     textclf_version: str = __version__
     source: Path | None = None  # the file it was loaded from, if any
     format_version: int = ARTIFACT_VERSION  # of the file it was loaded from (1 when migrated)
@@ -133,6 +139,7 @@ class ModelArtifact:
             "config": self.config,
             "train_class_counts": list(self.train_class_counts),
             "metrics": self.metrics,
+            "decision": {"thresholds": self.thresholds, "allow_empty": self.allow_empty},
         }
 
     def save(self, path: str | Path, training: TrainingState | None = None) -> Path:
@@ -159,7 +166,7 @@ class ModelArtifact:
         version = payload.get("format_version")
         if version == 1:
             payload = _from_version_1(payload)
-        elif version != ARTIFACT_VERSION:
+        elif version not in (2, ARTIFACT_VERSION):
             raise CheckpointError(
                 f"{path}: checkpoint format version {version} is not supported by this textclf "
                 f"{__version__} (reads versions 1 to {ARTIFACT_VERSION}); use the textclf version "
@@ -176,6 +183,8 @@ class ModelArtifact:
     def _from_payload(cls, payload: dict[str, Any], source: Path, format_version: int,
                       onnx_path: Path | None = None) -> "ModelArtifact":
         """From the dict of :meth:`to_dict` (without ``state_dict`` for an export)."""
+        decision = payload.get("decision") or {}
+        thresholds = decision.get("thresholds")
         return cls(
             task=payload["task"],
             classes=list(payload["classes"]),
@@ -186,6 +195,8 @@ class ModelArtifact:
             config=payload["config"],
             train_class_counts=list(payload.get("train_class_counts", [])),
             metrics=dict(payload.get("metrics") or {}),
+            thresholds=None if thresholds is None else [float(t) for t in thresholds],
+            allow_empty=bool(decision.get("allow_empty", False)),
             textclf_version=payload.get("textclf_version", "unknown"),
             source=source,
             format_version=format_version,
@@ -198,10 +209,10 @@ def _load_export(folder: Path) -> ModelArtifact:
         meta = json.loads((folder / EXPORT_METADATA).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"{folder / EXPORT_METADATA}: not readable ({exc}); export the model again") from None
-    if meta.get("format_version") != ARTIFACT_VERSION:
+    if meta.get("format_version") not in (2, ARTIFACT_VERSION):
         raise CheckpointError(
             f"{folder}: exported with artifact format version {meta.get('format_version')}; this textclf "
-            f"{__version__} reads version {ARTIFACT_VERSION}; export the model again"
+            f"{__version__} reads versions 2 to {ARTIFACT_VERSION}; export the model again"
         )
     graph = folder / EXPORT_GRAPH
     if not graph.is_file():

@@ -24,7 +24,7 @@ __all__ = [
     "Batch",
 ]
 
-Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # ids, lengths, labels
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # ids, lengths, labels ((batch,) or (batch, C))
 
 
 class EncodedDataset(Dataset):
@@ -34,17 +34,17 @@ class EncodedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.split)
 
-    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
-        return self.split.document(i), int(self.split.labels[i])
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.split.document(i), self.split.labels[i]
 
 
-def collate(items: list[tuple[np.ndarray, int]]) -> Batch:
+def collate(items: list[tuple[np.ndarray, np.ndarray]]) -> Batch:
     """Right-pad with ``<pad>`` to the longest document of the batch."""
     lengths = torch.tensor([len(ids) for ids, _ in items], dtype=torch.int64)  # (batch,)
     ids = torch.full((len(items), int(lengths.max())), PAD_ID, dtype=torch.int64)  # (batch, T)
     for row, (doc, _) in enumerate(items):
         ids[row, : len(doc)] = torch.from_numpy(doc.astype(np.int64, copy=False))
-    labels = torch.tensor([label for _, label in items], dtype=torch.int64)  # (batch,)
+    labels = torch.from_numpy(np.asarray([label for _, label in items]))  # (batch,) int64 or (batch, C) uint8
     return ids, lengths, labels
 
 
@@ -129,13 +129,24 @@ def make_train_loader(
     """Training batches; call ``set_epoch(epoch)`` before each epoch.
 
     ``balance_classes`` draws examples with probability 1 / (count of their class), so each class
-    is equally likely in every batch (the ``weighted`` sampler)."""
+    is equally likely in every batch (the ``weighted`` sampler); a multilabel example counts as
+    its rarest class, and examples without a class share one class's weight."""
     weights = None
     if balance_classes:
-        counts = np.bincount(split.labels)
-        weights = 1.0 / counts[split.labels]
+        weights = _balancing_weights(split.labels)
     sampler = BucketBatchSampler(split.lengths, batch_size, seed=seed, bucket=bucket, weights=weights)
     return TrainBatches(split, sampler)
+
+
+def _balancing_weights(labels: np.ndarray) -> np.ndarray:
+    if labels.ndim == 1:
+        return 1.0 / np.bincount(labels)[labels]
+    inverse = 1.0 / np.maximum(labels.sum(axis=0), 1)
+    weights = (labels * inverse).max(axis=1)
+    empty = weights == 0
+    if empty.any():
+        weights[empty] = 1.0 / empty.sum()
+    return weights
 
 
 def sorted_batches(split: EncodedSplit, batch_size: int):

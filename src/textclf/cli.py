@@ -87,7 +87,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     print(format_evaluation(metrics, Path(args.input).stem if args.input else args.split))
     out = args.output or default_eval_dir(
         Path(args.checkpoint[0]), evaluation_name(args.split, args.input, len(args.checkpoint)))
-    print(f"\nmetrics.json, per_class.csv, confusion_matrix.csv and .png written to {out}/")
+    figures = ("per_class_f1.png" if "subset_accuracy" in metrics
+               else "confusion_matrix.csv and .png")
+    print(f"\nmetrics.json, per_class.csv, {figures} written to {out}/")
     return 0
 
 
@@ -157,7 +159,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     explanations = explain_texts(predictor, texts)
     for e in explanations:
         top = ", ".join(f"{t} ({w:.2f})" for t, w in e.top_tokens(8))
-        print(f"{e.label} (p = {e.probability:.3f}); top tokens by {e.method}: {top}")
+        labels = "" if e.predicted is None else f"; predicted labels: {', '.join(e.predicted)}"
+        print(f"{e.label} (p = {e.probability:.3f}{labels}); top tokens by {e.method}: {top}")
     if args.output:
         output = Path(args.output)
         if not output.parent.is_dir():

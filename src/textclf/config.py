@@ -59,6 +59,9 @@ class DataConfig(_Section):
     test: Optional[str] = None  # missing: a stratified test_size fraction of train
     text_column: Union[str, list[str]] = "text"  # a list is joined with a space
     label_column: str = "label"
+    # task: multilabel: what separates a row's labels in a table cell (JSON and Parquet may also
+    # hold a list); an empty cell is a document with no label.
+    label_separator: str = Field("|", min_length=1)
     id_column: Optional[str] = None
     encoding: str = "utf-8"  # any codec Python knows (utf-8, latin-1, cp1252, utf-16, ...)
     unknown_labels: Literal["error", "drop"] = "error"  # val/test labels not seen in train
@@ -132,7 +135,16 @@ class TrainConfig(_Section):
     # shuffle: every example once per epoch; weighted: draw examples with replacement so that
     # every class is equally likely (oversampling rare classes).
     sampler: Literal["shuffle", "weighted"] = "shuffle"
-    monitor: Literal["val_accuracy", "val_f1_macro", "val_loss"] = "val_accuracy"
+    # Unset: val_accuracy (multiclass) or val_f1_micro (multilabel). For multiclass, micro-F1 is
+    # the accuracy.
+    monitor: Literal["val_accuracy", "val_f1_micro", "val_f1_macro", "val_loss"] = "val_accuracy"
+    # task: multilabel only. A class is predicted when its probability reaches its threshold:
+    # a number (one for all classes), tune_global (one, chosen on the validation split to maximise
+    # the monitored F1) or tune_per_class (each class's own, maximising its F1 on validation).
+    threshold: Union[Literal["tune_global", "tune_per_class"], float] = "tune_per_class"
+    # task: multilabel only: a document whose classes all fall below their thresholds gets no
+    # label (true) or its most likely class (false).
+    allow_empty: bool = False
     early_stopping_patience: Optional[int] = Field(None, ge=1)
     # Batches of similar length: far less padding, same examples per epoch.
     bucket_by_length: bool = True
@@ -143,6 +155,14 @@ class TrainConfig(_Section):
     # The top-level seed alone fixes the data split, so runs that differ only in train.seed see
     # the same split (for ensembles, or to measure seed variance).
     seed: Optional[int] = Field(None, ge=0)
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_in_range(cls, value):
+        if isinstance(value, float) and not 0 < value < 1:
+            raise ValueError("a threshold is a probability between 0 and 1 (exclusive), or "
+                             "tune_global, or tune_per_class")
+        return value
 
     def run_seed(self, config_seed: int) -> int:
         return config_seed if self.seed is None else self.seed
@@ -161,7 +181,7 @@ class SearchConfig(_Section):
     method: Literal["grid", "random", "tpe"] = "grid"
     space: dict[str, Union[list[Any], SearchRange]] = {}
     epochs: int = Field(3, ge=1)
-    metric: Literal["val_accuracy", "val_f1_macro", "val_loss"] = "val_accuracy"
+    metric: Literal["val_accuracy", "val_f1_micro", "val_f1_macro", "val_loss"] = "val_accuracy"
     n_trials: Optional[int] = Field(None, ge=1)  # grid: every point when unset
     pruner: Literal["none", "median", "hyperband"] = "none"
 
@@ -181,6 +201,8 @@ class Config(_Section):
     ``preprocess``, ``model``, ``train`` and ``search``; build it with :func:`load_config`."""
 
     name: str = "run"
+    # multiclass: one class per document; multilabel: any number of classes per document.
+    task: Literal["multiclass", "multilabel"] = "multiclass"
     seed: int = Field(42, ge=0)
     output_dir: str = "runs"
     data: DataConfig = DataConfig()
@@ -188,6 +210,17 @@ class Config(_Section):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     search: SearchConfig = SearchConfig()
+
+    @model_validator(mode="after")
+    def _task_defaults(self) -> "Config":
+        """Multilabel: monitor micro-F1 unless told otherwise (subset accuracy is too strict a
+        target to choose epochs or trials by)."""
+        if self.task == "multilabel":
+            if "monitor" not in self.train.model_fields_set:
+                self.train.monitor = "val_f1_micro"
+            if "metric" not in self.search.model_fields_set:
+                self.search.metric = "val_f1_micro"
+        return self
 
 
 # --------------------------------------------------------------------------- loading

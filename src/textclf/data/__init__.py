@@ -6,6 +6,8 @@ registers the built-in ones.
 
 from __future__ import annotations
 
+import numpy as np
+
 from textclf.config import Config
 from textclf.data import files, newsgroups  # noqa: F401  (registration side effect)
 from textclf.data.examples import SPLITS, Corpus, Examples
@@ -17,10 +19,19 @@ __all__ = [
 
 
 def load_corpus(config: Config) -> Corpus:
-    """Load and split the data set named by ``config.data.source``."""
-    return get_source(config.data.source).load(config.data, config.seed)
+    """Load and split the data set named by ``config.data.source``; for a multilabel task,
+    labels come as one 0/1 row per document (a source's class indices become one-hot rows)."""
+    corpus = get_source(config.data.source).load(config.data, config.seed, config.task)
+    if config.task == "multilabel":
+        for split, examples in corpus.splits.items():
+            if examples.labels.ndim == 1:
+                one_hot = np.zeros((len(examples), len(corpus.label_names)), dtype=np.uint8)
+                one_hot[np.arange(len(examples)), examples.labels] = 1
+                corpus.splits[split] = Examples(examples.texts, one_hot)
+    return corpus
 
 
 def corpus_fingerprint(config: Config) -> str:
     """A string that changes whenever ``load_corpus(config)`` would return something else."""
-    return get_source(config.data.source).fingerprint(config.data, config.seed)
+    fingerprint = get_source(config.data.source).fingerprint(config.data, config.seed)
+    return fingerprint if config.task == "multiclass" else f"{fingerprint}|task={config.task}"

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from textclf.task import label_array
+
 __all__ = ["Examples", "Corpus", "SPLITS"]
 
 SPLITS = ("train", "val", "test")
@@ -13,13 +15,14 @@ SPLITS = ("train", "val", "test")
 
 @dataclass
 class Examples:
-    """Texts with integer labels (indices into the corpus's ``label_names``)."""
+    """Texts with their labels: indices into the corpus's ``label_names`` (multiclass), or a
+    0/1 row per text with a column per class (multilabel)."""
 
     texts: list[str]
-    labels: np.ndarray  # (n,) int64
+    labels: np.ndarray  # (n,) int64, or (n, num_classes) uint8
 
     def __post_init__(self) -> None:
-        self.labels = np.asarray(self.labels, dtype=np.int64)
+        self.labels = label_array(self.labels)
         assert len(self.texts) == len(self.labels)
 
     def __len__(self) -> int:

@@ -2,6 +2,8 @@
 
 Labels are read as strings and numbered by the training file's sorted label set; val and test
 come from their own files or, when missing, from stratified seeded splits of the training file.
+For a multilabel task a label cell holds a document's labels joined by ``data.label_separator``
+(``approval|neutral``; an empty cell is the empty set), or a list in JSON and Parquet files.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "texts_of",
     "read_labelled",
     "number_labels",
+    "number_label_sets",
     "load_files",
     "files_fingerprint",
 ]
@@ -143,15 +146,33 @@ def texts_of(frame: pd.DataFrame, text_column: str | list[str], path: Path) -> l
     return [" ".join(p for p in row if p) for row in zip(*parts)]
 
 
-def read_labelled(path: Path, config: DataConfig) -> tuple[list[str], list[str]]:
-    """(texts, labels as strings) of a labelled file; empty texts and labels checked."""
+def _label_sets(values: pd.Series, separator: str) -> list[list[str]]:
+    """Each cell's labels: a list (JSON, Parquet) or a string split at ``separator``."""
+    out = []
+    for value in values:
+        if isinstance(value, (list, tuple, np.ndarray)):
+            items = [str(v) for v in value]
+        elif value is None or (isinstance(value, float) and np.isnan(value)):
+            items = []
+        else:
+            items = str(value).split(separator)
+        out.append(sorted({item.strip() for item in items if item.strip()}))
+    return out
+
+
+def read_labelled(path: Path, config: DataConfig, task: str = "multiclass") -> tuple[list[str], list]:
+    """(texts, labels) of a labelled file, empty texts and labels checked: a string per row, or
+    for a multilabel task a sorted list of strings per row."""
     frame = read_table(path, config.encoding)
     texts = texts_of(frame, config.text_column, path)
     _require_columns(frame, [config.label_column], path, "data.label_column")
-    labels = _as_strings(frame[config.label_column])
-    missing = [i for i, label in enumerate(labels) if not label.strip()]
-    if missing:
-        raise DataError(f"{path}: rows {_rows(missing)} have no label in column '{config.label_column}'")
+    if task == "multilabel":
+        labels: list = _label_sets(frame[config.label_column], config.label_separator)
+    else:
+        labels = _as_strings(frame[config.label_column])
+        missing = [i for i, label in enumerate(labels) if not label.strip()]
+        if missing:
+            raise DataError(f"{path}: rows {_rows(missing)} have no label in column '{config.label_column}'")
     empty = [i for i, text in enumerate(texts) if not text.strip()]
     if empty and config.empty_texts == "error":
         raise DataError(
@@ -182,10 +203,55 @@ def number_labels(
     return Examples(texts, np.array([index[label] for label in labels], dtype=np.int64))
 
 
+def number_label_sets(
+    texts: list[str], label_sets: list[list[str]], label_names: list[str], unknown: str, path: Path
+) -> Examples:
+    """Multilabel examples: a 0/1 row per text. Labels outside ``label_names`` are an error
+    (``unknown="error"``) or left out of their rows with a warning (``"drop"``; a row left with
+    none of its labels is dropped, as a multiclass row would be)."""
+    index = {name: i for i, name in enumerate(label_names)}
+    strangers = sorted({label for labels in label_sets for label in labels} - set(index))
+    if strangers:
+        shown = ", ".join(repr(u) for u in strangers[:10])
+        if unknown == "error":
+            raise DataError(
+                f"{path}: labels never seen in the training file: {shown}; fix them or set "
+                "data.unknown_labels: drop to leave them out"
+            )
+        keep = [i for i, labels in enumerate(label_sets) if not labels or any(x in index for x in labels)]
+        print(f"warning: {path}: left out labels never seen in training ({shown}); "
+              f"{len(label_sets) - len(keep)} rows had no other label and were dropped", file=sys.stderr)
+        texts, label_sets = [texts[i] for i in keep], [label_sets[i] for i in keep]
+    matrix = np.zeros((len(texts), len(label_names)), dtype=np.uint8)
+    for row, labels in enumerate(label_sets):
+        matrix[row, [index[x] for x in labels if x in index]] = 1
+    return Examples(texts, matrix)
+
+
 def _rows(rows: list[int]) -> str:
     """Row numbers as a reader counts them: 1 is the first record after any header."""
     shown = ", ".join(str(r + 1) for r in rows[:10])
     return shown + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+
+
+def _check_label_sets(label_sets: list[list[str]], label_names: list[str], path: Path, config: DataConfig) -> None:
+    column = config.label_column
+    if not label_names:
+        raise DataError(f"{path}: no row has a label in column '{column}'")
+    if not any(len(labels) > 1 for labels in label_sets):
+        joined = [x for x in label_names if any(c in x for c in ",;| ") and config.label_separator not in x]
+        if joined:
+            print(f"warning: {path}: no row has more than one label (separator "
+                  f"{config.label_separator!r}), and labels such as {joined[0]!r} look joined by another "
+                  "character; set data.label_separator", file=sys.stderr)
+
+
+def _hint_multilabel(labels: list[str], path: Path, config: DataConfig) -> None:
+    joined = sum(1 for label in labels if config.label_separator in label)
+    if joined and joined >= 0.01 * len(labels):
+        print(f"warning: {path}: {joined:,} labels in column '{config.label_column}' contain "
+              f"{config.label_separator!r}; if a row may have several labels, set task: multilabel",
+              file=sys.stderr)
 
 
 def files_fingerprint(config: DataConfig, seed: int) -> str:
@@ -198,26 +264,34 @@ def files_fingerprint(config: DataConfig, seed: int) -> str:
             stat = path.stat()
             parts.append(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
     parts.append(config.model_dump_json(include={
-        "text_column", "label_column", "encoding", "unknown_labels", "empty_texts", "test_size", "val_size",
+        "text_column", "label_column", "label_separator", "encoding", "unknown_labels", "empty_texts",
+        "test_size", "val_size",
     }))
     return "|".join(parts) + f"|seed={seed}"
 
 
 @register_source("files", fingerprint=files_fingerprint)
-def load_files(config: DataConfig, seed: int) -> Corpus:
+def load_files(config: DataConfig, seed: int, task: str = "multiclass") -> Corpus:
     paths = {s: resolve_data_path(p, config) for s, p in
              (("train", config.train), ("val", config.val), ("test", config.test)) if p}
-    raw = {s: read_labelled(p, config) for s, p in paths.items()}
-    label_names = sorted(set(raw["train"][1]))
-    if len(label_names) < 2:
+    raw = {s: read_labelled(p, config, task) for s, p in paths.items()}
+    multilabel = task == "multilabel"
+    train_labels = raw["train"][1]
+    label_names = sorted({x for labels in train_labels for x in labels} if multilabel else set(train_labels))
+    if multilabel:
+        _check_label_sets(train_labels, label_names, paths["train"], config)
+    elif len(label_names) < 2:
         raise DataError(
             f"{paths['train']}: only one class ({label_names[0]!r}) in column "
             f"'{config.label_column}'; a classifier needs at least two"
         )
+    else:
+        _hint_multilabel(train_labels, paths["train"], config)
+    number = number_label_sets if multilabel else number_labels
     splits: dict[str, Examples] = {}
     for split, (texts, labels) in raw.items():
         policy = "error" if split == "train" else config.unknown_labels
-        splits[split] = number_labels(texts, labels, label_names, policy, paths[split])
+        splits[split] = number(texts, labels, label_names, policy, paths[split])
 
     train = splits["train"]
     if "test" not in splits and "val" not in splits:

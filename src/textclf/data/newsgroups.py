@@ -172,8 +172,9 @@ def newsgroups_fingerprint(config: DataConfig, seed: int) -> str:
 
 
 @register_source("20newsgroups", fingerprint=newsgroups_fingerprint)
-def load_newsgroups(config: DataConfig, seed: int) -> Corpus:
-    """Read the corpus and split it by ``config.protocol``."""
+def load_newsgroups(config: DataConfig, seed: int, task: str = "multiclass") -> Corpus:
+    """Read the corpus and split it by ``config.protocol`` (one newsgroup per post, whatever
+    the task)."""
     path = locate_archive(config)
     posts = _read_posts(path)
     texts = [p[3] for p in posts]

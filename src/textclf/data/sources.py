@@ -4,7 +4,10 @@ A source is a function that loads and splits a corpus, plus a fingerprint that c
 what it would load changes (the encoded-corpus cache is keyed by it), registered together::
 
     @register_source("files", fingerprint=files_fingerprint)
-    def load_files(config: DataConfig, seed: int) -> Corpus: ...
+    def load_files(config: DataConfig, seed: int, task: str) -> Corpus: ...
+
+``task`` is the config's ``multiclass`` or ``multilabel``. A source that only knows one label per
+document may ignore it and return class indices: for a multilabel task they become one-hot rows.
 
 Adding a source is one file plus its registration (and its import in ``data/__init__.py``).
 An unknown name is an error that lists the registered ones.
@@ -26,7 +29,7 @@ __all__ = ["DataSource", "register_source", "get_source", "list_sources"]
 @dataclass(frozen=True)
 class DataSource:
     name: str
-    load: Callable[[DataConfig, int], Corpus]
+    load: Callable[[DataConfig, int, str], Corpus]
     fingerprint: Callable[[DataConfig, int], str]
 
 
@@ -34,7 +37,7 @@ _REGISTRY: dict[str, DataSource] = {}
 
 
 def register_source(name: str, fingerprint: Callable[[DataConfig, int], str]):
-    def decorate(load: Callable[[DataConfig, int], Corpus]):
+    def decorate(load: Callable[[DataConfig, int, str], Corpus]):
         if name in _REGISTRY:
             raise ValueError(f"data source {name!r} is registered twice")
         _REGISTRY[name] = DataSource(name, load, fingerprint)

@@ -7,14 +7,34 @@ from sklearn.model_selection import train_test_split
 
 from textclf.errors import DataError
 
-__all__ = ["stratified_split", "split_train_val_test"]
+__all__ = ["stratified_split", "split_train_val_test", "strata"]
+
+
+def strata(labels: np.ndarray) -> np.ndarray:
+    """What to stratify by: the class itself, or for a multilabel (n, C) matrix each document's
+    rarest class (documents without a class form their own group). Groups too small to be split
+    are pooled, so that rare classes still spread over the splits in proportion."""
+    labels = np.asarray(labels)
+    if labels.ndim == 1:
+        return labels
+    counts = labels.sum(axis=0).astype(np.float64)
+    rarity = np.where(labels > 0, counts, np.inf)  # (n, C)
+    key = np.where(np.isfinite(rarity.min(axis=1)), rarity.argmin(axis=1), labels.shape[1])
+    sizes = np.bincount(key, minlength=labels.shape[1] + 1)
+    small = sizes[key] < 3
+    if small.any():
+        key = np.where(small, labels.shape[1] + 1, key)
+        if small.sum() < 3:  # too few to be a group of their own: join the largest group
+            key = np.where(small, np.bincount(key).argmax(), key)
+    return key
 
 
 def stratified_split(
     labels: np.ndarray, fraction: float, seed: int, what: str = "data"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Split positions ``0..n-1`` into (kept, held_out); ``held_out`` has ``ceil(fraction * n)``."""
-    labels = np.asarray(labels)
+    """Split positions ``0..n-1`` into (kept, held_out); ``held_out`` has ``ceil(fraction * n)``.
+    Multilabel labels (an (n, C) matrix) are stratified by :func:`strata`."""
+    labels = strata(labels)
     positions = np.arange(len(labels))
     try:
         kept, held = train_test_split(

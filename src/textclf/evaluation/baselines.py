@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.dummy import DummyClassifier
 
-from textclf.evaluation.metrics import classification_metrics
+from textclf.evaluation.metrics import classification_metrics, multilabel_metrics
 
-__all__ = ["baseline_metrics"]
+__all__ = ["baseline_metrics", "multilabel_baselines"]
 
 
 def baseline_metrics(
@@ -27,3 +27,11 @@ def baseline_metrics(
         full = classification_metrics(y_true, dummy.predict(x_eval), label_names)
         results[name] = {k: full[k] for k in ("accuracy", "f1_macro", "f1_weighted")}
     return results
+
+
+def multilabel_baselines(train_label_counts: list[int], y_true: np.ndarray, label_names: list[str]) -> dict[str, dict]:
+    """{"majority": {...}}: every document gets the class most frequent in training."""
+    chosen = np.zeros_like(np.asarray(y_true))
+    chosen[:, int(np.argmax(train_label_counts))] = 1
+    full = multilabel_metrics(y_true, chosen, label_names)
+    return {"majority": {k: full[k] for k in ("f1_micro", "f1_macro", "f1_samples", "subset_accuracy")}}

@@ -1,7 +1,8 @@
 """Evaluating logits or a checkpoint: metrics, baselines, per-class table, confusion matrix.
 
 Outputs in the evaluation folder: ``metrics.json``, ``per_class.csv``, ``confusion_matrix.csv``
-and ``confusion_matrix.png``.
+and ``confusion_matrix.png``; for a multilabel model ``per_class_f1.png`` stands in for the
+confusion matrix (C × C cells say little when a document has several classes).
 """
 
 from __future__ import annotations
@@ -14,12 +15,18 @@ import torch
 
 from textclf.config import config_from_dict
 from textclf.errors import CheckpointError, UsageError
-from textclf.evaluation.baselines import baseline_metrics
-from textclf.evaluation.metrics import classification_metrics, cross_entropy, format_per_class
+from textclf.evaluation.baselines import baseline_metrics, multilabel_baselines
+from textclf.evaluation.metrics import (
+    classification_metrics,
+    cross_entropy,
+    format_per_class,
+    multilabel_metrics,
+)
 from textclf.files import atomic_path, write_json
 from textclf.inference import Predictor
-from textclf.reporting.plots import plot_confusion_matrix
+from textclf.reporting.plots import plot_confusion_matrix, plot_per_class_f1
 from textclf.run_layout import RunLayout
+from textclf.task import Task
 
 __all__ = [
     "default_eval_dir", "evaluate_checkpoint", "evaluate_logits", "evaluation_name", "format_evaluation",
@@ -35,11 +42,18 @@ def evaluate_logits(
     out_dir: Path,
     title: str,
     previews: list[str] | None = None,
+    task: Task = Task("multiclass"),
+    thresholds: np.ndarray | list[float] | None = None,
+    allow_empty: bool = False,
 ) -> dict:
     """Compute and write every evaluation output for ``logits`` against ``labels``.
 
     ``previews`` (a short text per example) adds ``predictions.csv``: one row per example with
-    the true and predicted label and the model's confidence, for error analysis."""
+    the true and predicted label and the model's confidence, for error analysis. A multilabel
+    ``task`` decides with ``thresholds`` (and ``allow_empty``), as the Predictor does."""
+    if task.multilabel:
+        return _evaluate_multilabel(logits, labels, label_names, train_label_counts, out_dir, title, previews,
+                                    task, thresholds, allow_empty)
     metrics = classification_metrics(labels, logits.argmax(axis=1), label_names)
     metrics["loss"] = cross_entropy(logits, labels)
     metrics["num_examples"] = len(labels)
@@ -70,7 +84,40 @@ def evaluate_logits(
     return metrics
 
 
+def _evaluate_multilabel(logits, labels, label_names, train_label_counts, out_dir, title, previews,
+                         task: Task, thresholds, allow_empty: bool) -> dict:
+    probabilities = task.probabilities(logits)
+    chosen = task.decide(probabilities, thresholds, allow_empty)
+    metrics = multilabel_metrics(labels, chosen, label_names)
+    metrics["loss"] = task.loss(logits, labels)
+    metrics["num_examples"] = len(labels)
+    metrics["thresholds"] = None if thresholds is None else [round(float(t), 6) for t in thresholds]
+    metrics["baselines"] = multilabel_baselines(train_label_counts, labels, label_names)
+    out_dir = Path(out_dir)
+    write_json(out_dir / "metrics.json", metrics)
+    with atomic_path(out_dir / "per_class.csv") as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["label", "precision", "recall", "f1", "support", "predicted", "threshold"])
+        for i, r in enumerate(metrics["per_class"]):
+            threshold = "" if thresholds is None else f"{float(thresholds[i]):.4f}"
+            writer.writerow([r["label"], f"{r['precision']:.6f}", f"{r['recall']:.6f}", f"{r['f1']:.6f}",
+                             r["support"], r["predicted"], threshold])
+    plot_per_class_f1(metrics["per_class"], out_dir / "per_class_f1.png", title.replace("Confusion matrix", "Per-class F1"))
+    if previews is not None:
+        with atomic_path(out_dir / "predictions.csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["index", "true", "predicted", "probabilities", "preview"])
+            for i, preview in enumerate(previews):
+                picked = np.flatnonzero(chosen[i])
+                writer.writerow([i, "|".join(label_names[j] for j in np.flatnonzero(labels[i])),
+                                 "|".join(label_names[j] for j in picked),
+                                 "|".join(f"{probabilities[i, j]:.4f}" for j in picked), preview])
+    return metrics
+
+
 def format_evaluation(metrics: dict, split: str) -> str:
+    if "subset_accuracy" in metrics:
+        return _format_multilabel(metrics, split)
     b = metrics["baselines"]
     return "\n".join(
         [
@@ -79,6 +126,23 @@ def format_evaluation(metrics: dict, split: str) -> str:
             f"({metrics['num_examples']:,} examples)",
             f"baselines: majority class {b['majority']['accuracy']:.2%}  "
             f"uniform random {b['uniform']['accuracy']:.2%}",
+            "",
+            format_per_class(metrics),
+        ]
+    )
+
+
+def _format_multilabel(metrics: dict, split: str) -> str:
+    b, card = metrics["baselines"]["majority"], metrics["label_cardinality"]
+    return "\n".join(
+        [
+            f"{split}: micro-F1 {metrics['f1_micro']:.4f}  macro-F1 {metrics['f1_macro']:.4f}  "
+            f"samples-F1 {metrics['f1_samples']:.4f}  subset accuracy {metrics['subset_accuracy']:.2%}  "
+            f"Hamming loss {metrics['hamming_loss']:.4f}  loss {metrics['loss']:.4f}  "
+            f"({metrics['num_examples']:,} examples)",
+            f"labels per document: true {card['true']:.2f}, predicted {card['predicted']:.2f}",
+            f"baseline (the most frequent class for every document): micro-F1 {b['f1_micro']:.4f}  "
+            f"macro-F1 {b['f1_macro']:.4f}",
             "",
             format_per_class(metrics),
         ]
@@ -147,12 +211,16 @@ def evaluate_checkpoint(
         out,
         title=title,
         previews=previews,
+        task=predictor.task_,
+        thresholds=predictor.thresholds,
+        allow_empty=predictor.allow_empty,
     )
 
 
 def _labelled_file(path: Path, config, label_names: list[str]):
     """Examples of a labelled file, labels numbered as the checkpoint numbers them."""
-    from textclf.data.files import number_labels, read_labelled
+    from textclf.data.files import number_label_sets, number_labels, read_labelled
 
-    texts, labels = read_labelled(path, config.data)
-    return number_labels(texts, labels, label_names, config.data.unknown_labels, path)
+    texts, labels = read_labelled(path, config.data, config.task)
+    number = number_label_sets if config.task == "multilabel" else number_labels
+    return number(texts, labels, label_names, config.data.unknown_labels, path)

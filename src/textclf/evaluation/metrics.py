@@ -8,10 +8,11 @@ from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
     f1_score,
+    hamming_loss,
     precision_recall_fscore_support,
 )
 
-__all__ = ["classification_metrics", "cross_entropy", "format_per_class"]
+__all__ = ["classification_metrics", "multilabel_metrics", "cross_entropy", "format_per_class"]
 
 
 def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -49,6 +50,36 @@ def classification_metrics(
         ],
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
+
+
+def multilabel_metrics(y_true: np.ndarray, y_pred: np.ndarray, label_names: list[str]) -> dict:
+    """Metrics of predicted label sets: F1, precision and recall (micro, macro, weighted and
+    per document: ``samples``), Hamming loss, subset accuracy (every label of a document right),
+    per-class precision/recall/F1/support, and the mean number of labels per document, true and
+    predicted. ``y_true`` and ``y_pred`` are (n, C) 0/1 matrices."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
+    out: dict = {}
+    for average in ("micro", "macro", "weighted", "samples"):
+        p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average=average, zero_division=0)
+        out[f"f1_{average}"], out[f"precision_{average}"], out[f"recall_{average}"] = float(f), float(p), float(r)
+    out.update(
+        hamming_loss=float(hamming_loss(y_true, y_pred)),
+        subset_accuracy=float(accuracy_score(y_true, y_pred)),
+        label_cardinality={"true": float(y_true.sum(axis=1).mean()), "predicted": float(y_pred.sum(axis=1).mean())},
+        per_class=[
+            {
+                "label": name,
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+                "predicted": int(y_pred[:, i].sum()),
+            }
+            for i, name in enumerate(label_names)
+        ],
+    )
+    return out
 
 
 def format_per_class(metrics: dict) -> str:

@@ -2,7 +2,9 @@
 
 Rows are read in chunks (bounded memory), predicted, and written in input order to a temporary
 file that is renamed into place only when complete. Columns: the id, the predicted label, then
-optionally the K best labels (space-separated) and one probability column per class.
+optionally the K best labels (space-separated) and one probability column per class. For a
+multilabel model the label column holds the predicted labels joined by the model's
+``data.label_separator`` (``|`` by default; empty when the model allows no label).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def predict_file(
     named_id = id_column or data.get("id_column")  # --id-column must exist; the config's is warned about
     id_column = named_id or id_name
     encoding = encoding or data.get("encoding", "utf-8")
+    separator = data.get("label_separator", "|")
+    multilabel = predictor.task_.multilabel
 
     header = [id_name, label_name]
     if top_k:
@@ -82,10 +86,10 @@ def predict_file(
                           "row numbers from 0 (name a column with --id-column)", file=sys.stderr)
                 ids = [str(i) for i in range(rows, rows + len(frame))]
             probs = predictor.predict_proba(texts)
-            best = probs.argmax(axis=1)
+            labels = predictor.labels_of(probs)
             ranked = np.argsort(-probs, axis=1, kind="stable")[:, :top_k] if top_k else None
             for i in range(len(texts)):
-                row = [ids[i], names[best[i]]]
+                row = [ids[i], separator.join(labels[i]) if multilabel else labels[i]]
                 if top_k:
                     row.append(" ".join(names[j] for j in ranked[i]))
                 if proba:

@@ -7,6 +7,10 @@
     predictor.predict(["WIN a prize now"])  # ['spam']
     predictor.predict_proba(texts)          # numpy (n, num_classes), rows sum to 1
 
+A multilabel model (``predictor.task == "multilabel"``) predicts a list of labels per text: the
+classes whose probability (a sigmoid per class) reaches the threshold stored in the checkpoint,
+and at least the most likely one unless the model was trained with ``train.allow_empty``.
+
 ``Predictor.load([p1, p2, ...])`` is an ensemble: the mean of the members' probabilities. Each
 member keeps its own text pipeline (tokenizer, vocabulary, maximum length), so a bag of n-grams
 over 3,000 tokens and a BiGRU over 400 can be averaged; members with the same tokenizer share one
@@ -30,6 +34,7 @@ from textclf.errors import CheckpointError, UsageError
 from textclf.inference.runners import OnnxRunner, TorchRunner
 from textclf.models import TextClassifier
 from textclf.runtime import resolve_device
+from textclf.task import Task, get_task
 from textclf.text.encoding import EncodedSplit
 from textclf.text.pipeline import TextPipeline
 
@@ -56,6 +61,20 @@ class Predictor:
                     f"{artifact.where}: its classes differ from those of {artifacts[0].where}; an "
                     "ensemble needs models trained on the same classes"
                 )
+            if artifact.task != artifacts[0].task:
+                raise CheckpointError(
+                    f"{artifact.where}: a {artifact.task} model cannot join {artifacts[0].where}, a "
+                    f"{artifacts[0].task} one, in an ensemble"
+                )
+        self.task_: Task = get_task(artifacts[0].task)
+        # Multilabel: each class's threshold (the members' mean for an ensemble).
+        stored = [a.thresholds for a in artifacts if a.thresholds is not None]
+        self.thresholds: np.ndarray | None = (
+            np.mean(np.asarray(stored, dtype=np.float64), axis=0).astype(np.float32)
+            if self.task_.multilabel else None)
+        if self.task_.multilabel and not stored:
+            self.thresholds = np.full(len(classes), 0.5, dtype=np.float32)
+        self.allow_empty = any(a.allow_empty for a in artifacts)
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.batch_size = batch_size
         self.artifacts = list(artifacts)
@@ -96,7 +115,8 @@ class Predictor:
 
     @property
     def task(self) -> str:
-        return self.artifacts[0].task
+        """multiclass or multilabel."""
+        return self.task_.name
 
     @property
     def artifact(self) -> ModelArtifact:
@@ -113,18 +133,30 @@ class Predictor:
 
     # ----------------------------------------------------------------- texts → results
 
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        """The most likely class of each text."""
-        classes = self.classes
-        return [classes[i] for i in self.predict_proba(texts).argmax(axis=1)]
+    def predict(self, texts: Sequence[str]) -> list[str] | list[list[str]]:
+        """The most likely class of each text; for a multilabel model, each text's list of
+        classes (in the order of ``classes``)."""
+        return self.labels_of(self.predict_proba(texts))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, num_classes) float32 probabilities, columns in the order of ``classes``."""
+        """(n, num_classes) float32 probabilities, columns in the order of ``classes``: rows sum
+        to 1, or (multilabel) each class's own probability."""
         texts = _as_texts(texts)
         if not texts:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        log_p = self.log_proba_encoded(self.encode(texts))
-        return torch.softmax(torch.from_numpy(log_p), dim=1).numpy()
+        return self.task_.probabilities(self.log_proba_encoded(self.encode(texts)))
+
+    def decide(self, probabilities: np.ndarray) -> np.ndarray:
+        """Multiclass: (n,) index of each row's class. Multilabel: (n, C) bool of the chosen
+        classes (thresholds and the at-least-one rule applied)."""
+        return self.task_.decide(probabilities, self.thresholds, self.allow_empty)
+
+    def labels_of(self, probabilities: np.ndarray) -> list[str] | list[list[str]]:
+        """The predicted label (or list of labels) of each row of ``probabilities``."""
+        classes, chosen = self.classes, self.decide(probabilities)
+        if self.task_.multilabel:
+            return [[classes[j] for j in np.flatnonzero(row)] for row in chosen]
+        return [classes[i] for i in chosen]
 
     # ----------------------------------------------------------------- encoded texts
 
@@ -142,16 +174,16 @@ class Predictor:
         return out
 
     def log_proba_encoded(self, encoded: list[EncodedSplit]) -> np.ndarray:
-        """(n, num_classes) log of the members' mean probabilities (usable wherever logits are);
-        with one member, its own logits."""
+        """(n, num_classes) scores: with one member, its own logits; with several, the members'
+        mean probabilities as scores (log for multiclass, logit for multilabel), usable wherever
+        logits are."""
         if len(self.runners) == 1:
             return self.runners[0].logits(encoded[0], self.batch_size)
         total = None
         for runner, enc in zip(self.runners, encoded):
-            logits = torch.from_numpy(runner.logits(enc, self.batch_size))
-            probs = torch.softmax(logits.double(), dim=1)
+            probs = torch.from_numpy(self.task_.probabilities(runner.logits(enc, self.batch_size))).double()
             total = probs if total is None else total + probs
-        return torch.log(total / len(self.runners)).float().numpy()
+        return self.task_.scores(total / len(self.runners)).float().numpy()
 
 
 def _as_texts(texts: Sequence[str]) -> list[str]:

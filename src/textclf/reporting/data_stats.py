@@ -15,6 +15,7 @@ from textclf.batching import make_train_loader
 from textclf.config import Config
 from textclf.files import write_json
 from textclf.reporting.plots import plot_class_distribution, plot_length_histogram
+from textclf.task import get_task
 from textclf.text.prepare import PreparedData
 
 __all__ = ["data_statistics", "format_data_statistics", "write_data_statistics"]
@@ -29,7 +30,7 @@ def data_statistics(prepared: PreparedData, config: Config) -> dict:
         "vocab_size": len(prepared.vocab),
         "max_seq_len": max_len,
         "class_counts": {
-            s: np.bincount(e.labels, minlength=len(names)).tolist() for s, e in prepared.splits.items()
+            s: get_task(config.task).class_counts(e.labels, len(names)).tolist() for s, e in prepared.splits.items()
         },
         "label_names": names,
         "lengths": {},
@@ -48,9 +49,15 @@ def data_statistics(prepared: PreparedData, config: Config) -> dict:
         stats["unk_rate"][split] = float(enc.unk_counts.sum() / max(full.sum(), 1))
 
     train = prepared.splits["train"]
+    if config.task == "multilabel":
+        per_doc = {s: e.labels.sum(axis=1) for s, e in prepared.splits.items()}
+        stats["labels_per_document"] = {
+            s: {"mean": float(k.mean()), "none": int((k == 0).sum()), "several": int((k > 1).sum()), "max": int(k.max())}
+            for s, k in per_doc.items()
+        }
     stats["examples"] = [
         {
-            "label": names[int(train.labels[i])],
+            "label": _label_text(train.labels[i], names),
             "tokens": " ".join(prepared.vocab.decode(train.document(i)[:40].tolist())),
         }
         for i in range(min(3, len(train)))
@@ -65,6 +72,12 @@ def data_statistics(prepared: PreparedData, config: Config) -> dict:
         "labels": list(labels.shape),
     }
     return stats
+
+
+def _label_text(label: np.ndarray, names: list[str]) -> str:
+    if np.ndim(label) == 1:  # a multilabel row
+        return "|".join(names[j] for j in np.flatnonzero(label))
+    return names[int(label)]
 
 
 def format_data_statistics(stats: dict) -> str:
@@ -88,6 +101,10 @@ def format_data_statistics(stats: dict) -> str:
             f"padding at max_seq_len {l['share_padding_at_max_len']:.1%}  "
             f"unknown tokens {stats['unk_rate'][split]:.2%}"
         )
+    if "labels_per_document" in stats:
+        lines += ["", "labels per document:"]
+        for split, k in stats["labels_per_document"].items():
+            lines.append(f"  {split:<5} mean {k['mean']:.2f}  none {k['none']:,}  several {k['several']:,}  max {k['max']}")
     lines += ["", "examples (decoded ids, first 40 tokens):"]
     for ex in stats["examples"]:
         lines.append(f"  [{ex['label']}] {ex['tokens']}")

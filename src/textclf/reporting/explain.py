@@ -3,6 +3,9 @@
 - models that declare ``has_attention``: the attention weight of each token;
 - every other model: gradient × input saliency, |∂ logit / ∂ embedding · embedding| summed over
   the embedding dimensions, from the model's ``embed`` and ``classify`` (``models/base.py``).
+
+Gradients are taken for the most likely class; for a multilabel model its probability is its own
+sigmoid, and the explanation also lists every class the model predicts.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import torch
 
 from textclf.inference import Predictor
 from textclf.models import TextClassifier
+from textclf.task import Task
 from textclf.text.vocabulary import UNK_ID
 
 __all__ = ["Explanation", "explain_texts", "explain_ids", "explanations_html", "explanation_page"]
@@ -27,6 +31,7 @@ class Explanation:
     label: str
     probability: float
     method: str
+    predicted: list[str] | None = None  # multilabel: every class the model predicts
 
     def top_tokens(self, k: int = 10) -> list[tuple[str, float]]:
         best: dict[str, float] = {}
@@ -44,14 +49,16 @@ def explain_texts(predictor: Predictor, texts: list[str]) -> list[Explanation]:
     for text in texts:
         tokens = pipeline.tokens(text) or ["<empty>"]
         docs.append((tokens, pipeline.vocab_.encode(tokens)))
-    return explain_ids(predictor.models[0], docs, predictor.classes, predictor.device)
+    return explain_ids(predictor.models[0], docs, predictor.classes, predictor.device, task=predictor.task_,
+                       decide=predictor.decide)
 
 
 def explain_ids(
     model: TextClassifier, docs: list[tuple[list[str], list[int]]], names: list[str],
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "cpu", task: Task = Task("multiclass"), decide=None,
 ) -> list[Explanation]:
-    """Explain documents given as (tokens to show, ids the model reads)."""
+    """Explain documents given as (tokens to show, ids the model reads). ``decide`` (a
+    Predictor's) names a multilabel model's predicted classes; without it, those at 0.5."""
     model.eval()
     has_attention = type(model).has_attention
     out = []
@@ -66,13 +73,17 @@ def explain_ids(
         else:
             scores, logits = _gradient_x_input(model, ids, lengths)
             method = "gradient × input"
-        probs = torch.softmax(logits[0].float(), dim=0)
-        best = int(probs.argmax())
+        probs = task.probabilities(logits.float().cpu().numpy())  # (1, C)
+        best = int(probs[0].argmax())
+        predicted = None
+        if task.multilabel:
+            chosen = decide(probs) if decide is not None else task.decide(probs)
+            predicted = [names[j] for j in chosen[0].nonzero()[0]]
         scores = scores.float().cpu()
         scores = scores / scores.max().clamp_min(1e-12)
         out.append(Explanation(
             tokens, [i == UNK_ID for i in ids[0].tolist()], scores.tolist(), names[best],
-            float(probs[best]), method,
+            float(probs[0, best]), method, predicted,
         ))
     return out
 
@@ -107,9 +118,10 @@ def explanations_html(explanations: list[Explanation], titles: list[str] | None 
                 f'<span{cls} style="background: rgba(255, 120, 0, {weight:.3f})">{html.escape(token)}</span>'
             )
         top = ", ".join(f"{html.escape(t)} ({w:.2f})" for t, w in e.top_tokens(8))
+        labels = "" if e.predicted is None else f"; predicted labels: {html.escape(', '.join(e.predicted))}"
         parts.append(
             f'<div class="explanation"><div class="head">{title}predicted <b>{html.escape(e.label)}</b> '
-            f"(p = {e.probability:.3f}; highlighted by {html.escape(e.method)})</div>"
+            f"(p = {e.probability:.3f}{labels}; highlighted by {html.escape(e.method)})</div>"
             f'<div class="tokens">{" ".join(spans)}</div><div class="top">top tokens: {top}</div></div>'
         )
     return "\n".join(parts)

@@ -17,6 +17,7 @@ __all__ = [
     "plot_class_distribution",
     "plot_confusion_matrix",
     "plot_length_histogram",
+    "plot_per_class_f1",
     "plot_training_curves",
     "save_figure",
     "subplots",
@@ -46,6 +47,24 @@ def plot_class_distribution(counts: dict[str, list[int]], label_names: list[str]
     ax.invert_yaxis()
     ax.set_xlabel("documents")
     ax.set_title("Class distribution")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    return save_figure(fig, path)
+
+
+def plot_per_class_f1(per_class: list[dict], path: Path, title: str):
+    """Horizontal bars of each class's F1, precision and recall, classes by F1 (the multilabel
+    stand-in for a confusion matrix); each class's test support in its tick label."""
+    rows = sorted(per_class, key=lambda r: -r["f1"])
+    fig, ax = subplots(figsize=(8, 0.3 * len(rows) + 1.5))
+    y = np.arange(len(rows))
+    ax.barh(y, [r["f1"] for r in rows], height=0.6, color="tab:blue", label="F1")
+    ax.scatter([r["precision"] for r in rows], y, marker="|", s=120, color="tab:orange", label="precision")
+    ax.scatter([r["recall"] for r in rows], y, marker="x", s=25, color="tab:green", label="recall")
+    ax.set_yticks(y, [f"{r['label']} ({r['support']})" for r in rows])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("score (support in brackets)")
+    ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
     return save_figure(fig, path)
 

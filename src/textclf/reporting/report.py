@@ -97,9 +97,11 @@ def build_report(run_dir: str | Path, explain_examples: int = 3) -> tuple[Path, 
     results = _read_json(run.results)
     doc.heading(f"Report: {run.root.name}", 1)
     if results:
+        headline = (f"test micro-F1 {results['test_f1_micro']:.4f}" if "test_f1_micro" in results
+                    else f"test accuracy {results['test_accuracy']:.2%}")
         doc.paragraph(
             f"Best epoch {results['best_epoch']} of {results['epochs_run']} by {results['monitor']}; "
-            f"test accuracy {results['test_accuracy']:.2%}, macro-F1 {results['test_f1_macro']:.4f}; "
+            f"{headline}, macro-F1 {results['test_f1_macro']:.4f}; "
             f"{results['mean_epoch_seconds']:.1f} s per training epoch."
         )
     doc.heading("Configuration")
@@ -108,7 +110,9 @@ def build_report(run_dir: str | Path, explain_examples: int = 3) -> tuple[Path, 
     _diagnostics_section(doc, run)
     _training_section(doc, run, results)
     test = _read_json(run.evaluation("test") / "metrics.json")
-    if test:
+    if test and "subset_accuracy" in test:
+        _multilabel_results_section(doc, run, test, _read_json(run.evaluation("val") / "metrics.json"))
+    elif test:
         _results_section(doc, run, test, _read_json(run.evaluation("val") / "metrics.json"))
         _confusions_section(doc, run, test)
     if run.best_checkpoint.is_file() and explain_examples > 0:
@@ -220,6 +224,12 @@ def _training_section(doc: _Document, run: RunLayout, results: dict | None) -> N
     if not curves.is_file():
         plot_training_curves(history, best, curves)
     doc.image(curves, f"Loss, accuracy and macro-F1 per epoch (best epoch {best} dashed)")
+    if "val/f1_micro" in history[0]:  # multilabel: accuracy is subset accuracy
+        doc.table(["epoch", "train loss", "train subset acc", "val loss", "val subset acc", "val micro-F1",
+                   "val macro-F1", "seconds"],
+                  [[h["epoch"], h["train/loss"], h["train/accuracy"], h["val/loss"], h["val/accuracy"],
+                    h["val/f1_micro"], h["val/f1_macro"], f"{h['epoch_seconds']:.1f}"] for h in history])
+        return
     doc.table(["epoch", "train loss", "train acc", "val loss", "val acc", "val macro-F1", "seconds"],
               [[h["epoch"], h["train/loss"], h["train/accuracy"], h["val/loss"], h["val/accuracy"],
                 h["val/f1_macro"], f"{h['epoch_seconds']:.1f}"] for h in history])
@@ -240,6 +250,28 @@ def _results_section(doc: _Document, run: RunLayout, test: dict, val: dict | Non
     image = run.evaluation("test") / "confusion_matrix.png"
     if image.is_file():
         doc.image(image, "Confusion matrix on test (rows: true class, shading: share of the row)")
+
+
+def _multilabel_results_section(doc: _Document, run: RunLayout, test: dict, val: dict | None) -> None:
+    doc.heading("Results")
+    keys = ("f1_micro", "f1_macro", "f1_samples", "subset_accuracy", "hamming_loss")
+    rows = [[f"model on {name}", *(m[k] for k in keys), m["label_cardinality"]["predicted"], m["loss"]]
+            for name, m in (("validation", val), ("test", test)) if m]
+    for name, b in test["baselines"].items():
+        rows.append([f"{name} baseline on test", b["f1_micro"], b["f1_macro"], b["f1_samples"],
+                     b["subset_accuracy"], "—", 1.0, "—"])
+    doc.table(["", "micro-F1", "macro-F1", "samples-F1", "subset accuracy", "Hamming loss",
+               "labels per document", "loss"], rows)
+    doc.paragraph(f"Labels per document in test: {test['label_cardinality']['true']:.2f} true, "
+                  f"{test['label_cardinality']['predicted']:.2f} predicted.")
+    thresholds = test.get("thresholds") or [None] * len(test["per_class"])
+    doc.heading("Per class (test)", 3)
+    doc.table(["class", "precision", "recall", "F1", "support", "predicted", "threshold"],
+              [[r["label"], r["precision"], r["recall"], r["f1"], r["support"], r["predicted"],
+                "—" if t is None else t] for r, t in zip(test["per_class"], thresholds)])
+    image = run.evaluation("test") / "per_class_f1.png"
+    if image.is_file():
+        doc.image(image, "F1 (bars), precision and recall of each class on test, best first")
 
 
 def _confusions_section(doc: _Document, run: RunLayout, test: dict, pairs: int = 5, examples: int = 3) -> None:
@@ -294,7 +326,7 @@ def _explanations_section(doc: _Document, run: RunLayout, count: int) -> None:
     for r in chosen:
         ids = split.document(int(r["index"])).tolist()
         docs.append(([itos[i] for i in ids], ids))
-    explanations = explain_ids(predictor.models[0], docs, predictor.classes)
+    explanations = explain_ids(predictor.models[0], docs, predictor.classes, task=predictor.task_)
     titles = [f"test #{r['index']}, true {r['true']}" for r in chosen]
     doc.heading("Explained examples (test)")
     markdown = "\n".join(

@@ -49,7 +49,8 @@ class PredictRequest(BaseModel):
 
 
 class Prediction(BaseModel):
-    label: str
+    label: str  # the most likely class
+    labels: Optional[list[str]] = None  # a multilabel model's predicted classes (thresholds applied)
     probabilities: dict[str, float]
 
 
@@ -113,7 +114,8 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
             return JSONResponse({"detail": f"overloaded: {exc}"}, status_code=503,
                                 headers={"Retry-After": str(exc.retry_after)})
         metrics.observe(time.perf_counter() - started, len(texts))
-        return {"predictions": [_prediction(row, classes, k) for row in probs]}
+        chosen = predictor.labels_of(probs) if predictor.task_.multilabel else [None] * len(probs)
+        return {"predictions": [_prediction(row, classes, k, labels) for row, labels in zip(probs, chosen)]}
 
     if metrics.enabled:
         @app.get("/metrics")
@@ -125,10 +127,11 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
     return app
 
 
-def _prediction(row: np.ndarray, classes: list[str], k: int | None) -> dict:
+def _prediction(row: np.ndarray, classes: list[str], k: int | None, labels: list[str] | None) -> dict:
     order = np.argsort(-row, kind="stable")
     shown = order[:k] if k else range(len(classes))
-    return {"label": classes[int(order[0])], "probabilities": {classes[int(j)]: float(row[j]) for j in shown}}
+    return {"label": classes[int(order[0])], "labels": labels,
+            "probabilities": {classes[int(j)]: float(row[j]) for j in shown}}
 
 
 class _BodyLimit:

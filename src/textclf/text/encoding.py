@@ -7,6 +7,7 @@ from typing import Callable
 
 import numpy as np
 
+from textclf.task import label_array
 from textclf.text.token_table import TokenTable, token_table
 from textclf.text.vocabulary import UNK_ID, Vocabulary
 
@@ -17,7 +18,7 @@ __all__ = ["EncodedSplit", "encode_texts", "table_ids", "assemble"]
 class EncodedSplit:
     ids: np.ndarray  # (total_tokens,) int32: every document's ids, truncated, back to back
     offsets: np.ndarray  # (n + 1,) int64: document i is ids[offsets[i]:offsets[i + 1]]
-    labels: np.ndarray  # (n,) int64
+    labels: np.ndarray  # (n,) int64, or (n, num_classes) uint8 for a multilabel task
     full_lengths: np.ndarray  # (n,) int64: token count before truncation
     unk_counts: np.ndarray  # (n,) int64: tokens outside the vocabulary, before truncation
 
@@ -86,4 +87,4 @@ def assemble(all_ids: np.ndarray, full: np.ndarray, labels: np.ndarray, max_seq_
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     flat = kept.astype(np.int32, copy=False)
-    return EncodedSplit(flat, offsets, np.asarray(labels, dtype=np.int64), full, unk)
+    return EncodedSplit(flat, offsets, label_array(labels), full, unk)

@@ -21,6 +21,12 @@ from textclf.training.setup import RunSetup
 
 __all__ = ["TrainResult", "final_evaluation"]
 
+# The metrics of val and test that results.json repeats, by task.
+_SUMMARY = {
+    "multiclass": ("accuracy", "f1_macro", "loss"),
+    "multilabel": ("f1_micro", "f1_macro", "f1_samples", "subset_accuracy", "hamming_loss", "loss"),
+}
+
 
 @dataclass
 class TrainResult:
@@ -45,7 +51,8 @@ def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_scor
         results[split] = evaluate_logits(
             logits, enc.labels, prepared.label_names, setup.train_counts.tolist(), config.seed,
             run.evaluation(split), title=f"Confusion matrix ({split}, epoch {best_epoch})",
-            previews=previews,
+            previews=previews, task=predictor.task_, thresholds=predictor.thresholds,
+            allow_empty=predictor.allow_empty,
         )
     summary = {
         "best_epoch": best_epoch,
@@ -53,7 +60,7 @@ def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_scor
         "best_score": best_score,
         "epochs_run": len(history),
         "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in history])),
-        **{f"{k}_{m}": results[k][m] for k in results for m in ("accuracy", "f1_macro", "loss")},
+        **{f"{k}_{m}": results[k][m] for k in results for m in _SUMMARY[setup.task.name]},
     }
     write_json(run.results, summary)
     plot_training_curves(history, best_epoch, run.training_curves)

@@ -1,4 +1,5 @@
-"""The training loss: cross-entropy, optionally weighted per class (``train.class_weights``)."""
+"""Class weights of the training loss (``train.class_weights``); the loss itself is the task's
+(cross-entropy, or binary cross-entropy for multilabel: ``textclf.task``)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,27 @@ from textclf.errors import ConfigError
 __all__ = ["class_weights"]
 
 
-def class_weights(setting, counts: np.ndarray, label_names: list[str]) -> torch.Tensor | None:
+def class_weights(setting, counts: np.ndarray, label_names: list[str], *, multilabel: bool = False,
+                  num_examples: int | None = None) -> torch.Tensor | None:
     """Loss weight per class from ``train.class_weights``.
 
-    ``none`` → None; ``balanced`` → n / (k · count); ``inverse`` → n / count (the Kaggle
-    notebook's); a list → itself, in label order; a mapping → by label name (others get 1).
+    Multiclass (weights of cross-entropy): ``none`` → None; ``balanced`` → n / (k · count);
+    ``inverse`` → n / count (the Kaggle notebook's); a list → itself, in label order; a mapping →
+    by label name (others get 1).
+
+    Multilabel (``pos_weight`` of binary cross-entropy, the weight of a class's positive
+    examples against its negative ones): ``balanced`` → (n − count) / count, so that a class's
+    positives weigh as much as its negatives; ``inverse`` → n / count; lists and mappings as
+    above. ``n`` is the number of training documents (``num_examples``).
     """
     if isinstance(setting, str):
         if setting == "none":
             return None
         counts = np.maximum(np.asarray(counts, dtype=np.float64), 1)
+        if multilabel:
+            n = float(num_examples if num_examples is not None else counts.sum())
+            weights = np.maximum(n - counts, 1) / counts if setting == "balanced" else n / counts
+            return torch.tensor(weights, dtype=torch.float32)
         k = len(counts) if setting == "balanced" else 1
         return torch.tensor(counts.sum() / (k * counts), dtype=torch.float32)
     if isinstance(setting, dict):

@@ -27,7 +27,8 @@ from tqdm import tqdm
 from textclf.artifact import ModelArtifact, TrainingState
 from textclf.config import Config, dump_config, load_config
 from textclf.errors import TrainingError, TrainingInterrupted, UsageError
-from textclf.evaluation.metrics import classification_metrics, cross_entropy
+from textclf.evaluation.metrics import classification_metrics, cross_entropy, multilabel_metrics
+from textclf.evaluation.thresholds import tune_thresholds
 from textclf.files import write_json, write_text
 from textclf.inference import predict_logits
 from textclf.reporting.data_stats import write_data_statistics
@@ -42,12 +43,19 @@ from textclf.training.writers import MetricsWriter
 
 __all__ = ["LoopState", "train", "resume", "TrainResult"]
 
-# The monitored metric's key in an epoch record, and whether larger is better.
+# The monitored metric's key in an epoch record, and whether larger is better. A multiclass
+# record has no val/f1_micro: there micro-F1 is the accuracy.
 MONITOR = {
     "val_accuracy": ("val/accuracy", True),
+    "val_f1_micro": ("val/f1_micro", True),
     "val_f1_macro": ("val/f1_macro", True),
     "val_loss": ("val/loss", False),
 }
+
+
+def monitored(record: dict, monitor: str) -> float:
+    key = MONITOR[monitor][0]
+    return record[key] if key in record else record["val/accuracy"]
 
 
 @dataclass
@@ -78,8 +86,8 @@ class LoopState:
 
     def end_epoch(self, record: dict, monitor: str, epochs: int, patience: int | None) -> bool:
         """Record a finished epoch; return whether it is the best so far."""
-        key, larger_is_better = MONITOR[monitor]
-        score, best = record[key], self.best_score
+        larger_is_better = MONITOR[monitor][1]
+        score, best = monitored(record, monitor), self.best_score
         improved = best is None or (score > best if larger_is_better else score < best)
         if improved:
             self.best_score, self.best_epoch, self.stale_epochs = score, record["epoch"], 0
@@ -135,6 +143,7 @@ def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
         raise UsageError(f"{run.last_checkpoint}: holds no training state; start the run again with textclf train")
     setup = setup_run(load_config(run.config))
     setup.model.load_state_dict(artifact.state_dict)
+    setup.thresholds = artifact.thresholds
     setup.optimizer.load_state_dict(saved.optimizer)
     state = LoopState.from_dict(saved.loop)
     restore_rng_state(saved.rng)
@@ -177,10 +186,11 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
                 if improved:  # weights only: resuming reads last.ckpt, which keeps the optimizer
                     artifact.save(run.best_checkpoint)
                 writer.log(record, step=epoch)
+                micro = f" micro-F1 {record['val/f1_micro']:.4f}" if "val/f1_micro" in record else ""
                 print(
                     f"epoch {epoch:>3}/{t.epochs}  train loss {record['train/loss']:.4f} "
                     f"acc {record['train/accuracy']:.4f}  val loss {record['val/loss']:.4f} "
-                    f"acc {record['val/accuracy']:.4f} F1 {record['val/f1_macro']:.4f}  "
+                    f"acc {record['val/accuracy']:.4f}{micro} F1 {record['val/f1_macro']:.4f}  "
                     f"{record['epoch_seconds']:.1f}s{'  *best' if improved else ''}",
                     flush=True,
                 )
@@ -194,23 +204,29 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
 
 
 def _validate(setup: RunSetup, state: LoopState, epoch: int) -> dict:
-    """The epoch's record: training sums and validation metrics."""
+    """The epoch's record: training sums and validation metrics. A multilabel model's decision
+    thresholds are chosen here, on the validation split, and kept with its checkpoints."""
     started = time.perf_counter()
-    val_split, p = setup.prepared.splits["val"], state.partial
-    logits = predict_logits(setup.model, val_split, setup.config.train.eval_batch_size, setup.device)
-    val = classification_metrics(val_split.labels, logits.argmax(1), setup.prepared.label_names)
-    return {
-        "epoch": epoch,
-        "step": state.step,
-        "train/loss": p.loss_sum / p.seen,
-        "train/accuracy": p.correct / p.seen,
-        "val/loss": cross_entropy(logits, val_split.labels),
-        "val/accuracy": val["accuracy"],
-        "val/f1_macro": val["f1_macro"],
-        "lr": setup.optimizer.param_groups[0]["lr"],
-        "epoch_seconds": p.seconds,
-        "eval_seconds": time.perf_counter() - started,
-    }
+    val_split, p, t = setup.prepared.splits["val"], state.partial, setup.config.train
+    logits = predict_logits(setup.model, val_split, t.eval_batch_size, setup.device)
+    record = {"epoch": epoch, "step": state.step, "train/loss": p.loss_sum / p.seen,
+              "train/accuracy": p.correct / p.seen}
+    if setup.task.multilabel:
+        probabilities = setup.task.probabilities(logits)
+        objective = "f1_macro" if t.monitor == "val_f1_macro" else "f1_micro"
+        thresholds = tune_thresholds(probabilities, val_split.labels, t.threshold, objective, t.allow_empty)
+        setup.thresholds = thresholds.tolist()
+        chosen = setup.task.decide(probabilities, thresholds, t.allow_empty)
+        val = multilabel_metrics(val_split.labels, chosen, setup.prepared.label_names)
+        record.update({"val/loss": setup.task.loss(logits, val_split.labels),
+                       "val/accuracy": val["subset_accuracy"], "val/f1_micro": val["f1_micro"],
+                       "val/f1_macro": val["f1_macro"]})
+    else:
+        val = classification_metrics(val_split.labels, logits.argmax(1), setup.prepared.label_names)
+        record.update({"val/loss": cross_entropy(logits, val_split.labels), "val/accuracy": val["accuracy"],
+                       "val/f1_macro": val["f1_macro"]})
+    return {**record, "lr": setup.optimizer.param_groups[0]["lr"], "epoch_seconds": p.seconds,
+            "eval_seconds": time.perf_counter() - started}
 
 
 def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, interrupt, progress: bool) -> None:
@@ -238,7 +254,7 @@ def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, 
         state.step += 1
         state.batches_done += 1
         p.loss_sum += loss.item() * len(labels)
-        p.correct += int((logits.argmax(1) == labels).sum())
+        p.correct += setup.task.correct(logits, labels)
         p.seen += len(labels)
         p.seconds = time.perf_counter() - started
         bar.set_postfix(loss=f"{p.loss_sum / p.seen:.4f}", acc=f"{p.correct / p.seen:.3f}")

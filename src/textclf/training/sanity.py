@@ -1,6 +1,7 @@
 """``textclf sanity``: the checks to run before a long training run.
 
-1. Initial loss: with uniform predictions a fresh model's cross-entropy is ln(num_classes); a
+1. Initial loss: with uniform predictions a fresh model's cross-entropy is ln(num_classes) (for a
+   multilabel model, whose logits start near 0, the binary cross-entropy is ln 2 per class); a
    large gap means a bug (wrong labels, a bad initialisation, a softmax applied twice).
 2. Gradients: after one backward pass every trainable parameter has a finite, non-zero gradient.
 3. Overfit a small sample: with dropout and weight decay off, the model must drive N examples to
@@ -9,7 +10,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,19 +54,20 @@ def run_sanity(
 ) -> SanityResult:
     parts = setup_run(config)
     model, criterion, device, prepared = parts.model, parts.criterion, parts.device, parts.prepared
-    train = prepared.splits["train"]
+    train, task = prepared.splits["train"], parts.task
     num_classes = prepared.num_classes
+    unweighted = task.criterion(None)
 
     # 1. Initial loss on one batch, without dropout.
     ids, lengths, labels = (t.to(device) for t in next(iter(parts.loader)))
     model.eval()
     with torch.no_grad():
-        initial = float(nn.functional.cross_entropy(model(ids, lengths), labels))
-    expected = math.log(num_classes)
+        initial = float(unweighted(model(ids, lengths), labels))
+    expected, written = task.initial_loss(num_classes)
     gap = abs(initial - expected)
     warnings, failures = [], []
     if gap / expected > max_relative_gap:
-        warnings.append(f"initial loss {initial:.4f} is {gap / expected:.0%} away from ln({num_classes}) = "
+        warnings.append(f"initial loss {initial:.4f} is {gap / expected:.0%} away from {written} = "
                         f"{expected:.4f}; check the labels and the output layer's initialisation")
 
     # 2. One backward pass.
@@ -88,16 +89,16 @@ def run_sanity(
     optimizer = make_optimizer(config.train, model, lr=lr, weight_decay=0.0)
     rng = np.random.default_rng(config.train.run_seed(config.seed))
     chosen = rng.choice(len(train), size=min(n_examples, len(train)), replace=False)
-    ids, lengths, labels = (t.to(device) for t in collate([(train.document(i), int(train.labels[i])) for i in chosen]))
+    ids, lengths, labels = (t.to(device) for t in collate([(train.document(i), train.labels[i]) for i in chosen]))
     writer = SummaryWriter(log_dir=str(out_dir / "tensorboard"))
     curve = []
     for step in range(1, max_steps + 1):
         optimizer.zero_grad(set_to_none=True)
         logits = model(ids, lengths)
-        loss = nn.functional.cross_entropy(logits, labels)
+        loss = unweighted(logits, labels)
         loss.backward()
         optimizer.step()
-        accuracy = float((logits.argmax(1) == labels).float().mean())
+        accuracy = task.correct(logits, labels) / len(labels)
         curve.append({"step": step, "loss": loss.item(), "accuracy": accuracy})
         writer.add_scalar("sanity/overfit_loss", loss.item(), step)
         writer.add_scalar("sanity/overfit_accuracy", accuracy, step)
@@ -125,7 +126,7 @@ def _plot(curve: list[dict], threshold: float, path: Path) -> None:
     ax.semilogy(steps, [c["loss"] for c in curve], label="loss")
     ax.axhline(threshold, color="grey", linestyle="--", linewidth=1, label=f"threshold {threshold}")
     ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (log scale)")
+    ax.set_ylabel("training loss (log scale)")
     ax.set_title("Overfitting a small sample")
     twin = ax.twinx()
     twin.plot(steps, [c["accuracy"] for c in curve], color="tab:green", label="accuracy")

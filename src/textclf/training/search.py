@@ -41,7 +41,6 @@ __all__ = ["run_search"]
 
 _HEARTBEAT_SECONDS = 30
 _GRACE_SECONDS = 150
-_METRIC_KEY = {"val_accuracy": "val/accuracy", "val_f1_macro": "val/f1_macro", "val_loss": "val/loss"}
 
 
 def _with_params(config: Config, params: dict[str, Any], epochs: int | None = None) -> Config:
@@ -159,14 +158,12 @@ def _objective(config: Config, out_dir: Path, prepared: dict[str, PreparedData] 
         data_key = _data_key(trial_config)
         if data_key not in prepared:  # preprocessing once per distinct data/preprocess setting
             prepared[data_key] = prepare_data(trial_config)
-        metric_key = _METRIC_KEY[search.metric]
+        from textclf.training.recipe import monitored, train
 
         def report(record: dict) -> None:
-            trial.report(record[metric_key], record["epoch"])
+            trial.report(monitored(record, search.metric), record["epoch"])
             if trial.should_prune():
                 raise optuna.TrialPruned()
-
-        from textclf.training.recipe import train
 
         run = out_dir / "trials" / f"trial-{trial.number:04d}"
         trial.set_user_attr("run_dir", str(run))

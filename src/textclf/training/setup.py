@@ -18,6 +18,7 @@ from textclf.batching import TrainBatches, make_train_loader, sorted_batches
 from textclf.config import Config
 from textclf.models import BuildContext, TextClassifier, build_model
 from textclf.runtime import resolve_device, seed_everything
+from textclf.task import Task, get_task
 from textclf.text.prepare import PreparedData, prepare_data
 from textclf.text.vocabulary import PAD_ID
 from textclf.training.loss import class_weights
@@ -37,11 +38,14 @@ class RunSetup:
     loader: TrainBatches
     class_weights: torch.Tensor | None
     train_counts: np.ndarray  # examples per class in the training split
+    task: Task
+    # Multilabel: the decision thresholds chosen at the last validation (one per class).
+    thresholds: list[float] | None = None
 
     def artifact(self, metrics: dict | None = None) -> ModelArtifact:
         """The model as it is now, as a model artifact."""
         return ModelArtifact(
-            task="multiclass",
+            task=self.task.name,
             classes=list(self.prepared.label_names),
             pipeline=self.prepared.pipeline.spec(),
             model_name=self.config.model.name,
@@ -50,11 +54,14 @@ class RunSetup:
             config=self.config.model_dump(mode="json"),
             train_class_counts=self.train_counts.tolist(),
             metrics=dict(metrics or {}),
+            thresholds=None if self.thresholds is None else [float(t) for t in self.thresholds],
+            allow_empty=self.config.train.allow_empty if self.task.multilabel else False,
         )
 
 
-def build_context(prepared: PreparedData) -> BuildContext:
-    return BuildContext(vocab_size=len(prepared.vocab), num_classes=prepared.num_classes, pad_id=PAD_ID)
+def build_context(prepared: PreparedData, task: str = "multiclass") -> BuildContext:
+    return BuildContext(vocab_size=len(prepared.vocab), num_classes=prepared.num_classes, pad_id=PAD_ID,
+                        task=task)
 
 
 def setup_run(config: Config, prepared: PreparedData | None = None) -> RunSetup:
@@ -66,16 +73,26 @@ def setup_run(config: Config, prepared: PreparedData | None = None) -> RunSetup:
     device = resolve_device(t.device)
     prepared = prepared or prepare_data(config)
     train_split = prepared.splits["train"]
-    counts = np.bincount(train_split.labels, minlength=prepared.num_classes)
-    model = build_model(config.model.name, config.model.params(), build_context(prepared))
+    task = get_task(config.task)
+    _check_task(prepared, task)
+    counts = task.class_counts(train_split.labels, prepared.num_classes)
+    model = build_model(config.model.name, config.model.params(), build_context(prepared, task.name))
     if model.needs_statistics:  # e.g. TF-IDF weights from the training split
         model.fit_statistics((ids, lengths) for _, (ids, lengths, _) in sorted_batches(train_split, 1024))
     model = model.to(device)
-    weights = class_weights(t.class_weights, counts, prepared.label_names)
-    criterion = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device))
+    weights = class_weights(t.class_weights, counts, prepared.label_names, multilabel=task.multilabel,
+                            num_examples=len(train_split))
+    criterion = task.criterion(None if weights is None else weights.to(device))
     loader = make_train_loader(
         train_split, t.batch_size, bucket=t.bucket_by_length, seed=t.run_seed(config.seed),
         balance_classes=t.sampler == "weighted",
     )
     return RunSetup(config, prepared, device, model, make_optimizer(t, model), criterion, loader,
-                    weights, counts)
+                    weights, counts, task)
+
+
+def _check_task(prepared: PreparedData, task: Task) -> None:
+    """The prepared labels' shape matches the config's task (a cache entry is keyed by both)."""
+    multilabel_data = prepared.splits["train"].labels.ndim == 2
+    if multilabel_data != task.multilabel:
+        raise ValueError(f"the prepared data's labels do not fit the {task.name} task")

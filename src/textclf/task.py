@@ -1,0 +1,146 @@
+"""The two tasks: one class per document (multiclass) or a set of classes (multilabel).
+
+Everything that differs between them, and nothing else, is here, so that the rest of the code
+asks the task instead of testing its name:
+
+=================  ================================  ======================================
+                   multiclass                        multilabel
+=================  ================================  ======================================
+labels             (n,) int64 class indices          (n, C) uint8 indicator matrix
+probabilities      softmax of the logits             sigmoid of each logit
+decision           the most likely class             every class whose probability reaches
+                                                     its threshold (at least one, unless
+                                                     empty sets are allowed)
+loss               cross-entropy (class weights)     binary cross-entropy with logits
+                                                     (class weights as ``pos_weight``)
+a fresh model      loss ln(C)                        loss ln 2 (every logit near 0)
+ensemble           mean of probabilities             mean of probabilities
+=================  ================================  ======================================
+
+An ensemble's mean probabilities are turned back into scores (log for softmax, logit for
+sigmoid) so that they pass wherever logits do: ``probabilities(scores(p)) == p``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["TASKS", "Task", "get_task", "label_array"]
+
+TASKS = ("multiclass", "multilabel")
+
+
+def label_array(labels) -> np.ndarray:
+    """Labels in their stored form: (n,) int64 indices, or an (n, C) uint8 indicator matrix."""
+    labels = np.asarray(labels)
+    if labels.ndim == 2:
+        return labels.astype(np.uint8, copy=False)
+    return labels.astype(np.int64, copy=False)
+
+
+class _WeightedBCE(nn.Module):
+    """Binary cross-entropy with logits on integer indicator targets (cast to float here, so that
+    batches carry the same integer labels for both tasks)."""
+
+    def __init__(self, pos_weight: torch.Tensor | None):
+        super().__init__()
+        self.loss = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.loss(logits, labels.to(logits.dtype))
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+
+    @property
+    def multilabel(self) -> bool:
+        return self.name == "multilabel"
+
+    # ----------------------------------------------------------------- labels
+
+    def class_counts(self, labels: np.ndarray, num_classes: int) -> np.ndarray:
+        """Documents per class (a document with two classes counts for both)."""
+        if self.multilabel:
+            return np.asarray(labels, dtype=np.int64).sum(axis=0)
+        return np.bincount(labels, minlength=num_classes)
+
+    def indicators(self, labels: np.ndarray, num_classes: int) -> np.ndarray:
+        """(n, C) 0/1 matrix of the labels (one 1 per row for multiclass)."""
+        if self.multilabel:
+            return np.asarray(labels, dtype=np.uint8)
+        out = np.zeros((len(labels), num_classes), dtype=np.uint8)
+        out[np.arange(len(labels)), labels] = 1
+        return out
+
+    # ----------------------------------------------------------------- scores
+
+    def probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """(n, C) probabilities from logits (or from ensemble scores)."""
+        t = torch.from_numpy(np.asarray(scores, dtype=np.float32))
+        return (torch.sigmoid(t) if self.multilabel else torch.softmax(t, dim=1)).numpy()
+
+    def scores(self, probabilities: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`probabilities` (for an ensemble's mean probabilities)."""
+        p = probabilities.double()
+        if self.multilabel:
+            p = p.clamp(1e-12, 1 - 1e-12)
+            return torch.log(p) - torch.log1p(-p)
+        return torch.log(p)
+
+    def loss(self, scores: np.ndarray, labels: np.ndarray) -> float:
+        """Mean loss of ``scores`` against ``labels`` (the training loss, unweighted)."""
+        logits = torch.from_numpy(np.asarray(scores)).double()
+        if self.multilabel:
+            target = torch.from_numpy(np.asarray(labels)).double()
+            return float(nn.functional.binary_cross_entropy_with_logits(logits, target))
+        return float(nn.functional.cross_entropy(logits, torch.from_numpy(np.asarray(labels, dtype=np.int64))))
+
+    def criterion(self, class_weights: torch.Tensor | None) -> nn.Module:
+        if self.multilabel:
+            return _WeightedBCE(class_weights)
+        return nn.CrossEntropyLoss(weight=class_weights)
+
+    def initial_loss(self, num_classes: int) -> tuple[float, str]:
+        """The loss of a fresh model that predicts nothing in particular, and how it is written."""
+        if self.multilabel:
+            return math.log(2), "ln(2)"
+        return math.log(num_classes), f"ln({num_classes})"
+
+    # ----------------------------------------------------------------- decisions
+
+    def decide(self, probabilities: np.ndarray, thresholds: np.ndarray | list[float] | None = None,
+               allow_empty: bool = False) -> np.ndarray:
+        """Multiclass: (n,) indices of the most likely class. Multilabel: (n, C) bool, the classes
+        at or above their threshold; a row left empty gets its most likely class unless
+        ``allow_empty``."""
+        probabilities = np.asarray(probabilities)
+        if not self.multilabel:
+            return probabilities.argmax(axis=1)
+        return apply_thresholds(probabilities, 0.5 if thresholds is None else thresholds, allow_empty)
+
+    def correct(self, logits: torch.Tensor, labels: torch.Tensor) -> int:
+        """Documents of a training batch predicted exactly (multilabel: at threshold 0.5)."""
+        if self.multilabel:
+            return int(((logits > 0) == labels.bool()).all(dim=1).sum())
+        return int((logits.argmax(1) == labels).sum())
+
+
+def apply_thresholds(probabilities: np.ndarray, thresholds, allow_empty: bool = False) -> np.ndarray:
+    chosen = probabilities >= np.asarray(thresholds, dtype=probabilities.dtype)
+    if not allow_empty and len(chosen):
+        empty = ~chosen.any(axis=1)
+        chosen[np.flatnonzero(empty), probabilities[empty].argmax(axis=1)] = True
+    return chosen
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; use one of {', '.join(TASKS)}")
+    return Task(name)
