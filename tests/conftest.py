@@ -38,6 +38,14 @@ def real_archive() -> Path:
     )
 
 
+def shared_data(relative: str) -> Path:
+    """A file or folder of the shared data (../shared/data), or skip the test without it."""
+    for place in (_SHARED_DATA, REPO.parent / "shared" / "data"):
+        if place and Path(place).is_dir() and (Path(place) / relative).exists():
+            return Path(place) / relative
+    pytest.skip(f"{relative} is not in the shared data: set TEXTCLF_DATA to ../shared/data")
+
+
 def make_subset_archive(target: Path, groups=MINI_GROUPS, n_train=60, n_test=40) -> Path:
     """A small archive in the canonical layout, taken from the real one."""
     taken: dict[tuple[str, str], int] = {}

@@ -179,7 +179,7 @@ def _cmd_sanity(args: argparse.Namespace) -> int:
     out = create_run_dir(config.output_dir, f"{config.name}-sanity", args.output)
     r = run_sanity(config, out, n_examples=args.examples, lr=args.lr, max_steps=args.steps,
                    loss_threshold=args.loss_threshold)
-    print(f"initial loss {r.initial_loss:.4f}  vs ln(C) = {r.expected_loss:.4f}  "
+    print(f"initial loss {r.initial_loss:.4f}  vs {r.reference} = {r.expected_loss:.4f}  "
           f"(gap {abs(r.initial_loss - r.expected_loss):.4f}, "
           f"{abs(r.initial_loss - r.expected_loss) / r.expected_loss:.1%})")
     print(f"gradient norm after one backward pass {r.gradient_norm:.4f}; parameters without a "

@@ -141,7 +141,7 @@ class TrainConfig(_Section):
     # task: multilabel only. A class is predicted when its probability reaches its threshold:
     # a number (one for all classes), tune_global (one, chosen on the validation split to maximise
     # the monitored F1) or tune_per_class (each class's own, maximising its F1 on validation).
-    threshold: Union[Literal["tune_global", "tune_per_class"], float] = "tune_per_class"
+    threshold: Union[Literal["tune_global", "tune_per_class"], float] = "tune_global"
     # task: multilabel only: a document whose classes all fall below their thresholds gets no
     # label (true) or its most likely class (false).
     allow_empty: bool = False

@@ -18,7 +18,7 @@ def test_sanity_passes_on_a_healthy_model(mini_config, tmp_path, capsys):
     out = tmp_path / "sanity"
     assert main(["sanity", "--config", str(mini_config), "--output", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "vs ln(C) = 1.3863" in printed and "PASSED" in printed
+    assert "vs ln(4) = 1.3863" in printed and "PASSED" in printed
     result = json.loads((out / "sanity.json").read_text())
     assert result["passed"] and result["overfit_accuracy"] == 1.0 and result["overfit_loss"] < 0.01
     assert abs(result["initial_loss"] - result["expected_loss"]) < 0.1

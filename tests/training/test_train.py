@@ -5,7 +5,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from textclf.artifact import ModelArtifact
+from textclf.artifact import ARTIFACT_VERSION, ModelArtifact
 from textclf.config import load_config
 from textclf.errors import UsageError
 from textclf.inference import predict_logits
@@ -57,7 +57,7 @@ def test_tensorboard_reads_the_event_files(trained_run):
 def test_checkpoint_is_self_describing_and_loads_without_unpickling(trained_run):
     path = trained_run / "checkpoints" / "best.ckpt"
     raw = torch.load(path, weights_only=True)  # plain containers and tensors only
-    assert raw["format_version"] == 2 and raw["model"]["name"] == "bigru_attention"
+    assert raw["format_version"] == ARTIFACT_VERSION and raw["model"]["name"] == "bigru_attention"
     assert raw["task"] == "multiclass" and len(raw["classes"]) == 4
     assert raw["pipeline"]["vocab"][:2] == ["<pad>", "<unk>"] and raw["pipeline"]["max_length"] == 100
     assert "training" not in raw  # best.ckpt holds weights; the optimizer state is in last.ckpt

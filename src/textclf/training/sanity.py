@@ -41,6 +41,7 @@ class SanityResult:
     warnings: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     curve: list[dict] = field(default_factory=list)
+    reference: str = "ln(C)"  # how expected_loss is written: ln(num_classes), or ln(2) for multilabel
 
 
 def run_sanity(
@@ -114,7 +115,7 @@ def run_sanity(
         )
 
     result = SanityResult(initial, expected, norm, missing, last["loss"], last["accuracy"], len(curve),
-                          not failures, warnings, failures, curve)
+                          not failures, warnings, failures, curve, written)
     _plot(curve, loss_threshold, out_dir / "overfit_curve.png")
     write_json(out_dir / "sanity.json", {k: v for k, v in result.__dict__.items()})
     return result
