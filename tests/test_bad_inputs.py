@@ -221,7 +221,31 @@ CASES += [
      "checkpoint not found"),
     ("export-a-folder-checkpoint", lambda t, r, a: ["evaluate", "--checkpoint", r / "checkpoints"], 5,
      "a folder, but not one written by textclf export"),
+    # --- multilabel
+    ("unknown-task", lambda t, r, a: ["train", "-c", config(t, "task: multi_label\n")], 3, "'multiclass' or 'multilabel'"),
+    ("threshold-above-1", lambda t, r, a: ["train", "-c", config(t, "task: multilabel\ntrain:\n  threshold: 1.5\n")],
+     3, "a threshold is a probability between 0 and 1"),
+    ("multilabel-no-labels-at-all", lambda t, r, a: ["train", "-c", _multilabel(
+        t, train="text,label\n" + "".join(f"t{i},\n" for i in range(20)))], 4, "no row has a label in column 'label'"),
+    ("multilabel-unknown-test-label", lambda t, r, a: ["train", "-c", _multilabel(t, test=True)], 4,
+     "labels never seen in the training file: 'zzz'"),
 ]
+
+
+def _multilabel(tmp: Path, test: bool = False, train: str | None = None) -> Path:
+    """A multilabel config: ``train`` as the training file (default: two good labels), and with
+    ``test`` a test file with a label the training file lacks."""
+    content = train or "text,label\n" + "".join(f"t{i},a|b\nu{i},b\n" for i in range(10))
+    train = tmp / "train.csv"
+    train.write_text(content)
+    extra = ""
+    if test:
+        (tmp / "test.csv").write_text("text,label\nx,a|zzz\n")
+        extra = f"  test: {tmp / 'test.csv'}\n"
+    path = tmp / "multilabel.yaml"
+    path.write_text(f"task: multilabel\ndata:\n  source: files\n  train: {train}\n{extra}  cache: false\n"
+                    "model:\n  name: lstm\n  embedding_dim: 4\n  hidden_size: 4\ntrain:\n  epochs: 1\n")
+    return path
 
 
 def snapshot(folder: Path) -> dict[str, int]:
