@@ -56,7 +56,7 @@ def _train_steps(hidden: int, emb: int, steps: int, threads: int, barrier, prepa
     parts.loader.set_epoch(1)
     batches = list(itertools.islice(parts.loader, steps + 1))
     started, docs = time.perf_counter(), 0
-    for i, (ids, lengths, labels) in enumerate(batches):
+    for i, (ids, lengths, labels, _) in enumerate(batches):
         if i == 1:  # the first step (allocations, first calls) is not timed
             barrier.wait()
             started, docs = time.perf_counter(), 0

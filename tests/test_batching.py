@@ -43,7 +43,8 @@ def test_train_loader_and_sorted_batches_cover_the_split():
     split = make_split([3, 1, 4, 1, 5, 9, 2, 6])
     loader = make_train_loader(split, batch_size=3, bucket=True, seed=0)
     seen = []
-    for ids, lengths, labels in loader:
+    for ids, lengths, labels, weights in loader:
+        assert weights is None
         assert ids.shape == (len(lengths), int(lengths.max()))
         seen += labels.tolist()
     assert sorted(seen) == sorted(split.labels.tolist())
@@ -56,6 +57,6 @@ def test_weighted_sampler_balances_classes():
     split = make_split(lengths)
     split.labels = (np.arange(1000) < 900).astype(np.int64)  # 100 of class 0, 900 of class 1
     loader = make_train_loader(split, batch_size=50, bucket=True, seed=3, balance_classes=True)
-    labels = np.concatenate([y.numpy() for _, _, y in loader])
+    labels = np.concatenate([y.numpy() for _, _, y, _ in loader])
     assert len(labels) == 1000
     assert 0.4 < (labels == 0).mean() < 0.6

@@ -236,3 +236,32 @@ def test_evaluate_report_explain_and_sanity_handle_multilabel(multilabel_run, tm
     sanity = json.loads((sanity_dir / "sanity.json").read_text())
     assert sanity["expected_loss"] == pytest.approx(np.log(2))
     assert abs(sanity["initial_loss"] - np.log(2)) < 0.1
+
+
+def test_ensemble_export_and_server_keep_the_label_sets(multilabel_run, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from textclf.serving import create_app
+
+    folder, run = multilabel_run
+    best = run / "checkpoints" / "best.ckpt"
+    texts = pd.read_csv(folder / "test.csv")["text"].tolist()[:80]
+    single = Predictor.load(best)
+    # An ensemble of a model with itself: the mean of equal probabilities is the same model.
+    pair = Predictor.load([best, best])
+    assert np.allclose(pair.predict_proba(texts), single.predict_proba(texts), atol=1e-5)
+    assert pair.predict(texts) == single.predict(texts)
+    # The ONNX export carries the thresholds in textclf.json.
+    out = tmp_path / "onnx"
+    assert main(["export", "--checkpoint", str(best), "--output", str(out)]) == 0
+    exported = Predictor.load(out)
+    assert exported.runtime == "onnx" and exported.task == "multilabel"
+    assert exported.thresholds.tolist() == pytest.approx(single.thresholds.tolist())
+    assert exported.predict(texts) == single.predict(texts)
+    with TestClient(create_app(exported)) as client:
+        assert client.get("/metadata").json()["task"] == "multilabel"
+        answer = client.post("/predict", json={"texts": texts[:10], "top_k": 3}).json()["predictions"]
+    assert [p["labels"] for p in answer] == single.predict(texts[:10])
+    assert all(len(p["probabilities"]) == 3 for p in answer)

@@ -97,7 +97,8 @@ class BucketBatchSampler(Sampler[list[int]]):
 
 
 class TrainBatches:
-    """Training batches of one epoch at a time, replayable from any batch.
+    """Training batches of one epoch at a time, replayable from any batch: (ids, lengths, labels,
+    weights), where weights is the batch's (batch,) float32 sample weights or None.
 
     Plain iteration rather than a DataLoader: a DataLoader draws from torch's global RNG each
     time it starts an epoch, which would make a resumed run differ from an uninterrupted one.
@@ -106,6 +107,7 @@ class TrainBatches:
     def __init__(self, split: EncodedSplit, sampler: BucketBatchSampler):
         self.dataset = EncodedDataset(split)
         self.sampler = sampler
+        self.weights = None if split.weights is None else torch.from_numpy(np.asarray(split.weights, dtype=np.float32))
 
     def set_epoch(self, epoch: int) -> None:
         self.sampler.set_epoch(epoch)
@@ -117,7 +119,8 @@ class TrainBatches:
         """Batches of the current epoch, skipping the first ``start`` (for resuming)."""
         for k, indices in enumerate(self.sampler):
             if k >= start:
-                yield collate([self.dataset[i] for i in indices])
+                weights = None if self.weights is None else self.weights[indices]
+                yield (*collate([self.dataset[i] for i in indices]), weights)
 
     def __iter__(self):
         return self.iter_from(0)

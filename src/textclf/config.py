@@ -63,6 +63,9 @@ class DataConfig(_Section):
     # hold a list); an empty cell is a document with no label.
     label_separator: str = Field("|", min_length=1)
     id_column: Optional[str] = None
+    # A column of non-negative numbers: each training document's weight in the loss (and val/test
+    # rows' weights are read but unused). Unset: every document weighs 1.
+    weight_column: Optional[str] = None
     encoding: str = "utf-8"  # any codec Python knows (utf-8, latin-1, cp1252, utf-16, ...)
     unknown_labels: Literal["error", "drop"] = "error"  # val/test labels not seen in train
     empty_texts: Literal["error", "keep"] = "error"

@@ -107,6 +107,21 @@ class Task:
             return _WeightedBCE(class_weights)
         return nn.CrossEntropyLoss(weight=class_weights)
 
+    def weighted_loss(self, logits: torch.Tensor, labels: torch.Tensor, sample_weights: torch.Tensor,
+                      class_weights: torch.Tensor | None) -> torch.Tensor:
+        """The training loss with a weight per document: sum(w_i · loss_i) / sum(w_i · c_i), where
+        for multiclass loss_i is the class-weighted cross-entropy and c_i its class weight (so with
+        every w_i = 1 this is the unweighted criterion exactly), and for multilabel loss_i is the
+        mean binary cross-entropy over the classes and c_i = 1."""
+        w = sample_weights.to(logits.dtype)
+        if self.multilabel:
+            per_class = nn.functional.binary_cross_entropy_with_logits(
+                logits, labels.to(logits.dtype), pos_weight=class_weights, reduction="none")
+            return (per_class.mean(dim=1) * w).sum() / w.sum().clamp_min(1e-12)
+        per_doc = nn.functional.cross_entropy(logits, labels, weight=class_weights, reduction="none")
+        denominator = w if class_weights is None else w * class_weights[labels]
+        return (per_doc * w).sum() / denominator.sum().clamp_min(1e-12)
+
     def initial_loss(self, num_classes: int) -> tuple[float, str]:
         """The loss of a fresh model that predicts nothing in particular, and how it is written."""
         if self.multilabel:

@@ -20,17 +20,22 @@ class Examples:
 
     texts: list[str]
     labels: np.ndarray  # (n,) int64, or (n, num_classes) uint8
+    weights: np.ndarray | None = None  # (n,) float32 sample weights (data.weight_column), or None
 
     def __post_init__(self) -> None:
         self.labels = label_array(self.labels)
         assert len(self.texts) == len(self.labels)
+        if self.weights is not None:
+            self.weights = np.asarray(self.weights, dtype=np.float32)
+            assert len(self.weights) == len(self.texts)
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def subset(self, indices) -> "Examples":
         indices = np.asarray(indices, dtype=np.int64)
-        return Examples([self.texts[i] for i in indices], self.labels[indices])
+        weights = None if self.weights is None else self.weights[indices]
+        return Examples([self.texts[i] for i in indices], self.labels[indices], weights)
 
 
 @dataclass

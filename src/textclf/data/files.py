@@ -160,11 +160,15 @@ def _label_sets(values: pd.Series, separator: str) -> list[list[str]]:
     return out
 
 
-def read_labelled(path: Path, config: DataConfig, task: str = "multiclass") -> tuple[list[str], list]:
-    """(texts, labels) of a labelled file, empty texts and labels checked: a string per row, or
-    for a multilabel task a sorted list of strings per row."""
+def read_labelled(
+    path: Path, config: DataConfig, task: str = "multiclass"
+) -> tuple[list[str], list, np.ndarray | None]:
+    """(texts, labels, weights) of a labelled file, empty texts and labels checked: a string per
+    row, or for a multilabel task a sorted list of strings per row; the ``data.weight_column``
+    values (None without one)."""
     frame = read_table(path, config.encoding)
     texts = texts_of(frame, config.text_column, path)
+    weights = _weights_of(frame, config.weight_column, path) if config.weight_column else None
     _require_columns(frame, [config.label_column], path, "data.label_column")
     if task == "multilabel":
         labels: list = _label_sets(frame[config.label_column], config.label_separator)
@@ -179,11 +183,24 @@ def read_labelled(path: Path, config: DataConfig, task: str = "multiclass") -> t
             f"{path}: rows {_rows(empty)} have an empty text; fill them in, or set "
             "data.empty_texts: keep to keep them as empty documents"
         )
-    return texts, labels
+    return texts, labels, weights
+
+
+def _weights_of(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
+    _require_columns(frame, [column], path, "data.weight_column")
+    values = pd.to_numeric(frame[column].replace("", np.nan), errors="coerce").to_numpy(dtype=np.float64)
+    bad = [i for i, v in enumerate(values) if not np.isfinite(v) or v < 0]
+    if bad:
+        raise DataError(f"{path}: rows {_rows(bad)} have no non-negative number in column '{column}' "
+                        "(data.weight_column); give every row a weight of 0 or more")
+    if values.sum() <= 0:
+        raise DataError(f"{path}: every weight in column '{column}' is 0; a weight column needs positive weights")
+    return values.astype(np.float32)
 
 
 def number_labels(
-    texts: list[str], labels: list[str], label_names: list[str], unknown: str, path: Path
+    texts: list[str], labels: list[str], label_names: list[str], unknown: str, path: Path,
+    weights: np.ndarray | None = None,
 ) -> Examples:
     """Examples with labels numbered by ``label_names``; labels outside it are an error naming
     them (``unknown="error"``) or rows dropped with a warning (``"drop"``)."""
@@ -200,11 +217,13 @@ def number_labels(
         print(f"warning: {path}: dropped {len(labels) - len(keep)} rows with labels never seen in "
               f"training ({shown})", file=sys.stderr)
         texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
-    return Examples(texts, np.array([index[label] for label in labels], dtype=np.int64))
+        weights = None if weights is None else weights[keep]
+    return Examples(texts, np.array([index[label] for label in labels], dtype=np.int64), weights)
 
 
 def number_label_sets(
-    texts: list[str], label_sets: list[list[str]], label_names: list[str], unknown: str, path: Path
+    texts: list[str], label_sets: list[list[str]], label_names: list[str], unknown: str, path: Path,
+    weights: np.ndarray | None = None,
 ) -> Examples:
     """Multilabel examples: a 0/1 row per text. Labels outside ``label_names`` are an error
     (``unknown="error"``) or left out of their rows with a warning (``"drop"``; a row left with
@@ -222,10 +241,11 @@ def number_label_sets(
         print(f"warning: {path}: left out labels never seen in training ({shown}); "
               f"{len(label_sets) - len(keep)} rows had no other label and were dropped", file=sys.stderr)
         texts, label_sets = [texts[i] for i in keep], [label_sets[i] for i in keep]
+        weights = None if weights is None else weights[keep]
     matrix = np.zeros((len(texts), len(label_names)), dtype=np.uint8)
     for row, labels in enumerate(label_sets):
         matrix[row, [index[x] for x in labels if x in index]] = 1
-    return Examples(texts, matrix)
+    return Examples(texts, matrix, weights)
 
 
 def _rows(rows: list[int]) -> str:
@@ -264,7 +284,7 @@ def files_fingerprint(config: DataConfig, seed: int) -> str:
             stat = path.stat()
             parts.append(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
     parts.append(config.model_dump_json(include={
-        "text_column", "label_column", "label_separator", "encoding", "unknown_labels", "empty_texts",
+        "text_column", "label_column", "label_separator", "weight_column", "encoding", "unknown_labels", "empty_texts",
         "test_size", "val_size",
     }))
     return "|".join(parts) + f"|seed={seed}"
@@ -289,9 +309,9 @@ def load_files(config: DataConfig, seed: int, task: str = "multiclass") -> Corpu
         _hint_multilabel(train_labels, paths["train"], config)
     number = number_label_sets if multilabel else number_labels
     splits: dict[str, Examples] = {}
-    for split, (texts, labels) in raw.items():
+    for split, (texts, labels, weights) in raw.items():
         policy = "error" if split == "train" else config.unknown_labels
-        splits[split] = number(texts, labels, label_names, policy, paths[split])
+        splits[split] = number(texts, labels, label_names, policy, paths[split], weights)
 
     train = splits["train"]
     if "test" not in splits and "val" not in splits:

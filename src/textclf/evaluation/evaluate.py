@@ -221,6 +221,6 @@ def _labelled_file(path: Path, config, label_names: list[str]):
     """Examples of a labelled file, labels numbered as the checkpoint numbers them."""
     from textclf.data.files import number_label_sets, number_labels, read_labelled
 
-    texts, labels = read_labelled(path, config.data, config.task)
+    texts, labels, _ = read_labelled(path, config.data, config.task)
     number = number_label_sets if config.task == "multilabel" else number_labels
     return number(texts, labels, label_names, config.data.unknown_labels, path)

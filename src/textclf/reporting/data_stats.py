@@ -65,7 +65,7 @@ def data_statistics(prepared: PreparedData, config: Config) -> dict:
     loader = make_train_loader(
         train, config.train.batch_size, bucket=config.train.bucket_by_length, seed=config.seed
     )
-    ids, lengths, labels = next(iter(loader))
+    ids, lengths, labels, _ = next(iter(loader))
     stats["batch_shape"] = {
         "ids": list(ids.shape),
         "lengths": list(lengths.shape),

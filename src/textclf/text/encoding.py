@@ -21,6 +21,7 @@ class EncodedSplit:
     labels: np.ndarray  # (n,) int64, or (n, num_classes) uint8 for a multilabel task
     full_lengths: np.ndarray  # (n,) int64: token count before truncation
     unk_counts: np.ndarray  # (n,) int64: tokens outside the vocabulary, before truncation
+    weights: np.ndarray | None = None  # (n,) float32 sample weights, when the data has them
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -33,11 +34,11 @@ class EncodedSplit:
         return self.ids[self.offsets[i] : self.offsets[i + 1]]
 
     def arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        return {f"{prefix}.{k}": getattr(self, k) for k in self.__dataclass_fields__}
+        return {f"{prefix}.{k}": getattr(self, k) for k in self.__dataclass_fields__ if getattr(self, k) is not None}
 
     @classmethod
     def from_arrays(cls, arrays, prefix: str) -> "EncodedSplit":
-        return cls(**{k: arrays[f"{prefix}.{k}"] for k in cls.__dataclass_fields__})
+        return cls(**{k: arrays[f"{prefix}.{k}"] for k in cls.__dataclass_fields__ if f"{prefix}.{k}" in arrays})
 
 
 def encode_texts(

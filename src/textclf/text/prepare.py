@@ -86,6 +86,8 @@ def encode_corpus(corpus: Corpus, pre: PreprocessConfig) -> tuple[TextPipeline, 
     encoded = pipeline.fit_encode(
         *(corpus[s].texts for s in SPLITS), labels=[corpus[s].labels for s in SPLITS]
     )
+    for split, enc in zip(SPLITS, encoded):
+        enc.weights = corpus[split].weights
     return pipeline, dict(zip(SPLITS, encoded))
 
 

@@ -87,7 +87,7 @@ def lr_range_test(
                 loader.set_epoch(epoch)
                 batches = iter(loader)
                 batch = next(batches)
-            ids, lengths, labels = (t.to(device) for t in batch)
+            ids, lengths, labels = (t.to(device) for t in batch[:3])
             optimizer.zero_grad(set_to_none=True)
             loss = criterion(model(ids, lengths), labels)
             loss.backward()

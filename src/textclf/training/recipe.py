@@ -239,11 +239,14 @@ def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, 
     bar = tqdm(loader.iter_from(state.batches_done), total=len(loader), initial=state.batches_done,
                desc=f"epoch {epoch}/{t.epochs}", unit="batch", disable=not progress, leave=False)
     started = time.perf_counter() - p.seconds
-    for ids, lengths, labels in bar:
+    for ids, lengths, labels, weights in bar:
         ids, lengths, labels = ids.to(device), lengths.to(device), labels.to(device)
         optimizer.zero_grad(set_to_none=True)
         logits = model(ids, lengths)  # (batch, num_classes)
-        loss = setup.criterion(logits, labels)
+        if weights is None:
+            loss = setup.criterion(logits, labels)
+        else:  # data.weight_column
+            loss = setup.task.weighted_loss(logits, labels, weights.to(device), setup.device_class_weights)
         loss.backward()
         # The norm before clipping (no clipping when grad_clip is unset): checks for inf/NaN.
         norm = clip_gradients(model.parameters(), t.grad_clip)

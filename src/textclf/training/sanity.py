@@ -60,7 +60,7 @@ def run_sanity(
     unweighted = task.criterion(None)
 
     # 1. Initial loss on one batch, without dropout.
-    ids, lengths, labels = (t.to(device) for t in next(iter(parts.loader)))
+    ids, lengths, labels = (t.to(device) for t in next(iter(parts.loader))[:3])
     model.eval()
     with torch.no_grad():
         initial = float(unweighted(model(ids, lengths), labels))

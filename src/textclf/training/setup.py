@@ -42,6 +42,10 @@ class RunSetup:
     # Multilabel: the decision thresholds chosen at the last validation (one per class).
     thresholds: list[float] | None = None
 
+    @property
+    def device_class_weights(self) -> torch.Tensor | None:
+        return None if self.class_weights is None else self.class_weights.to(self.device)
+
     def artifact(self, metrics: dict | None = None) -> ModelArtifact:
         """The model as it is now, as a model artifact."""
         return ModelArtifact(
