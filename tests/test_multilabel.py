@@ -265,3 +265,59 @@ def test_ensemble_export_and_server_keep_the_label_sets(multilabel_run, tmp_path
         answer = client.post("/predict", json={"texts": texts[:10], "top_k": 3}).json()["predictions"]
     assert [p["labels"] for p in answer] == single.predict(texts[:10])
     assert all(len(p["probabilities"]) == 3 for p in answer)
+
+
+# --------------------------------------------------------------------------- every model, search, multiclass
+
+
+TINY = "text,label\n" + "".join(
+    f"{w} news today {i},{labels}\n"
+    for i, (w, labels) in enumerate([("great happy", "joy"), ("sad awful", "sadness"),
+                                     ("great sad", "joy|sadness"), ("nothing", "neutral")] * 12))
+
+
+def _tiny_config(tmp_path: Path, model: str, extra: str = "") -> Path:
+    (tmp_path / "tiny.csv").write_text(TINY)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(f"name: tiny\ntask: multilabel\noutput_dir: {tmp_path / 'runs'}\n"
+                    f"data: {{source: files, train: tiny.csv, test_size: 0.25, val_size: 0.25, cache_dir: {tmp_path / 'c'}}}\n"
+                    f"preprocess: {{min_freq: 1}}\nmodel: {{name: {model}}}\n"
+                    f"train: {{epochs: 1, batch_size: 8, device: cpu}}\n{extra}", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("model", ["bag_of_ngrams", "bigru_attention", "lstm", "textcnn"])
+def test_every_registered_model_trains_multilabel(model, tmp_path):
+    from textclf.models.registry import list_models
+
+    assert sorted(list_models()) == ["bag_of_ngrams", "bigru_attention", "lstm", "textcnn"]
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(_tiny_config(tmp_path, model)), "--run-dir", str(run), "--no-progress"]) == 0
+    predictor = Predictor.load(run / "checkpoints" / "best.ckpt")
+    assert predictor.task == "multilabel" and predictor.classes == ["joy", "neutral", "sadness"]
+    assert all(isinstance(labels, list) and labels for labels in predictor.predict(["great happy news", "x"]))
+
+
+def test_a_search_monitors_micro_f1_by_default(tmp_path):
+    search = ("search:\n  method: grid\n  epochs: 1\n  space:\n    train.lr: [0.01, 0.02]\n")
+    path = _tiny_config(tmp_path, "bag_of_ngrams", search)
+    out = tmp_path / "search"
+    assert main(["search", "--config", str(path), "--output", str(out)]) == 0
+    with open(out / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(0 <= float(r["val_f1_micro"]) <= 1 for r in rows)
+
+
+def test_a_single_label_run_records_what_it_always_did(trained_run):
+    """The multiclass outputs keep their keys: no multilabel metric or threshold creeps in."""
+    record = json.loads((trained_run / "metrics.jsonl").read_text().splitlines()[0])
+    assert set(record) == {"epoch", "step", "train/loss", "train/accuracy", "val/loss", "val/accuracy",
+                           "val/f1_macro", "lr", "epoch_seconds", "eval_seconds"}
+    results = json.loads((trained_run / "results.json").read_text())
+    assert {k for k in results if k.startswith("test_")} == {"test_accuracy", "test_f1_macro", "test_loss"}
+    metrics = json.loads((trained_run / "evaluation" / "test" / "metrics.json").read_text())
+    assert "accuracy" in metrics and "confusion_matrix" in metrics and "f1_micro" not in metrics
+    predictor = Predictor.load(trained_run / "checkpoints" / "best.ckpt")
+    assert predictor.task == "multiclass" and predictor.thresholds is None
+    assert isinstance(predictor.predict(["the rangers won"])[0], str)
+    assert (trained_run / "evaluation" / "test" / "confusion_matrix.png").is_file()

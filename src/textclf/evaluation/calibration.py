@@ -1,0 +1,65 @@
+"""Calibrated probabilities: temperature scaling (Guo et al., 2017) and how to measure it.
+
+A network's softmax is usually over-confident: of the documents it gives 0.95, fewer than 95 %
+are right. Temperature scaling divides every logit by one number T > 0, fitted on the
+validation split to minimise its cross-entropy; the ranking of the classes, and so every
+prediction, stays the same. ``train.calibration: temperature`` fits T after training and stores it
+in the model artifact; the Predictor applies it.
+
+The expected calibration error (ECE) sorts documents into 15 equal-width bins by their
+confidence (the top probability) and averages |accuracy − confidence| over the bins, weighted by
+their share of the documents: 0 is perfectly calibrated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["fit_temperature", "expected_calibration_error", "reliability_bins"]
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 100) -> float:
+    """The T > 0 that minimises the mean cross-entropy of softmax(logits / T) against ``labels``
+    (L-BFGS on log T, so T stays positive)."""
+    x = torch.from_numpy(np.asarray(logits, dtype=np.float64))
+    y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.5, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(x / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    temperature = float(log_t.exp())
+    return temperature if np.isfinite(temperature) and temperature > 0 else 1.0
+
+
+def reliability_bins(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> list[dict]:
+    """Per confidence bin: its range, documents, mean confidence and accuracy (empty bins kept)."""
+    probabilities = np.asarray(probabilities)
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == np.asarray(labels)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
+    out = []
+    for b in range(bins):
+        members = which == b
+        n = int(members.sum())
+        out.append({
+            "low": float(edges[b]), "high": float(edges[b + 1]), "count": n,
+            "confidence": float(confidence[members].mean()) if n else None,
+            "accuracy": float(correct[members].mean()) if n else None,
+        })
+    return out
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    table = reliability_bins(probabilities, labels, bins)
+    total = sum(b["count"] for b in table)
+    if not total:
+        return 0.0
+    return float(sum(b["count"] * abs(b["accuracy"] - b["confidence"]) for b in table if b["count"]) / total)
