@@ -16,7 +16,8 @@ never runs code from the file. ``format_version`` says how to read it:
 - 2: the fields of :class:`ModelArtifact` by name, ``pipeline`` holding the text pipeline spec,
   and ``training`` only in ``last.ckpt``;
 - 3: adds ``decision``: the multilabel decision thresholds (one per class) and whether a document
-  may get no label. A version-2 file reads as having none (multiclass needs none).
+  may get no label, and ``calibration``: the temperature that divides the logits (1: none). A
+  version-2 file reads as having no thresholds and temperature 1.
 
 A newer or unknown version is a one-line error that names both versions.
 """
@@ -75,6 +76,8 @@ class ModelArtifact:
     # whose classes all fall below gets its most likely class unless allow_empty.
     thresholds: list[float] | None = None
     allow_empty: bool = False
+    # Temperature scaling (train.calibration): probabilities are softmax(logits / temperature).
+    temperature: float = 1.0
     textclf_version: str = __version__
     source: Path | None = None  # the file it was loaded from, if any
     format_version: int = ARTIFACT_VERSION  # of the file it was loaded from (1 when migrated)
@@ -140,6 +143,7 @@ class ModelArtifact:
             "train_class_counts": list(self.train_class_counts),
             "metrics": self.metrics,
             "decision": {"thresholds": self.thresholds, "allow_empty": self.allow_empty},
+            "calibration": {"temperature": self.temperature},
         }
 
     def save(self, path: str | Path, training: TrainingState | None = None) -> Path:
@@ -197,6 +201,7 @@ class ModelArtifact:
             metrics=dict(payload.get("metrics") or {}),
             thresholds=None if thresholds is None else [float(t) for t in thresholds],
             allow_empty=bool(decision.get("allow_empty", False)),
+            temperature=float((payload.get("calibration") or {}).get("temperature", 1.0)),
             textclf_version=payload.get("textclf_version", "unknown"),
             source=source,
             format_version=format_version,

@@ -148,6 +148,9 @@ class TrainConfig(_Section):
     # task: multilabel only: a document whose classes all fall below their thresholds gets no
     # label (true) or its most likely class (false).
     allow_empty: bool = False
+    # temperature: after training, fit one temperature on the validation split so that the
+    # probabilities are calibrated (predictions do not change); none: raw softmax. Multiclass only.
+    calibration: Literal["temperature", "none"] = "temperature"
     early_stopping_patience: Optional[int] = Field(None, ge=1)
     # Batches of similar length: far less padding, same examples per epoch.
     bucket_by_length: bool = True

@@ -34,7 +34,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 100)
         return loss
 
     optimizer.step(closure)
-    temperature = float(log_t.exp())
+    temperature = float(log_t.detach().exp())
     return temperature if np.isfinite(temperature) and temperature > 0 else 1.0
 
 

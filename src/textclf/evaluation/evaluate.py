@@ -1,7 +1,8 @@
 """Evaluating logits or a checkpoint: metrics, baselines, per-class table, confusion matrix.
 
 Outputs in the evaluation folder: ``metrics.json``, ``per_class.csv``, ``confusion_matrix.csv``
-and ``confusion_matrix.png``; for a multilabel model ``per_class_f1.png`` stands in for the
+and ``confusion_matrix.png``; with calibration scores, the expected calibration error before and
+after temperature scaling and ``reliability.png``; for a multilabel model ``per_class_f1.png`` stands in for the
 confusion matrix (C × C cells say little when a document has several classes).
 """
 
@@ -16,6 +17,7 @@ import torch
 from textclf.config import config_from_dict
 from textclf.errors import CheckpointError, UsageError
 from textclf.evaluation.baselines import baseline_metrics, multilabel_baselines
+from textclf.evaluation.calibration import expected_calibration_error, reliability_bins
 from textclf.evaluation.metrics import (
     classification_metrics,
     cross_entropy,
@@ -24,13 +26,26 @@ from textclf.evaluation.metrics import (
 )
 from textclf.files import atomic_path, write_json
 from textclf.inference import Predictor
-from textclf.reporting.plots import plot_confusion_matrix, plot_per_class_f1
+from textclf.reporting.plots import plot_confusion_matrix, plot_per_class_f1, plot_reliability
 from textclf.run_layout import RunLayout
 from textclf.task import Task
 
 __all__ = [
     "default_eval_dir", "evaluate_checkpoint", "evaluate_logits", "evaluation_name", "format_evaluation",
+    "predictor_scores",
 ]
+
+
+def predictor_scores(predictor: Predictor, encoded) -> tuple[np.ndarray, np.ndarray]:
+    """(calibrated, uncalibrated) scores of encoded texts; one pass through the model(s) when no
+    member is calibrated or there is only one."""
+    calibrated = predictor.log_proba_encoded(encoded)
+    temperatures = [a.temperature for a in predictor.artifacts]
+    if all(t == 1.0 for t in temperatures):
+        return calibrated, calibrated
+    if len(temperatures) == 1:
+        return calibrated, calibrated * np.float32(temperatures[0])
+    return calibrated, predictor.log_proba_encoded(encoded, calibrated=False)
 
 
 def evaluate_logits(
@@ -45,12 +60,16 @@ def evaluate_logits(
     task: Task = Task("multiclass"),
     thresholds: np.ndarray | list[float] | None = None,
     allow_empty: bool = False,
+    uncalibrated: np.ndarray | None = None,
+    temperature: float = 1.0,
 ) -> dict:
     """Compute and write every evaluation output for ``logits`` against ``labels``.
 
     ``previews`` (a short text per example) adds ``predictions.csv``: one row per example with
     the true and predicted label and the model's confidence, for error analysis. A multilabel
-    ``task`` decides with ``thresholds`` (and ``allow_empty``), as the Predictor does."""
+    ``task`` decides with ``thresholds`` (and ``allow_empty``), as the Predictor does. With
+    ``uncalibrated`` (the scores before temperature scaling; ``logits`` are after it), the
+    expected calibration error before and after and a reliability diagram are added."""
     if task.multilabel:
         return _evaluate_multilabel(logits, labels, label_names, train_label_counts, out_dir, title, previews,
                                     task, thresholds, allow_empty)
@@ -59,6 +78,15 @@ def evaluate_logits(
     metrics["num_examples"] = len(labels)
     metrics["baselines"] = baseline_metrics(train_label_counts, labels, label_names, seed)
     out_dir = Path(out_dir)
+    if uncalibrated is not None:
+        after = task.probabilities(logits)
+        before = task.probabilities(uncalibrated)
+        metrics.update(temperature=float(temperature), ece=expected_calibration_error(after, labels),
+                       ece_uncalibrated=expected_calibration_error(before, labels))
+        curves = {f"uncalibrated (ECE {metrics['ece_uncalibrated']:.4f})": reliability_bins(before, labels),
+                  f"temperature {temperature:.3g} (ECE {metrics['ece']:.4f})": reliability_bins(after, labels)}
+        plot_reliability(curves, out_dir / "reliability.png",
+                         title.replace("Confusion matrix", "Reliability diagram"))
     write_json(out_dir / "metrics.json", metrics)
     with atomic_path(out_dir / "per_class.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
@@ -126,6 +154,8 @@ def format_evaluation(metrics: dict, split: str) -> str:
             f"({metrics['num_examples']:,} examples)",
             f"baselines: majority class {b['majority']['accuracy']:.2%}  "
             f"uniform random {b['uniform']['accuracy']:.2%}",
+            *([f"calibration: expected calibration error {metrics['ece_uncalibrated']:.4f} uncalibrated, "
+               f"{metrics['ece']:.4f} at temperature {metrics['temperature']:.3g}"] if "ece" in metrics else []),
             "",
             format_per_class(metrics),
         ]
@@ -197,7 +227,7 @@ def evaluate_checkpoint(
         examples = corpus[split]
         shown = split
     encoded = predictor.encode(examples.texts, examples.labels)
-    logits = predictor.log_proba_encoded(encoded)
+    logits, uncalibrated = predictor_scores(predictor, encoded)
     out = Path(out_dir) if out_dir else default_eval_dir(checkpoints[0], evaluation_name(split, input_path, len(checkpoints)))
     vocab = predictor.pipelines[0].vocab_
     previews = [" ".join(vocab.decode(encoded[0].document(i)[:60].tolist())) for i in range(len(examples))]
@@ -214,6 +244,8 @@ def evaluate_checkpoint(
         task=predictor.task_,
         thresholds=predictor.thresholds,
         allow_empty=predictor.allow_empty,
+        uncalibrated=None if predictor.task_.multilabel else uncalibrated,
+        temperature=float(np.mean([a.temperature for a in predictor.artifacts])),
     )
 
 

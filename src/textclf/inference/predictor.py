@@ -7,6 +7,9 @@
     predictor.predict(["WIN a prize now"])  # ['spam']
     predictor.predict_proba(texts)          # numpy (n, num_classes), rows sum to 1
 
+Probabilities are calibrated: each member's logits are divided by the temperature fitted on its
+validation split (``train.calibration``; 1 when it has none) before the softmax.
+
 A multilabel model (``predictor.task == "multilabel"``) predicts a list of labels per text: the
 classes whose probability (a sigmoid per class) reaches the threshold stored in the checkpoint,
 and at least the most likely one unless the model was trained with ``train.allow_empty``.
@@ -173,15 +176,18 @@ class Predictor:
             out.append(pipeline.encode_tokens(*tokenized[key], labels))
         return out
 
-    def log_proba_encoded(self, encoded: list[EncodedSplit]) -> np.ndarray:
-        """(n, num_classes) scores: with one member, its own logits; with several, the members'
-        mean probabilities as scores (log for multiclass, logit for multilabel), usable wherever
-        logits are."""
+    def log_proba_encoded(self, encoded: list[EncodedSplit], calibrated: bool = True) -> np.ndarray:
+        """(n, num_classes) scores: with one member, its own logits (divided by its temperature
+        when ``calibrated``); with several, the members' mean probabilities as scores (log for
+        multiclass, logit for multilabel), usable wherever logits are."""
+        scaled = [a.temperature if calibrated else 1.0 for a in self.artifacts]
         if len(self.runners) == 1:
-            return self.runners[0].logits(encoded[0], self.batch_size)
+            logits = self.runners[0].logits(encoded[0], self.batch_size)
+            return logits if scaled[0] == 1.0 else (logits / np.float32(scaled[0])).astype(np.float32)
         total = None
-        for runner, enc in zip(self.runners, encoded):
-            probs = torch.from_numpy(self.task_.probabilities(runner.logits(enc, self.batch_size))).double()
+        for runner, enc, temperature in zip(self.runners, encoded, scaled):
+            logits = runner.logits(enc, self.batch_size) / np.float32(temperature)
+            probs = torch.from_numpy(self.task_.probabilities(logits)).double()
             total = probs if total is None else total + probs
         return self.task_.scores(total / len(self.runners)).float().numpy()
 

@@ -18,6 +18,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_length_histogram",
     "plot_per_class_f1",
+    "plot_reliability",
     "plot_training_curves",
     "save_figure",
     "subplots",
@@ -48,6 +49,27 @@ def plot_class_distribution(counts: dict[str, list[int]], label_names: list[str]
     ax.set_xlabel("documents")
     ax.set_title("Class distribution")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    return save_figure(fig, path)
+
+
+def plot_reliability(curves: dict[str, list[dict]], path: Path, title: str):
+    """Reliability diagram: accuracy against confidence per bin, one line per curve (e.g. before
+    and after calibration), the diagonal for perfect calibration; bars: share of documents."""
+    fig, ax = subplots(figsize=(5.5, 5.5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfectly calibrated")
+    for name, bins in curves.items():
+        kept = [b for b in bins if b["count"]]
+        ax.plot([b["confidence"] for b in kept], [b["accuracy"] for b in kept], marker="o", label=name)
+    first = next(iter(curves.values()))
+    total = max(sum(b["count"] for b in first), 1)
+    ax.bar([(b["low"] + b["high"]) / 2 for b in first], [b["count"] / total for b in first],
+           width=1 / len(first), alpha=0.15, color="tab:blue", label="share of documents")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("confidence (top probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title)
+    ax.legend(loc="upper left")
     return save_figure(fig, path)
 
 

@@ -250,6 +250,13 @@ def _results_section(doc: _Document, run: RunLayout, test: dict, val: dict | Non
     image = run.evaluation("test") / "confusion_matrix.png"
     if image.is_file():
         doc.image(image, "Confusion matrix on test (rows: true class, shading: share of the row)")
+    reliability = run.evaluation("test") / "reliability.png"
+    if "ece" in test and reliability.is_file():
+        doc.heading("Calibration (test)", 3)
+        doc.paragraph(f"Expected calibration error {test['ece_uncalibrated']:.4f} for the raw softmax, "
+                      f"{test['ece']:.4f} after temperature scaling (T = {test['temperature']:.3g}, fitted on "
+                      "validation); the predictions are the same.")
+        doc.image(reliability, "Reliability diagram: accuracy against confidence per bin, before and after")
 
 
 def _multilabel_results_section(doc: _Document, run: RunLayout, test: dict, val: dict | None) -> None:

@@ -2,7 +2,8 @@
 
 The best checkpoint is read back as a model artifact and run through the Predictor, the same
 path that ``textclf evaluate`` and ``textclf predict`` take, so the numbers of a run are the
-numbers its checkpoint gives anywhere.
+numbers its checkpoint gives anywhere. Before that, with ``train.calibration: temperature``
+(multiclass), a temperature is fitted on the validation split and stored in the best checkpoint.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from textclf.evaluation.evaluate import evaluate_logits
+from textclf.artifact import ModelArtifact
+from textclf.evaluation.calibration import fit_temperature
+from textclf.evaluation.evaluate import evaluate_logits, predictor_scores
 from textclf.files import write_json
 from textclf.inference import Predictor
 from textclf.reporting.plots import plot_training_curves
@@ -41,18 +44,22 @@ class TrainResult:
 def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_score: float,
                      history: list[dict]) -> TrainResult:
     config, prepared = setup.config, setup.prepared
+    if config.train.calibration == "temperature" and not setup.task.multilabel:
+        calibrate(run.best_checkpoint, prepared.splits["val"], setup.device, config.train.eval_batch_size)
     predictor = Predictor.load(run.best_checkpoint, device=setup.device,
                                batch_size=config.train.eval_batch_size)
     results = {}
     for split in ("val", "test"):
         enc = prepared.splits[split]
-        logits = predictor.log_proba_encoded([enc])
+        logits, uncalibrated = predictor_scores(predictor, [enc])
         previews = [" ".join(prepared.vocab.decode(enc.document(i)[:60].tolist())) for i in range(len(enc))]
         results[split] = evaluate_logits(
             logits, enc.labels, prepared.label_names, setup.train_counts.tolist(), config.seed,
             run.evaluation(split), title=f"Confusion matrix ({split}, epoch {best_epoch})",
             previews=previews, task=predictor.task_, thresholds=predictor.thresholds,
             allow_empty=predictor.allow_empty,
+            uncalibrated=None if setup.task.multilabel else uncalibrated,
+            temperature=predictor.artifact.temperature,
         )
     summary = {
         "best_epoch": best_epoch,
@@ -60,8 +67,19 @@ def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_scor
         "best_score": best_score,
         "epochs_run": len(history),
         "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in history])),
+        "temperature": predictor.artifact.temperature,
         **{f"{k}_{m}": results[k][m] for k in results for m in _SUMMARY[setup.task.name]},
     }
     write_json(run.results, summary)
     plot_training_curves(history, best_epoch, run.training_curves)
     return TrainResult(run.root, best_epoch, float(best_score), history, results["val"], results["test"])
+
+
+def calibrate(checkpoint: Path, val, device, batch_size: int) -> float:
+    """Fit the temperature of ``checkpoint`` on the encoded validation split and store it there."""
+    artifact = ModelArtifact.load(checkpoint)
+    predictor = Predictor([artifact], device=device, batch_size=batch_size)
+    logits = predictor.log_proba_encoded([val], calibrated=False)
+    artifact.temperature = fit_temperature(logits, val.labels)
+    artifact.save(checkpoint)
+    return artifact.temperature
