@@ -198,6 +198,19 @@ def _weights_of(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
     return values.astype(np.float32)
 
 
+def _unknown_labels(found: set[str], index: dict[str, int], unknown: str, path: Path, what: str) -> str:
+    """The labels of ``found`` that training never had, shown for a warning (empty when none);
+    an error when ``unknown`` is "error"."""
+    strangers = sorted(found - set(index))
+    shown = ", ".join(repr(u) for u in strangers[:10])
+    if strangers and unknown == "error":
+        raise DataError(
+            f"{path}: labels never seen in the training file: {shown}; fix them or set "
+            f"data.unknown_labels: drop to leave {what} out"
+        )
+    return shown
+
+
 def number_labels(
     texts: list[str], labels: list[str], label_names: list[str], unknown: str, path: Path,
     weights: np.ndarray | None = None,
@@ -205,14 +218,8 @@ def number_labels(
     """Examples with labels numbered by ``label_names``; labels outside it are an error naming
     them (``unknown="error"``) or rows dropped with a warning (``"drop"``)."""
     index = {name: i for i, name in enumerate(label_names)}
-    strangers = sorted(set(labels) - set(index))
-    if strangers:
-        shown = ", ".join(repr(u) for u in strangers[:10])
-        if unknown == "error":
-            raise DataError(
-                f"{path}: labels never seen in the training file: {shown}; fix them or set "
-                "data.unknown_labels: drop to leave those rows out"
-            )
+    shown = _unknown_labels(set(labels), index, unknown, path, "those rows")
+    if shown:
         keep = [i for i, label in enumerate(labels) if label in index]
         print(f"warning: {path}: dropped {len(labels) - len(keep)} rows with labels never seen in "
               f"training ({shown})", file=sys.stderr)
@@ -229,14 +236,8 @@ def number_label_sets(
     (``unknown="error"``) or left out of their rows with a warning (``"drop"``; a row left with
     none of its labels is dropped, as a multiclass row would be)."""
     index = {name: i for i, name in enumerate(label_names)}
-    strangers = sorted({label for labels in label_sets for label in labels} - set(index))
-    if strangers:
-        shown = ", ".join(repr(u) for u in strangers[:10])
-        if unknown == "error":
-            raise DataError(
-                f"{path}: labels never seen in the training file: {shown}; fix them or set "
-                "data.unknown_labels: drop to leave them out"
-            )
+    shown = _unknown_labels({label for labels in label_sets for label in labels}, index, unknown, path, "them")
+    if shown:
         keep = [i for i, labels in enumerate(label_sets) if not labels or any(x in index for x in labels)]
         print(f"warning: {path}: left out labels never seen in training ({shown}); "
               f"{len(label_sets) - len(keep)} rows had no other label and were dropped", file=sys.stderr)
