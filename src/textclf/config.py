@@ -53,7 +53,7 @@ class DataConfig(_Section):
     # that relative train/val/test paths are taken in.
     root: Optional[str] = None
 
-    # --- source: files (.csv, .tsv, .json, .jsonl, .parquet)
+    # --- source: files (.csv, .tsv, .json, .jsonl, .parquet); for hf, split names
     train: Optional[str] = None
     val: Optional[str] = None  # missing: a stratified val_size fraction of train
     test: Optional[str] = None  # missing: a stratified test_size fraction of train
@@ -69,6 +69,10 @@ class DataConfig(_Section):
     encoding: str = "utf-8"  # any codec Python knows (utf-8, latin-1, cp1252, utf-16, ...)
     unknown_labels: Literal["error", "drop"] = "error"  # val/test labels not seen in train
     empty_texts: Literal["error", "keep"] = "error"
+
+    # --- source: hf (Hugging Face datasets; data.train/val/test name its splits)
+    path: Optional[str] = None  # a folder written by save_to_disk, or a Hub name
+    subset: Optional[str] = None  # the Hub data set's configuration name, if it has several
 
     # --- source: 20newsgroups
     download: bool = False
@@ -267,10 +271,14 @@ def _paths_from_config_folder(config: Config, folder: Path, override_keys: set[s
     works from any working directory); values given with --set stay relative to the working
     directory, like any path typed in a shell. ``data.train``/``val``/``test`` are taken in
     the folder only when no data location (``data.root``, ``TEXTCLF_DATA``) is set, since they
-    are otherwise names inside that location. ``output_dir`` stays relative to the working
+    are otherwise names inside that location (and for the hf source they name splits; its
+    ``data.path`` is taken in the folder when written as ``./name`` or ``../name``). ``output_dir`` stays relative to the working
     directory (runs land where the command runs). The saved config holds the absolute paths."""
     keys = ["root", "cache_dir"]
-    if not config.data.root and not os.environ.get("TEXTCLF_DATA"):
+    if config.data.source == "hf":  # train/val/test name splits; a path written as ./x is a folder
+        if config.data.path and config.data.path.startswith("."):
+            keys.append("path")
+    elif not config.data.root and not os.environ.get("TEXTCLF_DATA"):
         keys += ["train", "val", "test"]
     for key in keys:
         value = getattr(config.data, key)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from textclf.config import Config
-from textclf.data import files, newsgroups  # noqa: F401  (registration side effect)
+from textclf.data import files, hf, newsgroups  # noqa: F401  (registration side effect)
 from textclf.data.examples import SPLITS, Corpus, Examples
 from textclf.data.sources import get_source, list_sources, register_source
 

@@ -32,6 +32,8 @@ __all__ = [
     "number_labels",
     "number_label_sets",
     "load_files",
+    "labelled_rows",
+    "corpus_from_rows",
     "files_fingerprint",
 ]
 
@@ -166,7 +168,13 @@ def read_labelled(
     """(texts, labels, weights) of a labelled file, empty texts and labels checked: a string per
     row, or for a multilabel task a sorted list of strings per row; the ``data.weight_column``
     values (None without one)."""
-    frame = read_table(path, config.encoding)
+    return labelled_rows(read_table(path, config.encoding), config, task, path)
+
+
+def labelled_rows(
+    frame: pd.DataFrame, config: DataConfig, task: str, path: Path | str
+) -> tuple[list[str], list, np.ndarray | None]:
+    """:func:`read_labelled` of a table already read (``path`` names it in messages)."""
     texts = texts_of(frame, config.text_column, path)
     weights = _weights_of(frame, config.weight_column, path) if config.weight_column else None
     _require_columns(frame, [config.label_column], path, "data.label_column")
@@ -295,7 +303,14 @@ def files_fingerprint(config: DataConfig, seed: int) -> str:
 def load_files(config: DataConfig, seed: int, task: str = "multiclass") -> Corpus:
     paths = {s: resolve_data_path(p, config) for s, p in
              (("train", config.train), ("val", config.val), ("test", config.test)) if p}
-    raw = {s: read_labelled(p, config, task) for s, p in paths.items()}
+    return corpus_from_rows({s: read_labelled(p, config, task) for s, p in paths.items()}, paths, config, seed, task)
+
+
+def corpus_from_rows(raw: dict[str, tuple], paths: dict[str, Path | str], config: DataConfig, seed: int,
+                     task: str) -> Corpus:
+    """A corpus from each split's (texts, labels, weights): classes named by the training split,
+    labels numbered, and a missing val or test split carved from train, stratified and seeded.
+    ``paths`` names each split's origin in messages."""
     multilabel = task == "multilabel"
     train_labels = raw["train"][1]
     label_names = sorted({x for labels in train_labels for x in labels} if multilabel else set(train_labels))
