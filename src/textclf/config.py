@@ -29,6 +29,7 @@ __all__ = [
     "ModelConfig",
     "TrainConfig",
     "SearchConfig",
+    "TrackingConfig",
     "load_config",
     "config_from_dict",
     "parse_overrides",
@@ -206,9 +207,19 @@ class SearchConfig(_Section):
         return self
 
 
+class TrackingConfig(_Section):
+    """Where runs are recorded besides their folder and TensorBoard."""
+
+    # An MLflow tracking URI (sqlite:///mlflow.db, a folder, http://host:5000); unset: no MLflow.
+    mlflow: Optional[str] = None
+    # The MLflow experiment; unset: the config's name.
+    experiment: Optional[str] = None
+
+
 class Config(_Section):
-    """A whole config: ``name``, ``seed``, ``output_dir`` and the sections ``data``,
-    ``preprocess``, ``model``, ``train`` and ``search``; build it with :func:`load_config`."""
+    """A whole config: ``name``, ``task``, ``seed``, ``output_dir`` and the sections ``data``,
+    ``preprocess``, ``model``, ``train``, ``search`` and ``tracking``; build it with
+    :func:`load_config`."""
 
     name: str = "run"
     # multiclass: one class per document; multilabel: any number of classes per document.
@@ -220,6 +231,7 @@ class Config(_Section):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     search: SearchConfig = SearchConfig()
+    tracking: TrackingConfig = TrackingConfig()
 
     @model_validator(mode="after")
     def _task_defaults(self) -> "Config":

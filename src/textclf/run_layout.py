@@ -90,6 +90,11 @@ class RunLayout:
         return self.root / "evaluation" / split
 
     @property
+    def tracking(self) -> Path:
+        """The MLflow run this folder is recorded in (so that --resume continues it)."""
+        return self.root / "tracking.json"
+
+    @property
     def results(self) -> Path:
         return self.root / "results.json"
 

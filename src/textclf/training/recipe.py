@@ -39,6 +39,7 @@ from textclf.training.final import TrainResult, final_evaluation
 from textclf.training.optimizer import clip_gradients
 from textclf.training.run_dir import create_run_dir
 from textclf.training.setup import RunSetup, setup_run
+from textclf.training.tracking import MlflowTracker, open_tracker
 from textclf.training.writers import MetricsWriter
 
 __all__ = ["LoopState", "train", "resume", "TrainResult"]
@@ -106,29 +107,35 @@ def train(
     progress: bool = True,
     on_epoch: Callable[[dict], None] | None = None,
     final_evaluation: bool = True,
+    tracking_parent: str | None = None,
 ) -> TrainResult:
     """Train ``config``'s model and write a complete run folder; return its summary.
 
     ``on_epoch`` sees every epoch's record (a search uses it to prune); ``final_evaluation``
-    off skips evaluating the best checkpoint on val and test at the end."""
+    off skips evaluating the best checkpoint on val and test at the end. With
+    ``tracking.mlflow`` the run is also recorded in MLflow (a child of ``tracking_parent``)."""
     # Everything is set up (and so checked) before the run folder exists: a mistake leaves nothing.
     setup = setup_run(config, prepared)
     prepared = setup.prepared
     run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir))
+    tracker = None
     try:
+        tracker = open_tracker(config, run, tracking_parent)
         write_text(run.config, dump_config(config))
         write_json(run.environment, environment(setup.device))
         write_data_statistics(prepared, config, run.data)
         if setup.class_weights is not None:
             write_json(run.class_weights, dict(zip(prepared.label_names, setup.class_weights.tolist())))
-        state = _fit(setup, run, LoopState(), progress, on_epoch)
-    except BaseException:
+        state = _fit(setup, run, LoopState(), progress, on_epoch, tracker)
+    except BaseException as exc:
+        if tracker is not None:
+            tracker.end("KILLED" if isinstance(exc, (TrainingInterrupted, KeyboardInterrupt)) else "FAILED")
         # Stopped before anything could be resumed (an interrupt during set-up, a divergence in
         # epoch 1): a folder that could neither be resumed nor reused would only be in the way.
         if not run.last_checkpoint.is_file():
             shutil.rmtree(run.root, ignore_errors=True)
         raise
-    return _finish(setup, run, state, final_evaluation)
+    return _finish(setup, run, state, final_evaluation, tracker)
 
 
 def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
@@ -150,14 +157,26 @@ def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
     # metrics.jsonl may be one line ahead of last.ckpt if the run died between the two.
     write_text(run.metrics, "".join(json.dumps(r) + "\n" for r in state.history))
     print(f"resuming {run.root} after epoch {state.epoch_done}, batch {state.batches_done}")
-    state = _fit(setup, run, state, progress, None)
-    return _finish(setup, run, state, True)
+    tracker = open_tracker(setup.config, run)
+    try:
+        state = _fit(setup, run, state, progress, None, tracker)
+    except BaseException as exc:
+        if tracker is not None:
+            tracker.end("KILLED" if isinstance(exc, (TrainingInterrupted, KeyboardInterrupt)) else "FAILED")
+        raise
+    return _finish(setup, run, state, True, tracker)
 
 
-def _finish(setup: RunSetup, run: RunLayout, state: LoopState, evaluate: bool) -> TrainResult:
+def _finish(setup: RunSetup, run: RunLayout, state: LoopState, evaluate: bool,
+            tracker: MlflowTracker | None = None) -> TrainResult:
     if not evaluate:
-        return TrainResult(run.root, state.best_epoch, float(state.best_score), state.history)
-    return final_evaluation(setup, run, state.best_epoch, state.best_score, state.history)
+        result = TrainResult(run.root, state.best_epoch, float(state.best_score), state.history)
+    else:
+        result = final_evaluation(setup, run, state.best_epoch, state.best_score, state.history)
+    if tracker is not None:
+        tracker.log_outputs(run, model=evaluate)
+        tracker.end()
+    return result
 
 
 def _save_last(setup: RunSetup, run: RunLayout, state: LoopState, record: dict | None = None) -> ModelArtifact:
@@ -167,7 +186,7 @@ def _save_last(setup: RunSetup, run: RunLayout, state: LoopState, record: dict |
 
 
 def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
-         on_epoch: Callable[[dict], None] | None) -> LoopState:
+         on_epoch: Callable[[dict], None] | None, tracker: MlflowTracker | None = None) -> LoopState:
     """The epoch loop: train, validate, keep the best, log, maybe stop early."""
     t, val_split = setup.config.train, setup.prepared.splits["val"]
     n_params = sum(p.numel() for p in setup.model.parameters())
@@ -186,6 +205,8 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
                 if improved:  # weights only: resuming reads last.ckpt, which keeps the optimizer
                     artifact.save(run.best_checkpoint)
                 writer.log(record, step=epoch)
+                if tracker is not None:
+                    tracker.log_epoch(record)
                 micro = f" micro-F1 {record['val/f1_micro']:.4f}" if "val/f1_micro" in record else ""
                 print(
                     f"epoch {epoch:>3}/{t.epochs}  train loss {record['train/loss']:.4f} "

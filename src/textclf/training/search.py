@@ -36,6 +36,7 @@ from textclf.config import Config, config_from_dict, dump_config
 from textclf.errors import ConfigError
 from textclf.files import atomic_path, write_text
 from textclf.text.prepare import PreparedData, prepare_data
+from textclf.training.tracking import finish_parent_run, start_parent_run
 
 __all__ = ["run_search"]
 
@@ -81,11 +82,17 @@ def run_search(
     else:
         done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
         remaining = max(0, (search.n_trials or 0) - done)
+    parent = study.user_attrs.get("mlflow_parent_run_id")
+    if parent is None and config.tracking.mlflow:  # the search's run; every trial is its child
+        parent = start_parent_run(config, out_dir.name)
+        study.set_user_attr("mlflow_parent_run_id", parent)
     if jobs == 1:
         _work(study, _objective(config, out_dir), remaining)
     else:
         _work_in_processes(config, out_dir, storage, jobs, remaining)
     _write_outputs(study, config, out_dir)
+    if parent is not None:
+        finish_parent_run(config, parent, [out_dir / n for n in ("results.csv", "results.md", "best.yaml")])
     return study
 
 
@@ -169,6 +176,7 @@ def _objective(config: Config, out_dir: Path, prepared: dict[str, PreparedData] 
         trial.set_user_attr("run_dir", str(run))
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         result = train(trial_config, run_dir=run, prepared=prepared[data_key], progress=False,
+                       tracking_parent=trial.study.user_attrs.get("mlflow_parent_run_id"),
                        on_epoch=report, final_evaluation=False)
         best = result.history[result.best_epoch - 1]
         trial.set_user_attr("best_epoch", result.best_epoch)
