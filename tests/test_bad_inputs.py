@@ -159,8 +159,8 @@ CASES += [
     ("unknown-tokenizer", lambda t, r, a: ["train", "-c", files_yaml(t, str(csv_file(t, GOOD_CSV.encode())),
                                                                      "preprocess:\n  tokenizer: bpe\n")], 3,
      "unknown tokenizer 'bpe'"),
-    ("unknown-source", lambda t, r, a: ["train", "-c", config(t, "data:\n  source: hf\n")], 3,
-     "unknown data source 'hf'"),
+    ("unknown-source", lambda t, r, a: ["train", "-c", config(t, "data:\n  source: kaggle\n")], 3,
+     "unknown data source 'kaggle'"),
     ("search-without-space", lambda t, r, a: ["search", "-c", config(t, f"output_dir: {t / 'runs'}\n")], 3,
      "search.space: empty"),
     # --- data, continued
