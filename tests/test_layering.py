@@ -18,7 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "textclf"
 LAYERS = [
     ("textclf.errors", "textclf.files", "textclf.run_layout", "textclf.runtime", "textclf.task"),
     ("textclf.models",),
-    ("textclf.config",),
+    ("textclf.config", "textclf.config_reference"),
     ("textclf.data", "textclf.text"),
     ("textclf.batching",),
     ("textclf.artifact",),

@@ -59,17 +59,17 @@ class DataConfig(_Section):
     val: Optional[str] = None  # missing: a stratified val_size fraction of train
     test: Optional[str] = None  # missing: a stratified test_size fraction of train
     text_column: Union[str, list[str]] = "text"  # a list is joined with a space
-    label_column: str = "label"
+    label_column: str = "label"  # the label (multilabel: the labels) of each row
     # task: multilabel: what separates a row's labels in a table cell (JSON and Parquet may also
     # hold a list); an empty cell is a document with no label.
     label_separator: str = Field("|", min_length=1)
-    id_column: Optional[str] = None
+    id_column: Optional[str] = None  # the column textclf predict writes as the id
     # A column of non-negative numbers: each training document's weight in the loss (and val/test
     # rows' weights are read but unused). Unset: every document weighs 1.
     weight_column: Optional[str] = None
     encoding: str = "utf-8"  # any codec Python knows (utf-8, latin-1, cp1252, utf-16, ...)
     unknown_labels: Literal["error", "drop"] = "error"  # val/test labels not seen in train
-    empty_texts: Literal["error", "keep"] = "error"
+    empty_texts: Literal["error", "keep"] = "error"  # keep: train on them as empty documents
 
     # --- source: hf (Hugging Face datasets; data.train/val/test name its splits)
     path: Optional[str] = None  # a folder written by save_to_disk, or a Hub name
@@ -77,19 +77,19 @@ class DataConfig(_Section):
 
     # --- source: 20newsgroups
     download: bool = False
-    url: str = NEWSGROUPS_URL
-    sha256: str = NEWSGROUPS_SHA256
+    url: str = NEWSGROUPS_URL  # where download: true fetches the archive
+    sha256: str = NEWSGROUPS_SHA256  # a downloaded archive is kept only if it has this sha256
     # random: pool train+test, split stratified; bydate: the official chronological split.
     # (For files, test_size and val_size are fractions of the train file when test/val are missing.)
     protocol: Literal["random", "bydate"] = "random"
     # Fractions of the pooled data (random). With bydate, test_size is unused and val_size is
     # the fraction of the official training set held out for validation.
     test_size: float = Field(0.1, gt=0, lt=1)
-    val_size: float = Field(0.1, gt=0, lt=1)
-    remove: list[Literal["headers", "footers", "quotes"]] = []
+    val_size: float = Field(0.1, gt=0, lt=1)  # see test_size
+    remove: list[Literal["headers", "footers", "quotes"]] = []  # parts of each post to strip
     # Where tokenized/encoded corpora are cached; TEXTCLF_CACHE or ~/.cache/textclf if unset.
     cache_dir: Optional[str] = None
-    cache: bool = True
+    cache: bool = True  # false: read, tokenize and encode every time
 
     @field_validator("encoding")
     @classmethod
@@ -112,10 +112,10 @@ class PreprocessConfig(_Section):
     # A registered tokenizer (textclf.text.tokenizers): study (the reference study's: runs of
     # word characters), whitespace, or one of yours.
     tokenizer: str = "study"
-    lowercase: bool = True
-    min_freq: int = Field(2, ge=1)
-    max_size: int = Field(50000, ge=3)  # counts <pad> and <unk>
-    max_seq_len: int = Field(400, ge=1)
+    lowercase: bool = True  # lowercase before tokenizing
+    min_freq: int = Field(2, ge=1)  # tokens seen fewer times in the training split become <unk>
+    max_size: int = Field(50000, ge=3)  # the vocabulary's size at most, counting <pad> and <unk>
+    max_seq_len: int = Field(400, ge=1)  # documents are cut to this many tokens
 
 
 class ModelConfig(BaseModel):
@@ -129,14 +129,15 @@ class ModelConfig(BaseModel):
 
 
 class TrainConfig(_Section):
+    # Sparse embedding tables get SparseAdam whatever this says.
     optimizer: Literal["adamw", "adam"] = "adamw"
-    lr: float = Field(2e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    batch_size: int = Field(64, ge=1)
-    eval_batch_size: int = Field(256, ge=1)
-    epochs: int = Field(15, ge=1)
-    grad_clip: Optional[float] = Field(None, gt=0)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    lr: float = Field(2e-3, gt=0)  # the learning rate (textclf lr-find suggests one)
+    weight_decay: float = Field(0.0, ge=0)  # decoupled (adamw) or L2 (adam); never on sparse tables
+    batch_size: int = Field(64, ge=1)  # documents per training step
+    eval_batch_size: int = Field(256, ge=1)  # documents per batch when evaluating and predicting
+    epochs: int = Field(15, ge=1)  # the most epochs; early stopping may end sooner
+    grad_clip: Optional[float] = Field(None, gt=0)  # clip the gradients' global norm to this
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: cuda when available
     # none; balanced: n / (k * count); inverse: n / count (the notebook's); a list in label
     # order or a mapping label -> weight.
     class_weights: Union[Literal["none", "balanced", "inverse"], list[float], dict[str, float]] = "none"
@@ -156,10 +157,11 @@ class TrainConfig(_Section):
     # temperature: after training, fit one temperature on the validation split so that the
     # probabilities are calibrated (predictions do not change); none: raw softmax. Multiclass only.
     calibration: Literal["temperature", "none"] = "temperature"
+    # Stop after this many epochs without a better monitored metric; unset: run every epoch.
     early_stopping_patience: Optional[int] = Field(None, ge=1)
     # Batches of similar length: far less padding, same examples per epoch.
     bucket_by_length: bool = True
-    num_threads: Optional[int] = Field(None, ge=1)
+    num_threads: Optional[int] = Field(None, ge=1)  # torch's CPU threads; unset: torch's default
     # last.ckpt is written at every epoch end, and also every N optimizer steps when set.
     checkpoint_every_steps: Optional[int] = Field(None, ge=1)
     # Seed of the weights' initialisation, dropout and batch order; unset: the top-level seed.
@@ -189,12 +191,14 @@ class SearchConfig(_Section):
     """Hyperparameter search (``textclf search``); ``space`` maps dotted config keys to a list of
     values (grid points / choices) or a range ``{low, high, log}`` (random and tpe only)."""
 
-    method: Literal["grid", "random", "tpe"] = "grid"
+    method: Literal["grid", "random", "tpe"] = "grid"  # tpe: Optuna's Bayesian sampler
+    # Dotted config keys mapped to a list of values, or (random, tpe) a range {low, high, log}.
     space: dict[str, Union[list[Any], SearchRange]] = {}
-    epochs: int = Field(3, ge=1)
+    epochs: int = Field(3, ge=1)  # epochs per trial; a trial is scored by its best epoch
+    # What trials are ranked by (multilabel default: val_f1_micro).
     metric: Literal["val_accuracy", "val_f1_micro", "val_f1_macro", "val_loss"] = "val_accuracy"
     n_trials: Optional[int] = Field(None, ge=1)  # grid: every point when unset
-    pruner: Literal["none", "median", "hyperband"] = "none"
+    pruner: Literal["none", "median", "hyperband"] = "none"  # stops poor trials early, epoch by epoch
 
     @model_validator(mode="after")
     def _check(self) -> "SearchConfig":
@@ -221,10 +225,13 @@ class Config(_Section):
     ``preprocess``, ``model``, ``train``, ``search`` and ``tracking``; build it with
     :func:`load_config`."""
 
+    # The run's name: run folders are <output_dir>/<name>-<timestamp>; the search study's name.
     name: str = "run"
     # multiclass: one class per document; multilabel: any number of classes per document.
     task: Literal["multiclass", "multilabel"] = "multiclass"
+    # Seeds the data split, and (unless train.seed is set) the weights and the batch order.
     seed: int = Field(42, ge=0)
+    # Where run folders are created (relative to the working directory).
     output_dir: str = "runs"
     data: DataConfig = DataConfig()
     preprocess: PreprocessConfig = PreprocessConfig()

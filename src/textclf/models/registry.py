@@ -24,6 +24,7 @@ __all__ = [
     "build_model",
     "list_models",
     "validate_model_params",
+    "params_class",
 ]
 
 
@@ -54,6 +55,12 @@ def register_model(name: str, params: type[BaseModel]) -> Callable[[type[TextCla
         return module
 
     return decorate
+
+
+def params_class(name: str) -> type[BaseModel]:
+    """The parameter class of registered model ``name`` (its keys, types and defaults)."""
+    _import_builtin()
+    return _REGISTRY[name].params
 
 
 def list_models() -> list[str]:

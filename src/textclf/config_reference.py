@@ -1,0 +1,100 @@
+"""The config reference, generated from the schema itself (``textclf.config``) so it cannot drift.
+
+Every key of every section is listed with its type, its default and the comment written above it
+(or beside it) in ``config.py``; the ``model`` section lists each registered model's own keys from
+its parameter class. The documentation site puts this on its "Config reference" page.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+
+from textclf.config import Config, ModelConfig
+
+__all__ = ["config_reference", "field_comments"]
+
+
+def field_comments(cls: type) -> dict[str, str]:
+    """Each field's comment in the class source: the ``#`` lines right above it, joined, and any
+    comment at the end of its line."""
+    try:
+        lines = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):
+        return {}
+    out: dict[str, str] = {}
+    above: list[str] = []
+    group = ""  # a "# --- source: files" line heads the fields below it
+    for line in lines[1:]:
+        stripped = line.strip()
+        if stripped.startswith("# ---"):
+            group = stripped.strip("# -").split(";")[0].strip()
+            continue
+        if stripped.startswith("#"):
+            above.append(stripped.lstrip("#").strip())
+            continue
+        match = re.match(r"\s{4}(\w+)\s*:", line)
+        if match and match.group(1) in getattr(cls, "model_fields", {}):
+            beside = line.split("  # ", 1)[1].strip() if "  # " in line else ""
+            text = " ".join(above + ([beside] if beside else []))
+            out[match.group(1)] = f"({group}) {text}".strip() if group else text
+        above = [] if stripped else above
+    return out
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return " \\| ".join(str(a) for a in typing.get_args(annotation))
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        parts = [a for a in typing.get_args(annotation) if a is not type(None)]
+        optional = len(parts) < len(typing.get_args(annotation))
+        text = " or ".join(_type_name(a) for a in parts)
+        return f"{text} (optional)" if optional else text
+    if origin in (list, dict):
+        args = ", ".join(_type_name(a) for a in typing.get_args(annotation))
+        return f"{origin.__name__}[{args}]"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _default(field) -> str:
+    value = field.get_default(call_default_factory=True)
+    if isinstance(value, BaseModel):
+        return "(section)"
+    return "none" if value is None else "`" + json.dumps(value, default=str).replace("|", "\\|") + "`"
+
+
+def _rows(cls: type[BaseModel], prefix: str) -> list[str]:
+    comments = field_comments(cls)
+    rows = []
+    for name, field in cls.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel) and annotation is not ModelConfig:
+            continue
+        text = comments.get(name, "").replace("|", "\\|")
+        rows.append(f"| `{prefix}{name}` | {_type_name(annotation)} | {_default(field)} | {text} |")
+    return rows
+
+
+def config_reference() -> str:
+    """The reference as Markdown: one table per section, then one per registered model."""
+    from textclf.models.registry import list_models, params_class
+
+    header = "| key | type | default | meaning |\n|---|---|---|---|"
+    parts = ["## Top level", header, *[r for r in _rows(Config, "") if "`model`" not in r]]
+    for name, field in Config.model_fields.items():
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel) and section is not ModelConfig:
+            doc = inspect.getdoc(section) or ""
+            parts += ["", f"## `{name}`", "", doc if section.__doc__ else "", "", header, *_rows(section, f"{name}.")]
+    parts += ["", "## `model`", "", "`model.name` picks a registered model (default `bigru_attention`); the "
+              "other keys of the section belong to that model.", ""]
+    for model in list_models():
+        params = params_class(model)
+        parts += [f"### `{model}`", "", header, *_rows(params, "model."), ""]
+    return "\n".join(parts).replace("\n\n\n", "\n\n")
