@@ -54,9 +54,13 @@ class TrainingState:
     loop: dict[str, Any]
     optimizer: dict[str, Any]
     rng: dict[str, Any]
+    scheduler: dict[str, Any] | None = None  # the learning-rate schedule's state, if any
 
     def to_dict(self) -> dict[str, Any]:
-        return {"loop": self.loop, "optimizer": self.optimizer, "rng": self.rng}
+        out = {"loop": self.loop, "optimizer": self.optimizer, "rng": self.rng}
+        if self.scheduler is not None:
+            out["scheduler"] = self.scheduler
+        return out
 
 
 @dataclass
@@ -180,7 +184,8 @@ class ModelArtifact:
         if missing:
             raise CheckpointError(f"{path}: not a textclf checkpoint (missing {', '.join(missing)})")
         training = payload.get("training")
-        state = TrainingState(training["loop"], training["optimizer"], training["rng"]) if training else None
+        state = (TrainingState(training["loop"], training["optimizer"], training["rng"], training.get("scheduler"))
+                 if training else None)
         return cls._from_payload(payload, path, version), state
 
     @classmethod

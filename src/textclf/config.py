@@ -137,6 +137,11 @@ class TrainConfig(_Section):
     eval_batch_size: int = Field(256, ge=1)  # documents per batch when evaluating and predicting
     epochs: int = Field(15, ge=1)  # the most epochs; early stopping may end sooner
     grad_clip: Optional[float] = Field(None, gt=0)  # clip the gradients' global norm to this
+    # How the learning rate moves over the run's steps: none (constant), linear or cosine (after
+    # the warm-up, down to 0 at the last step), one_cycle (up to lr and down again).
+    scheduler: Literal["none", "linear", "cosine", "one_cycle"] = "none"
+    # Steps of linear warm-up (1 or more), or a fraction of all steps (below 1).
+    warmup: float = Field(0, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: cuda when available
     # none; balanced: n / (k * count); inverse: n / count (the notebook's); a list in label
     # order or a mapping label -> weight.

@@ -14,9 +14,10 @@ import torch
 from textclf.artifact import ModelArtifact
 from textclf.cli import main
 
-# One thread everywhere: the subprocess and this process must do the same arithmetic.
+# One thread everywhere: the subprocess and this process must do the same arithmetic. A cosine
+# schedule with warm-up changes the learning rate at every step: resuming must restore it too.
 SETTINGS = ["--set", "train.num_threads=1", "--set", "train.checkpoint_every_steps=3",
-            "--set", "train.epochs=3"]
+            "--set", "train.epochs=3", "--set", "train.scheduler=cosine", "--set", "train.warmup=4"]
 
 
 @pytest.fixture(scope="module")

@@ -152,6 +152,8 @@ def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
     setup.model.load_state_dict(artifact.state_dict)
     setup.thresholds = artifact.thresholds
     setup.optimizer.load_state_dict(saved.optimizer)
+    if setup.schedule is not None and saved.scheduler is not None:
+        setup.schedule.load_state_dict(saved.scheduler)
     state = LoopState.from_dict(saved.loop)
     restore_rng_state(saved.rng)
     # metrics.jsonl may be one line ahead of last.ckpt if the run died between the two.
@@ -181,7 +183,9 @@ def _finish(setup: RunSetup, run: RunLayout, state: LoopState, evaluate: bool,
 
 def _save_last(setup: RunSetup, run: RunLayout, state: LoopState, record: dict | None = None) -> ModelArtifact:
     artifact = setup.artifact(record)
-    artifact.save(run.last_checkpoint, TrainingState(asdict(state), setup.optimizer.state_dict(), rng_state()))
+    schedule = None if setup.schedule is None else setup.schedule.state_dict()
+    artifact.save(run.last_checkpoint,
+                  TrainingState(asdict(state), setup.optimizer.state_dict(), rng_state(), schedule))
     return artifact
 
 
@@ -198,7 +202,7 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
         with _Interrupt() as interrupt:
             while state.epoch_done < t.epochs and not state.stopped_early:
                 epoch = state.epoch_done + 1
-                _train_epoch(setup, run, state, epoch, interrupt, progress)
+                _train_epoch(setup, run, state, epoch, interrupt, progress, writer)
                 record = _validate(setup, state, epoch)
                 improved = state.end_epoch(record, t.monitor, t.epochs, t.early_stopping_patience)
                 artifact = _save_last(setup, run, state, record)
@@ -250,7 +254,8 @@ def _validate(setup: RunSetup, state: LoopState, epoch: int) -> dict:
             "eval_seconds": time.perf_counter() - started}
 
 
-def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, interrupt, progress: bool) -> None:
+def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, interrupt, progress: bool,
+                 writer: MetricsWriter) -> None:
     """One epoch (or its remainder, when resuming); updates ``state`` in place."""
     t, model, optimizer, loader, device = (
         setup.config.train, setup.model, setup.optimizer, setup.loader, setup.device)
@@ -276,6 +281,9 @@ def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, 
             raise _diverged(run, state, epoch, t.lr, loss, norm)
         optimizer.step()
         state.step += 1
+        if setup.schedule is not None:
+            setup.schedule.step()
+            writer.scalar("train/lr_step", optimizer.param_groups[0]["lr"], state.step)
         state.batches_done += 1
         p.loss_sum += loss.item() * len(labels)
         p.correct += setup.task.correct(logits, labels)

@@ -23,6 +23,7 @@ from textclf.text.prepare import PreparedData, prepare_data
 from textclf.text.vocabulary import PAD_ID
 from textclf.training.loss import class_weights
 from textclf.training.optimizer import SplitOptimizer, make_optimizer
+from textclf.training.schedule import Schedule, make_schedule
 
 __all__ = ["RunSetup", "setup_run", "build_context"]
 
@@ -41,6 +42,7 @@ class RunSetup:
     task: Task
     # Multilabel: the decision thresholds chosen at the last validation (one per class).
     thresholds: list[float] | None = None
+    schedule: Schedule | None = None  # train.scheduler, stepped after every optimizer step
 
     @property
     def device_class_weights(self) -> torch.Tensor | None:
@@ -91,8 +93,9 @@ def setup_run(config: Config, prepared: PreparedData | None = None) -> RunSetup:
         train_split, t.batch_size, bucket=t.bucket_by_length, seed=t.run_seed(config.seed),
         balance_classes=t.sampler == "weighted",
     )
-    return RunSetup(config, prepared, device, model, make_optimizer(t, model), criterion, loader,
-                    weights, counts, task)
+    optimizer = make_optimizer(t, model)
+    return RunSetup(config, prepared, device, model, optimizer, criterion, loader, weights, counts, task,
+                    schedule=make_schedule(t, optimizer, len(loader)))
 
 
 def _check_task(prepared: PreparedData, task: Task) -> None:

@@ -24,5 +24,9 @@ class MetricsWriter:
                 self.tensorboard.add_scalar(key, value, step)
         self.tensorboard.flush()
 
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        """One TensorBoard point between epoch records (the learning rate of every step)."""
+        self.tensorboard.add_scalar(tag, value, step)
+
     def close(self) -> None:
         self.tensorboard.close()
