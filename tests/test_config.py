@@ -17,6 +17,7 @@ def test_shipped_configs_load_and_resolve_model_defaults():
     assert config.model.params()["hidden_size"] == 192  # filled in from the model's schema
     lstm = load_config(REPO / "configs" / "20newsgroups_lstm.yaml")
     assert lstm.model.params() == {
+        "pretrained_vectors": None, "freeze_vectors": False,  # every model's keys
         "embedding_dim": 128, "hidden_size": 64, "num_layers": 1, "bidirectional": False, "dropout": 0.3,
     }
 

@@ -308,6 +308,9 @@ def _paths_from_config_folder(config: Config, folder: Path, override_keys: set[s
         value = getattr(config.data, key)
         if value and f"data.{key}" not in override_keys and not Path(value).expanduser().is_absolute():
             setattr(config.data, key, str((folder / value).resolve()))
+    vectors = config.model.params().get("pretrained_vectors")
+    if vectors and "model.pretrained_vectors" not in override_keys and not Path(vectors).expanduser().is_absolute():
+        config.model.pretrained_vectors = str((folder / vectors).resolve())
 
 
 def config_from_dict(

@@ -21,13 +21,16 @@ __all__ = ["config_reference", "field_comments"]
 
 
 def field_comments(cls: type) -> dict[str, str]:
-    """Each field's comment in the class source: the ``#`` lines right above it, joined, and any
-    comment at the end of its line."""
+    """Each field's comment in the class source (or a base class's): the ``#`` lines right above
+    it, joined, and any comment at the end of its line."""
+    out: dict[str, str] = {}
+    for base in reversed(cls.__mro__[1:]):
+        if isinstance(base, type) and issubclass(base, BaseModel) and base is not BaseModel:
+            out.update(field_comments(base))
     try:
         lines = inspect.getsource(cls).splitlines()
     except (OSError, TypeError):
-        return {}
-    out: dict[str, str] = {}
+        return out
     above: list[str] = []
     group = ""  # a "# --- source: files" line heads the fields below it
     for line in lines[1:]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -29,9 +29,15 @@ __all__ = [
 
 
 class ModelParams(BaseModel):
-    """Base of every model's parameter class: unknown keys are errors."""
+    """Base of every model's parameter class: unknown keys are errors. The keys here are every
+    model's: its token embedding (``embedding``) may start from pretrained word vectors."""
 
     model_config = ConfigDict(extra="forbid")
+    # A word-vector file (word2vec / GloVe / fastText text format: .vec, .txt, optionally .gz); the
+    # embedding rows of the vocabulary's words found in it start from their vectors.
+    pretrained_vectors: Optional[str] = None
+    # Keep the embedding table as loaded (true) or fine-tune it with the rest (false).
+    freeze_vectors: bool = False
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from textclf.models import BuildContext, TextClassifier, build_model
 from textclf.runtime import resolve_device, seed_everything
 from textclf.task import Task, get_task
 from textclf.text.prepare import PreparedData, prepare_data
+from textclf.text.vectors import read_vectors
 from textclf.text.vocabulary import PAD_ID
 from textclf.training.loss import class_weights
 from textclf.training.optimizer import SplitOptimizer, make_optimizer
@@ -83,6 +84,8 @@ def setup_run(config: Config, prepared: PreparedData | None = None) -> RunSetup:
     _check_task(prepared, task)
     counts = task.class_counts(train_split.labels, prepared.num_classes)
     model = build_model(config.model.name, config.model.params(), build_context(prepared, task.name))
+    if config.model.params().get("pretrained_vectors"):
+        _load_vectors(model, config.model.params(), prepared)
     if model.needs_statistics:  # e.g. TF-IDF weights from the training split
         model.fit_statistics((ids, lengths) for _, (ids, lengths, _) in sorted_batches(train_split, 1024))
     model = model.to(device)
@@ -96,6 +99,17 @@ def setup_run(config: Config, prepared: PreparedData | None = None) -> RunSetup:
     optimizer = make_optimizer(t, model)
     return RunSetup(config, prepared, device, model, optimizer, criterion, loader, weights, counts, task,
                     schedule=make_schedule(t, optimizer, len(loader)))
+
+
+def _load_vectors(model: TextClassifier, params: dict, prepared: PreparedData) -> None:
+    """Start the token embedding's rows from the word-vector file; freeze it if asked."""
+    table = model.embedding
+    vectors = read_vectors(params["pretrained_vectors"], prepared.vocab.itos_, table.embedding_dim)
+    with torch.no_grad():
+        rows = torch.from_numpy(np.flatnonzero(vectors.found))
+        table.weight[rows] = torch.from_numpy(vectors.matrix[vectors.found])
+    table.weight.requires_grad_(not params.get("freeze_vectors", False))
+    print(vectors.coverage(prepared.splits["train"].ids), flush=True)
 
 
 def _check_task(prepared: PreparedData, task: Task) -> None:
