@@ -107,17 +107,29 @@ class TrainBatches:
     def __init__(self, split: EncodedSplit, sampler: BucketBatchSampler):
         self.dataset = EncodedDataset(split)
         self.sampler = sampler
+        self.rank, self.world = 0, 1
         self.weights = None if split.weights is None else torch.from_numpy(np.asarray(split.weights, dtype=np.float32))
 
     def set_epoch(self, epoch: int) -> None:
         self.sampler.set_epoch(epoch)
 
+    def shard(self, rank: int, world: int) -> None:
+        """Take only this rank's share of every epoch: batch k goes to rank k mod ``world``; the
+        last ``len % world`` batches are left out, so every rank takes as many steps."""
+        self.rank, self.world = rank, world
+
     def __len__(self) -> int:
-        return len(self.sampler)
+        return len(self.sampler) // self.world
+
+    def _batches(self):
+        if self.world == 1:
+            return iter(self.sampler)
+        batches = list(self.sampler)
+        return iter(batches[self.rank : len(batches) - len(batches) % self.world : self.world])
 
     def iter_from(self, start: int = 0):
         """Batches of the current epoch, skipping the first ``start`` (for resuming)."""
-        for k, indices in enumerate(self.sampler):
+        for k, indices in enumerate(self._batches()):
             if k >= start:
                 weights = None if self.weights is None else self.weights[indices]
                 yield (*collate([self.dataset[i] for i in indices]), weights)

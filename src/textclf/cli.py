@@ -64,6 +64,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         config = load_config(args.config, args.overrides)
         result = train(config, run_dir=args.run_dir, progress=not args.no_progress)
+    if result.test_metrics is None:  # a rank other than 0 of a torchrun job: rank 0 reports
+        return 0
     print()
     print(f"best epoch {result.best_epoch} ({result.best_score:.4f})")
     print(format_evaluation(result.test_metrics, "test"))

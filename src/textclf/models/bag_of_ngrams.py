@@ -141,7 +141,7 @@ class BagOfNgrams(TextClassifier):
         weights = self._weights(feats, valid)  # (batch, n_features)
         doc = nn.functional.embedding_bag(
             ids, self.embedding.weight, per_sample_weights=weights[:, : ids.size(1)], mode="sum",
-            sparse=self.params.sparse, padding_idx=self.pad_id,
+            sparse=self.embedding.sparse, padding_idx=self.pad_id,  # the table's own flag (distributed turns it off)
         )
         return self._head(doc, feats, valid, weights, ids.size(1))
 
@@ -162,7 +162,7 @@ class BagOfNgrams(TextClassifier):
             ngram_ids = torch.where(valid[:, width:], feats[:, width:] - self.vocab_size, self.params.buckets)
             doc = doc + nn.functional.embedding_bag(
                 ngram_ids, self.ngram_embedding.weight, per_sample_weights=weights[:, width:], mode="sum",
-                sparse=self.params.sparse, padding_idx=self.params.buckets,
+                sparse=self.ngram_embedding.sparse, padding_idx=self.params.buckets,
             )
         return self.fc(self.dropout(doc))  # (batch, num_classes)
 

@@ -12,9 +12,12 @@ are in ``training/final.py``, outside the loop.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import signal
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,7 +37,8 @@ from textclf.inference import predict_logits
 from textclf.reporting.data_stats import write_data_statistics
 from textclf.run_layout import RunLayout
 from textclf.runtime import environment, restore_rng_state, rng_state
-from textclf.text.prepare import PreparedData
+from textclf.text.prepare import PreparedData, prepare_data
+from textclf.training.distributed import Distributed, current, shutdown
 from textclf.training.final import TrainResult, final_evaluation
 from textclf.training.optimizer import clip_gradients
 from textclf.training.run_dir import create_run_dir
@@ -114,13 +118,27 @@ def train(
     ``on_epoch`` sees every epoch's record (a search uses it to prune); ``final_evaluation``
     off skips evaluating the best checkpoint on val and test at the end. With
     ``tracking.mlflow`` the run is also recorded in MLflow (a child of ``tracking_parent``)."""
-    # Everything is set up (and so checked) before the run folder exists: a mistake leaves nothing.
-    setup = setup_run(config, prepared)
-    prepared = setup.prepared
-    run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir))
+    dist = current()  # under torchrun: this process's rank; else a single process
+    with _rank_context(dist) as scratch:
+        # Everything is set up (and so checked) before the run folder exists: a mistake leaves nothing.
+        setup = setup_run(config, _prepare_in_turn(config, prepared, dist), dist)
+        run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir) if dist.is_main
+                        else create_run_dir("", "", scratch / "run"))
+        return _train_in(setup, run, progress and dist.is_main, on_epoch, final_evaluation and dist.is_main,
+                         tracking_parent if dist.is_main else None)
+
+
+def _train_in(setup: RunSetup, run: RunLayout, progress: bool, on_epoch, evaluate: bool,
+              tracking_parent: str | None) -> TrainResult:
+    config, prepared = setup.config, setup.prepared
     tracker = None
     try:
-        tracker = open_tracker(config, run, tracking_parent)
+        if setup.distributed.active:
+            d = setup.distributed
+            print(f"distributed: {d.world_size} processes ({d.backend}); global batch "
+                  f"{d.world_size} x {config.train.batch_size}", flush=True)
+        if setup.distributed.is_main:
+            tracker = open_tracker(config, run, tracking_parent)
         write_text(run.config, dump_config(config))
         write_json(run.environment, environment(setup.device))
         write_data_statistics(prepared, config, run.data)
@@ -135,7 +153,37 @@ def train(
         if not run.last_checkpoint.is_file():
             shutil.rmtree(run.root, ignore_errors=True)
         raise
-    return _finish(setup, run, state, final_evaluation, tracker)
+    return _finish(setup, run, state, evaluate, tracker)
+
+
+@contextlib.contextmanager
+def _rank_context(dist: Distributed):
+    """Ranks other than 0 of a torchrun job print nothing and write into a scratch folder that
+    is removed at the end; the process group is closed when the run ends."""
+    if not dist.active:
+        yield None
+        return
+    scratch = None if dist.is_main else Path(tempfile.mkdtemp(prefix=f"textclf-rank{dist.rank}-"))
+    try:
+        if scratch is None:
+            yield None
+        else:
+            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+                yield scratch
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        shutdown()
+
+
+def _prepare_in_turn(config: Config, prepared: PreparedData | None, dist: Distributed) -> PreparedData | None:
+    """Under torchrun rank 0 prepares (and caches) the data first; the others then read the cache."""
+    if not dist.active or prepared is not None:
+        return prepared
+    if dist.is_main:
+        prepared = prepare_data(config)
+    dist.barrier()
+    return prepared if dist.is_main else prepare_data(config)
 
 
 def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
@@ -148,7 +196,17 @@ def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
     artifact, saved = ModelArtifact.load_with_state(run.last_checkpoint)
     if saved is None:
         raise UsageError(f"{run.last_checkpoint}: holds no training state; start the run again with textclf train")
-    setup = setup_run(load_config(run.config))
+    dist = current()
+    with _rank_context(dist) as scratch:
+        config = load_config(run.config)
+        setup = setup_run(config, _prepare_in_turn(config, None, dist), dist)
+        if not dist.is_main:  # the other ranks read the run folder but write elsewhere
+            run = RunLayout(create_run_dir("", "", scratch / "run"))
+        return _resume_in(setup, run, artifact, saved, progress and dist.is_main)
+
+
+def _resume_in(setup: RunSetup, run: RunLayout, artifact: ModelArtifact, saved: TrainingState,
+               progress: bool) -> TrainResult:
     setup.model.load_state_dict(artifact.state_dict)
     setup.thresholds = artifact.thresholds
     setup.optimizer.load_state_dict(saved.optimizer)
@@ -159,14 +217,14 @@ def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
     # metrics.jsonl may be one line ahead of last.ckpt if the run died between the two.
     write_text(run.metrics, "".join(json.dumps(r) + "\n" for r in state.history))
     print(f"resuming {run.root} after epoch {state.epoch_done}, batch {state.batches_done}")
-    tracker = open_tracker(setup.config, run)
+    tracker = open_tracker(setup.config, run) if setup.distributed.is_main else None
     try:
         state = _fit(setup, run, state, progress, None, tracker)
     except BaseException as exc:
         if tracker is not None:
             tracker.end("KILLED" if isinstance(exc, (TrainingInterrupted, KeyboardInterrupt)) else "FAILED")
         raise
-    return _finish(setup, run, state, True, tracker)
+    return _finish(setup, run, state, setup.distributed.is_main, tracker)
 
 
 def _finish(setup: RunSetup, run: RunLayout, state: LoopState, evaluate: bool,
@@ -234,8 +292,8 @@ def _validate(setup: RunSetup, state: LoopState, epoch: int) -> dict:
     started = time.perf_counter()
     val_split, p, t = setup.prepared.splits["val"], state.partial, setup.config.train
     logits = predict_logits(setup.model, val_split, t.eval_batch_size, setup.device)
-    record = {"epoch": epoch, "step": state.step, "train/loss": p.loss_sum / p.seen,
-              "train/accuracy": p.correct / p.seen}
+    loss_sum, correct, seen = setup.distributed.sum([p.loss_sum, float(p.correct), float(p.seen)])  # all ranks
+    record = {"epoch": epoch, "step": state.step, "train/loss": loss_sum / seen, "train/accuracy": correct / seen}
     if setup.task.multilabel:
         probabilities = setup.task.probabilities(logits)
         objective = "f1_macro" if t.monitor == "val_f1_macro" else "f1_micro"
@@ -268,7 +326,7 @@ def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, 
     for ids, lengths, labels, weights in bar:
         ids, lengths, labels = ids.to(device), lengths.to(device), labels.to(device)
         optimizer.zero_grad(set_to_none=True)
-        logits = model(ids, lengths)  # (batch, num_classes)
+        logits = setup.train_model(ids, lengths)  # (batch, num_classes); DDP syncs gradients in backward
         if weights is None:
             loss = setup.criterion(logits, labels)
         else:  # data.weight_column

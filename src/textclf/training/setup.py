@@ -22,6 +22,7 @@ from textclf.task import Task, get_task
 from textclf.text.prepare import PreparedData, prepare_data
 from textclf.text.vectors import read_vectors
 from textclf.text.vocabulary import PAD_ID
+from textclf.training.distributed import Distributed
 from textclf.training.loss import class_weights
 from textclf.training.optimizer import SplitOptimizer, make_optimizer
 from textclf.training.schedule import Schedule, make_schedule
@@ -44,6 +45,12 @@ class RunSetup:
     # Multilabel: the decision thresholds chosen at the last validation (one per class).
     thresholds: list[float] | None = None
     schedule: Schedule | None = None  # train.scheduler, stepped after every optimizer step
+    distributed: Distributed = Distributed()  # under torchrun: this process's rank and the world
+    trainer: nn.Module | None = None  # what training steps call: the model, or its DDP wrapper
+
+    @property
+    def train_model(self) -> nn.Module:
+        return self.trainer if self.trainer is not None else self.model
 
     @property
     def device_class_weights(self) -> torch.Tensor | None:
@@ -71,8 +78,11 @@ def build_context(prepared: PreparedData, task: str = "multiclass") -> BuildCont
                         task=task)
 
 
-def setup_run(config: Config, prepared: PreparedData | None = None) -> RunSetup:
-    """Seed, threads, device, data, model, optimizer, loss and batches for ``config``."""
+def setup_run(config: Config, prepared: PreparedData | None = None,
+              distributed: Distributed = Distributed()) -> RunSetup:
+    """Seed, threads, device, data, model, optimizer, loss and batches for ``config``; under
+    torchrun (``distributed.active``) the model is wrapped for DistributedDataParallel and the
+    batches are this rank's share."""
     t = config.train
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
@@ -89,6 +99,8 @@ def setup_run(config: Config, prepared: PreparedData | None = None) -> RunSetup:
     if model.needs_statistics:  # e.g. TF-IDF weights from the training split
         model.fit_statistics((ids, lengths) for _, (ids, lengths, _) in sorted_batches(train_split, 1024))
     model = model.to(device)
+    if distributed.active:
+        _dense_tables(model, distributed)
     weights = class_weights(t.class_weights, counts, prepared.label_names, multilabel=task.multilabel,
                             num_examples=len(train_split))
     criterion = task.criterion(None if weights is None else weights.to(device))
@@ -96,9 +108,30 @@ def setup_run(config: Config, prepared: PreparedData | None = None) -> RunSetup:
         train_split, t.batch_size, bucket=t.bucket_by_length, seed=t.run_seed(config.seed),
         balance_classes=t.sampler == "weighted",
     )
+    trainer = None
+    if distributed.active:
+        import warnings
+
+        from torch.nn.parallel import DistributedDataParallel
+
+        # A performance hint about gradient memory layouts, printed by every rank at every step.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+
+        loader.shard(distributed.rank, distributed.world_size)
+        trainer = DistributedDataParallel(model, find_unused_parameters=True,
+                                          device_ids=[distributed.local_rank] if device.type == "cuda" else None)
     optimizer = make_optimizer(t, model)
     return RunSetup(config, prepared, device, model, optimizer, criterion, loader, weights, counts, task,
-                    schedule=make_schedule(t, optimizer, len(loader)))
+                    schedule=make_schedule(t, optimizer, len(loader)), distributed=distributed, trainer=trainer)
+
+
+def _dense_tables(model: nn.Module, distributed: Distributed) -> None:
+    sparse = [m for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse]
+    for module in sparse:
+        module.sparse = False  # read at every forward: the gradient is dense from now on
+    if sparse and distributed.is_main:
+        print(f"distributed: {len(sparse)} embedding table(s) train with dense gradients (DDP reduces a sparse "
+              "gradient only when the table is used at every step)", flush=True)
 
 
 def _load_vectors(model: TextClassifier, params: dict, prepared: PreparedData) -> None:

@@ -1,0 +1,71 @@
+"""torchrun: two CPU processes (gloo) train one run, as well as one process with the same global
+batch, and resume it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import shared_data
+from textclf.inference import Predictor
+
+CONFIG = """name: ddp
+output_dir: {runs}
+data: {{source: files, train: {csv}, test_size: 0.2, val_size: 0.1, cache_dir: {cache}}}
+preprocess: {{min_freq: 1, max_seq_len: 60}}
+model: {{name: bag_of_ngrams, embedding_dim: 16, buckets: 20000, tfidf: true, sparse: false}}
+train: {{epochs: 2, batch_size: {batch}, device: cpu, lr: 0.01}}
+"""
+
+
+def _config(tmp_path, name: str, batch: int):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(CONFIG.format(runs=tmp_path / name, csv=shared_data("sms_spam.csv"), cache=tmp_path / "cache",
+                                  batch=batch))
+    return path
+
+
+def _run(args: list[str], tmp_path, torchrun: bool):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir(exist_ok=True)
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"] if torchrun else \
+        [sys.executable]
+    env = {**os.environ, "TMPDIR": str(scratch), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([*launcher, "-m", "textclf", *args, "--no-progress"], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert not list(scratch.glob("textclf-rank*"))  # the other rank's scratch folder is gone
+    return done.stdout
+
+
+def test_two_processes_train_one_run_as_well_as_one_process(tmp_path):
+    out = _run(["train", "--config", str(_config(tmp_path, "ddp", 32))], tmp_path, torchrun=True)
+    assert out.count("distributed: 2 processes (gloo); global batch 2 x 32") == 1  # rank 0 alone prints
+    assert out.count("test: accuracy") == 1
+    (run,) = (tmp_path / "ddp").iterdir()
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+    ddp = json.loads((run / "evaluation" / "test" / "metrics.json").read_text())["accuracy"]
+    assert Predictor.load(run / "checkpoints" / "best.ckpt").predict(["WIN a FREE prize now!!"]) == ["spam"]
+
+    _run(["train", "--config", str(_config(tmp_path, "single", 64)), "--run-dir", str(tmp_path / "single" / "r")],
+         tmp_path, torchrun=False)
+    single = json.loads((tmp_path / "single" / "r" / "evaluation" / "test" / "metrics.json").read_text())["accuracy"]
+    assert abs(ddp - single) <= 0.015, (ddp, single)
+
+    # --resume under torchrun continues the same folder (one more epoch).
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace("epochs: 2", "epochs: 3"))
+    _run(["train", "--resume", str(run)], tmp_path, torchrun=True)
+    assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
+    assert len(list((tmp_path / "ddp").iterdir())) == 1
+
+
+def test_one_process_is_not_distributed(monkeypatch):
+    from textclf.training.distributed import current, shutdown
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    shutdown()
+    assert not current().active and current().is_main and current().sum([1.0, 2.0]) == [1.0, 2.0]
