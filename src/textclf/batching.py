@@ -108,7 +108,7 @@ class TrainBatches:
         self.dataset = EncodedDataset(split)
         self.sampler = sampler
         self.rank, self.world = 0, 1
-        self.weights = None if split.weights is None else torch.from_numpy(np.asarray(split.weights, dtype=np.float32))
+        self.weights = None if split.weights is None else torch.tensor(np.asarray(split.weights), dtype=torch.float32)
 
     def set_epoch(self, epoch: int) -> None:
         self.sampler.set_epoch(epoch)

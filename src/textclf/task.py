@@ -98,9 +98,9 @@ class Task:
         """Mean loss of ``scores`` against ``labels`` (the training loss, unweighted)."""
         logits = torch.from_numpy(np.asarray(scores)).double()
         if self.multilabel:
-            target = torch.from_numpy(np.asarray(labels)).double()
+            target = torch.from_numpy(np.array(labels)).double()
             return float(nn.functional.binary_cross_entropy_with_logits(logits, target))
-        return float(nn.functional.cross_entropy(logits, torch.from_numpy(np.asarray(labels, dtype=np.int64))))
+        return float(nn.functional.cross_entropy(logits, torch.from_numpy(np.array(labels, dtype=np.int64))))
 
     def criterion(self, class_weights: torch.Tensor | None) -> nn.Module:
         if self.multilabel:

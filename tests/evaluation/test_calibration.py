@@ -58,7 +58,7 @@ def test_a_run_is_calibrated_on_validation_without_changing_a_prediction(trained
     after = predictor.log_proba_encoded([val])
     before = predictor.log_proba_encoded([val], calibrated=False)
     loss = torch.nn.functional.cross_entropy
-    labels = torch.from_numpy(val.labels)
+    labels = torch.from_numpy(np.array(val.labels))
     assert float(loss(torch.from_numpy(after), labels)) <= float(loss(torch.from_numpy(before), labels)) + 1e-6
     assert np.array_equal(after.argmax(1), before.argmax(1))
 

@@ -23,7 +23,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 100)
     """The T > 0 that minimises the mean cross-entropy of softmax(logits / T) against ``labels``
     (L-BFGS on log T, so T stays positive)."""
     x = torch.from_numpy(np.asarray(logits, dtype=np.float64))
-    y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    y = torch.from_numpy(np.array(labels, dtype=np.int64))
     log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t], lr=0.5, max_iter=max_iter, line_search_fn="strong_wolfe")
 

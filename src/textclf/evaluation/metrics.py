@@ -19,7 +19,7 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     """Mean cross-entropy of ``logits`` (n, C) against integer ``labels`` (n,)."""
     return float(
         torch.nn.functional.cross_entropy(
-            torch.from_numpy(logits).double(), torch.from_numpy(np.asarray(labels, dtype=np.int64))
+            torch.from_numpy(logits).double(), torch.from_numpy(np.array(labels, dtype=np.int64))
         )
     )
 

@@ -3,6 +3,11 @@
 The cache key covers the raw data's identity (path, size, modification time), the data settings,
 the seed and the preprocessing settings, so a second run with the same settings skips reading,
 tokenizing and encoding entirely; any change makes a new entry.
+
+An entry is a folder of plain ``.npy`` arrays (``<split>.<field>.npy``: the flat token ids, the
+offsets, labels, lengths, ...) and ``meta.json``. A cached corpus is opened memory-mapped: a
+training run reads the pages its batches touch, and the operating system may drop them again,
+so the encoded corpus does not have to fit in memory.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from textclf.text.vocabulary import Vocabulary
 
 __all__ = ["PreparedData", "prepare_data", "encode_corpus", "cache_dir"]
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: one .npy file per array, opened memory-mapped (2: one .npz read whole)
 
 
 @dataclass
@@ -95,10 +100,9 @@ def _write_cache(folder: Path, prepared: PreparedData) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        arrays = {}
         for name, split in prepared.splits.items():
-            arrays.update(split.arrays(name))
-        np.savez(tmp / "encoded.npz", **arrays)
+            for key, array in split.arrays(name).items():
+                np.save(tmp / f"{key}.npy", np.ascontiguousarray(array), allow_pickle=False)
         meta = {"label_names": prepared.label_names, "pipeline": prepared.pipeline.spec()}
         (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         try:
@@ -112,8 +116,9 @@ def _write_cache(folder: Path, prepared: PreparedData) -> None:
 def _read_cache(folder: Path) -> PreparedData | None:
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        with np.load(folder / "encoded.npz", allow_pickle=False) as arrays:
-            splits = {s: EncodedSplit.from_arrays(arrays, s) for s in SPLITS}
+        arrays = {path.name.removesuffix(".npy"): np.load(path, mmap_mode="r", allow_pickle=False)
+                  for path in folder.glob("*.npy")}
+        splits = {s: EncodedSplit.from_arrays(arrays, s) for s in SPLITS}
     except (OSError, ValueError, KeyError):
         return None  # a damaged entry is rebuilt
     return PreparedData(meta["label_names"], TextPipeline.from_spec(meta["pipeline"]), splits, from_cache=True)
