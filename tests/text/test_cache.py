@@ -20,3 +20,17 @@ def test_a_cached_corpus_is_memory_mapped_and_equal(mini_config):
         for field in ("ids", "offsets", "labels", "full_lengths", "unk_counts"):
             assert np.array_equal(getattr(a, field), getattr(b, field)), (split, field)
     assert cached.vocab.itos_ == first.vocab.itos_
+
+
+def test_chunked_tokenizing_gives_the_same_table():
+    from textclf.text.token_table import token_table
+    from textclf.text.tokenizers import build_tokenizer
+
+    tokenize = build_tokenizer("study")
+    texts = [f"doc {i} word{i % 7} the cat" for i in range(1234)] + [""]
+    whole = token_table(texts, tokenize, workers=1, chunk_docs=10**6)
+    for workers in (1, 2):
+        chunked = token_table(texts, tokenize, workers=workers, chunk_docs=100)
+        assert chunked.codes.dtype == np.int32
+        assert [chunked.tokens[i] for i in chunked.codes] == [whole.tokens[i] for i in whole.codes]
+        assert np.array_equal(chunked.lengths, whole.lengths)

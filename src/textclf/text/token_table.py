@@ -21,6 +21,7 @@ import numpy as np
 __all__ = ["TokenTable", "token_table"]
 
 PARALLEL_MIN_DOCS = 4000  # below this, starting processes costs more than it saves
+CHUNK_DOCS = 50_000  # documents tokenized at once by one process
 
 _shared: tuple[list[str], Callable[[str], list[str]]] | None = None  # read by forked workers
 
@@ -59,31 +60,37 @@ def _merge(parts: list[TokenTable]) -> TokenTable:
     codes, start = [], 0
     for p in parts:
         remap = merged[start : start + len(p.tokens)]
-        codes.append(remap[p.codes])
+        codes.append(remap.astype(np.int32)[p.codes])
         start += len(p.tokens)
     return TokenTable(np.concatenate(codes), list(uniques),
                       np.concatenate([p.lengths for p in parts]))
 
 
-def token_table(texts: list[str], tokenize: Callable[[str], list[str]], workers: int | None = None) -> TokenTable:
+def token_table(texts: list[str], tokenize: Callable[[str], list[str]], workers: int | None = None,
+                chunk_docs: int = CHUNK_DOCS) -> TokenTable:
     """``workers``: processes to use (default: the CPU count, for inputs of at least
-    ``PARALLEL_MIN_DOCS`` documents on Linux; 1 elsewhere)."""
+    ``PARALLEL_MIN_DOCS`` documents on Linux; 1 elsewhere). Documents are tokenized in chunks of
+    at most ``chunk_docs``, so the Python token strings of only a few chunks are alive at once
+    (what stays is each chunk's int32 codes and distinct tokens): memory grows with the corpus's
+    token count in bytes, not in Python objects."""
     if workers is None:
         big = len(texts) >= PARALLEL_MIN_DOCS and sys.platform.startswith("linux")
         workers = min(os.cpu_count() or 1, 8) if big else 1
     workers = max(1, min(workers, len(texts)))
-    if workers == 1:
+    pieces = max(workers, -(-len(texts) // chunk_docs))
+    cuts = np.linspace(0, len(texts), pieces + 1).astype(int)
+    shares = list(zip(cuts[:-1], cuts[1:]))
+    if len(shares) == 1:
         return _table(texts, tokenize)
     global _shared
-    cuts = np.linspace(0, len(texts), workers + 1).astype(int)
-    shares = list(zip(cuts[:-1], cuts[1:]))
     _shared = (texts, tokenize)
     try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
-            futures = [pool.submit(_worker, share) for share in shares[1:]]
-            first = _worker(shares[0])  # this process takes a share too
-            parts = [first] + [f.result() for f in futures]
+        if workers == 1:
+            parts = [_worker(share) for share in shares]
+        else:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                parts = list(pool.map(_worker, shares))
     finally:
         _shared = None
     return _merge(parts)
