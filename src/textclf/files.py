@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from textclf.errors import UsageError
+
 __all__ = ["atomic_path", "write_text", "write_json", "append_jsonl"]
 
 
@@ -21,6 +23,9 @@ __all__ = ["atomic_path", "write_text", "write_json", "append_jsonl"]
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it to ``path``."""
     path = Path(path)
+    if path.is_dir():  # say so before writing anything, naming the path given, not a temporary one
+        raise UsageError(f"{path}: is a folder, not a file; give the path of a file to write "
+                         f"(for example {path / 'predictions.csv'})")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
