@@ -50,7 +50,7 @@ def main() -> int:
             print(f"training {config} {' '.join(overrides)} ...", file=sys.stderr, flush=True)
             run = textclf.train(ROOT / config, overrides=overrides, run_dir=Path(tmp) / f"run{i}")
             test = run.test_metrics
-            rows.append({"data": data, "model": run.predictor().artifact.model_name,
+            rows.append({"data": data, "model": textclf.load_config(ROOT / config, overrides).model.name,
                          "accuracy": 100 * test["accuracy"], "ece": test["ece"],
                          "ece_uncalibrated": test["ece_uncalibrated"], "temperature": test["temperature"]})
     table = markdown_table(rows, COLUMNS)

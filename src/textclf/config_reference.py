@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import types
 import typing
 from typing import Any
 
@@ -54,7 +55,7 @@ def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     if origin is typing.Literal:
         return " \\| ".join(str(a) for a in typing.get_args(annotation))
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         parts = [a for a in typing.get_args(annotation) if a is not type(None)]
         optional = len(parts) < len(typing.get_args(annotation))
         text = " or ".join(_type_name(a) for a in parts)

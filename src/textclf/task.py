@@ -71,14 +71,6 @@ class Task:
             return np.asarray(labels, dtype=np.int64).sum(axis=0)
         return np.bincount(labels, minlength=num_classes)
 
-    def indicators(self, labels: np.ndarray, num_classes: int) -> np.ndarray:
-        """(n, C) 0/1 matrix of the labels (one 1 per row for multiclass)."""
-        if self.multilabel:
-            return np.asarray(labels, dtype=np.uint8)
-        out = np.zeros((len(labels), num_classes), dtype=np.uint8)
-        out[np.arange(len(labels)), labels] = 1
-        return out
-
     # ----------------------------------------------------------------- scores
 
     def probabilities(self, scores: np.ndarray) -> np.ndarray:

@@ -90,7 +90,6 @@ def hf_fingerprint(config: DataConfig, seed: int) -> str:
     local = _local(config)
     if local is not None:
         files = sorted(p for p in local.rglob("*") if p.is_file())
-        files = files if local.is_dir() else []
         identity = "|".join(f"{p.relative_to(local)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
         where = f"{local.resolve()}|{identity}"
     else:

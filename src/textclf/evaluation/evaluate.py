@@ -31,12 +31,28 @@ from textclf.run_layout import RunLayout
 from textclf.task import Task
 
 __all__ = [
-    "default_eval_dir", "evaluate_checkpoint", "evaluate_logits", "evaluation_name", "format_evaluation",
-    "predictor_scores",
+    "default_eval_dir", "evaluate_checkpoint", "evaluate_encoded", "evaluate_logits", "evaluation_name",
+    "format_evaluation",
 ]
 
 
-def predictor_scores(predictor: Predictor, encoded) -> tuple[np.ndarray, np.ndarray]:
+def evaluate_encoded(predictor: Predictor, encoded: list, out_dir: Path, title: str) -> dict:
+    """Every evaluation output of ``predictor`` on labelled texts it has encoded
+    (``predictor.encode(texts, labels)``): its scores, decided and calibrated as the Predictor
+    does, the training counts and seed of its (first) artifact for the baselines, and a preview
+    of each text for ``predictions.csv``."""
+    logits, uncalibrated = _scores(predictor, encoded)
+    artifact, vocab = predictor.artifact, predictor.pipelines[0].vocab_
+    previews = [" ".join(vocab.decode(encoded[0].document(i)[:60].tolist())) for i in range(len(encoded[0]))]
+    return evaluate_logits(
+        logits, encoded[0].labels, predictor.classes, artifact.train_class_counts, artifact.config.get("seed", 0),
+        out_dir, title=title, previews=previews, task=predictor.task_, thresholds=predictor.thresholds,
+        allow_empty=predictor.allow_empty, uncalibrated=None if predictor.task_.multilabel else uncalibrated,
+        temperature=float(np.mean([a.temperature for a in predictor.artifacts])),
+    )
+
+
+def _scores(predictor: Predictor, encoded) -> tuple[np.ndarray, np.ndarray]:
     """(calibrated, uncalibrated) scores of encoded texts; one pass through the model(s) when no
     member is calibrated or there is only one."""
     calibrated = predictor.log_proba_encoded(encoded)
@@ -227,26 +243,9 @@ def evaluate_checkpoint(
         examples = corpus[split]
         shown = split
     encoded = predictor.encode(examples.texts, examples.labels)
-    logits, uncalibrated = predictor_scores(predictor, encoded)
     out = Path(out_dir) if out_dir else default_eval_dir(checkpoints[0], evaluation_name(split, input_path, len(checkpoints)))
-    vocab = predictor.pipelines[0].vocab_
-    previews = [" ".join(vocab.decode(encoded[0].document(i)[:60].tolist())) for i in range(len(examples))]
     title = f"Confusion matrix ({shown}" + (f", ensemble of {len(checkpoints)})" if len(checkpoints) > 1 else ")")
-    return evaluate_logits(
-        logits,
-        encoded[0].labels,
-        predictor.classes,
-        artifact.train_class_counts,
-        config.seed,
-        out,
-        title=title,
-        previews=previews,
-        task=predictor.task_,
-        thresholds=predictor.thresholds,
-        allow_empty=predictor.allow_empty,
-        uncalibrated=None if predictor.task_.multilabel else uncalibrated,
-        temperature=float(np.mean([a.temperature for a in predictor.artifacts])),
-    )
+    return evaluate_encoded(predictor, encoded, out, title)
 
 
 def _labelled_file(path: Path, config, label_names: list[str]):

@@ -70,13 +70,12 @@ class Predictor:
                     f"{artifacts[0].task} one, in an ensemble"
                 )
         self.task_: Task = get_task(artifacts[0].task)
-        # Multilabel: each class's threshold (the members' mean for an ensemble).
-        stored = [a.thresholds for a in artifacts if a.thresholds is not None]
-        self.thresholds: np.ndarray | None = (
-            np.mean(np.asarray(stored, dtype=np.float64), axis=0).astype(np.float32)
-            if self.task_.multilabel else None)
-        if self.task_.multilabel and not stored:
-            self.thresholds = np.full(len(classes), 0.5, dtype=np.float32)
+        # Multilabel: each class's threshold (the members' mean for an ensemble; 0.5 if none stored).
+        self.thresholds: np.ndarray | None = None
+        if self.task_.multilabel:
+            stored = [a.thresholds for a in artifacts if a.thresholds is not None]
+            self.thresholds = (np.mean(np.asarray(stored, dtype=np.float64), axis=0) if stored
+                               else np.full(len(classes), 0.5)).astype(np.float32)
         self.allow_empty = any(a.allow_empty for a in artifacts)
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.batch_size = batch_size

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from textclf.artifact import ModelArtifact
 from textclf.evaluation.calibration import fit_temperature
-from textclf.evaluation.evaluate import evaluate_logits, predictor_scores
+from textclf.evaluation.evaluate import evaluate_encoded
 from textclf.files import write_json
 from textclf.inference import Predictor
 from textclf.reporting.plots import plot_training_curves
@@ -44,23 +43,15 @@ class TrainResult:
 def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_score: float,
                      history: list[dict]) -> TrainResult:
     config, prepared = setup.config, setup.prepared
-    if config.train.calibration == "temperature" and not setup.task.multilabel:
-        calibrate(run.best_checkpoint, prepared.splits["val"], setup.device, config.train.eval_batch_size)
     predictor = Predictor.load(run.best_checkpoint, device=setup.device,
                                batch_size=config.train.eval_batch_size)
-    results = {}
-    for split in ("val", "test"):
-        enc = prepared.splits[split]
-        logits, uncalibrated = predictor_scores(predictor, [enc])
-        previews = [" ".join(prepared.vocab.decode(enc.document(i)[:60].tolist())) for i in range(len(enc))]
-        results[split] = evaluate_logits(
-            logits, enc.labels, prepared.label_names, setup.train_counts.tolist(), config.seed,
-            run.evaluation(split), title=f"Confusion matrix ({split}, epoch {best_epoch})",
-            previews=previews, task=predictor.task_, thresholds=predictor.thresholds,
-            allow_empty=predictor.allow_empty,
-            uncalibrated=None if setup.task.multilabel else uncalibrated,
-            temperature=predictor.artifact.temperature,
-        )
+    if config.train.calibration == "temperature" and not setup.task.multilabel:
+        calibrate(predictor, prepared.splits["val"])
+    results = {
+        split: evaluate_encoded(predictor, [prepared.splits[split]], run.evaluation(split),
+                                title=f"Confusion matrix ({split}, epoch {best_epoch})")
+        for split in ("val", "test")
+    }
     summary = {
         "best_epoch": best_epoch,
         "monitor": config.train.monitor,
@@ -75,11 +66,11 @@ def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_scor
     return TrainResult(run.root, best_epoch, float(best_score), history, results["val"], results["test"])
 
 
-def calibrate(checkpoint: Path, val, device, batch_size: int) -> float:
-    """Fit the temperature of ``checkpoint`` on the encoded validation split and store it there."""
-    artifact = ModelArtifact.load(checkpoint)
-    predictor = Predictor([artifact], device=device, batch_size=batch_size)
+def calibrate(predictor: Predictor, val) -> float:
+    """Fit the temperature of a one-checkpoint ``predictor`` on the encoded validation split; the
+    predictor applies it from now on, and its checkpoint file stores it."""
+    artifact = predictor.artifact
     logits = predictor.log_proba_encoded([val], calibrated=False)
     artifact.temperature = fit_temperature(logits, val.labels)
-    artifact.save(checkpoint)
+    artifact.save(artifact.source)
     return artifact.temperature

@@ -147,7 +147,7 @@ def _train_in(setup: RunSetup, run: RunLayout, progress: bool, on_epoch, evaluat
         state = _fit(setup, run, LoopState(), progress, on_epoch, tracker)
     except BaseException as exc:
         if tracker is not None:
-            tracker.end("KILLED" if isinstance(exc, (TrainingInterrupted, KeyboardInterrupt)) else "FAILED")
+            tracker.abort(exc)
         # Stopped before anything could be resumed (an interrupt during set-up, a divergence in
         # epoch 1): a folder that could neither be resumed nor reused would only be in the way.
         if not run.last_checkpoint.is_file():
@@ -222,7 +222,7 @@ def _resume_in(setup: RunSetup, run: RunLayout, artifact: ModelArtifact, saved: 
         state = _fit(setup, run, state, progress, None, tracker)
     except BaseException as exc:
         if tracker is not None:
-            tracker.end("KILLED" if isinstance(exc, (TrainingInterrupted, KeyboardInterrupt)) else "FAILED")
+            tracker.abort(exc)
         raise
     return _finish(setup, run, state, setup.distributed.is_main, tracker)
 

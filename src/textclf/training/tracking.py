@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from textclf.config import Config
-from textclf.errors import UsageError
+from textclf.errors import TrainingInterrupted, UsageError
 from textclf.files import write_json
 from textclf.run_layout import RunLayout
 
@@ -94,6 +94,10 @@ class MlflowTracker:
 
     def end(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status=status)
+
+    def abort(self, exc: BaseException) -> None:
+        """End the run for the exception that stopped training: KILLED for an interrupt, else FAILED."""
+        self.end("KILLED" if isinstance(exc, (TrainingInterrupted, KeyboardInterrupt)) else "FAILED")
 
 
 def _params(config: Config) -> list:
