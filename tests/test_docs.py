@@ -38,7 +38,8 @@ def test_the_config_reference_lists_every_key_with_its_default():
     for model in list_models():
         section = reference.split(f"### `{model}`", 1)[1].split("###", 1)[0]
         for name, field in params_class(model).model_fields.items():
-            shown = "none" if field.default is None else json.dumps(field.default)
+            shown = ("required" if field.is_required() else "none" if field.default is None
+                     else json.dumps(field.default))
             assert f"| `model.{name}` |" in section and shown in section, (model, name)
     # The comments written in config.py are the meanings.
     assert "the monitored F1" in rows["`train.threshold`"]

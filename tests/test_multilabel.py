@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, hamming_loss
 
-from conftest import shared_data
+from conftest import minilm_path, shared_data
 from textclf.cli import main
 from textclf.config import config_from_dict
 from textclf.data import load_corpus
@@ -286,11 +286,13 @@ def _tiny_config(tmp_path: Path, model: str, extra: str = "") -> Path:
     return path
 
 
-@pytest.mark.parametrize("model", ["bag_of_ngrams", "bigru_attention", "lstm", "textcnn"])
+@pytest.mark.parametrize("model", ["bag_of_ngrams", "bigru_attention", "lstm", "textcnn", "transformer"])
 def test_every_registered_model_trains_multilabel(model, tmp_path):
     from textclf.models.registry import list_models
 
-    assert sorted(list_models()) == ["bag_of_ngrams", "bigru_attention", "lstm", "textcnn"]
+    assert sorted(list_models()) == ["bag_of_ngrams", "bigru_attention", "lstm", "textcnn", "transformer"]
+    if model == "transformer":  # the real all-MiniLM-L6-v2, frozen
+        model = f"transformer, pretrained: {minilm_path()}, freeze: true"
     run = tmp_path / "run"
     assert main(["train", "--config", str(_tiny_config(tmp_path, model)), "--run-dir", str(run), "--no-progress"]) == 0
     predictor = Predictor.load(run / "checkpoints" / "best.ckpt")

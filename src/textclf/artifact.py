@@ -37,7 +37,8 @@ from textclf import __version__
 from textclf.errors import CheckpointError
 from textclf.files import atomic_path
 from textclf.models import BuildContext, TextClassifier, build_model
-from textclf.text.pipeline import TextPipeline
+from textclf.text.pipeline import TextPipeline, pipeline_from_spec
+from textclf.text.pretrained import PretrainedPipeline
 from textclf.text.vocabulary import PAD_ID
 
 __all__ = ["ARTIFACT_VERSION", "ModelArtifact", "TrainingState", "load_checkpoint_file"]
@@ -113,8 +114,8 @@ class ModelArtifact:
             ) from None
         return model.to(device).eval()
 
-    def text_pipeline(self) -> TextPipeline:
-        return TextPipeline.from_spec(self.pipeline)
+    def text_pipeline(self) -> TextPipeline | PretrainedPipeline:
+        return pipeline_from_spec(self.pipeline)
 
     def sha256(self) -> str | None:
         """The sha256 of the file it was loaded from (the ONNX graph of an exported artifact;

@@ -67,6 +67,8 @@ def _type_name(annotation: Any) -> str:
 
 
 def _default(field) -> str:
+    if field.is_required():
+        return "required"
     value = field.get_default(call_default_factory=True)
     if isinstance(value, BaseModel):
         return "(section)"

@@ -8,6 +8,8 @@ import csv
 import numpy as np
 import pytest
 
+from conftest import minilm_path
+
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
@@ -21,6 +23,7 @@ SMALL = {
     "lstm": {"embedding_dim": 16, "hidden_size": 16, "bidirectional": True},
     "textcnn": {"embedding_dim": 16, "num_filters": 8},
     "bag_of_ngrams": {"embedding_dim": 16, "buckets": 5000, "tfidf": True, "ngrams": 3},
+    "transformer": {"pretrained": "MINILM", "freeze": True},  # the real all-MiniLM-L6-v2
 }
 
 
@@ -39,7 +42,11 @@ def test_every_registered_model_has_a_parity_case():
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_export_parity_with_the_checkpoint(name, mini_config, tmp_path, texts):
-    run = textclf.train(mini_config, overrides={"model": {"name": name, **SMALL[name]}, "train.epochs": 1},
+    params = {k: minilm_path() if v == "MINILM" else v for k, v in SMALL[name].items()}
+    overrides = {"model": {"name": name, **params}, "train.epochs": 1}
+    if name == "transformer":
+        overrides["preprocess.max_seq_len"] = 32  # 1,000 texts through MiniLM twice stay quick
+    run = textclf.train(mini_config, overrides=overrides,
                         run_dir=tmp_path / "run")
     out = tmp_path / "export"
     assert main(["export", "--checkpoint", str(run.best_checkpoint), "--output", str(out)]) == 0

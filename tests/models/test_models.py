@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from conftest import minilm_path
 from textclf.config import TrainConfig
 from textclf.errors import ConfigError
 from textclf.models import BuildContext, build_model, list_models
@@ -21,7 +22,10 @@ VARIANTS = {
         {"embedding_dim": 8, "ngrams": 1, "sparse": False},
     ],
     "textcnn": [{"embedding_dim": 12, "num_filters": 4}, {"embedding_dim": 12, "num_filters": 4, "filter_widths": [2, 7]}],
+    # The real all-MiniLM-L6-v2 (random ids 2..59 are valid rows of its vocabulary).
+    "transformer": [{"pretrained": "MINILM"}, {"pretrained": "MINILM", "pooling": "cls", "dropout": 0.0}],
 }
+FIT_LR = {"transformer": 2e-4}  # a pretrained encoder takes small steps
 SMALL = {name: variants[0] for name, variants in VARIANTS.items()}
 
 
@@ -39,9 +43,13 @@ def variants():
             yield pytest.param(name, params, id=f"{name}-{i}")
 
 
+def resolved(params):
+    return {k: minilm_path() if v == "MINILM" else v for k, v in params.items()}
+
+
 def fitted(name, params):
     """A model with random weights, its training statistics (if any) taken from random batches."""
-    model = build_model(name, params, BuildContext(VOCAB, CLASSES))
+    model = build_model(name, resolved(params), BuildContext(VOCAB, CLASSES))
     if model.needs_statistics:
         model.fit_statistics([batch(seed) for seed in range(3)])
     return model
@@ -85,7 +93,7 @@ def test_a_few_steps_fit_a_batch_and_state_dict_round_trips(name, params):
     rebuilt from its state dict (buffers included) gives the same logits."""
     torch.manual_seed(0)
     model = fitted(name, params).train()
-    optimizer = make_optimizer(TrainConfig(lr=0.05), model)
+    optimizer = make_optimizer(TrainConfig(lr=FIT_LR.get(name, 0.05)), model)
     ids, lengths = batch()
     labels = torch.tensor([0, 1, 2, 3])
     for _ in range(60):
@@ -96,14 +104,14 @@ def test_a_few_steps_fit_a_batch_and_state_dict_round_trips(name, params):
         optimizer.step()
     model.eval()
     assert model(ids, lengths).argmax(1).tolist() == labels.tolist()
-    copy = build_model(name, params, BuildContext(VOCAB, CLASSES)).eval()
+    copy = build_model(name, resolved(params), BuildContext(VOCAB, CLASSES)).eval()
     copy.load_state_dict(model.state_dict())
     torch.testing.assert_close(copy(ids, lengths), model(ids, lengths))
 
 
 def test_unknown_model_and_parameter_errors_list_valid_choices():
-    with pytest.raises(ConfigError, match="valid names: bag_of_ngrams, bigru_attention, lstm, textcnn"):
-        build_model("transformer", {}, BuildContext(VOCAB, CLASSES))
+    with pytest.raises(ConfigError, match="valid names: bag_of_ngrams, bigru_attention, lstm, textcnn, transformer"):
+        build_model("bert", {}, BuildContext(VOCAB, CLASSES))
     with pytest.raises(ConfigError, match="did you mean 'hidden_size'"):
         build_model("lstm", {"hiden_size": 3}, BuildContext(VOCAB, CLASSES))
 

@@ -18,7 +18,13 @@ discovered:
   training split's ``(ids, lengths)`` batches (TF-IDF weights), and keeps what it learns in
   buffers, so model artifacts carry it;
 - ``has_attention``: ``forward(ids, lengths, return_attention=True)`` returns ``(logits,
-  weights)`` with one weight per token, which explanations show instead of gradients.
+  weights)`` with one weight per token, which explanations show instead of gradients;
+- ``caches_features``: ``precompute_features(splits, folder, progress=)`` is called once on a
+  fresh model with every encoded split, before training (a frozen pretrained encoder computes
+  each document's vector once; ``folder`` keeps them for later runs).
+
+``artifact_params(params)`` gives the parameters a model artifact stores (by default those of the
+config; a model may add what rebuilding it without its sources needs).
 
 ``export_module()`` gives what ONNX export traces (the model itself unless an operation of its
 fast forward has no ONNX form).
@@ -27,7 +33,7 @@ fast forward has no ONNX form).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Iterable
+from typing import Any, ClassVar, Iterable
 
 import torch
 from torch import nn
@@ -46,6 +52,7 @@ class BuildContext:
 class TextClassifier(nn.Module):
     needs_statistics: ClassVar[bool] = False
     has_attention: ClassVar[bool] = False
+    caches_features: ClassVar[bool] = False
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """(batch, seq_len, dim) token vectors; by default the ``embedding`` table's rows."""
@@ -61,6 +68,13 @@ class TextClassifier(nn.Module):
         """A module whose ``forward(ids, lengths)`` gives the same logits and that ONNX can
         trace with dynamic batch and length axes (``textclf export``); by default the model."""
         return self
+
+    def artifact_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The parameters stored in model artifacts, from those of the config."""
+        return params
+
+    def precompute_features(self, splits, folder, progress=None) -> None:
+        raise NotImplementedError(f"{type(self).__name__} declares no cached features")
 
     def fit_statistics(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
         raise NotImplementedError(f"{type(self).__name__} declares no training statistics")

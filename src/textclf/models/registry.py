@@ -39,6 +39,11 @@ class ModelParams(BaseModel):
     # Keep the embedding table as loaded (true) or fine-tune it with the rest (false).
     freeze_vectors: bool = False
 
+    def pretrained_tokenizer(self) -> str | None:
+        """A folder or Hub name whose tokenizer the model reads (replacing the ``preprocess``
+        tokenizer and the learned vocabulary), or None."""
+        return None
+
 
 @dataclass(frozen=True)
 class _Entry:

@@ -15,7 +15,7 @@ lookup per token that needs neither pandas nor worker processes.
 from __future__ import annotations
 
 from itertools import chain
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -23,7 +23,10 @@ from textclf.text.encoding import EncodedSplit, assemble, table_ids
 from textclf.text.tokenizers import build_tokenizer
 from textclf.text.vocabulary import Vocabulary
 
-__all__ = ["TextPipeline"]
+if TYPE_CHECKING:
+    from textclf.text.pretrained import PretrainedPipeline
+
+__all__ = ["TextPipeline", "pipeline_for", "pipeline_from_spec"]
 
 
 class TextPipeline:
@@ -130,3 +133,23 @@ class TextPipeline:
     def __repr__(self) -> str:
         size = f", vocab {len(self.vocab_):,}" if hasattr(self, "vocab_") else ""
         return f"TextPipeline({self.tokenizer.settings()}, max_length={self.max_length}{size})"
+
+
+def pipeline_for(config) -> "TextPipeline | PretrainedPipeline":
+    """The text pipeline a config trains with: the pretrained tokenizer of a model that brings
+    one (``model.pretrained``), else the ``preprocess`` section's tokenizer and vocabulary."""
+    from textclf.models.registry import params_class
+    from textclf.text.pretrained import PretrainedPipeline
+
+    params = params_class(config.model.name).model_validate(config.model.params())
+    source = params.pretrained_tokenizer()
+    if source:
+        return PretrainedPipeline.from_pretrained(source, config.preprocess.max_seq_len)
+    return TextPipeline.from_preprocess(config.preprocess)
+
+
+def pipeline_from_spec(spec: dict[str, Any]) -> "TextPipeline | PretrainedPipeline":
+    """Rebuild the pipeline a model artifact (or a cache entry) stored."""
+    from textclf.text.pretrained import PretrainedPipeline, is_pretrained_spec
+
+    return PretrainedPipeline.from_spec(spec) if is_pretrained_spec(spec) else TextPipeline.from_spec(spec)

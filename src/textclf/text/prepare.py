@@ -25,7 +25,8 @@ import numpy as np
 from textclf.config import Config, PreprocessConfig
 from textclf.data import SPLITS, Corpus, corpus_fingerprint, load_corpus
 from textclf.text.encoding import EncodedSplit
-from textclf.text.pipeline import TextPipeline
+from textclf.text.pipeline import TextPipeline, pipeline_for, pipeline_from_spec
+from textclf.text.pretrained import PretrainedPipeline
 from textclf.text.vocabulary import Vocabulary
 
 __all__ = ["PreparedData", "prepare_data", "encode_corpus", "cache_dir"]
@@ -36,7 +37,7 @@ CACHE_VERSION = 3  # 3: one .npy file per array, opened memory-mapped (2: one .n
 @dataclass
 class PreparedData:
     label_names: list[str]
-    pipeline: TextPipeline  # fitted on the training split
+    pipeline: TextPipeline | PretrainedPipeline  # fitted on the training split
     splits: dict[str, EncodedSplit]
     from_cache: bool = False
 
@@ -57,12 +58,14 @@ def cache_dir(config: Config) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "textclf" / "encoded"
 
 
-def _cache_key(config: Config) -> str:
+def _cache_key(config: Config, pipeline: PretrainedPipeline | None = None) -> str:
     material = json.dumps(
         {
             "version": CACHE_VERSION,
             "corpus": corpus_fingerprint(config),
             "preprocess": config.preprocess.model_dump(mode="json"),
+            # a pretrained tokenizer replaces the learned vocabulary: its identity is its content
+            "tokenizer": None if pipeline is None else list(pipeline.tokenizer_key()),
         },
         sort_keys=True,
     )
@@ -71,23 +74,28 @@ def _cache_key(config: Config) -> str:
 
 def prepare_data(config: Config) -> PreparedData:
     """Load, split, tokenize, build the vocabulary and encode (or read all that from the cache)."""
-    folder = cache_dir(config) / _cache_key(config) if config.data.cache else None
+    pipeline = pipeline_for(config)
+    pretrained = pipeline if isinstance(pipeline, PretrainedPipeline) else None
+    folder = cache_dir(config) / _cache_key(config, pretrained) if config.data.cache else None
     if folder is not None and (folder / "meta.json").is_file():
         cached = _read_cache(folder)
         if cached is not None:
             return cached
 
     corpus = load_corpus(config)
-    pipeline, splits = encode_corpus(corpus, config.preprocess)
+    pipeline, splits = encode_corpus(corpus, config.preprocess, pipeline)
     prepared = PreparedData(corpus.label_names, pipeline, splits)
     if folder is not None:
         _write_cache(folder, prepared)
     return prepared
 
 
-def encode_corpus(corpus: Corpus, pre: PreprocessConfig) -> tuple[TextPipeline, dict[str, EncodedSplit]]:
-    """Fit the text pipeline on the training split and encode every split with it."""
-    pipeline = TextPipeline.from_preprocess(pre)
+def encode_corpus(
+    corpus: Corpus, pre: PreprocessConfig, pipeline: TextPipeline | PretrainedPipeline | None = None
+) -> tuple[TextPipeline | PretrainedPipeline, dict[str, EncodedSplit]]:
+    """Fit the text pipeline (by default the ``preprocess`` section's) on the training split and
+    encode every split with it."""
+    pipeline = pipeline or TextPipeline.from_preprocess(pre)
     encoded = pipeline.fit_encode(
         *(corpus[s].texts for s in SPLITS), labels=[corpus[s].labels for s in SPLITS]
     )
@@ -121,4 +129,4 @@ def _read_cache(folder: Path) -> PreparedData | None:
         splits = {s: EncodedSplit.from_arrays(arrays, s) for s in SPLITS}
     except (OSError, ValueError, KeyError):
         return None  # a damaged entry is rebuilt
-    return PreparedData(meta["label_names"], TextPipeline.from_spec(meta["pipeline"]), splits, from_cache=True)
+    return PreparedData(meta["label_names"], pipeline_from_spec(meta["pipeline"]), splits, from_cache=True)

@@ -16,10 +16,11 @@ from torch import nn
 from textclf.artifact import ModelArtifact
 from textclf.batching import TrainBatches, make_train_loader, sorted_batches
 from textclf.config import Config
+from textclf.data import SPLITS
 from textclf.models import BuildContext, TextClassifier, build_model
 from textclf.runtime import resolve_device, seed_everything
 from textclf.task import Task, get_task
-from textclf.text.prepare import PreparedData, prepare_data
+from textclf.text.prepare import PreparedData, cache_dir, prepare_data
 from textclf.text.vectors import read_vectors
 from textclf.text.vocabulary import PAD_ID
 from textclf.training.distributed import Distributed
@@ -63,7 +64,7 @@ class RunSetup:
             classes=list(self.prepared.label_names),
             pipeline=self.prepared.pipeline.spec(),
             model_name=self.config.model.name,
-            model_params=self.config.model.params(),
+            model_params=self.model.artifact_params(self.config.model.params()),
             state_dict=self.model.state_dict(),
             config=self.config.model_dump(mode="json"),
             train_class_counts=self.train_counts.tolist(),
@@ -99,6 +100,8 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
     if model.needs_statistics:  # e.g. TF-IDF weights from the training split
         model.fit_statistics((ids, lengths) for _, (ids, lengths, _) in sorted_batches(train_split, 1024))
     model = model.to(device)
+    if model.caches_features:  # e.g. a frozen encoder's document vectors, computed once
+        _precompute(model, config, prepared, distributed)
     if distributed.active:
         _dense_tables(model, distributed)
     weights = class_weights(t.class_weights, counts, prepared.label_names, multilabel=task.multilabel,
@@ -123,6 +126,17 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
     optimizer = make_optimizer(t, model)
     return RunSetup(config, prepared, device, model, optimizer, criterion, loader, weights, counts, task,
                     schedule=make_schedule(t, optimizer, len(loader)), distributed=distributed, trainer=trainer)
+
+
+def _precompute(model: TextClassifier, config: Config, prepared: PreparedData, distributed: Distributed) -> None:
+    from tqdm.auto import tqdm
+
+    def progress(total: int):
+        return tqdm(total=total, unit="doc", desc="encoder features", disable=not distributed.is_main,
+                    mininterval=1.0, leave=False)
+
+    folder = cache_dir(config) / "features" if config.data.cache else None
+    model.precompute_features([prepared.splits[s] for s in SPLITS], folder, progress=progress)
 
 
 def _dense_tables(model: nn.Module, distributed: Distributed) -> None:

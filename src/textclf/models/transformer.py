@@ -1,0 +1,216 @@
+"""A pretrained transformer encoder (Hugging Face ``transformers``) with a linear head.
+
+``model.pretrained`` names a local folder or a Hub name; its tokenizer replaces textclf's
+(``text/pretrained.py``) and its weights start the encoder. A document is the mean of its
+sub-word vectors (``pooling: mean``, masked by the true lengths) or its first one (``cls``);
+dropout and one linear layer give the logits.
+
+Two modes:
+
+- ``freeze: false`` fine-tunes everything (use AdamW with a small learning rate, 2e-5 to 5e-5,
+  and ``train.scheduler: linear`` with a warm-up, as BERT-style models are tuned);
+- ``freeze: true`` keeps the encoder as it is: a document's pooled vector depends on its ids
+  only, so it is computed once (``precompute_features``: all splits, before training, saved in
+  the encoded-data cache and reused by later runs) and every epoch trains only the head — fast
+  on a CPU. The encoder runs in eval mode (no dropout) in this mode.
+
+The encoder's architecture (its Hugging Face config) is stored with the parameters in model
+artifacts (``encoder_config``), so a checkpoint rebuilds the model without the folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+
+from textclf.errors import ConfigError
+from textclf.models.base import BuildContext, TextClassifier
+from textclf.models.registry import ModelParams, register_model
+
+__all__ = ["Transformer", "TransformerParams"]
+
+
+class TransformerParams(ModelParams):
+    pretrained: str  # a folder holding a Hugging Face model (config.json, weights, tokenizer) or a Hub name
+    pooling: Literal["mean", "cls"] = "mean"  # mean of the sub-word vectors, or the first ([CLS]) one
+    freeze: bool = False  # true: train only the head, on document vectors computed once
+    dropout: float = Field(0.1, ge=0, lt=1)  # before the head
+    # The encoder's Hugging Face config; training writes it into model artifacts (leave it out).
+    encoder_config: Optional[dict[str, Any]] = None
+
+    def pretrained_tokenizer(self) -> str | None:
+        return self.pretrained
+
+
+@register_model("transformer", TransformerParams)
+class Transformer(TextClassifier):
+    caches_features = True  # with freeze: true (see precompute_features)
+
+    def __init__(self, params: TransformerParams, context: BuildContext):
+        super().__init__()
+        if params.pretrained_vectors:
+            raise ConfigError("model.pretrained_vectors: a transformer's token vectors come with model.pretrained; "
+                              "remove pretrained_vectors")
+        self.params = params
+        self.encoder = _encoder(params)
+        if self.encoder.get_input_embeddings().num_embeddings < context.vocab_size:
+            raise ConfigError(f"model.pretrained: the encoder of {params.pretrained!r} has fewer token rows than "
+                              "its tokenizer's vocabulary")
+        self.dropout = nn.Dropout(params.dropout)
+        self.head = nn.Linear(self.encoder.config.hidden_size, context.num_classes)
+        self.frozen = params.freeze
+        if self.frozen:
+            self.encoder.requires_grad_(False)
+        self._features: dict[bytes, torch.Tensor] = {}  # a document's ids → its pooled vector (frozen)
+
+    def artifact_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {**params, "encoder_config": self.encoder.config.to_dict()}
+
+    def train(self, mode: bool = True) -> "Transformer":
+        super().train(mode)
+        if self.frozen:
+            self.encoder.eval()
+        return self
+
+    # ----------------------------------------------------------------- the contract
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.encoder.get_input_embeddings()(ids)
+
+    def encode(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(batch, hidden) pooled document vectors from token vectors."""
+        mask = torch.arange(embedded.size(1), device=embedded.device)[None, :] < lengths.to(embedded.device)[:, None]
+        hidden = self.encoder(inputs_embeds=embedded, attention_mask=mask.long()).last_hidden_state
+        if self.params.pooling == "cls":
+            return hidden[:, 0]
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+    def classify(self, embedded: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.encode(embedded, lengths)))
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.frozen:
+            return self.head(self.dropout(self.features(ids, lengths)))
+        return self.classify(self.embed(ids), ids, lengths)
+
+    def export_module(self) -> nn.Module:
+        return _Traced(self)
+
+    # ----------------------------------------------------------------- frozen features
+
+    @torch.no_grad()
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(batch, hidden) pooled vectors of a batch. Precomputed documents are looked up; others
+        are computed, and kept only while training (a serving process keeps nothing)."""
+        rows = ids.cpu().numpy()
+        keys = [rows[i, : int(n)].tobytes() for i, n in enumerate(lengths.tolist())]
+        missing = [i for i, k in enumerate(keys) if k not in self._features]
+        if missing:
+            index = torch.tensor(missing, device=ids.device)
+            sub_lengths = lengths.to(ids.device)[index]
+            sub = ids[index, : int(sub_lengths.max())]
+            vectors = self.encode(self.embed(sub), sub_lengths).float().cpu()
+            fresh = {keys[i]: vector for i, vector in zip(missing, vectors)}
+            if self.training:
+                self._features.update(fresh)
+        else:
+            fresh = {}
+        device = self.head.weight.device
+        return torch.stack([self._features[k] if k in self._features else fresh[k] for k in keys]).to(device)
+
+    def fingerprint(self) -> str:
+        """Identifies the frozen encoder's function: its weights and pooling."""
+        digest = hashlib.sha256(self.params.pooling.encode())
+        for name, tensor in sorted(self.encoder.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        return digest.hexdigest()[:20]
+
+    def precompute_features(self, splits, folder: Path | None, batch_size: int = 64, progress=None) -> None:
+        """With ``freeze: true``, compute every document's pooled vector of ``splits`` (EncodedSplits)
+        now, reading and writing ``folder/<key>.npy`` (key: the encoder and the split's ids)."""
+        if not self.frozen:
+            return
+        was_training = self.training
+        self.eval()
+        fingerprint = self.fingerprint()
+        for split in splits:
+            ids, offsets = np.asarray(split.ids), np.asarray(split.offsets)
+            key = hashlib.sha256(fingerprint.encode() + ids.tobytes() + offsets.tobytes()).hexdigest()[:24]
+            path = None if folder is None else Path(folder) / f"{key}.npy"
+            if path is not None and path.is_file():
+                vectors = torch.from_numpy(np.load(path))
+            else:
+                vectors = self._compute(split, batch_size, progress)
+                if path is not None:
+                    _save(path, vectors.numpy())
+            for i in range(len(split)):
+                self._features[ids[offsets[i]: offsets[i + 1]].astype(np.int64).tobytes()] = vectors[i]
+        self.train(was_training)
+
+    def _compute(self, split, batch_size: int, progress) -> torch.Tensor:
+        lengths = np.diff(np.asarray(split.offsets))
+        order = np.argsort(lengths, kind="stable")
+        out = torch.zeros(len(split), self.encoder.config.hidden_size)
+        device = self.head.weight.device
+        bar = progress(total=len(split)) if progress else None
+        with torch.no_grad():
+            for start in range(0, len(order), batch_size):
+                index = order[start: start + batch_size]
+                width = int(lengths[index].max())
+                batch = torch.zeros(len(index), width, dtype=torch.int64)
+                for row, i in enumerate(index):
+                    doc = split.document(int(i))
+                    batch[row, : len(doc)] = torch.from_numpy(doc.astype(np.int64))
+                batch_lengths = torch.from_numpy(lengths[index].astype(np.int64))
+                out[torch.from_numpy(index)] = self.encode(self.embed(batch.to(device)), batch_lengths).float().cpu()
+                if bar is not None:
+                    bar.update(len(index))
+        if bar is not None:
+            bar.close()
+        return out
+
+
+class _Traced(nn.Module):
+    """The whole computation (encoder included), for ONNX export: no feature memo."""
+
+    def __init__(self, model: Transformer):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.model.classify(self.model.embed(ids), ids, lengths)
+
+
+def _encoder(params: TransformerParams) -> nn.Module:
+    try:
+        from transformers import AutoConfig, AutoModel
+    except ImportError:
+        raise ConfigError("model: transformer needs the transformers extra: pip install 'textclf[transformers]'") from None
+    if params.encoder_config is not None:  # from a model artifact: the weights come from its state_dict
+        config = dict(params.encoder_config)
+        encoder = AutoModel.from_config(AutoConfig.for_model(config.pop("model_type"), **config))
+    else:
+        try:
+            encoder = AutoModel.from_pretrained(params.pretrained)
+        except (OSError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0][:200]
+            raise ConfigError(f"model.pretrained: cannot load an encoder from {params.pretrained!r} ({first})") from None
+    if getattr(encoder, "pooler", None) is not None:
+        encoder.pooler = None  # BERT's next-sentence pooler: unused (documents are pooled here), never trained
+    return encoder
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, array, allow_pickle=False)
+    tmp.replace(path)
