@@ -2,13 +2,14 @@
 
     TEXTCLF_DATA=../shared/data python benchmarks/peers.py
         [--datasets 20news-random,20news-bydate,sms_spam]
-        [--systems linear_svc,fasttext,bag_of_ngrams,bag_of_ngrams_x5,textcnn,bigru_attention,
+        [--systems linear_svc,fasttext,default,bag_of_ngrams,bag_of_ngrams_x5,textcnn,bigru_attention,
                    minilm_frozen,minilm_finetune]
         [--threads 2] [--write]
 
 Peers: scikit-learn's TF-IDF (1–2-grams, sublinear tf, min_df 2, max_df 0.5) + LinearSVC, and
 fastText supervised (25 epochs, lr 0.5, word bigrams, shuffled input, text lowercased with
-punctuation split off as fastText's examples do; ``pip install -e ".[bench]"``). Ours: ``textclf train`` with the model's config in configs/, the data section
+punctuation split off as fastText's examples do; ``pip install -e ".[bench]"``). Ours: ``textclf train`` with the model's config in configs/ (``default``: a config with no model
+section, which trains the default recipe), the data section
 switched per data set; ``bag_of_ngrams_x5`` is five such runs that differ only in ``train.seed``,
 evaluated as an ensemble (``textclf evaluate --checkpoint A B ...``). ``minilm_finetune`` is
 configs/sms_spam_minilm.yaml (all-MiniLM-L6-v2 fine-tuned, 3 epochs) and ``minilm_frozen`` the
@@ -55,6 +56,7 @@ DATASETS = {
                  ["data.source=files", "data.train=sms_spam.csv", "data.test_size=0.2", "data.val_size=0.1"]),
 }
 OURS = {
+    "default": "configs/20newsgroups_default.yaml",  # no model section: the default recipe
     "bag_of_ngrams": "configs/20newsgroups_bag_of_ngrams.yaml",
     "bag_of_ngrams_x5": "configs/20newsgroups_bag_of_ngrams.yaml",  # five train seeds, an ensemble
     "textcnn": "configs/20newsgroups_textcnn.yaml",
@@ -69,7 +71,7 @@ PEERS = {
     "linear_svc": "TF-IDF 1–2-grams + LinearSVC (scikit-learn)",
     "fasttext": "fastText supervised, bigrams, 25 epochs",
 }
-DEFAULT_SYSTEMS = ["linear_svc", "fasttext", "bag_of_ngrams", "bag_of_ngrams_x5", "textcnn"]
+DEFAULT_SYSTEMS = ["linear_svc", "fasttext", "default", "bag_of_ngrams", "bag_of_ngrams_x5", "textcnn"]
 
 
 def _config(system: str, dataset: str):

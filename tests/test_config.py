@@ -63,7 +63,7 @@ def test_overrides_are_typed_and_applied(tmp_path):
     path = write_config(tmp_path / "c.yaml", "name: x\n")
     config = load_config(
         path, ["train.lr=1e-3", "train.epochs=4", "data.remove=[headers, quotes]",
-               "model.hidden_size=16", "train.grad_clip=null"]
+               "model.name=lstm", "model.hidden_size=16", "train.grad_clip=null"]
     )
     assert config.train.lr == pytest.approx(1e-3) and config.train.epochs == 4
     assert config.data.remove == ["headers", "quotes"]
@@ -120,3 +120,26 @@ def test_relative_data_paths_are_taken_in_the_config_folder(tmp_path, monkeypatc
     # With a data location, data files are names inside it.
     path.write_text(f"data:\n  source: files\n  root: {tmp_path}\n  train: train.csv\n")
     assert load_config(path).data.train == "train.csv"
+
+
+def test_a_config_without_a_model_section_gets_the_default_recipe(tmp_path):
+    from textclf.api import resolve_config
+    from textclf.config import DEFAULT_RECIPE
+
+    bare = write_config(tmp_path / "bare.yaml", "name: mine\ntrain:\n  epochs: 2\n")
+    config = load_config(bare)
+    assert config.model.name == "bag_of_ngrams"
+    recipe_params = {k: v for k, v in DEFAULT_RECIPE["model"].items() if k != "name"}
+    assert {k: config.model.params()[k] for k in recipe_params} == recipe_params
+    assert config.train.lr == DEFAULT_RECIPE["train"]["lr"] and config.train.epochs == 2  # the config's own key wins
+    assert config.preprocess.max_seq_len == DEFAULT_RECIPE["preprocess"]["max_seq_len"]
+    # --set model.* on such a config adjusts the recipe's model (unless it names another model).
+    tuned = load_config(bare, ["model.dropout=0.1"])
+    assert tuned.model.name == "bag_of_ngrams" and tuned.model.params()["dropout"] == 0.1
+    assert resolve_config({"name": "d"}, {"model.dropout": 0.1}).model.params() == tuned.model.params()
+    # A config that names a model gets that model's defaults and the sections' own.
+    named = load_config(write_config(tmp_path / "named.yaml", "model:\n  name: lstm\n"))
+    assert "ngrams" not in named.model.params() and named.train.lr == 0.002 and named.preprocess.max_seq_len == 400
+    assert load_config(bare, ["model.name=lstm"]).model.params()["hidden_size"] == 64
+    # The saved config of a run reloads to the same model.
+    assert load_config(write_config(tmp_path / "saved.yaml", dump_config(config))).model == config.model

@@ -118,11 +118,41 @@ class PreprocessConfig(_Section):
     max_seq_len: int = Field(400, ge=1)  # documents are cut to this many tokens
 
 
+# What a config without a ``model`` section trains: hashed word uni+bigrams with sublinear TF-IDF
+# weights (fastText-style, the bag_of_ngrams model) and the settings it needs, each one only where
+# the config does not set it. Chosen for accuracy on data nobody tuned it for at a cost close to
+# TF-IDF + LinearSVC's (benchmarks/RESULTS.md, "The default"); a config that names a model gets
+# that model's own defaults instead.
+DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
+    "preprocess": {"max_seq_len": 3000, "max_size": 200000},
+    "model": {"name": "bag_of_ngrams", "embedding_dim": 64, "ngrams": 2, "buckets": 200000, "tfidf": True,
+              "dropout": 0.5},
+    "train": {"lr": 0.003, "batch_size": 32, "epochs": 4},
+}
+
+
+def apply_default_recipe(raw: dict) -> bool:
+    """Fill a raw config whose ``model`` section is missing or names no model from
+    :data:`DEFAULT_RECIPE` in place (the config's own keys win); return whether it did."""
+    model = raw.get("model")
+    if isinstance(model, dict) and "name" in model or model is not None and not isinstance(model, dict):
+        return False
+    for section, values in DEFAULT_RECIPE.items():
+        current = raw.get(section)
+        if current is None:
+            current = raw[section] = {}
+        if isinstance(current, dict):
+            for key, value in values.items():
+                current.setdefault(key, value)
+    return True
+
+
 class ModelConfig(BaseModel):
-    """``name`` picks the architecture; the other keys belong to that architecture."""
+    """``name`` picks the architecture; the other keys belong to that architecture (a config
+    without a model section gets DEFAULT_RECIPE)."""
 
     model_config = ConfigDict(extra="allow")
-    name: str = "bigru_attention"
+    name: str = DEFAULT_RECIPE["model"]["name"]
 
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -337,6 +367,7 @@ def config_from_dict(
 
     problems: list[str] = []
     config = None
+    apply_default_recipe(raw)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:

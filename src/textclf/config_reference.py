@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from textclf.config import Config, ModelConfig
+from textclf.config import DEFAULT_RECIPE, Config, ModelConfig
 
 __all__ = ["config_reference", "field_comments"]
 
@@ -98,8 +98,11 @@ def config_reference() -> str:
         if isinstance(section, type) and issubclass(section, BaseModel) and section is not ModelConfig:
             doc = inspect.getdoc(section) or ""
             parts += ["", f"## `{name}`", "", doc if section.__doc__ else "", "", header, *_rows(section, f"{name}.")]
-    parts += ["", "## `model`", "", "`model.name` picks a registered model (default `bigru_attention`); the "
-              "other keys of the section belong to that model.", ""]
+    parts += ["", "## `model`", "", "`model.name` picks a registered model; the other keys of the section belong to "
+              "that model. A config whose model section is missing or names no model trains the "
+              "default recipe, each key only where the config does not set it: "
+              + "; ".join(f"`{section}`: " + ", ".join(f"`{k}` {json.dumps(v)}" for k, v in values.items())
+                          for section, values in DEFAULT_RECIPE.items()) + ".", ""]
     for model in list_models():
         params = params_class(model)
         parts += [f"### `{model}`", "", header, *_rows(params, "model."), ""]
