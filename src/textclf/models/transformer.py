@@ -21,6 +21,7 @@ artifacts (``encoder_config``), so a checkpoint rebuilds the model without the f
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -210,7 +211,7 @@ def _encoder(params: TransformerParams) -> nn.Module:
 
 def _save(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # torchrun ranks may write the same entry
     with open(tmp, "wb") as fh:
         np.save(fh, array, allow_pickle=False)
     tmp.replace(path)
