@@ -78,3 +78,33 @@ def test_parallel_token_table_equals_one_process():
     assert two.lengths.tolist() == one.lengths.tolist()
     assert [two.tokens[c] for c in two.codes] == [one.tokens[c] for c in one.codes]
     assert [one.tokens[c] for c in one.codes] == [t for text in texts for t in tokenize(text)]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_consuming_the_texts_frees_them_and_encodes_the_same(workers):
+    """prepare_data lets tokenizing empty its text lists (the texts' memory is freed early, the
+    peak of preprocessing a large corpus); the encoding is the same."""
+    from textclf.text.pipeline import TextPipeline
+    from textclf.text.token_table import token_table
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(300)]
+    texts = [" ".join(rng.choice(words, size=rng.integers(0, 40))) for _ in range(2000)]
+    tokenize = TextPipeline().tokenizer
+    kept = token_table(list(texts), tokenize, workers=workers, chunk_docs=300)
+    given = list(texts)
+    consumed = token_table(given, tokenize, workers=workers, chunk_docs=300, consume=True)
+    assert given == [] and consumed.tokens == kept.tokens
+    np.testing.assert_array_equal(consumed.codes, kept.codes)
+    np.testing.assert_array_equal(consumed.lengths, kept.lengths)
+
+    train, test = list(texts[:1500]), list(texts[1500:])
+    reference = TextPipeline(max_length=20).fit_encode(texts[:1500], texts[1500:])
+    pipeline = TextPipeline(max_length=20)
+    result = pipeline.fit_encode(train, test, consume=True)
+    assert train == [] and test == []
+    for a, b in zip(result, reference):
+        np.testing.assert_array_equal(a.ids, b.ids)
+        np.testing.assert_array_equal(a.offsets, b.offsets)
+        np.testing.assert_array_equal(a.unk_counts, b.unk_counts)
+        np.testing.assert_array_equal(a.full_lengths, b.full_lengths)

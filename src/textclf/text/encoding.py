@@ -68,15 +68,17 @@ def assemble(all_ids: np.ndarray, full: np.ndarray, labels: np.ndarray, max_seq_
     full = np.asarray(full, dtype=np.int64)
     starts = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(full, out=starts[1:])
-    unknown = np.zeros(len(all_ids) + 1, dtype=np.int64)
-    np.cumsum(all_ids == UNK_ID, out=unknown[1:])
-    unk = unknown[starts[1:]] - unknown[starts[:-1]]
+    # Temporaries stay one byte per token (they are the peak of preprocessing a large corpus).
+    unknown_at = np.flatnonzero(all_ids == UNK_ID)
+    unk = np.bincount(np.searchsorted(starts, unknown_at, side="right") - 1, minlength=n).astype(np.int64)
+    del unknown_at
     long = np.flatnonzero(full > max_seq_len)
     if len(long):  # drop each long document's tail: mark [start + max_seq_len, end)
-        cut = np.zeros(len(all_ids) + 1, dtype=np.int32)
-        np.add.at(cut, starts[long] + max_seq_len, 1)
-        np.add.at(cut, starts[long + 1], -1)
-        kept = all_ids[np.cumsum(cut[:-1]) == 0]
+        cut = np.zeros(len(all_ids) + 1, dtype=np.int8)
+        cut[starts[long] + max_seq_len] = 1  # the marked spans never overlap: the running sum is 0 or 1
+        cut[starts[long + 1]] -= 1
+        kept = all_ids[np.cumsum(cut[:-1], dtype=np.int8) == 0]
+        del cut
     else:
         kept = all_ids
     lengths = np.minimum(full, max_seq_len)

@@ -60,24 +60,41 @@ class TextPipeline:
         return self
 
     def fit_encode(
-        self, train: Sequence[str], *others: Sequence[str], labels: Sequence[np.ndarray] | None = None
+        self, train: Sequence[str], *others: Sequence[str], labels: Sequence[np.ndarray] | None = None,
+        consume: bool = False,
     ) -> list[EncodedSplit]:
-        """Learn ``vocab_`` from ``train`` only, then encode ``train`` and each of ``others``."""
+        """Learn ``vocab_`` from ``train`` only, then encode ``train`` and each of ``others``.
+
+        ``consume``: empty the given lists once they are tokenized, so that the texts' memory is
+        freed before the encoding steps (``prepare_data`` owns its corpus and needs it no more)."""
         from textclf.text.token_table import token_table
 
         groups = [train, *others]
-        table = token_table([t for g in groups for t in g], self.tokenizer)  # train first
-        train_tokens = int(table.lengths[: len(train)].sum())
-        counts = np.bincount(table.codes[:train_tokens], minlength=len(table.tokens))
+        sizes = [len(g) for g in groups]
+        texts = [t for g in groups for t in g]  # train first
+        if consume:
+            for group in groups:
+                if isinstance(group, list):
+                    group.clear()
+        del groups, train, others
+        table = token_table(texts, self.tokenizer, consume=consume)
+        del texts
+        train_tokens = int(table.lengths[: sizes[0]].sum())
+        counts = np.zeros(len(table.tokens), dtype=np.int64)
+        for start in range(0, train_tokens, 1 << 22):  # bincount widens to int64: a slice at a time
+            stop = min(start + (1 << 22), train_tokens)
+            counts += np.bincount(table.codes[start:stop], minlength=len(table.tokens))
         self.vocab_ = Vocabulary(self.min_freq, self.max_size).fit_counts(table.tokens, counts)
         ids = table_ids(table, self.vocab_)
+        all_lengths = table.lengths
+        del table
         out, doc, token = [], 0, 0
-        for i, group in enumerate(groups):
-            lengths = table.lengths[doc : doc + len(group)]
+        for i, size in enumerate(sizes):
+            lengths = all_lengths[doc : doc + size]
             n_tokens = int(lengths.sum())
-            group_labels = labels[i] if labels is not None else np.zeros(len(group), dtype=np.int64)
+            group_labels = labels[i] if labels is not None else np.zeros(size, dtype=np.int64)
             out.append(assemble(ids[token : token + n_tokens], lengths, group_labels, self.max_length))
-            doc, token = doc + len(group), token + n_tokens
+            doc, token = doc + size, token + n_tokens
         return out
 
     # ----------------------------------------------------------------- using

@@ -83,7 +83,7 @@ def prepare_data(config: Config) -> PreparedData:
             return cached
 
     corpus = load_corpus(config)
-    pipeline, splits = encode_corpus(corpus, config.preprocess, pipeline)
+    pipeline, splits = encode_corpus(corpus, config.preprocess, pipeline, consume=True)
     prepared = PreparedData(corpus.label_names, pipeline, splits)
     if folder is not None:
         _write_cache(folder, prepared)
@@ -91,14 +91,18 @@ def prepare_data(config: Config) -> PreparedData:
 
 
 def encode_corpus(
-    corpus: Corpus, pre: PreprocessConfig, pipeline: TextPipeline | PretrainedPipeline | None = None
+    corpus: Corpus, pre: PreprocessConfig, pipeline: TextPipeline | PretrainedPipeline | None = None,
+    consume: bool = False,
 ) -> tuple[TextPipeline | PretrainedPipeline, dict[str, EncodedSplit]]:
     """Fit the text pipeline (by default the ``preprocess`` section's) on the training split and
-    encode every split with it."""
+    encode every split with it. ``consume``: the corpus's texts are emptied once tokenized (its
+    labels and weights stay), which frees their memory early."""
     pipeline = pipeline or TextPipeline.from_preprocess(pre)
-    encoded = pipeline.fit_encode(
-        *(corpus[s].texts for s in SPLITS), labels=[corpus[s].labels for s in SPLITS]
-    )
+    texts = [corpus[s].texts for s in SPLITS]
+    labels = [corpus[s].labels for s in SPLITS]
+    encoded = (pipeline.fit_encode(*texts, labels=labels, consume=True) if consume and isinstance(pipeline, TextPipeline)
+               else pipeline.fit_encode(*texts, labels=labels))
+    del texts
     for split, enc in zip(SPLITS, encoded):
         enc.weights = corpus[split].weights
     return pipeline, dict(zip(SPLITS, encoded))

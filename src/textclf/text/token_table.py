@@ -57,22 +57,29 @@ def _merge(parts: list[TokenTable]) -> TokenTable:
     import pandas as pd
 
     merged, uniques = pd.factorize(all_tokens)
-    codes, start = [], 0
-    for p in parts:
-        remap = merged[start : start + len(p.tokens)]
-        codes.append(remap.astype(np.int32)[p.codes])
-        start += len(p.tokens)
-    return TokenTable(np.concatenate(codes), list(uniques),
-                      np.concatenate([p.lengths for p in parts]))
+    del all_tokens
+    # Fill one preallocated array, dropping each part's codes once copied: the codes of the whole
+    # corpus exist about once, not three times (parts, remapped parts, their concatenation).
+    codes = np.empty(sum(len(p.codes) for p in parts), dtype=np.int32)
+    start = at = 0
+    lengths = np.concatenate([p.lengths for p in parts])
+    for i, p in enumerate(parts):
+        remap = merged[start : start + len(p.tokens)].astype(np.int32)
+        codes[at : at + len(p.codes)] = remap[p.codes]
+        start, at = start + len(p.tokens), at + len(p.codes)
+        parts[i] = None  # the caller's list: its parts are not needed again
+    return TokenTable(codes, list(uniques), lengths)
 
 
 def token_table(texts: list[str], tokenize: Callable[[str], list[str]], workers: int | None = None,
-                chunk_docs: int = CHUNK_DOCS) -> TokenTable:
+                chunk_docs: int = CHUNK_DOCS, consume: bool = False) -> TokenTable:
     """``workers``: processes to use (default: the CPU count, for inputs of at least
     ``PARALLEL_MIN_DOCS`` documents on Linux; 1 elsewhere). Documents are tokenized in chunks of
     at most ``chunk_docs``, so the Python token strings of only a few chunks are alive at once
     (what stays is each chunk's int32 codes and distinct tokens): memory grows with the corpus's
-    token count in bytes, not in Python objects."""
+    token count in bytes, not in Python objects. ``consume``: empty ``texts`` as soon as it is
+    not needed (once the workers have their forked copy, or chunk by chunk in one process), so
+    the texts' memory is freed during tokenizing."""
     if workers is None:
         big = len(texts) >= PARALLEL_MIN_DOCS and sys.platform.startswith("linux")
         workers = min(os.cpu_count() or 1, 8) if big else 1
@@ -81,16 +88,29 @@ def token_table(texts: list[str], tokenize: Callable[[str], list[str]], workers:
     cuts = np.linspace(0, len(texts), pieces + 1).astype(int)
     shares = list(zip(cuts[:-1], cuts[1:]))
     if len(shares) == 1:
-        return _table(texts, tokenize)
+        table = _table(texts, tokenize)
+        if consume:
+            texts.clear()
+        return table
     global _shared
     _shared = (texts, tokenize)
     try:
         if workers == 1:
-            parts = [_worker(share) for share in shares]
+            parts = []
+            for a, b in shares:
+                parts.append(_worker((a, b)))
+                if consume:
+                    texts[a:b] = [""] * (b - a)  # this chunk's strings are freed
         else:
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                parts = list(pool.map(_worker, shares))
+                results = pool.map(_worker, shares)  # every worker is forked by now (fork context)
+                if consume:
+                    _shared = None
+                    texts.clear()
+                parts = list(results)
     finally:
         _shared = None
+    if consume:
+        texts.clear()
     return _merge(parts)
