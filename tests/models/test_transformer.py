@@ -65,11 +65,13 @@ def test_frozen_encoder_features_are_computed_once_and_the_artifact_needs_no_fol
     test = json.loads((run.layout.root / "evaluation" / "test" / "metrics.json").read_text())
     assert test["accuracy"] > test["baselines"]["majority"]["accuracy"]
 
-    # A second run reads the cached vectors: computing any would fail.
+    # A second run, its final evaluation included, reads the cached vectors: running the encoder
+    # on any document would fail.
     def no_compute(*args, **kwargs):
         raise AssertionError("the frozen features were computed again")
 
     monkeypatch.setattr(Transformer, "_compute", no_compute)
+    monkeypatch.setattr(Transformer, "encode", no_compute)
     again = textclf.train(sms_config, run_dir=tmp_path / "second")
     assert again.results["test_accuracy"] == run.results["test_accuracy"]
     monkeypatch.undo()

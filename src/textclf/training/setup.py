@@ -8,6 +8,7 @@ declares it needs them), then the optimizer, the loss and the seeded batches.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ from textclf.training.loss import class_weights
 from textclf.training.optimizer import SplitOptimizer, make_optimizer
 from textclf.training.schedule import Schedule, make_schedule
 
-__all__ = ["RunSetup", "setup_run", "build_context"]
+__all__ = ["RunSetup", "setup_run", "build_context", "features_folder"]
 
 
 @dataclass
@@ -135,8 +136,12 @@ def _precompute(model: TextClassifier, config: Config, prepared: PreparedData, d
         return tqdm(total=total, unit="doc", desc="encoder features", disable=not distributed.is_main,
                     mininterval=1.0, leave=False)
 
-    folder = cache_dir(config) / "features" if config.data.cache else None
-    model.precompute_features([prepared.splits[s] for s in SPLITS], folder, progress=progress)
+    model.precompute_features([prepared.splits[s] for s in SPLITS], features_folder(config), progress=progress)
+
+
+def features_folder(config: Config) -> Path | None:
+    """Where models that cache features keep them (beside the encoded data), or None without a cache."""
+    return cache_dir(config) / "features" if config.data.cache else None
 
 
 def _dense_tables(model: nn.Module, distributed: Distributed) -> None:
