@@ -60,3 +60,22 @@ def test_weighted_sampler_balances_classes():
     labels = np.concatenate([y.numpy() for _, _, y, _ in loader])
     assert len(labels) == 1000
     assert 0.4 < (labels == 0).mean() < 0.6
+
+
+def test_sorted_batches_keep_to_a_token_budget_and_cover_the_split():
+    """Long documents go in smaller evaluation batches (a transformer's attention memory grows
+    with batch × length²); every document still comes exactly once, in length order."""
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 300, size=500)
+    split = EncodedSplit(np.ones(lengths.sum(), dtype=np.int32), np.concatenate([[0], np.cumsum(lengths)]),
+                         np.zeros(500, dtype=np.int64), lengths, np.zeros(500, dtype=np.int64))
+    seen, sizes = [], []
+    for indices, (ids, batch_lengths, _) in sorted_batches(split, 64, max_tokens=4096):
+        assert ids.shape[0] * ids.shape[1] <= 4096 and len(indices) <= 64
+        seen += indices.tolist()
+        sizes.append(len(indices))
+    assert sorted(seen) == list(range(500)) and list(lengths[seen]) == sorted(lengths)
+    assert sizes[0] == 64 and 1 < min(sizes[:-1]) <= 4096 // int(np.sort(lengths)[-2])  # short ones full, long ones few
+    huge = EncodedSplit(np.ones(5000, dtype=np.int32), np.array([0, 5000]), np.zeros(1, dtype=np.int64),
+                        np.array([5000]), np.zeros(1, dtype=np.int64))
+    assert [len(i) for i, _ in sorted_batches(huge, 64, max_tokens=2048)] == [1]  # one document over the budget

@@ -164,10 +164,21 @@ def _balancing_weights(labels: np.ndarray) -> np.ndarray:
     return weights
 
 
-def sorted_batches(split: EncodedSplit, batch_size: int):
-    """Evaluation batches in order of length (little padding); yields (indices, batch)."""
-    order = np.argsort(split.lengths, kind="stable")
+def sorted_batches(split: EncodedSplit, batch_size: int, max_tokens: int | None = None):
+    """Evaluation batches in order of length (little padding); yields (indices, batch). With
+    ``max_tokens``, a batch also holds at most that many padded positions (documents × its
+    longest), at least one document: long documents go in smaller batches."""
+    lengths = split.lengths
+    order = np.argsort(lengths, kind="stable")
     dataset = EncodedDataset(split)
-    for start in range(0, len(order), batch_size):
-        indices = order[start : start + batch_size]
+    start = 0
+    while start < len(order):
+        size = batch_size
+        if max_tokens is not None:  # the batch's longest document is its last (sorted)
+            longest = int(lengths[order[min(start + size, len(order)) - 1]])
+            while size > 1 and size * longest > max_tokens:
+                size = max(1, max_tokens // max(longest, 1))
+                longest = int(lengths[order[min(start + size, len(order)) - 1]])
+        indices = order[start : start + size]
+        start += size
         yield indices, collate([dataset[i] for i in indices])

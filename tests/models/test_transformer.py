@@ -93,3 +93,9 @@ def test_frozen_encoder_features_are_computed_once_and_the_artifact_needs_no_fol
     model = predictor.models[0]
     assert len(model._features) == 0
     np.testing.assert_allclose(predictor.predict_proba(texts[:1]), probabilities[:1], atol=1e-5)
+    # Evaluation batches keep to the model's token budget; a smaller budget gives the same logits.
+    from textclf.inference import predict_logits
+
+    encoded = predictor.encode(texts * 20)[0]
+    monkeypatch.setattr(type(model), "max_batch_tokens", 64)
+    np.testing.assert_allclose(predict_logits(model, encoded, 256), predict_logits(model, encoded, 1), atol=1e-5)

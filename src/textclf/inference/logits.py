@@ -20,7 +20,7 @@ def predict_logits(
     was_training = model.training
     model.eval()
     out: np.ndarray | None = None
-    for indices, (ids, lengths, _) in sorted_batches(split, batch_size):
+    for indices, (ids, lengths, _) in sorted_batches(split, batch_size, getattr(model, "max_batch_tokens", None)):
         logits = model(ids.to(device), lengths.to(device)).float().cpu().numpy()
         if out is None:
             out = np.empty((len(split), logits.shape[1]), dtype=np.float32)

@@ -53,6 +53,8 @@ class TextClassifier(nn.Module):
     needs_statistics: ClassVar[bool] = False
     has_attention: ClassVar[bool] = False
     caches_features: ClassVar[bool] = False
+    # Evaluation batches hold at most this many padded tokens (None: only the batch size counts).
+    max_batch_tokens: ClassVar[int | None] = None
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """(batch, seq_len, dim) token vectors; by default the ``embedding`` table's rows."""

@@ -52,6 +52,9 @@ class TransformerParams(ModelParams):
 @register_model("transformer", TransformerParams)
 class Transformer(TextClassifier):
     caches_features = True  # with freeze: true (see precompute_features)
+    # Attention's memory grows with batch × length²: evaluation batches of 256 posts of 256
+    # sub-words need gigabytes; 16,384 tokens (64 × 256) keep it to a few hundred megabytes.
+    max_batch_tokens = 16_384
 
     def __init__(self, params: TransformerParams, context: BuildContext):
         super().__init__()
