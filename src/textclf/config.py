@@ -131,12 +131,12 @@ DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
 }
 
 
-def apply_default_recipe(raw: dict) -> bool:
+def apply_default_recipe(raw: dict) -> None:
     """Fill a raw config whose ``model`` section is missing or names no model from
-    :data:`DEFAULT_RECIPE` in place (the config's own keys win); return whether it did."""
+    :data:`DEFAULT_RECIPE` in place (the config's own keys win)."""
     model = raw.get("model")
-    if isinstance(model, dict) and "name" in model or model is not None and not isinstance(model, dict):
-        return False
+    if not (model is None or isinstance(model, dict) and "name" not in model):
+        return
     for section, values in DEFAULT_RECIPE.items():
         current = raw.get(section)
         if current is None:
@@ -144,7 +144,6 @@ def apply_default_recipe(raw: dict) -> bool:
         if isinstance(current, dict):
             for key, value in values.items():
                 current.setdefault(key, value)
-    return True
 
 
 class ModelConfig(BaseModel):

@@ -19,9 +19,12 @@ discovered:
   buffers, so model artifacts carry it;
 - ``has_attention``: ``forward(ids, lengths, return_attention=True)`` returns ``(logits,
   weights)`` with one weight per token, which explanations show instead of gradients;
-- ``caches_features``: ``precompute_features(splits, folder, progress=)`` is called once on a
+- ``max_batch_tokens``: evaluation batches hold at most this many padded tokens (a transformer's
+  attention memory grows with batch × length²); None: only the batch size counts;
+- ``caches_features``: ``precompute_features(splits, folder, batches, progress=)`` is called once on a
   fresh model with every encoded split, before training (a frozen pretrained encoder computes
-  each document's vector once; ``folder`` keeps them for later runs).
+  each document's vector once; ``folder`` keeps them for later runs, and the final evaluation's
+  model reads them back).
 
 ``artifact_params(params)`` gives the parameters a model artifact stores (by default those of the
 config; a model may add what rebuilding it without its sources needs).
@@ -53,7 +56,6 @@ class TextClassifier(nn.Module):
     needs_statistics: ClassVar[bool] = False
     has_attention: ClassVar[bool] = False
     caches_features: ClassVar[bool] = False
-    # Evaluation batches hold at most this many padded tokens (None: only the batch size counts).
     max_batch_tokens: ClassVar[int | None] = None
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
@@ -75,7 +77,7 @@ class TextClassifier(nn.Module):
         """The parameters stored in model artifacts, from those of the config."""
         return params
 
-    def precompute_features(self, splits, folder, progress=None) -> None:
+    def precompute_features(self, splits, folder, batches, progress=None) -> None:
         raise NotImplementedError(f"{type(self).__name__} declares no cached features")
 
     def fit_statistics(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:

@@ -115,19 +115,17 @@ class Transformer(TextClassifier):
         are computed, and kept only while training (a serving process keeps nothing)."""
         rows = ids.cpu().numpy()
         keys = [rows[i, : int(n)].tobytes() for i, n in enumerate(lengths.tolist())]
-        missing = [i for i, k in enumerate(keys) if k not in self._features]
+        found = [self._features.get(k) for k in keys]
+        missing = [i for i, vector in enumerate(found) if vector is None]
         if missing:
             index = torch.tensor(missing, device=ids.device)
             sub_lengths = lengths.to(ids.device)[index]
             sub = ids[index, : int(sub_lengths.max())]
-            vectors = self.encode(self.embed(sub), sub_lengths).float().cpu()
-            fresh = {keys[i]: vector for i, vector in zip(missing, vectors)}
-            if self.training:
-                self._features.update(fresh)
-        else:
-            fresh = {}
-        device = self.head.weight.device
-        return torch.stack([self._features[k] if k in self._features else fresh[k] for k in keys]).to(device)
+            for i, vector in zip(missing, self.encode(self.embed(sub), sub_lengths).float().cpu()):
+                found[i] = vector
+                if self.training:
+                    self._features[keys[i]] = vector
+        return torch.stack(found).to(self.head.weight.device)
 
     def fingerprint(self) -> str:
         """Identifies the frozen encoder's function: its weights and pooling."""
@@ -137,9 +135,10 @@ class Transformer(TextClassifier):
             digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
         return digest.hexdigest()[:20]
 
-    def precompute_features(self, splits, folder: Path | None, batch_size: int = 64, progress=None) -> None:
+    def precompute_features(self, splits, folder: Path | None, batches, progress=None) -> None:
         """With ``freeze: true``, compute every document's pooled vector of ``splits`` (EncodedSplits)
-        now, reading and writing ``folder/<key>.npy`` (key: the encoder and the split's ids)."""
+        now, reading and writing ``folder/<key>.npy`` (key: the encoder and the split's ids);
+        ``batches(split)`` yields a split's ``(indices, (ids, lengths, labels))`` batches."""
         if not self.frozen:
             return
         was_training = self.training
@@ -152,31 +151,22 @@ class Transformer(TextClassifier):
             if path is not None and path.is_file():
                 vectors = torch.from_numpy(np.load(path))
             else:
-                vectors = self._compute(split, batch_size, progress)
+                vectors = self._compute(split, batches, progress)
                 if path is not None:
                     _save(path, vectors.numpy())
             for i in range(len(split)):
                 self._features[ids[offsets[i]: offsets[i + 1]].astype(np.int64).tobytes()] = vectors[i]
         self.train(was_training)
 
-    def _compute(self, split, batch_size: int, progress) -> torch.Tensor:
-        lengths = np.diff(np.asarray(split.offsets))
-        order = np.argsort(lengths, kind="stable")
+    @torch.no_grad()
+    def _compute(self, split, batches, progress) -> torch.Tensor:
         out = torch.zeros(len(split), self.encoder.config.hidden_size)
         device = self.head.weight.device
         bar = progress(total=len(split)) if progress else None
-        with torch.no_grad():
-            for start in range(0, len(order), batch_size):
-                index = order[start: start + batch_size]
-                width = int(lengths[index].max())
-                batch = torch.zeros(len(index), width, dtype=torch.int64)
-                for row, i in enumerate(index):
-                    doc = split.document(int(i))
-                    batch[row, : len(doc)] = torch.from_numpy(doc.astype(np.int64))
-                batch_lengths = torch.from_numpy(lengths[index].astype(np.int64))
-                out[torch.from_numpy(index)] = self.encode(self.embed(batch.to(device)), batch_lengths).float().cpu()
-                if bar is not None:
-                    bar.update(len(index))
+        for indices, (ids, lengths, _) in batches(split):
+            out[torch.from_numpy(indices)] = self.encode(self.embed(ids.to(device)), lengths).float().cpu()
+            if bar is not None:
+                bar.update(len(indices))
         if bar is not None:
             bar.close()
         return out

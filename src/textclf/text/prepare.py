@@ -98,11 +98,8 @@ def encode_corpus(
     encode every split with it. ``consume``: the corpus's texts are emptied once tokenized (its
     labels and weights stay), which frees their memory early."""
     pipeline = pipeline or TextPipeline.from_preprocess(pre)
-    texts = [corpus[s].texts for s in SPLITS]
-    labels = [corpus[s].labels for s in SPLITS]
-    encoded = (pipeline.fit_encode(*texts, labels=labels, consume=True) if consume and isinstance(pipeline, TextPipeline)
-               else pipeline.fit_encode(*texts, labels=labels))
-    del texts
+    encoded = pipeline.fit_encode(*(corpus[s].texts for s in SPLITS), labels=[corpus[s].labels for s in SPLITS],
+                                  consume=consume)
     for split, enc in zip(SPLITS, encoded):
         enc.weights = corpus[split].weights
     return pipeline, dict(zip(SPLITS, encoded))

@@ -104,11 +104,17 @@ class PretrainedPipeline:
     # ----------------------------------------------------------------- encoding
 
     def fit_encode(
-        self, train: Sequence[str], *others: Sequence[str], labels: Sequence[np.ndarray] | None = None
+        self, train: Sequence[str], *others: Sequence[str], labels: Sequence[np.ndarray] | None = None,
+        consume: bool = False,
     ) -> list[EncodedSplit]:
-        """Encode ``train`` and each of ``others`` (a pretrained vocabulary learns nothing)."""
-        groups = [train, *others]
-        return [self.encode(g, None if labels is None else labels[i]) for i, g in enumerate(groups)]
+        """Encode ``train`` and each of ``others`` (a pretrained vocabulary learns nothing);
+        ``consume`` empties each given list once it is encoded, as TextPipeline's does."""
+        out = []
+        for i, group in enumerate([train, *others]):
+            out.append(self.encode(group, None if labels is None else labels[i]))
+            if consume and isinstance(group, list):
+                group.clear()
+        return out
 
     def tokenize(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
         """Every text's sub-word ids with special tokens, untruncated, and their counts."""

@@ -19,7 +19,7 @@ from textclf.files import write_json
 from textclf.inference import Predictor
 from textclf.reporting.plots import plot_training_curves
 from textclf.run_layout import RunLayout
-from textclf.training.setup import RunSetup, features_folder
+from textclf.training.setup import RunSetup, feature_batches, features_folder
 
 __all__ = ["TrainResult", "final_evaluation"]
 
@@ -47,7 +47,8 @@ def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_scor
                                batch_size=config.train.eval_batch_size)
     for model in predictor.models:
         if model.caches_features:  # a frozen encoder: read the vectors computed before training
-            model.precompute_features([prepared.splits["val"], prepared.splits["test"]], features_folder(config))
+            model.precompute_features([prepared.splits["val"], prepared.splits["test"]], features_folder(config),
+                                      feature_batches(model))
     if config.train.calibration == "temperature" and not setup.task.multilabel:
         calibrate(predictor, prepared.splits["val"])
     results = {

@@ -29,7 +29,7 @@ from textclf.training.loss import class_weights
 from textclf.training.optimizer import SplitOptimizer, make_optimizer
 from textclf.training.schedule import Schedule, make_schedule
 
-__all__ = ["RunSetup", "setup_run", "build_context", "features_folder"]
+__all__ = ["RunSetup", "setup_run", "build_context", "features_folder", "feature_batches"]
 
 
 @dataclass
@@ -136,12 +136,18 @@ def _precompute(model: TextClassifier, config: Config, prepared: PreparedData, d
         return tqdm(total=total, unit="doc", desc="encoder features", disable=not distributed.is_main,
                     mininterval=1.0, leave=False)
 
-    model.precompute_features([prepared.splits[s] for s in SPLITS], features_folder(config), progress=progress)
+    model.precompute_features([prepared.splits[s] for s in SPLITS], features_folder(config),
+                              feature_batches(model), progress=progress)
 
 
 def features_folder(config: Config) -> Path | None:
     """Where models that cache features keep them (beside the encoded data), or None without a cache."""
     return cache_dir(config) / "features" if config.data.cache else None
+
+
+def feature_batches(model: TextClassifier, batch_size: int = 64):
+    """The batches ``precompute_features`` runs a split in: by length, within the model's token budget."""
+    return lambda split: sorted_batches(split, batch_size, model.max_batch_tokens)
 
 
 def _dense_tables(model: nn.Module, distributed: Distributed) -> None:
