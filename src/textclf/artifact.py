@@ -93,7 +93,7 @@ class ModelArtifact:
     def build_context(self) -> BuildContext:
         return BuildContext(
             vocab_size=len(self.pipeline["vocab"]), num_classes=len(self.classes), pad_id=PAD_ID,
-            task=self.task,
+            task=self.task, tokens=tuple(self.pipeline["vocab"]),
         )
 
     def build_model(self, device: str | torch.device = "cpu") -> TextClassifier:

@@ -25,6 +25,10 @@ SMALL = {
     "bag_of_ngrams": {"embedding_dim": 16, "buckets": 5000, "tfidf": True, "ngrams": 3},
     "transformer": {"pretrained": "MINILM", "freeze": True},  # the real all-MiniLM-L6-v2
 }
+# Variants whose export takes another path: (case id, model name, parameters).
+VARIANTS = [(name, name, params) for name, params in SMALL.items()] + [
+    ("bag_of_ngrams-chars", "bag_of_ngrams", {**SMALL["bag_of_ngrams"], "minn": 2, "maxn": 4, "char_buckets": 3000}),
+]
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +44,9 @@ def test_every_registered_model_has_a_parity_case():
     assert set(SMALL) == set(list_models())
 
 
-@pytest.mark.parametrize("name", sorted(SMALL))
-def test_export_parity_with_the_checkpoint(name, mini_config, tmp_path, texts):
-    params = {k: minilm_path() if v == "MINILM" else v for k, v in SMALL[name].items()}
+@pytest.mark.parametrize("name,params", [pytest.param(n, p, id=case) for case, n, p in VARIANTS])
+def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, texts):
+    params = {k: minilm_path() if v == "MINILM" else v for k, v in params.items()}
     overrides = {"model": {"name": name, **params}, "train.epochs": 1}
     if name == "transformer":
         overrides["preprocess.max_seq_len"] = 32  # 1,000 texts through MiniLM twice stay quick

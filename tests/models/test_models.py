@@ -11,6 +11,9 @@ from textclf.models.rnn import PaddedRNN, reverse_padded
 from textclf.training.optimizer import clip_gradients, gradient_values, make_optimizer
 
 VOCAB, CLASSES = 60, 5
+# The vocabulary's strings: words that share character n-grams ("w3", "w13", "w31", ...).
+TOKENS = ("<pad>", "<unk>") + tuple(f"w{i}" for i in range(2, VOCAB))
+CONTEXT = BuildContext(VOCAB, CLASSES, tokens=TOKENS)
 RNN_SMALL = {"embedding_dim": 12, "hidden_size": 10}
 # Small parameters and variants of every registered model; a new model must add its entry here.
 VARIANTS = {
@@ -20,6 +23,7 @@ VARIANTS = {
         {"embedding_dim": 8, "buckets": 97},
         {"embedding_dim": 8, "buckets": 97, "ngrams": 3, "tfidf": True},
         {"embedding_dim": 8, "ngrams": 1, "sparse": False},
+        {"embedding_dim": 8, "buckets": 97, "tfidf": True, "minn": 2, "maxn": 3, "char_buckets": 31},
     ],
     "textcnn": [{"embedding_dim": 12, "num_filters": 4}, {"embedding_dim": 12, "num_filters": 4, "filter_widths": [2, 7]}],
     # The real all-MiniLM-L6-v2 (random ids 2..59 are valid rows of its vocabulary).
@@ -49,7 +53,7 @@ def resolved(params):
 
 def fitted(name, params):
     """A model with random weights, its training statistics (if any) taken from random batches."""
-    model = build_model(name, resolved(params), BuildContext(VOCAB, CLASSES))
+    model = build_model(name, resolved(params), CONTEXT)
     if model.needs_statistics:
         model.fit_statistics([batch(seed) for seed in range(3)])
     return model
@@ -104,16 +108,16 @@ def test_a_few_steps_fit_a_batch_and_state_dict_round_trips(name, params):
         optimizer.step()
     model.eval()
     assert model(ids, lengths).argmax(1).tolist() == labels.tolist()
-    copy = build_model(name, resolved(params), BuildContext(VOCAB, CLASSES)).eval()
+    copy = build_model(name, resolved(params), CONTEXT).eval()
     copy.load_state_dict(model.state_dict())
     torch.testing.assert_close(copy(ids, lengths), model(ids, lengths))
 
 
 def test_unknown_model_and_parameter_errors_list_valid_choices():
     with pytest.raises(ConfigError, match="valid names: bag_of_ngrams, bigru_attention, lstm, textcnn, transformer"):
-        build_model("bert", {}, BuildContext(VOCAB, CLASSES))
+        build_model("bert", {}, CONTEXT)
     with pytest.raises(ConfigError, match="did you mean 'hidden_size'"):
-        build_model("lstm", {"hiden_size": 3}, BuildContext(VOCAB, CLASSES))
+        build_model("lstm", {"hiden_size": 3}, CONTEXT)
 
 
 def test_study_model_has_the_study_size():
@@ -122,7 +126,7 @@ def test_study_model_has_the_study_size():
 
 
 def test_attention_is_exactly_zero_on_padding():
-    model = build_model("bigru_attention", RNN_SMALL, BuildContext(VOCAB, CLASSES)).eval()
+    model = build_model("bigru_attention", RNN_SMALL, CONTEXT).eval()
     ids, lengths = batch()
     _, weights = model(ids, lengths, return_attention=True)
     mask = torch.arange(9)[None, :] < lengths[:, None]

@@ -4,7 +4,14 @@ Unigrams use the vocabulary's ids; word n-grams of length 2..``ngrams`` are hash
 ``buckets`` rows of a second table (as fastText does, so no n-gram vocabulary is kept). The
 document vector goes through one linear layer: a low-rank linear model over n-gram counts.
 
-Weighting of the features of one document:
+With ``minn``/``maxn`` (off by default) the document also has a bag of character n-grams: those of
+each of its words (``models/subwords.py``; within word boundaries, as scikit-learn's ``char_wb``
+analyzer and fastText's subwords), hashed into a third table of ``char_buckets`` rows, weighted
+like the words (below) but normalised on their own, and added to the document vector. Words that
+share a stem, an affix or a misspelling then share features, which helps short, noisy texts.
+
+Weighting of the features of one document (the character n-grams are a second block, weighted
+the same way on their own):
 - ``tfidf: false``: every token and n-gram occurrence counts once (fastText's average);
 - ``tfidf: true``: sublinear TF-IDF, ``(1 + ln tf) * idf``, L2-normalised per document, with
   ``idf = ln((1 + n) / (1 + df)) + 1`` from the training split (scikit-learn's smooth idf) and
@@ -19,11 +26,13 @@ those parameters are updated by ``SparseAdam`` (see ``training/optimizer.py``).
 from __future__ import annotations
 
 import torch
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from torch import nn
 
+from textclf.errors import ConfigError
 from textclf.models.base import BuildContext, TextClassifier
 from textclf.models.registry import ModelParams, register_model
+from textclf.models.subwords import subword_bags, subword_table
 
 __all__ = ["BagOfNgrams", "BagOfNgramsParams", "hashed_ngrams"]
 
@@ -38,6 +47,19 @@ class BagOfNgramsParams(ModelParams):
     min_df: int = Field(1, ge=1)  # only with tfidf
     dropout: float = Field(0.0, ge=0, lt=1)
     sparse: bool = True
+    # Character n-grams of each word, from minn to maxn characters (e.g. 2 and 5); 0: none.
+    minn: int = Field(0, ge=0)
+    maxn: int = Field(0, ge=0, validate_default=True)
+    char_buckets: int = Field(200_000, ge=1)  # hash table rows for the character n-grams
+
+    @field_validator("maxn")
+    @classmethod
+    def _char_range(cls, maxn: int, info: ValidationInfo) -> int:
+        minn = info.data.get("minn", 0)
+        if (minn == 0) != (maxn == 0) or maxn < minn:
+            raise ValueError(f"minn={minn}, maxn={maxn}: character n-grams need 1 <= minn <= maxn "
+                             "(e.g. minn: 2, maxn: 5), or both 0 for none")
+        return maxn
 
 
 def hashed_ngrams(ids: torch.Tensor, lengths: torch.Tensor, n: int, vocab_size: int, buckets: int):
@@ -84,6 +106,18 @@ class BagOfNgrams(TextClassifier):
             if self.ngram_embedding is not None:
                 self.ngram_embedding.weight[-1].zero_()
         self.register_buffer("idf", torch.ones(self.num_features) if params.tfidf else torch.ones(0))
+        self.char_embedding = None
+        if params.minn:
+            if len(context.tokens) != context.vocab_size:
+                raise ConfigError("model.minn: character n-grams need the vocabulary's words, "
+                                  "which this model was built without")
+            offsets, rows = subword_table(context.tokens, params.minn, params.maxn, params.char_buckets)
+            # Rebuilt from the vocabulary at every build: not part of the state dict.
+            self.register_buffer("subword_offsets", offsets, persistent=False)
+            self.register_buffer("subword_rows", rows, persistent=False)
+            self.char_embedding = nn.Embedding(params.char_buckets, dim, sparse=params.sparse)
+            nn.init.uniform_(self.char_embedding.weight, -1.0 / dim, 1.0 / dim)
+            self.register_buffer("char_idf", torch.ones(params.char_buckets if params.tfidf else 0))
         self.dropout = nn.Dropout(params.dropout)
         self.fc = nn.Linear(dim, context.num_classes)
 
@@ -107,6 +141,7 @@ class BagOfNgrams(TextClassifier):
         if not self.params.tfidf:
             return
         df = torch.zeros(self.num_features, dtype=torch.float64)
+        char_df = torch.zeros(self.params.char_buckets if self.char_embedding is not None else 0, dtype=torch.int64)
         n_docs = 0
         for ids, lengths in ids_batches:
             feats, valid = self.features(ids, lengths)
@@ -114,10 +149,53 @@ class BagOfNgrams(TextClassifier):
             keys = torch.unique(rows[valid] * self.num_features + feats[valid])
             df += torch.bincount(keys % self.num_features, minlength=self.num_features).double()
             n_docs += ids.size(0)
+            if self.char_embedding is not None:
+                char_df += torch.bincount(self.char_grams(ids, lengths)[1], minlength=self.params.char_buckets)
+        self.idf.copy_(self._idf(df, n_docs))
+        if self.char_embedding is not None:
+            self.char_idf.copy_(self._idf(char_df.double(), n_docs))
+
+    def _idf(self, df: torch.Tensor, n_docs: int) -> torch.Tensor:
         idf = torch.log((1.0 + n_docs) / (1.0 + df)) + 1.0
         idf[df < self.params.min_df] = 0.0  # and features never seen in training (df = 0)
         idf[df == 0] = 0.0
-        self.idf.copy_(idf.float())
+        return idf.float()
+
+    def char_grams(self, ids: torch.Tensor, lengths: torch.Tensor):
+        """The batch's distinct (document, character n-gram) pairs, ordered by document:
+        (document index, bucket, count in the document), each 1-D."""
+        mask = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
+        docs = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(ids)[mask]
+        # Each distinct word of a document once, with its count; then its n-grams.
+        pairs, counts = torch.unique(docs * self.vocab_size + ids[mask], return_counts=True)
+        flat, _, per_word = subword_bags(self.subword_offsets, self.subword_rows, pairs % self.vocab_size)
+        buckets = self.params.char_buckets
+        keys = torch.repeat_interleave(pairs // self.vocab_size, per_word) * buckets + flat
+        distinct, inverse = torch.unique(keys, return_inverse=True)
+        tf = torch.zeros(distinct.numel(), device=ids.device).scatter_add_(
+            0, inverse, torch.repeat_interleave(counts, per_word).float())
+        return distinct // buckets, distinct % buckets, tf
+
+    def char_weights(self, ids: torch.Tensor, lengths: torch.Tensor):
+        """The batch's character n-grams as (document index, bucket, weight), ordered by document:
+        sublinear TF-IDF normalised per document with ``tfidf``, else each document's mean."""
+        doc, bucket, tf = self.char_grams(ids, lengths)
+        total = torch.zeros(ids.size(0), device=ids.device)
+        if self.params.tfidf:
+            weight = self.char_idf[bucket] * (1.0 + torch.log(tf))
+            norm = total.scatter_add(0, doc, weight * weight).sqrt()
+        else:
+            weight, norm = tf, total.scatter_add(0, doc, tf)
+        return doc, bucket, weight / norm.clamp_min(1e-12)[doc]
+
+    def char_document(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(batch, dim): the weighted sum of each document's character n-gram vectors."""
+        doc, bucket, weight = self.char_weights(ids, lengths)
+        per_doc = torch.zeros_like(lengths).scatter_add(0, doc, torch.ones_like(doc))
+        return nn.functional.embedding_bag(
+            bucket, self.char_embedding.weight, torch.cumsum(per_doc, 0) - per_doc, mode="sum",
+            per_sample_weights=weight, sparse=self.char_embedding.sparse,
+        )
 
     def _weights(self, feats: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """(batch, n_features) weight of each feature occurrence; 0 where not valid."""
@@ -143,7 +221,7 @@ class BagOfNgrams(TextClassifier):
             ids, self.embedding.weight, per_sample_weights=weights[:, : ids.size(1)], mode="sum",
             sparse=self.embedding.sparse, padding_idx=self.pad_id,  # the table's own flag (distributed turns it off)
         )
-        return self._head(doc, feats, valid, weights, ids.size(1))
+        return self._head(doc, feats, valid, weights, ids.size(1), lengths)
 
     def classify(self, embedded: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The same logits from the (batch, seq_len, dim) token vectors (for explanations)."""
@@ -151,19 +229,22 @@ class BagOfNgrams(TextClassifier):
         weights = self._weights(feats, valid)
         width = ids.size(1)
         doc = torch.bmm(weights[:, None, :width], embedded).squeeze(1)  # (batch, dim)
-        return self._head(doc, feats, valid, weights, width)
+        return self._head(doc, feats, valid, weights, width, lengths)
 
     def export_module(self) -> nn.Module:
         return _ExportForm(self)
 
-    def _head(self, doc, feats, valid, weights, width: int) -> torch.Tensor:
-        """Add the hashed n-grams' vectors to the unigrams' sum ``doc``; classify."""
+    def _head(self, doc, feats, valid, weights, width: int, lengths) -> torch.Tensor:
+        """Add the hashed n-grams' vectors (and the character n-grams') to the unigrams' sum
+        ``doc``; classify."""
         if self.ngram_embedding is not None and feats.size(1) > width:  # (one-word batches have none)
             ngram_ids = torch.where(valid[:, width:], feats[:, width:] - self.vocab_size, self.params.buckets)
             doc = doc + nn.functional.embedding_bag(
                 ngram_ids, self.ngram_embedding.weight, per_sample_weights=weights[:, width:], mode="sum",
                 sparse=self.ngram_embedding.sparse, padding_idx=self.params.buckets,
             )
+        if self.char_embedding is not None:
+            doc = doc + self.char_document(feats[:, :width], lengths)
         return self.fc(self.dropout(doc))  # (batch, num_classes)
 
 
@@ -190,6 +271,9 @@ class _ExportForm(nn.Module):
         if m.ngram_embedding is not None:
             ngram_ids = torch.where(valid[:, width:], feats[:, width:] - m.vocab_size, m.params.buckets)
             doc = doc + (weights[:, width:, None] * m.ngram_embedding.weight[ngram_ids]).sum(1)
+        if m.char_embedding is not None:  # (embedding_bag's offsets form has no ONNX export)
+            docs, bucket, weight = m.char_weights(ids, lengths)
+            doc = doc.scatter_add(0, docs[:, None].expand(-1, doc.size(1)), weight[:, None] * m.char_embedding.weight[bucket])
         return m.fc(doc)
 
     def _tfidf_weights(self, feats: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

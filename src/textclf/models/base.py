@@ -1,7 +1,7 @@
 """What every model is given and what it declares.
 
 A model is built from its validated parameters and a :class:`BuildContext` — the one object that
-says how many tokens and classes there are, which id pads, and the task — and is a
+says how many tokens and classes there are, which id pads, the task, and the tokens' strings — and is a
 :class:`TextClassifier`: ``forward(ids, lengths) -> logits``, computed as
 ``classify(embed(ids), ids, lengths)``::
 
@@ -50,6 +50,9 @@ class BuildContext:
     num_classes: int
     pad_id: int = 0
     task: str = "multiclass"
+    # The vocabulary's strings in id order (bag_of_ngrams' character n-grams read them); empty
+    # where the caller has none.
+    tokens: tuple[str, ...] = ()
 
 
 class TextClassifier(nn.Module):

@@ -77,7 +77,7 @@ class RunSetup:
 
 def build_context(prepared: PreparedData, task: str = "multiclass") -> BuildContext:
     return BuildContext(vocab_size=len(prepared.vocab), num_classes=prepared.num_classes, pad_id=PAD_ID,
-                        task=task)
+                        task=task, tokens=tuple(prepared.vocab.itos_))
 
 
 def setup_run(config: Config, prepared: PreparedData | None = None,
