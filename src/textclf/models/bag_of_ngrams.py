@@ -192,10 +192,7 @@ class BagOfNgrams(TextClassifier):
         """(batch, dim): the weighted sum of each document's character n-gram vectors."""
         doc, bucket, weight = self.char_weights(ids, lengths)
         per_doc = torch.zeros_like(lengths).scatter_add(0, doc, torch.ones_like(doc))
-        return nn.functional.embedding_bag(
-            bucket, self.char_embedding.weight, torch.cumsum(per_doc, 0) - per_doc, mode="sum",
-            per_sample_weights=weight, sparse=self.char_embedding.sparse,
-        )
+        return _bag(self.char_embedding, bucket, weight, offsets=torch.cumsum(per_doc, 0) - per_doc)
 
     def _weights(self, feats: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """(batch, n_features) weight of each feature occurrence; 0 where not valid."""
@@ -214,13 +211,10 @@ class BagOfNgrams(TextClassifier):
         return per_doc / tf / norm
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        # Weighted sums straight from the table, without materialising the token vectors.
+        # Weighted sums of the tables' rows, without materialising the token vectors.
         feats, valid = self.features(ids, lengths)
         weights = self._weights(feats, valid)  # (batch, n_features)
-        doc = nn.functional.embedding_bag(
-            ids, self.embedding.weight, per_sample_weights=weights[:, : ids.size(1)], mode="sum",
-            sparse=self.embedding.sparse, padding_idx=self.pad_id,  # the table's own flag (distributed turns it off)
-        )
+        doc = _bag(self.embedding, ids, weights[:, : ids.size(1)], padding_idx=self.pad_id)
         return self._head(doc, feats, valid, weights, ids.size(1), lengths)
 
     def classify(self, embedded: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -239,13 +233,22 @@ class BagOfNgrams(TextClassifier):
         ``doc``; classify."""
         if self.ngram_embedding is not None and feats.size(1) > width:  # (one-word batches have none)
             ngram_ids = torch.where(valid[:, width:], feats[:, width:] - self.vocab_size, self.params.buckets)
-            doc = doc + nn.functional.embedding_bag(
-                ngram_ids, self.ngram_embedding.weight, per_sample_weights=weights[:, width:], mode="sum",
-                sparse=self.ngram_embedding.sparse, padding_idx=self.params.buckets,
-            )
+            doc = doc + _bag(self.ngram_embedding, ngram_ids, weights[:, width:], padding_idx=self.params.buckets)
         if self.char_embedding is not None:
             doc = doc + self.char_document(feats[:, :width], lengths)
         return self.fc(self.dropout(doc))  # (batch, num_classes)
+
+
+def _bag(table: nn.Embedding, rows: torch.Tensor, weights: torch.Tensor, offsets: torch.Tensor | None = None,
+         padding_idx: int | None = None) -> torch.Tensor:
+    """``embedding_bag``'s weighted sums of ``table``'s ``rows`` (2-D, or 1-D with ``offsets``),
+    reading each distinct row once: a sparse table's gradient then has one entry per distinct row
+    of the batch instead of one per occurrence, which makes SparseAdam's step (coalescing and
+    updating those rows) several times cheaper. Sparse or not as the table is (distributed
+    training turns it off); ``padding_idx``'s row gets no gradient."""
+    distinct, inverse = torch.unique(rows, return_inverse=True)
+    vectors = nn.functional.embedding(distinct, table.weight, padding_idx=padding_idx, sparse=table.sparse)
+    return nn.functional.embedding_bag(inverse, vectors, offsets, mode="sum", per_sample_weights=weights)
 
 
 class _ExportForm(nn.Module):
