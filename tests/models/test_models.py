@@ -203,3 +203,22 @@ def test_hashed_bigrams_are_deterministic_and_spread():
     assert torch.equal(buckets, again)
     _, valid = hashed_ngrams(ids, torch.tensor([1]), 2, 5000, 100_000)
     assert not valid.any()  # a one-word document has no bigram
+
+
+def test_bag_of_ngrams_sparse_gradients_hold_each_batch_row_once():
+    """A word that occurs many times in a batch is one row of the sparse gradient (SparseAdam's
+    step costs per row), with the sum of its occurrences' gradients."""
+    params = {"embedding_dim": 8, "buckets": 97, "minn": 2, "maxn": 3, "char_buckets": 31}
+    model = build_model("bag_of_ngrams", params, CONTEXT)
+    ids, lengths = batch()
+    model(ids, lengths).sum().backward()
+    for table in (model.embedding, model.ngram_embedding, model.char_embedding):
+        grad = table.weight.grad
+        assert grad.is_sparse
+        rows = grad._indices()[0]
+        assert rows.numel() == rows.unique().numel()
+    dense = build_model("bag_of_ngrams", {**params, "sparse": False}, CONTEXT)
+    dense.load_state_dict(model.state_dict())
+    dense(ids, lengths).sum().backward()
+    for name in ("embedding", "ngram_embedding", "char_embedding"):
+        torch.testing.assert_close(getattr(model, name).weight.grad.to_dense(), getattr(dense, name).weight.grad)
