@@ -39,7 +39,7 @@ from textclf.files import atomic_path
 from textclf.models import BuildContext, TextClassifier, build_model
 from textclf.text.pipeline import TextPipeline, pipeline_from_spec
 from textclf.text.pretrained import PretrainedPipeline
-from textclf.text.vocabulary import PAD_ID
+from textclf.text.vocabulary import PAD_ID, word_strings
 
 __all__ = ["ARTIFACT_VERSION", "ModelArtifact", "TrainingState", "load_checkpoint_file"]
 
@@ -93,7 +93,7 @@ class ModelArtifact:
     def build_context(self) -> BuildContext:
         return BuildContext(
             vocab_size=len(self.pipeline["vocab"]), num_classes=len(self.classes), pad_id=PAD_ID,
-            task=self.task, tokens=tuple(self.pipeline["vocab"]),
+            task=self.task, tokens=word_strings(self.pipeline["vocab"]),
         )
 
     def build_model(self, device: str | torch.device = "cpu") -> TextClassifier:

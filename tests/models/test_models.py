@@ -11,8 +11,8 @@ from textclf.models.rnn import PaddedRNN, reverse_padded
 from textclf.training.optimizer import clip_gradients, gradient_values, make_optimizer
 
 VOCAB, CLASSES = 60, 5
-# The vocabulary's strings: words that share character n-grams ("w3", "w13", "w31", ...).
-TOKENS = ("<pad>", "<unk>") + tuple(f"w{i}" for i in range(2, VOCAB))
+# The vocabulary's words (specials blank): words that share character n-grams ("w3", "w13", ...).
+TOKENS = ("", "") + tuple(f"w{i}" for i in range(2, VOCAB))
 CONTEXT = BuildContext(VOCAB, CLASSES, tokens=TOKENS)
 RNN_SMALL = {"embedding_dim": 12, "hidden_size": 10}
 # Small parameters and variants of every registered model; a new model must add its entry here.

@@ -12,6 +12,7 @@ from textclf.errors import ConfigError
 from textclf.models import BuildContext, build_model
 from textclf.models.registry import validate_model_params
 from textclf.models.subwords import char_ngrams, subword_table
+from textclf.text.vocabulary import word_strings
 
 DOCS = ["the cat sat", "the cats sat on the mat", "a dog", "dogs and cats and cats", "mat"]
 
@@ -23,7 +24,9 @@ def test_char_ngrams_cut_the_wrapped_word_as_fasttext_does():
 
 
 def test_subword_table_gives_special_tokens_no_ngrams():
-    offsets, rows = subword_table(["<pad>", "<unk>", "ab", "b"], 2, 3, buckets=1000)
+    tokens = word_strings(["<pad>", "<unk>", "ab", "b"])
+    assert tokens == ("", "", "ab", "b")
+    offsets, rows = subword_table(tokens, 2, 3, buckets=1000)
     assert offsets.tolist() == [0, 0, 0, 5, 8]
     expected = [zlib.crc32(g.encode()) % 1000 for g in char_ngrams("ab", 2, 3) + char_ngrams("b", 2, 3)]
     assert rows.tolist() == expected
@@ -37,7 +40,7 @@ def _model(tfidf=True, buckets=1 << 20):
         ids[row, : len(doc.split())] = torch.tensor([stoi[w] for w in doc.split()])
     lengths = torch.tensor([len(d.split()) for d in DOCS])
     params = {"embedding_dim": 4, "ngrams": 1, "tfidf": tfidf, "minn": 2, "maxn": 4, "char_buckets": buckets}
-    model = build_model("bag_of_ngrams", params, BuildContext(len(tokens), 2, tokens=tuple(tokens)))
+    model = build_model("bag_of_ngrams", params, BuildContext(len(tokens), 2, tokens=word_strings(tokens)))
     model.fit_statistics([(ids, lengths)])
     return model, ids, lengths
 

@@ -50,8 +50,8 @@ class BuildContext:
     num_classes: int
     pad_id: int = 0
     task: str = "multiclass"
-    # The vocabulary's strings in id order (bag_of_ngrams' character n-grams read them); empty
-    # where the caller has none.
+    # The vocabulary's words in id order, special tokens as "" (bag_of_ngrams' character n-grams
+    # read them; text.vocabulary.word_strings); empty where the caller has none.
     tokens: tuple[str, ...] = ()
 
 

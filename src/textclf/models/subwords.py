@@ -6,7 +6,7 @@ is hashed into one of ``buckets`` rows (CRC-32 of its UTF-8 bytes, stable across
 platforms), so words that share a stem, an affix or a misspelling share features.
 
 :func:`subword_table` gives every vocabulary id its n-grams' rows in CSR form (``offsets``,
-``rows``); special tokens (padding, unknown) have none. A model rebuilds it from the vocabulary's
+``rows``); special tokens (padding, unknown: empty strings) have none. A model rebuilds it from the vocabulary's
 strings whenever it is built, so checkpoints do not store it.
 """
 
@@ -18,8 +18,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-
-from textclf.text.vocabulary import PAD, UNK
 
 __all__ = ["char_ngrams", "subword_bags", "subword_table"]
 
@@ -38,7 +36,7 @@ def subword_table(tokens: Sequence[str], minn: int, maxn: int, buckets: int) -> 
     counts = np.zeros(len(tokens), dtype=np.int64)
     rows = array("q")  # 8 bytes a row (a list of Python ints would take 4 times as much)
     for i, token in enumerate(tokens):
-        if token in (PAD, UNK) or not token:
+        if not token:  # a special token (padding, unknown)
             continue
         grams = char_ngrams(token, minn, maxn)
         counts[i] = len(grams)

@@ -13,10 +13,16 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["Vocabulary", "PAD", "UNK", "PAD_ID", "UNK_ID"]
+__all__ = ["Vocabulary", "PAD", "UNK", "PAD_ID", "UNK_ID", "word_strings"]
 
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
+
+
+def word_strings(itos: Sequence[str]) -> tuple[str, ...]:
+    """The vocabulary's words in id order, the special tokens as empty strings (what a model's
+    ``BuildContext.tokens`` holds: models never see the specials' spellings)."""
+    return tuple("" if token in (PAD, UNK) else token for token in itos)
 
 
 class Vocabulary:

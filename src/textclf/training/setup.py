@@ -23,7 +23,7 @@ from textclf.runtime import resolve_device, seed_everything
 from textclf.task import Task, get_task
 from textclf.text.prepare import PreparedData, cache_dir, prepare_data
 from textclf.text.vectors import read_vectors
-from textclf.text.vocabulary import PAD_ID
+from textclf.text.vocabulary import PAD_ID, word_strings
 from textclf.training.distributed import Distributed
 from textclf.training.loss import class_weights
 from textclf.training.optimizer import SplitOptimizer, make_optimizer
@@ -77,7 +77,7 @@ class RunSetup:
 
 def build_context(prepared: PreparedData, task: str = "multiclass") -> BuildContext:
     return BuildContext(vocab_size=len(prepared.vocab), num_classes=prepared.num_classes, pad_id=PAD_ID,
-                        task=task, tokens=tuple(prepared.vocab.itos_))
+                        task=task, tokens=word_strings(prepared.vocab.itos_))
 
 
 def setup_run(config: Config, prepared: PreparedData | None = None,
