@@ -30,3 +30,24 @@ def test_markdown_table_formats_and_marks_missing_values():
     results = load_results_module()
     table = results.markdown_table([{"x": "a", "v": 1234.5}, {"x": "b"}], [("x", "name", ""), ("v", "value", ",.1f")])
     assert table.splitlines() == ["| name | value |", "|---|--:|", "| a | 1,234.5 |", "| b | — |"]
+
+
+def test_bigru_study_summarises_each_variant_and_override_apart():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_bigru_study", ROOT / "benchmarks" / "bigru_study.py")
+        study = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(study)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    row = {"f1_macro": 0.9, "best_epoch": 9, "train_s": 2000.0, "threads": 1, "date": "d", "machine": "m"}
+    rows = [{**row, "variant": "dense", "seed": s, "accuracy": a, "sets": ""} for s, a in ((42, 91.0), (43, 92.0))]
+    rows += [{**row, "variant": "sparse", "seed": 42, "accuracy": 90.0, "sets": ""},
+             {**row, "variant": "sparse", "seed": 42, "accuracy": 70.0, "sets": "train.epochs=1"}]
+    summary = [line for line in study.summary(rows).splitlines() if line.startswith("| ")]
+    # sparse, then dense, each override apart; mean and sample std over the seeds.
+    assert summary[1].startswith("| sparse |  | 1 | 90.00 | — | 90.00 | 90.00 | below |")
+    assert summary[2].startswith("| sparse | train.epochs=1 | 1 | 70.00 |")
+    assert summary[3] == "| dense |  | 2 | 91.50 | 0.71 | 91.00 | 92.00 | at or above |"
