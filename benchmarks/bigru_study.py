@@ -3,11 +3,12 @@
     TEXTCLF_DATA=../shared/data python benchmarks/bigru_study.py
         [--variants sparse,dense] [--seeds 42,43,44] [--threads 2] [--parallel 1] [--set KEY=VALUE ...]
         [--write]
+    python benchmarks/bigru_study.py --rebuild   # the RESULTS.md section again, from the stored runs
 
 Each run is ``textclf train --config configs/20newsgroups_bigru.yaml`` (the shipped config, the
 study's random split) with ``train.seed`` set (same data split, another initialisation and
 batch order) and ``model.sparse_embedding`` true (sparse: SparseAdam on the embedding) or false
-(dense: AdamW on everything), in a fresh process; ``--parallel N`` runs N of them at once (give
+(dense: AdamW on everything, what the config sets), in a fresh process; ``--parallel N`` runs N of them at once (give
 each ``--threads`` cores of its own; ``--set train.device=cuda`` and other overrides apply to every run,
 and are listed with the runs). A run takes about 40 minutes on 2 CPU cores, so a study is
 hours of CPU: with ``--write`` every finished run is stored in benchmarks/bigru_study_rows.json
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import machine, markdown_table, write_section  # noqa: E402
+from results import command, machine, markdown_table, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = Path(__file__).resolve().parent / "bigru_study_rows.json"
@@ -75,8 +76,10 @@ def summary(rows: list[dict]) -> str:
                                    ("best_epoch", "best epoch", "d"), ("train_s", "train s", ".0f"),
                                    ("threads", "threads", "d"), ("sets", "--set", ""), ("date", "date", ""),
                                    ("machine", "machine", "")])
+    commands = "".join(f"- `{c}`\n" for c in sorted({r["command"] for r in rows if r.get("command")}))
     return (f"configs/20newsgroups_bigru.yaml (15 epochs unless a run's --set says otherwise), the study's random split; sparse: "
-            f"`model.sparse_embedding=true` (the shipped default), dense: `false`.\n\n{table}\n\n{detail}\n")
+            f"`model.sparse_embedding=true` (the model's default), dense: `false` (what the config ships since these runs).\n\n{table}\n\n{detail}\n"
+            + (f"\nThe runs were measured with:\n\n{commands}" if commands else ""))
 
 
 def main() -> int:
@@ -87,11 +90,15 @@ def main() -> int:
     parser.add_argument("--parallel", type=int, default=1, help="runs at once")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--rebuild", action="store_true", help="only rewrite the RESULTS.md section from the stored runs")
     parser.add_argument("--child", nargs=2, metavar=("VARIANT", "SEED"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child[0], int(args.child[1]), args.threads, args.set, args.out)
+        return 0
+    if args.rebuild:
+        _store([])
         return 0
     variants = args.variants.split(",")
     unknown = [v for v in variants if v not in VARIANTS]
@@ -119,7 +126,7 @@ def main() -> int:
                 if proc.returncode != 0 or not out.exists():
                     print(f"{name} failed (exit {proc.returncode})", file=sys.stderr)
                     continue
-                row = json.loads(out.read_text())
+                row = {**json.loads(out.read_text()), "command": command()}
                 measured.append(row)
                 print(f"{name}: {row['accuracy']:.2f} % in {row['train_s']:.0f} s", file=sys.stderr, flush=True)
                 if args.write:  # after every run: hours of work are never lost to a later failure
