@@ -60,17 +60,17 @@ def child(variant: str, seed: int, threads: int, extra: list[str], out: Path) ->
 def summary(rows: list[dict]) -> str:
     """Per variant (and overrides): runs, mean ± sample std, min, max; then every run."""
     lines = []
-    groups = sorted({(r["variant"], r.get("sets", "")) for r in rows}, key=lambda g: (list(VARIANTS).index(g[0]), g[1]))
-    for variant, sets in groups:
-        accs = [r["accuracy"] for r in rows if r["variant"] == variant and r.get("sets", "") == sets]
-        std = statistics.stdev(accs) if len(accs) > 1 else None
-        lines.append({"variant": variant, "sets": sets, "runs": len(accs), "mean": statistics.mean(accs), "std": std,
-                      "min": min(accs), "max": max(accs),
-                      "vs": "at or above" if statistics.mean(accs) >= STUDY else "below"})
+    order = lambda r: (list(VARIANTS).index(r["variant"]), r.get("sets", ""), r["seed"])  # noqa: E731
+    runs = sorted(rows, key=order)
+    for variant, sets in dict.fromkeys((r["variant"], r.get("sets", "")) for r in runs):
+        accs = [r["accuracy"] for r in runs if r["variant"] == variant and r.get("sets", "") == sets]
+        mean = statistics.mean(accs)
+        lines.append({"variant": variant, "sets": sets, "runs": len(accs), "mean": mean,
+                      "std": statistics.stdev(accs) if len(accs) > 1 else None, "min": min(accs), "max": max(accs),
+                      "vs": "at or above" if mean >= STUDY else "below"})
     table = markdown_table(lines, [("variant", "embedding", ""), ("sets", "--set", ""), ("runs", "runs", "d"), ("mean", "mean test acc %", ".2f"),
                                    ("std", "std", ".2f"), ("min", "min", ".2f"), ("max", "max", ".2f"),
                                    ("vs", f"mean vs the study's {STUDY}", "")])
-    runs = sorted(rows, key=lambda r: (r["variant"], r["seed"]))
     detail = markdown_table(runs, [("variant", "embedding", ""), ("seed", "train.seed", "d"),
                                    ("accuracy", "test acc %", ".2f"), ("f1_macro", "macro-F1", ".4f"),
                                    ("best_epoch", "best epoch", "d"), ("train_s", "train s", ".0f"),

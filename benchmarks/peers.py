@@ -62,7 +62,6 @@ OURS = {
     "default": "configs/20newsgroups_default.yaml",  # no model section: the default recipe
     "default_chars": "configs/20newsgroups_default.yaml",  # and character 2-5-grams
     "bag_of_ngrams": "configs/20newsgroups_bag_of_ngrams.yaml",
-    "bag_of_ngrams_x5": "configs/20newsgroups_bag_of_ngrams.yaml",  # five train seeds, an ensemble
     "textcnn": "configs/20newsgroups_textcnn.yaml",
     "bigru_attention": "configs/20newsgroups_bigru.yaml",
     "minilm_finetune": "configs/sms_spam_minilm.yaml",
@@ -73,8 +72,8 @@ SYSTEM_SETS = {"minilm_frozen": ["model.freeze=true", "train.lr=0.003", "train.e
                "default_chars": ["model.minn=2", "model.maxn=5"]}
 # On 20 Newsgroups the frozen encoder reads the posts' first 256 sub-words, from the default
 # config's data section (fine-tuning there takes hours on CPU: sms_spam only).
-NEWSGROUPS_SETS = {"minilm_frozen": ["model.name=transformer", "model.freeze=true", "preprocess.max_seq_len=256",
-                                     "train.lr=0.003", "train.epochs=10"]}
+NEWSGROUPS_SETS = {"minilm_frozen": ["model.name=transformer", "preprocess.max_seq_len=256",
+                                     *SYSTEM_SETS["minilm_frozen"]]}
 FILES_ONLY = {"minilm_finetune"}  # its config reads a CSV (the files source)
 PEERS = {
     "linear_svc": "TF-IDF 1–2-grams + LinearSVC (scikit-learn)",

@@ -191,7 +191,7 @@ class BagOfNgrams(TextClassifier):
     def char_document(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(batch, dim): the weighted sum of each document's character n-gram vectors."""
         doc, bucket, weight = self.char_weights(ids, lengths)
-        per_doc = torch.zeros_like(lengths).scatter_add(0, doc, torch.ones_like(doc))
+        per_doc = torch.bincount(doc, minlength=ids.size(0))
         return _bag(self.char_embedding, bucket, weight, offsets=torch.cumsum(per_doc, 0) - per_doc)
 
     def _weights(self, feats: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -243,9 +243,9 @@ def _bag(table: nn.Embedding, rows: torch.Tensor, weights: torch.Tensor, offsets
          padding_idx: int | None = None) -> torch.Tensor:
     """``embedding_bag``'s weighted sums of ``table``'s ``rows`` (2-D, or 1-D with ``offsets``),
     reading each distinct row once: a sparse table's gradient then has one entry per distinct row
-    of the batch instead of one per occurrence, which makes SparseAdam's step (coalescing and
-    updating those rows) several times cheaper. Sparse or not as the table is (distributed
-    training turns it off); ``padding_idx``'s row gets no gradient."""
+    of the batch instead of one per occurrence, so SparseAdam coalesces fewer entries (its step on
+    20 Newsgroups: 10.9 ms instead of 13.2). Sparse or not as the table is (distributed training
+    turns it off); ``padding_idx``'s row gets no gradient."""
     distinct, inverse = torch.unique(rows, return_inverse=True)
     vectors = nn.functional.embedding(distinct, table.weight, padding_idx=padding_idx, sparse=table.sparse)
     return nn.functional.embedding_bag(inverse, vectors, offsets, mode="sum", per_sample_weights=weights)
