@@ -51,3 +51,33 @@ def test_bigru_study_summarises_each_variant_and_override_apart():
     assert summary[1].startswith("| sparse |  | 1 | 90.00 | — | 90.00 | 90.00 | below |")
     assert summary[2].startswith("| sparse | train.epochs=1 | 1 | 70.00 |")
     assert summary[3] == "| dense |  | 2 | 91.50 | 0.71 | 91.00 | 92.00 | at or above |"
+
+
+def test_peers_derives_single_label_sets_from_goemotions(tmp_path, monkeypatch):
+    import sys
+
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_peers", ROOT / "benchmarks" / "peers.py")
+        peers = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(peers)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    source = tmp_path / "data" / "goemotions"
+    source.mkdir(parents=True)
+    rows = pd.DataFrame({"text": ["a", "b", "c", "d", "e"],
+                         "labels": ["joy", "joy|love", "anger|joy", "neutral", "curiosity|surprise"]})
+    for split in ("train", "dev", "test"):
+        rows.to_csv(source / f"{split}.csv", index=False)
+    monkeypatch.setenv("TEXTCLF_DATA", str(tmp_path / "data"))
+    out = tmp_path / "out"
+    out.mkdir()
+    sets = peers._goemotions_single_label("goemotions-sentiment", out)
+    assert sets[0] == "data.source=files" and sets[3] == f"data.test={out / 'test.csv'}"
+    # joy and love are both positive; anger with joy mixes two groups and is left out.
+    assert pd.read_csv(out / "train.csv").values.tolist() == [
+        ["a", "positive"], ["b", "positive"], ["d", "neutral"], ["e", "ambiguous"]]
+    peers._goemotions_single_label("goemotions-single", out)
+    assert pd.read_csv(out / "dev.csv").values.tolist() == [["a", "joy"], ["d", "neutral"]]
