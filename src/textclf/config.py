@@ -129,6 +129,11 @@ DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
               "dropout": 0.5},
     "train": {"lr": 0.003, "batch_size": 32, "epochs": 4},
 }
+# ... and, when the training texts are short (at most this many tokens on average), character
+# n-grams as well: there they gain most and cost little (training/default_recipe.py decides,
+# once the data are encoded).
+SHORT_TEXT_TOKENS = 100
+SHORT_TEXT_MODEL: dict[str, Any] = {"minn": 2, "maxn": 5}
 
 
 def apply_default_recipe(raw: dict) -> None:
@@ -137,6 +142,8 @@ def apply_default_recipe(raw: dict) -> None:
     model = raw.get("model")
     if not (model is None or isinstance(model, dict) and "name" not in model):
         return
+    if model is None or not any(key in model for key in SHORT_TEXT_MODEL):
+        raw.setdefault("model", {})["chars_if_short"] = True
     for section, values in DEFAULT_RECIPE.items():
         current = raw.get(section)
         if current is None:
@@ -152,6 +159,10 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     name: str = DEFAULT_RECIPE["model"]["name"]
+    # Set by the default recipe when the config names neither minn nor maxn: training then turns
+    # character n-grams on (SHORT_TEXT_MODEL) if the training texts average at most
+    # SHORT_TEXT_TOKENS tokens, and the run's config.yaml records the outcome (and false here).
+    chars_if_short: bool = False
 
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -384,7 +395,7 @@ def config_from_dict(
     from textclf.models.registry import validate_model_params
 
     name = model_raw.get("name", ModelConfig().name)
-    params = {k: v for k, v in model_raw.items() if k != "name"}
+    params = {k: v for k, v in model_raw.items() if k not in ModelConfig.model_fields}
     model_problems, resolved = validate_model_params(name, params)
     for loc, message in model_problems:
         key = "model." + loc if loc else "model.name"
@@ -393,7 +404,7 @@ def config_from_dict(
     if problems:
         raise ConfigError(*problems)
     assert config is not None and resolved is not None
-    config.model = ModelConfig(name=name, **resolved)
+    config.model = ModelConfig(name=name, chars_if_short=config.model.chars_if_short, **resolved)
     return config
 
 

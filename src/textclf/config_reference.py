@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from textclf.config import DEFAULT_RECIPE, Config, ModelConfig
+from textclf.config import DEFAULT_RECIPE, SHORT_TEXT_MODEL, SHORT_TEXT_TOKENS, Config, ModelConfig
 
 __all__ = ["config_reference", "field_comments"]
 
@@ -102,7 +102,12 @@ def config_reference() -> str:
               "that model. A config whose model section is missing or names no model trains the "
               "default recipe, each key only where the config does not set it: "
               + "; ".join(f"`{section}`: " + ", ".join(f"`{k}` {json.dumps(v)}" for k, v in values.items())
-                          for section, values in DEFAULT_RECIPE.items()) + ".", ""]
+                          for section, values in DEFAULT_RECIPE.items())
+              + f". Unless the config sets `minn` or `maxn`, it also gets `model.chars_if_short` true: when the "
+              f"training texts average at most {SHORT_TEXT_TOKENS} tokens, training adds "
+              + ", ".join(f"`{k}` {v}" for k, v in SHORT_TEXT_MODEL.items())
+              + " (character n-grams), and the run's config.yaml records the outcome "
+              "(`chars_if_short` false and the chosen `minn`/`maxn`).", ""]
     for model in list_models():
         params = params_class(model)
         parts += [f"### `{model}`", "", header, *_rows(params, "model."), ""]

@@ -24,6 +24,7 @@ from textclf.task import Task, get_task
 from textclf.text.prepare import PreparedData, cache_dir, prepare_data
 from textclf.text.vectors import read_vectors
 from textclf.text.vocabulary import PAD_ID, word_strings
+from textclf.training.default_recipe import resolve_default_recipe
 from textclf.training.distributed import Distributed
 from textclf.training.loss import class_weights
 from textclf.training.optimizer import SplitOptimizer, make_optimizer
@@ -92,6 +93,7 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
     device = resolve_device(t.device)
     prepared = prepared or prepare_data(config)
     train_split = prepared.splits["train"]
+    config = resolve_default_recipe(config, train_split.lengths, quiet=not distributed.is_main)
     task = get_task(config.task)
     _check_task(prepared, task)
     counts = task.class_counts(train_split.labels, prepared.num_classes)

@@ -1,0 +1,53 @@
+"""The default recipe's choice from the data: character n-grams when the training texts are short."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import textclf
+from conftest import shared_data, write_config
+from textclf.config import SHORT_TEXT_MODEL, SHORT_TEXT_TOKENS, dump_config, load_config
+from textclf.training.default_recipe import resolve_default_recipe
+
+
+def test_only_a_config_without_model_nor_character_keys_leaves_the_choice_to_the_data(tmp_path):
+    assert load_config(write_config(tmp_path / "a.yaml", "name: a\n")).model.chars_if_short
+    assert load_config(write_config(tmp_path / "b.yaml", "model:\n  dropout: 0.2\n")).model.chars_if_short
+    given = load_config(write_config(tmp_path / "c.yaml", "model:\n  minn: 3\n  maxn: 4\n"))
+    assert not given.model.chars_if_short and given.model.params()["minn"] == 3
+    named = load_config(write_config(tmp_path / "d.yaml", "model:\n  name: bag_of_ngrams\n"))
+    assert not named.model.chars_if_short
+    assert "chars_if_short" not in named.model.params()  # not a key of the model itself
+
+
+def test_short_texts_get_character_ngrams_and_long_ones_do_not(tmp_path, capsys):
+    config = load_config(write_config(tmp_path / "a.yaml", "name: a\n"))
+    short = resolve_default_recipe(config, np.full(50, SHORT_TEXT_TOKENS))
+    assert {k: short.model.params()[k] for k in SHORT_TEXT_MODEL} == SHORT_TEXT_MODEL
+    assert not short.model.chars_if_short and config.model.chars_if_short  # a copy
+    assert f"average {SHORT_TEXT_TOKENS} tokens" in capsys.readouterr().err
+    long = resolve_default_recipe(config, np.full(50, SHORT_TEXT_TOKENS + 1))
+    assert long.model.params() == config.model.params() and long.model.params()["maxn"] == 0
+    assert not long.model.chars_if_short
+    # Decided once: the saved config reloads to the same model, and is not decided again.
+    reloaded = load_config(write_config(tmp_path / "saved.yaml", dump_config(short)))
+    assert reloaded.model == short.model
+    assert resolve_default_recipe(reloaded, np.full(5, 10_000)).model == short.model
+
+
+def test_training_on_short_messages_records_the_choice_and_the_model_reloads(tmp_path):
+    frame = pd.read_csv(shared_data("sms_spam.csv"), keep_default_na=False)
+    frame.groupby("label").head(150).to_csv(tmp_path / "sms.csv", index=False)
+    raw = {"name": "short", "output_dir": str(tmp_path / "runs"),
+           "data": {"source": "files", "train": str(tmp_path / "sms.csv"), "cache_dir": str(tmp_path / "cache")},
+           "model": {"buckets": 5000, "char_buckets": 5000},
+           "train": {"epochs": 1, "device": "cpu"}}
+    run = textclf.train(raw, run_dir=tmp_path / "run")
+    saved = textclf.load_config(run.layout.config)
+    assert (saved.model.params()["minn"], saved.model.params()["maxn"]) == (2, 5)
+    assert not saved.model.chars_if_short
+    predictor = textclf.Predictor.load(run.best_checkpoint)
+    assert predictor.predict(["WINNER!! Call 09061701461 to claim your prize"]) in (["spam"], ["ham"])
+    # The model that predicts has the character table the run trained.
+    assert any(name.startswith("char") for name, _ in predictor.models[0].named_parameters())
