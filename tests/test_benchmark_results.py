@@ -1,20 +1,26 @@
 """benchmarks/results.py: each script rewrites only its own section of RESULTS.md."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_results_module():
-    spec = importlib.util.spec_from_file_location("bench_results", ROOT / "benchmarks" / "results.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def load_benchmark(name: str):
+    """The script benchmarks/<name>.py as a module (it imports its neighbour ``results``)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
     return module
 
 
 def test_sections_are_replaced_in_place_and_others_kept(tmp_path, monkeypatch):
-    results = load_results_module()
+    results = load_benchmark("results")
     monkeypatch.setattr(results, "RESULTS", tmp_path / "RESULTS.md")
     results.write_section("a", "Section A", "first A")
     results.write_section("b", "Section B", "only B")
@@ -27,21 +33,13 @@ def test_sections_are_replaced_in_place_and_others_kept(tmp_path, monkeypatch):
 
 
 def test_markdown_table_formats_and_marks_missing_values():
-    results = load_results_module()
+    results = load_benchmark("results")
     table = results.markdown_table([{"x": "a", "v": 1234.5}, {"x": "b"}], [("x", "name", ""), ("v", "value", ",.1f")])
     assert table.splitlines() == ["| name | value |", "|---|--:|", "| a | 1,234.5 |", "| b | — |"]
 
 
 def test_bigru_study_summarises_each_variant_and_override_apart():
-    import sys
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        spec = importlib.util.spec_from_file_location("bench_bigru_study", ROOT / "benchmarks" / "bigru_study.py")
-        study = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(study)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    study = load_benchmark("bigru_study")
     row = {"f1_macro": 0.9, "best_epoch": 9, "train_s": 2000.0, "threads": 1, "date": "d", "machine": "m"}
     rows = [{**row, "variant": "dense", "seed": s, "accuracy": a, "sets": ""} for s, a in ((42, 91.0), (43, 92.0))]
     rows += [{**row, "variant": "sparse", "seed": 42, "accuracy": 90.0, "sets": ""},
@@ -54,17 +52,9 @@ def test_bigru_study_summarises_each_variant_and_override_apart():
 
 
 def test_peers_derives_single_label_sets_from_goemotions(tmp_path, monkeypatch):
-    import sys
-
     import pandas as pd
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        spec = importlib.util.spec_from_file_location("bench_peers", ROOT / "benchmarks" / "peers.py")
-        peers = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(peers)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    peers = load_benchmark("peers")
     source = tmp_path / "data" / "goemotions"
     source.mkdir(parents=True)
     rows = pd.DataFrame({"text": ["a", "b", "c", "d", "e"],

@@ -142,8 +142,6 @@ def apply_default_recipe(raw: dict) -> None:
     model = raw.get("model")
     if not (model is None or isinstance(model, dict) and "name" not in model):
         return
-    if model is None or not any(key in model for key in SHORT_TEXT_MODEL):
-        raw.setdefault("model", {})["chars_if_short"] = True
     for section, values in DEFAULT_RECIPE.items():
         current = raw.get(section)
         if current is None:
@@ -151,6 +149,8 @@ def apply_default_recipe(raw: dict) -> None:
         if isinstance(current, dict):
             for key, value in values.items():
                 current.setdefault(key, value)
+    if not any(key in raw["model"] for key in SHORT_TEXT_MODEL):  # a dict now, even if `model:` was empty
+        raw["model"]["chars_if_short"] = True
 
 
 class ModelConfig(BaseModel):
@@ -400,6 +400,9 @@ def config_from_dict(
     for loc, message in model_problems:
         key = "model." + loc if loc else "model.name"
         problems.append(f"{where(key)}: {key}: {message}")
+    if model_raw.get("chars_if_short") and name != "bag_of_ngrams":
+        problems.append(f"{where('model.chars_if_short')}: model.chars_if_short: only bag_of_ngrams has "
+                        f"character n-grams, not {name!r}; remove the key")
 
     if problems:
         raise ConfigError(*problems)

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import textclf
 from conftest import shared_data, write_config
 from textclf.config import SHORT_TEXT_MODEL, SHORT_TEXT_TOKENS, dump_config, load_config
+from textclf.errors import ConfigError
 from textclf.training.default_recipe import resolve_default_recipe
 
 
 def test_only_a_config_without_model_nor_character_keys_leaves_the_choice_to_the_data(tmp_path):
     assert load_config(write_config(tmp_path / "a.yaml", "name: a\n")).model.chars_if_short
     assert load_config(write_config(tmp_path / "b.yaml", "model:\n  dropout: 0.2\n")).model.chars_if_short
+    assert load_config(write_config(tmp_path / "e.yaml", "model:\n")).model.chars_if_short  # an empty section
     given = load_config(write_config(tmp_path / "c.yaml", "model:\n  minn: 3\n  maxn: 4\n"))
     assert not given.model.chars_if_short and given.model.params()["minn"] == 3
     named = load_config(write_config(tmp_path / "d.yaml", "model:\n  name: bag_of_ngrams\n"))
     assert not named.model.chars_if_short
     assert "chars_if_short" not in named.model.params()  # not a key of the model itself
+    with pytest.raises(ConfigError, match="only bag_of_ngrams has character n-grams"):
+        load_config(write_config(tmp_path / "f.yaml", "model:\n  name: lstm\n  chars_if_short: true\n"))
 
 
 def test_short_texts_get_character_ngrams_and_long_ones_do_not(tmp_path, capsys):
