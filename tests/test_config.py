@@ -143,3 +143,10 @@ def test_a_config_without_a_model_section_gets_the_default_recipe(tmp_path):
     assert load_config(bare, ["model.name=lstm"]).model.params()["hidden_size"] == 64
     # The saved config of a run reloads to the same model.
     assert load_config(write_config(tmp_path / "saved.yaml", dump_config(config))).model == config.model
+
+
+def test_label_smoothing_is_for_multiclass_only(tmp_path):
+    path = write_config(tmp_path / "c.yaml", "task: multilabel\ntrain:\n  label_smoothing: 0.1\n")
+    (problem,) = problems_of(path)
+    assert "train.label_smoothing" in problem and "multiclass" in problem
+    assert load_config(path, ["task=multiclass"]).train.label_smoothing == 0.1

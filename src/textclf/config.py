@@ -113,6 +113,9 @@ class PreprocessConfig(_Section):
     # word characters), whitespace, or one of yours.
     tokenizer: str = "study"
     lowercase: bool = True  # lowercase before tokenizing
+    # Every digit becomes 0 before tokenizing: numbers of one shape (phone numbers, prices,
+    # dates) share a token.
+    digits_to_zero: bool = False
     min_freq: int = Field(2, ge=1)  # tokens seen fewer times in the training split become <unk>
     max_size: int = Field(50000, ge=3)  # the vocabulary's size at most, counting <pad> and <unk>
     max_seq_len: int = Field(400, ge=1)  # documents are cut to this many tokens
@@ -189,6 +192,9 @@ class TrainConfig(_Section):
     # shuffle: every example once per epoch; weighted: draw examples with replacement so that
     # every class is equally likely (oversampling rare classes).
     sampler: Literal["shuffle", "weighted"] = "shuffle"
+    # multiclass: train against targets that put this much of their mass evenly on all classes
+    # (cross-entropy's label smoothing); 0 turns it off.
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
     # Unset: val_accuracy (multiclass) or val_f1_micro (multilabel). For multiclass, micro-F1 is
     # the accuracy.
     monitor: Literal["val_accuracy", "val_f1_micro", "val_f1_macro", "val_loss"] = "val_accuracy"
@@ -290,6 +296,9 @@ class Config(_Section):
         """Multilabel: monitor micro-F1 unless told otherwise (subset accuracy is too strict a
         target to choose epochs or trials by)."""
         if self.task == "multilabel":
+            if self.train.label_smoothing:
+                raise ValueError("train.label_smoothing: applies to multiclass tasks only (remove it, "
+                                 "or set it to 0, for task: multilabel)")
             if "monitor" not in self.train.model_fields_set:
                 self.train.monitor = "val_f1_micro"
             if "metric" not in self.search.model_fields_set:

@@ -94,13 +94,13 @@ class Task:
             return float(nn.functional.binary_cross_entropy_with_logits(logits, target))
         return float(nn.functional.cross_entropy(logits, torch.from_numpy(np.array(labels, dtype=np.int64))))
 
-    def criterion(self, class_weights: torch.Tensor | None) -> nn.Module:
+    def criterion(self, class_weights: torch.Tensor | None, label_smoothing: float = 0.0) -> nn.Module:
         if self.multilabel:
             return _WeightedBCE(class_weights)
-        return nn.CrossEntropyLoss(weight=class_weights)
+        return nn.CrossEntropyLoss(weight=class_weights, label_smoothing=label_smoothing)
 
     def weighted_loss(self, logits: torch.Tensor, labels: torch.Tensor, sample_weights: torch.Tensor,
-                      class_weights: torch.Tensor | None) -> torch.Tensor:
+                      class_weights: torch.Tensor | None, label_smoothing: float = 0.0) -> torch.Tensor:
         """The training loss with a weight per document: sum(w_i · loss_i) / sum(w_i · c_i), where
         for multiclass loss_i is the class-weighted cross-entropy and c_i its class weight (so with
         every w_i = 1 this is the unweighted criterion exactly), and for multilabel loss_i is the
@@ -110,7 +110,8 @@ class Task:
             per_class = nn.functional.binary_cross_entropy_with_logits(
                 logits, labels.to(logits.dtype), pos_weight=class_weights, reduction="none")
             return (per_class.mean(dim=1) * w).sum() / w.sum().clamp_min(1e-12)
-        per_doc = nn.functional.cross_entropy(logits, labels, weight=class_weights, reduction="none")
+        per_doc = nn.functional.cross_entropy(logits, labels, weight=class_weights, reduction="none",
+                                              label_smoothing=label_smoothing)
         denominator = w if class_weights is None else w * class_weights[labels]
         return (per_doc * w).sum() / denominator.sum().clamp_min(1e-12)
 

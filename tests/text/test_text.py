@@ -108,3 +108,17 @@ def test_consuming_the_texts_frees_them_and_encodes_the_same(workers):
         np.testing.assert_array_equal(a.offsets, b.offsets)
         np.testing.assert_array_equal(a.unk_counts, b.unk_counts)
         np.testing.assert_array_equal(a.full_lengths, b.full_lengths)
+
+
+def test_digits_to_zero_gives_numbers_of_one_shape_one_token_and_travels_in_the_spec():
+    from textclf.text.pipeline import TextPipeline
+
+    pipeline = TextPipeline.from_preprocess(PreprocessConfig(digits_to_zero=True))
+    assert pipeline.tokenizer("Call 0871-246 for £5") == ["call", "0000", "000", "for", "0"]
+    pipeline.fit(["call 08712 now", "call 09061 now", "text 55555"])
+    assert "00000" in pipeline.vocab_.itos_  # no number repeats, their shape does
+    rebuilt = TextPipeline.from_spec(pipeline.spec())
+    assert rebuilt.tokenizer.settings() == {"name": "study", "lowercase": True, "digits_to_zero": True}
+    assert rebuilt.encode(["call 12345"]).ids.tolist() == pipeline.encode(["call 99999"]).ids.tolist()
+    plain = TextPipeline.from_preprocess(PreprocessConfig())
+    assert plain.tokenizer("0871") == ["0871"] and plain.tokenizer_key() != pipeline.tokenizer_key()

@@ -25,8 +25,9 @@ def test_unit_weights_give_exactly_the_plain_criterion():
     labels = torch.tensor([0, 1, 2, 2, 1, 0])
     class_weights = torch.tensor([1.0, 2.0, 5.0])
     for weights in (None, class_weights):
-        expected = multiclass.criterion(weights)(logits, labels)
-        assert torch.allclose(multiclass.weighted_loss(logits, labels, ones, weights), expected)
+        for smoothing in (0.0, 0.1):
+            expected = multiclass.criterion(weights, smoothing)(logits, labels)
+            assert torch.allclose(multiclass.weighted_loss(logits, labels, ones, weights, smoothing), expected)
     sets = torch.tensor([[1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 0, 0], [0, 1, 0], [1, 1, 1]], dtype=torch.uint8)
     for weights in (None, class_weights):
         expected = multilabel.criterion(weights)(logits, sets)
@@ -90,3 +91,14 @@ def test_training_with_a_weight_column(tmp_path, multilabel):
     assert main(["train", "--config", str(config_path), "--run-dir", str(run), "--no-progress"]) == 0
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(records) == 2 and all(np.isfinite(r["train/loss"]) for r in records)
+
+
+def test_label_smoothing_moves_the_target_towards_uniform():
+    logits = torch.tensor([[4.0, 0.0, 0.0]])
+    labels = torch.tensor([0])
+    task = get_task("multiclass")
+    plain, smoothed = task.criterion(None)(logits, labels), task.criterion(None, 0.3)(logits, labels)
+    log_p = torch.log_softmax(logits, 1)[0]
+    # The target is 0.8 on the true class and 0.1 on each other one.
+    assert torch.allclose(smoothed, -(0.8 * log_p[0] + 0.1 * log_p[1] + 0.1 * log_p[2]))
+    assert smoothed > plain

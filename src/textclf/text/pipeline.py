@@ -48,8 +48,11 @@ class TextPipeline:
     def from_preprocess(cls, pre) -> "TextPipeline":
         """From the config's ``preprocess`` section (a PreprocessConfig or its dict)."""
         pre = pre if isinstance(pre, dict) else pre.model_dump()
+        tokenizer = {"name": pre["tokenizer"], "lowercase": pre["lowercase"]}
+        if pre.get("digits_to_zero"):
+            tokenizer["digits_to_zero"] = True
         return cls(
-            {"name": pre["tokenizer"], "lowercase": pre["lowercase"]},
+            tokenizer,
             pre["min_freq"], pre["max_size"], pre["max_seq_len"],
         )
 

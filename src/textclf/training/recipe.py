@@ -330,7 +330,8 @@ def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, 
         if weights is None:
             loss = setup.criterion(logits, labels)
         else:  # data.weight_column
-            loss = setup.task.weighted_loss(logits, labels, weights.to(device), setup.device_class_weights)
+            loss = setup.task.weighted_loss(logits, labels, weights.to(device), setup.device_class_weights,
+                                            t.label_smoothing)
         loss.backward()
         # The norm before clipping (no clipping when grad_clip is unset): checks for inf/NaN.
         norm = clip_gradients(model.parameters(), t.grad_clip)

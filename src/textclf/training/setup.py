@@ -109,7 +109,7 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
         _dense_tables(model, distributed)
     weights = class_weights(t.class_weights, counts, prepared.label_names, multilabel=task.multilabel,
                             num_examples=len(train_split))
-    criterion = task.criterion(None if weights is None else weights.to(device))
+    criterion = task.criterion(None if weights is None else weights.to(device), t.label_smoothing)
     loader = make_train_loader(
         train_split, t.batch_size, bucket=t.bucket_by_length, seed=t.run_seed(config.seed),
         balance_classes=t.sampler == "weighted",

@@ -10,12 +10,16 @@ its name and settings, which is all a model artifact stores to rebuild it::
         def __call__(self, text: str) -> list[str]: ...
         def settings(self) -> dict: return {"name": "whitespace", "lowercase": self.lowercase}
 
-An unknown name is an error that lists the registered ones.
+An unknown name is an error that lists the registered ones. Any tokenizer can also have its
+digits replaced by ``0`` first (``digits_to_zero``, applied here around it): phone numbers,
+prices and codes of one shape then share a token, which the vocabulary keeps even when no one
+number repeats.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any, Callable, Protocol
 
 from textclf.errors import ConfigError
@@ -64,7 +68,25 @@ def build_tokenizer(settings: dict[str, Any] | str = "study", **kwargs: Any) -> 
         settings = {"name": settings, **kwargs}
     settings = dict(settings)
     name = settings.pop("name")
+    digits_to_zero = settings.pop("digits_to_zero", False)
     problem = check_tokenizer_name(name)
     if problem:
         raise ConfigError(f"preprocess.tokenizer: {problem}")
-    return _REGISTRY[name](**settings)
+    tokenizer = _REGISTRY[name](**settings)
+    return DigitsToZero(tokenizer) if digits_to_zero else tokenizer
+
+
+_DIGITS = re.compile(r"\d")
+
+
+class DigitsToZero:
+    """``tokenizer`` applied after every digit of the text became ``0`` (the settings say so)."""
+
+    def __init__(self, tokenizer: Tokenizer):
+        self.tokenizer = tokenizer
+
+    def __call__(self, text: str) -> list[str]:
+        return self.tokenizer(_DIGITS.sub("0", text))
+
+    def settings(self) -> dict[str, Any]:
+        return {**self.tokenizer.settings(), "digits_to_zero": True}
