@@ -51,10 +51,6 @@ class BagOfNgramsParams(ModelParams):
     minn: int = Field(0, ge=0)
     maxn: int = Field(0, ge=0, validate_default=True)
     char_buckets: int = Field(200_000, ge=1)  # hash table rows for the character n-grams
-    # No character n-grams for the vocabulary's this many most frequent words (0: every word has
-    # them). Frequent words are well learnt on their own; skipping them makes characters cheap
-    # on long texts, where most of a document's distinct words are frequent ones.
-    char_skip_top: int = Field(0, ge=0)
 
     @field_validator("maxn")
     @classmethod
@@ -115,8 +111,7 @@ class BagOfNgrams(TextClassifier):
             if len(context.tokens) != context.vocab_size:
                 raise ConfigError("model.minn: character n-grams need the vocabulary's words, "
                                   "which this model was built without")
-            offsets, rows = subword_table(context.tokens, params.minn, params.maxn, params.char_buckets,
-                                          skip_top=params.char_skip_top)
+            offsets, rows = subword_table(context.tokens, params.minn, params.maxn, params.char_buckets)
             # Rebuilt from the vocabulary at every build: not part of the state dict.
             self.register_buffer("subword_offsets", offsets, persistent=False)
             self.register_buffer("subword_rows", rows, persistent=False)

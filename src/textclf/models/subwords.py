@@ -30,19 +30,13 @@ def char_ngrams(word: str, minn: int, maxn: int) -> list[str]:
     return [g for g in grams if g not in ("<", ">")]
 
 
-def subword_table(tokens: Sequence[str], minn: int, maxn: int, buckets: int,
-                  skip_top: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def subword_table(tokens: Sequence[str], minn: int, maxn: int, buckets: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``offsets`` (vocab_size + 1,) and ``rows`` (all n-grams,) int64: the hashed rows of word
-    ``i``'s n-grams are ``rows[offsets[i]:offsets[i + 1]]``. The first ``skip_top`` words (a
-    vocabulary lists its words by decreasing frequency, after the special tokens) get none."""
+    ``i``'s n-grams are ``rows[offsets[i]:offsets[i + 1]]``."""
     counts = np.zeros(len(tokens), dtype=np.int64)
     rows = array("q")  # 8 bytes a row (a list of Python ints would take 4 times as much)
-    words_seen = 0
     for i, token in enumerate(tokens):
         if not token:  # a special token (padding, unknown)
-            continue
-        words_seen += 1
-        if words_seen <= skip_top:
             continue
         grams = char_ngrams(token, minn, maxn)
         counts[i] = len(grams)
