@@ -19,6 +19,11 @@ ensemble           mean of probabilities             mean of probabilities
 
 An ensemble's mean probabilities are turned back into scores (log for softmax, logit for
 sigmoid) so that they pass wherever logits do: ``probabilities(scores(p)) == p``.
+
+A model made of several members trained side by side (bag_of_ngrams' ``members``) returns, in
+training, the (batch, members, C) logits of each: the loss is then the mean of the members'
+own losses (each member learns on its own, as the runs of an ensemble do), and
+:meth:`Task.combine` turns them into the ensemble's scores wherever one answer is needed.
 """
 
 from __future__ import annotations
@@ -43,6 +48,16 @@ def label_array(labels) -> np.ndarray:
     return labels.astype(np.int64, copy=False)
 
 
+def _per_member(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(batch, members, C) logits and their labels repeated per member, for a loss that reads a
+    members dimension: multiclass (batch, C, members) and (batch, members); multilabel
+    (batch, members, C) twice."""
+    members = logits.size(1)
+    if labels.dim() == 1:
+        return logits.transpose(1, 2), labels[:, None].expand(-1, members)
+    return logits, labels[:, None, :].expand(-1, members, -1)
+
+
 class _WeightedBCE(nn.Module):
     """Binary cross-entropy with logits on integer indicator targets (cast to float here, so that
     batches carry the same integer labels for both tasks)."""
@@ -53,6 +68,21 @@ class _WeightedBCE(nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.loss(logits, labels.to(logits.dtype))
+
+
+class _MembersMean(nn.Module):
+    """``loss`` of (batch, C) logits, or the mean of its members' losses for (batch, members, C)
+    (every member and document weighing the same, so the class weights' normalisation is each
+    member's own)."""
+
+    def __init__(self, loss: nn.Module):
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if logits.dim() == 3:
+            logits, labels = _per_member(logits, labels)
+        return self.loss(logits, labels)
 
 
 @dataclass(frozen=True)
@@ -96,8 +126,16 @@ class Task:
 
     def criterion(self, class_weights: torch.Tensor | None, label_smoothing: float = 0.0) -> nn.Module:
         if self.multilabel:
-            return _WeightedBCE(class_weights)
-        return nn.CrossEntropyLoss(weight=class_weights, label_smoothing=label_smoothing)
+            return _MembersMean(_WeightedBCE(class_weights))
+        return _MembersMean(nn.CrossEntropyLoss(weight=class_weights, label_smoothing=label_smoothing))
+
+    def combine(self, member_logits: torch.Tensor) -> torch.Tensor:
+        """(batch, C) scores of the members' mean probabilities, from (batch, members, C) logits."""
+        members = member_logits.size(1)
+        if self.multilabel:
+            p = torch.sigmoid(member_logits).mean(1).clamp(1e-7, 1 - 1e-7)
+            return torch.log(p) - torch.log1p(-p)
+        return torch.logsumexp(torch.log_softmax(member_logits, dim=-1), dim=1) - math.log(members)
 
     def weighted_loss(self, logits: torch.Tensor, labels: torch.Tensor, sample_weights: torch.Tensor,
                       class_weights: torch.Tensor | None, label_smoothing: float = 0.0) -> torch.Tensor:
@@ -106,6 +144,9 @@ class Task:
         every w_i = 1 this is the unweighted criterion exactly), and for multilabel loss_i is the
         mean binary cross-entropy over the classes and c_i = 1."""
         w = sample_weights.to(logits.dtype)
+        if logits.dim() == 3:  # members: the mean of their losses, each normalised as one model's
+            return torch.stack([self.weighted_loss(logits[:, k], labels, sample_weights, class_weights,
+                                                   label_smoothing) for k in range(logits.size(1))]).mean()
         if self.multilabel:
             per_class = nn.functional.binary_cross_entropy_with_logits(
                 logits, labels.to(logits.dtype), pos_weight=class_weights, reduction="none")
@@ -135,6 +176,8 @@ class Task:
 
     def correct(self, logits: torch.Tensor, labels: torch.Tensor) -> int:
         """Documents of a training batch predicted exactly (multilabel: at threshold 0.5)."""
+        if logits.dim() == 3:
+            logits = self.combine(logits)
         if self.multilabel:
             return int(((logits > 0) == labels.bool()).all(dim=1).sum())
         return int((logits.argmax(1) == labels).sum())

@@ -28,6 +28,7 @@ SMALL = {
 # Variants whose export takes another path: (case id, model name, parameters).
 VARIANTS = [(name, name, params) for name, params in SMALL.items()] + [
     ("bag_of_ngrams-chars", "bag_of_ngrams", {**SMALL["bag_of_ngrams"], "minn": 2, "maxn": 4, "char_buckets": 3000}),
+    ("bag_of_ngrams-members", "bag_of_ngrams", {**SMALL["bag_of_ngrams"], "members": 3}),
 ]
 
 

@@ -8,6 +8,7 @@ from textclf.config import TrainConfig
 from textclf.errors import ConfigError
 from textclf.models import BuildContext, build_model, list_models
 from textclf.models.rnn import PaddedRNN, reverse_padded
+from textclf.task import get_task
 from textclf.training.optimizer import clip_gradients, gradient_values, make_optimizer
 
 VOCAB, CLASSES = 60, 5
@@ -24,6 +25,7 @@ VARIANTS = {
         {"embedding_dim": 8, "buckets": 97, "ngrams": 3, "tfidf": True},
         {"embedding_dim": 8, "ngrams": 1, "sparse": False},
         {"embedding_dim": 8, "buckets": 97, "tfidf": True, "minn": 2, "maxn": 3, "char_buckets": 31},
+        {"embedding_dim": 8, "buckets": 97, "tfidf": True, "members": 3},
     ],
     "textcnn": [{"embedding_dim": 12, "num_filters": 4}, {"embedding_dim": 12, "num_filters": 4, "filter_widths": [2, 7]}],
     # The real all-MiniLM-L6-v2 (random ids 2..59 are valid rows of its vocabulary).
@@ -31,6 +33,7 @@ VARIANTS = {
 }
 FIT_LR = {"transformer": 2e-4}  # a pretrained encoder takes small steps
 SMALL = {name: variants[0] for name, variants in VARIANTS.items()}
+LOSS = get_task("multiclass").criterion(None)  # the training loss (a model with members gives each its own)
 
 
 def batch(seed=0):
@@ -82,7 +85,7 @@ def test_logits_do_not_depend_on_padding(name, params):
 def test_every_parameter_gets_a_gradient(name, params):
     model = fitted(name, params).train()
     ids, lengths = batch()
-    torch.nn.functional.cross_entropy(model(ids, lengths), torch.tensor([0, 1, 2, 3])).backward()
+    LOSS(model(ids, lengths), torch.tensor([0, 1, 2, 3])).backward()
     for pname, param in model.named_parameters():
         grad = gradient_values(param)
         assert grad is not None and torch.isfinite(grad).all(), pname
@@ -102,7 +105,7 @@ def test_a_few_steps_fit_a_batch_and_state_dict_round_trips(name, params):
     labels = torch.tensor([0, 1, 2, 3])
     for _ in range(60):
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(ids, lengths), labels)
+        loss = LOSS(model(ids, lengths), labels)
         loss.backward()
         clip_gradients(model.parameters(), 5.0)
         optimizer.step()
@@ -222,3 +225,24 @@ def test_bag_of_ngrams_sparse_gradients_hold_each_batch_row_once():
     dense(ids, lengths).sum().backward()
     for name in ("embedding", "ngram_embedding", "char_embedding"):
         torch.testing.assert_close(getattr(model, name).weight.grad.to_dense(), getattr(dense, name).weight.grad)
+
+
+def test_bag_of_ngrams_members_are_an_ensemble_trained_side_by_side():
+    torch.manual_seed(0)
+    params = {"embedding_dim": 4, "buckets": 97, "tfidf": True, "members": 3, "sparse": False}
+    model = fitted("bag_of_ngrams", params).train()
+    ids, lengths = batch()
+    labels = torch.tensor([0, 1, 2, 3])
+    members = model(ids, lengths)
+    assert members.shape == (4, 3, CLASSES)  # in training, each member's logits
+    own = [torch.nn.functional.cross_entropy(members[:, k], labels) for k in range(3)]
+    torch.testing.assert_close(LOSS(members, labels), sum(own) / 3)
+    # A member's loss moves only its own columns of the tables and its own output layer.
+    own[1].backward()
+    touched = model.embedding.weight.grad.abs().sum(0) > 0
+    assert touched.nonzero().flatten().tolist() == [4, 5, 6, 7]
+    assert model.member_fc.weight.grad[[0, 2]].abs().sum() == 0
+    # Predictions are the members' mean probabilities.
+    model.eval()
+    mean = torch.softmax(members.detach(), dim=-1).mean(1)
+    torch.testing.assert_close(torch.softmax(model(ids, lengths), dim=1), mean)

@@ -102,3 +102,22 @@ def test_label_smoothing_moves_the_target_towards_uniform():
     # The target is 0.8 on the true class and 0.1 on each other one.
     assert torch.allclose(smoothed, -(0.8 * log_p[0] + 0.1 * log_p[1] + 0.1 * log_p[2]))
     assert smoothed > plain
+
+
+def test_members_logits_give_the_mean_of_their_losses_with_or_without_weights():
+    torch.manual_seed(0)
+    members = torch.randn(5, 3, 4)  # (batch, members, classes)
+    labels = torch.tensor([0, 3, 1, 1, 2])
+    sets = (torch.rand(5, 4) > 0.5).to(torch.uint8)
+    weights = torch.tensor([1.0, 0.5, 2.0, 0.0, 1.0])
+    class_weights = torch.tensor([1.0, 2.0, 1.0, 3.0])
+    for task, target in ((get_task("multiclass"), labels), (get_task("multilabel"), sets)):
+        for cw in (None, class_weights):
+            each = [task.criterion(cw)(members[:, k], target) for k in range(3)]
+            torch.testing.assert_close(task.criterion(cw)(members, target), sum(each) / 3)
+            weighted = [task.weighted_loss(members[:, k], target, weights, cw) for k in range(3)]
+            torch.testing.assert_close(task.weighted_loss(members, target, weights, cw), sum(weighted) / 3)
+    # One answer from the members: their mean probabilities.
+    mean = torch.softmax(members, -1).mean(1)
+    torch.testing.assert_close(torch.softmax(get_task("multiclass").combine(members), 1), mean)
+    torch.testing.assert_close(torch.sigmoid(get_task("multilabel").combine(members)), torch.sigmoid(members).mean(1))

@@ -19,6 +19,12 @@ the same way on their own):
   scikit-learn's vectorizers ignore words outside their vocabulary. The idf table is a buffer,
   so checkpoints carry it.
 
+With ``members: K`` (1 by default) the model is K such classifiers trained side by side: each
+has its own ``embedding_dim`` columns of every table and its own output layer, all read the same
+batches, and each learns from its own loss (``task.py``: the mean of the members' losses). Their
+mean probabilities are the prediction: an ensemble of K runs that differ in initialisation, at
+about the cost of one model K times as wide (the rows a batch touches are the same).
+
 Both tables are sparse by default: a step only touches the rows of the batch's features, and
 those parameters are updated by ``SparseAdam`` (see ``training/optimizer.py``).
 """
@@ -33,6 +39,7 @@ from textclf.errors import ConfigError
 from textclf.models.base import BuildContext, TextClassifier
 from textclf.models.registry import ModelParams, register_model
 from textclf.models.subwords import subword_bags, subword_table
+from textclf.task import get_task
 
 __all__ = ["BagOfNgrams", "BagOfNgramsParams", "hashed_ngrams"]
 
@@ -51,6 +58,9 @@ class BagOfNgramsParams(ModelParams):
     minn: int = Field(0, ge=0)
     maxn: int = Field(0, ge=0, validate_default=True)
     char_buckets: int = Field(200_000, ge=1)  # hash table rows for the character n-grams
+    # Classifiers trained side by side, each embedding_dim wide with its own output layer; the
+    # prediction averages their probabilities (an ensemble at the cost of one wider model).
+    members: int = Field(1, ge=1, le=16)
 
     @field_validator("maxn")
     @classmethod
@@ -88,7 +98,9 @@ class BagOfNgrams(TextClassifier):
         self.params = params
         self.vocab_size = context.vocab_size
         self.pad_id = context.pad_id
-        dim = params.embedding_dim
+        self.task = get_task(context.task)
+        member_dim = params.embedding_dim
+        dim = member_dim * params.members  # the members' columns side by side
         self.embedding = nn.Embedding(context.vocab_size, dim, padding_idx=context.pad_id, sparse=params.sparse)
         self.ngram_embedding = (
             # One extra row, the padding row: positions past a document's end read it, and it
@@ -100,7 +112,7 @@ class BagOfNgrams(TextClassifier):
         # fastText's initialisation: uniform in ±1/dim, so the initial document vectors are small.
         for table in (self.embedding, self.ngram_embedding):
             if table is not None:
-                nn.init.uniform_(table.weight, -1.0 / dim, 1.0 / dim)
+                nn.init.uniform_(table.weight, -1.0 / member_dim, 1.0 / member_dim)
         with torch.no_grad():
             self.embedding.weight[context.pad_id].zero_()
             if self.ngram_embedding is not None:
@@ -116,10 +128,13 @@ class BagOfNgrams(TextClassifier):
             self.register_buffer("subword_offsets", offsets, persistent=False)
             self.register_buffer("subword_rows", rows, persistent=False)
             self.char_embedding = nn.Embedding(params.char_buckets, dim, sparse=params.sparse)
-            nn.init.uniform_(self.char_embedding.weight, -1.0 / dim, 1.0 / dim)
+            nn.init.uniform_(self.char_embedding.weight, -1.0 / member_dim, 1.0 / member_dim)
             self.register_buffer("char_idf", torch.ones(params.char_buckets if params.tfidf else 0))
         self.dropout = nn.Dropout(params.dropout)
-        self.fc = nn.Linear(dim, context.num_classes)
+        if params.members == 1:
+            self.fc = nn.Linear(dim, context.num_classes)
+        else:  # one output layer per member, on its own columns
+            self.member_fc = _MemberLinear(params.members, member_dim, context.num_classes)
 
     @property
     def num_features(self) -> int:
@@ -236,7 +251,31 @@ class BagOfNgrams(TextClassifier):
             doc = doc + _bag(self.ngram_embedding, ngram_ids, weights[:, width:], padding_idx=self.params.buckets)
         if self.char_embedding is not None:
             doc = doc + self.char_document(feats[:, :width], lengths)
-        return self.fc(self.dropout(doc))  # (batch, num_classes)
+        return self.output(self.dropout(doc))
+
+    def output(self, doc: torch.Tensor) -> torch.Tensor:
+        """(batch, num_classes) logits of the document vectors; with several members, in training,
+        each member's: (batch, members, num_classes)."""
+        if self.params.members == 1:
+            return self.fc(doc)
+        logits = self.member_fc(doc)
+        return logits if self.training else self.task.combine(logits)
+
+
+class _MemberLinear(nn.Module):
+    """``members`` linear layers side by side: member k maps columns ``k*dim:(k+1)*dim`` of the
+    input to its own logits; (batch, members * dim) -> (batch, members, out)."""
+
+    def __init__(self, members: int, dim: int, out: int):
+        super().__init__()
+        self.members = members
+        bound = 1.0 / dim ** 0.5  # nn.Linear's initialisation, per member
+        self.weight = nn.Parameter(torch.empty(members, out, dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(members, out).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.view(x.size(0), self.members, -1)
+        return torch.einsum("bkd,kod->bko", x, self.weight) + self.bias
 
 
 def _bag(table: nn.Embedding, rows: torch.Tensor, weights: torch.Tensor, offsets: torch.Tensor | None = None,
@@ -277,7 +316,7 @@ class _ExportForm(nn.Module):
         if m.char_embedding is not None:  # (embedding_bag's offsets form has no ONNX export)
             docs, bucket, weight = m.char_weights(ids, lengths)
             doc = doc.scatter_add(0, docs[:, None].expand(-1, doc.size(1)), weight[:, None] * m.char_embedding.weight[bucket])
-        return m.fc(doc)
+        return m.output(doc)
 
     def _tfidf_weights(self, feats: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """``BagOfNgrams._weights`` with term frequencies counted per row by sorting instead of
