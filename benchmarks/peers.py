@@ -4,7 +4,7 @@
         [--datasets 20news-random,20news-bydate,sms_spam,goemotions-sentiment,goemotions-single,20news-5small]
         [--systems linear_svc,fasttext,default,default_chars,bag_of_ngrams,bag_of_ngrams_x5,textcnn,
                    bigru_attention,minilm_frozen,minilm_finetune]
-        [--threads 2] [--set KEY=VALUE ...] [--write]
+        [--threads 2] [--set KEY=VALUE ...] [--seeds N] [--write]
 
 Peers: scikit-learn's TF-IDF (1–2-grams, sublinear tf, min_df 2, max_df 0.5) + LinearSVC, and
 fastText supervised (25 epochs, lr 0.5, word bigrams, shuffled input, text lowercased with
@@ -32,7 +32,11 @@ tokenizing and encoding. Predict docs/s is from raw test texts to labels; for ou
 is the same prediction from already encoded texts (the network alone).
 
 ``--set`` applies config overrides to each of our systems (not the peers), to try a variant
-side by side with the peers; the rows name the overrides.
+side by side with the peers; the rows name the overrides. ``--seeds N`` trains each of our
+systems N times (``train.seed`` 1..N: another initialisation and batch order, the same split) and
+reports the mean test accuracy with its standard deviation and each seed's (the peers are
+deterministic and run once): one run's accuracy moves by 0.1–0.3 points with the seed on these
+test sets, as much as the differences being measured.
 
 With ``--write`` each measured row is stored in benchmarks/peers_rows.json (replacing that
 pair's previous row, with the date and command) and the "peers" section of
@@ -251,7 +255,8 @@ def _base(system: str) -> str:
     return system.rpartition("_x")[0] if _members(system) > 1 else system
 
 
-def child(dataset: str, system: str, threads: int, out: Path, overrides: list[str]) -> None:
+def child(dataset: str, system: str, threads: int, out: Path, overrides: list[str],
+          train_seed: int | None = None) -> None:
     import torch
     from sklearn.metrics import f1_score
 
@@ -261,7 +266,8 @@ def child(dataset: str, system: str, threads: int, out: Path, overrides: list[st
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")  # cold: preprocessing is timed
         config = _config(system, dataset, Path(tmp), [] if system in PEERS else overrides)
-        config = config.model_copy(update={"train": config.train.model_copy(update={"num_threads": threads})})
+        train_update = {"num_threads": threads, **({"seed": train_seed} if train_seed is not None else {})}
+        config = config.model_copy(update={"train": config.train.model_copy(update=train_update)})
         corpus = load_corpus(config)
         train, test = corpus["train"], corpus["test"]
         if system == "linear_svc":
@@ -291,6 +297,7 @@ def child(dataset: str, system: str, threads: int, out: Path, overrides: list[st
 COLUMNS = [
     ("system", "system", ""),
     ("accuracy", "test accuracy %", ".2f"),
+    ("accuracy_sd", "± sd", ".2f"),
     ("f1_macro", "macro-F1", ".4f"),
     ("train_s", "train s", ".1f"),
     ("docs_per_s", "predict docs/s", ",.0f"),
@@ -306,13 +313,18 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a config override for each of our systems (repeatable)")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="train each of our systems this many times (train.seed 1..N): mean and sd")
     parser.add_argument("--write", action="store_true", help="replace the peers section of RESULTS.md")
     parser.add_argument("--child", nargs=2, metavar=("DATASET", "SYSTEM"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--train-seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child, args.threads, args.out, args.set)
+        child(*args.child, args.threads, args.out, args.set, args.train_seed)
         return 0
+    if args.seeds < 1:
+        parser.error("--seeds: at least 1")
 
     datasets, systems = args.datasets.split(","), args.systems.split(",")
     for name in datasets:
@@ -327,16 +339,12 @@ def main() -> int:
     for dataset in datasets:
         rows = []
         for system in systems:
-            with tempfile.TemporaryDirectory() as tmp:
-                out = Path(tmp) / "row.json"
-                cmd = [sys.executable, __file__, "--child", dataset, system, "--threads", str(args.threads),
-                       "--out", str(out), *(f"--set={item}" for item in args.set)]
-                print(f"[{dataset}] {system} ...", file=sys.stderr, flush=True)
-                done = subprocess.run(cmd, cwd=ROOT)
-                if done.returncode != 0 or not out.exists():
-                    print(f"[{dataset}] {system} failed (exit {done.returncode})", file=sys.stderr)
-                    continue
-                row = json.loads(out.read_text())
+            seeds = [None] if system in PEERS or args.seeds == 1 else list(range(1, args.seeds + 1))
+            runs = [run for seed in seeds
+                    if (run := _run_child(dataset, system, args.threads, args.set, seed)) is not None]
+            if not runs:
+                continue
+            row = runs[0] if seeds == [None] else _seed_mean(runs)
             row["measured"] = f"{datetime.date.today().isoformat()}, --threads {args.threads}"
             rows.append(row)
             print(f"[{dataset}] {row['system']}: {row['accuracy']:.2f} % in {row['train_s']:.1f} s",
@@ -352,6 +360,34 @@ def main() -> int:
         path = write_section("peers", "Accuracy and speed against the peers", tables(stored, with_dates=True))
         print(f"written to {path}", file=sys.stderr)
     return 0
+
+
+def _run_child(dataset: str, system: str, threads: int, overrides: list[str], seed: int | None) -> dict | None:
+    """One (data set, system) measurement in a fresh process; None when it failed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "row.json"
+        cmd = [sys.executable, __file__, "--child", dataset, system, "--threads", str(threads),
+               "--out", str(out), *(f"--set={item}" for item in overrides),
+               *([f"--train-seed={seed}"] if seed is not None else [])]
+        print(f"[{dataset}] {system}{'' if seed is None else f' (train.seed {seed})'} ...", file=sys.stderr, flush=True)
+        done = subprocess.run(cmd, cwd=ROOT)
+        if done.returncode != 0 or not out.exists():
+            print(f"[{dataset}] {system} failed (exit {done.returncode})", file=sys.stderr)
+            return None
+        return json.loads(out.read_text())
+
+
+def _seed_mean(runs: list[dict]) -> dict:
+    """One row for the runs of a system with several train seeds: means (peak memory: the
+    largest), the accuracy's standard deviation and each seed's accuracy."""
+    accuracies = [r["accuracy"] for r in runs]
+    row = {**runs[0], "system": f"{runs[0]['system']} (mean of {len(runs)} train seeds)",
+           "accuracy_sd": float(np.std(accuracies, ddof=1)) if len(runs) > 1 else 0.0,
+           "seed_accuracies": accuracies, "peak_mb": max(r["peak_mb"] for r in runs)}
+    for key in ("accuracy", "f1_macro", "train_s", "docs_per_s", "model_docs_per_s"):
+        if all(key in r for r in runs):
+            row[key] = float(np.mean([r[key] for r in runs]))
+    return row
 
 
 def tables(rows: list[dict], with_dates: bool = False) -> str:

@@ -4,6 +4,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -71,3 +73,17 @@ def test_peers_derives_single_label_sets_from_goemotions(tmp_path, monkeypatch):
         ["a", "positive"], ["b", "positive"], ["d", "neutral"], ["e", "ambiguous"]]
     peers._goemotions_single_label("goemotions-single", out)
     assert pd.read_csv(out / "dev.csv").values.tolist() == [["a", "joy"], ["d", "neutral"]]
+
+
+def test_peers_summarises_several_train_seeds_in_one_row():
+    peers = load_benchmark("peers")
+    runs = [{"dataset": "sms_spam", "system": "textclf default", "accuracy": a, "f1_macro": f, "train_s": t,
+             "docs_per_s": 100.0, "peak_mb": m, "n_train": 10, "n_test": 5}
+            for a, f, t, m in ((98.0, 0.9, 10.0, 300.0), (99.0, 0.95, 12.0, 320.0), (98.5, 0.92, 11.0, 310.0))]
+    row = peers._seed_mean(runs)
+    assert row["system"] == "textclf default (mean of 3 train seeds)"
+    assert row["accuracy"] == pytest.approx(98.5) and row["accuracy_sd"] == pytest.approx(0.5)
+    assert row["seed_accuracies"] == [98.0, 99.0, 98.5]
+    assert row["train_s"] == pytest.approx(11.0) and row["peak_mb"] == 320.0
+    table = peers.tables([row])
+    assert "| textclf default (mean of 3 train seeds) | 98.50 | 0.50 |" in table
