@@ -16,7 +16,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from textclf.config import DEFAULT_RECIPE, SHORT_TEXT_MODEL, SHORT_TEXT_TOKENS, Config, ModelConfig
+from textclf.config import (
+    DEFAULT_RECIPE,
+    SHORT_TEXT_MODEL,
+    SHORT_TEXT_TOKENS,
+    SHORT_TEXT_TRAIN,
+    Config,
+    ModelConfig,
+)
 
 __all__ = ["config_reference", "field_comments"]
 
@@ -106,8 +113,11 @@ def config_reference() -> str:
               + f". Unless the config sets `minn` or `maxn`, it also gets `model.chars_if_short` true: when the "
               f"training texts average at most {SHORT_TEXT_TOKENS} tokens, training adds "
               + ", ".join(f"`{k}` {v}" for k, v in SHORT_TEXT_MODEL.items())
-              + " (character n-grams), and the run's config.yaml records the outcome "
-              "(`chars_if_short` false and the chosen `minn`/`maxn`).", ""]
+              + " (character n-grams) and, unless the config sets it, "
+              + ", ".join(f"`train.{k}` {v}" for k, v in SHORT_TEXT_TRAIN.items())
+              + "; the run's config.yaml records the outcome (`chars_if_short` false and the chosen "
+              "`minn`/`maxn`). `train.min_steps` comes with the recipe only when the config sets no "
+              "`train.epochs`.", ""]
     for model in list_models():
         params = params_class(model)
         parts += [f"### `{model}`", "", header, *_rows(params, "model."), ""]

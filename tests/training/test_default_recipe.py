@@ -1,4 +1,5 @@
-"""The default recipe's choice from the data: character n-grams when the training texts are short."""
+"""The default recipe's choice from the data: character n-grams and label smoothing when the
+training texts are short, and enough epochs for small data sets (train.min_steps)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ import pytest
 
 import textclf
 from conftest import shared_data, write_config
-from textclf.config import SHORT_TEXT_MODEL, SHORT_TEXT_TOKENS, dump_config, load_config
+from textclf.config import (
+    DEFAULT_RECIPE,
+    SHORT_TEXT_MODEL,
+    SHORT_TEXT_TOKENS,
+    SHORT_TEXT_TRAIN,
+    config_from_dict,
+    dump_config,
+    load_config,
+)
 from textclf.errors import ConfigError
 from textclf.training.default_recipe import resolve_default_recipe
 
@@ -31,10 +40,14 @@ def test_short_texts_get_character_ngrams_and_long_ones_do_not(tmp_path, capsys)
     short = resolve_default_recipe(config, np.full(50, SHORT_TEXT_TOKENS))
     assert {k: short.model.params()[k] for k in SHORT_TEXT_MODEL} == SHORT_TEXT_MODEL
     assert not short.model.chars_if_short and config.model.chars_if_short  # a copy
+    assert short.train.label_smoothing == SHORT_TEXT_TRAIN["label_smoothing"] > 0
     assert f"average {SHORT_TEXT_TOKENS} tokens" in capsys.readouterr().err
     long = resolve_default_recipe(config, np.full(50, SHORT_TEXT_TOKENS + 1))
     assert long.model.params() == config.model.params() and long.model.params()["maxn"] == 0
-    assert not long.model.chars_if_short
+    assert not long.model.chars_if_short and long.train.label_smoothing == 0
+    # A label smoothing of the config's own stays, even 0.
+    own = load_config(write_config(tmp_path / "ls.yaml", "train:\n  label_smoothing: 0\n"))
+    assert resolve_default_recipe(own, np.full(50, 10)).train.label_smoothing == 0
     # Decided once: the saved config reloads to the same model, and is not decided again.
     reloaded = load_config(write_config(tmp_path / "saved.yaml", dump_config(short)))
     assert reloaded.model == short.model
@@ -56,3 +69,22 @@ def test_training_on_short_messages_records_the_choice_and_the_model_reloads(tmp
     assert predictor.predict(["WINNER!! Call 09061701461 to claim your prize"]) in (["spam"], ["ham"])
     # The model that predicts has the character table the run trained.
     assert any(name.startswith("char") for name, _ in predictor.models[0].named_parameters())
+
+
+def test_min_steps_raises_the_epochs_of_small_data_sets_only(tmp_path, capsys):
+    from textclf.training.setup import setup_run
+
+    frame = pd.read_csv(shared_data("sms_spam.csv"), keep_default_na=False)
+    frame.groupby("label").head(100).to_csv(tmp_path / "sms.csv", index=False)  # 140 train: 3 batches of 64
+    raw = {"name": "small", "output_dir": str(tmp_path / "runs"),
+           "data": {"source": "files", "train": str(tmp_path / "sms.csv"), "cache_dir": str(tmp_path / "cache")},
+           "model": {"buckets": 500, "char_buckets": 500}, "train": {"device": "cpu"}}
+    config = config_from_dict(raw)
+    assert (config.train.epochs, config.train.min_steps) == (DEFAULT_RECIPE["train"]["epochs"], 200)
+    setup = setup_run(config)
+    steps = len(setup.loader)
+    assert setup.config.train.epochs == -(-200 // steps) > 3 and setup.config.train.epochs * steps >= 200
+    assert "train.min_steps 200" in capsys.readouterr().err
+    # A config that sets its epochs gets no minimum from the recipe.
+    own = config_from_dict({**raw, "train": {"device": "cpu", "epochs": 2}})
+    assert own.train.min_steps is None and setup_run(own).config.train.epochs == 2

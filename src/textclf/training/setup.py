@@ -7,6 +7,7 @@ declares it needs them), then the optimizer, the loss and the seeded batches.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +115,13 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
         train_split, t.batch_size, bucket=t.bucket_by_length, seed=t.run_seed(config.seed),
         balance_classes=t.sampler == "weighted",
     )
+    if t.min_steps and t.epochs * len(loader) < t.min_steps:
+        epochs = -(-t.min_steps // max(1, len(loader)))
+        if distributed.is_main:
+            print(f"train.min_steps {t.min_steps}: {epochs} epochs of {len(loader)} steps (train.epochs was "
+                  f"{t.epochs})", file=sys.stderr)
+        config = config.model_copy(update={"train": t.model_copy(update={"epochs": epochs})})
+        t = config.train
     trainer = None
     if distributed.active:
         import warnings
