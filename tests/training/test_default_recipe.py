@@ -65,6 +65,7 @@ def test_training_on_short_messages_records_the_choice_and_the_model_reloads(tmp
     saved = textclf.load_config(run.layout.config)
     assert (saved.model.params()["minn"], saved.model.params()["maxn"]) == (2, 5)
     assert not saved.model.chars_if_short
+    assert saved.train.label_smoothing == SHORT_TEXT_TRAIN["label_smoothing"]  # and training used it
     predictor = textclf.Predictor.load(run.best_checkpoint)
     assert predictor.predict(["WINNER!! Call 09061701461 to claim your prize"]) in (["spam"], ["ham"])
     # The model that predicts has the character table the run trained.
@@ -85,6 +86,7 @@ def test_min_steps_raises_the_epochs_of_small_data_sets_only(tmp_path, capsys):
     steps = len(setup.loader)
     assert setup.config.train.epochs == -(-200 // steps) > 3 and setup.config.train.epochs * steps >= 200
     assert "train.min_steps 200" in capsys.readouterr().err
+    assert setup.criterion.loss.label_smoothing == SHORT_TEXT_TRAIN["label_smoothing"]  # the loss trained with
     # A config that sets its epochs gets no minimum from the recipe.
     own = config_from_dict({**raw, "train": {"device": "cpu", "epochs": 2}})
     assert own.train.min_steps is None and setup_run(own).config.train.epochs == 2

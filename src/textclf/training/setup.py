@@ -95,6 +95,7 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
     prepared = prepared or prepare_data(config)
     train_split = prepared.splits["train"]
     config = resolve_default_recipe(config, train_split.lengths, quiet=not distributed.is_main)
+    t = config.train  # the recipe may have decided some of it
     task = get_task(config.task)
     _check_task(prepared, task)
     counts = task.class_counts(train_split.labels, prepared.num_classes)
