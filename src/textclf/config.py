@@ -124,7 +124,7 @@ class PreprocessConfig(_Section):
 # What a config without a ``model`` section trains: hashed word uni+bigrams with sublinear TF-IDF
 # weights (fastText-style, the bag_of_ngrams model) and the settings it needs, each one only where
 # the config does not set it. Chosen for accuracy on data nobody tuned it for at a cost close to
-# TF-IDF + LinearSVC's (benchmarks/RESULTS.md, "The default"); a config that names a model gets
+# TF-IDF + LinearSVC's (benchmarks/RESULTS.md, "peers": its "mean of 3 train seeds" rows); a config that names a model gets
 # that model's own defaults instead.
 DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
     "preprocess": {"max_seq_len": 3000, "max_size": 200000, "digits_to_zero": True},
