@@ -113,7 +113,7 @@ def config_reference() -> str:
               + f". Unless the config sets `minn` or `maxn`, it also gets `model.chars_if_short` true: when the "
               f"training texts average at most {SHORT_TEXT_TOKENS} tokens, training adds "
               + ", ".join(f"`{k}` {v}" for k, v in SHORT_TEXT_MODEL.items())
-              + " (character n-grams) and, unless the config sets it, "
+              + " (character n-grams) and, for a multiclass task unless the config sets it, "
               + ", ".join(f"`train.{k}` {v}" for k, v in SHORT_TEXT_TRAIN.items())
               + "; the run's config.yaml records the outcome (`chars_if_short` false and the chosen "
               "`minn`/`maxn`). `train.min_steps` comes with the recipe only when the config sets no "

@@ -48,6 +48,8 @@ def test_short_texts_get_character_ngrams_and_long_ones_do_not(tmp_path, capsys)
     # A label smoothing of the config's own stays, even 0.
     own = load_config(write_config(tmp_path / "ls.yaml", "train:\n  label_smoothing: 0\n"))
     assert resolve_default_recipe(own, np.full(50, 10)).train.label_smoothing == 0
+    multilabel = load_config(write_config(tmp_path / "ml.yaml", "task: multilabel\n"))
+    assert resolve_default_recipe(multilabel, np.full(50, 10)).train.label_smoothing == 0
     # Decided once: the saved config reloads to the same model, and is not decided again.
     reloaded = load_config(write_config(tmp_path / "saved.yaml", dump_config(short)))
     assert reloaded.model == short.model

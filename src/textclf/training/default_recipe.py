@@ -42,8 +42,9 @@ def resolve_default_recipe(config: Config, train_lengths: np.ndarray, quiet: boo
     train = config.train
     if short:
         params.update(SHORT_TEXT_MODEL)
-        own = train.model_fields_set  # the keys the config gave
-        train = train.model_copy(update={k: v for k, v in SHORT_TEXT_TRAIN.items() if k not in own})
+        if config.task == "multiclass":  # (label smoothing is cross-entropy's)
+            own = train.model_fields_set  # the keys the config gave
+            train = train.model_copy(update={k: v for k, v in SHORT_TEXT_TRAIN.items() if k not in own})
     if not quiet:
         chosen = (f"character {SHORT_TEXT_MODEL['minn']}–{SHORT_TEXT_MODEL['maxn']}-grams on, label smoothing "
                   f"{train.label_smoothing:g}" if short else "no character n-grams")
