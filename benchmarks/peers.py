@@ -226,9 +226,9 @@ def _ours(config, test, workdir: Path, seeds: int = 1):
 
     started = time.perf_counter()
     checkpoints = []
+    first = config.train.run_seed(config.seed)  # --seeds gives each run its train.seed
     for i in range(seeds):
         # Same data split (the top-level seed); another initialisation and batch order.
-        first = config.train.run_seed(config.seed)  # --seeds gives each run its train.seed
         run = config.model_copy(update={"train": config.train.model_copy(update={"seed": first + i})})
         result = train(run, run_dir=workdir / f"run{i}", progress=False, final_evaluation=seeds == 1)
         checkpoints.append(result.run_dir / "checkpoints" / "best.ckpt")

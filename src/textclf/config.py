@@ -124,11 +124,12 @@ class PreprocessConfig(_Section):
 # What a config without a ``model`` section trains: hashed word uni+bigrams with sublinear TF-IDF
 # weights (fastText-style, the bag_of_ngrams model) and the settings it needs, each one only where
 # the config does not set it. Chosen for accuracy on data nobody tuned it for at a cost close to
-# TF-IDF + LinearSVC's (benchmarks/RESULTS.md, "peers": its "mean of 3 train seeds" rows); a config that names a model gets
-# that model's own defaults instead.
+# TF-IDF + LinearSVC's (benchmarks/RESULTS.md, "peers": the "mean of 3 train seeds" rows); a
+# config that names a model gets that model's own defaults instead.
 DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
     "preprocess": {"max_seq_len": 3000, "max_size": 200000, "digits_to_zero": True},
-    # Four members of 32 columns: an ensemble of four, for about the cost of one 64-wide model.
+    # Four members of 32 columns: an ensemble of four, for about the cost of one 128-wide model
+    # (a batch reads the same table rows).
     "model": {"name": "bag_of_ngrams", "embedding_dim": 32, "members": 4, "ngrams": 2, "buckets": 200000,
               "tfidf": True, "dropout": 0.5},
     # At least 3 epochs and 200 steps (min_steps: only when the config sets no epochs of its

@@ -7,11 +7,12 @@ documents average at most ``SHORT_TEXT_TOKENS`` tokens, the model also gets ``SH
 (character 2–5-grams) and training ``SHORT_TEXT_TRAIN`` (label smoothing 0.1, unless the config
 sets it). Short texts are where character n-grams help most (misspellings, word forms, numbers
 and names seen once) and cost least (few distinct words per document); on long ones they
-multiply the training time for little or nothing, and label smoothing cost 20 Newsgroups a
-tenth of a point where it gained SMS spam two (benchmarks/RESULTS.md, "peers").
+multiply the training time for little or nothing, and label smoothing cost 20 Newsgroups about
+0.1 points where it gained SMS spam about 0.2 (docs/architecture.md, "The default recipe").
 
 The decision is written into the config that the run folder, the checkpoints and the model
-artifact keep (``chars_if_short`` becomes false, ``minn``/``maxn`` hold the outcome), so a resumed
+artifact keep (``chars_if_short`` becomes false, ``minn``/``maxn`` and ``train.label_smoothing``
+hold the outcome), so a resumed
 run, a loaded model and a rerun of the saved config.yaml all build the same model.
 """
 
