@@ -12,7 +12,8 @@ punctuation split off as fastText's examples do; ``pip install -e ".[bench]"``).
 section, which trains the default recipe), the data section
 switched per data set; ``bag_of_ngrams_x5`` is five such runs that differ only in ``train.seed``,
 evaluated as an ensemble (``textclf evaluate --checkpoint A B ...``), and so is any of our systems
-with ``_xN`` appended (``default_chars_x5``). ``minilm_finetune`` is
+with ``_xN`` appended (``default_chars_x5``); ``a+b`` is the runs of systems a and b as one
+ensemble (``default_x3+default_chars_x3``: six runs). ``minilm_finetune`` is
 configs/sms_spam_minilm.yaml (all-MiniLM-L6-v2 fine-tuned, 3 epochs) and ``minilm_frozen`` the
 same encoder frozen with a head trained on its cached document vectors (10 epochs; on 20
 Newsgroups the first 256 sub-words of each post); both read the model folder of the
@@ -219,22 +220,34 @@ def _fasttext(train, test, seed: int, threads: int):
     return predicted, train_s, time.perf_counter() - started, {}
 
 
-def _ours(config, test, workdir: Path, seeds: int = 1):
-    """``textclf train`` (``seeds`` times, train.seed 42, 43, ...), then the best checkpoint(s) — an
-    ensemble when several — classify the raw test texts."""
-    from textclf.inference import Predictor
+def _train_runs(config, workdir: Path, seeds: int, evaluate: bool) -> tuple[list[Path], object]:
+    """``textclf train`` ``seeds`` times (train.seed first, first + 1, ...): the best checkpoints
+    and the last run's result (``evaluate``: with its test evaluation, as a user's run)."""
     from textclf.training import train
 
-    started = time.perf_counter()
-    checkpoints = []
+    checkpoints, result = [], None
     first = config.train.run_seed(config.seed)  # --seeds gives each run its train.seed
     for i in range(seeds):
         # Same data split (the top-level seed); another initialisation and batch order.
         run = config.model_copy(update={"train": config.train.model_copy(update={"seed": first + i})})
-        result = train(run, run_dir=workdir / f"run{i}", progress=False, final_evaluation=seeds == 1)
+        result = train(run, run_dir=workdir / f"run{len(list(workdir.glob('run*')))}", progress=False,
+                       final_evaluation=evaluate)
         checkpoints.append(result.run_dir / "checkpoints" / "best.ckpt")
+    return checkpoints, result
+
+
+def _ours(configs: list, test, workdir: Path, seeds: list[int]):
+    """Each config trained its number of ``seeds`` times, then the best checkpoints — an
+    ensemble (mean probabilities) when several — classify the raw test texts."""
+    from textclf.inference import Predictor
+
+    started = time.perf_counter()
+    checkpoints, result = [], None
+    for config, n in zip(configs, seeds):
+        found, result = _train_runs(config, workdir, n, evaluate=sum(seeds) == 1)
+        checkpoints += found
     train_s = time.perf_counter() - started
-    ensemble = Predictor.load(checkpoints, batch_size=config.train.eval_batch_size)
+    ensemble = Predictor.load(checkpoints, batch_size=configs[0].train.eval_batch_size)
     started = time.perf_counter()
     encoded = ensemble.encode(test.texts)
     started_model = time.perf_counter()
@@ -243,7 +256,7 @@ def _ours(config, test, workdir: Path, seeds: int = 1):
     predict_s, model_s = done - started, done - started_model
     params = sum(p.numel() for model in ensemble.models for p in model.parameters())
     return predicted, train_s, predict_s, {"best_epoch": result.best_epoch, "params": params,
-                                           "model_docs_per_s": len(test) / model_s}
+                                           "model_docs_per_s": len(test) / model_s, "runs": len(ensemble)}
 
 
 def _members(system: str) -> int:
@@ -257,6 +270,10 @@ def _base(system: str) -> str:
     return system.rpartition("_x")[0] if _members(system) > 1 else system
 
 
+def _with_train(config, update: dict):
+    return config.model_copy(update={"train": config.train.model_copy(update=update)})
+
+
 def child(dataset: str, system: str, threads: int, out: Path, overrides: list[str],
           train_seed: int | None = None) -> None:
     import torch
@@ -267,9 +284,9 @@ def child(dataset: str, system: str, threads: int, out: Path, overrides: list[st
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")  # cold: preprocessing is timed
-        config = _config(system, dataset, Path(tmp), [] if system in PEERS else overrides)
+        config = _config(system.split("+")[0], dataset, Path(tmp), [] if system in PEERS else overrides)
         train_update = {"num_threads": threads, **({"seed": train_seed} if train_seed is not None else {})}
-        config = config.model_copy(update={"train": config.train.model_copy(update=train_update)})
+        config = _with_train(config, train_update)
         corpus = load_corpus(config)
         train, test = corpus["train"], corpus["test"]
         if system == "linear_svc":
@@ -277,12 +294,16 @@ def child(dataset: str, system: str, threads: int, out: Path, overrides: list[st
         elif system == "fasttext":
             predicted, train_s, predict_s, extra = _fasttext(train, test, config.seed, threads)
         else:
-            seeds = _members(system)
-            predicted, train_s, predict_s, extra = _ours(config, test, Path(tmp), seeds)
+            parts = system.split("+")  # a+b: the runs of both systems as one ensemble
+            configs = [config] + [_with_train(_config(part, dataset, Path(tmp), overrides), train_update)
+                                  for part in parts[1:]]
+            predicted, train_s, predict_s, extra = _ours(configs, test, Path(tmp), [_members(p) for p in parts])
+    runs = sum(_members(part) for part in system.split("+"))
     row = {
         "dataset": dataset,
         "system": PEERS.get(system, f"textclf {system}" + (
-            f" ({_members(system)} train seeds, mean probabilities)" if _members(system) > 1 else "")
+            f" ({runs} train runs, mean probabilities)" if "+" in system else
+            f" ({runs} train seeds, mean probabilities)" if runs > 1 else "")
             + (f" with {' '.join(overrides)}" if overrides and system not in PEERS else "")),
         "accuracy": 100 * float(np.mean(predicted == test.labels)),
         "f1_macro": float(f1_score(test.labels, predicted, average="macro")),
@@ -340,10 +361,10 @@ def main() -> int:
         if name not in DATASETS:
             parser.error(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
     for name in systems:
-        if name not in PEERS and _base(name) not in OURS:
+        if name not in PEERS and any(_base(part) not in OURS for part in name.split("+")):
             parser.error(f"unknown system {name!r}; choose from {', '.join([*PEERS, *OURS])}")
         csv_sets = ["sms_spam", *DERIVED]
-        if name in FILES_ONLY and not set(datasets) <= set(csv_sets):
+        if any(_base(part) in FILES_ONLY for part in name.split("+")) and not set(datasets) <= set(csv_sets):
             parser.error(f"{name} runs on the sets read from CSV files only (--datasets {','.join(csv_sets)})")
     measured, sections = [], []
     for dataset in datasets:

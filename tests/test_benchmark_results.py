@@ -105,3 +105,24 @@ def test_peers_summarises_several_train_seeds_in_one_row():
     assert row["train_s"] == pytest.approx(11.0) and row["peak_mb"] == 320.0
     table = peers.tables([row])
     assert "| textclf default (mean of 3 train seeds) | 98.50 | 0.50 |" in table
+
+
+def test_peers_ensembles_the_runs_of_two_systems(tmp_path, mini_config):
+    """``a+b``: every run of both systems (each with its own text pipeline) predicts as one
+    ensemble, and nothing is evaluated per run."""
+    from textclf.config import load_config
+    from textclf.data import load_corpus
+
+    peers = load_benchmark("peers")
+    gru = load_config(mini_config, ["train.epochs=1"])
+    bag_config = tmp_path / "bag.yaml"
+    bag_config.write_text(mini_config.read_text().replace("hidden_size: 32", "buckets: 1000").replace(
+        "bigru_attention", "bag_of_ngrams"))
+    bag = load_config(bag_config, ["train.epochs=1"])
+    test = load_corpus(gru)["test"]
+    predicted, train_s, _, extra = peers._ours([gru, bag], test, tmp_path / "runs", [1, 2])
+    runs = sorted((tmp_path / "runs").glob("run*"))
+    assert [p.name for p in runs] == ["run0", "run1", "run2"]
+    assert not any((run / "evaluation").exists() for run in runs)
+    assert len(predicted) == len(test) and train_s > 0
+    assert extra["runs"] == 3
