@@ -78,7 +78,9 @@ def summary(rows: list[dict]) -> str:
                                    ("machine", "machine", "")])
     commands = "".join(f"- `{c}`\n" for c in sorted({r["command"] for r in rows if r.get("command")}))
     return (f"configs/20newsgroups_bigru.yaml (15 epochs unless a run's --set says otherwise), the study's random split; sparse: "
-            f"`model.sparse_embedding=true` (the model's default), dense: `false` (what the config ships since these runs).\n\n{table}\n\n{detail}\n"
+            f"`model.sparse_embedding=true` (the model's default), dense: `false` (what the config ships since these runs). "
+            f"Runs dated before 2026-12-03 with no --set trained at a constant learning rate: the config ships "
+            f"`train.scheduler=cosine train.warmup=0.02 train.grad_clip=1.0` since the runs with that --set.\n\n{table}\n\n{detail}\n"
             + (f"\nThe runs were measured with:\n\n{commands}" if commands else ""))
 
 
