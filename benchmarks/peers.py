@@ -220,32 +220,22 @@ def _fasttext(train, test, seed: int, threads: int):
     return predicted, train_s, time.perf_counter() - started, {}
 
 
-def _train_runs(config, workdir: Path, seeds: int, evaluate: bool) -> tuple[list[Path], object]:
-    """``textclf train`` ``seeds`` times (train.seed first, first + 1, ...): the best checkpoints
-    and the last run's result (``evaluate``: with its test evaluation, as a user's run)."""
-    from textclf.training import train
-
-    checkpoints, result = [], None
-    first = config.train.run_seed(config.seed)  # --seeds gives each run its train.seed
-    for i in range(seeds):
-        # Same data split (the top-level seed); another initialisation and batch order.
-        run = config.model_copy(update={"train": config.train.model_copy(update={"seed": first + i})})
-        result = train(run, run_dir=workdir / f"run{len(list(workdir.glob('run*')))}", progress=False,
-                       final_evaluation=evaluate)
-        checkpoints.append(result.run_dir / "checkpoints" / "best.ckpt")
-    return checkpoints, result
-
-
 def _ours(configs: list, test, workdir: Path, seeds: list[int]):
-    """Each config trained its number of ``seeds`` times, then the best checkpoints — an
-    ensemble (mean probabilities) when several — classify the raw test texts."""
+    """``textclf train`` with each config its number of ``seeds`` times (train.seed first,
+    first + 1, ...), then the best checkpoints — an ensemble (mean probabilities) when several —
+    classify the raw test texts. A lone run ends with its test evaluation, as a user's run does."""
     from textclf.inference import Predictor
+    from textclf.training import train
 
     started = time.perf_counter()
     checkpoints, result = [], None
     for config, n in zip(configs, seeds):
-        found, result = _train_runs(config, workdir, n, evaluate=sum(seeds) == 1)
-        checkpoints += found
+        first = config.train.run_seed(config.seed)  # --seeds gives each run its train.seed
+        for i in range(n):
+            # Same data split (the top-level seed); another initialisation and batch order.
+            result = train(_with_train(config, {"seed": first + i}), run_dir=workdir / f"run{len(checkpoints)}",
+                           progress=False, final_evaluation=sum(seeds) == 1)
+            checkpoints.append(result.run_dir / "checkpoints" / "best.ckpt")
     train_s = time.perf_counter() - started
     ensemble = Predictor.load(checkpoints, batch_size=configs[0].train.eval_batch_size)
     started = time.perf_counter()
@@ -360,10 +350,10 @@ def main() -> int:
     for name in datasets:
         if name not in DATASETS:
             parser.error(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
+    csv_sets = ["sms_spam", *DERIVED]
     for name in systems:
         if name not in PEERS and any(_base(part) not in OURS for part in name.split("+")):
             parser.error(f"unknown system {name!r}; choose from {', '.join([*PEERS, *OURS])}")
-        csv_sets = ["sms_spam", *DERIVED]
         if any(_base(part) in FILES_ONLY for part in name.split("+")) and not set(datasets) <= set(csv_sets):
             parser.error(f"{name} runs on the sets read from CSV files only (--datasets {','.join(csv_sets)})")
     measured, sections = [], []
