@@ -110,7 +110,8 @@ class DataConfig(_Section):
 
 class PreprocessConfig(_Section):
     # A registered tokenizer (textclf.text.tokenizers): study (the reference study's: runs of
-    # word characters), whitespace, or one of yours.
+    # word characters), whitespace, wordpunct (runs of word characters and runs of symbols), or
+    # one of yours.
     tokenizer: str = "study"
     lowercase: bool = True  # lowercase before tokenizing
     # Every digit becomes 0 before tokenizing: numbers of one shape (phone numbers, prices,

@@ -11,13 +11,16 @@ from textclf.text import TextPipeline, build_tokenizer, list_tokenizers
 
 
 def test_built_in_tokenizers_and_their_settings():
-    assert {"study", "whitespace"} <= set(list_tokenizers())
+    assert {"study", "whitespace", "wordpunct"} <= set(list_tokenizers())
     assert build_tokenizer("whitespace")("C++ is :) fun") == ["c++", "is", ":)", "fun"]
+    # Runs of word characters, and runs of the other non-space characters as tokens of their own.
+    assert build_tokenizer("wordpunct")("Win £100!! C++ is :) fun.") == [
+        "win", "£", "100", "!!", "c", "++", "is", ":)", "fun", "."]
     assert build_tokenizer({"name": "study", "lowercase": False})("Hello, World") == ["Hello", "World"]
 
 
 def test_an_unknown_tokenizer_lists_the_valid_ones():
-    with pytest.raises(ConfigError, match=r"unknown tokenizer 'studdy'; did you mean 'study'\? valid names: study, whitespace"):
+    with pytest.raises(ConfigError, match=r"unknown tokenizer 'studdy'; did you mean 'study'\? valid names: study, whitespace, wordpunct"):
         TextPipeline({"name": "studdy"})
 
 

@@ -1,6 +1,6 @@
 """Tokenizers. Each file registers one; importing this package registers them all."""
 
-from textclf.text.tokenizers import study, whitespace  # noqa: F401  (registration side effect)
+from textclf.text.tokenizers import study, whitespace, wordpunct  # noqa: F401  (registration side effect)
 from textclf.text.tokenizers.registry import (
     Tokenizer,
     build_tokenizer,

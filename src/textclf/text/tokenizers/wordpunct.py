@@ -1,0 +1,30 @@
+"""Words and symbols: the maximal runs of word characters, as ``study`` keeps them, and also the
+runs of other non-space characters ("!", "£", ":)", "?!", "..."), each run one token.
+
+``study`` drops every symbol; where symbols carry the class they are features here: a currency
+sign or a run of exclamation marks in spam, an emoticon in a review, a question mark. TF-IDF
+weighting keeps the common ones (a full stop, a comma) from counting for much."""
+
+from __future__ import annotations
+
+import re
+
+from textclf.text.tokenizers.registry import register_tokenizer
+
+__all__ = ["WordPunctTokenizer"]
+
+_TOKENS = re.compile(r"\w+|[^\w\s]+")
+
+
+@register_tokenizer("wordpunct")
+class WordPunctTokenizer:
+    def __init__(self, lowercase: bool = True):
+        self.lowercase = lowercase
+
+    def __call__(self, text: str) -> list[str]:
+        if self.lowercase:
+            text = text.lower()
+        return _TOKENS.findall(text)
+
+    def settings(self) -> dict:
+        return {"name": "wordpunct", "lowercase": self.lowercase}
