@@ -144,6 +144,9 @@ DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
 SHORT_TEXT_TOKENS = 100
 SHORT_TEXT_MODEL: dict[str, Any] = {"minn": 2, "maxn": 5}
 SHORT_TEXT_TRAIN: dict[str, Any] = {"label_smoothing": 0.1}
+# ... and symbols as tokens of their own (a currency sign, "!!", ":)"), which long posts'
+# headers and quoting turn into noise (each only where the config does not set it).
+SHORT_TEXT_PREPROCESS: dict[str, Any] = {"tokenizer": "wordpunct"}
 
 
 def apply_default_recipe(raw: dict) -> None:

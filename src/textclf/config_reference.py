@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from textclf.config import (
     DEFAULT_RECIPE,
     SHORT_TEXT_MODEL,
+    SHORT_TEXT_PREPROCESS,
     SHORT_TEXT_TOKENS,
     SHORT_TEXT_TRAIN,
     Config,
@@ -115,6 +116,9 @@ def config_reference() -> str:
               + ", ".join(f"`{k}` {v}" for k, v in SHORT_TEXT_MODEL.items())
               + " (character n-grams) and, for a multiclass task unless the config sets it, "
               + ", ".join(f"`train.{k}` {v}" for k, v in SHORT_TEXT_TRAIN.items())
+              + ", and unless the config sets it "
+              + ", ".join(f"`preprocess.{k}` {v}" for k, v in SHORT_TEXT_PREPROCESS.items())
+              + " (symbols as tokens; the data are encoded again with it)"
               + "; the run's config.yaml records the outcome (`chars_if_short` false and the chosen "
               "`minn`/`maxn`). `train.min_steps` comes with the recipe only when the config sets no "
               "`train.epochs`.", ""]

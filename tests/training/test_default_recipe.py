@@ -1,5 +1,5 @@
-"""The default recipe's choice from the data: character n-grams and label smoothing when the
-training texts are short, and enough epochs for small data sets (train.min_steps)."""
+"""The default recipe's choice from the data: character n-grams, label smoothing and symbols as
+tokens when the training texts are short, and enough epochs for small data sets (train.min_steps)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from conftest import shared_data, write_config
 from textclf.config import (
     DEFAULT_RECIPE,
     SHORT_TEXT_MODEL,
+    SHORT_TEXT_PREPROCESS,
     SHORT_TEXT_TOKENS,
     SHORT_TEXT_TRAIN,
     config_from_dict,
@@ -41,13 +42,17 @@ def test_short_texts_get_character_ngrams_and_long_ones_do_not(tmp_path, capsys)
     assert {k: short.model.params()[k] for k in SHORT_TEXT_MODEL} == SHORT_TEXT_MODEL
     assert not short.model.chars_if_short and config.model.chars_if_short  # a copy
     assert short.train.label_smoothing == SHORT_TEXT_TRAIN["label_smoothing"] > 0
+    assert short.preprocess.tokenizer == SHORT_TEXT_PREPROCESS["tokenizer"] != config.preprocess.tokenizer
     assert f"average {SHORT_TEXT_TOKENS} tokens" in capsys.readouterr().err
     long = resolve_default_recipe(config, np.full(50, SHORT_TEXT_TOKENS + 1))
     assert long.model.params() == config.model.params() and long.model.params()["maxn"] == 0
     assert not long.model.chars_if_short and long.train.label_smoothing == 0
-    # A label smoothing of the config's own stays, even 0.
-    own = load_config(write_config(tmp_path / "ls.yaml", "train:\n  label_smoothing: 0\n"))
+    assert long.preprocess == config.preprocess
+    # A label smoothing or a tokenizer of the config's own stays, even 0 or the study's.
+    own = load_config(write_config(tmp_path / "ls.yaml", "train:\n  label_smoothing: 0\n"
+                                   "preprocess:\n  tokenizer: study\n"))
     assert resolve_default_recipe(own, np.full(50, 10)).train.label_smoothing == 0
+    assert resolve_default_recipe(own, np.full(50, 10)).preprocess.tokenizer == "study"
     multilabel = load_config(write_config(tmp_path / "ml.yaml", "task: multilabel\n"))
     assert resolve_default_recipe(multilabel, np.full(50, 10)).train.label_smoothing == 0
     # Decided once: the saved config reloads to the same model, and is not decided again.
@@ -68,7 +73,11 @@ def test_training_on_short_messages_records_the_choice_and_the_model_reloads(tmp
     assert (saved.model.params()["minn"], saved.model.params()["maxn"]) == (2, 5)
     assert not saved.model.chars_if_short
     assert saved.train.label_smoothing == SHORT_TEXT_TRAIN["label_smoothing"]  # and training used it
+    assert saved.preprocess.tokenizer == "wordpunct"
     predictor = textclf.Predictor.load(run.best_checkpoint)
+    # The data were encoded again with the chosen tokenizer, and the model keeps it: "!!" is a word.
+    assert predictor.pipelines[0].tokenizer.settings()["name"] == "wordpunct"
+    assert "!" in predictor.pipelines[0].vocab_.itos_ or "!!" in predictor.pipelines[0].vocab_.itos_
     assert predictor.predict(["WINNER!! Call 09061701461 to claim your prize"]) in (["spam"], ["ham"])
     # The model that predicts has the character table the run trained.
     assert any(name.startswith("char") for name, _ in predictor.models[0].named_parameters())

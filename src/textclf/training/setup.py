@@ -77,6 +77,12 @@ class RunSetup:
         )
 
 
+def _tokenizer_name(prepared: PreparedData) -> str | None:
+    """The name of the tokenizer that encoded ``prepared`` (None for a pretrained model's own)."""
+    tokenizer = getattr(prepared.pipeline, "tokenizer", None)
+    return tokenizer.settings()["name"] if hasattr(tokenizer, "settings") else None
+
+
 def build_context(prepared: PreparedData, task: str = "multiclass") -> BuildContext:
     return BuildContext(vocab_size=len(prepared.vocab), num_classes=prepared.num_classes, pad_id=PAD_ID,
                         task=task, tokens=word_strings(prepared.vocab.itos_))
@@ -95,6 +101,9 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
     prepared = prepared or prepare_data(config)
     train_split = prepared.splits["train"]
     config = resolve_default_recipe(config, train_split.lengths, quiet=not distributed.is_main)
+    if _tokenizer_name(prepared) not in (None, config.preprocess.tokenizer):  # the recipe chose another
+        prepared = prepare_data(config)
+        train_split = prepared.splits["train"]
     t = config.train  # the recipe may have decided some of it
     task = get_task(config.task)
     _check_task(prepared, task)
