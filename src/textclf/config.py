@@ -211,7 +211,7 @@ class TrainConfig(_Section):
     # (cross-entropy's label smoothing); 0 turns it off.
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     # Unset: val_accuracy (multiclass) or val_f1_micro (multilabel). For multiclass, micro-F1 is
-    # the accuracy.
+    # the accuracy. Epochs that tie on an accuracy or F1 are told apart by the lower val loss.
     monitor: Literal["val_accuracy", "val_f1_micro", "val_f1_macro", "val_loss"] = "val_accuracy"
     # task: multilabel only. A class is predicted when its probability reaches its threshold:
     # a number (one for all classes), tune_global (one, chosen on the validation split to maximise

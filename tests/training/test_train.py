@@ -11,6 +11,7 @@ from textclf.errors import UsageError
 from textclf.inference import predict_logits
 from textclf.training import train
 from textclf.training.loss import class_weights
+from textclf.training.recipe import LoopState
 
 
 def test_small_bigru_beats_the_majority_baseline_clearly(trained_run):
@@ -102,6 +103,21 @@ def test_early_stopping_and_other_monitors(mini_config, tmp_path):
     if len(losses) < 6:
         assert losses[-1] >= min(losses[:-1])
     assert result.best_epoch == int(np.argmin(losses)) + 1
+
+
+def test_a_tied_accuracy_goes_to_the_epoch_with_the_lower_validation_loss():
+    state = LoopState()
+    epochs = [(0.90, 0.50), (0.95, 0.40), (0.95, 0.30), (0.95, 0.35), (0.94, 0.20)]
+    improved = [state.end_epoch({"epoch": i + 1, "val/accuracy": acc, "val/loss": loss}, "val_accuracy", 9, 2)
+                for i, (acc, loss) in enumerate(epochs)]
+    assert improved == [True, True, True, False, False] and state.best_epoch == 3
+    assert (state.best_score, state.best_loss) == (0.95, 0.30) and state.stale_epochs == 2
+    # The loss monitor is not tie-broken by itself, and a state saved without best_loss resumes.
+    again = LoopState.from_dict({k: v for k, v in LoopState().__dict__.items() if k != "best_loss"}
+                                | {"partial": {}})
+    assert again.best_loss is None
+    assert again.end_epoch({"epoch": 1, "val/accuracy": 0.5, "val/loss": 1.0}, "val_loss", 9, None)
+    assert not again.end_epoch({"epoch": 2, "val/accuracy": 0.6, "val/loss": 1.0}, "val_loss", 9, None)
 
 
 def test_class_weights():

@@ -79,6 +79,7 @@ class LoopState:
     batches_done: int = 0
     step: int = 0
     best_score: float | None = None
+    best_loss: float | None = None  # the best epoch's validation loss: it breaks ties (end_epoch)
     best_epoch: int = 0
     stale_epochs: int = 0
     stopped_early: bool = False
@@ -90,12 +91,18 @@ class LoopState:
         return cls(**{**d, "partial": EpochSums(**d["partial"])})
 
     def end_epoch(self, record: dict, monitor: str, epochs: int, patience: int | None) -> bool:
-        """Record a finished epoch; return whether it is the best so far."""
+        """Record a finished epoch; return whether it is the best so far. An epoch that ties the
+        best accuracy or F1 is the better one when its validation loss is lower: on a small
+        validation split a few documents set the accuracy, and several epochs often share it
+        while the loss still falls (the later, more confident model generalises better)."""
         larger_is_better = MONITOR[monitor][1]
         score, best = monitored(record, monitor), self.best_score
-        improved = best is None or (score > best if larger_is_better else score < best)
+        loss = record.get("val/loss")
+        improved = best is None or (score > best if larger_is_better else score < best) or (
+            larger_is_better and score == best and None not in (loss, self.best_loss) and loss < self.best_loss)
         if improved:
             self.best_score, self.best_epoch, self.stale_epochs = score, record["epoch"], 0
+            self.best_loss = loss
         else:
             self.stale_epochs += 1
         self.history.append(record)
