@@ -11,6 +11,7 @@ from textclf.artifact import ARTIFACT_VERSION, ModelArtifact
 from textclf.cli import main
 from textclf.errors import CheckpointError
 from textclf.inference import Predictor
+from textclf.training.recipe import LoopState
 
 TEXTS = ["the goalie made forty saves", "orbit of the space shuttle", "", "polygon shading"]
 
@@ -52,7 +53,10 @@ def test_a_version_1_last_checkpoint_keeps_its_training_state(trained_run, tmp_p
     old = tmp_path / "last-v1.ckpt"
     torch.save(_as_version_1(artifact, flat), old)
     _, migrated = ModelArtifact.load_with_state(old)
-    assert migrated.loop == state.loop and migrated.optimizer.keys() == state.optimizer.keys()
+    # Version 1 knew no best_loss (the tie-break's): the migrated state lacks it, and resumes.
+    assert migrated.loop == {k: v for k, v in state.loop.items() if k != "best_loss"}
+    assert migrated.optimizer.keys() == state.optimizer.keys()
+    assert LoopState.from_dict(migrated.loop).best_loss is None
 
 
 def test_save_load_round_trip_and_a_newer_version_is_refused(trained_run, tmp_path):
