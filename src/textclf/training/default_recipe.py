@@ -14,9 +14,9 @@ gained SMS spam about 0.2. Symbols as tokens gained the short sets 0.1–0.7 poi
 "The default recipe"). A changed tokenizer means the data are encoded again (``setup_run``).
 
 The decision is written into the config that the run folder, the checkpoints and the model
-artifact keep (``chars_if_short`` becomes false, ``minn``/``maxn`` and ``train.label_smoothing``
-hold the outcome), so a resumed
-run, a loaded model and a rerun of the saved config.yaml all build the same model.
+artifact keep (``chars_if_short`` becomes false; ``minn``/``maxn``, ``train.label_smoothing`` and
+``preprocess.tokenizer`` hold the outcome), so a resumed run, a loaded model and a rerun of the
+saved config.yaml all build the same model.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from textclf.data import SPLITS
 from textclf.models import BuildContext, TextClassifier, build_model
 from textclf.runtime import resolve_device, seed_everything
 from textclf.task import Task, get_task
+from textclf.text.pipeline import TextPipeline
 from textclf.text.prepare import PreparedData, cache_dir, prepare_data
 from textclf.text.vectors import read_vectors
 from textclf.text.vocabulary import PAD_ID, word_strings
@@ -77,12 +78,6 @@ class RunSetup:
         )
 
 
-def _tokenizer_name(prepared: PreparedData) -> str | None:
-    """The name of the tokenizer that encoded ``prepared`` (None for a pretrained model's own)."""
-    tokenizer = getattr(prepared.pipeline, "tokenizer", None)
-    return tokenizer.settings()["name"] if hasattr(tokenizer, "settings") else None
-
-
 def build_context(prepared: PreparedData, task: str = "multiclass") -> BuildContext:
     return BuildContext(vocab_size=len(prepared.vocab), num_classes=prepared.num_classes, pad_id=PAD_ID,
                         task=task, tokens=word_strings(prepared.vocab.itos_))
@@ -101,7 +96,9 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
     prepared = prepared or prepare_data(config)
     train_split = prepared.splits["train"]
     config = resolve_default_recipe(config, train_split.lengths, quiet=not distributed.is_main)
-    if _tokenizer_name(prepared) not in (None, config.preprocess.tokenizer):  # the recipe chose another
+    pipeline = prepared.pipeline
+    if isinstance(pipeline, TextPipeline) and pipeline.tokenizer.settings()["name"] != config.preprocess.tokenizer:
+        # The recipe chose another tokenizer than the one that encoded the data.
         prepared = prepare_data(config)
         train_split = prepared.splits["train"]
     t = config.train  # the recipe may have decided some of it

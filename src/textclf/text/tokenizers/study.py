@@ -9,20 +9,24 @@ from textclf.text.tokenizers.registry import register_tokenizer
 
 __all__ = ["StudyTokenizer"]
 
-# Replacing every non-word, non-space character by a space and splitting on whitespace leaves
-# exactly the maximal runs of word characters, which findall returns in one C pass.
-_WORDS = re.compile(r"\w+")
-
 
 @register_tokenizer("study")
 class StudyTokenizer:
+    """A text's matches of ``pattern`` (after lowercasing), in order; a subclass that names
+    another pattern and ``name`` is another tokenizer."""
+
+    name = "study"
+    # Replacing every non-word, non-space character by a space and splitting on whitespace leaves
+    # exactly the maximal runs of word characters, which findall returns in one C pass.
+    pattern = re.compile(r"\w+")
+
     def __init__(self, lowercase: bool = True):
         self.lowercase = lowercase
 
     def __call__(self, text: str) -> list[str]:
         if self.lowercase:
             text = text.lower()
-        return _WORDS.findall(text)
+        return self.pattern.findall(text)
 
     def settings(self) -> dict:
-        return {"name": "study", "lowercase": self.lowercase}
+        return {"name": self.name, "lowercase": self.lowercase}

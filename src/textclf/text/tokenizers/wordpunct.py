@@ -10,21 +10,12 @@ from __future__ import annotations
 import re
 
 from textclf.text.tokenizers.registry import register_tokenizer
+from textclf.text.tokenizers.study import StudyTokenizer
 
 __all__ = ["WordPunctTokenizer"]
 
-_TOKENS = re.compile(r"\w+|[^\w\s]+")
-
 
 @register_tokenizer("wordpunct")
-class WordPunctTokenizer:
-    def __init__(self, lowercase: bool = True):
-        self.lowercase = lowercase
-
-    def __call__(self, text: str) -> list[str]:
-        if self.lowercase:
-            text = text.lower()
-        return _TOKENS.findall(text)
-
-    def settings(self) -> dict:
-        return {"name": "wordpunct", "lowercase": self.lowercase}
+class WordPunctTokenizer(StudyTokenizer):
+    name = "wordpunct"
+    pattern = re.compile(r"\w+|[^\w\s]+")
