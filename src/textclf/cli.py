@@ -38,10 +38,10 @@ def _add_config_args(parser: argparse.ArgumentParser, required: bool = True) -> 
 def _cmd_data(args: argparse.Namespace) -> int:
     from textclf.config import load_config
     from textclf.reporting.data_stats import format_data_statistics, write_data_statistics
-    from textclf.text.prepare import prepare_data
+    from textclf.training.default_recipe import prepare_with_recipe
 
-    config = load_config(args.config, args.overrides)
-    prepared = prepare_data(config)
+    # The data as training sees them: with a default-recipe config, its tokenizer for short texts.
+    config, prepared = prepare_with_recipe(load_config(args.config, args.overrides))
     out = Path(args.output) if args.output else Path(config.output_dir) / f"{config.name}-data"
     stats = write_data_statistics(prepared, config, out)
     print(format_data_statistics(stats))

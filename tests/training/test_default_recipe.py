@@ -3,6 +3,8 @@ tokens when the training texts are short, and enough epochs for small data sets 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -81,6 +83,28 @@ def test_training_on_short_messages_records_the_choice_and_the_model_reloads(tmp
     assert predictor.predict(["WINNER!! Call 09061701461 to claim your prize"]) in (["spam"], ["ham"])
     # The model that predicts has the character table the run trained.
     assert any(name.startswith("char") for name, _ in predictor.models[0].named_parameters())
+
+
+def test_data_command_counts_tokens_as_the_default_recipe_will_train(tmp_path, capsys):
+    from textclf.cli import main
+    from textclf.text.prepare import prepare_data
+
+    frame = pd.read_csv(shared_data("sms_spam.csv"), keep_default_na=False)
+    frame.groupby("label").head(150).to_csv(tmp_path / "sms.csv", index=False)
+    path = write_config(tmp_path / "short.yaml", f"name: short\ndata:\n  source: files\n  train: {tmp_path / 'sms.csv'}\n"
+                                                f"  cache_dir: {tmp_path / 'cache'}\n")
+    assert main(["data", "--config", str(path), "--output", str(tmp_path / "d")]) == 0
+    stats = json.loads((tmp_path / "d" / "statistics.json").read_text())
+    assert stats["tokenizer"] == "wordpunct"
+    assert "tokens (wordpunct)" in capsys.readouterr().out
+    # The statistics are those of the wordpunct encoding, which keeps symbols the study's drops.
+    wordpunct = prepare_data(load_config(path, ["preprocess.tokenizer=wordpunct"]))
+    study = prepare_data(load_config(path, ["preprocess.tokenizer=study"]))
+    assert stats["vocab_size"] == len(wordpunct.vocab) > len(study.vocab)
+    # A config that names its tokenizer keeps it.
+    assert main(["data", "--config", str(path), "--set", "preprocess.tokenizer=study",
+                 "--output", str(tmp_path / "s")]) == 0
+    assert json.loads((tmp_path / "s" / "statistics.json").read_text())["vocab_size"] == len(study.vocab)
 
 
 def test_min_steps_raises_the_epochs_of_small_data_sets_only(tmp_path, capsys):

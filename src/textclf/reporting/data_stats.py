@@ -16,6 +16,7 @@ from textclf.config import Config
 from textclf.files import write_json
 from textclf.reporting.plots import plot_class_distribution, plot_length_histogram
 from textclf.task import get_task
+from textclf.text.pipeline import TextPipeline
 from textclf.text.prepare import PreparedData
 
 __all__ = ["data_statistics", "format_data_statistics", "write_data_statistics"]
@@ -28,6 +29,9 @@ def data_statistics(prepared: PreparedData, config: Config) -> dict:
         "sizes": {s: len(e) for s, e in prepared.splits.items()},
         "num_classes": len(names),
         "vocab_size": len(prepared.vocab),
+        # The word tokenizer that encoded the data (a pretrained encoder's sub-words otherwise).
+        "tokenizer": (prepared.pipeline.tokenizer.settings()["name"] if isinstance(prepared.pipeline, TextPipeline)
+                      else "pretrained sub-words"),
         "max_seq_len": max_len,
         "class_counts": {
             s: get_task(config.task).class_counts(e.labels, len(names)).tolist() for s, e in prepared.splits.items()
@@ -84,7 +88,7 @@ def format_data_statistics(stats: dict) -> str:
     sizes = stats["sizes"]
     lines = [
         "splits: " + " / ".join(f"{s} {n:,}" for s, n in sizes.items()),
-        f"classes: {stats['num_classes']}    vocabulary: {stats['vocab_size']:,} tokens",
+        f"classes: {stats['num_classes']}    vocabulary: {stats['vocab_size']:,} tokens ({stats['tokenizer']})",
         "",
         "class distribution:",
     ]

@@ -11,7 +11,8 @@ once) and cost least (few distinct words per document); on long ones they multip
 time for little or nothing, and label smoothing cost 20 Newsgroups about 0.1 points where it
 gained SMS spam about 0.2. Symbols as tokens gained the short sets 0.1–0.7 points and cost
 20 Newsgroups 0.3–0.7, whose headers and quoted lines are full of them (docs/architecture.md,
-"The default recipe"). A changed tokenizer means the data are encoded again (``setup_run``).
+"The default recipe"). A changed tokenizer means the data are encoded again
+(:func:`prepare_with_recipe`, which the runs and ``textclf data`` use).
 
 The decision is written into the config that the run folder, the checkpoints and the model
 artifact keep (``chars_if_short`` becomes false; ``minn``/``maxn``, ``train.label_smoothing`` and
@@ -33,8 +34,23 @@ from textclf.config import (
     Config,
     ModelConfig,
 )
+from textclf.text.pipeline import TextPipeline
+from textclf.text.prepare import PreparedData, prepare_data
 
-__all__ = ["resolve_default_recipe"]
+__all__ = ["resolve_default_recipe", "prepare_with_recipe"]
+
+
+def prepare_with_recipe(config: Config, prepared: PreparedData | None = None,
+                        quiet: bool = False) -> tuple[Config, PreparedData]:
+    """The config with the default recipe decided (a no-op for a config that names its model)
+    and the data as its run trains on them: encoded again when the recipe chose another
+    tokenizer than the one that encoded ``prepared`` (from the cache when present)."""
+    prepared = prepared or prepare_data(config)
+    config = resolve_default_recipe(config, prepared.splits["train"].lengths, quiet=quiet)
+    pipeline = prepared.pipeline
+    if isinstance(pipeline, TextPipeline) and pipeline.tokenizer.settings()["name"] != config.preprocess.tokenizer:
+        prepared = prepare_data(config)
+    return config, prepared
 
 
 def resolve_default_recipe(config: Config, train_lengths: np.ndarray, quiet: bool = False) -> Config:

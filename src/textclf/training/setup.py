@@ -22,11 +22,10 @@ from textclf.data import SPLITS
 from textclf.models import BuildContext, TextClassifier, build_model
 from textclf.runtime import resolve_device, seed_everything
 from textclf.task import Task, get_task
-from textclf.text.pipeline import TextPipeline
-from textclf.text.prepare import PreparedData, cache_dir, prepare_data
+from textclf.text.prepare import PreparedData, cache_dir
 from textclf.text.vectors import read_vectors
 from textclf.text.vocabulary import PAD_ID, word_strings
-from textclf.training.default_recipe import resolve_default_recipe
+from textclf.training.default_recipe import prepare_with_recipe
 from textclf.training.distributed import Distributed
 from textclf.training.loss import class_weights
 from textclf.training.optimizer import SplitOptimizer, make_optimizer
@@ -93,14 +92,8 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
         torch.set_num_threads(t.num_threads)
     seed_everything(t.run_seed(config.seed))
     device = resolve_device(t.device)
-    prepared = prepared or prepare_data(config)
+    config, prepared = prepare_with_recipe(config, prepared, quiet=not distributed.is_main)
     train_split = prepared.splits["train"]
-    config = resolve_default_recipe(config, train_split.lengths, quiet=not distributed.is_main)
-    pipeline = prepared.pipeline
-    if isinstance(pipeline, TextPipeline) and pipeline.tokenizer.settings()["name"] != config.preprocess.tokenizer:
-        # The recipe chose another tokenizer than the one that encoded the data.
-        prepared = prepare_data(config)
-        train_split = prepared.splits["train"]
     t = config.train  # the recipe may have decided some of it
     task = get_task(config.task)
     _check_task(prepared, task)
