@@ -1,11 +1,15 @@
 """Inference speed: textclf's PyTorch and ONNX runtimes against the peers' predict, same texts.
 
-Data: the 20 Newsgroups study split (random 80/10/10, seed 42); every system classifies the
-1,885 raw test texts. End to end is ``textclf predict`` (a CSV of texts in, a submission CSV
+Data: the 20 Newsgroups study split (random 80/10/10, seed 42), whose 1,885 raw test texts every
+system classifies; and, for short texts, the SMS spam test split (1,115 messages), where the
+default recipe adds character n-grams. End to end is ``textclf predict`` (a CSV of texts in, a submission CSV
 out: reading, tokenizing, encoding, the model, writing); for the peers it is their predict call
 on the raw texts (vectorizing included). Model only: the model's share after encoding.
 
 - bag_of_ngrams: trained with configs/20newsgroups_bag_of_ngrams.yaml (its accuracy is reported);
+- the default recipe (a config with no model section: four bag_of_ngrams members side by side;
+  on SMS also character 2–5-grams): configs/20newsgroups_default.yaml, and its data section
+  switched to sms_spam.csv as in peers.py;
 - bigru_attention: the study's model after ``--bigru-epochs`` epochs (default 1: its speed does
   not depend on how long it trained; the int8 row shows the accuracy cost of quantization);
 - TF-IDF 1–2-grams + LinearSVC (scikit-learn) and fastText (bigrams, 25 epochs), as in peers.py.
@@ -75,61 +79,78 @@ def _time_peer(name: str, fn, train_split, test_split, repeat: int) -> dict:
             "model_docs_per_s": None, "encode_docs_per_s": None, "load_s": None, "file_docs": len(test_split)}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=3, help="best of N timings")
-    parser.add_argument("--bigru-epochs", type=int, default=1)
-    parser.add_argument("--copies", type=int, default=10, help="test texts repeated in bag_of_ngrams' input file")
-    parser.add_argument("--write", action="store_true", help="replace the inference-speed section of RESULTS.md")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        bag = load_config(ROOT / "configs/20newsgroups_bag_of_ngrams.yaml", [f"output_dir={work}"])
-        corpus = load_corpus(bag)
-        test = corpus["test"]
-        checkpoints = {}
-        for key, config in (
-            ("bag_of_ngrams", bag),
-            ("bigru_attention", load_config(ROOT / "configs/20newsgroups_bigru.yaml",
-                                            [f"train.epochs={args.bigru_epochs}", f"output_dir={work}"])),
-        ):
-            print(f"training {key} ...", file=sys.stderr, flush=True)
-            result = train(config, run_dir=work / key, progress=False, final_evaluation=False)
-            best = result.run_dir / "checkpoints" / "best.ckpt"
-            checkpoints[key] = best
-            export_onnx(best, work / f"{key}-onnx")
-            export_onnx(best, work / f"{key}-int8", quantize="int8")
-        for key, best in checkpoints.items():
-            for runtime, path in (("PyTorch", best), ("ONNX Runtime", work / f"{key}-onnx"),
-                                  ("ONNX Runtime int8", work / f"{key}-int8")):
-                print(f"timing {key} {runtime} ...", file=sys.stderr, flush=True)
-                # The end-to-end file: the test texts 10 times for the fast model (so that loading
-                # the model and starting the reader are spread over enough documents), once for the BiGRU.
-                copies = args.copies if key == "bag_of_ngrams" else 1
-                rows.append(_time_ours(f"textclf {key}, {runtime}", path, test.texts, test.labels, work,
-                                       args.repeat, copies))
-        print("timing the peers ...", file=sys.stderr, flush=True)
-        rows.append(_time_peer("TF-IDF 1–2-grams + LinearSVC (scikit-learn)", _linear_svc, corpus["train"], test, 1))
-        rows.append(_time_peer("fastText supervised, bigrams, 25 epochs",
-                               lambda tr, te: _fasttext(tr, te, 42, args.threads), corpus["train"], test, 1))
+SMS = ["data.source=files", "data.train=sms_spam.csv", "data.test_size=0.2", "data.val_size=0.1"]
 
+
+def _measure(systems: list, work: Path, args) -> list[dict]:
+    """Train each (name, config, overrides) on its data set, export it to ONNX (and int8), time
+    the three runtimes on the test texts, then the peers on the same split."""
+    rows, checkpoints = [], {}
+    work.mkdir()
+    for key, path, overrides in systems:
+        config = load_config(ROOT / path, [*overrides, f"output_dir={work}"])
+        print(f"training {key} ...", file=sys.stderr, flush=True)
+        result = train(config, run_dir=work / key, progress=False, final_evaluation=False)
+        best = checkpoints[key] = result.run_dir / "checkpoints" / "best.ckpt"
+        export_onnx(best, work / f"{key}-onnx")
+        export_onnx(best, work / f"{key}-int8", quantize="int8")
+    corpus = load_corpus(config)  # every system of a section reads the same split
+    test = corpus["test"]
+    for key, best in checkpoints.items():
+        for runtime, path in (("PyTorch", best), ("ONNX Runtime", work / f"{key}-onnx"),
+                              ("ONNX Runtime int8", work / f"{key}-int8")):
+            print(f"timing {key} {runtime} ...", file=sys.stderr, flush=True)
+            # The end-to-end file: the test texts 10 times for the fast models (so that loading
+            # the model and starting the reader are spread over enough documents), once for the BiGRU.
+            copies = 1 if key == "bigru_attention" else args.copies
+            rows.append(_time_ours(f"textclf {key}, {runtime}", path, test.texts, test.labels, work,
+                                   args.repeat, copies))
+    print("timing the peers ...", file=sys.stderr, flush=True)
+    rows.append(_time_peer("TF-IDF 1–2-grams + LinearSVC (scikit-learn)", _linear_svc, corpus["train"], test, 1))
+    rows.append(_time_peer("fastText supervised, bigrams, 25 epochs",
+                           lambda tr, te: _fasttext(tr, te, 42, args.threads), corpus["train"], test, 1))
     for r in rows:
         r["accuracy"] = 100 * r["accuracy"]
-    table = markdown_table(rows, [
+    return rows
+
+
+def _table(rows: list[dict]) -> str:
+    return markdown_table(rows, [
         ("system", "system", ""), ("accuracy", "test accuracy %", ".2f"),
         ("file_docs", "documents in the file", ",d"), ("docs_per_s", "end-to-end docs/s", ",.0f"),
         ("load_s", "load s", ".2f"), ("encode_docs_per_s", "encode docs/s", ",.0f"),
         ("model_docs_per_s", "model docs/s", ",.0f"),
     ])
-    body = (f"20 Newsgroups random split, 1,885 raw test texts, torch threads {args.threads}, best of "
-            f"{args.repeat}. BiGRU after {args.bigru_epochs} epoch(s) (speed does not depend on training; "
-            "the int8 rows show the accuracy cost of quantization). End to end: textclf predict from a "
-            "CSV to a submission CSV, loading the model included (load s: the load alone); encode and "
-            "model: the 1,885 texts in memory; the peers' predict on the raw texts (vectorizing "
-            "included, one timing).\n\n" + table)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="best of N timings")
+    parser.add_argument("--bigru-epochs", type=int, default=1)
+    parser.add_argument("--copies", type=int, default=10, help="test texts repeated in the bag models' input file")
+    parser.add_argument("--write", action="store_true", help="replace the inference-speed section of RESULTS.md")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        news = [
+            ("bag_of_ngrams", "configs/20newsgroups_bag_of_ngrams.yaml", []),
+            ("default recipe", "configs/20newsgroups_default.yaml", []),
+            ("bigru_attention", "configs/20newsgroups_bigru.yaml", [f"train.epochs={args.bigru_epochs}"]),
+        ]
+        news_rows = _measure(news, work / "news", args)
+        sms = [("default recipe", "configs/20newsgroups_default.yaml", SMS)]
+        sms_rows = _measure(sms, work / "sms", args)
+    body = (f"Torch threads {args.threads}, best of {args.repeat}. End to end: textclf predict from a CSV "
+            "to a submission CSV, loading the model included (load s: the load alone); encode and "
+            "model: the test texts in memory; the peers' predict on the raw texts (vectorizing "
+            "included, one timing).\n\n"
+            "### 20 Newsgroups random split, 1,885 test texts\n\n"
+            f"BiGRU after {args.bigru_epochs} epoch(s) (speed does not depend on training; the int8 rows "
+            "show the accuracy cost of quantization).\n\n" + _table(news_rows) + "\n\n"
+            "### SMS spam, 1,115 test messages (short texts: the default recipe adds character "
+            "2–5-grams)\n\n" + _table(sms_rows))
     print(body)
     if args.write:
         write_section("inference-speed", "Inference speed: PyTorch, ONNX Runtime and int8 against the peers", body)

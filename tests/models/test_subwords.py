@@ -11,7 +11,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from textclf.errors import ConfigError
 from textclf.models import BuildContext, build_model
 from textclf.models.registry import validate_model_params
-from textclf.models.subwords import char_ngrams, subword_table
+from textclf.models.subwords import char_ngrams, owners, subword_bags, subword_table
 from textclf.text.vocabulary import word_strings
 
 DOCS = ["the cat sat", "the cats sat on the mat", "a dog", "dogs and cats and cats", "mat"]
@@ -43,6 +43,23 @@ def _model(tfidf=True, buckets=1 << 20):
     model = build_model("bag_of_ngrams", params, BuildContext(len(tokens), 2, tokens=word_strings(tokens)))
     model.fit_statistics([(ids, lengths)])
     return model, ids, lengths
+
+
+def test_owners_repeat_each_index_its_count_of_times():
+    for counts in ([], [0], [3], [2, 0, 1], [0, 0, 4, 0, 1, 2, 0]):
+        counts = torch.tensor(counts, dtype=torch.long)
+        word, position = owners(counts)
+        assert word.tolist() == torch.repeat_interleave(torch.arange(len(counts)), counts).tolist()
+        assert position.tolist() == list(range(int(counts.sum())))
+
+
+def test_subword_bags_list_each_words_rows_in_order():
+    offsets, rows = subword_table(("", "ab", "b", "abc"), 2, 3, buckets=1000)
+    ids = torch.tensor([3, 0, 1, 3])  # a repeated word, a special token with no n-grams
+    flat, word = subword_bags(offsets, rows, ids)
+    expected = [rows[offsets[i]:offsets[i + 1]].tolist() for i in ids.tolist()]
+    assert flat.tolist() == [r for each in expected for r in each]
+    assert word.tolist() == [k for k, each in enumerate(expected) for _ in each]
 
 
 def test_char_tfidf_weights_match_scikit_learn():

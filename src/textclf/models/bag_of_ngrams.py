@@ -183,12 +183,12 @@ class BagOfNgrams(TextClassifier):
         docs = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(ids)[mask]
         # Each distinct word of a document once, with its count; then its n-grams.
         pairs, counts = torch.unique(docs * self.vocab_size + ids[mask], return_counts=True)
-        flat, _, per_word = subword_bags(self.subword_offsets, self.subword_rows, pairs % self.vocab_size)
+        flat, word = subword_bags(self.subword_offsets, self.subword_rows, pairs % self.vocab_size)
         buckets = self.params.char_buckets
-        keys = torch.repeat_interleave(pairs // self.vocab_size, per_word) * buckets + flat
+        keys = (pairs // self.vocab_size)[word] * buckets + flat
         distinct, inverse = torch.unique(keys, return_inverse=True)
         tf = torch.zeros(distinct.numel(), device=ids.device).scatter_add_(
-            0, inverse, torch.repeat_interleave(counts, per_word).float())
+            0, inverse, counts[word].float())
         return distinct // buckets, distinct % buckets, tf
 
     def char_weights(self, ids: torch.Tensor, lengths: torch.Tensor):
@@ -313,10 +313,22 @@ class _ExportForm(nn.Module):
         if m.ngram_embedding is not None:
             ngram_ids = torch.where(valid[:, width:], feats[:, width:] - m.vocab_size, m.params.buckets)
             doc = doc + (weights[:, width:, None] * m.ngram_embedding.weight[ngram_ids]).sum(1)
-        if m.char_embedding is not None:  # (embedding_bag's offsets form has no ONNX export)
-            docs, bucket, weight = m.char_weights(ids, lengths)
-            doc = doc.scatter_add(0, docs[:, None].expand(-1, doc.size(1)), weight[:, None] * m.char_embedding.weight[bucket])
+        if m.char_embedding is not None:
+            doc = doc + self._char_document(ids, lengths)
         return m.output(doc)
+
+    def _char_document(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``BagOfNgrams.char_document`` without ``embedding_bag``'s offsets form (no ONNX
+        export). The n-grams come ordered by document, so each document's sum is a difference of
+        two running sums (in float64, exact to well below the export's tolerance): a cumulative
+        sum runs 6 times faster in onnxruntime than the equivalent ScatterElements add."""
+        m = self.model
+        docs, bucket, weight = m.char_weights(ids, lengths)
+        vectors = (weight[:, None] * m.char_embedding.weight[bucket]).double()  # (n-grams, dim)
+        running = torch.cat([vectors.new_zeros(1, vectors.size(1)), torch.cumsum(vectors, 0)])
+        per_doc = torch.zeros_like(lengths).scatter_add(0, docs, torch.ones_like(docs))
+        end = torch.cumsum(per_doc, 0)
+        return (running[end] - running[end - per_doc]).float()
 
     def _tfidf_weights(self, feats: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """``BagOfNgrams._weights`` with term frequencies counted per row by sorting instead of
