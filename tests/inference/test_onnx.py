@@ -64,7 +64,8 @@ def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, 
     p_torch, p_onnx = torch_side.predict_proba(texts), onnx_side.predict_proba(texts)
     assert len(texts) == 1000
     np.testing.assert_allclose(p_onnx, p_torch, atol=1e-4, rtol=0)
-    assert onnx_side.predict(texts) == torch_side.predict(texts)
+    # predict() is labels_of(predict_proba()): the labels of the probabilities above, not a third pass.
+    assert onnx_side.labels_of(p_onnx) == torch_side.labels_of(p_torch)
 
 
 def test_predict_runs_an_export_and_int8_stays_close(trained_run, tmp_path, texts):
