@@ -37,7 +37,8 @@ from textclf.inference import predict_logits
 from textclf.reporting.data_stats import write_data_statistics
 from textclf.run_layout import RunLayout
 from textclf.runtime import environment, restore_rng_state, rng_state
-from textclf.text.prepare import PreparedData, prepare_data
+from textclf.text.prepare import PreparedData
+from textclf.training.default_recipe import prepare_with_recipe
 from textclf.training.distributed import Distributed, current, shutdown
 from textclf.training.final import TrainResult, final_evaluation
 from textclf.training.optimizer import clip_gradients
@@ -184,13 +185,14 @@ def _rank_context(dist: Distributed):
 
 
 def _prepare_in_turn(config: Config, prepared: PreparedData | None, dist: Distributed) -> PreparedData | None:
-    """Under torchrun rank 0 prepares (and caches) the data first; the others then read the cache."""
+    """Under torchrun rank 0 prepares (and caches) the data first, encoded as the run will train
+    on them (the default recipe may choose another tokenizer); the others then read the cache."""
     if not dist.active or prepared is not None:
         return prepared
     if dist.is_main:
-        prepared = prepare_data(config)
+        prepared = prepare_with_recipe(config, quiet=True)[1]  # (setup_run says what it chose)
     dist.barrier()
-    return prepared if dist.is_main else prepare_data(config)
+    return prepared if dist.is_main else prepare_with_recipe(config, quiet=True)[1]
 
 
 def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
