@@ -122,10 +122,10 @@ def test_under_torchrun_rank_0_caches_the_encoding_the_recipe_trains_on(tmp_path
     writes = []
     write = prepare._write_cache
     monkeypatch.setattr(prepare, "_write_cache", lambda folder, prepared: (writes.append(folder), write(folder, prepared)))
-    first = _prepare_in_turn(config, None, Distributed(rank=0, world_size=2))
+    first = _prepare_in_turn(config, None, Distributed(rank=0, world_size=2))[1]
     assert first.pipeline.tokenizer.settings()["name"] == "wordpunct" and writes
     writes.clear()
-    other = _prepare_in_turn(config, None, Distributed(rank=1, world_size=2))
+    other = _prepare_in_turn(config, None, Distributed(rank=1, world_size=2))[1]
     assert other.pipeline.tokenizer.settings()["name"] == "wordpunct" and not writes
     assert len(other.vocab) == len(first.vocab)
 

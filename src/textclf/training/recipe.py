@@ -129,7 +129,7 @@ def train(
     dist = current()  # under torchrun: this process's rank; else a single process
     with _rank_context(dist) as scratch:
         # Everything is set up (and so checked) before the run folder exists: a mistake leaves nothing.
-        setup = setup_run(config, _prepare_in_turn(config, prepared, dist), dist)
+        setup = setup_run(*_prepare_in_turn(config, prepared, dist), dist)
         run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir) if dist.is_main
                         else create_run_dir("", "", scratch / "run"))
         return _train_in(setup, run, progress and dist.is_main, on_epoch, final_evaluation and dist.is_main,
@@ -184,15 +184,17 @@ def _rank_context(dist: Distributed):
         shutdown()
 
 
-def _prepare_in_turn(config: Config, prepared: PreparedData | None, dist: Distributed) -> PreparedData | None:
-    """Under torchrun rank 0 prepares (and caches) the data first, encoded as the run will train
-    on them (the default recipe may choose another tokenizer); the others then read the cache."""
+def _prepare_in_turn(config: Config, prepared: PreparedData | None,
+                     dist: Distributed) -> tuple[Config, PreparedData | None]:
+    """Under torchrun rank 0 decides the default recipe and prepares (and caches) the data as the
+    run will train on them (the recipe may choose another tokenizer) first; the others then read
+    the cache. The config comes back decided, so setup_run does not decide it again."""
     if not dist.active or prepared is not None:
-        return prepared
+        return config, prepared
     if dist.is_main:
-        prepared = prepare_with_recipe(config, quiet=True)[1]  # (setup_run says what it chose)
+        config, prepared = prepare_with_recipe(config)
     dist.barrier()
-    return prepared if dist.is_main else prepare_with_recipe(config, quiet=True)[1]
+    return (config, prepared) if dist.is_main else prepare_with_recipe(config, quiet=True)
 
 
 def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
@@ -208,7 +210,7 @@ def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
     dist = current()
     with _rank_context(dist) as scratch:
         config = load_config(run.config)
-        setup = setup_run(config, _prepare_in_turn(config, None, dist), dist)
+        setup = setup_run(*_prepare_in_turn(config, None, dist), dist)
         if not dist.is_main:  # the other ranks read the run folder but write elsewhere
             run = RunLayout(create_run_dir("", "", scratch / "run"))
         return _resume_in(setup, run, artifact, saved, progress and dist.is_main)
