@@ -129,28 +129,35 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="best of N timings")
     parser.add_argument("--bigru-epochs", type=int, default=1)
     parser.add_argument("--copies", type=int, default=10, help="test texts repeated in the bag models' input file")
+    parser.add_argument("--sets", default="news,sms",
+                        help="comma-separated: news (20 Newsgroups) and/or sms; --write needs both")
     parser.add_argument("--write", action="store_true", help="replace the inference-speed section of RESULTS.md")
     args = parser.parse_args()
+    sets = args.sets.split(",")
+    if not sets or not set(sets) <= {"news", "sms"} or (args.write and set(sets) != {"news", "sms"}):
+        parser.error(f"--sets {args.sets}: give news, sms or both (--write needs both)")
     torch.set_num_threads(args.threads)
+    parts = [f"Torch threads {args.threads}, best of {args.repeat}. End to end: textclf predict from a CSV "
+             "to a submission CSV, loading the model included (load s: the load alone); encode and "
+             "model: the test texts in memory; the peers' predict on the raw texts (vectorizing "
+             "included, one timing)."]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        news = [
-            ("bag_of_ngrams", "configs/20newsgroups_bag_of_ngrams.yaml", []),
-            ("default recipe", "configs/20newsgroups_default.yaml", []),
-            ("bigru_attention", "configs/20newsgroups_bigru.yaml", [f"train.epochs={args.bigru_epochs}"]),
-        ]
-        news_rows = _measure(news, work / "news", args)
-        sms = [("default recipe", "configs/20newsgroups_default.yaml", SMS)]
-        sms_rows = _measure(sms, work / "sms", args)
-    body = (f"Torch threads {args.threads}, best of {args.repeat}. End to end: textclf predict from a CSV "
-            "to a submission CSV, loading the model included (load s: the load alone); encode and "
-            "model: the test texts in memory; the peers' predict on the raw texts (vectorizing "
-            "included, one timing).\n\n"
-            "### 20 Newsgroups random split, 1,885 test texts\n\n"
-            f"BiGRU after {args.bigru_epochs} epoch(s) (speed does not depend on training; the int8 rows "
-            "show the accuracy cost of quantization).\n\n" + _table(news_rows) + "\n\n"
-            "### SMS spam, 1,115 test messages (short texts: the default recipe adds character "
-            "2–5-grams)\n\n" + _table(sms_rows))
+        if "news" in sets:
+            news = [
+                ("bag_of_ngrams", "configs/20newsgroups_bag_of_ngrams.yaml", []),
+                ("default recipe", "configs/20newsgroups_default.yaml", []),
+                ("bigru_attention", "configs/20newsgroups_bigru.yaml", [f"train.epochs={args.bigru_epochs}"]),
+            ]
+            parts.append("### 20 Newsgroups random split, 1,885 test texts\n\n"
+                         f"BiGRU after {args.bigru_epochs} epoch(s) (speed does not depend on training; the "
+                         "int8 rows show the accuracy cost of quantization).\n\n"
+                         + _table(_measure(news, work / "news", args)))
+        if "sms" in sets:
+            sms = [("default recipe", "configs/20newsgroups_default.yaml", SMS)]
+            parts.append("### SMS spam, 1,115 test messages (short texts: the default recipe adds character "
+                         "2–5-grams)\n\n" + _table(_measure(sms, work / "sms", args)))
+    body = "\n\n".join(parts)
     print(body)
     if args.write:
         write_section("inference-speed", "Inference speed: PyTorch, ONNX Runtime and int8 against the peers", body)
