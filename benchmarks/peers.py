@@ -96,6 +96,7 @@ OURS = {
     "default": "configs/20newsgroups_default.yaml",  # no model section: the default recipe
     "default_chars": "configs/20newsgroups_default.yaml",  # and character 2-5-grams
     "bag_of_ngrams": "configs/20newsgroups_bag_of_ngrams.yaml",
+    "linear": "configs/20newsgroups_linear.yaml",
     "textcnn": "configs/20newsgroups_textcnn.yaml",
     "bigru_attention": "configs/20newsgroups_bigru.yaml",
     "minilm_finetune": "configs/sms_spam_minilm.yaml",

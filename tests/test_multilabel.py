@@ -286,11 +286,11 @@ def _tiny_config(tmp_path: Path, model: str, extra: str = "") -> Path:
     return path
 
 
-@pytest.mark.parametrize("model", ["bag_of_ngrams", "bigru_attention", "lstm", "textcnn", "transformer"])
+@pytest.mark.parametrize("model", ["bag_of_ngrams", "bigru_attention", "linear", "lstm", "textcnn", "transformer"])
 def test_every_registered_model_trains_multilabel(model, tmp_path):
     from textclf.models.registry import list_models
 
-    assert sorted(list_models()) == ["bag_of_ngrams", "bigru_attention", "lstm", "textcnn", "transformer"]
+    assert sorted(list_models()) == ["bag_of_ngrams", "bigru_attention", "linear", "lstm", "textcnn", "transformer"]
     if model == "transformer":  # the real all-MiniLM-L6-v2, frozen
         model = f"transformer, pretrained: {minilm_path()}, freeze: true"
     run = tmp_path / "run"

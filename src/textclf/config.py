@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from textclf.errors import ConfigError
 
@@ -166,6 +166,7 @@ def apply_default_recipe(raw: dict) -> None:
                     current.setdefault(key, value)
     if not any(key in raw["model"] for key in SHORT_TEXT_MODEL):  # a dict now, even if `model:` was empty
         raw["model"]["chars_if_short"] = True
+    raw["model"]["auto"] = True
 
 
 class ModelConfig(BaseModel):
@@ -178,6 +179,11 @@ class ModelConfig(BaseModel):
     # character n-grams on (SHORT_TEXT_MODEL) if the training texts average at most
     # SHORT_TEXT_TOKENS tokens, and the run's config.yaml records the outcome (and false here).
     chars_if_short: bool = False
+    # Set when the config names no model: `textclf train` then chooses the model on the
+    # validation split among the default candidates (training/candidates.py, training/select.py),
+    # and the run's config.yaml records the winner (and false here). Other commands use the
+    # recipe above.
+    auto: bool = False
 
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -225,6 +231,9 @@ class TrainConfig(_Section):
     calibration: Literal["temperature", "none"] = "temperature"
     # Stop after this many epochs without a better monitored metric; unset: run every epoch.
     early_stopping_patience: Optional[int] = Field(None, ge=1)
+    # A config with no model section: seconds the default selection may spend training its
+    # candidates; once spent, the candidates not yet started are skipped. Unset: all train.
+    budget: Optional[float] = Field(None, gt=0)
     # Batches of similar length: far less padding, same examples per epoch.
     bucket_by_length: bool = True
     num_threads: Optional[int] = Field(None, ge=1)  # torch's CPU threads; unset: torch's default
@@ -305,6 +314,13 @@ class Config(_Section):
     train: TrainConfig = TrainConfig()
     search: SearchConfig = SearchConfig()
     tracking: TrackingConfig = TrackingConfig()
+    # The dotted keys the config file and its overrides set themselves, before the default recipe
+    # filled it: the default candidates take their own settings for every other key.
+    _own_keys: Optional[frozenset[str]] = PrivateAttr(None)
+
+    def sets(self, key: str) -> bool:
+        """Whether the config itself set dotted ``key`` (True when that is not known)."""
+        return self._own_keys is None or key in self._own_keys
 
     @model_validator(mode="after")
     def _task_defaults(self) -> "Config":
@@ -401,6 +417,7 @@ def config_from_dict(
 
     problems: list[str] = []
     config = None
+    own = _own_keys(raw)
     apply_default_recipe(raw)
     try:
         config = Config.model_validate(raw)
@@ -431,8 +448,16 @@ def config_from_dict(
     if problems:
         raise ConfigError(*problems)
     assert config is not None and resolved is not None
-    config.model = ModelConfig(name=name, chars_if_short=config.model.chars_if_short, **resolved)
+    config.model = ModelConfig(name=name, chars_if_short=config.model.chars_if_short, auto=config.model.auto,
+                               **resolved)
+    config._own_keys = own
     return config
+
+
+def _own_keys(raw: dict) -> frozenset[str]:
+    """The dotted keys a raw config sets itself (before the default recipe fills it)."""
+    return frozenset(f"{section}.{key}" for section, values in raw.items() if isinstance(values, dict)
+                     for key in values)
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> set[str]:

@@ -103,6 +103,15 @@ class RunLayout:
         return self.root / "training_curves.png"
 
     @property
+    def leaderboard(self) -> Path:
+        """The default selection's candidates with their validation scores (training/select.py)."""
+        return self.root / "leaderboard.csv"
+
+    @property
+    def candidates(self) -> Path:
+        return self.root / "candidates"
+
+    @property
     def sanity(self) -> Path:
         return self.root / "sanity"
 

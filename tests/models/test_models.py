@@ -27,6 +27,8 @@ VARIANTS = {
         {"embedding_dim": 8, "buckets": 97, "tfidf": True, "minn": 2, "maxn": 3, "char_buckets": 31},
         {"embedding_dim": 8, "buckets": 97, "tfidf": True, "members": 3},
     ],
+    "linear": [{"buckets": 97}, {"buckets": 97, "ngrams": 1, "sparse": False, "l2": 0.01},
+               {"buckets": 97, "minn": 2, "maxn": 3, "char_buckets": 31, "l2": 0.001}],
     "textcnn": [{"embedding_dim": 12, "num_filters": 4}, {"embedding_dim": 12, "num_filters": 4, "filter_widths": [2, 7]}],
     # The real all-MiniLM-L6-v2 (random ids 2..59 are valid rows of its vocabulary).
     "transformer": [{"pretrained": "MINILM"}, {"pretrained": "MINILM", "pooling": "cls", "dropout": 0.0}],

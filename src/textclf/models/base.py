@@ -29,6 +29,9 @@ discovered:
 ``artifact_params(params)`` gives the parameters a model artifact stores (by default those of the
 config; a model may add what rebuilding it without its sources needs).
 
+``regularization()`` gives a penalty to add to the last training batch's loss (an L2 term on
+the weights it read), or None (the default).
+
 ``export_module()`` gives what ONNX export traces (the model itself unless an operation of its
 fast forward has no ONNX form).
 """
@@ -70,6 +73,10 @@ class TextClassifier(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.classify(self.embed(ids), ids, lengths)
+
+    def regularization(self) -> torch.Tensor | None:
+        """A term to add to the loss of the training batch just computed, or None."""
+        return None
 
     def export_module(self) -> nn.Module:
         """A module whose ``forward(ids, lengths)`` gives the same logits and that ONNX can

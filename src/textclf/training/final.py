@@ -12,16 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from textclf.config import Config
 from textclf.evaluation.calibration import fit_temperature
 from textclf.evaluation.evaluate import evaluate_encoded
 from textclf.files import write_json
 from textclf.inference import Predictor
 from textclf.reporting.plots import plot_training_curves
 from textclf.run_layout import RunLayout
+from textclf.task import get_task
+from textclf.text.prepare import PreparedData
 from textclf.training.setup import RunSetup, feature_batches, features_folder
 
-__all__ = ["TrainResult", "final_evaluation"]
+__all__ = ["TrainResult", "final_evaluation", "evaluate_run"]
 
 # The metrics of val and test that results.json repeats, by task.
 _SUMMARY = {
@@ -42,14 +46,19 @@ class TrainResult:
 
 def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_score: float,
                      history: list[dict]) -> TrainResult:
-    config, prepared = setup.config, setup.prepared
-    predictor = Predictor.load(run.best_checkpoint, device=setup.device,
-                               batch_size=config.train.eval_batch_size)
+    return evaluate_run(setup.config, setup.prepared, setup.device, run, best_epoch, best_score, history)
+
+
+def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, run: RunLayout, best_epoch: int,
+                 best_score: float, history: list[dict]) -> TrainResult:
+    """``final_evaluation`` of a run whose set-up is gone (the default selection's winner)."""
+    task = get_task(config.task)
+    predictor = Predictor.load(run.best_checkpoint, device=device, batch_size=config.train.eval_batch_size)
     for model in predictor.models:
         if model.caches_features:  # a frozen encoder: read the vectors computed before training
             model.precompute_features([prepared.splits["val"], prepared.splits["test"]], features_folder(config),
                                       feature_batches(model))
-    if config.train.calibration == "temperature" and not setup.task.multilabel:
+    if config.train.calibration == "temperature" and not task.multilabel:
         calibrate(predictor, prepared.splits["val"])
     results = {
         split: evaluate_encoded(predictor, [prepared.splits[split]], run.evaluation(split),
@@ -63,7 +72,7 @@ def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_scor
         "epochs_run": len(history),
         "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in history])),
         "temperature": predictor.artifact.temperature,
-        **{f"{k}_{m}": results[k][m] for k in results for m in _SUMMARY[setup.task.name]},
+        **{f"{k}_{m}": results[k][m] for k in results for m in _SUMMARY[task.name]},
     }
     write_json(run.results, summary)
     plot_training_curves(history, best_epoch, run.training_curves)

@@ -43,6 +43,7 @@ from textclf.training.distributed import Distributed, current, shutdown
 from textclf.training.final import TrainResult, final_evaluation
 from textclf.training.optimizer import clip_gradients
 from textclf.training.run_dir import create_run_dir
+from textclf.training.select import select_and_train
 from textclf.training.setup import RunSetup, setup_run
 from textclf.training.tracking import MlflowTracker, open_tracker
 from textclf.training.writers import MetricsWriter
@@ -127,6 +128,8 @@ def train(
     off skips evaluating the best checkpoint on val and test at the end. With
     ``tracking.mlflow`` the run is also recorded in MLflow (a child of ``tracking_parent``)."""
     dist = current()  # under torchrun: this process's rank; else a single process
+    if config.model.auto and prepared is None and not dist.active:  # no model named: choose one on val
+        return select_and_train(config, train, run_dir, progress, final_evaluation, tracking_parent)
     with _rank_context(dist) as scratch:
         # Everything is set up (and so checked) before the run folder exists: a mistake leaves nothing.
         setup = setup_run(*_prepare_in_turn(config, prepared, dist), dist)
@@ -343,7 +346,8 @@ def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, 
         else:  # data.weight_column
             loss = setup.task.weighted_loss(logits, labels, weights.to(device), setup.device_class_weights,
                                             t.label_smoothing)
-        loss.backward()
+        penalty = model.regularization()  # e.g. the linear model's L2 on the rows it read
+        (loss if penalty is None else loss + penalty).backward()
         # The norm before clipping (no clipping when grad_clip is unset): checks for inf/NaN.
         norm = clip_gradients(model.parameters(), t.grad_clip)
         if not (torch.isfinite(loss) and torch.isfinite(norm)):

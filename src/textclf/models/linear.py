@@ -1,0 +1,99 @@
+"""A full-rank linear classifier on sublinear TF-IDF n-grams: the hypothesis class of
+TF-IDF + LinearSVC or logistic regression, as a torch model.
+
+The features are exactly those of ``bag_of_ngrams`` (word unigrams from the vocabulary, word
+n-grams up to ``ngrams`` hashed into ``buckets`` rows, optionally each word's character n-grams
+from ``minn`` to ``maxn`` hashed into ``char_buckets`` rows; sublinear TF-IDF, L2-normalised per
+document, each block on its own). What differs is the map to the classes: here every feature has
+its own weight for every class (a table row of ``num_classes`` columns) and the logits are the
+document's weighted sum of its rows plus a bias, with no low-rank layer in between. Ninety mostly
+rare topics need that: a bag of 4 × 32 columns shares its few columns between all classes, and a
+class seen ten times loses the competition for them.
+
+Training is the usual loop: the tables are sparse (a step touches only the rows of its batch's
+features, updated by SparseAdam); ``l2`` adds ``l2/2 · ||w||²`` of the rows a batch reads to its
+loss (the L2 penalty of logistic regression, applied lazily as sparse SGD implementations do),
+and early stopping on validation does the rest of the regularising. The weights start at 0 (a
+convex model needs no random start), so the first logits are the bias alone.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field, ValidationInfo, field_validator
+from torch import nn
+
+from textclf.models.bag_of_ngrams import BagOfNgrams, BagOfNgramsParams
+from textclf.models.base import BuildContext
+from textclf.models.registry import ModelParams, register_model
+
+__all__ = ["LinearModel", "LinearParams"]
+
+
+class LinearParams(ModelParams):
+    ngrams: int = Field(2, ge=1, le=5)  # word n-grams up to this length
+    buckets: int = Field(500_000, ge=1)  # hash table rows for the n-grams of length >= 2
+    min_df: int = Field(1, ge=1)  # features in fewer training documents weigh 0
+    # Character n-grams of each word, from minn to maxn characters (e.g. 2 and 5); 0: none.
+    minn: int = Field(0, ge=0)
+    maxn: int = Field(0, ge=0, validate_default=True)
+    char_buckets: int = Field(200_000, ge=1)  # hash table rows for the character n-grams
+    # L2 penalty on the weights of the features a batch reads (0: early stopping alone).
+    l2: float = Field(0.0, ge=0)
+    sparse: bool = True
+
+    @field_validator("maxn")
+    @classmethod
+    def _char_range(cls, maxn: int, info: ValidationInfo) -> int:
+        return BagOfNgramsParams._char_range(maxn, info)
+
+
+@register_model("linear", LinearParams)
+class LinearModel(BagOfNgrams):
+    """``BagOfNgrams`` whose tables have one column per class and no layer after them."""
+
+    def __init__(self, params: LinearParams, context: BuildContext):
+        bag = BagOfNgramsParams(
+            embedding_dim=context.num_classes, ngrams=params.ngrams, buckets=params.buckets, tfidf=True,
+            min_df=params.min_df, dropout=0.0, sparse=params.sparse, minn=params.minn, maxn=params.maxn,
+            char_buckets=params.char_buckets, members=1)
+        super().__init__(bag, context)
+        self.l2 = params.l2
+        del self.fc  # the tables' columns are the classes' weights
+        self.bias = nn.Parameter(torch.zeros(context.num_classes))
+        for table in (self.embedding, self.ngram_embedding, self.char_embedding):
+            if table is not None:
+                nn.init.zeros_(table.weight)
+        self.penalty: torch.Tensor | None = None  # the last training batch's L2 term
+
+    def output(self, doc: torch.Tensor) -> torch.Tensor:
+        return doc + self.bias  # (batch, num_classes)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        logits = super().forward(ids, lengths)
+        if self.training and self.l2:  # the loop adds it to the batch's loss (regularization())
+            self.penalty = self._penalty(ids, lengths)
+        return logits
+
+    def regularization(self) -> torch.Tensor | None:
+        """The L2 term of the last training forward pass (None without ``l2``), consumed once."""
+        penalty, self.penalty = self.penalty, None
+        return penalty
+
+    def _penalty(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        feats, valid = self.features(ids, lengths)
+        total = torch.zeros((), device=ids.device)
+        words = torch.unique(ids[valid[:, : ids.size(1)]])
+        total = total + _rows(self.embedding, words).pow(2).sum()
+        if self.ngram_embedding is not None and feats.size(1) > ids.size(1):
+            grams = torch.unique(feats[:, ids.size(1):][valid[:, ids.size(1):]] - self.vocab_size)
+            total = total + _rows(self.ngram_embedding, grams).pow(2).sum()
+        if self.char_embedding is not None:
+            _, bucket, _ = self.char_grams(ids, lengths)
+            total = total + _rows(self.char_embedding, torch.unique(bucket)).pow(2).sum()
+        return 0.5 * self.l2 * total
+
+
+def _rows(table: nn.Embedding, rows: torch.Tensor) -> torch.Tensor:
+    """``table``'s ``rows``, with a gradient as sparse as the table's."""
+    return nn.functional.embedding(rows, table.weight, sparse=table.sparse)

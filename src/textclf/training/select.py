@@ -1,0 +1,184 @@
+"""The default as a selection: train each candidate, keep the best on the validation split.
+
+A config that names no model (``model.auto``) gets, from ``textclf train``, every candidate of
+``training/candidates.py`` in turn, each a normal run trained until its monitored validation
+metric stops improving, all on the same split (data encoded once per tokenizer, from the cache).
+Within ``train.budget`` seconds, when one is set, the candidates not started in time are
+skipped (the first always trains). The best on the monitored validation metric wins (ties: the lower validation loss, after
+temperature scaling for multiclass); its
+run becomes the run folder (``config.yaml`` is the winner's own, so ``textclf train --config``
+of it retrains that model directly), then is evaluated on val and test as any run::
+
+    runs/<name>-<timestamp>/
+      leaderboard.csv              candidate, model, settings, validation score, epochs, seconds
+      config.yaml, checkpoints/, metrics.jsonl, tensorboard/, evaluation/, ...   the winner's
+      candidates/<candidate>/      every other candidate's run (config, metrics, TensorBoard;
+                                   no checkpoints)
+
+Nothing downstream knows a selection happened: the winner is an ordinary artifact.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from textclf.config import Config, config_from_dict
+from textclf.errors import TrainingError
+from textclf.evaluation.calibration import fit_temperature
+from textclf.evaluation.metrics import cross_entropy
+from textclf.files import write_text
+from textclf.inference import Predictor
+from textclf.models.registry import params_class
+from textclf.run_layout import RunLayout
+from textclf.runtime import resolve_device
+from textclf.text.prepare import PreparedData, prepare_data
+from textclf.training.candidates import CANDIDATES, SELECTION_TRAIN, Candidate
+from textclf.training.final import TrainResult, evaluate_run
+from textclf.training.run_dir import create_run_dir
+
+__all__ = ["candidate_config", "select_and_train", "LEADERBOARD_COLUMNS"]
+
+LEADERBOARD_COLUMNS = ["rank", "candidate", "model", "settings", "monitor", "val_score", "val_loss", "best_epoch",
+                       "epochs", "seconds", "status"]
+
+
+def candidate_config(config: Config, candidate: Candidate) -> Config:
+    """``config`` with ``candidate``'s settings wherever the config does not set the key itself."""
+    raw = config.model_dump(mode="json")
+    accepted = params_class(candidate.model["name"]).model_fields
+    model = dict(candidate.model)
+    for key, value in config.model.params().items():
+        if key in accepted and config.sets(f"model.{key}"):
+            model[key] = value
+    train = {**SELECTION_TRAIN, **candidate.train,
+             **(candidate.multiclass_train if config.task == "multiclass" else {})}
+    for section, values in (("train", train), ("preprocess", candidate.preprocess)):
+        raw[section].update({k: v for k, v in values.items() if not config.sets(f"{section}.{k}")})
+    raw["model"] = model
+    return config_from_dict(raw, source=f"default candidate {candidate.name}")
+
+
+def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir: str | Path | None = None,
+                     progress: bool = True, final_evaluation: bool = True, tracking_parent: str | None = None,
+                     candidates: list[Candidate] | None = None) -> TrainResult:
+    """Train the default candidates of ``config`` (which names no model) with ``train`` (the
+    recipe's), keep the best on validation as the run in ``run_dir``; return its summary."""
+    candidates = CANDIDATES if candidates is None else candidates
+    configs = [candidate_config(config, c) for c in candidates]  # every one checked before anything runs
+    run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir))
+    budget, started = config.train.budget, time.perf_counter()
+    rows, results, prepared_by = [], {}, {}
+    monitor = configs[0].train.monitor
+    try:
+        for i, (candidate, cand_config) in enumerate(zip(candidates, configs), 1):
+            row = {"candidate": candidate.name, "model": cand_config.model.name,
+                   "settings": _settings(config, cand_config), "monitor": monitor}
+            rows.append(row)
+            spent = time.perf_counter() - started
+            if budget is not None and results and spent >= budget:  # (the first always trains)
+                row["status"] = f"skipped: train.budget {budget:g} s spent"
+                continue
+            print(f"default selection: candidate {i}/{len(candidates)} {candidate.name} ({row['settings']})",
+                  file=sys.stderr, flush=True)
+            key = json.dumps(cand_config.preprocess.model_dump(), sort_keys=True)
+            if key not in prepared_by:
+                prepared_by[key] = prepare_data(cand_config)
+            t0 = time.perf_counter()
+            try:
+                result = train(cand_config, run_dir=run.candidates / candidate.name,
+                               prepared=prepared_by[key], progress=progress, final_evaluation=False,
+                               tracking_parent=tracking_parent)
+            except TrainingError as exc:  # e.g. diverged: the others may still do
+                row.update(status=f"failed: {exc}", seconds=time.perf_counter() - t0)
+                continue
+            row.update(val_score=result.best_score, val_loss=_val_loss(result, cand_config, prepared_by[key]),
+                       best_epoch=result.best_epoch,
+                       epochs=len(result.history), seconds=time.perf_counter() - t0, status="trained")
+            results[candidate.name] = (result, cand_config, prepared_by[key])
+        if not results:
+            raise TrainingError("default selection: no candidate finished training ("
+                                + "; ".join(f"{r['candidate']}: {r['status']}" for r in rows) + ")")
+        winner = _rank(rows, monitor)
+        _write_leaderboard(run, rows)
+        print(_leaderboard_text(rows), file=sys.stderr, flush=True)
+        result, cand_config, prepared = results[winner]
+        _promote(run, result.run_dir, [r.run_dir for name, (r, _, _) in results.items() if name != winner])
+    except BaseException:
+        if not any(run.candidates.glob("*/checkpoints/last.ckpt")):
+            shutil.rmtree(run.root, ignore_errors=True)  # nothing there to resume or keep
+        raise
+    print(f"default selection: {winner} wins on validation ({monitor} {result.best_score:.4f}); "
+          f"its config: {run.config}", file=sys.stderr, flush=True)
+    if not final_evaluation:
+        return TrainResult(run.root, result.best_epoch, result.best_score, result.history)
+    return evaluate_run(cand_config, prepared, resolve_device(cand_config.train.device), run, result.best_epoch,
+                        result.best_score, result.history)
+
+
+def _val_loss(result: TrainResult, config: Config, prepared: PreparedData) -> float:
+    """The best checkpoint's validation loss, multiclass after temperature scaling: ties on the
+    monitored metric are broken by it, and label smoothing (which makes a model's probabilities
+    less confident, whatever its accuracy) must not decide between candidates."""
+    best = result.history[result.best_epoch - 1]["val/loss"]
+    if config.task != "multiclass":
+        return best
+    val = prepared.splits["val"]
+    predictor = Predictor.load(RunLayout(result.run_dir).best_checkpoint, batch_size=config.train.eval_batch_size)
+    logits = predictor.log_proba_encoded([val], calibrated=False)
+    return cross_entropy(logits / fit_temperature(logits, val.labels), val.labels)
+
+
+def _settings(config: Config, cand_config: Config) -> str:
+    """What the candidate trains, in a few words: its model keys and the settings it changes."""
+    model = " ".join(f"{k}={v}" for k, v in cand_config.model.params().items()
+                     if k in ("members", "embedding_dim", "minn", "maxn"))
+    lr = f"lr={cand_config.train.lr:g}"
+    tokenizer = f"tokenizer={cand_config.preprocess.tokenizer}"
+    return " ".join(part for part in (model, lr, tokenizer) if part)
+
+
+def _rank(rows: list[dict], monitor: str) -> str:
+    """Give each trained row its rank (best first) in place; the best candidate's name."""
+    larger = monitor != "val_loss"
+    trained = [r for r in rows if r.get("status") == "trained"]
+    trained.sort(key=lambda r: ((-r["val_score"] if larger else r["val_score"]), r["val_loss"]))
+    for rank, row in enumerate(trained, 1):
+        row["rank"] = rank
+    return trained[0]["candidate"]
+
+
+def _write_leaderboard(run: RunLayout, rows: list[dict]) -> None:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, LEADERBOARD_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in sorted(rows, key=lambda r: r.get("rank", len(rows) + 1)):
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    write_text(run.leaderboard, out.getvalue())
+
+
+def _leaderboard_text(rows: list[dict]) -> str:
+    lines = ["default selection, best first:",
+             f"  {'#':>2}  {'candidate':<13} {'val score':>9} {'val loss':>8} {'epochs':>6} {'seconds':>7}  settings"]
+    for row in sorted(rows, key=lambda r: r.get("rank", len(rows) + 1)):
+        if row.get("status") != "trained":
+            lines.append(f"  {'-':>2}  {row['candidate']:<13} {row.get('status', '')}")
+            continue
+        lines.append(f"  {row['rank']:>2}  {row['candidate']:<13} {row['val_score']:>9.4f} {row['val_loss']:>8.4f} "
+                     f"{row['epochs']:>6} {row['seconds']:>7.1f}  {row['settings']}")
+    return "\n".join(lines)
+
+
+def _promote(run: RunLayout, winner: Path, losers: list[Path]) -> None:
+    """The winner's run folder becomes the run folder; the others keep all but their checkpoints."""
+    for path in losers:
+        shutil.rmtree(path / "checkpoints", ignore_errors=True)
+    for item in winner.iterdir():
+        item.rename(run.root / item.name)
+    winner.rmdir()

@@ -1,0 +1,79 @@
+"""The default selection: a config with no model section trains every candidate on the same split
+and keeps the best on validation as an ordinary run."""
+
+import csv
+
+import pandas as pd
+import pytest
+
+import textclf
+from conftest import shared_data
+from textclf.config import config_from_dict, load_config
+from textclf.training.candidates import CANDIDATES, SELECTION_TRAIN
+from textclf.training.select import LEADERBOARD_COLUMNS, candidate_config
+
+
+@pytest.fixture
+def sms(tmp_path):
+    frame = pd.read_csv(shared_data("sms_spam.csv"), keep_default_na=False)
+    frame.groupby("label").head(150).to_csv(tmp_path / "sms.csv", index=False)
+    return {"name": "auto", "output_dir": str(tmp_path / "runs"),
+            "data": {"source": "files", "train": str(tmp_path / "sms.csv"), "cache_dir": str(tmp_path / "cache")},
+            "model": {"buckets": 5000, "char_buckets": 5000}, "train": {"epochs": 2, "device": "cpu"}}
+
+
+def test_candidates_take_their_settings_except_where_the_config_sets_its_own(sms):
+    config = config_from_dict({**sms, "model": {"buckets": 777, "dropout": 0.1},
+                               "train": {"lr": 0.5}, "preprocess": {"tokenizer": "whitespace"}})
+    assert config.model.auto
+    by_name = {c.name: candidate_config(config, c) for c in CANDIDATES}
+    assert {c.model.name for c in by_name.values()} == {"linear", "bag_of_ngrams"}
+    for cand in by_name.values():
+        assert not cand.model.auto and cand.model.params()["buckets"] == 777  # the config's own
+        assert cand.train.lr == 0.5 and cand.preprocess.tokenizer == "whitespace"
+        assert cand.train.epochs == SELECTION_TRAIN["epochs"] and cand.train.early_stopping_patience
+        assert cand.train.min_steps is None
+    assert by_name["bag"].model.params()["dropout"] == 0.1
+    assert "dropout" not in by_name["linear"].model.params()  # the linear model has no such key
+    # Without the config's own keys, each candidate's.
+    plain = config_from_dict({**sms, "model": {}, "train": {}})
+    chars = candidate_config(plain, next(c for c in CANDIDATES if c.name == "bag_chars"))
+    assert chars.preprocess.tokenizer == "wordpunct" and chars.train.label_smoothing == 0.1
+    assert chars.model.params()["minn"] == 2 and chars.train.lr != 0.5
+
+
+def test_a_config_without_a_model_trains_every_candidate_and_keeps_the_best_on_validation(sms, tmp_path, capsys):
+    run = textclf.train(sms, run_dir=tmp_path / "run")
+    err = capsys.readouterr().err
+    assert "default selection, best first:" in err
+    with open(run.layout.leaderboard, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == LEADERBOARD_COLUMNS
+    assert [r["candidate"] for r in rows] != [] and {r["candidate"] for r in rows} == {c.name for c in CANDIDATES}
+    assert [int(r["rank"]) for r in rows] == [1, 2, 3, 4]
+    scores = [float(r["val_score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert all(r["status"] == "trained" and int(r["epochs"]) == 2 for r in rows)
+    # The winner's run is the run folder; its config names its model and retrains it directly.
+    winner = rows[0]
+    saved = load_config(run.layout.config)
+    assert saved.model.name == winner["model"] and not saved.model.auto
+    assert abs(run.results["best_score"] - float(winner["val_score"])) < 1e-5
+    assert textclf.Predictor.load(run.best_checkpoint).predict(["see you at lunch?"]) in (["ham"], ["spam"])
+    assert run.test_metrics["accuracy"] > 0.5
+    losers = {r["candidate"] for r in rows[1:]}
+    assert {p.name for p in run.layout.candidates.iterdir()} == losers
+    for name in losers:  # kept for their curves, not their weights
+        assert (run.layout.candidates / name / "metrics.jsonl").is_file()
+        assert not (run.layout.candidates / name / "checkpoints").exists()
+    again = textclf.train(str(run.layout.config), run_dir=tmp_path / "again")
+    assert not again.layout.leaderboard.exists() and load_config(again.layout.config).model == saved.model
+
+
+def test_the_budget_skips_the_candidates_not_started_in_time(sms, tmp_path, capsys):
+    run = textclf.train({**sms, "train": {**sms["train"], "epochs": 1, "budget": 0.001}}, run_dir=tmp_path / "run")
+    with open(run.layout.leaderboard, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]["candidate"] == CANDIDATES[0].name and rows[0]["status"] == "trained"
+    assert all(r["status"].startswith("skipped: train.budget") for r in rows[1:])
+    assert load_config(run.layout.config).model.name == CANDIDATES[0].model["name"]
