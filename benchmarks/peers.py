@@ -81,6 +81,8 @@ DATASETS = {
     # from each of 5 unrelated newsgroups, stratified 70/10/20.
     "20news-5small": ("20 Newsgroups, 5 unrelated groups × 445 posts without headers, stratified 70/10/20",
                       []),
+    # Short texts in many classes: each post's subject line (a few words), 20 groups, bydate.
+    "20news-subjects": ("20 Newsgroups subject lines only (20 classes, a few words each), bydate split", []),
 }
 SMALL_GROUPS = ["comp.graphics", "rec.autos", "sci.med", "soc.religion.christian", "talk.politics.guns"]
 # The paper's grouping of GoEmotions' 27 emotions (and neutral) by sentiment.
@@ -179,10 +181,34 @@ def _newsgroups_small(dataset: str, folder: Path) -> list[str]:
             "data.val_size=0.1"]
 
 
+def _newsgroups_subjects(dataset: str, folder: Path) -> list[str]:
+    """Write 20news-subjects' CSVs (text,label): each post's subject line alone, on the bydate
+    split (train's last 10 % as val, as the default config does); the overrides that read them."""
+    import re
+
+    import pandas as pd
+
+    from textclf.config import load_config
+    from textclf.data import load_corpus
+
+    corpus = load_corpus(load_config(ROOT / OURS["default"], ["data.protocol=bydate"]))
+    subject = re.compile(r"^Subject:[ \t]*(?:(?:re|fwd?):[ \t]*)*(.*)$", re.IGNORECASE | re.MULTILINE)
+    paths = []
+    for split in ("train", "val", "test"):
+        part = corpus[split]
+        found = [subject.search(text) for text in part.texts]
+        frame = pd.DataFrame({"text": [m.group(1).strip() if m else "" for m in found],
+                              "label": [corpus.label_names[i] for i in part.labels]})
+        frame = frame[frame["text"] != ""]
+        frame.to_csv(folder / f"subjects_{split}.csv", index=False)
+        paths.append(f"data.{split}={folder / f'subjects_{split}.csv'}")
+    return ["data.source=files", *paths]
+
+
 # Data sets written at run time (into the run's temporary folder): name -> (name, folder) -> the
 # config overrides that read them.
 DERIVED = {"goemotions-sentiment": _goemotions_single_label, "goemotions-single": _goemotions_single_label,
-           "20news-5small": _newsgroups_small}
+           "20news-5small": _newsgroups_small, "20news-subjects": _newsgroups_subjects}
 
 
 def _linear_svc(train, test):

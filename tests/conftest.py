@@ -20,8 +20,10 @@ torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 # TEXTCLF_DATA overrides data.root, so it is taken out of the environment here (tests point at
-# their data explicitly) and kept only to find the real archive.
+# their data explicitly) and kept only to find the real archive, as an absolute path: the README
+# gives it relative (../shared/data), and a test's subprocess (torchrun) runs in another folder.
 _SHARED_DATA = os.environ.pop("TEXTCLF_DATA", None)
+_SHARED_DATA = str(Path(_SHARED_DATA).expanduser().resolve()) if _SHARED_DATA else None
 MINI_GROUPS = ("comp.graphics", "rec.sport.hockey", "sci.space", "talk.politics.mideast")
 
 

@@ -67,7 +67,7 @@ def test_bad_inputs_get_one_line_errors_and_exit_codes(tmp_path, capsys):
 
     model = write_config(tmp_path / "x.yaml", "model:\n  name: cnn\n")
     assert_clean_error(capsys, main(["train", "--config", str(model)]), 3, "unknown model 'cnn'",
-                       "bigru_attention, lstm")
+                       "bigru_attention, linear, lstm")
 
     code = main(["evaluate", "--checkpoint", str(tmp_path / "none.ckpt")])
     assert_clean_error(capsys, code, 5, "checkpoint not found")

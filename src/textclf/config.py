@@ -318,6 +318,12 @@ class Config(_Section):
     # filled it: the default candidates take their own settings for every other key.
     _own_keys: Optional[frozenset[str]] = PrivateAttr(None)
 
+    def __eq__(self, other: object) -> bool:
+        # Which keys the file itself set is how it was written, not what it says.
+        return isinstance(other, Config) and self.model_dump() == other.model_dump()
+
+    __hash__ = None  # (as pydantic's models)
+
     def sets(self, key: str) -> bool:
         """Whether the config itself set dotted ``key`` (True when that is not known)."""
         return self._own_keys is None or key in self._own_keys

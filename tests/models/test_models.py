@@ -119,7 +119,7 @@ def test_a_few_steps_fit_a_batch_and_state_dict_round_trips(name, params):
 
 
 def test_unknown_model_and_parameter_errors_list_valid_choices():
-    with pytest.raises(ConfigError, match="valid names: bag_of_ngrams, bigru_attention, lstm, textcnn, transformer"):
+    with pytest.raises(ConfigError, match="valid names: bag_of_ngrams, bigru_attention, linear, lstm, textcnn, transformer"):
         build_model("bert", {}, CONTEXT)
     with pytest.raises(ConfigError, match="did you mean 'hidden_size'"):
         build_model("lstm", {"hiden_size": 3}, CONTEXT)

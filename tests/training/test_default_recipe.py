@@ -63,26 +63,27 @@ def test_short_texts_get_character_ngrams_and_long_ones_do_not(tmp_path, capsys)
     assert resolve_default_recipe(reloaded, np.full(5, 10_000)).model == short.model
 
 
-def test_training_on_short_messages_records_the_choice_and_the_model_reloads(tmp_path):
+def test_the_selected_candidate_is_recorded_and_the_model_reloads_as_it_trained(tmp_path):
     frame = pd.read_csv(shared_data("sms_spam.csv"), keep_default_na=False)
     frame.groupby("label").head(150).to_csv(tmp_path / "sms.csv", index=False)
     raw = {"name": "short", "output_dir": str(tmp_path / "runs"),
            "data": {"source": "files", "train": str(tmp_path / "sms.csv"), "cache_dir": str(tmp_path / "cache")},
            "model": {"buckets": 5000, "char_buckets": 5000},
-           "train": {"epochs": 1, "device": "cpu"}}
-    run = textclf.train(raw, run_dir=tmp_path / "run")
+           "train": {"epochs": 1, "device": "cpu", "budget": 1e-3}}
+    # The budget leaves the first candidate alone; the character n-gram ones come later.
+    first = textclf.train(raw, run_dir=tmp_path / "first")
+    assert load_config(first.layout.config).model.params()["minn"] == 0
+    # Every candidate trains: whichever wins, its config and its model agree.
+    run = textclf.train({**raw, "train": {"epochs": 1, "device": "cpu"}}, run_dir=tmp_path / "run")
     saved = textclf.load_config(run.layout.config)
-    assert (saved.model.params()["minn"], saved.model.params()["maxn"]) == (2, 5)
-    assert not saved.model.chars_if_short
-    assert saved.train.label_smoothing == SHORT_TEXT_TRAIN["label_smoothing"]  # and training used it
-    assert saved.preprocess.tokenizer == "wordpunct"
+    assert not saved.model.chars_if_short and not saved.model.auto
     predictor = textclf.Predictor.load(run.best_checkpoint)
-    # The data were encoded again with the chosen tokenizer, and the model keeps it: "!!" is a word.
-    assert predictor.pipelines[0].tokenizer.settings()["name"] == "wordpunct"
-    assert "!" in predictor.pipelines[0].vocab_.itos_ or "!!" in predictor.pipelines[0].vocab_.itos_
+    assert predictor.pipelines[0].tokenizer.settings()["name"] == saved.preprocess.tokenizer
+    chars = saved.model.params()["minn"] > 0
+    assert chars == any(name.startswith("char") for name, _ in predictor.models[0].named_parameters())
+    if saved.preprocess.tokenizer == "wordpunct":  # the data were encoded again with it: "!!" is a word
+        assert "!" in predictor.pipelines[0].vocab_.itos_ or "!!" in predictor.pipelines[0].vocab_.itos_
     assert predictor.predict(["WINNER!! Call 09061701461 to claim your prize"]) in (["spam"], ["ham"])
-    # The model that predicts has the character table the run trained.
-    assert any(name.startswith("char") for name, _ in predictor.models[0].named_parameters())
 
 
 def test_data_command_counts_tokens_as_the_default_recipe_will_train(tmp_path, capsys):

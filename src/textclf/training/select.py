@@ -72,9 +72,13 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     recipe's), keep the best on validation as the run in ``run_dir``; return its summary."""
     candidates = CANDIDATES if candidates is None else candidates
     configs = [candidate_config(config, c) for c in candidates]  # every one checked before anything runs
+    prepared_by = {}  # the data once per preprocessing (tokenizer), read before the run folder exists
+    for cand_config in configs:
+        if _preprocessing(cand_config) not in prepared_by:
+            prepared_by[_preprocessing(cand_config)] = prepare_data(cand_config)
     run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir))
     budget, started = config.train.budget, time.perf_counter()
-    rows, results, prepared_by = [], {}, {}
+    rows, results = [], {}
     monitor = configs[0].train.monitor
     try:
         for i, (candidate, cand_config) in enumerate(zip(candidates, configs), 1):
@@ -87,9 +91,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
                 continue
             print(f"default selection: candidate {i}/{len(candidates)} {candidate.name} ({row['settings']})",
                   file=sys.stderr, flush=True)
-            key = json.dumps(cand_config.preprocess.model_dump(), sort_keys=True)
-            if key not in prepared_by:
-                prepared_by[key] = prepare_data(cand_config)
+            key = _preprocessing(cand_config)
             t0 = time.perf_counter()
             try:
                 result = train(cand_config, run_dir=run.candidates / candidate.name,
@@ -120,6 +122,10 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         return TrainResult(run.root, result.best_epoch, result.best_score, result.history)
     return evaluate_run(cand_config, prepared, resolve_device(cand_config.train.device), run, result.best_epoch,
                         result.best_score, result.history)
+
+
+def _preprocessing(config: Config) -> str:
+    return json.dumps(config.preprocess.model_dump(), sort_keys=True)
 
 
 def _val_loss(result: TrainResult, config: Config, prepared: PreparedData) -> float:
