@@ -47,6 +47,19 @@ def test_a_class_without_positives_keeps_the_global_threshold():
     assert per_class[2] == global_[0] and len(set(global_.tolist())) == 1
 
 
+def test_mixed_thresholds_are_per_class_only_where_validation_has_enough_positives():
+    from textclf.evaluation.thresholds import MIN_POSITIVES
+
+    rng = np.random.default_rng(2)
+    y = (rng.random((400, 3)) < 0.3).astype(np.uint8)
+    y[:, 2] = 0
+    y[:MIN_POSITIVES - 1, 2] = 1  # one positive short of its own threshold
+    p = np.clip(y * 0.4 + rng.random((400, 3)) * 0.6, 0, 1).astype(np.float32)
+    mixed, per_class = tune_thresholds(p, y, "tune_mixed"), tune_thresholds(p, y, "tune_per_class")
+    global_ = tune_thresholds(p, y, "tune_global")[0]
+    assert mixed[:2].tolist() == per_class[:2].tolist() and mixed[2] == global_ != per_class[2]
+
+
 def test_global_threshold_is_the_best_of_the_grid_and_a_number_is_kept():
     rng = np.random.default_rng(1)
     y = (rng.random((300, 4)) < 0.25).astype(np.uint8)

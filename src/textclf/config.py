@@ -221,8 +221,9 @@ class TrainConfig(_Section):
     monitor: Literal["val_accuracy", "val_f1_micro", "val_f1_macro", "val_loss"] = "val_accuracy"
     # task: multilabel only. A class is predicted when its probability reaches its threshold:
     # a number (one for all classes), tune_global (one, chosen on the validation split to maximise
-    # the monitored F1) or tune_per_class (each class's own, maximising its F1 on validation).
-    threshold: Union[Literal["tune_global", "tune_per_class"], float] = "tune_global"
+    # the monitored F1), tune_per_class (each class's own, maximising its F1 on validation) or
+    # tune_mixed (its own for a class with at least 10 validation positives, else the global one).
+    threshold: Union[Literal["tune_global", "tune_per_class", "tune_mixed"], float] = "tune_global"
     # task: multilabel only: a document whose classes all fall below their thresholds gets no
     # label (true) or its most likely class (false).
     allow_empty: bool = False
@@ -249,7 +250,7 @@ class TrainConfig(_Section):
     def _threshold_in_range(cls, value):
         if isinstance(value, float) and not 0 < value < 1:
             raise ValueError("a threshold is a probability between 0 and 1 (exclusive), or "
-                             "tune_global, or tune_per_class")
+                             "tune_global, tune_per_class or tune_mixed")
         return value
 
     def run_seed(self, config_seed: int) -> int:

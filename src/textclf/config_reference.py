@@ -107,8 +107,12 @@ def config_reference() -> str:
             doc = inspect.getdoc(section) or ""
             parts += ["", f"## `{name}`", "", doc if section.__doc__ else "", "", header, *_rows(section, f"{name}.")]
     parts += ["", "## `model`", "", "`model.name` picks a registered model; the other keys of the section belong to "
-              "that model. A config whose model section is missing or names no model trains the "
-              "default recipe, each key only where the config does not set it: "
+              "that model. A config whose model section is missing or names no model gets `model.auto` true: "
+              "`textclf train` then trains each default candidate (`src/textclf/training/candidates.py`: "
+              "`linear` and `bag_of_ngrams` on word n-grams, each also with character n-grams) until its validation metric stops improving, keeps the best on "
+              "validation, writes `leaderboard.csv`, and the run's config.yaml names the winner (keys the config "
+              "sets itself win over every candidate's; `train.budget` bounds the seconds). The other commands "
+              "(and torchrun) train the default recipe, each key only where the config does not set it: "
               + "; ".join(f"`{section}`: " + ", ".join(f"`{k}` {json.dumps(v)}" for k, v in values.items())
                           for section, values in DEFAULT_RECIPE.items())
               + f". Unless the config sets `minn` or `maxn`, it also gets `model.chars_if_short` true: when the "

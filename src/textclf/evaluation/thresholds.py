@@ -7,6 +7,9 @@
   maximises macro-F1). The best cut is searched over every distinct probability of the class and
   put halfway between the last document kept and the first one left out. A class with no
   positive example in validation keeps the best global threshold.
+- ``tune_mixed``: each class with at least ``MIN_POSITIVES`` positive examples in validation gets
+  its own threshold as above, every other class the best global one: a cut chosen on two or
+  three documents is noise, and rare classes are where per-class thresholds overfit most.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ import numpy as np
 
 from textclf.task import apply_thresholds
 
-__all__ = ["tune_thresholds", "GLOBAL_GRID"]
+__all__ = ["tune_thresholds", "GLOBAL_GRID", "MIN_POSITIVES"]
 
 GLOBAL_GRID = np.round(np.arange(1, 100) / 100, 2)
+MIN_POSITIVES = 10  # tune_mixed: validation positives a class needs for a threshold of its own
 
 
 def _f1(chosen: np.ndarray, truth: np.ndarray, average: str) -> float:
@@ -68,7 +72,8 @@ def tune_thresholds(probabilities: np.ndarray, labels: np.ndarray, setting, obje
     best_global = _best_global(probabilities, truth, average, allow_empty)
     if setting == "tune_global":
         return np.full(num_classes, best_global, dtype=np.float32)
-    if setting != "tune_per_class":
+    if setting not in ("tune_per_class", "tune_mixed"):
         raise ValueError(f"unknown threshold setting {setting!r}")
-    return np.array([_best_for_class(probabilities[:, c], truth[:, c], best_global) for c in range(num_classes)],
-                    dtype=np.float32)
+    least = MIN_POSITIVES if setting == "tune_mixed" else 1
+    return np.array([_best_for_class(probabilities[:, c], truth[:, c], best_global)
+                     if truth[:, c].sum() >= least else best_global for c in range(num_classes)], dtype=np.float32)
