@@ -66,6 +66,10 @@ def test_a_config_without_a_model_trains_every_candidate_and_keeps_the_best_on_v
     for name in losers:  # kept for their curves, not their weights
         assert (run.layout.candidates / name / "metrics.jsonl").is_file()
         assert not (run.layout.candidates / name / "checkpoints").exists()
+    from textclf.reporting.report import build_report
+
+    markdown, _ = build_report(run.dir, explain_examples=0)
+    assert "## Model selection" in markdown.read_text() and rows[0]["settings"] in markdown.read_text()
     again = textclf.train(str(run.layout.config), run_dir=tmp_path / "again")
     assert not again.layout.leaderboard.exists() and load_config(again.layout.config).model == saved.model
 

@@ -107,6 +107,7 @@ def build_report(run_dir: str | Path, explain_examples: int = 3) -> tuple[Path, 
     doc.heading("Configuration")
     doc.code(run.config.read_text(encoding="utf-8"))
     _data_section(doc, run)
+    _selection_section(doc, run)
     _diagnostics_section(doc, run)
     _training_section(doc, run, results)
     test = _read_json(run.evaluation("test") / "metrics.json")
@@ -209,6 +210,22 @@ def _plot_search(rows: list[dict], path: Path) -> Path | None:
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
     return save_figure(fig, path)
+
+
+def _selection_section(doc: _Document, run: RunLayout) -> None:
+    """The default selection's leaderboard, when the run's model was chosen on validation."""
+    if not run.leaderboard.is_file():
+        return
+    with open(run.leaderboard, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    doc.heading("Model selection")
+    doc.paragraph("The config named no model: each default candidate trained until its validation metric "
+                  "stopped improving, and the best on validation is this run (ties: the lower calibrated "
+                  "validation loss). The others' curves are under candidates/.")
+    doc.table(["rank", "candidate", "model", "settings", rows[0]["monitor"] if rows else "val score", "val loss",
+               "epochs", "seconds", "status"],
+              [[r["rank"], r["candidate"], r["model"], r["settings"], r["val_score"], r["val_loss"], r["epochs"],
+                r["seconds"], r["status"]] for r in rows])
 
 
 def _training_section(doc: _Document, run: RunLayout, results: dict | None) -> None:

@@ -39,6 +39,8 @@ class Candidate:
     preprocess: dict[str, Any] = field(default_factory=dict)
     # Train settings for a multiclass task only (label smoothing is cross-entropy's).
     multiclass_train: dict[str, Any] = field(default_factory=dict)
+    # ... and for a multilabel task only.
+    multilabel_train: dict[str, Any] = field(default_factory=dict)
 
 
 CANDIDATES: list[Candidate] = [

@@ -58,7 +58,7 @@ def candidate_config(config: Config, candidate: Candidate) -> Config:
         if key in accepted and config.sets(f"model.{key}"):
             model[key] = value
     train = {**SELECTION_TRAIN, **candidate.train,
-             **(candidate.multiclass_train if config.task == "multiclass" else {})}
+             **(candidate.multiclass_train if config.task == "multiclass" else candidate.multilabel_train)}
     for section, values in (("train", train), ("preprocess", candidate.preprocess)):
         raw[section].update({k: v for k, v in values.items() if not config.sets(f"{section}.{k}")})
     raw["model"] = model
