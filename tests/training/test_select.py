@@ -81,3 +81,22 @@ def test_the_budget_skips_the_candidates_not_started_in_time(sms, tmp_path, caps
     assert rows[0]["candidate"] == CANDIDATES[0].name and rows[0]["status"] == "trained"
     assert all(r["status"].startswith("skipped: train.budget") for r in rows[1:])
     assert load_config(run.layout.config).model.name == CANDIDATES[0].model["name"]
+
+
+def test_an_interrupted_selection_says_it_does_not_resume_and_keeps_what_can_be(sms, tmp_path):
+    from textclf.errors import TrainingInterrupted
+    from textclf.training.recipe import train
+    from textclf.training.select import select_and_train
+
+    calls = []
+
+    def interrupted_second(config, **kwargs):
+        calls.append(config.model.name)
+        if len(calls) == 2:
+            raise TrainingInterrupted("interrupted (SIGINT) at epoch 1, batch 1; continue with: textclf train --resume X")
+        return train(config, **kwargs)
+
+    with pytest.raises(TrainingInterrupted, match="does not resume"):
+        select_and_train(config_from_dict(sms), interrupted_second, run_dir=tmp_path / "run", progress=False)
+    # The first candidate's run is kept (with its checkpoints): a later selection is not the only way out.
+    assert (tmp_path / "run" / "candidates" / CANDIDATES[0].name / "checkpoints" / "last.ckpt").is_file()

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Callable
 
 from textclf.config import Config, config_from_dict
-from textclf.errors import TrainingError
+from textclf.errors import TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
 from textclf.evaluation.metrics import cross_entropy
 from textclf.files import write_text
@@ -100,6 +100,10 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
             except TrainingError as exc:  # e.g. diverged: the others may still do
                 row.update(status=f"failed: {exc}", seconds=time.perf_counter() - t0)
                 continue
+            except TrainingInterrupted as exc:  # the selection itself cannot be resumed
+                raise TrainingInterrupted(
+                    f"{exc} (that finishes candidate {candidate.name} alone; the default selection in {run.root} "
+                    "does not resume: run textclf train --config again to choose among all candidates)") from None
             row.update(val_score=result.best_score, val_loss=_val_loss(result, cand_config, prepared_by[key]),
                        best_epoch=result.best_epoch,
                        epochs=len(result.history), seconds=time.perf_counter() - t0, status="trained")
