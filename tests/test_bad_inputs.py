@@ -164,6 +164,12 @@ CASES += [
     ("search-without-space", lambda t, r, a: ["search", "-c", config(t, f"output_dir: {t / 'runs'}\n")], 3,
      "search.space: empty"),
     # --- data, continued
+    ("unquoted-comma-in-text", lambda t, r, a: ["train", "-c", files_yaml(t, str(csv_file(
+        t, b"text,label\nThank you so much, I love it!,pos\nsee you,neg\n")))], 4,
+     "train.csv:2: 3 fields where the header has 2; a text with a comma in it must be quoted"),
+    ("predict-unquoted-comma", lambda t, r, a: ["predict", "--checkpoint", best(r), "--input", csv_file(
+        t, b"text\nThank you so much, I love it!\n", "new.csv"), "--output", t / "o.csv", "--no-progress"], 4,
+     "new.csv:2: 2 fields where the header has 1"),
     ("header-only-csv", lambda t, r, a: ["train", "-c", files_yaml(t, str(csv_file(t, HEADER_ONLY)))], 4, "has no rows"),
     ("json-lines-in-json", lambda t, r, a: ["train", "-c", files_yaml(t, str(csv_file(
         t, b'{"text": "a", "label": "x"}\n{"text": "b", "label": "y"}\n', "train.json")))], 4,
@@ -195,7 +201,10 @@ CASES += [
     ("explain-limit-0", lambda t, r, a: ["explain", "--checkpoint", best(r), "--text", "x", "--limit", "0"], 2,
      "give 1 or more"),
     ("search-jobs-0", lambda t, r, a: ["search", "-c", config(t, "name: x\n"), "--jobs", "0"], 2, "give 1 or more"),
-    ("serve-port-word", lambda t, r, a: ["serve", "--checkpoint", best(r), "--port", "http"], 2, "invalid int value"),
+    ("serve-port-word", lambda t, r, a: ["serve", "--checkpoint", best(r), "--port", "http"], 2,
+     "'http' is not a whole number"),
+    ("serve-port-out-of-range", lambda t, r, a: ["serve", "--checkpoint", best(r), "--port", "99999"], 2,
+     "a port is a number from 1 to 65535"),
     ("export-missing-checkpoint", lambda t, r, a: ["export", "--checkpoint", t / "no.ckpt", "--output", t / "exp"], 5,
      "checkpoint not found"),
     ("report-not-a-run", lambda t, r, a: ["report", t], 2, "not a run folder"),

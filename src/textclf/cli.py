@@ -16,6 +16,32 @@ from textclf.errors import TextclfError, UsageError
 __all__ = ["main"]
 
 
+def _port(text: str) -> int:
+    """argparse type: a TCP port number."""
+    value = _positive(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{value}: a port is a number from 1 to 65535")
+    return value
+
+
+def _listen_check(host: str, port: int) -> None:
+    """A one-line error, before the model is loaded, when the server could not listen there."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host}: not an address this machine can listen on ({exc.strerror}); "
+                         "give an IP address such as 127.0.0.1 or 0.0.0.0, or a known host name") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise UsageError(f"--host {host} --port {port}: cannot listen there ({exc.strerror}); choose another "
+                             "--port, or stop the program that uses it") from None
+
+
 def _positive(text: str) -> int:
     """argparse type: an integer of at least 1."""
     try:
@@ -240,6 +266,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: give 1 or more")
     if args.max_wait_ms < 0:
         raise UsageError(f"--max-wait-ms {args.max_wait_ms:g}: give 0 or more")
+    _listen_check(args.host, args.port)
     predictor = Predictor.load(args.checkpoint, device=args.device, batch_size=args.batch_size)
     settings = ServeSettings(
         max_texts=args.max_texts, max_text_chars=args.max_text_chars, max_body_bytes=args.max_body_bytes,
@@ -382,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, nargs="+", metavar="CKPT",
                    help="a .ckpt file (or a folder from textclf export); several: an ensemble")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="default 8000")
+    p.add_argument("--port", type=_port, default=8000, help="default 8000")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--batch-size", type=_positive, default=256, help="texts per model call inside a batch")
     p.add_argument("--max-batch-texts", type=int, default=256, help="texts collected into one batch")

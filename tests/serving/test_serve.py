@@ -215,3 +215,17 @@ def test_serve_refuses_bad_options(best, capsys):
     assert main(["serve", "--checkpoint", str(best), "--max-texts", "0"]) == 2
     assert "--max-texts 0: give 1 or more" in capsys.readouterr().err
     assert main(["serve", "--checkpoint", os.devnull]) == 5
+    # The port and the address are checked before the model loads: one line each, no traceback.
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--checkpoint", str(best), "--port", "99999"])
+    assert exit_info.value.code == 2 and "a port is a number from 1 to 65535" in capsys.readouterr().err
+    assert main(["serve", "--checkpoint", str(best), "--host", "no-such-host.invalid"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--host no-such-host.invalid: not an address" in err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--checkpoint", str(best), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--port {port}: cannot listen there" in err and "Traceback" not in err

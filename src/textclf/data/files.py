@@ -8,8 +8,10 @@ For a multilabel task a label cell holds a document's labels joined by ``data.la
 
 from __future__ import annotations
 
+import csv
 import difflib
 import sys
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -73,11 +75,7 @@ def iter_table(path: Path, encoding: str = "utf-8", chunk_rows: int | None = Non
         raise DataError(f"{path}: the file is empty")
     try:
         if kind in (".csv", ".tsv"):
-            reader = pd.read_csv(
-                path, sep="\t" if kind == ".tsv" else ",", dtype=str, keep_default_na=False,
-                encoding=encoding, chunksize=chunk_rows,
-            )
-            yield from ([reader] if chunk_rows is None else reader)
+            yield from _delimited(path, "\t" if kind == ".tsv" else ",", encoding, chunk_rows)
         elif kind == ".jsonl":
             reader = pd.read_json(path, lines=True, dtype=False, encoding=encoding, chunksize=chunk_rows)
             yield from ([reader] if chunk_rows is None else reader)
@@ -103,6 +101,46 @@ def iter_table(path: Path, encoding: str = "utf-8", chunk_rows: int | None = Non
     except (ValueError, pd.errors.ParserError, OSError) as exc:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot read it as {kind[1:]}: {first}") from None
+
+
+def _delimited(path: Path, sep: str, encoding: str, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
+    """A CSV or TSV file's rows. A row with more fields than the header is an error naming its
+    line: pandas would otherwise take the extra leading fields of the first row as an index (a text
+    with an unquoted comma loses its start) or drop them with a warning."""
+
+    def guarded(read):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            try:
+                return read()
+            except (pd.errors.ParserWarning, pd.errors.ParserError):
+                overlong = _overlong_row(path, sep, encoding)
+                if overlong is None:
+                    raise
+                line, fields, header = overlong
+                what = "comma" if sep == "," else "tab"
+                raise DataError(f"{path}:{line}: {fields} fields where the header has {header}; a text with a "
+                                f"{what} in it must be quoted (\"like, this\"), or the file written by a CSV "
+                                "writer") from None
+
+    reader = guarded(lambda: pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding,
+                                         chunksize=chunk_rows, index_col=False))
+    if chunk_rows is None:
+        yield reader
+        return
+    while (chunk := guarded(lambda: next(reader, None))) is not None:
+        yield chunk
+
+
+def _overlong_row(path: Path, sep: str, encoding: str) -> tuple[int, int, int] | None:
+    """(line, fields, header fields) of the first row with more fields than the header, or None."""
+    with open(path, newline="", encoding=encoding) as f:
+        rows = csv.reader(f, delimiter=sep)
+        header = next(rows, [])
+        for row in rows:
+            if len(row) > len(header):
+                return rows.line_num, len(row), len(header)
+    return None
 
 
 def _looks_like_json_lines(path: Path, encoding: str) -> bool:
