@@ -4,8 +4,10 @@ A config that names no model (``model.auto``) gets, from ``textclf train``, ever
 ``training/candidates.py`` in turn, each a normal run trained until its monitored validation
 metric stops improving, all on the same split (data encoded once per tokenizer, from the cache).
 Within ``train.budget`` seconds, when one is set, the candidates not started in time are
-skipped (the first always trains). The best on the monitored validation metric wins (ties: the lower validation loss, after
-temperature scaling for multiclass); its
+skipped (the first always trains). The best on the monitored validation metric wins (ties: the
+lower validation loss, after temperature scaling for multiclass; on accuracy, a candidate behind
+the best by no more than the noise of a paired comparison counts as level, and the lowest
+calibrated loss among the level ones wins: see ``_rank``); its
 run becomes the run folder (``config.yaml`` is the winner's own, so ``textclf train --config``
 of it retrains that model directly), then is evaluated on val and test as any run::
 
@@ -23,11 +25,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from textclf.config import Config, config_from_dict
 from textclf.errors import TrainingError, TrainingInterrupted
@@ -104,10 +109,12 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
                 raise TrainingInterrupted(
                     f"{exc} (that finishes candidate {candidate.name} alone; the default selection in {run.root} "
                     "does not resume: run textclf train --config again to choose among all candidates)") from None
-            row.update(val_score=result.best_score, val_loss=_val_loss(result, cand_config, prepared_by[key]),
-                       best_epoch=result.best_epoch,
+            val_loss, correct = _validation(result, cand_config, prepared_by[key])
+            row.update(val_score=result.best_score, val_loss=val_loss, best_epoch=result.best_epoch,
                        epochs=len(result.history), seconds=time.perf_counter() - t0, status="trained")
             results[candidate.name] = (result, cand_config, prepared_by[key])
+            if correct is not None:
+                row["_correct"] = correct  # (not written out)
         if not results:
             raise TrainingError("default selection: no candidate finished training ("
                                 + "; ".join(f"{r['candidate']}: {r['status']}" for r in rows) + ")")
@@ -132,17 +139,19 @@ def _preprocessing(config: Config) -> str:
     return json.dumps(config.preprocess.model_dump(), sort_keys=True)
 
 
-def _val_loss(result: TrainResult, config: Config, prepared: PreparedData) -> float:
-    """The best checkpoint's validation loss, multiclass after temperature scaling: ties on the
-    monitored metric are broken by it, and label smoothing (which makes a model's probabilities
-    less confident, whatever its accuracy) must not decide between candidates."""
+def _validation(result: TrainResult, config: Config, prepared: PreparedData) -> tuple[float, np.ndarray | None]:
+    """The best checkpoint's validation loss and, multiclass, which validation documents it gets
+    right. The multiclass loss is taken after temperature scaling: label smoothing makes a model's
+    probabilities less confident whatever its accuracy, and that must not decide between
+    candidates."""
     best = result.history[result.best_epoch - 1]["val/loss"]
     if config.task != "multiclass":
-        return best
+        return best, None
     val = prepared.splits["val"]
     predictor = Predictor.load(RunLayout(result.run_dir).best_checkpoint, batch_size=config.train.eval_batch_size)
     logits = predictor.log_proba_encoded([val], calibrated=False)
-    return cross_entropy(logits / fit_temperature(logits, val.labels), val.labels)
+    loss = cross_entropy(logits / fit_temperature(logits, val.labels), val.labels)
+    return loss, logits.argmax(1) == np.asarray(val.labels)
 
 
 def _settings(config: Config, cand_config: Config) -> str:
@@ -155,18 +164,41 @@ def _settings(config: Config, cand_config: Config) -> str:
 
 
 def _rank(rows: list[dict], monitor: str) -> str:
-    """Give each trained row its rank (best first) in place; the best candidate's name."""
+    """Give each trained row its rank (best first) in place; the winner's name.
+
+    First by the monitored metric (ties: the lower validation loss). On accuracy, a few documents
+    of a small validation split decide, so a candidate whose accuracy is below the best one's by
+    no more than the noise of that difference (one standard error of McNemar's paired test: the
+    square root of the number of documents on which exactly one of the two is right) counts as
+    level with it; of those, the one with the lowest calibrated validation loss, a score that every
+    document moves a little instead of a few moving it a lot, wins."""
     larger = monitor != "val_loss"
     trained = [r for r in rows if r.get("status") == "trained"]
     trained.sort(key=lambda r: ((-r["val_score"] if larger else r["val_score"]), r["val_loss"]))
+    leader = trained[0]
+    if "_correct" in leader and monitor in ("val_accuracy", "val_f1_micro"):  # (multiclass micro-F1 is accuracy)
+        level = [r for r in trained if _level(leader["_correct"], r["_correct"])]
+        winner = min(level, key=lambda r: r["val_loss"])
+        if winner is not leader:
+            winner["status"] = (f"trained; accuracy level with {leader['candidate']}'s (within the noise of "
+                                "their difference), lower calibrated val loss")
+            trained.remove(winner)
+            trained.insert(0, winner)
     for rank, row in enumerate(trained, 1):
         row["rank"] = rank
     return trained[0]["candidate"]
 
 
+def _level(best: np.ndarray, other: np.ndarray) -> bool:
+    """Whether ``other`` (which documents it gets right) is behind ``best`` by at most one standard
+    error of the paired difference."""
+    gap = int(best.sum()) - int(other.sum())
+    return gap <= math.sqrt(int((best != other).sum()))
+
+
 def _write_leaderboard(run: RunLayout, rows: list[dict]) -> None:
     out = io.StringIO()
-    writer = csv.DictWriter(out, LEADERBOARD_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, LEADERBOARD_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for row in sorted(rows, key=lambda r: r.get("rank", len(rows) + 1)):
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
@@ -177,11 +209,13 @@ def _leaderboard_text(rows: list[dict]) -> str:
     lines = ["default selection, best first:",
              f"  {'#':>2}  {'candidate':<13} {'val score':>9} {'val loss':>8} {'epochs':>6} {'seconds':>7}  settings"]
     for row in sorted(rows, key=lambda r: r.get("rank", len(rows) + 1)):
-        if row.get("status") != "trained":
+        if not row.get("status", "").startswith("trained"):
             lines.append(f"  {'-':>2}  {row['candidate']:<13} {row.get('status', '')}")
             continue
         lines.append(f"  {row['rank']:>2}  {row['candidate']:<13} {row['val_score']:>9.4f} {row['val_loss']:>8.4f} "
                      f"{row['epochs']:>6} {row['seconds']:>7.1f}  {row['settings']}")
+        if row["status"] != "trained":
+            lines.append(f"      ({row['status'].removeprefix('trained; ')})")
     return "\n".join(lines)
 
 
