@@ -88,7 +88,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     try:
         for i, (candidate, cand_config) in enumerate(zip(candidates, configs), 1):
             row = {"candidate": candidate.name, "model": cand_config.model.name,
-                   "settings": _settings(config, cand_config), "monitor": monitor}
+                   "settings": _settings(cand_config), "monitor": monitor}
             rows.append(row)
             spent = time.perf_counter() - started
             if budget is not None and results and spent >= budget:  # (the first always trains)
@@ -154,12 +154,12 @@ def _validation(result: TrainResult, config: Config, prepared: PreparedData) -> 
     return loss, logits.argmax(1) == np.asarray(val.labels)
 
 
-def _settings(config: Config, cand_config: Config) -> str:
-    """What the candidate trains, in a few words: its model keys and the settings it changes."""
-    model = " ".join(f"{k}={v}" for k, v in cand_config.model.params().items()
+def _settings(config: Config) -> str:
+    """What a candidate trains, in a few words: its model keys and the settings it changes."""
+    model = " ".join(f"{k}={v}" for k, v in config.model.params().items()
                      if k in ("members", "embedding_dim", "minn", "maxn"))
-    lr = f"lr={cand_config.train.lr:g}"
-    tokenizer = f"tokenizer={cand_config.preprocess.tokenizer}"
+    lr = f"lr={config.train.lr:g}"
+    tokenizer = f"tokenizer={config.preprocess.tokenizer}"
     return " ".join(part for part in (model, lr, tokenizer) if part)
 
 
