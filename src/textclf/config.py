@@ -323,8 +323,6 @@ class Config(_Section):
         # Which keys the file itself set is how it was written, not what it says.
         return isinstance(other, Config) and self.model_dump() == other.model_dump()
 
-    __hash__ = None  # (as pydantic's models)
-
     def sets(self, key: str) -> bool:
         """Whether the config itself set dotted ``key`` (True when that is not known)."""
         return self._own_keys is None or key in self._own_keys

@@ -220,8 +220,9 @@ def _selection_section(doc: _Document, run: RunLayout) -> None:
         rows = list(csv.DictReader(f))
     doc.heading("Model selection")
     doc.paragraph("The config named no model: each default candidate trained until its validation metric "
-                  "stopped improving, and the best on validation is this run (ties: the lower calibrated "
-                  "validation loss). The others' curves are under candidates/.")
+                  "stopped improving, and the best on validation is this run (a candidate within the noise of the "
+                  "best accuracy counts as level with it, and the lower calibrated validation loss decides; "
+                  "the status column says when). The others' curves are under candidates/.")
     doc.table(["rank", "candidate", "model", "settings", rows[0]["monitor"] if rows else "val score", "val loss",
                "epochs", "seconds", "status"],
               [[r["rank"], r["candidate"], r["model"], r["settings"], r["val_score"], r["val_loss"], r["epochs"],

@@ -3,8 +3,8 @@
 Each candidate is a partial config (``model``, ``train``, ``preprocess``), applied over the
 config the user wrote: a key the config sets itself wins over the candidate's, every other key
 takes the candidate's value. ``training/select.py`` trains them in this order (cheapest first)
-on the same split, each early-stopped on the validation split, and keeps the best on validation
-(or a greedy ensemble of them, when it is better there). Adding a candidate is adding an entry.
+on the same split, each early-stopped on the validation split, and keeps the best on validation.
+Adding a candidate is adding an entry.
 
 - ``linear``: one weight per feature per class on sublinear TF-IDF word uni+bigrams
   (``models/linear.py``), the hypothesis class of TF-IDF + LinearSVC: it keeps every class its

@@ -71,22 +71,22 @@ def candidate_config(config: Config, candidate: Candidate) -> Config:
 
 
 def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir: str | Path | None = None,
-                     progress: bool = True, final_evaluation: bool = True, tracking_parent: str | None = None,
-                     candidates: list[Candidate] | None = None) -> TrainResult:
+                     progress: bool = True, final_evaluation: bool = True,
+                     tracking_parent: str | None = None) -> TrainResult:
     """Train the default candidates of ``config`` (which names no model) with ``train`` (the
     recipe's), keep the best on validation as the run in ``run_dir``; return its summary."""
-    candidates = CANDIDATES if candidates is None else candidates
-    configs = [candidate_config(config, c) for c in candidates]  # every one checked before anything runs
+    configs = [candidate_config(config, c) for c in CANDIDATES]  # every one checked before anything runs
+    keys = [_preprocessing(c) for c in configs]
     prepared_by = {}  # the data once per preprocessing (tokenizer), read before the run folder exists
-    for cand_config in configs:
-        if _preprocessing(cand_config) not in prepared_by:
-            prepared_by[_preprocessing(cand_config)] = prepare_data(cand_config)
+    for key, cand_config in zip(keys, configs):
+        if key not in prepared_by:
+            prepared_by[key] = prepare_data(cand_config)
     run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir))
     budget, started = config.train.budget, time.perf_counter()
     rows, results = [], {}
     monitor = configs[0].train.monitor
     try:
-        for i, (candidate, cand_config) in enumerate(zip(candidates, configs), 1):
+        for i, (candidate, cand_config, key) in enumerate(zip(CANDIDATES, configs, keys), 1):
             row = {"candidate": candidate.name, "model": cand_config.model.name,
                    "settings": _settings(cand_config), "monitor": monitor}
             rows.append(row)
@@ -94,9 +94,8 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
             if budget is not None and results and spent >= budget:  # (the first always trains)
                 row["status"] = f"skipped: train.budget {budget:g} s spent"
                 continue
-            print(f"default selection: candidate {i}/{len(candidates)} {candidate.name} ({row['settings']})",
+            print(f"default selection: candidate {i}/{len(CANDIDATES)} {candidate.name} ({row['settings']})",
                   file=sys.stderr, flush=True)
-            key = _preprocessing(cand_config)
             t0 = time.perf_counter()
             try:
                 result = train(cand_config, run_dir=run.candidates / candidate.name,
@@ -119,6 +118,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
             raise TrainingError("default selection: no candidate finished training ("
                                 + "; ".join(f"{r['candidate']}: {r['status']}" for r in rows) + ")")
         winner = _rank(rows, monitor)
+        rows.sort(key=lambda r: r.get("rank", len(rows) + 1))  # best first, the untrained last
         _write_leaderboard(run, rows)
         print(_leaderboard_text(rows), file=sys.stderr, flush=True)
         result, cand_config, prepared = results[winner]
@@ -200,7 +200,7 @@ def _write_leaderboard(run: RunLayout, rows: list[dict]) -> None:
     out = io.StringIO()
     writer = csv.DictWriter(out, LEADERBOARD_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
-    for row in sorted(rows, key=lambda r: r.get("rank", len(rows) + 1)):
+    for row in rows:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
     write_text(run.leaderboard, out.getvalue())
 
@@ -208,7 +208,7 @@ def _write_leaderboard(run: RunLayout, rows: list[dict]) -> None:
 def _leaderboard_text(rows: list[dict]) -> str:
     lines = ["default selection, best first:",
              f"  {'#':>2}  {'candidate':<13} {'val score':>9} {'val loss':>8} {'epochs':>6} {'seconds':>7}  settings"]
-    for row in sorted(rows, key=lambda r: r.get("rank", len(rows) + 1)):
+    for row in rows:
         if not row.get("status", "").startswith("trained"):
             lines.append(f"  {'-':>2}  {row['candidate']:<13} {row.get('status', '')}")
             continue
