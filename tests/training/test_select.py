@@ -83,7 +83,9 @@ def test_the_budget_skips_the_candidates_not_started_in_time(sms, tmp_path, caps
     assert load_config(run.layout.config).model.name == CANDIDATES[0].model["name"]
 
 
-def test_an_interrupted_selection_says_it_does_not_resume_and_keeps_what_can_be(sms, tmp_path):
+def test_an_interrupted_selection_says_it_does_not_resume_and_leaves_nothing(sms, tmp_path):
+    import signal
+
     from textclf.errors import TrainingInterrupted
     from textclf.training.recipe import train
     from textclf.training.select import select_and_train
@@ -91,15 +93,24 @@ def test_an_interrupted_selection_says_it_does_not_resume_and_keeps_what_can_be(
     calls = []
 
     def interrupted_second(config, **kwargs):
-        calls.append(config.model.name)
-        if len(calls) == 2:
-            raise TrainingInterrupted("interrupted (SIGINT) at epoch 1, batch 1; continue with: textclf train --resume X")
+        calls.append(kwargs)
+        assert kwargs["resumable"] is False  # candidates write no last.ckpt
+        if len(calls) == 2:  # a real SIGINT after the second candidate's first epoch
+            kwargs["on_epoch"] = lambda record: signal.raise_signal(signal.SIGINT)
         return train(config, **kwargs)
 
-    with pytest.raises(TrainingInterrupted, match="does not resume"):
+    with pytest.raises(TrainingInterrupted, match="does not resume") as caught:
         select_and_train(config_from_dict(sms), interrupted_second, run_dir=tmp_path / "run", progress=False)
-    # The first candidate's run is kept (with its checkpoints): a later selection is not the only way out.
-    assert (tmp_path / "run" / "candidates" / CANDIDATES[0].name / "checkpoints" / "last.ckpt").is_file()
+    assert "--resume" not in str(caught.value) and CANDIDATES[1].name in str(caught.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_selection_candidate_writes_only_its_best_checkpoint(sms, tmp_path):
+    from textclf.training.recipe import train
+
+    config = candidate_config(config_from_dict(sms), CANDIDATES[0])
+    result = train(config, run_dir=tmp_path / "cand", progress=False, final_evaluation=False, resumable=False)
+    assert sorted(p.name for p in (result.run_dir / "checkpoints").iterdir()) == ["best.ckpt"]
 
 
 def test_a_candidate_level_with_the_best_accuracy_wins_on_its_calibrated_loss():

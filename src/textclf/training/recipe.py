@@ -121,18 +121,21 @@ def train(
     on_epoch: Callable[[dict], None] | None = None,
     final_evaluation: bool = True,
     tracking_parent: str | None = None,
+    resumable: bool = True,
 ) -> TrainResult:
     """Train ``config``'s model and write a complete run folder; return its summary.
 
     ``on_epoch`` sees every epoch's record (a search uses it to prune); ``final_evaluation``
     off skips evaluating the best checkpoint on val and test at the end. With
-    ``tracking.mlflow`` the run is also recorded in MLflow (a child of ``tracking_parent``)."""
+    ``tracking.mlflow`` the run is also recorded in MLflow (a child of ``tracking_parent``).
+    ``resumable`` off writes no ``last.ckpt`` (only ``best.ckpt``): the run cannot be resumed."""
     dist = current()  # under torchrun: this process's rank; else a single process
     if config.model.auto and prepared is None and not dist.active:  # no model named: choose one on val
         return select_and_train(config, train, run_dir, progress, final_evaluation, tracking_parent)
     with _rank_context(dist) as scratch:
         # Everything is set up (and so checked) before the run folder exists: a mistake leaves nothing.
         setup = setup_run(*_prepare_in_turn(config, prepared, dist), dist)
+        setup.resumable = resumable
         run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir) if dist.is_main
                         else create_run_dir("", "", scratch / "run"))
         return _train_in(setup, run, progress and dist.is_main, on_epoch, final_evaluation and dist.is_main,
@@ -160,7 +163,8 @@ def _train_in(setup: RunSetup, run: RunLayout, progress: bool, on_epoch, evaluat
         if tracker is not None:
             tracker.abort(exc)
         # Stopped before anything could be resumed (an interrupt during set-up, a divergence in
-        # epoch 1): a folder that could neither be resumed nor reused would only be in the way.
+        # epoch 1, any stop of a run that is not resumable): a folder that could neither be
+        # resumed nor reused would only be in the way.
         if not run.last_checkpoint.is_file():
             shutil.rmtree(run.root, ignore_errors=True)
         raise
@@ -277,7 +281,7 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
                 _train_epoch(setup, run, state, epoch, interrupt, progress, writer)
                 record = _validate(setup, state, epoch)
                 improved = state.end_epoch(record, t.monitor, t.epochs, t.early_stopping_patience)
-                artifact = _save_last(setup, run, state, record)
+                artifact = _save_last(setup, run, state, record) if setup.resumable else setup.artifact(record)
                 if improved:  # weights only: resuming reads last.ckpt, which keeps the optimizer
                     artifact.save(run.best_checkpoint)
                 writer.log(record, step=epoch)
@@ -365,10 +369,13 @@ def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, 
         p.seconds = time.perf_counter() - started
         bar.set_postfix(loss=f"{p.loss_sum / p.seen:.4f}", acc=f"{p.correct / p.seen:.3f}")
         every = t.checkpoint_every_steps
-        if interrupt.signal is not None or (every and state.step % every == 0):
+        if setup.resumable and (interrupt.signal is not None or (every and state.step % every == 0)):
             _save_last(setup, run, state)
         if interrupt.signal is not None:
             bar.close()
+            if not setup.resumable:
+                raise TrainingInterrupted(f"interrupted ({signal.Signals(interrupt.signal).name}) at epoch {epoch}, "
+                                          f"batch {state.batches_done}")
             raise TrainingInterrupted(
                 f"interrupted ({signal.Signals(interrupt.signal).name}) at epoch {epoch}, batch "
                 f"{state.batches_done}; state saved in {run.last_checkpoint}; continue with: "

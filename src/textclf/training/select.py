@@ -100,14 +100,14 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
             try:
                 result = train(cand_config, run_dir=run.candidates / candidate.name,
                                prepared=prepared_by[key], progress=progress, final_evaluation=False,
-                               tracking_parent=tracking_parent)
+                               tracking_parent=tracking_parent, resumable=False)
             except TrainingError as exc:  # e.g. diverged: the others may still do
                 row.update(status=f"failed: {exc}", seconds=time.perf_counter() - t0)
                 continue
-            except TrainingInterrupted as exc:  # the selection itself cannot be resumed
+            except TrainingInterrupted as exc:  # the selection cannot be resumed
                 raise TrainingInterrupted(
-                    f"{exc} (that finishes candidate {candidate.name} alone; the default selection in {run.root} "
-                    "does not resume: run textclf train --config again to choose among all candidates)") from None
+                    f"{exc} of default candidate {candidate.name}; a default selection does not resume, so its "
+                    f"run folder is removed: run textclf train --config again") from None
             val_loss, correct = _validation(result, cand_config, prepared_by[key])
             row.update(val_score=result.best_score, val_loss=val_loss, best_epoch=result.best_epoch,
                        epochs=len(result.history), seconds=time.perf_counter() - t0, status="trained")
@@ -124,8 +124,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         result, cand_config, prepared = results[winner]
         _promote(run, result.run_dir, [r.run_dir for name, (r, _, _) in results.items() if name != winner])
     except BaseException:
-        if not any(run.candidates.glob("*/checkpoints/last.ckpt")):
-            shutil.rmtree(run.root, ignore_errors=True)  # nothing there to resume or keep
+        shutil.rmtree(run.root, ignore_errors=True)  # the candidates write no last.ckpt: nothing to resume
         raise
     print(f"default selection: {winner} wins on validation ({monitor} {result.best_score:.4f}); "
           f"its config: {run.config}", file=sys.stderr, flush=True)

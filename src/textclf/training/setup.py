@@ -51,6 +51,9 @@ class RunSetup:
     schedule: Schedule | None = None  # train.scheduler, stepped after every optimizer step
     distributed: Distributed = Distributed()  # under torchrun: this process's rank and the world
     trainer: nn.Module | None = None  # what training steps call: the model, or its DDP wrapper
+    # Whether the run writes last.ckpt (optimizer and loop state) for --resume; a default
+    # selection's candidates do not (the selection does not resume), which saves their writes.
+    resumable: bool = True
 
     @property
     def train_model(self) -> nn.Module:
