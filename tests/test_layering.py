@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own layer and the ones below):
 errors/files/run_layout/runtime/task ← models ← config ← data, text ← batching ← artifact ←
-inference ← evaluation, reporting, serving ← training ← api ← cli.
+inference ← evaluation, reporting, serving ← training ← api, sklearn ← cli.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ LAYERS = [
     ("textclf.inference",),
     ("textclf.evaluation", "textclf.reporting", "textclf.serving"),
     ("textclf.training",),
-    ("textclf.api",),
+    ("textclf.api", "textclf.sklearn"),
     ("textclf.cli", "textclf.__main__"),
 ]
 

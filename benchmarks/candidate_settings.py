@@ -1,0 +1,94 @@
+"""How the default's candidates train under other settings, judged on validation data only.
+
+    TEXTCLF_DATA=../shared/data python benchmarks/candidate_settings.py \
+        --datasets sms_spam,20news-subjects --candidates linear,bag \
+        --variant bs256:train.batch_size=256,lr_scale=2
+
+Each data set is one of ``peers.py``'s (derived ones included), read as its ``default`` system
+reads it. Every candidate of ``training/candidates.py`` named by ``--candidates`` trains as the
+selection trains it (same split, same early stopping, no last.ckpt), once with its own settings
+(the row ``as is``) and once per ``--variant``: ``NAME:KEY=VALUE,...`` where KEY is a config key
+(``train.batch_size``) or ``lr_scale`` (the candidate's learning rate times that). The table
+gives each run's best validation score, its best epoch of the epochs run, and the seconds of
+training (the data are encoded before the clock starts, once per tokenizer, as the selection
+does). The test split is never read: this is for choosing the candidates' settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import peers  # noqa: E402  (the data sets and how the default system reads them)
+
+
+def _variant(text: str) -> tuple[str, dict[str, str]]:
+    name, _, body = text.partition(":")
+    if not name or not body:
+        raise argparse.ArgumentTypeError(f"{text!r}: write NAME:KEY=VALUE[,KEY=VALUE...]")
+    pairs = dict(item.split("=", 1) for item in body.split(","))
+    return name, pairs
+
+
+def _apply(config, pairs: dict[str, str]):
+    from textclf.config import config_from_dict
+
+    raw = config.model_dump(mode="json")
+    for key, value in pairs.items():
+        if key == "lr_scale":
+            raw["train"]["lr"] = config.train.lr * float(value)
+            continue
+        section, _, field = key.partition(".")
+        raw[section][field] = type(raw[section][field])(value) if raw[section].get(field) is not None else value
+    return config_from_dict(raw, source="variant")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="sms_spam,20news-subjects,20news-5small,goemotions-sentiment")
+    parser.add_argument("--candidates", default="")
+    parser.add_argument("--variant", action="append", type=_variant, default=[])
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    import torch
+
+    from textclf.text.prepare import prepare_data
+    from textclf.training import train
+    from textclf.training.candidates import CANDIDATES
+    from textclf.training.select import candidate_config
+
+    torch.set_num_threads(args.threads)
+    wanted = set(filter(None, args.candidates.split(",")))
+    candidates = [c for c in CANDIDATES if not wanted or c.name in wanted]
+    variants = [("as is", {}), *args.variant]
+    print("| data set | candidate | variant | val score | best epoch / epochs | train s |")
+    print("|---|---|---|--:|--:|--:|")
+    for dataset in args.datasets.split(","):
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")
+            base = peers._config("default", dataset, Path(tmp), [f"train.num_threads={args.threads}"])
+            for candidate in candidates:
+                for name, pairs in variants:
+                    config = _apply(candidate_config(base, candidate), pairs)
+                    prepared = prepare_data(config)
+                    started = time.perf_counter()
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        result = train(config, run_dir=Path(tmp) / f"{candidate.name}-{name}", prepared=prepared,
+                                       progress=False, final_evaluation=False, resumable=False)
+                    seconds = time.perf_counter() - started
+                    print(f"| {dataset} | {candidate.name} | {name} | {result.best_score:.4f} | "
+                          f"{result.best_epoch} / {len(result.history)} | {seconds:.1f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
