@@ -179,9 +179,9 @@ def multilabel_run(tmp_path_factory):
     for name, rows in (("train", 2000), ("dev", 400), ("test", 400)):
         _slice(source / f"{name}.csv", folder / f"{name}.csv", rows)
     config = folder / "config.yaml"
-    # No model section: the default model, as on a user's own CSV.
+    # No model named: the default selection, as on a user's own CSV (with smaller hash tables).
     config.write_text(
-        "name: ge\ntask: multilabel\noutput_dir: runs\n"
+        "name: ge\ntask: multilabel\noutput_dir: runs\nmodel: {buckets: 20000, char_buckets: 20000}\n"
         "data: {source: files, train: train.csv, val: dev.csv, test: test.csv, label_column: labels,"
         " unknown_labels: drop}\n"
         "preprocess: {max_seq_len: 40}\n"
@@ -313,6 +313,7 @@ def test_every_registered_model_trains_multilabel(model, tmp_path):
     assert all(isinstance(labels, list) and labels for labels in predictor.predict(["great happy news", "x"]))
 
 
+@pytest.mark.slow  # (-m slow; .ci/run runs it after the default run)
 def test_a_search_monitors_micro_f1_by_default(tmp_path):
     search = ("search:\n  method: grid\n  epochs: 1\n  space:\n    train.lr: [0.01, 0.02]\n")
     path = _tiny_config(tmp_path, "bag_of_ngrams", search)

@@ -46,7 +46,9 @@ def test_every_registered_model_has_a_parity_case():
     assert set(SMALL) == set(list_models())
 
 
-@pytest.mark.parametrize("name,params", [pytest.param(n, p, id=case) for case, n, p in VARIANTS])
+# The real MiniLM's export and its parity on 1,000 texts take half a minute: -m slow.
+@pytest.mark.parametrize("name,params", [pytest.param(n, p, id=case, marks=[pytest.mark.slow] if n == "transformer" else [])
+                                         for case, n, p in VARIANTS])
 def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, texts):
     params = {k: minilm_path() if v == "MINILM" else v for k, v in params.items()}
     overrides = {"model": {"name": name, **params}, "train.epochs": 1}

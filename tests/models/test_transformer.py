@@ -57,6 +57,7 @@ def sms_config(tmp_path_factory):
     }
 
 
+@pytest.mark.slow  # (-m slow; .ci/run runs it after the default run)
 def test_frozen_encoder_features_are_computed_once_and_the_artifact_needs_no_folder(sms_config, tmp_path,
                                                                                      monkeypatch):
     run = textclf.train(sms_config, run_dir=tmp_path / "first")

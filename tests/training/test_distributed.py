@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import shared_data
 from textclf.inference import Predictor
 
@@ -20,10 +22,10 @@ train: {{epochs: 2, batch_size: {batch}, device: cpu, lr: 0.01}}
 """
 
 
-def _config(tmp_path, name: str, batch: int):
+def _config(tmp_path, name: str, batch: int, csv=None):
     path = tmp_path / f"{name}.yaml"
-    path.write_text(CONFIG.format(runs=tmp_path / name, csv=shared_data("sms_spam.csv"), cache=tmp_path / "cache",
-                                  batch=batch))
+    path.write_text(CONFIG.format(runs=tmp_path / name, csv=csv or shared_data("sms_spam.csv"),
+                                  cache=tmp_path / "cache", batch=batch))
     return path
 
 
@@ -40,6 +42,19 @@ def _run(args: list[str], tmp_path, torchrun: bool):
     return done.stdout
 
 
+def test_two_processes_train_one_run_that_rank_0_alone_writes(tmp_path):
+    """The torchrun path in the default test run, on 400 messages (the comparison with one
+    process and the resume are the slow test below)."""
+    csv = tmp_path / "small.csv"
+    csv.write_text("".join(open(shared_data("sms_spam.csv"), encoding="utf-8").readlines()[:401]), encoding="utf-8")
+    out = _run(["train", "--config", str(_config(tmp_path, "ddp", 32, csv))], tmp_path, torchrun=True)
+    assert out.count("distributed: 2 processes (gloo); global batch 2 x 32") == 1  # rank 0 alone prints
+    (run,) = (tmp_path / "ddp").iterdir()
+    assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    assert Predictor.load(run / "checkpoints" / "best.ckpt").predict(["WIN a FREE prize now!!"])[0] in ("ham", "spam")
+
+
+@pytest.mark.slow  # (-m slow; .ci/run runs it after the default run)
 def test_two_processes_train_one_run_as_well_as_one_process(tmp_path):
     out = _run(["train", "--config", str(_config(tmp_path, "ddp", 32))], tmp_path, torchrun=True)
     assert out.count("distributed: 2 processes (gloo); global batch 2 x 32") == 1  # rank 0 alone prints

@@ -60,6 +60,7 @@ def assert_same_run(run, reference):
     assert [strip(r) for r in lines] == [strip(r) for r in ref_lines]
 
 
+@pytest.mark.slow  # (-m slow; .ci/run runs it after the default run)
 def test_sigkill_at_a_random_moment_then_resume_is_exact(mini_config, reference, tmp_path):
     run = tmp_path / "run"
     proc = start(mini_config, run)
@@ -72,6 +73,7 @@ def test_sigkill_at_a_random_moment_then_resume_is_exact(mini_config, reference,
     assert_same_run(run, reference)
 
 
+@pytest.mark.slow  # (-m slow; .ci/run runs it after the default run)
 def test_sigterm_saves_state_and_says_how_to_resume(mini_config, reference, tmp_path):
     run = tmp_path / "run"
     proc = start(mini_config, run)
@@ -91,3 +93,19 @@ def test_resume_errors(tmp_path, capsys, mini_config):
     assert "drop --config" in capsys.readouterr().err
     assert main(["train"]) == 2
     assert "--config CONFIG" in capsys.readouterr().err
+
+
+def test_a_signal_during_the_last_validation_stops_the_run_and_it_resumes(mini_config, tmp_path):
+    """The flag is also read after validation: a Ctrl-C there is not swallowed by the final
+    evaluation, and the run resumes from the epoch it had saved."""
+    from textclf.config import load_config
+    from textclf.errors import TrainingInterrupted
+    from textclf.training.recipe import resume, train
+
+    config = load_config(mini_config, ["train.epochs=1", "train.num_threads=1"])
+    run = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted, match=r"\(SIGINT\) after epoch 1; .*--resume"):
+        train(config, run_dir=run, progress=False, on_epoch=lambda record: signal.raise_signal(signal.SIGINT))
+    assert (run / "checkpoints" / "last.ckpt").is_file() and not (run / "results.json").exists()
+    result = resume(run, progress=False)
+    assert len(result.history) == 1 and (run / "results.json").is_file()

@@ -82,6 +82,7 @@ def test_a_killed_workers_trial_is_redone_on_resume(mini_config, tmp_path, monke
     assert not trials(out, TrialState.RUNNING)
 
 
+@pytest.mark.slow  # (-m slow; .ci/run runs it after the default run)
 def test_random_search_with_median_pruner_prunes(mini_config, tmp_path):
     path = search_config(mini_config, tmp_path, method="random", epochs=3, pruner="median", n_trials=6,
                          space="    train.lr: {low: 0.00001, high: 0.05, log: true}")
@@ -102,3 +103,16 @@ def test_bad_search_settings(mini_config, tmp_path):
         run_search(load_config(path), out)
     with pytest.raises(ConfigError, match="a grid needs lists of values"):
         load_config(search_config(mini_config, tmp_path, space="    train.lr: {low: 0.1, high: 1}"))
+
+
+def test_a_trial_trains_exactly_search_epochs_even_where_min_steps_would_add_more(mini_config, tmp_path):
+    """The pruners' budget is search.epochs: train.min_steps (the default recipe's 200) must not
+    raise a trial's epochs on a small data set."""
+    from textclf.text.prepare import prepare_data
+    from textclf.training.setup import setup_run
+
+    config = load_config(search_config(mini_config, tmp_path, epochs=1), ["train.min_steps=200"])
+    assert config.train.min_steps == 200
+    trial = search_module._with_params(config, {"train.lr": 0.01}, config.search.epochs)
+    setup = setup_run(trial, prepare_data(trial))
+    assert setup.config.train.epochs == 1 and len(setup.loader) < 200

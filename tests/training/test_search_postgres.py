@@ -46,6 +46,7 @@ def postgres_url():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.slow  # (-m slow; .ci/run runs it after the default run)
 def test_two_workers_share_a_grid_on_postgresql(mini_config, tmp_path, postgres_url):
     config = write_config(tmp_path / "search.yaml", mini_config.read_text() + """
 search:

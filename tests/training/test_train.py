@@ -253,3 +253,16 @@ def test_train_seed_changes_the_weights_but_not_the_split(mini_config):
     o_labels, o_weights, o_order = first_layer(other)
     assert np.array_equal(o_labels, labels)  # the same test split
     assert not torch.equal(o_weights, weights) and o_order != order  # another init and batch order
+
+
+def test_prepared_data_of_the_other_task_are_a_usage_error(mini_config, tmp_path):
+    from textclf.config import load_config
+    from textclf.errors import UsageError
+    from textclf.text.prepare import prepare_data
+    from textclf.training.recipe import train
+
+    prepared = prepare_data(load_config(mini_config))
+    with pytest.raises(UsageError, match="made for a multiclass task, but the config's task is multilabel"):
+        train(load_config(mini_config, ["task=multilabel"]), run_dir=tmp_path / "run", prepared=prepared,
+              progress=False)
+    assert not (tmp_path / "run").exists()

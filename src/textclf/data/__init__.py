@@ -27,7 +27,7 @@ def load_corpus(config: Config) -> Corpus:
             if examples.labels.ndim == 1:
                 one_hot = np.zeros((len(examples), len(corpus.label_names)), dtype=np.uint8)
                 one_hot[np.arange(len(examples)), examples.labels] = 1
-                corpus.splits[split] = Examples(examples.texts, one_hot)
+                corpus.splits[split] = Examples(examples.texts, one_hot, examples.weights)
     return corpus
 
 

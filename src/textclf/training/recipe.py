@@ -299,6 +299,8 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
                     print(f"early stopping: {t.monitor} has not improved for {state.stale_epochs} epochs")
                 if on_epoch is not None:
                     on_epoch(record)
+                if interrupt.signal is not None:  # (it came during validation: the epoch is saved)
+                    raise _interrupted(setup, run, interrupt.signal, f"after epoch {epoch}")
     finally:
         writer.close()
     return state
@@ -373,15 +375,16 @@ def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, 
             _save_last(setup, run, state)
         if interrupt.signal is not None:
             bar.close()
-            if not setup.resumable:
-                raise TrainingInterrupted(f"interrupted ({signal.Signals(interrupt.signal).name}) at epoch {epoch}, "
-                                          f"batch {state.batches_done}")
-            raise TrainingInterrupted(
-                f"interrupted ({signal.Signals(interrupt.signal).name}) at epoch {epoch}, batch "
-                f"{state.batches_done}; state saved in {run.last_checkpoint}; continue with: "
-                f"textclf train --resume {run.root}"
-            )
+            raise _interrupted(setup, run, interrupt.signal, f"at epoch {epoch}, batch {state.batches_done}")
     bar.close()
+
+
+def _interrupted(setup: RunSetup, run: RunLayout, signum: int, where: str) -> TrainingInterrupted:
+    message = f"interrupted ({signal.Signals(signum).name}) {where}"
+    if not setup.resumable:
+        return TrainingInterrupted(message)
+    return TrainingInterrupted(f"{message}; state saved in {run.last_checkpoint}; continue with: "
+                               f"textclf train --resume {run.root}")
 
 
 def _diverged(run: RunLayout, state: LoopState, epoch: int, lr: float, loss, norm) -> TrainingError:

@@ -52,8 +52,9 @@ def _with_params(config: Config, params: dict[str, Any], epochs: int | None = No
         for part in parents:
             node = node.setdefault(part, {})
         node[last] = value
-    if epochs is not None:
+    if epochs is not None:  # exactly search.epochs: the pruners' budget (no min_steps raising it)
         raw["train"]["epochs"] = epochs
+        raw["train"]["min_steps"] = None
         raw["train"]["monitor"] = config.search.metric
         raw["train"]["early_stopping_patience"] = None
     return config_from_dict(raw, source="search.space")

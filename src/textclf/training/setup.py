@@ -19,6 +19,7 @@ from textclf.artifact import ModelArtifact
 from textclf.batching import TrainBatches, make_train_loader, sorted_batches
 from textclf.config import Config
 from textclf.data import SPLITS
+from textclf.errors import UsageError
 from textclf.models import BuildContext, TextClassifier, build_model
 from textclf.runtime import resolve_device, seed_everything
 from textclf.task import Task, get_task
@@ -187,4 +188,6 @@ def _check_task(prepared: PreparedData, task: Task) -> None:
     """The prepared labels' shape matches the config's task (a cache entry is keyed by both)."""
     multilabel_data = prepared.splits["train"].labels.ndim == 2
     if multilabel_data != task.multilabel:
-        raise ValueError(f"the prepared data's labels do not fit the {task.name} task")
+        made_for = "multilabel" if multilabel_data else "multiclass"
+        raise UsageError(f"the prepared data were made for a {made_for} task, but the config's task is "
+                         f"{task.name}; prepare them with this config (prepare_data(config)) or set task: {made_for}")
