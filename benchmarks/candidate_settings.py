@@ -11,7 +11,9 @@ selection trains it (same split, same early stopping, no last.ckpt), once with i
 (``train.batch_size``) or ``lr_scale`` (the candidate's learning rate times that). The table
 gives each run's best validation score, its best epoch of the epochs run, and the seconds of
 training (the data are encoded before the clock starts, once per tokenizer, as the selection
-does). The test split is never read: this is for choosing the candidates' settings.
+does). The last column replays the run's validation history with a patience of 1 epoch (where
+the run would have stopped, and the score it would have kept). The test split is never read:
+this is for choosing the candidates' settings.
 """
 
 from __future__ import annotations
@@ -70,8 +72,8 @@ def main() -> int:
     wanted = set(filter(None, args.candidates.split(",")))
     candidates = [c for c in CANDIDATES if not wanted or c.name in wanted]
     variants = [("as is", {}), *args.variant]
-    print("| data set | candidate | variant | val score | best epoch / epochs | train s |")
-    print("|---|---|---|--:|--:|--:|")
+    print("| data set | candidate | variant | val score | best epoch / epochs | train s | with patience 1: score, epochs |")
+    print("|---|---|---|--:|--:|--:|--:|")
     for dataset in args.datasets.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")
@@ -85,9 +87,25 @@ def main() -> int:
                         result = train(config, run_dir=Path(tmp) / f"{candidate.name}-{name}", prepared=prepared,
                                        progress=False, final_evaluation=False, resumable=False)
                     seconds = time.perf_counter() - started
+                    score, epochs = _patience_one(result.history, config.train.monitor)
                     print(f"| {dataset} | {candidate.name} | {name} | {result.best_score:.4f} | "
-                          f"{result.best_epoch} / {len(result.history)} | {seconds:.1f} |", flush=True)
+                          f"{result.best_epoch} / {len(result.history)} | {seconds:.1f} | {score:.4f}, {epochs} |",
+                          flush=True)
     return 0
+
+
+def _patience_one(history: list[dict], monitor: str) -> tuple[float, int]:
+    """(best score, epochs run) had training stopped at the first epoch that did not improve."""
+    from textclf.training.recipe import MONITOR, monitored
+
+    larger = MONITOR[monitor][1]
+    best = None
+    for epoch, record in enumerate(history, 1):
+        score = monitored(record, monitor)
+        if best is not None and not (score > best if larger else score < best):
+            return best, epoch
+        best = score
+    return best, len(history)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Multi-label: GoEmotions (28 classes, published split), textclf against its peers in one run.
 
-    TEXTCLF_DATA=../shared/data python benchmarks/goemotions.py
+    TEXTCLF_DATA=../shared/data python benchmarks/goemotions.py [--dataset goemotions|20news-merged]
         [--systems linear_svc_ovr,fasttext_ova,default,bag_of_ngrams,bigru_attention,bigru_attention_x3,
                    minilm_frozen,minilm_finetune]
         [--threads 2] [--train-rows N] [--write]
@@ -26,6 +26,15 @@ benchmarks/RESULTS.md from every stored row, one table per training size; ``--tr
 trains every system on N random training comments (seed 0), a small multi-label set whose rare
 classes have a handful of examples. ``default`` is ``configs/goemotions_default.yaml``: no model
 section, the model chosen on the validation split.
+
+``--dataset 20news-merged`` (derived at run time from the 20 Newsgroups archive, seed 0): long
+documents, 20 topics of which a third are rare, about 1.3 labels a document, the shape of a news
+wire's topic codes. Each group keeps a geometrically falling share of its bydate posts (the
+largest all, each next one 0.72 times as many, at least 2), the kept posts are shuffled and
+joined into documents of one post (75 %), two (20 %) or three (5 %), and a document's labels are
+its posts' groups. Training documents come from the training posts (15 % of them are the
+validation split), test documents from the test posts; the same systems and the same config
+(its data paths replaced) run on it.
 """
 
 from __future__ import annotations
@@ -140,7 +149,49 @@ def _subsample(rows: int, folder: Path) -> str:
     return f"data.train={folder / 'train.csv'}"
 
 
-def child(system: str, threads: int, out: Path, train_rows: int | None = None) -> None:
+MERGED_RATIO = 0.72  # each next group of 20news-merged keeps this share of the previous one's posts
+MERGED_SIZES = (0.75, 0.20, 0.05)  # documents of one, two and three posts
+
+
+def _newsgroups_merged(folder: Path) -> list[str]:
+    """Write 20news-merged's train/dev/test CSVs (text, labels) into ``folder``; the overrides
+    that read them."""
+    import pandas as pd
+
+    from textclf.config import load_config
+    from textclf.data import load_corpus
+
+    corpus = load_corpus(load_config(ROOT / "configs/20newsgroups_default.yaml", ["data.protocol=bydate"]))
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(corpus.label_names))  # which group is how frequent
+    frames = {}
+    for part in ("train", "test"):
+        splits = [corpus["train"], corpus["val"]] if part == "train" else [corpus["test"]]  # bydate train = both
+        texts = [t for split in splits for t in split.texts]
+        labels = np.concatenate([split.labels for split in splits])
+        kept = []
+        for rank, group in enumerate(order):
+            posts = np.flatnonzero(labels == group)
+            n = max(2, int(round(len(posts) * MERGED_RATIO ** rank)))
+            kept += [(texts[i], corpus.label_names[group]) for i in rng.choice(posts, min(n, len(posts)), replace=False)]
+        kept = [kept[i] for i in rng.permutation(len(kept))]
+        docs, start = [], 0
+        while start < len(kept):
+            size = int(rng.choice([1, 2, 3], p=MERGED_SIZES))
+            chunk = kept[start:start + size]
+            start += size
+            docs.append(("\n\n".join(t for t, _ in chunk), "|".join(sorted({g for _, g in chunk}))))
+        frames[part] = pd.DataFrame(docs, columns=["text", "labels"])
+    train = frames["train"].sample(frac=1.0, random_state=0)
+    cut = int(len(train) * 0.85)
+    outputs = {"train": train[:cut], "dev": train[cut:], "test": frames["test"]}
+    for name, frame in outputs.items():
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    return ["data.root=" + str(folder), f"data.train={folder / 'train.csv'}", f"data.val={folder / 'dev.csv'}",
+            f"data.test={folder / 'test.csv'}"]
+
+
+def child(system: str, threads: int, out: Path, train_rows: int | None = None, dataset: str = "goemotions") -> None:
     import torch
 
     from textclf.config import load_config
@@ -151,6 +202,8 @@ def child(system: str, threads: int, out: Path, train_rows: int | None = None) -
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")
         sets = list(SETS.get(system, []))
+        if dataset == "20news-merged":
+            sets += _newsgroups_merged(Path(tmp))
         if train_rows:
             sets.append(_subsample(train_rows, Path(tmp)))
         if system.startswith("minilm"):
@@ -170,6 +223,9 @@ def child(system: str, threads: int, out: Path, train_rows: int | None = None) -
     m = multilabel_metrics(test.labels, predicted, names)
     row = {
         "system": SYSTEMS[system],
+        "dataset": dataset,
+        "n_train": len(train),
+        "n_test": len(test),
         **{k: m[k] for k in ("f1_micro", "f1_macro", "f1_samples", "subset_accuracy", "hamming_loss")},
         "no_label": float((predicted.sum(axis=1) == 0).mean()),
         "cardinality": m["label_cardinality"]["predicted"],
@@ -203,11 +259,12 @@ def main() -> int:
                         help="store the measured rows in goemotions_rows.json (replacing the same system's) and "
                              "rebuild the goemotions section of RESULTS.md from all stored rows")
     parser.add_argument("--train-rows", type=int, help="train on this many random training comments (seed 0)")
+    parser.add_argument("--dataset", choices=["goemotions", "20news-merged"], default="goemotions")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.threads, args.out, args.train_rows)
+        child(args.child, args.threads, args.out, args.train_rows, args.dataset)
         return 0
     rows = []
     for system in args.systems.split(","):
@@ -217,6 +274,7 @@ def main() -> int:
             out = Path(f.name)
         print(f"running {system} ...", file=sys.stderr, flush=True)
         subprocess.run([sys.executable, __file__, "--child", system, "--threads", str(args.threads), "--out", str(out),
+                        f"--dataset={args.dataset}",
                         *([f"--train-rows={args.train_rows}"] if args.train_rows else [])], check=True)
         rows.append(json.loads(out.read_text()))
         out.unlink()
@@ -225,8 +283,9 @@ def main() -> int:
         for row in rows:
             row.update(train_rows=args.train_rows, measured=f"{datetime.date.today().isoformat()}, --threads {args.threads}")
         stored = json.loads(ROWS.read_text()) if ROWS.exists() else []
-        fresh = {(r["train_rows"], r["system"]) for r in rows}
-        stored = [r for r in stored if (r.get("train_rows"), r["system"]) not in fresh] + rows
+        key = lambda r: (r.get("dataset", "goemotions"), r.get("train_rows"), r["system"])  # noqa: E731
+        fresh = {key(r) for r in rows}
+        stored = [r for r in stored if key(r) not in fresh] + rows
         ROWS.write_text(json.dumps(stored, indent=1) + "\n")
         write_section("goemotions", "Multi-label: GoEmotions against one-vs-rest LinearSVC and fastText -loss ova",
                       _body(stored))
@@ -234,10 +293,11 @@ def main() -> int:
 
 
 def _body(stored: list[dict]) -> str:
-    """Every stored row, one table per training-set size (the whole split first)."""
+    """Every stored row, one table per data set and training-set size (the whole split first)."""
     parts = []
-    for size in sorted({r.get("train_rows") for r in stored}, key=lambda n: -(n or 10**9)):
-        rows = [r for r in stored if r.get("train_rows") == size]
+    goemotions = [r for r in stored if r.get("dataset", "goemotions") == "goemotions"]
+    for size in sorted({r.get("train_rows") for r in goemotions}, key=lambda n: -(n or 10**9)):
+        rows = [r for r in goemotions if r.get("train_rows") == size]
         if size is None:
             parts.append("GoEmotions test split (5,427 comments, 28 classes, 1.18 labels per comment); every system "
                          "trains on the 43,410 training comments, ours also reads the 5,426 validation comments "
@@ -247,6 +307,12 @@ def _body(stored: list[dict]) -> str:
             parts.append(f"The same test split, every system trained on {size:,} random training comments "
                          f"(`--train-rows {size}`, seed 0): rare classes have a handful of examples.")
         parts.append(markdown_table(rows, COLUMNS + [("measured", "measured", "")]))
+    merged = [r for r in stored if r.get("dataset") == "20news-merged"]
+    if merged:
+        parts.append(f"20news-merged (`--dataset 20news-merged`): 20 Newsgroups posts joined into multi-label "
+                     f"documents, 20 topics of which a third are rare (see the script's docstring); "
+                     f"{merged[0]['n_train']:,} training documents, {merged[0]['n_test']:,} test documents.")
+        parts.append(markdown_table(merged, COLUMNS + [("measured", "measured", "")]))
     return "\n\n".join(parts)
 
 

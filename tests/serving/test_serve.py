@@ -127,6 +127,16 @@ def test_bad_requests_get_4xx_answers_that_name_the_limit(best):
         # Without a Content-Length (chunked), the body is counted as it arrives.
         r = post(content=iter([b'{"texts": ["', b"x" * 30000, b'"]}']), headers={"content-type": "application/json"})
         assert r.status_code == 413
+        # A client that sends the whole body before it reads the answer (urllib) reads the 413:
+        # the server drops the rest of the body instead of resetting the connection.
+        import urllib.error
+        import urllib.request
+
+        body = b'{"texts": ["' + b"x" * 5_000_000 + b'"]}'
+        request = urllib.request.Request(f"{url}/predict", data=body, headers={"content-type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=30)
+        assert answer.value.code == 413 and b"20,000 bytes" in answer.value.read()
         assert httpx.get(f"{url}/health").status_code == 200
 
 

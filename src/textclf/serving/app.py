@@ -136,7 +136,14 @@ def _prediction(row: np.ndarray, classes: list[str], k: int | None, labels: list
 
 class _BodyLimit:
     """Pure ASGI middleware: a request body over ``limit`` bytes is answered 413 before the app
-    reads it (declared Content-Length, or counted while it arrives)."""
+    reads it (declared Content-Length, or counted while it arrives).
+
+    The rest of such a body is read and dropped before the answer, up to ``DRAIN`` bytes in all:
+    a server that answers and closes while the client is still sending resets the connection,
+    and most clients (urllib, requests) then report "connection reset" instead of the 413. A
+    body declared larger than that is answered at once."""
+
+    DRAIN = 256 * 1024 * 1024
 
     def __init__(self, app, limit: int):
         self.app = app
@@ -147,6 +154,8 @@ class _BodyLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            if int(declared) <= self.DRAIN:
+                await self._drain(receive, 0)
             return await self._too_large(send)
         chunks, size = [], 0
         while True:
@@ -156,6 +165,8 @@ class _BodyLimit:
                 break
             size += len(message.get("body", b""))
             if size > self.limit:
+                if message.get("more_body", False):
+                    await self._drain(receive, size)
                 return await self._too_large(send)
             chunks.append(message)
             if not message.get("more_body", False):
@@ -165,6 +176,16 @@ class _BodyLimit:
             return chunks.pop(0) if chunks else await receive()
 
         await self.app(scope, replay, send)
+
+    async def _drain(self, receive, size: int) -> None:
+        """Read and drop the rest of the body (up to DRAIN bytes in all)."""
+        while size <= self.DRAIN:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
     async def _too_large(self, send):
         response = JSONResponse({"detail": f"request body over {self.limit:,} bytes (--max-body-bytes)"},
