@@ -34,3 +34,14 @@ def test_chunked_tokenizing_gives_the_same_table():
         assert chunked.codes.dtype == np.int32
         assert [chunked.tokens[i] for i in chunked.codes] == [whole.tokens[i] for i in whole.codes]
         assert np.array_equal(chunked.lengths, whole.lengths)
+
+
+def test_a_new_tokenizer_version_is_not_served_the_old_encodings(mini_config, monkeypatch):
+    from textclf.text.tokenizers.study import StudyTokenizer
+
+    config = load_config(mini_config)
+    config.data.cache_dir = str(mini_config.parent / "cache-version")
+    assert not prepare_data(config).from_cache and prepare_data(config).from_cache
+    monkeypatch.setattr(StudyTokenizer, "version", getattr(StudyTokenizer, "version", 1) + 1, raising=False)
+    assert not prepare_data(config).from_cache  # the changed tokenizer encodes afresh
+    assert prepare_data(config).from_cache

@@ -27,6 +27,7 @@ from textclf.data import SPLITS, Corpus, corpus_fingerprint, load_corpus
 from textclf.text.encoding import EncodedSplit
 from textclf.text.pipeline import TextPipeline, pipeline_for, pipeline_from_spec
 from textclf.text.pretrained import PretrainedPipeline
+from textclf.text.tokenizers import tokenizer_version
 from textclf.text.vocabulary import Vocabulary
 
 __all__ = ["PreparedData", "prepare_data", "encode_corpus", "cache_dir"]
@@ -64,8 +65,10 @@ def _cache_key(config: Config, pipeline: PretrainedPipeline | None = None) -> st
             "version": CACHE_VERSION,
             "corpus": corpus_fingerprint(config),
             "preprocess": config.preprocess.model_dump(mode="json"),
-            # a pretrained tokenizer replaces the learned vocabulary: its identity is its content
+            # a pretrained tokenizer replaces the learned vocabulary: its identity is its content;
+            # a registered one's is its name and settings (above) and its code version
             "tokenizer": None if pipeline is None else list(pipeline.tokenizer_key()),
+            "tokenizer_version": None if pipeline is not None else tokenizer_version(config.preprocess.tokenizer),
         },
         sort_keys=True,
     )

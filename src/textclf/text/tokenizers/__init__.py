@@ -6,7 +6,9 @@ from textclf.text.tokenizers.registry import (
     build_tokenizer,
     list_tokenizers,
     register_tokenizer,
+    tokenizer_version,
 )
 from textclf.text.tokenizers.study import StudyTokenizer
 
-__all__ = ["Tokenizer", "StudyTokenizer", "build_tokenizer", "list_tokenizers", "register_tokenizer"]
+__all__ = ["Tokenizer", "StudyTokenizer", "build_tokenizer", "list_tokenizers", "register_tokenizer",
+           "tokenizer_version"]

@@ -10,6 +10,10 @@ its name and settings, which is all a model artifact stores to rebuild it::
         def __call__(self, text: str) -> list[str]: ...
         def settings(self) -> dict: return {"name": "whitespace", "lowercase": self.lowercase}
 
+A class may declare ``version`` (an int, 1 when absent): raise it whenever a change to the code
+changes any text's tokens. The encoding cache is keyed by it, so a changed tokenizer never
+serves encodings made by the old one.
+
 An unknown name is an error that lists the registered ones. Any tokenizer can also have its
 digits replaced by ``0`` first (``digits_to_zero``, applied here around it): phone numbers,
 prices and codes of one shape then share a token, which the vocabulary keeps even when no one
@@ -24,7 +28,8 @@ from typing import Any, Callable, Protocol
 
 from textclf.errors import ConfigError
 
-__all__ = ["Tokenizer", "register_tokenizer", "build_tokenizer", "list_tokenizers", "check_tokenizer_name"]
+__all__ = ["Tokenizer", "register_tokenizer", "build_tokenizer", "list_tokenizers", "check_tokenizer_name",
+           "tokenizer_version"]
 
 
 class Tokenizer(Protocol):
@@ -60,6 +65,12 @@ def check_tokenizer_name(name: str) -> str | None:
     close = difflib.get_close_matches(str(name), valid, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
     return f"unknown tokenizer {name!r}; {hint}valid names: {', '.join(valid)}"
+
+
+def tokenizer_version(name: str) -> int:
+    """The code version of the registered tokenizer ``name`` (its class's ``version``, else 1)."""
+    list_tokenizers()
+    return int(getattr(_REGISTRY[name], "version", 1)) if name in _REGISTRY else 1
 
 
 def build_tokenizer(settings: dict[str, Any] | str = "study", **kwargs: Any) -> Tokenizer:
