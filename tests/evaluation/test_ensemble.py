@@ -12,10 +12,10 @@ from textclf.inference import Predictor
 
 @pytest.fixture(scope="module")
 def second_run(mini_config, tmp_path_factory):
-    """A second small model on the same data: another architecture and seed."""
+    """A second small model on the same data and split: another training seed and epochs."""
     run = tmp_path_factory.mktemp("second") / "run"
     assert main(["train", "--config", str(mini_config), "--run-dir", str(run), "--no-progress",
-                 "--set", "seed=7", "--set", "train.epochs=2"]) == 0
+                 "--set", "train.seed=7", "--set", "train.epochs=2"]) == 0
     return run
 
 
@@ -59,3 +59,16 @@ def test_members_with_different_classes_are_refused(trained_run, tmp_path):
     artifact.classes = list(reversed(artifact.classes))
     other = artifact.save(tmp_path / "other.ckpt")
     assert main(["evaluate", "--checkpoint", str(trained_run / "checkpoints" / "best.ckpt"), str(other)]) == 5
+
+
+def test_a_member_trained_on_another_split_is_refused(trained_run, mini_config, tmp_path, capsys):
+    """Evaluating on the first member's split would score documents the other trained on."""
+    other = tmp_path / "other"
+    assert main(["train", "--config", str(mini_config), "--run-dir", str(other), "--no-progress",
+                 "--set", "seed=7", "--set", "train.epochs=1"]) == 0
+    capsys.readouterr()
+    a, b = str(trained_run / "checkpoints" / "best.ckpt"), str(other / "checkpoints" / "best.ckpt")
+    assert main(["evaluate", "--checkpoint", a, b, "--split", "test"]) == 5
+    err = capsys.readouterr().err
+    assert "trained on another split" in err and "seed" in err and len(err.strip().splitlines()) == 1
+    assert not (trained_run / "evaluation" / "test-ensemble2").exists()

@@ -234,6 +234,7 @@ def evaluate_checkpoint(
         examples = _labelled_file(Path(input_path), config, predictor.classes)
         shown = Path(input_path).stem
     else:
+        _check_same_split(predictor, checkpoints, config)
         corpus = load_corpus(config)
         if list(corpus.label_names) != predictor.classes:
             raise CheckpointError(
@@ -246,6 +247,26 @@ def evaluate_checkpoint(
     out = Path(out_dir) if out_dir else default_eval_dir(checkpoints[0], evaluation_name(split, input_path, len(checkpoints)))
     title = f"Confusion matrix ({shown}" + (f", ensemble of {len(checkpoints)})" if len(checkpoints) > 1 else ")")
     return evaluate_encoded(predictor, encoded, out, title)
+
+
+def _check_same_split(predictor: Predictor, checkpoints: list[Path], first) -> None:
+    """An ensemble is evaluated on its first member's split: every member must have been
+    trained on that same split, or documents one member trained on would be scored as unseen."""
+    from textclf.data import corpus_fingerprint
+
+    if len(checkpoints) < 2:
+        return
+    expected = corpus_fingerprint(first)
+    for path, artifact in zip(checkpoints[1:], predictor.artifacts[1:]):
+        config = config_from_dict(artifact.config, source=f"{path} (stored config)")
+        if corpus_fingerprint(config) != expected:
+            theirs, ours = config.data.model_dump(), first.data.model_dump()
+            differ = [f"data.{k}" for k in ours if k not in ("cache", "cache_dir") and ours[k] != theirs.get(k)]
+            differ += ["seed"] * (config.seed != first.seed) + ["task"] * (config.task != first.task)
+            raise CheckpointError(
+                f"{path}: trained on another split than {checkpoints[0]} ({', '.join(differ) or 'the data changed'} "
+                "differ), so the ensemble's split could hold documents a member trained on; evaluate the "
+                "members one by one, or give a labelled file with --input")
 
 
 def _labelled_file(path: Path, config, label_names: list[str]):
