@@ -218,6 +218,8 @@ CASES += [
     ("predict-unknown-text-column", lambda t, r, a: ["predict", "--checkpoint", best(r), "--input",
                                                      csv_file(t, GOOD_CSV.encode()), "--output", t / "o.csv",
                                                      "--text-column", "body", "--no-progress"], 4, "no column 'body'"),
+    ("serve-model-name-with-a-slash", lambda t, r, a: ["serve", "--checkpoint", best(r), "--model-name", "a/b"], 2,
+     "it is a URL part"),
     ("serve-max-texts-0", lambda t, r, a: ["serve", "--checkpoint", best(r), "--max-texts", "0"], 2,
      "--max-texts 0: give 1 or more"),
     ("export-unknown-quantization", lambda t, r, a: ["export", "--checkpoint", best(r), "--output", t / "e",

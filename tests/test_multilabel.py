@@ -276,7 +276,12 @@ def test_ensemble_export_and_server_keep_the_label_sets(multilabel_run, tmp_path
     with TestClient(create_app(exported)) as client:
         assert client.get("/metadata").json()["task"] == "multilabel"
         answer = client.post("/predict", json={"texts": texts[:10], "top_k": 3}).json()["predictions"]
+        # The Open Inference Protocol adds the label sets as a BYTES output, joined by "|".
+        v2 = client.post("/v2/models/ge/infer", json={
+            "inputs": [{"name": "text", "datatype": "BYTES", "shape": [10], "data": texts[:10]}],
+            "outputs": [{"name": "labels"}]}).json()
     assert [p["labels"] for p in answer] == single.predict(texts[:10])
+    assert [row.split("|") if row else [] for row in v2["outputs"][0]["data"]] == single.predict(texts[:10])
     assert all(len(p["probabilities"]) == 3 for p in answer)
 
 

@@ -251,6 +251,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_name(value: str) -> str:
+    if not value or not all(c.isalnum() or c in "-_." for c in value):
+        raise argparse.ArgumentTypeError(f"{value!r}: use letters, digits, '-', '_' and '.' (it is a URL part)")
+    return value
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -273,8 +279,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_batch_texts=args.max_batch_texts, max_wait_ms=args.max_wait_ms,
         max_queue_texts=args.max_queue_texts, batching=not args.no_batching,
     )
-    app = create_app(predictor, settings)
-    print(f"serving {predictor} on http://{args.host}:{args.port} (docs at /docs)", flush=True)
+    app = create_app(predictor, settings, args.model_name)
+    name = args.model_name or predictor.artifact.config.get("name") or "textclf"
+    print(f"serving {predictor} on http://{args.host}:{args.port} (docs at /docs; Open Inference Protocol "
+          f"as model {name!r} at /v2/models/{name})", flush=True)
     # uvicorn stops accepting on SIGTERM/SIGINT and lets in-flight requests finish.
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=True,
                 timeout_graceful_shutdown=30)
@@ -404,8 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="answer predictions over HTTP (FastAPI + uvicorn)",
                        description="Serve one checkpoint (or an ensemble) over HTTP: GET /health, "
-                       "GET /metadata, POST /predict {\"texts\": [...]}, /docs; requests that arrive "
-                       "together are batched. Needs pip install \"textclf[serve]\".")
+                       "GET /metadata, POST /predict {\"texts\": [...]}, /docs, and the Open Inference "
+                       "Protocol (KServe/Triton v2) under /v2; requests that arrive together are batched. "
+                       "Needs pip install \"textclf[serve]\".")
     p.add_argument("--checkpoint", required=True, nargs="+", metavar="CKPT",
                    help="a .ckpt file (or a folder from textclf export); several: an ensemble")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -419,6 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-text-chars", type=int, default=100_000, help="characters per text (more: 422)")
     p.add_argument("--max-body-bytes", type=int, default=10 * 1024 * 1024, help="request body size (more: 413)")
     p.add_argument("--no-batching", action="store_true", help="one request per model call")
+    p.add_argument("--model-name", type=_model_name, help="the model's name under the Open Inference Protocol "
+                   "(/v2/models/NAME; default: the config's name)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=_cmd_serve)
     return parser

@@ -239,3 +239,57 @@ def test_serve_refuses_bad_options(best, capsys):
         assert main(["serve", "--checkpoint", str(best), "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"--port {port}: cannot listen there" in err and "Traceback" not in err
+
+
+def test_the_open_inference_protocol_with_tritons_own_client(best, tmp_path):
+    """tritonclient.http (Triton's client, nobody here wrote it) gets the labels textclf predict
+    writes, in JSON and in its default binary tensor form; errors come in the protocol's form."""
+    import json as _json
+
+    client_module = pytest.importorskip("tritonclient.http")
+    source = tmp_path / "texts.csv"
+    with open(source, "w", newline="") as f:
+        csv.writer(f).writerows([["text"], *[[t] for t in TEXTS]])
+    out = tmp_path / "pred.csv"
+    assert main(["predict", "--checkpoint", str(best), "--input", str(source), "--output", str(out),
+                 "--no-progress"]) == 0
+    with open(out, newline="") as f:
+        expected = [r["Category"] for r in csv.DictReader(f)]
+
+    with serving(best, "--model-name", "news", "--max-texts", "8") as (url, _):
+        client = client_module.InferenceServerClient(url.removeprefix("http://"))
+        try:
+            assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("news")
+            assert not client.is_model_ready("other")
+            meta = client.get_model_metadata("news")
+            assert meta["inputs"] == [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
+            classes = meta["parameters"]["classes"].split("|")
+            for binary in (False, True):
+                text = client_module.InferInput("text", [len(TEXTS)], "BYTES")
+                text.set_data_from_numpy(np.array(TEXTS, dtype=object), binary_data=binary)
+                outputs = [client_module.InferRequestedOutput("label", binary_data=binary),
+                           client_module.InferRequestedOutput("probabilities", binary_data=binary)]
+                result = client.infer("news", [text], outputs=outputs, request_id="r1")
+                labels = [x.decode() if isinstance(x, bytes) else x for x in result.as_numpy("label")]
+                assert labels == expected, binary
+                probabilities = result.as_numpy("probabilities")
+                assert probabilities.shape == (len(TEXTS), len(classes)) and probabilities.dtype == np.float32
+                assert [classes[i] for i in probabilities.argmax(1)] == expected
+                assert result.get_response()["id"] == "r1"
+            too_many = client_module.InferInput("text", [9], "BYTES")
+            too_many.set_data_from_numpy(np.array(["x"] * 9, dtype=object), binary_data=False)
+            with pytest.raises(client_module.InferenceServerException, match="the limit is 8"):
+                client.infer("news", [too_many])
+        finally:
+            client.close()
+        # The protocol's error form, for a wrong model, a wrong input and a wrong output.
+        r = httpx.post(f"{url}/v2/models/other/infer", json={"inputs": []})
+        assert r.status_code == 404 and "serves 'news'" in r.json()["error"]
+        r = httpx.post(f"{url}/v2/models/news/infer", json={"inputs": [{"name": "x", "datatype": "FP32", "shape": [1],
+                                                                          "data": [1.0]}]})
+        assert r.status_code == 400 and "one input named 'text'" in r.json()["error"]
+        r = httpx.post(f"{url}/v2/models/news/infer", content=_json.dumps({
+            "inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["a"]}],
+            "outputs": [{"name": "logits"}]}), headers={"content-type": "application/json"})
+        assert r.status_code == 400 and "unknown output 'logits'" in r.json()["error"]
+        assert httpx.get(f"{url}/metadata").json()["model_name"] == "news"

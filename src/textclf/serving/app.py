@@ -6,6 +6,7 @@
                     {"predictions": [{"label": ..., "probabilities": {class: p, ...}}, ...]}
     GET  /metrics   Prometheus counters and histograms (when prometheus-client is installed)
     GET  /docs      the OpenAPI page
+    /v2/...         the Open Inference Protocol (KServe, Triton): ``serving/inference_protocol.py``
 
 Limits answer with 4xx, never by slowing down: a body over ``max_body_bytes`` → 413; malformed
 JSON, a wrong schema, more than ``max_texts`` texts or a text over ``max_text_chars`` characters →
@@ -28,6 +29,7 @@ from pydantic import BaseModel, Field
 from textclf import __version__
 from textclf.inference import Predictor
 from textclf.serving.batcher import MicroBatcher, Overloaded
+from textclf.serving.inference_protocol import add_inference_protocol
 
 __all__ = ["ServeSettings", "create_app"]
 
@@ -58,8 +60,11 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
 
 
-def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> FastAPI:
+def create_app(predictor: Predictor, settings: ServeSettings | None = None, model_name: str | None = None) -> FastAPI:
+    """The app serving ``predictor``; under the Open Inference Protocol its name is
+    ``model_name`` (default: its config's ``name``)."""
     settings = settings or ServeSettings()
+    model_name = model_name or str(predictor.artifact.config.get("name") or "textclf")
     classes = predictor.classes
     batcher = MicroBatcher(predictor.predict_proba, settings.max_batch_texts, settings.max_wait_ms,
                            settings.max_queue_texts, settings.batching)
@@ -74,6 +79,7 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
             for a in predictor.artifacts
         ],
         "limits": settings.__dict__,
+        "model_name": model_name,  # under the Open Inference Protocol (/v2/models/<model_name>)
     }
 
     @contextlib.asynccontextmanager
@@ -116,6 +122,8 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
         metrics.observe(time.perf_counter() - started, len(texts))
         chosen = predictor.labels_of(probs) if predictor.task_.multilabel else [None] * len(probs)
         return {"predictions": [_prediction(row, classes, k, labels) for row, labels in zip(probs, chosen)]}
+
+    add_inference_protocol(app, predictor, batcher, settings, metrics, model_name)
 
     if metrics.enabled:
         @app.get("/metrics")
