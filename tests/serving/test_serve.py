@@ -276,6 +276,8 @@ def test_the_open_inference_protocol_with_tritons_own_client(best, tmp_path):
                 assert probabilities.shape == (len(TEXTS), len(classes)) and probabilities.dtype == np.float32
                 assert [classes[i] for i in probabilities.argmax(1)] == expected
                 assert result.get_response()["id"] == "r1"
+            everything = client.infer("news", [text])  # no outputs named: all of them, binary (the client's default)
+            assert [x.decode() for x in everything.as_numpy("label")] == expected
             too_many = client_module.InferInput("text", [9], "BYTES")
             too_many.set_data_from_numpy(np.array(["x"] * 9, dtype=object), binary_data=False)
             with pytest.raises(client_module.InferenceServerException, match="the limit is 8"):
