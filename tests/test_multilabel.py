@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+import textclf
 from sklearn.metrics import accuracy_score, f1_score, hamming_loss
 
 from conftest import minilm_path, shared_data
@@ -237,6 +239,14 @@ def test_evaluate_report_explain_and_sanity_handle_multilabel(multilabel_run, tm
     assert main(["evaluate", "--checkpoint", str(best), "--split", "val", "--output", str(tmp_path / "ev")]) == 0
     printed = capsys.readouterr().out
     assert "micro-F1" in printed and "subset accuracy" in printed and "per_class_f1.png" in printed
+    # An ensemble's thresholds are tuned on validation for its mean probabilities.
+    assert main(["evaluate", "--checkpoint", str(best), str(best), "--split", "test",
+                 "--output", str(tmp_path / "ens")]) == 0
+    assert "decision thresholds tuned on the validation split" in capsys.readouterr().out
+    single = textclf.Predictor.load(best)
+    ensemble = json.loads((tmp_path / "ens" / "metrics.json").read_text())
+    alone = json.loads((run / "evaluation" / "test" / "metrics.json").read_text())
+    assert ensemble["f1_micro"] == pytest.approx(alone["f1_micro"]) and single.allow_empty is False
     assert main(["report", str(run), "--explain", "2"]) == 0
     report = (run / "report.md").read_text()
     assert "micro-F1" in report and "per_class_f1.png" in report and "predicted labels" in (run / "report.html").read_text()

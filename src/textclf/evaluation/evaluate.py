@@ -241,12 +241,29 @@ def evaluate_checkpoint(
                 f"{checkpoints[0]}: the data's classes differ from the checkpoint's; "
                 "evaluate on the data set the model was trained on"
             )
+        if len(checkpoints) > 1 and predictor.task_.multilabel:
+            _tune_ensemble_thresholds(predictor, corpus["val"], config)
         examples = corpus[split]
         shown = split
     encoded = predictor.encode(examples.texts, examples.labels)
     out = Path(out_dir) if out_dir else default_eval_dir(checkpoints[0], evaluation_name(split, input_path, len(checkpoints)))
     title = f"Confusion matrix ({shown}" + (f", ensemble of {len(checkpoints)})" if len(checkpoints) > 1 else ")")
     return evaluate_encoded(predictor, encoded, out, title)
+
+
+def _tune_ensemble_thresholds(predictor: Predictor, val, config) -> None:
+    """A multilabel ensemble's thresholds, chosen on the validation split for its mean
+    probabilities (as each member's were for its own), with the first member's settings: the
+    mean of the members' thresholds is not the best cut of the mean probabilities."""
+    from textclf.evaluation.thresholds import tune_thresholds
+
+    probabilities = predictor.predict_proba(val.texts)
+    t = config.train
+    objective = "f1_macro" if t.monitor == "val_f1_macro" else "f1_micro"
+    predictor.thresholds = tune_thresholds(probabilities, val.labels, t.threshold, objective, t.allow_empty)
+    predictor.allow_empty = t.allow_empty
+    print(f"ensemble of {len(predictor)}: decision thresholds tuned on the validation split "
+          f"(train.threshold {t.threshold}; the members' mean is what predict and serve use)", flush=True)
 
 
 def _check_same_split(predictor: Predictor, checkpoints: list[Path], first) -> None:

@@ -76,7 +76,10 @@ class Predictor:
             stored = [a.thresholds for a in artifacts if a.thresholds is not None]
             self.thresholds = (np.mean(np.asarray(stored, dtype=np.float64), axis=0) if stored
                                else np.full(len(classes), 0.5)).astype(np.float32)
-        self.allow_empty = any(a.allow_empty for a in artifacts)
+        # An ensemble decides with the members' mean thresholds and the first member's rule: a
+        # cut of the mean probabilities chosen on validation is better (textclf evaluate tunes
+        # one for an ensemble of one split), but prediction has no validation split at hand.
+        self.allow_empty = artifacts[0].allow_empty
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.batch_size = batch_size
         self.artifacts = list(artifacts)
