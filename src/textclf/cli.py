@@ -435,13 +435,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _other_rank() -> bool:
+    """Whether this process is a torchrun rank other than 0 (which meets the same mistakes)."""
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and os.environ.get("RANK", "0") != "0"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except TextclfError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+        if not _other_rank():  # under torchrun, rank 0 alone says what is wrong
+            for problem in exc.problems:
+                print(f"error: {problem}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

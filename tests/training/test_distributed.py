@@ -18,14 +18,14 @@ output_dir: {runs}
 data: {{source: files, train: {csv}, test_size: 0.2, val_size: 0.1, cache_dir: {cache}}}
 preprocess: {{min_freq: 1, max_seq_len: 60}}
 model: {{name: bag_of_ngrams, embedding_dim: 16, buckets: 20000, tfidf: true, sparse: false}}
-train: {{epochs: 2, batch_size: {batch}, device: cpu, lr: 0.01}}
+train: {{epochs: 2, batch_size: {batch}, device: cpu, lr: 0.01, min_steps: {min_steps}}}
 """
 
 
-def _config(tmp_path, name: str, batch: int, csv=None):
+def _config(tmp_path, name: str, batch: int, csv=None, min_steps=None):
     path = tmp_path / f"{name}.yaml"
     path.write_text(CONFIG.format(runs=tmp_path / name, csv=csv or shared_data("sms_spam.csv"),
-                                  cache=tmp_path / "cache", batch=batch))
+                                  cache=tmp_path / "cache", batch=batch, min_steps=min_steps or "null"))
     return path
 
 
@@ -44,13 +44,16 @@ def _run(args: list[str], tmp_path, torchrun: bool):
 
 def test_two_processes_train_one_run_that_rank_0_alone_writes(tmp_path):
     """The torchrun path in the default test run, on 400 messages (the comparison with one
-    process and the resume are the slow test below)."""
+    process and the resume are the slow test below). train.min_steps counts a rank's optimizer
+    steps after sharding (half of one process's), so it takes about twice the epochs."""
     csv = tmp_path / "small.csv"
     csv.write_text("".join(open(shared_data("sms_spam.csv"), encoding="utf-8").readlines()[:401]), encoding="utf-8")
-    out = _run(["train", "--config", str(_config(tmp_path, "ddp", 32, csv))], tmp_path, torchrun=True)
+    out = _run(["train", "--config", str(_config(tmp_path, "ddp", 32, csv, min_steps=20))], tmp_path, torchrun=True)
     assert out.count("distributed: 2 processes (gloo); global batch 2 x 32") == 1  # rank 0 alone prints
     (run,) = (tmp_path / "ddp").iterdir()
-    assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    per_epoch = records[0]["step"]  # a rank's steps an epoch
+    assert records[-1]["step"] >= 20 and len(records) == -(-20 // per_epoch) and len(records) > 2
     assert Predictor.load(run / "checkpoints" / "best.ckpt").predict(["WIN a FREE prize now!!"])[0] in ("ham", "spam")
 
 
@@ -84,3 +87,21 @@ def test_one_process_is_not_distributed(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     shutdown()
     assert not current().active and current().is_main and current().sum([1.0, 2.0]) == [1.0, 2.0]
+
+
+@pytest.mark.slow  # (-m slow; .ci/run runs it after the default run)
+def test_a_mistake_under_torchrun_is_one_line_from_rank_0(tmp_path):
+    """Rank 0 finds the missing file and says so once; rank 1 learns of it and stops silently
+    (no [rank1] traceback); the exit code is the data error's (torchrun adds its own summary)."""
+    config = _config(tmp_path, "bad", 32, csv=tmp_path / "missing.csv")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "textclf", "train", "--config", str(config), "--no-progress"],
+                          capture_output=True, text=True, env={**os.environ, "TMPDIR": str(scratch)}, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert [line for line in output.splitlines() if line.startswith("error:")] == [
+        f"error: {tmp_path / 'missing.csv'}: file not found (from data.train/val/test)"]
+    assert "[rank1]" not in output and "exitcode  : 4" in output
+    assert not (tmp_path / "bad").exists()

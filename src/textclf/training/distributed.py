@@ -55,6 +55,14 @@ class Distributed:
         if self.active:
             dist.barrier()
 
+    def share(self, value):
+        """Rank 0's ``value`` on every rank (every rank must call this at the same point)."""
+        if not self.active:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
     def sum(self, values: list[float]) -> list[float]:
         """Each value summed over the ranks (every rank must call this at the same point)."""
         if not self.active:

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from textclf.artifact import ModelArtifact, TrainingState
 from textclf.config import Config, dump_config, load_config
-from textclf.errors import TrainingError, TrainingInterrupted, UsageError
+from textclf.errors import TextclfError, TrainingError, TrainingInterrupted, UsageError
 from textclf.evaluation.metrics import classification_metrics, cross_entropy, multilabel_metrics
 from textclf.evaluation.thresholds import tune_thresholds
 from textclf.files import write_json, write_text
@@ -195,13 +195,23 @@ def _prepare_in_turn(config: Config, prepared: PreparedData | None,
                      dist: Distributed) -> tuple[Config, PreparedData | None]:
     """Under torchrun rank 0 decides the default recipe and prepares (and caches) the data as the
     run will train on them (the recipe may choose another tokenizer) first; the others then read
-    the cache. The config comes back decided, so setup_run does not decide it again."""
+    the cache. The config comes back decided, so setup_run does not decide it again. A mistake
+    found by rank 0 (a missing file, bad data) is its one-line error; the other ranks learn of it
+    and stop with its exit code, silently."""
     if not dist.active or prepared is not None:
         return config, prepared
     if dist.is_main:
-        config, prepared = prepare_with_recipe(config)
-    dist.barrier()
-    return (config, prepared) if dist.is_main else prepare_with_recipe(config, quiet=True)
+        try:
+            config, prepared = prepare_with_recipe(config)
+        except TextclfError as exc:
+            dist.share(exc.exit_code)
+            raise
+        dist.share(None)
+        return config, prepared
+    failed = dist.share(None)
+    if failed is not None:
+        raise SystemExit(failed)
+    return prepare_with_recipe(config, quiet=True)
 
 
 def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:

@@ -119,6 +119,9 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
         train_split, t.batch_size, bucket=t.bucket_by_length, seed=t.run_seed(config.seed),
         balance_classes=t.sampler == "weighted",
     )
+    if distributed.active:  # each rank its share: one optimizer step is a batch on every rank
+        loader.shard(distributed.rank, distributed.world_size)
+    # min_steps counts optimizer steps, so under torchrun those of a rank's share (after sharding).
     if t.min_steps and t.epochs * len(loader) < t.min_steps:
         epochs = -(-t.min_steps // max(1, len(loader)))
         if distributed.is_main:
@@ -134,8 +137,6 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
 
         # A performance hint about gradient memory layouts, printed by every rank at every step.
         warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-
-        loader.shard(distributed.rank, distributed.world_size)
         trainer = DistributedDataParallel(model, find_unused_parameters=True,
                                           device_ids=[distributed.local_rank] if device.type == "cuda" else None)
     optimizer = make_optimizer(t, model)
@@ -169,8 +170,12 @@ def _dense_tables(model: nn.Module, distributed: Distributed) -> None:
     for module in sparse:
         module.sparse = False  # read at every forward: the gradient is dense from now on
     if sparse and distributed.is_main:
-        print(f"distributed: {len(sparse)} embedding table(s) train with dense gradients (DDP reduces a sparse "
-              "gradient only when the table is used at every step)", flush=True)
+        rows = sum(m.weight.shape[0] for m in sparse)
+        print(f"warning: distributed: {len(sparse)} embedding table(s) of {rows:,} rows train with dense gradients "
+              "(DDP reduces a sparse gradient only when the table is used at every step): every step now "
+              "updates every row, which can be many times slower than one process with sparse updates; "
+              "for a bag or linear model, one process (textclf train without torchrun) is usually faster",
+              file=sys.stderr, flush=True)
 
 
 def _load_vectors(model: TextClassifier, params: dict, prepared: PreparedData) -> None:
