@@ -1,4 +1,5 @@
 import pytest
+from pathlib import Path
 
 from conftest import REPO, write_config
 from textclf.config import Config, dump_config, load_config
@@ -57,6 +58,19 @@ def test_unknown_model_lists_valid_names(tmp_path):
     assert "unknown model 'bigru_atention'" in problem
     assert "did you mean 'bigru_attention'" in problem and "lstm" in problem
     assert f"{path}:2:3" in problem
+
+
+def test_the_readme_config_error_example_is_what_textclf_prints(tmp_path, monkeypatch, capsys):
+    """README.md shows the errors of a config with two mistakes: they must be the real ones."""
+    from textclf.cli import main
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    shown = [line for line in readme.splitlines() if line.startswith("error: my.yaml:")]
+    assert len(shown) == 2
+    monkeypatch.chdir(tmp_path)
+    Path("my.yaml").write_text("name: x\ntrain:\n  lrr: 0.1\nmodel:\n  name: bigru\n")
+    assert main(["train", "--config", "my.yaml"]) == 3
+    assert capsys.readouterr().err.splitlines() == shown
 
 
 def test_overrides_are_typed_and_applied(tmp_path):

@@ -50,7 +50,13 @@ def test_a_run_is_calibrated_on_validation_without_changing_a_prediction(trained
     assert test["temperature"] == pytest.approx(artifact.temperature)
     assert 0 <= test["ece"] <= 1 and 0 <= test["ece_uncalibrated"] <= 1
     assert (trained_run / "evaluation" / "test" / "reliability.png").stat().st_size > 1000
-    assert json.loads((trained_run / "results.json").read_text())["temperature"] == pytest.approx(artifact.temperature)
+    results = json.loads((trained_run / "results.json").read_text())
+    assert results["temperature"] == pytest.approx(artifact.temperature)
+    # Both validation losses: the raw one is the best epoch's in metrics.jsonl, the other is lower.
+    records = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
+    raw = records[results["best_epoch"] - 1]["val/loss"]
+    assert results["val_loss_uncalibrated"] == pytest.approx(raw, rel=1e-4)
+    assert results["val_loss"] <= results["val_loss_uncalibrated"] + 1e-6
 
     # The temperature minimises the validation loss (T = 1 was a candidate), and no label moves.
     val = prepare_data(config_from_dict(artifact.config)).splits["val"]

@@ -100,6 +100,7 @@ def test_health_metadata_docs_and_the_same_labels_as_predict(best, tmp_path):
         for p in answer:
             assert len(p["probabilities"]) == 4 and sum(p["probabilities"].values()) == pytest.approx(1, abs=1e-4)
             assert max(p["probabilities"], key=p["probabilities"].get) == p["label"]
+        assert all("labels" not in p for p in answer)  # a multiclass answer has no label sets (not even null)
         top = httpx.post(f"{url}/predict", json={"texts": TEXTS[:2], "top_k": 2}).json()["predictions"]
         assert [len(p["probabilities"]) for p in top] == [2, 2] and [p["label"] for p in top] == expected[:2]
         assert httpx.post(f"{url}/predict", json={"texts": []}).json() == {"predictions": []}

@@ -97,8 +97,11 @@ def evaluate_logits(
     if uncalibrated is not None:
         after = task.probabilities(logits)
         before = task.probabilities(uncalibrated)
+        # "loss" is that of the calibrated probabilities (what the Predictor gives); the epoch
+        # lines and metrics.jsonl show the raw model's, which is loss_uncalibrated here.
         metrics.update(temperature=float(temperature), ece=expected_calibration_error(after, labels),
-                       ece_uncalibrated=expected_calibration_error(before, labels))
+                       ece_uncalibrated=expected_calibration_error(before, labels),
+                       loss_uncalibrated=cross_entropy(uncalibrated, labels))
         curves = {f"uncalibrated (ECE {metrics['ece_uncalibrated']:.4f})": reliability_bins(before, labels),
                   f"temperature {temperature:.3g} (ECE {metrics['ece']:.4f})": reliability_bins(after, labels)}
         plot_reliability(curves, out_dir / "reliability.png",
@@ -170,7 +173,8 @@ def format_evaluation(metrics: dict, split: str) -> str:
             f"({metrics['num_examples']:,} examples)",
             f"baselines: majority class {b['majority']['accuracy']:.2%}  "
             f"uniform random {b['uniform']['accuracy']:.2%}",
-            *([f"calibration: expected calibration error {metrics['ece_uncalibrated']:.4f} uncalibrated, "
+            *([f"calibration: loss {metrics['loss_uncalibrated']:.4f} uncalibrated; "
+               f"expected calibration error {metrics['ece_uncalibrated']:.4f} uncalibrated, "
                f"{metrics['ece']:.4f} at temperature {metrics['temperature']:.3g}"] if "ece" in metrics else []),
             "",
             format_per_class(metrics),

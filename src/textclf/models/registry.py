@@ -85,7 +85,9 @@ def validate_model_params(
     """Check ``params`` against model ``name``; return (problems as (key, message), resolved)."""
     _import_builtin()
     if not isinstance(name, str) or name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
+        # A name the user shortened (bigru for bigru_attention) is as likely as a misspelled one.
+        close = sorted(n for n in _REGISTRY if str(name) and n.startswith(str(name))) or \
+            difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         return [("", f"unknown model {name!r}; {hint}valid names: {', '.join(list_models())}")], None
     entry = _REGISTRY[name]

@@ -100,7 +100,7 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None, mode
     async def get_metadata() -> dict:
         return metadata
 
-    @app.post("/predict", response_model=PredictResponse)
+    @app.post("/predict", response_model=PredictResponse, response_model_exclude_none=True)
     async def predict(request: PredictRequest) -> dict:
         texts = request.texts
         if len(texts) > settings.max_texts:

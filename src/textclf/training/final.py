@@ -29,7 +29,7 @@ __all__ = ["TrainResult", "final_evaluation", "evaluate_run"]
 
 # The metrics of val and test that results.json repeats, by task.
 _SUMMARY = {
-    "multiclass": ("accuracy", "f1_macro", "loss"),
+    "multiclass": ("accuracy", "f1_macro", "loss", "loss_uncalibrated"),  # loss: after temperature scaling
     "multilabel": ("f1_micro", "f1_macro", "f1_samples", "subset_accuracy", "hamming_loss", "loss"),
 }
 
@@ -72,7 +72,7 @@ def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, r
         "epochs_run": len(history),
         "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in history])),
         "temperature": predictor.artifact.temperature,
-        **{f"{k}_{m}": results[k][m] for k in results for m in _SUMMARY[task.name]},
+        **{f"{k}_{m}": results[k][m] for k in results for m in _SUMMARY[task.name] if m in results[k]},
     }
     write_json(run.results, summary)
     plot_training_curves(history, best_epoch, run.training_curves)
