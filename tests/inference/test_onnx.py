@@ -71,11 +71,15 @@ def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, 
     assert onnx_side.labels_of(p_onnx) == torch_side.labels_of(p_torch)
 
 
-def test_predict_runs_an_export_and_int8_stays_close(trained_run, tmp_path, texts):
+def test_predict_runs_an_export_and_int8_stays_close(trained_run, tmp_path, texts, caplog):
+    import logging
+
     best = trained_run / "checkpoints" / "best.ckpt"
     out, small = tmp_path / "onnx", tmp_path / "int8"
     assert main(["export", "--checkpoint", str(best), "--output", str(out)]) == 0
+    caplog.clear()
     assert main(["export", "--checkpoint", str(best), "--output", str(small), "--quantize", "int8"]) == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # onnxruntime's advice stays out
     source = tmp_path / "texts.csv"
     with open(source, "w", newline="") as f:
         csv.writer(f).writerows([["text"], *[[t] for t in texts[:200]]])

@@ -13,6 +13,7 @@ onnxruntime's dynamic int8 quantization to the weights.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -67,7 +68,13 @@ def export_onnx(checkpoint: str | Path, output: str | Path, quantize: str | None
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             quantized = tmp / "model.int8.onnx"
-            quantize_dynamic(str(graph), str(quantized), weight_type=QuantType.QInt8)
+            # onnxruntime's quantizer logs advice on the root logger ("WARNING:root:Please consider
+            # to run pre-processing ..."), which is not the user's concern here.
+            logging.disable(logging.WARNING)
+            try:
+                quantize_dynamic(str(graph), str(quantized), weight_type=QuantType.QInt8)
+            finally:
+                logging.disable(logging.NOTSET)
             os.replace(quantized, graph)
         session = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
         if quantize is None:

@@ -26,7 +26,9 @@ class TextclfPyfunc(PythonModel):
 
         self.predictor = Predictor.load(context.artifacts["checkpoint"])
 
-    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+    # (The DataFrame hint is one MLflow infers no schema from: it validates nothing and stays
+    # quiet, and a list of texts still works.)
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         if isinstance(model_input, pd.DataFrame):
             column = "text" if "text" in model_input.columns else model_input.columns[0]
             texts = [str(t) for t in model_input[column]]

@@ -14,6 +14,8 @@ the working directory.
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import time
 from pathlib import Path
@@ -87,7 +89,9 @@ class MlflowTracker:
         if model and run.best_checkpoint.is_file():
             mlflow = self.mlflow
             mlflow.set_tracking_uri(self.uri)
-            with mlflow.start_run(run_id=self.run_id):
+            # Logging a model draws a progress bar of the artifacts it copies back: it does not
+            # belong in a training's output.
+            with _quiet_mlflow(), mlflow.start_run(run_id=self.run_id):
                 mlflow.pyfunc.log_model(name="model", python_model=str(_MODEL_CODE),
                                         artifacts={"checkpoint": str(run.best_checkpoint)},
                                         pip_requirements=["textclf"])
@@ -151,3 +155,18 @@ def finish_parent_run(config: Config, run_id: str, files: list[Path]) -> None:
         if path.is_file():
             client.log_artifact(run_id, str(path))
     client.set_terminated(run_id, status="FINISHED")
+
+
+@contextlib.contextmanager
+def _quiet_mlflow():
+    import os
+
+    saved = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = saved
