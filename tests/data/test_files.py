@@ -158,3 +158,20 @@ def test_a_data_root_overridden_by_the_environment_is_reported(tmp_path, monkeyp
     assert err.count("warning: data.root") == 1 and f"overridden by TEXTCLF_DATA={tmp_path / 'b'}" in err
     data_location(DataConfig(root=str(tmp_path / "b")))  # the same place: nothing to say
     assert capsys.readouterr().err == ""
+
+
+def test_environment_paths_are_absolute_when_read(tmp_path, monkeypatch):
+    """TEXTCLF_DATA and TEXTCLF_CACHE written relative (as the README does) name the same folders
+    from any working directory a child process may run in."""
+    from textclf.config import DataConfig, config_from_dict
+    from textclf.data.location import data_location
+    from textclf.text.prepare import cache_dir
+
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "shared")
+    monkeypatch.setenv("TEXTCLF_DATA", "data")
+    monkeypatch.setenv("TEXTCLF_CACHE", "cache")
+    root, _ = data_location(DataConfig())
+    cache = cache_dir(config_from_dict({}))
+    assert root == tmp_path / "shared" / "data" and root.is_absolute()
+    assert cache == tmp_path / "shared" / "cache" and cache.is_absolute()

@@ -27,7 +27,8 @@ _warned: set[tuple[str, str]] = set()
 def data_location(config: DataConfig) -> tuple[Path | None, str]:
     """(folder or file, where that came from); (None, ...) when neither is set."""
     if os.environ.get(ENV_VAR):
-        env = Path(os.environ[ENV_VAR]).expanduser()
+        # Absolute when read: a process that runs elsewhere (torchrun, a Dask worker) sees the same files.
+        env = Path(os.environ[ENV_VAR]).expanduser().absolute()
         if config.root and Path(config.root).expanduser().resolve() != env.resolve():
             key = (config.root, str(env))
             if key not in _warned:

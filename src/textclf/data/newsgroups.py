@@ -36,7 +36,7 @@ TRAIN_DIR, TEST_DIR = "20news-bydate-train", "20news-bydate-test"
 
 
 def default_data_home() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "textclf" / "data"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser().absolute() / "textclf" / "data"
 
 
 # --------------------------------------------------------------------------- locating

@@ -55,8 +55,8 @@ def cache_dir(config: Config) -> Path:
     if config.data.cache_dir:
         return Path(config.data.cache_dir).expanduser()
     if os.environ.get("TEXTCLF_CACHE"):
-        return Path(os.environ["TEXTCLF_CACHE"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "textclf" / "encoded"
+        return Path(os.environ["TEXTCLF_CACHE"]).expanduser().absolute()  # (the same folder from any directory)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser().absolute() / "textclf" / "encoded"
 
 
 def _cache_key(config: Config, pipeline: PretrainedPipeline | None = None) -> str:
