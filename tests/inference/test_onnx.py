@@ -130,3 +130,29 @@ def test_the_server_runs_an_export(trained_run, tmp_path, texts):
         assert meta["models"][0]["sha256"] == hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()
         answer = client.post("/predict", json={"texts": texts[:50]}).json()["predictions"]
     assert [p["label"] for p in answer] == textclf.Predictor.load(best).predict(texts[:50])
+
+
+def test_an_onnx_runner_keeps_the_models_token_budget(trained_run, tmp_path):
+    """Long documents go in smaller batches on onnxruntime as on PyTorch (the transformer's
+    max_batch_tokens), so attention memory stays bounded."""
+    from textclf.inference.runners import OnnxRunner
+    from textclf.models.registry import model_class
+    from textclf.text.encoding import EncodedSplit
+
+    assert model_class("transformer").max_batch_tokens and model_class("bag_of_ngrams").max_batch_tokens is None
+    seen = []
+
+    class Session:
+        def run(self, _, feeds):
+            seen.append(feeds["ids"].shape)
+            return [np.zeros((feeds["ids"].shape[0], 3), dtype=np.float32)]
+
+    runner = OnnxRunner.__new__(OnnxRunner)
+    runner.session, runner.max_batch_tokens = Session(), 1000
+    lengths = np.array([300] * 10 + [5] * 50)
+    ids = np.ones(int(lengths.sum()), dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    split = EncodedSplit(ids=ids, offsets=offsets, labels=np.zeros(len(lengths), dtype=np.int64),
+                         full_lengths=lengths, unk_counts=np.zeros(len(lengths), dtype=np.int64))
+    assert runner.logits(split, batch_size=64).shape == (60, 3)
+    assert all(rows * width <= 1000 or rows == 1 for rows, width in seen) and len(seen) > 2

@@ -36,6 +36,7 @@ from textclf.artifact import ModelArtifact
 from textclf.errors import CheckpointError, UsageError
 from textclf.inference.runners import OnnxRunner, TorchRunner
 from textclf.models import TextClassifier
+from textclf.models.registry import model_class
 from textclf.runtime import resolve_device
 from textclf.task import Task, get_task
 from textclf.text.encoding import EncodedSplit
@@ -84,7 +85,8 @@ class Predictor:
         self.batch_size = batch_size
         self.artifacts = list(artifacts)
         self.runners = [
-            OnnxRunner(a.onnx_path) if a.onnx_path is not None else TorchRunner(a.build_model(self.device), self.device)
+            OnnxRunner(a.onnx_path, max_batch_tokens=model_class(a.model_name).max_batch_tokens)
+            if a.onnx_path is not None else TorchRunner(a.build_model(self.device), self.device)
             for a in self.artifacts
         ]
         self.pipelines: list[TextPipeline] = [a.text_pipeline() for a in self.artifacts]

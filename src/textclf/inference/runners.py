@@ -34,7 +34,10 @@ class TorchRunner:
 class OnnxRunner:
     runtime = "onnx"
 
-    def __init__(self, path: Path, threads: int | None = None):
+    def __init__(self, path: Path, threads: int | None = None, max_batch_tokens: int | None = None):
+        # Batches hold at most this many padded tokens, as the PyTorch path's (a transformer's
+        # attention memory grows with the square of a document's length).
+        self.max_batch_tokens = max_batch_tokens
         try:
             import onnxruntime as ort
         except ImportError:
@@ -47,7 +50,7 @@ class OnnxRunner:
 
     def logits(self, split: EncodedSplit, batch_size: int) -> np.ndarray:
         out: np.ndarray | None = None
-        for indices, (ids, lengths, _) in sorted_batches(split, batch_size):
+        for indices, (ids, lengths, _) in sorted_batches(split, batch_size, self.max_batch_tokens):
             logits = self.session.run(None, {"ids": ids.numpy(), "lengths": lengths.numpy()})[0]
             if out is None:
                 out = np.empty((len(split), logits.shape[1]), dtype=np.float32)

@@ -74,6 +74,12 @@ def params_class(name: str) -> type[BaseModel]:
     return _REGISTRY[name].params
 
 
+def model_class(name: str) -> type[TextClassifier]:
+    """The class of registered model ``name`` (its class attributes, e.g. ``max_batch_tokens``)."""
+    _import_builtin()
+    return _REGISTRY[name].module
+
+
 def list_models() -> list[str]:
     _import_builtin()
     return sorted(_REGISTRY)
