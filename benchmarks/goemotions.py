@@ -10,7 +10,7 @@ Peers, each trained on the training split only and scored on the test split:
 - scikit-learn: TF-IDF (1–2-grams, sublinear tf) + one-vs-rest LinearSVC; a class is predicted
   where its decision function is positive (documents may get no class);
 - fastText supervised with ``-loss ova`` (one binary classifier per class; 25 epochs, lr 0.5, word
-  bigrams, the study's tokenization), classes with probability ≥ 0.5 (``predict(k=-1,
+  bigrams, lower-cased text with punctuation split off, as peers.py feeds it), classes with probability ≥ 0.5 (``predict(k=-1,
   threshold=0.5)``: fastText has no threshold tuning), documents may get no class.
 
 Ours: ``textclf train`` with ``configs/goemotions_<model>.yaml`` (the validation split picks
@@ -91,12 +91,7 @@ def _linear_svc(train, test, names):
 def _fasttext(train, test, names, seed: int, threads: int):
     import fasttext
 
-    from textclf.text.tokenizers import build_tokenizer
-
-    tokenize = build_tokenizer("study")
-
-    def line(text: str) -> str:
-        return " ".join(tokenize(text))
+    from peers import fasttext_line as line  # lower-cased, punctuation split off (kept)
 
     started = time.perf_counter()
     order = np.random.default_rng(seed).permutation(len(train))
