@@ -345,7 +345,8 @@ def test_a_single_label_run_records_what_it_always_did(trained_run):
     assert set(record) == {"epoch", "step", "train/loss", "train/accuracy", "val/loss", "val/accuracy",
                            "val/f1_macro", "lr", "epoch_seconds", "eval_seconds"}
     results = json.loads((trained_run / "results.json").read_text())
-    assert {k for k in results if k.startswith("test_")} == {"test_accuracy", "test_f1_macro", "test_loss"}
+    assert {k for k in results if k.startswith("test_")} == {"test_accuracy", "test_f1_macro", "test_loss",
+                                                              "test_loss_uncalibrated"}
     metrics = json.loads((trained_run / "evaluation" / "test" / "metrics.json").read_text())
     assert "accuracy" in metrics and "confusion_matrix" in metrics and "f1_micro" not in metrics
     predictor = Predictor.load(trained_run / "checkpoints" / "best.ckpt")

@@ -110,7 +110,8 @@ def test_data_command_counts_tokens_as_the_default_recipe_will_train(tmp_path, c
 
 def test_under_torchrun_rank_0_caches_the_encoding_the_recipe_trains_on(tmp_path, monkeypatch):
     """Rank 0 prepares the data, as the recipe will encode them, before the barrier; the other
-    ranks then read them from the cache and encode nothing (the process group is simulated)."""
+    ranks then read them from the cache and encode nothing (the process group is simulated: rank
+    0's shared value reaches the others)."""
     import textclf.text.prepare as prepare
     from textclf.training.distributed import Distributed
     from textclf.training.recipe import _prepare_in_turn
@@ -119,7 +120,7 @@ def test_under_torchrun_rank_0_caches_the_encoding_the_recipe_trains_on(tmp_path
     frame.groupby("label").head(150).to_csv(tmp_path / "sms.csv", index=False)
     config = load_config(write_config(tmp_path / "short.yaml", f"name: short\ndata:\n  source: files\n"
                                       f"  train: {tmp_path / 'sms.csv'}\n  cache_dir: {tmp_path / 'cache'}\n"))
-    monkeypatch.setattr(Distributed, "barrier", lambda self: None)
+    monkeypatch.setattr(Distributed, "share", lambda self, value: value)
     writes = []
     write = prepare._write_cache
     monkeypatch.setattr(prepare, "_write_cache", lambda folder, prepared: (writes.append(folder), write(folder, prepared)))
@@ -129,6 +130,11 @@ def test_under_torchrun_rank_0_caches_the_encoding_the_recipe_trains_on(tmp_path
     other = _prepare_in_turn(config, None, Distributed(rank=1, world_size=2))[1]
     assert other.pipeline.tokenizer.settings()["name"] == "wordpunct" and not writes
     assert len(other.vocab) == len(first.vocab)
+    # When rank 0 failed (it shares its exit code), the others stop with that code, silently.
+    monkeypatch.setattr(Distributed, "share", lambda self, value: 4)
+    with pytest.raises(SystemExit) as stopped:
+        _prepare_in_turn(config, None, Distributed(rank=1, world_size=2))
+    assert stopped.value.code == 4
 
 
 def test_min_steps_raises_the_epochs_of_small_data_sets_only(tmp_path, capsys):
