@@ -92,6 +92,7 @@ def hashed_ngrams(ids: torch.Tensor, lengths: torch.Tensor, n: int, vocab_size: 
 @register_model("bag_of_ngrams", BagOfNgramsParams)
 class BagOfNgrams(TextClassifier):
     needs_statistics = True  # document frequencies, for TF-IDF (a no-op without it)
+    uses_every_parameter = True  # (a batch without n-grams reads the padding row: see _head)
 
     def __init__(self, params: BagOfNgramsParams, context: BuildContext):
         super().__init__()
@@ -246,9 +247,15 @@ class BagOfNgrams(TextClassifier):
     def _head(self, doc, feats, valid, weights, width: int, lengths) -> torch.Tensor:
         """Add the hashed n-grams' vectors (and the character n-grams') to the unigrams' sum
         ``doc``; classify."""
-        if self.ngram_embedding is not None and feats.size(1) > width:  # (one-word batches have none)
-            ngram_ids = torch.where(valid[:, width:], feats[:, width:] - self.vocab_size, self.params.buckets)
-            doc = doc + _bag(self.ngram_embedding, ngram_ids, weights[:, width:], padding_idx=self.params.buckets)
+        if self.ngram_embedding is not None:
+            if feats.size(1) > width:
+                ngram_ids = torch.where(valid[:, width:], feats[:, width:] - self.vocab_size, self.params.buckets)
+                ngram_weights = weights[:, width:]
+            else:  # one-word documents have no n-grams: read the padding row (weight 0), so the
+                # table is in every step's graph (DDP without find_unused_parameters)
+                ngram_ids = torch.full((doc.size(0), 1), self.params.buckets, dtype=feats.dtype, device=feats.device)
+                ngram_weights = torch.zeros((doc.size(0), 1), dtype=weights.dtype, device=weights.device)
+            doc = doc + _bag(self.ngram_embedding, ngram_ids, ngram_weights, padding_idx=self.params.buckets)
         if self.char_embedding is not None:
             doc = doc + self.char_document(feats[:, :width], lengths)
         return self.output(self.dropout(doc))

@@ -21,6 +21,9 @@ discovered:
   weights)`` with one weight per token, which explanations show instead of gradients;
 - ``max_batch_tokens``: evaluation batches hold at most this many padded tokens (a transformer's
   attention memory grows with batch × length²); None: only the batch size counts;
+- ``uses_every_parameter``: every training step's loss depends on every trainable parameter
+  (no branch leaves one out), so DistributedDataParallel need not search the graph for unused
+  ones at each step (``find_unused_parameters=False``: faster, and no per-rank warning);
 - ``caches_features``: ``precompute_features(splits, folder, batches, progress=)`` is called once on a
   fresh model with every encoded split, before training (a frozen pretrained encoder computes
   each document's vector once; ``folder`` keeps them for later runs, and the final evaluation's
@@ -63,6 +66,7 @@ class TextClassifier(nn.Module):
     has_attention: ClassVar[bool] = False
     caches_features: ClassVar[bool] = False
     max_batch_tokens: ClassVar[int | None] = None
+    uses_every_parameter: ClassVar[bool] = False
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """(batch, seq_len, dim) token vectors; by default the ``embedding`` table's rows."""

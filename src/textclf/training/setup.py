@@ -137,7 +137,7 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
 
         # A performance hint about gradient memory layouts, printed by every rank at every step.
         warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-        trainer = DistributedDataParallel(model, find_unused_parameters=True,
+        trainer = DistributedDataParallel(model, find_unused_parameters=not model.uses_every_parameter,
                                           device_ids=[distributed.local_rank] if device.type == "cuda" else None)
     optimizer = make_optimizer(t, model)
     return RunSetup(config, prepared, device, model, optimizer, criterion, loader, weights, counts, task,
