@@ -31,6 +31,7 @@ class BiGRUAttentionParams(ModelParams):
 
 @register_model("bigru_attention", BiGRUAttentionParams)
 class BiGRUAttention(TextClassifier):
+    uses_every_parameter = True  # (DDP: no search for unused parameters)
     has_attention = True
 
     def __init__(self, params: BiGRUAttentionParams, context: BuildContext):

@@ -26,6 +26,7 @@ class LSTMParams(ModelParams):
 
 @register_model("lstm", LSTMParams)
 class LSTMClassifier(TextClassifier):
+    uses_every_parameter = True  # (DDP: no search for unused parameters)
     def __init__(self, params: LSTMParams, context: BuildContext):
         super().__init__()
         self.embedding = nn.Embedding(context.vocab_size, params.embedding_dim, padding_idx=context.pad_id)

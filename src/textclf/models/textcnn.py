@@ -36,6 +36,7 @@ class TextCNNParams(ModelParams):
 
 @register_model("textcnn", TextCNNParams)
 class TextCNN(TextClassifier):
+    uses_every_parameter = True  # (DDP: no search for unused parameters)
     def __init__(self, params: TextCNNParams, context: BuildContext):
         super().__init__()
         self.embedding = nn.Embedding(context.vocab_size, params.embedding_dim, padding_idx=context.pad_id)
