@@ -1,7 +1,7 @@
 """The config reference, generated from the schema itself (``textclf.config``) so it cannot drift.
 
 Every key of every section is listed with its type, its default and the comment written above it
-(or beside it) in ``config.py``; the ``model`` section lists each registered model's own keys from
+(or beside it) in ``config/schema.py``; the ``model`` section lists each registered model's own keys from
 its parameter class. The documentation site puts this on its "Config reference" page.
 """
 

@@ -1,0 +1,32 @@
+"""The config: its schema (``schema.py``) and how a YAML file, a dict or ``--set`` overrides become
+one (``loading.py``), and what a config that names no model is filled with (``recipe.py``).
+Everything is importable from ``textclf.config``."""
+
+from textclf.config.loading import apply_overrides, config_from_dict, dump_config, load_config, parse_overrides
+from textclf.config.recipe import (
+    DEFAULT_RECIPE,
+    SHORT_TEXT_MODEL,
+    SHORT_TEXT_PREPROCESS,
+    SHORT_TEXT_TOKENS,
+    SHORT_TEXT_TRAIN,
+    apply_default_recipe,
+)
+from textclf.config.schema import (
+    NEWSGROUPS_SHA256,
+    NEWSGROUPS_URL,
+    Config,
+    DataConfig,
+    ModelConfig,
+    PreprocessConfig,
+    SearchConfig,
+    SearchRange,
+    TrackingConfig,
+    TrainConfig,
+)
+
+__all__ = [
+    "Config", "DataConfig", "PreprocessConfig", "ModelConfig", "TrainConfig", "SearchConfig", "SearchRange",
+    "TrackingConfig", "DEFAULT_RECIPE", "SHORT_TEXT_MODEL", "SHORT_TEXT_PREPROCESS", "SHORT_TEXT_TOKENS",
+    "SHORT_TEXT_TRAIN", "NEWSGROUPS_URL", "NEWSGROUPS_SHA256", "apply_default_recipe",
+    "load_config", "config_from_dict", "parse_overrides", "apply_overrides", "dump_config",
+]

@@ -1,0 +1,233 @@
+"""Reading a config: YAML files (with each key's line and column), dicts, ``--set`` overrides,
+validation into a :class:`~textclf.config.schema.Config`, and writing one back.
+
+:func:`load_config` reports *all* problems of a file at once, each as
+``file:line:column: key: what is wrong`` with the closest valid key where one is close.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from textclf.config.recipe import apply_default_recipe
+from textclf.config.schema import Config, ModelConfig
+from textclf.errors import ConfigError
+
+__all__ = ["load_config", "config_from_dict", "parse_overrides", "apply_overrides", "dump_config"]
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config, apply ``key=value`` overrides, validate; raise ConfigError on problems."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found (give the path to a .yaml file)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                          f"{exc.start}); a config is a YAML text file saved as UTF-8") from None
+    try:
+        node = yaml.compose(text)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the config must be a mapping of sections, not {_kind(raw)}")
+    positions = _key_positions(node) if node is not None else {}
+    override_keys = apply_overrides(raw, overrides or [])
+    config = config_from_dict(raw, source=str(path), positions=positions, override_keys=override_keys)
+    _paths_from_config_folder(config, path.parent, override_keys)
+    return config
+
+
+def _paths_from_config_folder(config: Config, folder: Path, override_keys: set[str]) -> None:
+    """Relative data paths written in a config file are taken in the file's folder (a config
+    works from any working directory); values given with --set stay relative to the working
+    directory, like any path typed in a shell. ``data.train``/``val``/``test`` are taken in
+    the folder only when no data location (``data.root``, ``TEXTCLF_DATA``) is set, since they
+    are otherwise names inside that location (and for the hf source they name splits; its
+    ``data.path`` is taken in the folder when written as ``./name`` or ``../name``). ``output_dir`` stays relative to the working
+    directory (runs land where the command runs). The saved config holds the absolute paths."""
+    keys = ["root", "cache_dir"]
+    if config.data.source == "hf":  # train/val/test name splits; a path written as ./x is a folder
+        if config.data.path and config.data.path.startswith("."):
+            keys.append("path")
+    elif not config.data.root and not os.environ.get("TEXTCLF_DATA"):
+        keys += ["train", "val", "test"]
+    for key in keys:
+        value = getattr(config.data, key)
+        if value and f"data.{key}" not in override_keys and not Path(value).expanduser().is_absolute():
+            setattr(config.data, key, str((folder / value).resolve()))
+    vectors = config.model.params().get("pretrained_vectors")
+    if vectors and "model.pretrained_vectors" not in override_keys and not Path(vectors).expanduser().is_absolute():
+        config.model.pretrained_vectors = str((folder / vectors).resolve())
+
+
+def config_from_dict(
+    raw: dict,
+    source: str = "<config>",
+    positions: dict[str, tuple[int, int]] | None = None,
+    override_keys: set[str] | None = None,
+) -> Config:
+    """Validate a plain dict as a Config; every problem is reported in one ConfigError."""
+    positions = positions or {}
+    override_keys = override_keys or set()
+
+    def where(loc: str) -> str:
+        if loc in override_keys:
+            return f"--set {loc}"
+        # Point at the key itself, or at the nearest enclosing key that the file has.
+        parts = loc.split(".")
+        while parts:
+            pos = positions.get(".".join(parts))
+            if pos:
+                return f"{source}:{pos[0]}:{pos[1]}"
+            parts.pop()
+        return source
+
+    problems: list[str] = []
+    config = None
+    own = _own_keys(raw)
+    apply_default_recipe(raw)
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        # A value that fits no member of a union gets one error per member: merge them.
+        by_key: dict[str, list[str]] = {}
+        for err in exc.errors():
+            key, message = _describe(err, Config)
+            if message not in by_key.setdefault(key, []):
+                by_key[key].append(message)
+        for key, messages in by_key.items():
+            problems.append(f"{where(key)}: {key}: {'; or '.join(messages)}")
+
+    # The model section: the registered architecture validates its own keys.
+    model_raw = raw.get("model", {}) if isinstance(raw.get("model", {}), dict) else {}
+    from textclf.models.registry import validate_model_params
+
+    name = model_raw.get("name", ModelConfig().name)
+    params = {k: v for k, v in model_raw.items() if k not in ModelConfig.model_fields}
+    model_problems, resolved = validate_model_params(name, params)
+    for loc, message in model_problems:
+        key = "model." + loc if loc else "model.name"
+        problems.append(f"{where(key)}: {key}: {message}")
+    if model_raw.get("chars_if_short") and name != "bag_of_ngrams":
+        problems.append(f"{where('model.chars_if_short')}: model.chars_if_short: only bag_of_ngrams has "
+                        f"character n-grams, not {name!r}; remove the key")
+
+    if problems:
+        raise ConfigError(*problems)
+    assert config is not None and resolved is not None
+    config.model = ModelConfig(name=name, chars_if_short=config.model.chars_if_short, auto=config.model.auto,
+                               **resolved)
+    config._own_keys = own
+    return config
+
+
+def _own_keys(raw: dict) -> frozenset[str]:
+    """The dotted keys a raw config sets itself (before the default recipe fills it)."""
+    return frozenset(f"{section}.{key}" for section, values in raw.items() if isinstance(values, dict)
+                     for key in values)
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> set[str]:
+    """Apply ``key=value`` overrides to a raw config dict in place; return the keys set."""
+    keys: set[str] = set()
+    for key, value in parse_overrides(overrides):
+        _set_dotted(raw, key, value)
+        keys.add(key)
+    return keys
+
+
+def dump_config(config: Config) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
+    """``["train.lr=1e-3", "data.remove=[headers]"]`` → ``[("train.lr", 0.001), ...]``."""
+    parsed = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(
+                f"--set {item!r}: expected section.key=value, for example --set train.lr=0.001"
+            )
+        try:
+            parsed.append((key, yaml.safe_load(value) if value.strip() else ""))
+        except yaml.YAMLError:
+            parsed.append((key, value))
+    return parsed
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _set_dotted(raw: dict, key: str, value: Any) -> None:
+    node = raw
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            prefix = ".".join(parts[: i + 1])
+            raise ConfigError(f"--set {key}: '{prefix}' is not a section, so it has no keys")
+        node = child
+    node[parts[-1]] = value
+
+
+def _key_positions(node: yaml.Node, prefix: str = "") -> dict[str, tuple[int, int]]:
+    """Map each dotted key of a composed YAML document to its (line, column), 1-based."""
+    positions: dict[str, tuple[int, int]] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = f"{prefix}{key_node.value}"
+            positions[key] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            positions.update(_key_positions(value_node, key + "."))
+    return positions
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _fields_at(model_cls: type[BaseModel], loc: tuple) -> list[str]:
+    """Valid field names of the section that ``loc`` (without its last element) points into."""
+    cls = model_cls
+    for part in loc[:-1]:
+        field = cls.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type):
+            return []
+        if not issubclass(field.annotation, BaseModel):
+            return []
+        cls = field.annotation
+    return list(cls.model_fields)
+
+
+def _describe(err: dict, model_cls: type[BaseModel]) -> tuple[str, str]:
+    """(dotted key, what is wrong with it) for one pydantic error."""
+    loc = tuple(p for p in err["loc"] if not str(p).startswith(("function-", "literal[")))
+    # Union members add their own names to loc ("list[float]"); keep the key path only.
+    loc = tuple(p for p in loc if not (isinstance(p, str) and "[" in p))
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        valid = _fields_at(model_cls, loc)
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(valid)}"
+        return key, f"unknown key{hint}"
+    got = err.get("input")
+    got_text = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
+    return key, f"{err['msg'].removeprefix('Value error, ')}{got_text}"
