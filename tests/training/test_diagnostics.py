@@ -40,7 +40,7 @@ class _CutGradient(BiGRUAttention):
 def cut_model():
     registry.register_model("cut_gradient", BiGRUAttentionParams)(_CutGradient)
     yield "cut_gradient"
-    registry._REGISTRY.pop("cut_gradient")
+    registry._REGISTRY.remove("cut_gradient")
 
 
 def test_sanity_fails_on_a_model_whose_gradients_are_cut(mini_config, tmp_path, capsys, cut_model):

@@ -15,13 +15,13 @@ An unknown name is an error that lists the registered ones.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Callable
 
 from textclf.config import DataConfig
 from textclf.data.examples import Corpus
 from textclf.errors import ConfigError
+from textclf.registry import Registry
 
 __all__ = ["DataSource", "register_source", "get_source", "list_sources"]
 
@@ -33,29 +33,23 @@ class DataSource:
     fingerprint: Callable[[DataConfig, int], str]
 
 
-_REGISTRY: dict[str, DataSource] = {}
+_REGISTRY: Registry[DataSource] = Registry("data source", "textclf.data")
 
 
 def register_source(name: str, fingerprint: Callable[[DataConfig, int], str]):
     def decorate(load: Callable[[DataConfig, int, str], Corpus]):
-        if name in _REGISTRY:
-            raise ValueError(f"data source {name!r} is registered twice")
-        _REGISTRY[name] = DataSource(name, load, fingerprint)
+        _REGISTRY.add(name, DataSource(name, load, fingerprint))
         return load
 
     return decorate
 
 
 def list_sources() -> list[str]:
-    import textclf.data  # noqa: F401  (registers the built-in sources)
-
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get_source(name: str) -> DataSource:
-    valid = list_sources()
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), valid, n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ConfigError(f"data.source: unknown data source {name!r}; {hint}valid names: {', '.join(valid)}")
+    problem = _REGISTRY.unknown(name)
+    if problem:
+        raise ConfigError(f"data.source: {problem}")
     return _REGISTRY[name]

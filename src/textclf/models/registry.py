@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from textclf.errors import ConfigError
 from textclf.models.base import BuildContext, TextClassifier
+from textclf.registry import Registry
 
 __all__ = [
     "ModelParams",
@@ -51,7 +52,7 @@ class _Entry:
     module: type[TextClassifier]
 
 
-_REGISTRY: dict[str, _Entry] = {}
+_REGISTRY: Registry[_Entry] = Registry("model", "textclf.models")
 
 
 def register_model(name: str, params: type[BaseModel]) -> Callable[[type[TextClassifier]], type]:
@@ -60,9 +61,7 @@ def register_model(name: str, params: type[BaseModel]) -> Callable[[type[TextCla
     def decorate(module: type[TextClassifier]) -> type[TextClassifier]:
         if not issubclass(module, TextClassifier):
             raise TypeError(f"model {name!r}: {module.__name__} must subclass TextClassifier")
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = _Entry(params, module)
+        _REGISTRY.add(name, _Entry(params, module))
         return module
 
     return decorate
@@ -70,32 +69,27 @@ def register_model(name: str, params: type[BaseModel]) -> Callable[[type[TextCla
 
 def params_class(name: str) -> type[BaseModel]:
     """The parameter class of registered model ``name`` (its keys, types and defaults)."""
-    _import_builtin()
+    _REGISTRY.names()
     return _REGISTRY[name].params
 
 
 def model_class(name: str) -> type[TextClassifier]:
     """The class of registered model ``name`` (its class attributes, e.g. ``max_batch_tokens``)."""
-    _import_builtin()
+    _REGISTRY.names()
     return _REGISTRY[name].module
 
 
 def list_models() -> list[str]:
-    _import_builtin()
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def validate_model_params(
     name: Any, params: dict[str, Any]
 ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
     """Check ``params`` against model ``name``; return (problems as (key, message), resolved)."""
-    _import_builtin()
-    if not isinstance(name, str) or name not in _REGISTRY:
-        # A name the user shortened (bigru for bigru_attention) is as likely as a misspelled one.
-        close = sorted(n for n in _REGISTRY if str(name) and n.startswith(str(name))) or \
-            difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        return [("", f"unknown model {name!r}; {hint}valid names: {', '.join(list_models())}")], None
+    problem = _REGISTRY.unknown(name)
+    if problem:
+        return [("", problem)], None
     entry = _REGISTRY[name]
     try:
         resolved = entry.params.model_validate(params)
@@ -121,8 +115,3 @@ def build_model(name: str, params: dict[str, Any], context: BuildContext) -> Tex
         raise ConfigError(*(f"model.{key or 'name'}: {msg}" for key, msg in problems))
     entry = _REGISTRY[name]
     return entry.module(entry.params(**resolved), context)
-
-
-def _import_builtin() -> None:
-    # Importing the package registers the built-in models.
-    import textclf.models  # noqa: F401

@@ -22,11 +22,11 @@ number repeats.
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any, Callable, Protocol
 
 from textclf.errors import ConfigError
+from textclf.registry import Registry
 
 __all__ = ["Tokenizer", "register_tokenizer", "build_tokenizer", "list_tokenizers", "check_tokenizer_name",
            "tokenizer_version"]
@@ -38,38 +38,27 @@ class Tokenizer(Protocol):
     def settings(self) -> dict[str, Any]: ...
 
 
-_REGISTRY: dict[str, type] = {}
+_REGISTRY: Registry[type] = Registry("tokenizer", "textclf.text.tokenizers")
 
 
 def register_tokenizer(name: str) -> Callable[[type], type]:
     def decorate(cls: type) -> type:
-        if name in _REGISTRY:
-            raise ValueError(f"tokenizer {name!r} is registered twice")
-        _REGISTRY[name] = cls
-        return cls
+        return _REGISTRY.add(name, cls)
 
     return decorate
 
 
 def list_tokenizers() -> list[str]:
-    import textclf.text.tokenizers  # noqa: F401  (registers the built-in tokenizers)
-
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def check_tokenizer_name(name: str) -> str | None:
     """None when ``name`` is registered, else a message listing the valid names."""
-    valid = list_tokenizers()
-    if name in valid:
-        return None
-    close = difflib.get_close_matches(str(name), valid, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return f"unknown tokenizer {name!r}; {hint}valid names: {', '.join(valid)}"
+    return _REGISTRY.unknown(name)
 
 
 def tokenizer_version(name: str) -> int:
     """The code version of the registered tokenizer ``name`` (its class's ``version``, else 1)."""
-    list_tokenizers()
     return int(getattr(_REGISTRY[name], "version", 1)) if name in _REGISTRY else 1
 
 
