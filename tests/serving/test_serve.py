@@ -75,7 +75,8 @@ def best(trained_run):
     return trained_run / "checkpoints" / "best.ckpt"
 
 
-def test_health_metadata_docs_and_the_same_labels_as_predict(best, tmp_path):
+def _predicted_by_the_command(best, tmp_path) -> list[str]:
+    """The labels ``textclf predict`` writes for TEXTS: what every front door must answer."""
     source = tmp_path / "texts.csv"
     with open(source, "w", newline="") as f:
         csv.writer(f).writerows([["text"], *[[t] for t in TEXTS]])
@@ -83,7 +84,11 @@ def test_health_metadata_docs_and_the_same_labels_as_predict(best, tmp_path):
     assert main(["predict", "--checkpoint", str(best), "--input", str(source), "--output", str(out),
                  "--no-progress"]) == 0
     with open(out, newline="") as f:
-        expected = [r["Category"] for r in csv.DictReader(f)]
+        return [r["Category"] for r in csv.DictReader(f)]
+
+
+def test_health_metadata_docs_and_the_same_labels_as_predict(best, tmp_path):
+    expected = _predicted_by_the_command(best, tmp_path)
 
     with serving(best) as (url, _):
         assert httpx.get(f"{url}/health").json() == {"status": "ok"}
@@ -248,14 +253,7 @@ def test_the_open_inference_protocol_with_tritons_own_client(best, tmp_path):
     import json as _json
 
     client_module = pytest.importorskip("tritonclient.http")
-    source = tmp_path / "texts.csv"
-    with open(source, "w", newline="") as f:
-        csv.writer(f).writerows([["text"], *[[t] for t in TEXTS]])
-    out = tmp_path / "pred.csv"
-    assert main(["predict", "--checkpoint", str(best), "--input", str(source), "--output", str(out),
-                 "--no-progress"]) == 0
-    with open(out, newline="") as f:
-        expected = [r["Category"] for r in csv.DictReader(f)]
+    expected = _predicted_by_the_command(best, tmp_path)
 
     with serving(best, "--model-name", "news", "--max-texts", "8") as (url, _):
         client = client_module.InferenceServerClient(url.removeprefix("http://"))

@@ -44,6 +44,16 @@ class ServeSettings:
     max_queue_texts: int = 8192  # texts queued or in the model before 503
     batching: bool = True
 
+    def problem(self, texts: list[str]) -> str | None:
+        """What in a request's ``texts`` is over the limits (the message a client gets), or None."""
+        if len(texts) > self.max_texts:
+            return f"{len(texts)} texts in one request; the limit is {self.max_texts} (--max-texts)"
+        for i, text in enumerate(texts):
+            if len(text) > self.max_text_chars:
+                return (f"texts[{i}] has {len(text):,} characters; the limit is {self.max_text_chars:,} "
+                        "(--max-text-chars)")
+        return None
+
 
 class PredictRequest(BaseModel):
     texts: list[str] = Field(description="the texts to classify, answered in this order")
@@ -82,6 +92,18 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None, mode
         "model_name": model_name,  # under the Open Inference Protocol (/v2/models/<model_name>)
     }
 
+    async def classify(texts: list[str]) -> np.ndarray:
+        """The texts' probabilities through the batcher, timed into the metrics; a full queue
+        raises Overloaded (counted as a 503)."""
+        started = time.perf_counter()
+        try:
+            probs = await batcher.submit(texts) if texts else np.zeros((0, len(classes)), np.float32)
+        except Overloaded:
+            metrics.count("503")
+            raise
+        metrics.observe(time.perf_counter() - started, len(texts))
+        return probs
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         await batcher.start()
@@ -103,27 +125,21 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None, mode
     @app.post("/predict", response_model=PredictResponse, response_model_exclude_none=True)
     async def predict(request: PredictRequest) -> dict:
         texts = request.texts
-        if len(texts) > settings.max_texts:
-            raise HTTPException(422, f"{len(texts)} texts in one request; the limit is {settings.max_texts} (--max-texts)")
-        for i, text in enumerate(texts):
-            if len(text) > settings.max_text_chars:
-                raise HTTPException(422, f"texts[{i}] has {len(text):,} characters; the limit is "
-                                         f"{settings.max_text_chars:,} (--max-text-chars)")
+        problem = settings.problem(texts)
+        if problem:
+            raise HTTPException(422, problem)
         k = request.top_k
         if k is not None and k > len(classes):
             raise HTTPException(422, f"top_k {k}: there are only {len(classes)} classes")
-        started = time.perf_counter()
         try:
-            probs = await batcher.submit(texts) if texts else np.zeros((0, len(classes)), np.float32)
+            probs = await classify(texts)
         except Overloaded as exc:
-            metrics.count("503")
             return JSONResponse({"detail": f"overloaded: {exc}"}, status_code=503,
                                 headers={"Retry-After": str(exc.retry_after)})
-        metrics.observe(time.perf_counter() - started, len(texts))
         chosen = predictor.labels_of(probs) if predictor.task_.multilabel else [None] * len(probs)
         return {"predictions": [_prediction(row, classes, k, labels) for row, labels in zip(probs, chosen)]}
 
-    add_inference_protocol(app, predictor, batcher, settings, metrics, model_name)
+    add_inference_protocol(app, predictor, classify, settings, metrics, model_name)
 
     if metrics.enabled:
         @app.get("/metrics")

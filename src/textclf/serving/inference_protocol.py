@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import json
 import struct
-import time
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import numpy as np
 from fastapi import FastAPI, Request
@@ -32,7 +31,7 @@ from fastapi.responses import JSONResponse, Response
 
 from textclf import __version__
 from textclf.inference import Predictor
-from textclf.serving.batcher import MicroBatcher, Overloaded
+from textclf.serving.batcher import Overloaded
 
 __all__ = ["add_inference_protocol", "HEADER_LENGTH"]
 
@@ -45,9 +44,10 @@ class ProtocolError(Exception):
         self.status = status
 
 
-def add_inference_protocol(app: FastAPI, predictor: Predictor, batcher: MicroBatcher, settings, metrics,
-                           model_name: str) -> None:
-    """Add the v2 routes for ``predictor`` served as ``model_name`` to ``app``."""
+def add_inference_protocol(app: FastAPI, predictor: Predictor, classify: Callable[[list[str]], Awaitable[np.ndarray]],
+                           settings, metrics, model_name: str) -> None:
+    """Add the v2 routes for ``predictor`` served as ``model_name`` to ``app``: ``classify`` is the
+    app's way to the model (batcher and metrics), ``settings`` its limits."""
     classes = predictor.classes
     multilabel = predictor.task_.multilabel
     outputs = [{"name": "label", "datatype": "BYTES", "shape": [-1]},
@@ -99,14 +99,11 @@ def add_inference_protocol(app: FastAPI, predictor: Predictor, batcher: MicroBat
             body, texts, wanted = _parse(await request.body(), request.headers.get(HEADER_LENGTH), settings)
         except ProtocolError as exc:
             return error(str(exc), exc.status)
-        started = time.perf_counter()
         try:
-            probs = await batcher.submit(texts) if texts else np.zeros((0, len(classes)), np.float32)
+            probs = await classify(texts)
         except Overloaded as exc:
-            metrics.count("503")
             return JSONResponse({"error": f"overloaded: {exc}"}, status_code=503,
                                 headers={"Retry-After": str(exc.retry_after)})
-        metrics.observe(time.perf_counter() - started, len(texts))
         tensors = {"label": ("BYTES", [len(texts)], [classes[i] for i in probs.argmax(1)] if len(texts) else []),
                    "probabilities": ("FP32", [len(texts), len(classes)], probs.astype(np.float32))}
         if multilabel:
@@ -156,12 +153,9 @@ def _parse(raw: bytes, header_length: str | None, settings) -> tuple[dict, list[
         texts = data
     if len(texts) != n:
         raise ProtocolError(f"input 'text': shape says {n} texts but {len(texts)} were given")
-    if n > settings.max_texts:
-        raise ProtocolError(f"{n} texts in one request; the limit is {settings.max_texts} (--max-texts)")
-    for i, text in enumerate(texts):
-        if len(text) > settings.max_text_chars:
-            raise ProtocolError(f"text {i} has {len(text):,} characters; the limit is "
-                                f"{settings.max_text_chars:,} (--max-text-chars)")
+    problem = settings.problem(texts)
+    if problem:
+        raise ProtocolError(problem)
     wanted: dict[str, bool] = {}
     requested = body.get("outputs")
     default_binary = bool((body.get("parameters") or {}).get("binary_data_output", False))
