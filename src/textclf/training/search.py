@@ -3,9 +3,10 @@
 - The study lives in a storage: a SQLite file in the search folder by default, or any Optuna
   storage URL, so workers on several machines can share one study; running the command again
   resumes the study (finished trials are not repeated).
-- A grid is enqueued as waiting trials; workers pop them atomically from the storage, and a
-  copy enqueued by a worker that started at the same moment steps back, so no point is
-  evaluated twice, also with parallel workers on several machines.
+- A grid is enqueued as waiting trials; workers pop them atomically from the storage (on SQLite,
+  which has no row locks, under a lock file beside the database), and a copy enqueued by a
+  worker that started at the same moment steps back, so no point is evaluated twice, also with
+  parallel workers on several machines.
 - Preprocessing is done once per distinct (data, preprocess) setting and shared by the trials.
 - ``--jobs N`` runs N worker processes that split the cores. Grid trials record heartbeats, so a
   trial whose worker was killed is marked failed when a worker starts, and its point is redone.
@@ -25,7 +26,7 @@ import socket
 import threading
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ def run_search(
         parent = start_parent_run(config, out_dir.name)
         study.set_user_attr("mlflow_parent_run_id", parent)
     if jobs == 1:
-        _work(study, _objective(config, out_dir), remaining)
+        _work(study, _objective(config, out_dir), remaining, storage)
     else:
         _work_in_processes(config, out_dir, storage, jobs, remaining)
     _write_outputs(study, config, out_dir)
@@ -188,10 +189,10 @@ def _objective(config: Config, out_dir: Path, prepared: dict[str, PreparedData] 
     return objective
 
 
-def _work(study: optuna.Study, objective, n_trials: int | None) -> None:
+def _work(study: optuna.Study, objective, n_trials: int | None, storage: str) -> None:
     """One worker: pop grid points until none is left, or run ``n_trials`` sampled trials."""
     if n_trials is None:
-        _grid_worker(study, objective)
+        _grid_worker(study, objective, storage)
     elif n_trials > 0:
         study.optimize(objective, n_trials=n_trials, catch=(), gc_after_trial=True)
 
@@ -202,7 +203,7 @@ def _process_worker(raw_config: dict, out_dir: str, storage: str, threads: int, 
     torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     config = config_from_dict(raw_config, source="search worker")
-    _work(_study(config, storage), _objective(config, Path(out_dir)), n_trials)
+    _work(_study(config, storage), _objective(config, Path(out_dir)), n_trials, storage)
 
 
 def _work_in_processes(config: Config, out_dir: Path, storage: str, jobs: int, remaining: int | None) -> None:
@@ -222,7 +223,7 @@ def _work_in_processes(config: Config, out_dir: Path, storage: str, jobs: int, r
         futures = [pool.submit(_process_worker, raw, str(out_dir), storage, threads, n) for n in shares[1:]]
         torch.set_num_threads(threads)
         try:
-            _work(_study(config, storage), _objective(config, out_dir, prepared), shares[0])
+            _work(_study(config, storage), _objective(config, out_dir, prepared), shares[0], storage)
         finally:
             torch.set_num_threads(before)
         for future in futures:  # a worker's failure is the command's failure
@@ -256,18 +257,38 @@ def _enqueue_grid(study: optuna.Study, space: dict[str, list]) -> None:
             study.enqueue_trial(dict(zip(keys, values)))
 
 
-def _grid_worker(study: optuna.Study, objective) -> None:
-    """Pop waiting grid trials until none is left (the storage hands each to one worker)."""
-    while study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        with warnings.catch_warnings():  # heartbeats are ours here (see _heartbeat)
-            warnings.filterwarnings("ignore", "Heartbeat of storage")
-            trial = study.ask()
+def _pop_lock(storage: str):
+    """What makes popping a waiting trial atomic across processes. Optuna reads the trial's
+    state and then marks it running; PostgreSQL and MySQL lock the row in between, SQLite does
+    not, so two processes can both take the same trial. On a SQLite file the pop is serialised
+    by a lock file beside it (SQLite's workers share one machine's file system anyway)."""
+    from filelock import FileLock
+    from sqlalchemy.engine import make_url
+
+    url = make_url(storage)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return nullcontext()
+    return FileLock(f"{url.database}.pop.lock")
+
+
+def _pop_waiting(study: optuna.Study, storage: str) -> optuna.Trial | None:
+    """The next waiting trial, now running and ours alone; None when none is waiting."""
+    with _pop_lock(storage), warnings.catch_warnings():  # heartbeats are ours (see _heartbeat)
+        warnings.filterwarnings("ignore", "Heartbeat of storage")
+        if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            return None
+        trial = study.ask()
+    if "fixed_params" not in study._storage.get_trial_system_attrs(trial._trial_id):
+        study.tell(trial, state=TrialState.FAIL)  # another worker took the last point first
+        return None
+    return trial
+
+
+def _grid_worker(study: optuna.Study, objective, storage: str) -> None:
+    """Pop waiting grid trials until none is left (each goes to one worker)."""
+    while (trial := _pop_waiting(study, storage)) is not None:
         everything = study.get_trials(deepcopy=False)
-        frozen = next(t for t in everything if t.number == trial.number)
-        point = frozen.system_attrs.get("fixed_params")
-        if point is None:  # another worker took the last point first
-            study.tell(trial, state=TrialState.FAIL)
-            return
+        point = study._storage.get_trial_system_attrs(trial._trial_id)["fixed_params"]
         # Workers that started together may both have enqueued the grid. Our trial is RUNNING
         # in the storage before this check, so of two copies of a point the one with the lower
         # number always wins and the other steps back, whatever the interleaving.
