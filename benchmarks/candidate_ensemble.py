@@ -2,7 +2,7 @@
 
     TEXTCLF_DATA=../shared/data python benchmarks/candidate_ensemble.py --datasets sms_spam,20news-bydate
 
-Each of ``training/candidates.py``'s candidates trains as the selection trains it, on a
+Each of ``config/default_recipe.py``'s candidates trains as the selection trains it, on a
 ``peers.py`` data set read as its ``default`` system reads it. On the validation split, the best
 single candidate (by accuracy) is compared with a greedy ensemble (Caruana et al. 2004: add, with
 replacement, the candidate whose probabilities raise the mean's validation accuracy most; stop
@@ -53,7 +53,7 @@ def main() -> int:
     from textclf.run_layout import RunLayout
     from textclf.text.prepare import prepare_data
     from textclf.training import train
-    from textclf.training.candidates import CANDIDATES
+    from textclf.config import CANDIDATES
     from textclf.training.select import candidate_config
 
     for dataset in args.datasets.split(","):

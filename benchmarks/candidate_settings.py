@@ -5,7 +5,7 @@
         --variant bs256:train.batch_size=256,lr_scale=2
 
 Each data set is one of ``peers.py``'s (derived ones included), read as its ``default`` system
-reads it. Every candidate of ``training/candidates.py`` named by ``--candidates`` trains as the
+reads it. Every candidate of ``config/default_recipe.py`` named by ``--candidates`` trains as the
 selection trains it (same split, same early stopping, no last.ckpt), once with its own settings
 (the row ``as is``) and once per ``--variant``: ``NAME:KEY=VALUE,...`` where KEY is a config key
 (``train.batch_size``) or ``lr_scale`` (the candidate's learning rate times that). The table
@@ -65,7 +65,7 @@ def main() -> int:
 
     from textclf.text.prepare import prepare_data
     from textclf.training import train
-    from textclf.training.candidates import CANDIDATES
+    from textclf.config import CANDIDATES
     from textclf.training.select import candidate_config
 
     torch.set_num_threads(args.threads)

@@ -61,7 +61,7 @@ def main() -> int:
     from textclf.task import get_task
     from textclf.text.prepare import prepare_data
     from textclf.training import train
-    from textclf.training.candidates import CANDIDATES
+    from textclf.config import CANDIDATES
     from textclf.training.select import candidate_config
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -108,14 +108,14 @@ def config_reference() -> str:
             parts += ["", f"## `{name}`", "", doc if section.__doc__ else "", "", header, *_rows(section, f"{name}.")]
     parts += ["", "## `model`", "", "`model.name` picks a registered model; the other keys of the section belong to "
               "that model. A config whose model section is missing or names no model gets `model.auto` true: "
-              "`textclf train` then trains each default candidate (`src/textclf/training/candidates.py`: "
+              "`textclf train` then trains each default candidate (`src/textclf/config/default_recipe.py`: "
               "`linear` and `bag_of_ngrams` on word n-grams, each also with character n-grams) until its validation metric stops improving, keeps the best on "
               "validation, writes `leaderboard.csv`, and the run's config.yaml names the winner (keys the config "
               "sets itself win over every candidate's; `train.budget` bounds the seconds). The other commands "
               "(and torchrun) train the default recipe, each key only where the config does not set it: "
               + "; ".join(f"`{section}`: " + ", ".join(f"`{k}` {json.dumps(v)}" for k, v in values.items())
                           for section, values in DEFAULT_RECIPE.items())
-              + f". Unless the config sets `minn` or `maxn`, it also gets `model.chars_if_short` true: when the "
+              + f". Unless the config sets `minn` or `maxn`, the training data then decide the rest: when the "
               f"training texts average at most {SHORT_TEXT_TOKENS} tokens, training adds "
               + ", ".join(f"`{k}` {v}" for k, v in SHORT_TEXT_MODEL.items())
               + " (character n-grams) and, for a multiclass task unless the config sets it, "
@@ -123,7 +123,7 @@ def config_reference() -> str:
               + ", and unless the config sets it "
               + ", ".join(f"`preprocess.{k}` {v}" for k, v in SHORT_TEXT_PREPROCESS.items())
               + " (symbols as tokens; the data are encoded again with it)"
-              + "; the run's config.yaml records the outcome (`chars_if_short` false and the chosen "
+              + "; the run's config.yaml records the outcome (`model.auto` false and the chosen "
               "`minn`/`maxn`). `train.min_steps` comes with the recipe only when the config sets no "
               "`train.epochs`.", ""]
     for model in list_models():

@@ -18,49 +18,58 @@ from textclf.config import (
     SHORT_TEXT_TOKENS,
     SHORT_TEXT_TRAIN,
     config_from_dict,
+    decide_from_data,
     dump_config,
     load_config,
 )
-from textclf.errors import ConfigError
-from textclf.training.default_recipe import resolve_default_recipe
 
 
 def test_only_a_config_without_model_nor_character_keys_leaves_the_choice_to_the_data(tmp_path):
-    assert load_config(write_config(tmp_path / "a.yaml", "name: a\n")).model.chars_if_short
-    assert load_config(write_config(tmp_path / "b.yaml", "model:\n  dropout: 0.2\n")).model.chars_if_short
-    assert load_config(write_config(tmp_path / "e.yaml", "model:\n")).model.chars_if_short  # an empty section
+    short = np.full(50, 10)
+    for name, text in (("a", "name: a\n"), ("b", "model:\n  dropout: 0.2\n"), ("e", "model:\n")):  # e: empty
+        config = load_config(write_config(tmp_path / f"{name}.yaml", text))
+        assert config.model.auto and decide_from_data(config, short, quiet=True).model.params()["minn"] == 2
     given = load_config(write_config(tmp_path / "c.yaml", "model:\n  minn: 3\n  maxn: 4\n"))
-    assert not given.model.chars_if_short and given.model.params()["minn"] == 3
+    decided = decide_from_data(given, short, quiet=True)
+    assert given.model.auto and not decided.model.auto and decided.model.params()["minn"] == 3
+    assert decided.preprocess == given.preprocess and decided.train == given.train  # nothing else chosen either
     named = load_config(write_config(tmp_path / "d.yaml", "model:\n  name: bag_of_ngrams\n"))
-    assert not named.model.chars_if_short
-    assert "chars_if_short" not in named.model.params()  # not a key of the model itself
-    with pytest.raises(ConfigError, match="only bag_of_ngrams has character n-grams"):
-        load_config(write_config(tmp_path / "f.yaml", "model:\n  name: lstm\n  chars_if_short: true\n"))
+    assert not named.model.auto and decide_from_data(named, short) is named
+    assert "auto" not in named.model.params()  # not a key of the model itself
+
+
+def test_a_config_saved_by_an_earlier_version_still_loads(tmp_path):
+    # Run folders written before model.auto took the decision over carry model.chars_if_short.
+    saved = dump_config(load_config(write_config(tmp_path / "a.yaml", "model:\n  name: bag_of_ngrams\n")))
+    old = saved.replace("  auto: false\n", "  chars_if_short: false\n  auto: false\n")
+    assert "chars_if_short" in old
+    config = load_config(write_config(tmp_path / "old.yaml", old))
+    assert config.model.name == "bag_of_ngrams" and "chars_if_short" not in config.model.params()
 
 
 def test_short_texts_get_character_ngrams_and_long_ones_do_not(tmp_path, capsys):
     config = load_config(write_config(tmp_path / "a.yaml", "name: a\n"))
-    short = resolve_default_recipe(config, np.full(50, SHORT_TEXT_TOKENS))
+    short = decide_from_data(config, np.full(50, SHORT_TEXT_TOKENS))
     assert {k: short.model.params()[k] for k in SHORT_TEXT_MODEL} == SHORT_TEXT_MODEL
-    assert not short.model.chars_if_short and config.model.chars_if_short  # a copy
+    assert not short.model.auto and config.model.auto  # a copy
     assert short.train.label_smoothing == SHORT_TEXT_TRAIN["label_smoothing"] > 0
     assert short.preprocess.tokenizer == SHORT_TEXT_PREPROCESS["tokenizer"] != config.preprocess.tokenizer
     assert f"average {SHORT_TEXT_TOKENS} tokens" in capsys.readouterr().err
-    long = resolve_default_recipe(config, np.full(50, SHORT_TEXT_TOKENS + 1))
+    long = decide_from_data(config, np.full(50, SHORT_TEXT_TOKENS + 1))
     assert long.model.params() == config.model.params() and long.model.params()["maxn"] == 0
-    assert not long.model.chars_if_short and long.train.label_smoothing == 0
+    assert not long.model.auto and long.train.label_smoothing == 0
     assert long.preprocess == config.preprocess
     # A label smoothing or a tokenizer of the config's own stays, even 0 or the study's.
     own = load_config(write_config(tmp_path / "ls.yaml", "train:\n  label_smoothing: 0\n"
                                    "preprocess:\n  tokenizer: study\n"))
-    assert resolve_default_recipe(own, np.full(50, 10)).train.label_smoothing == 0
-    assert resolve_default_recipe(own, np.full(50, 10)).preprocess.tokenizer == "study"
+    assert decide_from_data(own, np.full(50, 10)).train.label_smoothing == 0
+    assert decide_from_data(own, np.full(50, 10)).preprocess.tokenizer == "study"
     multilabel = load_config(write_config(tmp_path / "ml.yaml", "task: multilabel\n"))
-    assert resolve_default_recipe(multilabel, np.full(50, 10)).train.label_smoothing == 0
+    assert decide_from_data(multilabel, np.full(50, 10)).train.label_smoothing == 0
     # Decided once: the saved config reloads to the same model, and is not decided again.
     reloaded = load_config(write_config(tmp_path / "saved.yaml", dump_config(short)))
     assert reloaded.model == short.model
-    assert resolve_default_recipe(reloaded, np.full(5, 10_000)).model == short.model
+    assert decide_from_data(reloaded, np.full(5, 10_000)).model == short.model
 
 
 def test_the_selected_candidate_is_recorded_and_the_model_reloads_as_it_trained(tmp_path):
@@ -76,7 +85,7 @@ def test_the_selected_candidate_is_recorded_and_the_model_reloads_as_it_trained(
     # Every candidate trains: whichever wins, its config and its model agree.
     run = textclf.train({**raw, "train": {"epochs": 1, "device": "cpu"}}, run_dir=tmp_path / "run")
     saved = textclf.load_config(run.layout.config)
-    assert not saved.model.chars_if_short and not saved.model.auto
+    assert not saved.model.auto
     predictor = textclf.Predictor.load(run.best_checkpoint)
     assert predictor.pipelines[0].tokenizer.settings()["name"] == saved.preprocess.tokenizer
     chars = saved.model.params()["minn"] > 0

@@ -151,3 +151,39 @@ def test_a_trial_trains_exactly_search_epochs_even_where_min_steps_would_add_mor
     trial = search_module._with_params(config, {"train.lr": 0.01}, config.search.epochs)
     setup = setup_run(trial, prepare_data(trial))
     assert setup.config.train.epochs == 1 and len(setup.loader) < 200
+
+
+def test_a_config_naming_no_model_is_searched_as_one_decided_recipe(tmp_path, capsys):
+    # The default recipe's data decision is made once, before the first trial: every trial and
+    # best.yaml train the same concrete model (best.yaml would otherwise start a selection).
+    import pandas as pd
+
+    from conftest import shared_data
+
+    frame = pd.read_csv(shared_data("sms_spam.csv"), keep_default_na=False)
+    frame.groupby("label").head(100).to_csv(tmp_path / "sms.csv", index=False)
+    path = write_config(tmp_path / "auto.yaml", f"""name: auto
+output_dir: {tmp_path / 'runs'}
+data:
+  source: files
+  train: {tmp_path / 'sms.csv'}
+  cache_dir: {tmp_path / 'cache'}
+model:
+  buckets: 500
+  char_buckets: 500
+train:
+  device: cpu
+search:
+  epochs: 1
+  space:
+    train.lr: [0.01, 0.02]
+""")
+    out = tmp_path / "search"
+    assert main(["search", "--config", str(path), "--output", str(out)]) == 0
+    assert capsys.readouterr().err.count("default recipe: training texts average") == 1
+    best = load_config(out / "best.yaml")
+    assert not best.model.auto and best.model.params()["minn"] == 2 and best.preprocess.tokenizer == "wordpunct"
+    study = optuna.load_study(study_name="auto", storage=f"sqlite:///{out / 'study.db'}")
+    assert len(study.trials) == 2
+    for t in study.trials:
+        assert load_config(tmp_path / t.user_attrs["run_dir"] / "config.yaml").model == best.model

@@ -9,7 +9,7 @@ import pytest
 import textclf
 from conftest import shared_data
 from textclf.config import config_from_dict, load_config
-from textclf.training.candidates import CANDIDATES, SELECTION_TRAIN
+from textclf.config import CANDIDATES, SELECTION_TRAIN
 from textclf.training.select import LEADERBOARD_COLUMNS, candidate_config
 
 

@@ -16,7 +16,7 @@ __all__ = ["_cmd_data", "_cmd_train", "_cmd_evaluate", "_cmd_predict", "_cmd_sea
 def _cmd_data(args: argparse.Namespace) -> int:
     from textclf.config import load_config
     from textclf.reporting.data_stats import format_data_statistics, write_data_statistics
-    from textclf.training.default_recipe import prepare_with_recipe
+    from textclf.text.prepare import prepare_with_recipe
 
     # The data as training sees them: with a default-recipe config, its tokenizer for short texts.
     config, prepared = prepare_with_recipe(load_config(args.config, args.overrides))

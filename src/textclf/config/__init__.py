@@ -1,15 +1,21 @@
 """The config: its schema (``schema.py``) and how a YAML file, a dict or ``--set`` overrides become
-one (``loading.py``), and what a config that names no model is filled with (``recipe.py``).
+one (``loading.py``), and the default recipe: everything a config that names no model gets
+(``default_recipe.py``).
 Everything is importable from ``textclf.config``."""
 
 from textclf.config.loading import apply_overrides, config_from_dict, dump_config, load_config, parse_overrides
-from textclf.config.recipe import (
+from textclf.config.default_recipe import (
+    CANDIDATES,
     DEFAULT_RECIPE,
+    SELECTION_TRAIN,
     SHORT_TEXT_MODEL,
     SHORT_TEXT_PREPROCESS,
     SHORT_TEXT_TOKENS,
     SHORT_TEXT_TRAIN,
+    Candidate,
     apply_default_recipe,
+    candidate_raw,
+    decide_from_data,
 )
 from textclf.config.schema import (
     NEWSGROUPS_SHA256,
@@ -27,6 +33,7 @@ from textclf.config.schema import (
 __all__ = [
     "Config", "DataConfig", "PreprocessConfig", "ModelConfig", "TrainConfig", "SearchConfig", "SearchRange",
     "TrackingConfig", "DEFAULT_RECIPE", "SHORT_TEXT_MODEL", "SHORT_TEXT_PREPROCESS", "SHORT_TEXT_TOKENS",
-    "SHORT_TEXT_TRAIN", "NEWSGROUPS_URL", "NEWSGROUPS_SHA256", "apply_default_recipe",
+    "SHORT_TEXT_TRAIN", "CANDIDATES", "SELECTION_TRAIN", "Candidate", "NEWSGROUPS_URL", "NEWSGROUPS_SHA256",
+    "apply_default_recipe", "decide_from_data", "candidate_raw",
     "load_config", "config_from_dict", "parse_overrides", "apply_overrides", "dump_config",
 ]

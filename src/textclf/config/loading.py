@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from textclf.config.recipe import apply_default_recipe
+from textclf.config.default_recipe import apply_default_recipe
 from textclf.config.schema import Config, ModelConfig
 from textclf.errors import ConfigError
 
@@ -99,6 +99,9 @@ def config_from_dict(
 
     problems: list[str] = []
     config = None
+    model = raw.get("model")
+    if isinstance(model, dict) and "chars_if_short" in model:  # in configs saved before model.auto decided it
+        raw["model"] = {k: v for k, v in model.items() if k != "chars_if_short"}
     own = _own_keys(raw)
     apply_default_recipe(raw)
     try:
@@ -123,15 +126,11 @@ def config_from_dict(
     for loc, message in model_problems:
         key = "model." + loc if loc else "model.name"
         problems.append(f"{where(key)}: {key}: {message}")
-    if model_raw.get("chars_if_short") and name != "bag_of_ngrams":
-        problems.append(f"{where('model.chars_if_short')}: model.chars_if_short: only bag_of_ngrams has "
-                        f"character n-grams, not {name!r}; remove the key")
 
     if problems:
         raise ConfigError(*problems)
     assert config is not None and resolved is not None
-    config.model = ModelConfig(name=name, chars_if_short=config.model.chars_if_short, auto=config.model.auto,
-                               **resolved)
+    config.model = ModelConfig(name=name, auto=config.model.auto, **resolved)
     config._own_keys = own
     return config
 

@@ -16,7 +16,7 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from textclf.config.recipe import DEFAULT_RECIPE
+from textclf.config.default_recipe import DEFAULT_RECIPE
 
 __all__ = [
     "Config",
@@ -120,14 +120,10 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     name: str = DEFAULT_RECIPE["model"]["name"]
-    # Set by the default recipe when the config names neither minn nor maxn: training then turns
-    # character n-grams on (SHORT_TEXT_MODEL) if the training texts average at most
-    # SHORT_TEXT_TOKENS tokens, and the run's config.yaml records the outcome (and false here).
-    chars_if_short: bool = False
-    # Set when the config names no model: `textclf train` then chooses the model on the
-    # validation split among the default candidates (training/candidates.py, training/select.py),
-    # and the run's config.yaml records the winner (and false here). Other commands use the
-    # recipe above.
+    # Set when the config names no model (config/default_recipe.py): `textclf train` then chooses
+    # the model on the validation split among the default candidates, the other commands complete
+    # the default recipe from the training data; the run's config.yaml records the outcome (and
+    # false here).
     auto: bool = False
 
     def params(self) -> dict[str, Any]:

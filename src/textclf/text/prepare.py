@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from textclf.config import Config, PreprocessConfig
+from textclf.config import Config, PreprocessConfig, decide_from_data
 from textclf.data import SPLITS, Corpus, corpus_fingerprint, load_corpus
 from textclf.text.encoding import EncodedSplit
 from textclf.text.pipeline import TextPipeline, pipeline_for, pipeline_from_spec
@@ -30,7 +30,7 @@ from textclf.text.pretrained import PretrainedPipeline
 from textclf.text.tokenizers import tokenizer_version
 from textclf.text.vocabulary import Vocabulary
 
-__all__ = ["PreparedData", "prepare_data", "encode_corpus", "cache_dir"]
+__all__ = ["PreparedData", "prepare_data", "prepare_with_recipe", "encode_corpus", "cache_dir"]
 
 CACHE_VERSION = 3  # 3: one .npy file per array, opened memory-mapped (2: one .npz read whole)
 
@@ -91,6 +91,19 @@ def prepare_data(config: Config) -> PreparedData:
     if folder is not None:
         _write_cache(folder, prepared)
     return prepared
+
+
+def prepare_with_recipe(config: Config, prepared: PreparedData | None = None,
+                        quiet: bool = False) -> tuple[Config, PreparedData]:
+    """The config with the default recipe decided from its training split (unchanged unless
+    ``model.auto``; ``config/default_recipe.py``) and the data as its run trains on them: encoded
+    again when the recipe chose another tokenizer than the one that encoded ``prepared``."""
+    prepared = prepared or prepare_data(config)
+    config = decide_from_data(config, prepared.splits["train"].lengths, quiet=quiet)
+    pipeline = prepared.pipeline
+    if isinstance(pipeline, TextPipeline) and pipeline.tokenizer.settings()["name"] != config.preprocess.tokenizer:
+        prepared = prepare_data(config)
+    return config, prepared
 
 
 def encode_corpus(

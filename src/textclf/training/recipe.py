@@ -37,8 +37,7 @@ from textclf.inference import predict_logits
 from textclf.reporting.data_stats import write_data_statistics
 from textclf.run_layout import RunLayout
 from textclf.runtime import environment, restore_rng_state, rng_state
-from textclf.text.prepare import PreparedData
-from textclf.training.default_recipe import prepare_with_recipe
+from textclf.text.prepare import PreparedData, prepare_with_recipe
 from textclf.training.distributed import Distributed, current, shutdown
 from textclf.training.final import TrainResult, final_evaluation
 from textclf.training.optimizer import clip_gradients

@@ -36,7 +36,7 @@ from optuna.trial import TrialState
 from textclf.config import Config, config_from_dict, dump_config
 from textclf.errors import ConfigError
 from textclf.files import atomic_path, write_text
-from textclf.text.prepare import PreparedData, prepare_data
+from textclf.text.prepare import PreparedData, prepare_data, prepare_with_recipe
 from textclf.training.tracking import finish_parent_run, start_parent_run
 
 __all__ = ["run_search"]
@@ -73,6 +73,10 @@ def run_search(
     # Every key must be a config key with valid values: check the first point now, not in a trial.
     _with_params(config, {k: (v[0] if isinstance(v, list) else v.low) for k, v in search.space.items()})
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    prepared = {}
+    if config.model.auto:  # a config naming no model: the default recipe, decided once for every trial
+        config, data = prepare_with_recipe(config)
+        prepared[_data_key(config)] = data
     storage = storage or f"sqlite:///{out_dir / 'study.db'}"
     study = _study(config, storage)
     with warnings.catch_warnings():
@@ -89,7 +93,7 @@ def run_search(
         parent = start_parent_run(config, out_dir.name)
         study.set_user_attr("mlflow_parent_run_id", parent)
     if jobs == 1:
-        _work(study, _objective(config, out_dir), remaining, storage)
+        _work(study, _objective(config, out_dir, prepared), remaining, storage)
     else:
         _work_in_processes(config, out_dir, storage, jobs, remaining)
     _write_outputs(study, config, out_dir)

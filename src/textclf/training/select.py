@@ -1,7 +1,7 @@
 """The default as a selection: train each candidate, keep the best on the validation split.
 
 A config that names no model (``model.auto``) gets, from ``textclf train``, every candidate of
-``training/candidates.py`` in turn, each a normal run trained until its monitored validation
+``config/default_recipe.py`` in turn, each a normal run trained until its monitored validation
 metric stops improving, all on the same split (data encoded once per tokenizer, from the cache).
 Within ``train.budget`` seconds, when one is set, the candidates not started in time are
 skipped (the first always trains). The best on the monitored validation metric wins (ties: the
@@ -34,17 +34,15 @@ from typing import Callable
 
 import numpy as np
 
-from textclf.config import Config, config_from_dict
+from textclf.config import CANDIDATES, Candidate, Config, candidate_raw, config_from_dict
 from textclf.errors import TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
 from textclf.evaluation.metrics import cross_entropy
 from textclf.files import write_text
 from textclf.inference import Predictor
-from textclf.models.registry import params_class
 from textclf.run_layout import RunLayout
 from textclf.runtime import resolve_device
 from textclf.text.prepare import PreparedData, prepare_data
-from textclf.training.candidates import CANDIDATES, SELECTION_TRAIN, Candidate
 from textclf.training.final import TrainResult, evaluate_run
 from textclf.training.run_dir import create_run_dir
 
@@ -56,18 +54,7 @@ LEADERBOARD_COLUMNS = ["rank", "candidate", "model", "settings", "monitor", "val
 
 def candidate_config(config: Config, candidate: Candidate) -> Config:
     """``config`` with ``candidate``'s settings wherever the config does not set the key itself."""
-    raw = config.model_dump(mode="json")
-    accepted = params_class(candidate.model["name"]).model_fields
-    model = dict(candidate.model)
-    for key, value in config.model.params().items():
-        if key in accepted and config.sets(f"model.{key}"):
-            model[key] = value
-    train = {**SELECTION_TRAIN, **candidate.train,
-             **(candidate.multiclass_train if config.task == "multiclass" else candidate.multilabel_train)}
-    for section, values in (("train", train), ("preprocess", candidate.preprocess)):
-        raw[section].update({k: v for k, v in values.items() if not config.sets(f"{section}.{k}")})
-    raw["model"] = model
-    return config_from_dict(raw, source=f"default candidate {candidate.name}")
+    return config_from_dict(candidate_raw(config, candidate), source=f"default candidate {candidate.name}")
 
 
 def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir: str | Path | None = None,

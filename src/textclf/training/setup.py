@@ -23,10 +23,9 @@ from textclf.errors import UsageError
 from textclf.models import BuildContext, TextClassifier, build_model
 from textclf.runtime import resolve_device, seed_everything
 from textclf.task import Task, get_task
-from textclf.text.prepare import PreparedData, cache_dir
+from textclf.text.prepare import PreparedData, cache_dir, prepare_with_recipe
 from textclf.text.vectors import read_vectors
 from textclf.text.vocabulary import PAD_ID, word_strings
-from textclf.training.default_recipe import prepare_with_recipe
 from textclf.training.distributed import Distributed
 from textclf.training.loss import class_weights
 from textclf.training.optimizer import SplitOptimizer, make_optimizer

@@ -1,0 +1,171 @@
+"""The default recipe, in one place: what a config that names no model gets.
+
+1. **Config time** (:func:`apply_default_recipe`, from the loader): a config whose ``model``
+   section is missing or names no model is marked ``model.auto`` and filled from
+   :data:`DEFAULT_RECIPE`, each key only where the config does not set it.
+2. **``textclf train``** trains every one of :data:`CANDIDATES` (``training/select.py``), each
+   over the user's config (:func:`candidate_raw`: the config's own keys win) with
+   :data:`SELECTION_TRAIN` (to convergence), and keeps the best on the validation split; the run's
+   config.yaml names the winner, so rerunning it trains that model directly.
+3. **Every other command** (``data``, ``sanity``, ``lr-find``, ``search``, torchrun) trains
+   :data:`DEFAULT_RECIPE`'s bag, completed from the data (:func:`decide_from_data`, once the
+   training split is encoded): short texts get character n-grams, label smoothing and symbols as
+   tokens. The outcome is written into the config (``model.auto`` false), so a resumed run, a
+   loaded model and a rerun of the saved config.yaml build the same model.
+
+Plain data and plain functions: adding a candidate is adding an entry to :data:`CANDIDATES`.
+Why these values: docs/architecture.md, "The default recipe" and "The default as a selection";
+the measurements are in benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from textclf.config.schema import Config
+
+__all__ = ["DEFAULT_RECIPE", "SHORT_TEXT_TOKENS", "SHORT_TEXT_MODEL", "SHORT_TEXT_TRAIN", "SHORT_TEXT_PREPROCESS",
+           "Candidate", "CANDIDATES", "SELECTION_TRAIN", "apply_default_recipe", "decide_from_data",
+           "candidate_raw"]
+
+# ---------------------------------------------------------------------------------------- 1. fill
+
+# Hashed word uni+bigrams with sublinear TF-IDF weights in a low-rank bag: four members of 32
+# columns, an ensemble for about the cost of one 128-wide model (a batch reads the same rows).
+DEFAULT_RECIPE: dict[str, dict[str, Any]] = {
+    "preprocess": {"max_seq_len": 3000, "max_size": 200000, "digits_to_zero": True},
+    "model": {"name": "bag_of_ngrams", "embedding_dim": 32, "members": 4, "ngrams": 2, "buckets": 200000,
+              "tfidf": True, "dropout": 0.5},
+    # At least 3 epochs and 200 optimizer steps, so that small sets are not under-trained;
+    # min_steps only when the config sets no epochs of its own (its epochs are what it wants).
+    "train": {"lr": 0.005, "batch_size": 64, "epochs": 3, "min_steps": 200},
+}
+
+
+def apply_default_recipe(raw: dict) -> None:
+    """Fill a raw config whose ``model`` section is missing or names no model from
+    :data:`DEFAULT_RECIPE` in place, and mark it ``model.auto`` (the config's own keys win)."""
+    model = raw.get("model")
+    if not (model is None or isinstance(model, dict) and "name" not in model):
+        return
+    own_epochs = isinstance(raw.get("train"), dict) and "epochs" in raw["train"]
+    for section, values in DEFAULT_RECIPE.items():
+        current = raw.get(section)
+        if current is None:
+            current = raw[section] = {}
+        if isinstance(current, dict):
+            for key, value in values.items():
+                if not (key == "min_steps" and own_epochs):
+                    current.setdefault(key, value)
+    raw["model"]["auto"] = True
+
+
+# ------------------------------------------------------------------------------- 2. the selection
+
+# Every candidate trains until its validation metric has not improved for `patience` epochs.
+SELECTION_TRAIN: dict[str, Any] = {"epochs": 40, "early_stopping_patience": 2, "min_steps": None}
+
+_WORDS = {"ngrams": 2, "buckets": 200000}
+_CHARS = {"minn": 2, "maxn": 5, "char_buckets": 200000}
+_BAG = {**DEFAULT_RECIPE["model"], **_WORDS}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A partial config: ``model`` names the model; the sections hold only what it changes."""
+
+    name: str
+    model: dict[str, Any]
+    train: dict[str, Any] = field(default_factory=dict)
+    preprocess: dict[str, Any] = field(default_factory=dict)
+    # Train settings for a multiclass task only (label smoothing is cross-entropy's).
+    multiclass_train: dict[str, Any] = field(default_factory=dict)
+    # ... and for a multilabel task only.
+    multilabel_train: dict[str, Any] = field(default_factory=dict)
+
+
+# Trained in this order (cheapest first), on the same split.
+# - linear: one weight per feature per class on sublinear TF-IDF word uni+bigrams (models/linear.py),
+#   the hypothesis class of TF-IDF + LinearSVC: every class keeps weights of its own, which many
+#   rare classes need.
+# - bag: the low-rank bag of the same features (models/bag_of_ngrams.py), which generalises better
+#   where classes share words.
+# - *_chars: the same with each word's character 2–5-grams and symbols as tokens (wordpunct), for
+#   short and noisy texts: misspellings, word forms, "!!", "£".
+CANDIDATES: list[Candidate] = [
+    Candidate("linear", {"name": "linear", **_WORDS}, {"lr": 0.02, "batch_size": 64}),
+    Candidate("bag", _BAG, {"lr": 0.005, "batch_size": 64}),
+    Candidate("linear_chars", {"name": "linear", **_WORDS, **_CHARS}, {"lr": 0.02, "batch_size": 64},
+              {"tokenizer": "wordpunct"}),
+    Candidate("bag_chars", {**_BAG, **_CHARS}, {"lr": 0.005, "batch_size": 64}, {"tokenizer": "wordpunct"},
+              multiclass_train={"label_smoothing": 0.1}),
+]
+
+
+def candidate_raw(config: "Config", candidate: Candidate) -> dict:
+    """The raw config a candidate trains: ``config`` with the candidate's settings wherever the
+    config does not set the key itself (its own model keys only where the candidate's model has
+    them)."""
+    from textclf.models.registry import params_class
+
+    raw = config.model_dump(mode="json")
+    accepted = params_class(candidate.model["name"]).model_fields
+    model = dict(candidate.model)
+    for key, value in config.model.params().items():
+        if key in accepted and config.sets(f"model.{key}"):
+            model[key] = value
+    train = {**SELECTION_TRAIN, **candidate.train,
+             **(candidate.multiclass_train if config.task == "multiclass" else candidate.multilabel_train)}
+    for section, values in (("train", train), ("preprocess", candidate.preprocess)):
+        raw[section].update({k: v for k, v in values.items() if not config.sets(f"{section}.{k}")})
+    raw["model"] = model
+    return raw
+
+
+# ------------------------------------------------------------------- 3. the recipe, from the data
+
+# When the training texts average at most this many tokens, the recipe's bag also gets character
+# n-grams, label smoothing (multiclass) and symbols as tokens, each unless the config sets it:
+# short texts are where character n-grams help most (misspellings, word forms, names seen once)
+# and cost least, and where symbols carry meaning; long posts' headers and quoting turn symbols
+# into noise and character n-grams into training time.
+SHORT_TEXT_TOKENS = 100
+SHORT_TEXT_MODEL: dict[str, Any] = {"minn": 2, "maxn": 5}
+SHORT_TEXT_TRAIN: dict[str, Any] = {"label_smoothing": 0.1}
+SHORT_TEXT_PREPROCESS: dict[str, Any] = {"tokenizer": "wordpunct"}
+
+
+def decide_from_data(config: "Config", train_lengths: np.ndarray, quiet: bool = False) -> "Config":
+    """``config`` with the recipe's data-dependent part decided from the training documents'
+    token counts and ``model.auto`` false (a config that is not ``auto`` comes back unchanged)."""
+    if not config.model.auto:
+        return config
+    params = config.model.params()
+    train, pre = config.train, config.preprocess
+    mean = float(np.mean(train_lengths)) if len(train_lengths) else 0.0
+    short = mean <= SHORT_TEXT_TOKENS
+    chars_own = any(config.sets(f"model.{k}") for k in SHORT_TEXT_MODEL)
+    if short and not chars_own:
+        params.update(SHORT_TEXT_MODEL)
+        if config.task == "multiclass":
+            train = _fill(config, "train", SHORT_TEXT_TRAIN)
+        pre = _fill(config, "preprocess", SHORT_TEXT_PREPROCESS)
+    if not quiet and not chars_own:
+        chosen = (f"character {SHORT_TEXT_MODEL['minn']}–{SHORT_TEXT_MODEL['maxn']}-grams on, label smoothing "
+                  f"{train.label_smoothing:g}, tokenizer {pre.tokenizer}" if short else "no character n-grams")
+        print(f"default recipe: training texts average {mean:.0f} tokens "
+              f"({'at most' if short else 'more than'} {SHORT_TEXT_TOKENS}): {chosen}", file=sys.stderr)
+    model = type(config.model)(name=config.model.name, **params)  # (auto: false)
+    return config.model_copy(update={"model": model, "train": train, "preprocess": pre})
+
+
+def _fill(config: "Config", section: str, values: dict):
+    """Section ``section`` of ``config`` with ``values`` for the keys the config did not set."""
+    current = getattr(config, section)
+    return current.model_copy(update={k: v for k, v in values.items()
+                                      if not config.sets(f"{section}.{k}") and k not in current.model_fields_set})
