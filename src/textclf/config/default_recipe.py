@@ -71,6 +71,7 @@ def apply_default_recipe(raw: dict) -> None:
 SELECTION_TRAIN: dict[str, Any] = {"epochs": 40, "early_stopping_patience": 2, "min_steps": None}
 
 _WORDS = {"ngrams": 2, "buckets": 200000}
+_SVM = {"name": "linear", "solver": "svm", "C": 1.0}
 _CHARS = {"minn": 2, "maxn": 5, "char_buckets": 200000}
 _BAG = {**DEFAULT_RECIPE["model"], **_WORDS}
 
@@ -91,17 +92,17 @@ class Candidate:
 
 # Trained in this order (cheapest first), on the same split.
 # - linear: one weight per feature per class on sublinear TF-IDF word uni+bigrams (models/linear.py),
-#   the hypothesis class of TF-IDF + LinearSVC: every class keeps weights of its own, which many
-#   rare classes need.
+#   the hypothesis class of TF-IDF + LinearSVC, fitted by its solver (liblinear, one pass, C = 1):
+#   every class keeps weights of its own, which many rare classes need. On validation it beat the
+#   same model trained by the epoch loop on 5 of 6 set × feature pairs, in a fifth of the time.
 # - bag: the low-rank bag of the same features (models/bag_of_ngrams.py), which generalises better
 #   where classes share words.
 # - *_chars: the same with each word's character 2–5-grams and symbols as tokens (wordpunct), for
 #   short and noisy texts: misspellings, word forms, "!!", "£".
 CANDIDATES: list[Candidate] = [
-    Candidate("linear", {"name": "linear", **_WORDS}, {"lr": 0.02, "batch_size": 64}),
+    Candidate("linear", {**_SVM, **_WORDS}),
     Candidate("bag", _BAG, {"lr": 0.005, "batch_size": 64}),
-    Candidate("linear_chars", {"name": "linear", **_WORDS, **_CHARS}, {"lr": 0.02, "batch_size": 64},
-              {"tokenizer": "wordpunct"}),
+    Candidate("linear_chars", {**_SVM, **_WORDS, **_CHARS}, {}, {"tokenizer": "wordpunct"}),
     Candidate("bag_chars", {**_BAG, **_CHARS}, {"lr": 0.005, "batch_size": 64}, {"tokenizer": "wordpunct"},
               multiclass_train={"label_smoothing": 0.1}),
 ]

@@ -32,6 +32,12 @@ discovered:
 ``artifact_params(params)`` gives the parameters a model artifact stores (by default those of the
 config; a model may add what rebuilding it without its sources needs).
 
+``solver``: None (the default: the epoch loop trains the model), or the name of a convex solver
+that fits it in one pass over the training split instead (``training/solver.py``); such a model
+gives each batch as rows of a sparse feature matrix (``sparse_features(ids, lengths)``: row,
+column and value tensors, ``feature_columns`` columns in all) and takes the solver's weights
+(``set_coefficients(coef, intercept)``), logits being ``features @ coef.T + intercept``.
+
 ``regularization()`` gives a penalty to add to the last training batch's loss (an L2 term on
 the weights it read), or None (the default).
 
@@ -67,6 +73,7 @@ class TextClassifier(nn.Module):
     caches_features: ClassVar[bool] = False
     max_batch_tokens: ClassVar[int | None] = None
     uses_every_parameter: ClassVar[bool] = False
+    solver: str | None = None
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """(batch, seq_len, dim) token vectors; by default the ``embedding`` table's rows."""

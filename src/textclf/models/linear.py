@@ -10,7 +10,14 @@ document's weighted sum of its rows plus a bias, with no low-rank layer in betwe
 rare topics need that: a bag of 4 × 32 columns shares its few columns between all classes, and a
 class seen ten times loses the competition for them.
 
-Training is the usual loop: the tables are sparse (a step touches only the rows of its batch's
+With ``solver: svm`` the epoch loop does not train it: liblinear's linear SVM (scikit-learn's
+``LinearSVC``, squared hinge loss, L2 penalty ``C``; one-vs-rest, and one per label for a
+multi-label task) fits it in one pass over the training split (``training/solver.py``), on
+these same features, and its weights are copied into the tables. That is TF-IDF + LinearSVC's
+solver, converged, in seconds, and the model stays this torch model for export, explain, serving
+and the Predictor.
+
+Otherwise (``solver: sgd``) training is the usual loop: the tables are sparse (a step touches only the rows of its batch's
 features, updated by SparseAdam); ``l2`` adds ``l2/2 · ||w||²`` of the rows a batch reads to its
 loss (the L2 penalty of logistic regression, applied lazily as sparse SGD implementations do),
 and early stopping on validation does the rest of the regularising. The weights start at 0 (a
@@ -19,6 +26,9 @@ convex model needs no random start), so the first logits are the bias alone.
 
 from __future__ import annotations
 
+from typing import Literal
+
+import numpy as np
 import torch
 from pydantic import Field, ValidationInfo, field_validator
 from torch import nn
@@ -41,6 +51,9 @@ class LinearParams(ModelParams):
     # L2 penalty on the weights of the features a batch reads (0: early stopping alone).
     l2: float = Field(0.0, ge=0)
     sparse: bool = True
+    # sgd: the epoch loop (minibatches, early stopping); svm: a linear SVM fitted in one pass.
+    solver: Literal["sgd", "svm"] = "sgd"
+    C: float = Field(1.0, gt=0)  # solver svm: the inverse strength of its L2 penalty
 
     @field_validator("maxn")
     @classmethod
@@ -59,6 +72,8 @@ class LinearModel(BagOfNgrams):
             char_buckets=params.char_buckets, members=1)
         super().__init__(bag, context)
         self.l2 = params.l2
+        self.solver = None if params.solver == "sgd" else params.solver
+        self.C = params.C
         del self.fc  # the tables' columns are the classes' weights
         self.bias = nn.Parameter(torch.zeros(context.num_classes))
         for table in (self.embedding, self.ngram_embedding, self.char_embedding):
@@ -92,6 +107,41 @@ class LinearModel(BagOfNgrams):
             _, bucket, _ = self.char_grams(ids, lengths)
             total = total + _rows(self.char_embedding, torch.unique(bucket)).pow(2).sum()
         return 0.5 * self.l2 * total
+
+
+    @property
+    def feature_columns(self) -> int:
+        """Columns of the feature matrix: the words, the hashed n-grams, the character n-grams."""
+        return self.num_features + (self.params.char_buckets if self.char_embedding is not None else 0)
+
+    @torch.no_grad()
+    def sparse_features(self, ids: torch.Tensor, lengths: torch.Tensor):
+        """The batch as a sparse matrix, (rows, columns, values) 1-D tensors (a column may repeat
+        within a row: the entries add up), such that ``forward`` is its product with the tables
+        plus the bias."""
+        feats, valid = self.features(ids, lengths)
+        weights = self._weights(feats, valid)
+        rows = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(feats)
+        keep = valid & (weights != 0)
+        parts = [(rows[keep], feats[keep], weights[keep])]
+        if self.char_embedding is not None:
+            doc, bucket, weight = self.char_weights(ids, lengths)
+            parts.append((doc, bucket + self.num_features, weight))
+        return tuple(torch.cat(p) for p in zip(*parts))
+
+    @torch.no_grad()
+    def set_coefficients(self, coef: np.ndarray, intercept: np.ndarray) -> None:
+        """Take a solver's weights: ``coef`` (num_classes, feature_columns), ``intercept``
+        (num_classes,)."""
+        coef = torch.as_tensor(np.asarray(coef), dtype=self.bias.dtype)
+        self.embedding.weight.copy_(coef[:, : self.vocab_size].T)
+        self.embedding.weight[self.pad_id].zero_()
+        if self.ngram_embedding is not None:
+            self.ngram_embedding.weight[:-1].copy_(coef[:, self.vocab_size : self.num_features].T)
+            self.ngram_embedding.weight[-1].zero_()  # the padding row
+        if self.char_embedding is not None:
+            self.char_embedding.weight.copy_(coef[:, self.num_features :].T)
+        self.bias.copy_(torch.as_tensor(np.asarray(intercept), dtype=self.bias.dtype))
 
 
 def _rows(table: nn.Embedding, rows: torch.Tensor) -> torch.Tensor:

@@ -44,6 +44,7 @@ from textclf.training.optimizer import clip_gradients
 from textclf.training.run_dir import create_run_dir
 from textclf.training.select import select_and_train
 from textclf.training.setup import RunSetup, setup_run
+from textclf.training.solver import fit_with_solver
 from textclf.training.tracking import MlflowTracker, open_tracker
 from textclf.training.writers import MetricsWriter
 
@@ -349,6 +350,12 @@ def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, 
     loader.set_epoch(epoch)
     model.train()
     p = state.partial
+    if model.solver is not None:  # fitted in one pass by a convex solver: this epoch is the fit
+        started = time.perf_counter()
+        p.loss_sum, p.correct, p.seen = fit_with_solver(setup)
+        p.seconds = time.perf_counter() - started
+        state.batches_done = len(loader)
+        return
     bar = tqdm(loader.iter_from(state.batches_done), total=len(loader), initial=state.batches_done,
                desc=f"epoch {epoch}/{t.epochs}", unit="batch", disable=not progress, leave=False)
     started = time.perf_counter() - p.seconds

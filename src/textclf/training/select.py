@@ -142,9 +142,10 @@ def _validation(result: TrainResult, config: Config, prepared: PreparedData) -> 
 
 def _settings(config: Config) -> str:
     """What a candidate trains, in a few words: its model keys and the settings it changes."""
-    model = " ".join(f"{k}={v}" for k, v in config.model.params().items()
-                     if k in ("members", "embedding_dim", "minn", "maxn"))
-    lr = f"lr={config.train.lr:g}"
+    params = config.model.params()
+    model = " ".join(f"{k}={v}" for k, v in params.items() if k in ("members", "embedding_dim", "minn", "maxn"))
+    lr = f"solver={params['solver']} C={params['C']:g}" if params.get("solver", "sgd") != "sgd" else \
+        f"lr={config.train.lr:g}"
     tokenizer = f"tokenizer={config.preprocess.tokenizer}"
     return " ".join(part for part in (model, lr, tokenizer) if part)
 

@@ -120,6 +120,9 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
     )
     if distributed.active:  # each rank its share: one optimizer step is a batch on every rank
         loader.shard(distributed.rank, distributed.world_size)
+    if model.solver is not None and t.epochs != 1:  # the solver converges in one pass: one "epoch"
+        config = config.model_copy(update={"train": t.model_copy(update={"epochs": 1, "min_steps": None})})
+        t = config.train
     # min_steps counts optimizer steps, so under torchrun those of a rank's share (after sharding).
     if t.min_steps and t.epochs * len(loader) < t.min_steps:
         epochs = -(-t.min_steps // max(1, len(loader)))

@@ -1,0 +1,115 @@
+"""Fitting a model by a convex solver in one pass, instead of the epoch loop's minibatch steps.
+
+A model that declares a ``solver`` (``models/linear.py`` with ``solver: svm``) gives its
+features as a sparse matrix; the training split becomes one CSR matrix (documents in order), the
+solver fits it to convergence, and its weights go back into the model. For the loop this is one
+epoch: the record, the validation, the checkpoint and TensorBoard are as for any run.
+
+- ``svm``: liblinear's linear SVM (scikit-learn's ``LinearSVC``: squared hinge loss, L2 penalty
+  with ``C``), one-vs-rest for a multiclass task (two classes: one SVM, its margin split evenly
+  between the two logits) and one SVM per label for a multi-label one (a label that every or no
+  training document has gets a constant logit). Class weights and sample weights are passed on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from textclf.batching import sorted_batches
+from textclf.errors import UsageError
+
+__all__ = ["fit_with_solver", "feature_matrix"]
+
+SOLVERS = ("svm",)
+
+
+def feature_matrix(model, split, batch_size: int = 1024):
+    """The split's documents as the model's sparse feature matrix (scipy CSR, one row each, in order)."""
+    import scipy.sparse as sp
+
+    rows, cols, vals = [], [], []
+    for indices, (ids, lengths, _) in sorted_batches(split, batch_size):
+        r, c, v = model.sparse_features(ids, lengths)
+        rows.append(torch.as_tensor(indices)[r].numpy())  # batch rows -> document indices
+        cols.append(c.numpy())
+        vals.append(v.numpy())
+    matrix = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                           shape=(len(split), model.feature_columns), dtype=np.float64)
+    return matrix.tocsr()  # (duplicate entries add up)
+
+
+def fit_with_solver(setup) -> tuple[float, int, int]:
+    """Fit ``setup.model`` with its solver on the training split; the training loss, the correct
+    count (as the loop counts them) and the number of examples."""
+    model, split, task = setup.model, setup.prepared.splits["train"], setup.task
+    if model.solver not in SOLVERS:
+        raise UsageError(f"model solver {model.solver!r}: unknown; choose one of {', '.join(SOLVERS)}")
+    if setup.distributed.active:
+        raise UsageError("a model fitted by a solver (model.solver: svm) trains in one process: "
+                         "run it without torchrun, or set model.solver: sgd")
+    X = feature_matrix(model, split)
+    labels = np.asarray(split.labels)
+    sample_weight = None if split.weights is None else np.asarray(split.weights, dtype=np.float64)
+    weights = None if setup.class_weights is None else setup.class_weights.cpu().numpy()
+    if task.multilabel:
+        coef, intercept = _svm_per_label(X, labels, model.C, weights, sample_weight)
+    else:
+        coef, intercept = _svm_multiclass(X, labels, setup.prepared.num_classes, model.C, weights, sample_weight)
+    model.set_coefficients(coef, intercept)
+    logits = torch.as_tensor(np.asarray(X @ coef.T) + intercept, dtype=torch.float32)
+    targets = torch.from_numpy(labels if task.multilabel else labels.astype(np.int64))
+    with torch.no_grad():
+        loss = float(setup.criterion(logits, targets))
+    return loss * len(split), task.correct(logits, targets), len(split)
+
+
+def _svm(C: float, class_weight=None):
+    from sklearn.svm import LinearSVC
+
+    # dual: liblinear's fast path when features outnumber documents, as with n-grams.
+    return LinearSVC(C=C, class_weight=class_weight, dual=True, max_iter=5000)
+
+
+def _svm_multiclass(X, y, num_classes: int, C: float, weights, sample_weight):
+    present = np.unique(y)
+    class_weight = None if weights is None else {int(c): float(weights[c]) for c in present}
+    coef = np.zeros((num_classes, X.shape[1]))
+    intercept = np.zeros(num_classes)
+    if len(present) == 1:  # (a class never seen cannot be predicted; one seen class always is)
+        intercept[present[0]] = 1.0
+        return coef, intercept
+    svm = _fitted(_svm(C, class_weight), X, y, sample_weight)
+    if len(present) == 2:  # one margin: +half for the second class, -half for the first
+        a, b = present
+        coef[a], coef[b] = -svm.coef_[0] / 2, svm.coef_[0] / 2
+        intercept[a], intercept[b] = -svm.intercept_[0] / 2, svm.intercept_[0] / 2
+    else:
+        coef[present], intercept[present] = svm.coef_, svm.intercept_
+        intercept[np.setdiff1d(np.arange(num_classes), present)] = -1e3  # unseen: never predicted
+    return coef, intercept
+
+
+def _svm_per_label(X, Y, C: float, weights, sample_weight):
+    coef = np.zeros((Y.shape[1], X.shape[1]))
+    intercept = np.zeros(Y.shape[1])
+    for j in range(Y.shape[1]):
+        column = Y[:, j].astype(np.int64)
+        if column.min() == column.max():  # every document or none: a constant decision
+            intercept[j] = 1.0 if column[0] else -1.0
+            continue
+        # class weights of a multi-label run weigh each label's positives (BCE's pos_weight)
+        class_weight = None if weights is None else {0: 1.0, 1: float(weights[j])}
+        svm = _fitted(_svm(C, class_weight), X, column, sample_weight)
+        coef[j], intercept[j] = svm.coef_[0], svm.intercept_[0]
+    return coef, intercept
+
+
+def _fitted(svm, X, y, sample_weight):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():  # liblinear's iteration cap is reached only on degenerate data
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return svm.fit(X, y, sample_weight=sample_weight)

@@ -1,0 +1,97 @@
+"""A linear model fitted by liblinear's SVM in one pass: its logits are the SVM's decisions on the
+model's own features, for two classes, several, and several labels per document."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import textclf
+from conftest import shared_data
+from textclf.config import config_from_dict
+from textclf.errors import UsageError
+from textclf.inference.logits import predict_logits
+from textclf.training.setup import setup_run
+from textclf.training.solver import feature_matrix
+
+
+def _sms(tmp_path, classes: int = 2) -> dict:
+    frame = pd.read_csv(shared_data("sms_spam.csv"), keep_default_na=False).groupby("label").head(150).copy()
+    if classes == 3:  # a third class: the short ham messages
+        frame.loc[(frame.label == "ham") & (frame.text.str.len() < 40), "label"] = "short"
+    frame.to_csv(tmp_path / "sms.csv", index=False)
+    return {"name": "svm", "output_dir": str(tmp_path / "runs"),
+            "data": {"source": "files", "train": str(tmp_path / "sms.csv"), "cache_dir": str(tmp_path / "cache")},
+            "model": {"name": "linear", "solver": "svm", "buckets": 3000, "minn": 2, "maxn": 4,
+                      "char_buckets": 3000},
+            "train": {"device": "cpu", "epochs": 7}}
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_the_fitted_model_gives_the_svm_decisions_on_its_own_features(tmp_path, classes):
+    from sklearn.svm import LinearSVC
+
+    raw = _sms(tmp_path, classes)
+    run = textclf.train(raw, run_dir=tmp_path / "run")
+    assert len(run.history) == 1  # one pass, whatever train.epochs says
+    model = textclf.Predictor.load(run.best_checkpoint).models[0]
+    # The same data and features, fitted by scikit-learn directly.
+    setup = setup_run(config_from_dict(raw))
+    train, val = setup.prepared.splits["train"], setup.prepared.splits["val"]
+    svm = LinearSVC(C=1.0, dual=True, max_iter=5000).fit(feature_matrix(setup.model, train), train.labels)
+    decision = svm.decision_function(feature_matrix(setup.model, val))
+    logits = predict_logits(model, val)
+    if classes == 2:
+        np.testing.assert_allclose(logits[:, 1] - logits[:, 0], decision, atol=1e-4)
+    else:
+        np.testing.assert_allclose(logits, decision, atol=1e-4)
+    assert run.results["best_score"] == pytest.approx(float((decision.argmax(1) if classes > 2 else decision > 0)
+                                                            .__eq__(np.asarray(val.labels)).mean()))
+
+
+def test_a_multilabel_run_fits_one_svm_per_label(tmp_path):
+    from sklearn.svm import LinearSVC
+
+    source = shared_data("goemotions")
+    for name, rows in (("train", 800), ("dev", 200), ("test", 200)):
+        with open(source / f"{name}.csv", encoding="utf-8", newline="") as f:
+            reader = csv.reader(f)
+            kept = [next(reader)] + [row for _, row in zip(range(rows), reader)]
+        with open(tmp_path / f"{name}.csv", "w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerows(kept)
+    raw = {"name": "ml", "task": "multilabel", "output_dir": str(tmp_path / "runs"),
+           "data": {"source": "files", "train": str(tmp_path / "train.csv"), "val": str(tmp_path / "dev.csv"),
+                    "test": str(tmp_path / "test.csv"), "label_column": "labels", "unknown_labels": "drop",
+                    "cache_dir": str(tmp_path / "cache")},
+           "model": {"name": "linear", "solver": "svm", "buckets": 3000},
+           "train": {"device": "cpu", "threshold": "tune_global"}}
+    run = textclf.train(raw, run_dir=tmp_path / "run")
+    predictor = textclf.Predictor.load(run.best_checkpoint)
+    setup = setup_run(config_from_dict(raw))
+    train, val = setup.prepared.splits["train"], setup.prepared.splits["val"]
+    labels = np.asarray(train.labels)
+    logits = predict_logits(predictor.models[0], val)
+    X, V = feature_matrix(setup.model, train), feature_matrix(setup.model, val)
+    fitted = 0
+    for j in range(labels.shape[1]):
+        if labels[:, j].min() == labels[:, j].max():  # a label no training document has: never predicted
+            assert (logits[:, j] < 0).all()
+            continue
+        svm = LinearSVC(C=1.0, dual=True, max_iter=5000).fit(X, labels[:, j])
+        np.testing.assert_allclose(logits[:, j], svm.decision_function(V), atol=1e-4)
+        fitted += 1
+    assert fitted >= 10
+    assert predictor.thresholds is not None and run.test_metrics["f1_micro"] > 0.1
+
+
+def test_a_solver_model_under_torchrun_is_refused(tmp_path):
+    from textclf.training.distributed import Distributed
+    from textclf.training.solver import fit_with_solver
+
+    setup = setup_run(config_from_dict(_sms(tmp_path)))
+    setup.distributed = Distributed(rank=0, world_size=2)
+    with pytest.raises(UsageError, match="without torchrun"):
+        fit_with_solver(setup)
