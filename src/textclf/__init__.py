@@ -19,8 +19,8 @@ __version__ = "0.1.0"
 # Threads that spin long (OMP_WAIT_POLICY=ACTIVE, close to the runtime's own default) hold whole
 # cores through the gaps between small operations, so two computations on one machine (a
 # training beside a server, two search workers, a test run beside a benchmark) each slowed down
-# 5-22x; sleeping at once (OMP_WAIT_POLICY=PASSIVE) made a run alone 72-122 % slower. A short spin
-# keeps most of both (benchmarks/contention.py). It must be set before torch loads its OpenMP
+# several times over; sleeping at once (OMP_WAIT_POLICY=PASSIVE) made a run alone much slower. A
+# short spin keeps most of both (benchmarks/contention.py measures the three). It must be set before torch loads its OpenMP
 # runtime, and a setting of the user's wins.
 if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
     os.environ["GOMP_SPINCOUNT"] = "1000"

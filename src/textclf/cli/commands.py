@@ -224,11 +224,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                          'pip install "textclf[serve]"') from None
     from textclf.inference import Predictor
 
-    for name in ("max_texts", "max_text_chars", "max_body_bytes", "max_batch_texts", "max_queue_texts"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: give 1 or more")
-    if args.max_wait_ms < 0:
-        raise UsageError(f"--max-wait-ms {args.max_wait_ms:g}: give 0 or more")
     _listen_check(args.host, args.port)
     predictor = Predictor.load(args.checkpoint, device=args.device, batch_size=args.batch_size)
     settings = ServeSettings(

@@ -3,7 +3,14 @@ one (``loading.py``), and the default recipe: everything a config that names no 
 (``default_recipe.py``).
 Everything is importable from ``textclf.config``."""
 
-from textclf.config.loading import apply_overrides, config_from_dict, dump_config, load_config, parse_overrides
+from textclf.config.loading import (
+    apply_overrides,
+    config_from_dict,
+    dump_config,
+    load_config,
+    parse_overrides,
+    set_dotted,
+)
 from textclf.config.default_recipe import (
     CANDIDATES,
     DEFAULT_RECIPE,
@@ -35,5 +42,5 @@ __all__ = [
     "TrackingConfig", "DEFAULT_RECIPE", "SHORT_TEXT_MODEL", "SHORT_TEXT_PREPROCESS", "SHORT_TEXT_TOKENS",
     "SHORT_TEXT_TRAIN", "CANDIDATES", "SELECTION_TRAIN", "Candidate", "NEWSGROUPS_URL", "NEWSGROUPS_SHA256",
     "apply_default_recipe", "decide_from_data", "candidate_raw",
-    "load_config", "config_from_dict", "parse_overrides", "apply_overrides", "dump_config",
+    "load_config", "config_from_dict", "parse_overrides", "apply_overrides", "dump_config", "set_dotted",
 ]

@@ -96,8 +96,9 @@ class Candidate:
 # Trained in this order (cheapest first), on the same split.
 # - linear: one weight per feature per class on sublinear TF-IDF word uni+bigrams (models/linear.py),
 #   the hypothesis class of TF-IDF + LinearSVC, fitted by its solver (liblinear, one pass, C = 1):
-#   every class keeps weights of its own, which many rare classes need. On validation it beat the
-#   same model trained by the epoch loop on 5 of 6 set × feature pairs, in a fifth of the time.
+#   every class keeps weights of its own, which many rare classes need. On validation it was ahead
+#   of the same model trained by the epoch loop on most sets, in a fraction of the time
+#   (docs/architecture.md; benchmarks/candidate_settings.py).
 # - bag: the low-rank bag of the same features (models/bag_of_ngrams.py), which generalises better
 #   where classes share words.
 # - *_chars: the same with each word's character 2–5-grams and symbols as tokens (wordpunct), for

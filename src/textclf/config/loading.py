@@ -145,7 +145,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> set[str]:
     """Apply ``key=value`` overrides to a raw config dict in place; return the keys set."""
     keys: set[str] = set()
     for key, value in parse_overrides(overrides):
-        _set_dotted(raw, key, value)
+        set_dotted(raw, key, value)
         keys.add(key)
     return keys
 
@@ -174,14 +174,16 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
 # --------------------------------------------------------------------------- helpers
 
 
-def _set_dotted(raw: dict, key: str, value: Any) -> None:
+def set_dotted(raw: dict, key: str, value: Any, source: str = "--set") -> None:
+    """Set dotted ``key`` (``train.lr``) of a raw config dict in place, creating its sections;
+    ``source`` names where the key came from in the error for a key under a non-section."""
     node = raw
     parts = key.split(".")
     for i, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
             prefix = ".".join(parts[: i + 1])
-            raise ConfigError(f"--set {key}: '{prefix}' is not a section, so it has no keys")
+            raise ConfigError(f"{source} {key}: '{prefix}' is not a section, so it has no keys")
         node = child
     node[parts[-1]] = value
 

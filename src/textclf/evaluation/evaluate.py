@@ -12,7 +12,6 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from textclf.config import config_from_dict
 from textclf.errors import CheckpointError, UsageError
@@ -36,7 +35,7 @@ __all__ = [
 ]
 
 
-def evaluate_encoded(predictor: Predictor, encoded: list, out_dir: Path, title: str) -> dict:
+def evaluate_encoded(predictor: Predictor, encoded: list, out_dir: Path, subject: str) -> dict:
     """Every evaluation output of ``predictor`` on labelled texts it has encoded
     (``predictor.encode(texts, labels)``): its scores, decided and calibrated as the Predictor
     does, the training counts and seed of its (first) artifact for the baselines, and a preview
@@ -46,7 +45,7 @@ def evaluate_encoded(predictor: Predictor, encoded: list, out_dir: Path, title: 
     previews = [" ".join(vocab.decode(encoded[0].document(i)[:60].tolist())) for i in range(len(encoded[0]))]
     return evaluate_logits(
         logits, encoded[0].labels, predictor.classes, artifact.train_class_counts, artifact.config.get("seed", 0),
-        out_dir, title=title, previews=previews, task=predictor.task_, thresholds=predictor.thresholds,
+        out_dir, subject=subject, previews=previews, task=predictor.task_, thresholds=predictor.thresholds,
         allow_empty=predictor.allow_empty, uncalibrated=None if predictor.task_.multilabel else uncalibrated,
         temperature=float(np.mean([a.temperature for a in predictor.artifacts])),
     )
@@ -71,7 +70,7 @@ def evaluate_logits(
     train_label_counts: list[int],
     seed: int,
     out_dir: Path,
-    title: str,
+    subject: str,
     previews: list[str] | None = None,
     task: Task = Task("multiclass"),
     thresholds: np.ndarray | list[float] | None = None,
@@ -85,9 +84,10 @@ def evaluate_logits(
     the true and predicted label and the model's confidence, for error analysis. A multilabel
     ``task`` decides with ``thresholds`` (and ``allow_empty``), as the Predictor does. With
     ``uncalibrated`` (the scores before temperature scaling; ``logits`` are after it), the
-    expected calibration error before and after and a reliability diagram are added."""
+    expected calibration error before and after and a reliability diagram are added. ``subject``
+    says what was evaluated in the plots' titles (``test, epoch 3``)."""
     if task.multilabel:
-        return _evaluate_multilabel(logits, labels, label_names, train_label_counts, out_dir, title, previews,
+        return _evaluate_multilabel(logits, labels, label_names, train_label_counts, out_dir, subject, previews,
                                     task, thresholds, allow_empty)
     metrics = classification_metrics(labels, logits.argmax(axis=1), label_names)
     metrics["loss"] = cross_entropy(logits, labels)
@@ -104,34 +104,36 @@ def evaluate_logits(
                        loss_uncalibrated=cross_entropy(uncalibrated, labels))
         curves = {f"uncalibrated (ECE {metrics['ece_uncalibrated']:.4f})": reliability_bins(before, labels),
                   f"temperature {temperature:.3g} (ECE {metrics['ece']:.4f})": reliability_bins(after, labels)}
-        plot_reliability(curves, out_dir / "reliability.png",
-                         title.replace("Confusion matrix", "Reliability diagram"))
+        plot_reliability(curves, out_dir / "reliability.png", f"Reliability diagram ({subject})")
     write_json(out_dir / "metrics.json", metrics)
-    with atomic_path(out_dir / "per_class.csv") as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["label", "precision", "recall", "f1", "support"])
-        for r in metrics["per_class"]:
-            writer.writerow([r["label"], f"{r['precision']:.6f}", f"{r['recall']:.6f}",
-                             f"{r['f1']:.6f}", r["support"]])
-    with atomic_path(out_dir / "confusion_matrix.csv") as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["true \\ predicted", *label_names])
-        for name, row in zip(label_names, metrics["confusion_matrix"]):
-            writer.writerow([name, *row])
-    plot_confusion_matrix(metrics["confusion_matrix"], label_names, out_dir / "confusion_matrix.png", title)
+    _write_csv(out_dir / "per_class.csv", ["label", "precision", "recall", "f1", "support"],
+               [_per_class_cells(r) for r in metrics["per_class"]])
+    _write_csv(out_dir / "confusion_matrix.csv", ["true \\ predicted", *label_names],
+               [[name, *row] for name, row in zip(label_names, metrics["confusion_matrix"])])
+    plot_confusion_matrix(metrics["confusion_matrix"], label_names, out_dir / "confusion_matrix.png",
+                          f"Confusion matrix ({subject})")
     if previews is not None:
-        probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+        probs = task.probabilities(logits)
         predicted = probs.argmax(axis=1)
-        with atomic_path(out_dir / "predictions.csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(["index", "true", "predicted", "confidence", "preview"])
-            for i, preview in enumerate(previews):
-                writer.writerow([i, label_names[labels[i]], label_names[predicted[i]],
-                                 f"{probs[i, predicted[i]]:.4f}", preview])
+        _write_csv(out_dir / "predictions.csv", ["index", "true", "predicted", "confidence", "preview"],
+                   [[i, label_names[labels[i]], label_names[predicted[i]], f"{probs[i, predicted[i]]:.4f}", preview]
+                    for i, preview in enumerate(previews)])
     return metrics
 
 
-def _evaluate_multilabel(logits, labels, label_names, train_label_counts, out_dir, title, previews,
+def _per_class_cells(r: dict) -> list:
+    return [r["label"], f"{r['precision']:.6f}", f"{r['recall']:.6f}", f"{r['f1']:.6f}", r["support"]]
+
+
+def _write_csv(path: Path, header: list[str], rows) -> None:
+    """A CSV file written whole or not at all (a temporary name, then renamed)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _evaluate_multilabel(logits, labels, label_names, train_label_counts, out_dir, subject, previews,
                          task: Task, thresholds, allow_empty: bool) -> dict:
     probabilities = task.probabilities(logits)
     chosen = task.decide(probabilities, thresholds, allow_empty)
@@ -142,23 +144,19 @@ def _evaluate_multilabel(logits, labels, label_names, train_label_counts, out_di
     metrics["baselines"] = multilabel_baselines(train_label_counts, labels, label_names)
     out_dir = Path(out_dir)
     write_json(out_dir / "metrics.json", metrics)
-    with atomic_path(out_dir / "per_class.csv") as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["label", "precision", "recall", "f1", "support", "predicted", "threshold"])
-        for i, r in enumerate(metrics["per_class"]):
-            threshold = "" if thresholds is None else f"{float(thresholds[i]):.4f}"
-            writer.writerow([r["label"], f"{r['precision']:.6f}", f"{r['recall']:.6f}", f"{r['f1']:.6f}",
-                             r["support"], r["predicted"], threshold])
-    plot_per_class_f1(metrics["per_class"], out_dir / "per_class_f1.png", title.replace("Confusion matrix", "Per-class F1"))
+    _write_csv(out_dir / "per_class.csv", ["label", "precision", "recall", "f1", "support", "predicted", "threshold"],
+               [[*_per_class_cells(r), r["predicted"], "" if thresholds is None else f"{float(thresholds[i]):.4f}"]
+                for i, r in enumerate(metrics["per_class"])])
+    plot_per_class_f1(metrics["per_class"], out_dir / "per_class_f1.png", f"Per-class F1 ({subject})")
     if previews is not None:
-        with atomic_path(out_dir / "predictions.csv") as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(["index", "true", "predicted", "probabilities", "preview"])
-            for i, preview in enumerate(previews):
-                picked = np.flatnonzero(chosen[i])
-                writer.writerow([i, "|".join(label_names[j] for j in np.flatnonzero(labels[i])),
-                                 "|".join(label_names[j] for j in picked),
-                                 "|".join(f"{probabilities[i, j]:.4f}" for j in picked), preview])
+        def row(i: int, preview: str) -> list:
+            picked = np.flatnonzero(chosen[i])
+            return [i, "|".join(label_names[j] for j in np.flatnonzero(labels[i])),
+                    "|".join(label_names[j] for j in picked), "|".join(f"{probabilities[i, j]:.4f}" for j in picked),
+                    preview]
+
+        _write_csv(out_dir / "predictions.csv", ["index", "true", "predicted", "probabilities", "preview"],
+                   [row(i, preview) for i, preview in enumerate(previews)])
     return metrics
 
 
@@ -251,8 +249,8 @@ def evaluate_checkpoint(
         shown = split
     encoded = predictor.encode(examples.texts, examples.labels)
     out = Path(out_dir) if out_dir else default_eval_dir(checkpoints[0], evaluation_name(split, input_path, len(checkpoints)))
-    title = f"Confusion matrix ({shown}" + (f", ensemble of {len(checkpoints)})" if len(checkpoints) > 1 else ")")
-    return evaluate_encoded(predictor, encoded, out, title)
+    subject = shown + (f", ensemble of {len(checkpoints)}" if len(checkpoints) > 1 else "")
+    return evaluate_encoded(predictor, encoded, out, subject)
 
 
 def _tune_ensemble_thresholds(predictor: Predictor, val, config) -> None:

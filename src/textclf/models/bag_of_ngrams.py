@@ -289,8 +289,8 @@ def _bag(table: nn.Embedding, rows: torch.Tensor, weights: torch.Tensor, offsets
          padding_idx: int | None = None) -> torch.Tensor:
     """``embedding_bag``'s weighted sums of ``table``'s ``rows`` (2-D, or 1-D with ``offsets``),
     reading each distinct row once: a sparse table's gradient then has one entry per distinct row
-    of the batch instead of one per occurrence, so SparseAdam coalesces fewer entries (its step on
-    20 Newsgroups: 10.9 ms instead of 13.2). Sparse or not as the table is (distributed training
+    of the batch instead of one per occurrence, so SparseAdam coalesces fewer entries and its step is
+    faster. Sparse or not as the table is (distributed training
     turns it off); ``padding_idx``'s row gets no gradient."""
     distinct, inverse = torch.unique(rows, return_inverse=True)
     vectors = nn.functional.embedding(distinct, table.weight, padding_idx=padding_idx, sparse=table.sparse)
@@ -328,9 +328,8 @@ class _ExportForm(nn.Module):
         """``BagOfNgrams.char_document`` without ``embedding_bag``'s offsets form (no ONNX
         export). The n-grams come ordered by document, so each document's sum is a difference of
         two running sums (in float64, exact to well below the export's tolerance). In onnxruntime
-        the default recipe on SMS runs at about 6,600 messages/s this way (model only,
-        ``benchmarks/inference_speed.py --sets sms``) against 3,100 with a ScatterElements add of
-        every n-gram vector into its document's row."""
+        this ran about twice as fast as a ScatterElements add of every n-gram vector into its
+        document's row (``benchmarks/inference_speed.py --sets sms`` measures the export)."""
         m = self.model
         docs, bucket, weight = m.char_weights(ids, lengths)
         vectors = (weight[:, None] * m.char_embedding.weight[bucket]).double()  # (n-grams, dim)

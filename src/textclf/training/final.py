@@ -62,7 +62,7 @@ def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, r
         calibrate(predictor, prepared.splits["val"])
     results = {
         split: evaluate_encoded(predictor, [prepared.splits[split]], run.evaluation(split),
-                                title=f"Confusion matrix ({split}, epoch {best_epoch})")
+                                subject=f"{split}, epoch {best_epoch}")
         for split in ("val", "test")
     }
     summary = {

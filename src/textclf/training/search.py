@@ -33,7 +33,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from textclf.config import Config, config_from_dict, dump_config
+from textclf.config import Config, config_from_dict, dump_config, set_dotted
 from textclf.errors import ConfigError
 from textclf.files import atomic_path, write_text
 from textclf.text.prepare import PreparedData, prepare_data, prepare_with_recipe
@@ -48,11 +48,7 @@ _GRACE_SECONDS = 150
 def _with_params(config: Config, params: dict[str, Any], epochs: int | None = None) -> Config:
     raw = config.model_dump(mode="json")
     for key, value in params.items():
-        node = raw
-        *parents, last = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
+        set_dotted(raw, key, value, source="search.space")
     if epochs is not None:  # exactly search.epochs: the pruners' budget (no min_steps raising it)
         raw["train"]["epochs"] = epochs
         raw["train"]["min_steps"] = None
