@@ -138,31 +138,3 @@ def test_a_candidate_level_with_the_best_accuracy_wins_on_its_calibrated_loss():
         row.pop("_correct"), row.update(status="trained")
     assert _rank(rows, "val_accuracy") == "best"
 
-
-def test_a_candidate_is_skipped_when_its_probe_is_clearly_behind():
-    import numpy as np
-
-    from textclf.config import Candidate
-    from textclf.training.select import _probe_behind
-
-    right = np.ones(500, dtype=bool)
-    leader, close, far = right.copy(), right.copy(), right.copy()
-    leader[:10] = False
-    close[5:17] = False  # level with the leader (2 behind, 12 disagreements)
-    far[:40] = False  # 30 behind, 30 disagreements
-    costly = Candidate("costly", {"name": "bag_of_ngrams"}, probe="probe")
-    rows = [{"candidate": "leader", "val_score": 0.98, "_correct": leader},
-            {"candidate": "probe", "val_score": 0.92, "_correct": far}]
-    assert "probe probe is behind leader" in _probe_behind(costly, rows, "val_accuracy")
-    rows[1]["_correct"] = close
-    assert _probe_behind(costly, rows, "val_accuracy") is None
-    rows[1]["_correct"] = far
-    assert _probe_behind(costly, rows, "val_loss") is None  # only on accuracy
-    assert _probe_behind(Candidate("free", {"name": "linear"}), rows, "val_accuracy") is None  # no probe
-    del rows[1]["_correct"]  # multi-label, or the probe did not train: no judgement
-    assert _probe_behind(costly, rows, "val_accuracy") is None
-    # The default's probe is a cheaper candidate that trains before the one it guards.
-    names = [c.name for c in CANDIDATES]
-    for i, c in enumerate(CANDIDATES):
-        if c.probe is not None:
-            assert names.index(c.probe) < i

@@ -88,9 +88,6 @@ class Candidate:
     multiclass_train: dict[str, Any] = field(default_factory=dict)
     # ... and for a multilabel task only.
     multilabel_train: dict[str, Any] = field(default_factory=dict)
-    # A cheaper candidate of the same features, trained earlier: when its validation accuracy is
-    # behind the best so far by more than the noise (training/select.py), this one is skipped.
-    probe: str | None = None
 
 
 # Trained in this order (cheapest first), on the same split.
@@ -102,15 +99,13 @@ class Candidate:
 # - bag: the low-rank bag of the same features (models/bag_of_ngrams.py), which generalises better
 #   where classes share words.
 # - *_chars: the same with each word's character 2–5-grams and symbols as tokens (wordpunct), for
-#   short and noisy texts: misspellings, word forms, "!!", "£". On long texts they cost the most
-#   (2-3x the words' time) and seldom gain, so bag_chars trains only where linear_chars, its
-#   one-pass probe, is level with the best so far on validation.
+#   short and noisy texts: misspellings, word forms, "!!", "£".
 CANDIDATES: list[Candidate] = [
     Candidate("linear", {**_SVM, **_WORDS}),
     Candidate("bag", _BAG, {"lr": 0.005, "batch_size": 64}),
     Candidate("linear_chars", {**_SVM, **_WORDS, **_CHARS}, {}, {"tokenizer": "wordpunct"}),
     Candidate("bag_chars", {**_BAG, **_CHARS}, {"lr": 0.005, "batch_size": 64}, {"tokenizer": "wordpunct"},
-              multiclass_train={"label_smoothing": 0.1}, probe="linear_chars"),
+              multiclass_train={"label_smoothing": 0.1}),
 ]
 
 

@@ -4,9 +4,7 @@ A config that names no model (``model.auto``) gets, from ``textclf train``, ever
 ``config/default_recipe.py`` in turn, each a normal run trained until its monitored validation
 metric stops improving, all on the same split (data encoded once per tokenizer, from the cache).
 Within ``train.budget`` seconds, when one is set, the candidates not started in time are
-skipped (the first always trains); a candidate with a ``probe`` (a cheaper candidate of the same
-features, trained before it) is skipped when the probe's validation accuracy is behind the best
-so far by more than the noise (the rule below). The best on the monitored validation metric wins (ties: the
+skipped (the first always trains). The best on the monitored validation metric wins (ties: the
 lower validation loss, after temperature scaling for multiclass; on accuracy, a candidate behind
 the best by no more than the noise of a paired comparison counts as level, and the lowest
 calibrated loss among the level ones wins: see ``_rank``); its
@@ -82,10 +80,6 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
             spent = time.perf_counter() - started
             if budget is not None and results and spent >= budget:  # (the first always trains)
                 row["status"] = f"skipped: train.budget {budget:g} s spent"
-                continue
-            behind = _probe_behind(candidate, rows, monitor)
-            if behind:
-                row["status"] = f"skipped: {behind}"
                 continue
             print(f"default selection: candidate {i}/{len(CANDIDATES)} {candidate.name} ({row['settings']})",
                   file=sys.stderr, flush=True)
@@ -180,21 +174,6 @@ def _rank(rows: list[dict], monitor: str) -> str:
     for rank, row in enumerate(trained, 1):
         row["rank"] = rank
     return trained[0]["candidate"]
-
-
-def _probe_behind(candidate: Candidate, rows: list[dict], monitor: str) -> str | None:
-    """Why ``candidate`` need not train: its probe (a cheaper model of the same features) is
-    behind the best candidate so far by more than the noise of their paired difference; None when
-    it should train (no probe, the probe did not train, or the task is multi-label)."""
-    probe = next((r for r in rows if r["candidate"] == candidate.probe and "_correct" in r), None)
-    if probe is None or monitor not in ("val_accuracy", "val_f1_micro"):
-        return None
-    trained = [r for r in rows if "_correct" in r]
-    leader = max(trained, key=lambda r: int(r["_correct"].sum()))
-    if _level(leader["_correct"], probe["_correct"]):
-        return None
-    return (f"its probe {probe['candidate']} is behind {leader['candidate']} on validation "
-            f"({probe['val_score']:.4f} vs {leader['val_score']:.4f}, beyond the noise)")
 
 
 def _level(best: np.ndarray, other: np.ndarray) -> bool:
