@@ -228,8 +228,9 @@ def test_the_batcher_merges_requests_keeps_order_and_refuses_past_its_queue():
 
 
 def test_serve_refuses_bad_options(best, capsys):
-    assert main(["serve", "--checkpoint", str(best), "--max-texts", "0"]) == 2
-    assert "--max-texts 0: give 1 or more" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # (argparse's type check: before the model loads)
+        main(["serve", "--checkpoint", str(best), "--max-texts", "0"])
+    assert exit_info.value.code == 2 and "--max-texts: 0: give 1 or more" in capsys.readouterr().err
     assert main(["serve", "--checkpoint", os.devnull]) == 5
     # The port and the address are checked before the model loads: one line each, no traceback.
     with pytest.raises(SystemExit) as exit_info:
