@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from textclf.errors import TextclfError, UsageError
+from textclf.errors import UsageError
 
 __all__ = ["_cmd_data", "_cmd_train", "_cmd_evaluate", "_cmd_predict", "_cmd_search", "_cmd_report", "_cmd_explain", "_cmd_sanity", "_cmd_lr_find", "_cmd_export", "_cmd_serve"]
 
@@ -92,14 +92,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     out = Path(args.output) if args.output else Path(config.output_dir) / f"{config.name}-search"
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        study = run_search(config, out, storage=args.storage, jobs=args.jobs)
-    except TextclfError:
-        if created and not any(out.iterdir()):  # a mistake found before any trial: leave nothing
-            out.rmdir()
-        raise
+    study = run_search(config, out, storage=args.storage, jobs=args.jobs)
     print((out / "results.md").read_text(encoding="utf-8"))
     done = [t for t in study.trials if t.value is not None]
     print(f"{len(done)} finished trials in {out}/ (results.csv, results.md, tensorboard/"
@@ -116,19 +109,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from textclf.data.files import read_table, texts_of
     from textclf.files import write_text
     from textclf.inference import Predictor
-    from textclf.reporting.explain import explain_texts, explanation_page
+    from textclf.reporting.explain import explain_texts, explanation_page, texts_from_file
 
     predictor = Predictor.load(args.checkpoint)
-    if args.text is not None:
-        texts = [args.text]
-    else:
-        data = predictor.artifact.config["data"]
-        column = args.text_column or data.get("text_column", "text")
-        encoding = args.encoding or data.get("encoding", "utf-8")
-        texts = texts_of(read_table(Path(args.input), encoding), column, Path(args.input))[: args.limit]
+    texts = [args.text] if args.text is not None else texts_from_file(
+        predictor, args.input, args.text_column, args.encoding, args.limit)
     explanations = explain_texts(predictor, texts)
     for e in explanations:
         top = ", ".join(f"{t} ({w:.2f})" for t, w in e.top_tokens(8))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -38,6 +39,18 @@ class Explanation:
         for token, weight in zip(self.tokens, self.weights):
             best[token] = max(weight, best.get(token, 0.0))
         return sorted(best.items(), key=lambda tw: -tw[1])[:k]
+
+
+def texts_from_file(predictor: Predictor, path: str | Path, text_column: str | None = None,
+                    encoding: str | None = None, limit: int | None = None) -> list[str]:
+    """The first ``limit`` texts of a table file, read as the checkpoint's data were (its
+    ``data.text_column`` and ``data.encoding`` unless given)."""
+    from textclf.data.files import read_table, texts_of
+
+    data = predictor.artifact.config.get("data", {})
+    column = text_column or data.get("text_column", "text")
+    path = Path(path)
+    return texts_of(read_table(path, encoding or data.get("encoding", "utf-8")), column, path)[:limit]
 
 
 def explain_texts(predictor: Predictor, texts: list[str]) -> list[Explanation]:

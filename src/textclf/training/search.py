@@ -34,7 +34,7 @@ import optuna
 from optuna.trial import TrialState
 
 from textclf.config import Config, config_from_dict, dump_config, set_dotted
-from textclf.errors import ConfigError
+from textclf.errors import ConfigError, TextclfError
 from textclf.files import atomic_path, write_text
 from textclf.text.prepare import PreparedData, prepare_data, prepare_with_recipe
 from textclf.training.tracking import finish_parent_run, start_parent_run
@@ -60,9 +60,22 @@ def _with_params(config: Config, params: dict[str, Any], epochs: int | None = No
 def run_search(
     config: Config, out_dir: Path, storage: str | None = None, jobs: int = 1
 ) -> optuna.Study:
-    """Run (or resume) the study. ``jobs`` > 1 starts that many worker processes in all (this one
-    included), each with its share of the CPU cores as torch threads (``train.num_threads`` when
-    set). Processes, not threads, so that each trial has its own random state (reproducible)."""
+    """Run (or resume) the study in the search folder ``out_dir`` (created when missing, and
+    removed again when a mistake is found before it holds anything). ``jobs`` > 1 starts that
+    many worker processes in all (this one included), each with its share of the CPU cores as
+    torch threads (``train.num_threads`` when set). Processes, not threads, so that each trial has
+    its own random state (reproducible)."""
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_search(config, out_dir, storage, jobs)
+    except TextclfError:
+        if created and not any(out_dir.iterdir()):  # a mistake found before any trial: leave nothing
+            out_dir.rmdir()
+        raise
+
+
+def _run_search(config: Config, out_dir: Path, storage: str | None, jobs: int) -> optuna.Study:
     search = config.search
     if not search.space:
         raise ConfigError("search.space: empty; map dotted config keys to values, e.g. train.lr: [0.001, 0.002]")
