@@ -95,3 +95,21 @@ def test_a_solver_model_under_torchrun_is_refused(tmp_path):
     setup.distributed = Distributed(rank=0, world_size=2)
     with pytest.raises(UsageError, match="without torchrun"):
         fit_with_solver(setup)
+
+
+def test_a_list_of_c_keeps_the_best_on_validation(tmp_path, capsys):
+    from sklearn.svm import LinearSVC
+
+    raw = _sms(tmp_path)
+    raw["model"]["C"] = [1.0, 1e-4]  # 1e-4: a penalty so strong that every message is ham
+    run = textclf.train(raw, run_dir=tmp_path / "run")
+    out = capsys.readouterr().out
+    assert "model.C: 1 kept, best on validation (0.0001: " in out
+    setup = setup_run(config_from_dict(raw))
+    train, val = setup.prepared.splits["train"], setup.prepared.splits["val"]
+    svm = LinearSVC(C=1.0, dual=True, max_iter=5000).fit(feature_matrix(setup.model, train), train.labels)
+    logits = predict_logits(textclf.Predictor.load(run.best_checkpoint).models[0], val)
+    np.testing.assert_allclose(logits[:, 1] - logits[:, 0], svm.decision_function(feature_matrix(setup.model, val)),
+                               atol=1e-4)
+    with pytest.raises(Exception, match="give a number above 0"):
+        config_from_dict({**raw, "model": {**raw["model"], "C": [0.5, 0]}})

@@ -26,7 +26,7 @@ convex model needs no random start), so the first logits are the bias alone.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Union
 
 import numpy as np
 import torch
@@ -53,7 +53,17 @@ class LinearParams(ModelParams):
     sparse: bool = True
     # sgd: the epoch loop (minibatches, early stopping); svm: a linear SVM fitted in one pass.
     solver: Literal["sgd", "svm"] = "sgd"
-    C: float = Field(1.0, gt=0)  # solver svm: the inverse strength of its L2 penalty
+    # solver svm: the inverse strength of its L2 penalty; a list: each is fitted and the best on
+    # the validation split is kept (accuracy; multi-label: micro-F1 at margin 0)
+    C: Union[float, list[float]] = 1.0
+
+    @field_validator("C")
+    @classmethod
+    def _c_values(cls, C):
+        values = C if isinstance(C, list) else [C]
+        if not values or any(not v > 0 for v in values):
+            raise ValueError(f"C={C}: give a number above 0, or a list of them (e.g. [0.5, 1, 2])")
+        return C
 
     @field_validator("maxn")
     @classmethod

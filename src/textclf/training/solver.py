@@ -52,16 +52,44 @@ def fit_with_solver(setup) -> tuple[float, int, int]:
     labels = np.asarray(split.labels)
     sample_weight = None if split.weights is None else np.asarray(split.weights, dtype=np.float64)
     weights = None if setup.class_weights is None else setup.class_weights.cpu().numpy()
-    if task.multilabel:
-        coef, intercept = _svm_per_label(X, labels, model.C, weights, sample_weight)
+
+    def fit(C: float):
+        if task.multilabel:
+            return _svm_per_label(X, labels, C, weights, sample_weight)
+        return _svm_multiclass(X, labels, setup.prepared.num_classes, C, weights, sample_weight)
+
+    if isinstance(model.C, list):
+        coef, intercept = _best_on_validation(model, setup, fit)
     else:
-        coef, intercept = _svm_multiclass(X, labels, setup.prepared.num_classes, model.C, weights, sample_weight)
+        coef, intercept = fit(model.C)
     model.set_coefficients(coef, intercept)
     logits = torch.as_tensor(np.asarray(X @ coef.T) + intercept, dtype=torch.float32)
     targets = torch.from_numpy(labels if task.multilabel else labels.astype(np.int64))
     with torch.no_grad():
         loss = float(setup.criterion(logits, targets))
     return loss * len(split), task.correct(logits, targets), len(split)
+
+
+def _best_on_validation(model, setup, fit):
+    """Fit every C of the model's list; keep the best on the validation split (accuracy, or
+    micro-F1 at margin 0 for multi-label; ties: the smaller C, the stronger penalty)."""
+    from sklearn.metrics import f1_score
+
+    val = setup.prepared.splits["val"]
+    V, truth = feature_matrix(model, val), np.asarray(val.labels)
+    scores = []
+    for C in sorted(model.C):
+        coef, intercept = fit(C)
+        margins = np.asarray(V @ coef.T) + intercept
+        if setup.task.multilabel:
+            score = f1_score(truth, (margins > 0).astype(np.int64), average="micro", zero_division=0)
+        else:
+            score = float((margins.argmax(1) == truth).mean())
+        scores.append((score, -C, coef, intercept))
+    score, neg_c, coef, intercept = max(scores, key=lambda s: s[:2])
+    tried = ", ".join(f"{-s[1]:g}: {s[0]:.4f}" for s in scores)
+    print(f"model.C: {-neg_c:g} kept, best on validation ({tried})", flush=True)
+    return coef, intercept
 
 
 def _svm(C: float, class_weight=None):
