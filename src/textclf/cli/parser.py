@@ -38,26 +38,24 @@ def _port(text: str) -> int:
     return value
 
 
-def _positive(text: str) -> int:
-    """argparse type: an integer of at least 1."""
+def _whole(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value}: give 1 or more")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{value}: give {least} or more")
     return value
+
+
+def _positive(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    return _whole(text, 1)
 
 
 def _non_negative(text: str) -> int:
     """argparse type: an integer of at least 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value}: give 0 or more")
-    return value
+    return _whole(text, 0)
 
 
 def _number(text: str) -> float:

@@ -168,6 +168,5 @@ def decide_from_data(config: "Config", train_lengths: np.ndarray, quiet: bool = 
 
 def _fill(config: "Config", section: str, values: dict):
     """Section ``section`` of ``config`` with ``values`` for the keys the config did not set."""
-    current = getattr(config, section)
-    return current.model_copy(update={k: v for k, v in values.items()
-                                      if not config.sets(f"{section}.{k}") and k not in current.model_fields_set})
+    return getattr(config, section).model_copy(
+        update={k: v for k, v in values.items() if not config.sets(f"{section}.{k}")})

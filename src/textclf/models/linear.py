@@ -118,7 +118,6 @@ class LinearModel(BagOfNgrams):
             total = total + _rows(self.char_embedding, torch.unique(bucket)).pow(2).sum()
         return 0.5 * self.l2 * total
 
-
     @property
     def feature_columns(self) -> int:
         """Columns of the feature matrix: the words, the hashed n-grams, the character n-grams."""

@@ -104,7 +104,7 @@ def _run_search(config: Config, out_dir: Path, storage: str | None, jobs: int) -
     if jobs == 1:
         _work(study, _objective(config, out_dir, prepared), remaining, storage)
     else:
-        _work_in_processes(config, out_dir, storage, jobs, remaining)
+        _work_in_processes(config, out_dir, storage, jobs, remaining, prepared)
     _write_outputs(study, config, out_dir)
     if parent is not None:
         finish_parent_run(config, parent, [out_dir / n for n in ("results.csv", "results.md", "best.yaml")])
@@ -219,7 +219,8 @@ def _process_worker(raw_config: dict, out_dir: str, storage: str, threads: int, 
     _work(_study(config, storage), _objective(config, Path(out_dir)), n_trials, storage)
 
 
-def _work_in_processes(config: Config, out_dir: Path, storage: str, jobs: int, remaining: int | None) -> None:
+def _work_in_processes(config: Config, out_dir: Path, storage: str, jobs: int, remaining: int | None,
+                       prepared: dict[str, PreparedData]) -> None:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -229,7 +230,8 @@ def _work_in_processes(config: Config, out_dir: Path, storage: str, jobs: int, r
     shares = [None] * jobs if remaining is None else [remaining // jobs + (i < remaining % jobs) for i in range(jobs)]
     # Preprocess (or fill the cache) once here, so that the workers only read it.
     base = _with_params(config, {}, config.search.epochs)
-    prepared = {_data_key(base): prepare_data(base)}
+    if _data_key(base) not in prepared:  # (an auto config's data were prepared when it was decided)
+        prepared[_data_key(base)] = prepare_data(base)
     raw = config.model_dump(mode="json")
     before = torch.get_num_threads()
     with ProcessPoolExecutor(jobs - 1, mp_context=multiprocessing.get_context("spawn")) as pool:

@@ -144,10 +144,11 @@ def _settings(config: Config) -> str:
     """What a candidate trains, in a few words: its model keys and the settings it changes."""
     params = config.model.params()
     model = " ".join(f"{k}={v}" for k, v in params.items() if k in ("members", "embedding_dim", "minn", "maxn"))
-    c = params.get("C")
-    c = "[" + ",".join(f"{v:g}" for v in c) + "]" if isinstance(c, list) else f"{c:g}" if c is not None else ""
-    lr = f"solver={params['solver']} C={c}" if params.get("solver", "sgd") != "sgd" else \
-        f"lr={config.train.lr:g}"
+    if params.get("solver", "sgd") == "sgd":
+        lr = f"lr={config.train.lr:g}"
+    else:  # (a solver has no learning rate; its C is a number or a list tried on validation)
+        C = params["C"]
+        lr = f"solver={params['solver']} C=" + (f"[{','.join(f'{v:g}' for v in C)}]" if isinstance(C, list) else f"{C:g}")
     tokenizer = f"tokenizer={config.preprocess.tokenizer}"
     return " ".join(part for part in (model, lr, tokenizer) if part)
 

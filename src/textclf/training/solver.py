@@ -21,9 +21,6 @@ from textclf.errors import UsageError
 
 __all__ = ["fit_with_solver", "feature_matrix"]
 
-SOLVERS = ("svm",)
-
-
 def feature_matrix(model, split, batch_size: int = 1024):
     """The split's documents as the model's sparse feature matrix (scipy CSR, one row each, in order)."""
     import scipy.sparse as sp
@@ -43,8 +40,6 @@ def fit_with_solver(setup) -> tuple[float, int, int]:
     """Fit ``setup.model`` with its solver on the training split; the training loss, the correct
     count (as the loop counts them) and the number of examples."""
     model, split, task = setup.model, setup.prepared.splits["train"], setup.task
-    if model.solver not in SOLVERS:
-        raise UsageError(f"model solver {model.solver!r}: unknown; choose one of {', '.join(SOLVERS)}")
     if setup.distributed.active:
         raise UsageError("a model fitted by a solver (model.solver: svm) trains in one process: "
                          "run it without torchrun, or set model.solver: sgd")
