@@ -131,7 +131,7 @@ class ModelConfig(BaseModel):
 
 
 class TrainConfig(_Section):
-    # Sparse embedding tables get SparseAdam whatever this says.
+    # Sparse embedding tables get RowAdam (SparseAdam's algorithm) whatever this says.
     optimizer: Literal["adamw", "adam"] = "adamw"
     lr: float = Field(2e-3, gt=0)  # the learning rate (textclf lr-find suggests one)
     weight_decay: float = Field(0.0, ge=0)  # decoupled (adamw) or L2 (adam); never on sparse tables

@@ -26,7 +26,7 @@ mean probabilities are the prediction: an ensemble of K runs that differ in init
 about the cost of one model K times as wide (the rows a batch touches are the same).
 
 Both tables are sparse by default: a step only touches the rows of the batch's features, and
-those parameters are updated by ``SparseAdam`` (see ``training/optimizer.py``).
+those parameters are updated by ``RowAdam``, SparseAdam's algorithm (see ``training/optimizer.py``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ solver, converged, in seconds, and the model stays this torch model for export, 
 and the Predictor.
 
 Otherwise (``solver: sgd``) training is the usual loop: the tables are sparse (a step touches only the rows of its batch's
-features, updated by SparseAdam); ``l2`` adds ``l2/2 · ||w||²`` of the rows a batch reads to its
+features, updated by RowAdam, SparseAdam's algorithm); ``l2`` adds ``l2/2 · ||w||²`` of the rows a batch reads to its
 loss (the L2 penalty of logistic regression, applied lazily as sparse SGD implementations do),
 and early stopping on validation does the rest of the regularising. The weights start at 0 (a
 convex model needs no random start), so the first logits are the bias alone.

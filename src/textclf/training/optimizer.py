@@ -2,19 +2,22 @@
 
 Embedding tables built with ``sparse=True`` get sparse gradients: only the rows of the batch's
 tokens. Dense optimizers would update every row of the table at every step (the study's
-embedding alone is 10 M parameters); those tables go to ``torch.optim.SparseAdam`` instead,
-and the other parameters to the configured AdamW/Adam. ``SparseAdam`` has no weight decay, so
-``train.weight_decay`` applies to the dense parameters only.
+embedding alone is 10 M parameters); those tables go to :class:`RowAdam` instead (SparseAdam's
+algorithm, state and numbers, stepped row by row: below), and the other parameters to the
+configured AdamW/Adam. SparseAdam has no weight decay, so ``train.weight_decay`` applies to the
+dense parameters only.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
 
 from textclf.config import TrainConfig
 
-__all__ = ["SplitOptimizer", "make_optimizer", "sparse_parameters", "gradient_values", "clip_gradients"]
+__all__ = ["RowAdam", "SplitOptimizer", "make_optimizer", "sparse_parameters", "gradient_values", "clip_gradients"]
 
 
 def sparse_parameters(model: nn.Module) -> list[nn.Parameter]:
@@ -23,6 +26,54 @@ def sparse_parameters(model: nn.Module) -> list[nn.Parameter]:
         m.weight for m in model.modules()
         if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse and m.weight.requires_grad
     ]
+
+
+class RowAdam(torch.optim.SparseAdam):
+    """``torch.optim.SparseAdam`` with a faster step: the same update, state (``step``,
+    ``exp_avg``, ``exp_avg_sq``; checkpoints load either way) and results to float rounding.
+
+    SparseAdam reads the moments of the gradient's rows with ``sparse_mask`` and writes them back
+    by adding sparse tensors, each a pass over sparse machinery; gathering the rows once
+    (``index_select``), updating them densely and writing them back (``index_copy_``,
+    ``index_add_``) does the same arithmetic in about 0.6 of the time: the optimizer was half of
+    a bag epoch on 20 Newsgroups (``benchmarks/sparse_adam.py``)."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            eps, lr = group["eps"], float(group["lr"])
+            sign = -1.0 if group.get("maximize", False) else 1.0
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if not p.grad.is_sparse:
+                    raise RuntimeError("RowAdam (SparseAdam) needs sparse gradients; use Adam for dense ones")
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["step"] += 1
+                grad = p.grad.coalesce()  # the update is not linear: each row once
+                rows, values = grad.indices()[0], grad.values()
+                if values.numel() == 0:
+                    continue
+                if sign < 0:
+                    values = -values
+                exp_avg = state["exp_avg"].index_select(0, rows).lerp_(values, 1 - beta1)
+                exp_avg_sq = state["exp_avg_sq"].index_select(0, rows).mul_(beta2).addcmul_(
+                    values, values, value=1 - beta2)
+                state["exp_avg"].index_copy_(0, rows, exp_avg)
+                state["exp_avg_sq"].index_copy_(0, rows, exp_avg_sq)
+                step = state["step"]
+                step_size = lr * math.sqrt(1 - beta2 ** step) / (1 - beta1 ** step)
+                p.index_add_(0, rows, exp_avg.div_(exp_avg_sq.sqrt_().add_(eps)), alpha=-step_size)
+        return loss
 
 
 class SplitOptimizer:
@@ -70,7 +121,7 @@ def make_optimizer(
     if not sparse:
         return cls(dense, lr=lr, weight_decay=weight_decay)
     parts = [cls(dense, lr=lr, weight_decay=weight_decay)] if dense else []
-    return SplitOptimizer(parts + [torch.optim.SparseAdam(sparse, lr=lr)])
+    return SplitOptimizer(parts + [RowAdam(sparse, lr=lr)])
 
 
 def gradient_values(p: torch.Tensor) -> torch.Tensor | None:
