@@ -82,3 +82,16 @@ def test_weights_that_do_not_fit_the_model_are_a_checkpoint_error(trained_run, t
     err = capsys.readouterr().err
     assert code == 5 and "the weights do not fit model 'bigru_attention'" in err and "Traceback" not in err
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_data_settings_come_from_the_saved_config_or_the_defaults(trained_run):
+    """How a model's files were read (predict, explain and Dask read new files the same way);
+    an artifact whose saved config lacks a key (an older one) gets DataConfig's default."""
+    artifact = Predictor.load(trained_run / "checkpoints" / "best.ckpt").artifact
+    artifact.config["data"].update(encoding="latin-1", text_column=["title", "body"])
+    artifact.config["data"].pop("label_separator", None)
+    assert artifact.data_setting("encoding") == "latin-1"
+    assert artifact.data_setting("text_column") == ["title", "body"]
+    assert artifact.data_setting("label_separator") == "|"
+    del artifact.config["data"]
+    assert artifact.data_setting("text_column") == "text" and artifact.data_setting("id_column") is None

@@ -129,6 +129,15 @@ class ModelArtifact:
         del meta["state_dict"]
         return meta
 
+    def data_setting(self, key: str) -> Any:
+        """``data.<key>`` of the config the model was trained with (how its files were read:
+        ``text_column``, ``encoding``, ``id_column``, ``label_separator``); ``DataConfig``'s
+        default where the saved config lacks it (older artifacts)."""
+        from textclf.config import DataConfig
+
+        data = self.config.get("data") or {}
+        return data[key] if key in data else DataConfig.model_fields[key].default
+
     @property
     def where(self) -> str:
         return str(self.source) if self.source else "model artifact"

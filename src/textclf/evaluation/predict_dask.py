@@ -57,7 +57,7 @@ def predict_partition(frame: pd.DataFrame, checkpoints: tuple[str, ...], *, text
     probs = predictor.predict_proba(texts) if texts else np.zeros((0, len(predictor.classes)), np.float32)
     labels = predictor.labels_of(probs)
     if predictor.task_.multilabel:
-        separator = predictor.artifact.config["data"].get("label_separator", "|")
+        separator = predictor.artifact.data_setting("label_separator")
         labels = [separator.join(x) for x in labels]
     if id_column:
         ids = ["" if v is None else str(v) for v in frame[id_column]]
@@ -79,8 +79,7 @@ def predict_dask(frame, checkpoint: str | Path | list[str | Path], *, text_colum
 
     checkpoints = tuple(str(Path(c).resolve()) for c in (checkpoint if isinstance(checkpoint, list) else [checkpoint]))
     predictor = _predictor(checkpoints, batch_size)  # here too: a bad checkpoint fails now, not on a worker
-    data = predictor.artifact.config["data"]
-    text_column = text_column or data.get("text_column", "text")
+    text_column = text_column or predictor.artifact.data_setting("text_column")
     wanted = [text_column] if isinstance(text_column, str) else list(text_column)
     missing = [c for c in wanted + ([id_column] if id_column else []) if c not in frame.columns]
     if missing:

@@ -53,13 +53,13 @@ def predict_file(
     names = predictor.classes
     if top_k is not None and not 1 <= top_k <= len(names):
         raise UsageError(f"--top-k {top_k}: choose between 1 and {len(names)} (the number of classes)")
-    data = predictor.artifact.config["data"]
-    text_column = text_column or data.get("text_column", "text")
+    setting = predictor.artifact.data_setting
+    text_column = text_column or setting("text_column")
     explicit_id = id_column
-    named_id = id_column or data.get("id_column")  # --id-column must exist; the config's is warned about
+    named_id = id_column or setting("id_column")  # --id-column must exist; the config's is warned about
     id_column = named_id or id_name
-    encoding = encoding or data.get("encoding", "utf-8")
-    separator = data.get("label_separator", "|")
+    encoding = encoding or setting("encoding")
+    separator = setting("label_separator")
     multilabel = predictor.task_.multilabel
 
     header = [id_name, label_name]

@@ -47,10 +47,10 @@ def texts_from_file(predictor: Predictor, path: str | Path, text_column: str | N
     ``data.text_column`` and ``data.encoding`` unless given)."""
     from textclf.data.files import read_table, texts_of
 
-    data = predictor.artifact.config.get("data", {})
-    column = text_column or data.get("text_column", "text")
+    setting = predictor.artifact.data_setting
     path = Path(path)
-    return texts_of(read_table(path, encoding or data.get("encoding", "utf-8")), column, path)[:limit]
+    return texts_of(read_table(path, encoding or setting("encoding")), text_column or setting("text_column"),
+                    path)[:limit]
 
 
 def explain_texts(predictor: Predictor, texts: list[str]) -> list[Explanation]:
