@@ -86,6 +86,18 @@ def test_the_budget_skips_the_candidates_not_started_in_time(sms, tmp_path, caps
     assert load_config(run.layout.config).model.name == CANDIDATES[0].model["name"]
 
 
+def test_a_candidate_cut_short_by_the_budget_is_told_from_one_stopped_early():
+    from textclf.training.final import TrainResult
+    from textclf.training.select import _cut_short
+
+    config = config_from_dict({"name": "x", "model": {"name": "bag_of_ngrams"},
+                               "train": {"epochs": 10, "early_stopping_patience": 2}})
+    history = lambda n: [{"epoch": i + 1} for i in range(n)]  # noqa: E731
+    assert _cut_short(TrainResult("r", 3, 0.9, history(3)), config)  # 3 of 10, the last improved
+    assert not _cut_short(TrainResult("r", 3, 0.9, history(5)), config)  # 2 epochs without improving
+    assert not _cut_short(TrainResult("r", 9, 0.9, history(10)), config)  # every epoch ran
+
+
 def test_an_interrupted_selection_says_it_does_not_resume_and_leaves_nothing(sms, tmp_path):
     import signal
 

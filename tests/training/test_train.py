@@ -105,6 +105,17 @@ def test_early_stopping_and_other_monitors(mini_config, tmp_path):
     assert result.best_epoch == int(np.argmin(losses)) + 1
 
 
+def test_a_run_stops_after_the_epoch_in_which_its_budget_runs_out(mini_config, tmp_path, capsys):
+    config = load_config(mini_config, ["train.epochs=4", "train.budget=0.001"])
+    result = train(config, run_dir=tmp_path / "r", progress=False)
+    assert len(result.history) == 1 and result.best_epoch == 1
+    assert (tmp_path / "r" / "checkpoints" / "best.ckpt").is_file()
+    assert "train.budget 0.001 s spent: stopping after epoch 1 of 4 (best epoch 1 kept)" in capsys.readouterr().out
+    # Enough budget: every epoch runs.
+    assert len(train(load_config(mini_config, ["train.epochs=2", "train.budget=3600"]), run_dir=tmp_path / "s",
+                     progress=False, final_evaluation=False).history) == 2
+
+
 def test_a_tied_accuracy_goes_to_the_epoch_with_the_lower_validation_loss():
     state = LoopState()
     epochs = [(0.90, 0.50), (0.95, 0.40), (0.95, 0.30), (0.95, 0.35), (0.94, 0.20)]

@@ -173,8 +173,10 @@ class TrainConfig(_Section):
     calibration: Literal["temperature", "none"] = "temperature"
     # Stop after this many epochs without a better monitored metric; unset: run every epoch.
     early_stopping_patience: Optional[int] = Field(None, ge=1)
-    # A config with no model section: seconds the default selection may spend training its
-    # candidates; once spent, the candidates not yet started are skipped. Unset: all train.
+    # Seconds of training: the run stops after the epoch in which they run out and keeps its best
+    # epoch (a solver's one-pass fit is not cut). A config with no model section: the default
+    # selection skips the candidates not started in time and gives each the seconds left. Unset:
+    # no limit.
     budget: Optional[float] = Field(None, gt=0)
     # Batches of similar length: far less padding, same examples per epoch.
     bucket_by_length: bool = True

@@ -284,6 +284,7 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
     print(f"model {setup.config.model.name}: {n_params:,} parameters on {setup.device}; "
           f"train {len(setup.prepared.splits['train']):,} / val {len(val_split):,} examples", flush=True)
     writer = MetricsWriter(run.metrics, run.tensorboard)
+    started = time.perf_counter()  # (train.budget counts from here, in a resumed run too)
     try:
         with _Interrupt() as interrupt:
             while state.epoch_done < t.epochs and not state.stopped_early:
@@ -291,6 +292,9 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
                 _train_epoch(setup, run, state, epoch, interrupt, progress, writer)
                 record = _validate(setup, state, epoch)
                 improved = state.end_epoch(record, t.monitor, t.epochs, t.early_stopping_patience)
+                out_of_time = (t.budget is not None and not state.stopped_early and epoch < t.epochs
+                               and time.perf_counter() - started >= t.budget)
+                state.stopped_early = state.stopped_early or out_of_time
                 artifact = _save_last(setup, run, state, record) if setup.resumable else setup.artifact(record)
                 if improved:  # weights only: resuming reads last.ckpt, which keeps the optimizer
                     artifact.save(run.best_checkpoint)
@@ -305,7 +309,10 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
                     f"{record['epoch_seconds']:.1f}s{'  *best' if improved else ''}",
                     flush=True,
                 )
-                if state.stopped_early:
+                if out_of_time:
+                    print(f"train.budget {t.budget:g} s spent: stopping after epoch {epoch} of {t.epochs} "
+                          f"(best epoch {state.best_epoch} kept)")
+                elif state.stopped_early:
                     print(f"early stopping: {t.monitor} has not improved for {state.stale_epochs} epochs")
                 if on_epoch is not None:
                     on_epoch(record)

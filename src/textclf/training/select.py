@@ -4,7 +4,8 @@ A config that names no model (``model.auto``) gets, from ``textclf train``, ever
 ``config/default_recipe.py`` in turn, each a normal run trained until its monitored validation
 metric stops improving, all on the same split (data encoded once per tokenizer, from the cache).
 Within ``train.budget`` seconds, when one is set, the candidates not started in time are
-skipped (the first always trains). The best on the monitored validation metric wins (ties: the
+skipped (the first always trains) and each one started gets the seconds left as its own
+``train.budget`` (it stops after the epoch in which they run out, keeping its best epoch). The best on the monitored validation metric wins (ties: the
 lower validation loss, after temperature scaling for multiclass; on accuracy, a candidate behind
 the best by no more than the noise of a paired comparison counts as level, and the lowest
 calibrated loss among the level ones wins: see ``_rank``); its
@@ -84,6 +85,9 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
             print(f"default selection: candidate {i}/{len(CANDIDATES)} {candidate.name} ({row['settings']})",
                   file=sys.stderr, flush=True)
             t0 = time.perf_counter()
+            if budget is not None:  # what is left of it is the candidate's own
+                cand_config = cand_config.model_copy(update={"train": cand_config.train.model_copy(
+                    update={"budget": max(round(budget - spent, 1), 0.1)})})
             try:
                 result = train(cand_config, run_dir=run.candidates / candidate.name,
                                prepared=prepared_by[key], progress=progress, final_evaluation=False,
@@ -97,7 +101,8 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
                     f"run folder is removed: run textclf train --config again") from None
             val_loss, correct = _validation(result, cand_config, prepared_by[key])
             row.update(val_score=result.best_score, val_loss=val_loss, best_epoch=result.best_epoch,
-                       epochs=len(result.history), seconds=time.perf_counter() - t0, status="trained")
+                       epochs=len(result.history), seconds=time.perf_counter() - t0,
+                       status="trained" + ("; cut short by train.budget" if _cut_short(result, cand_config) else ""))
             results[candidate.name] = (result, cand_config, prepared_by[key])
             if correct is not None:
                 row["_correct"] = correct  # (not written out)
@@ -140,6 +145,13 @@ def _validation(result: TrainResult, config: Config, prepared: PreparedData) -> 
     return loss, logits.argmax(1) == np.asarray(val.labels)
 
 
+def _cut_short(result: TrainResult, config: Config) -> bool:
+    """Whether the run ended before its epochs were done without early stopping: its budget did."""
+    t, epochs = config.train, len(result.history)
+    stopped = t.early_stopping_patience is not None and epochs - result.best_epoch >= t.early_stopping_patience
+    return epochs < t.epochs and not stopped
+
+
 def _settings(config: Config) -> str:
     """What a candidate trains, in a few words: its model keys and the settings it changes."""
     params = config.model.params()
@@ -163,15 +175,15 @@ def _rank(rows: list[dict], monitor: str) -> str:
     level with it; of those, the one with the lowest calibrated validation loss, a score that every
     document moves a little instead of a few moving it a lot, wins."""
     larger = monitor != "val_loss"
-    trained = [r for r in rows if r.get("status") == "trained"]
+    trained = [r for r in rows if r.get("status", "").startswith("trained")]
     trained.sort(key=lambda r: ((-r["val_score"] if larger else r["val_score"]), r["val_loss"]))
     leader = trained[0]
     if "_correct" in leader and monitor in ("val_accuracy", "val_f1_micro"):  # (multiclass micro-F1 is accuracy)
         level = [r for r in trained if _level(leader["_correct"], r["_correct"])]
         winner = min(level, key=lambda r: r["val_loss"])
         if winner is not leader:
-            winner["status"] = (f"trained; accuracy level with {leader['candidate']}'s (within the noise of "
-                                "their difference), lower calibrated val loss")
+            winner["status"] += (f"; accuracy level with {leader['candidate']}'s (within the noise of "
+                                 "their difference), lower calibrated val loss")
             trained.remove(winner)
             trained.insert(0, winner)
     for rank, row in enumerate(trained, 1):
