@@ -25,8 +25,6 @@ from textclf.config.default_recipe import (
     decide_from_data,
 )
 from textclf.config.schema import (
-    NEWSGROUPS_SHA256,
-    NEWSGROUPS_URL,
     Config,
     DataConfig,
     ModelConfig,
@@ -40,7 +38,7 @@ from textclf.config.schema import (
 __all__ = [
     "Config", "DataConfig", "PreprocessConfig", "ModelConfig", "TrainConfig", "SearchConfig", "SearchRange",
     "TrackingConfig", "DEFAULT_RECIPE", "SHORT_TEXT_MODEL", "SHORT_TEXT_PREPROCESS", "SHORT_TEXT_TOKENS",
-    "SHORT_TEXT_TRAIN", "CANDIDATES", "SELECTION_TRAIN", "Candidate", "NEWSGROUPS_URL", "NEWSGROUPS_SHA256",
+    "SHORT_TEXT_TRAIN", "CANDIDATES", "SELECTION_TRAIN", "Candidate",
     "apply_default_recipe", "decide_from_data", "candidate_raw",
     "load_config", "config_from_dict", "parse_overrides", "apply_overrides", "dump_config", "set_dotted",
 ]

@@ -29,11 +29,6 @@ __all__ = [
     "SearchRange",
 ]
 
-# The archive as scikit-learn fetches it; the checksum is the one scikit-learn records for it.
-NEWSGROUPS_URL = "https://ndownloader.figshare.com/files/5975967"
-NEWSGROUPS_SHA256 = "8f1b2514ca22a5ade8fbb9cfa5727df95fa587f4c87b786e15c759fa66d95610"
-
-
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -69,8 +64,10 @@ class DataConfig(_Section):
 
     # --- source: 20newsgroups
     download: bool = False
-    url: str = NEWSGROUPS_URL  # where download: true fetches the archive
-    sha256: str = NEWSGROUPS_SHA256  # a downloaded archive is kept only if it has this sha256
+    # Where download: true fetches the archive, and the sha256 a downloaded one must have to be
+    # kept; unset: the canonical archive and its checksum (data/newsgroups.py).
+    url: Optional[str] = None
+    sha256: Optional[str] = None
     # random: pool train+test, split stratified; bydate: the official chronological split.
     # (For files, test_size and val_size are fractions of the train file when test/val are missing.)
     protocol: Literal["random", "bydate"] = "random"
