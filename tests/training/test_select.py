@@ -90,12 +90,17 @@ def test_a_candidate_cut_short_by_the_budget_is_told_from_one_stopped_early():
     from textclf.training.final import TrainResult
     from textclf.training.select import _cut_short
 
-    config = config_from_dict({"name": "x", "model": {"name": "bag_of_ngrams"},
-                               "train": {"epochs": 10, "early_stopping_patience": 2}})
+    train = {"epochs": 10, "early_stopping_patience": 2, "budget": 60}
+    config = config_from_dict({"name": "x", "model": {"name": "bag_of_ngrams"}, "train": train})
     history = lambda n: [{"epoch": i + 1} for i in range(n)]  # noqa: E731
     assert _cut_short(TrainResult("r", 3, 0.9, history(3)), config)  # 3 of 10, the last improved
     assert not _cut_short(TrainResult("r", 3, 0.9, history(5)), config)  # 2 epochs without improving
     assert not _cut_short(TrainResult("r", 9, 0.9, history(10)), config)  # every epoch ran
+    # No budget: nothing cut it; a solver's one pass is all its training.
+    assert not _cut_short(TrainResult("r", 3, 0.9, history(3)), config_from_dict(
+        {"name": "x", "model": {"name": "bag_of_ngrams"}, "train": {**train, "budget": None}}))
+    assert not _cut_short(TrainResult("r", 1, 0.9, history(1)), config_from_dict(
+        {"name": "x", "model": {"name": "linear", "solver": "svm"}, "train": train}))
 
 
 def test_an_interrupted_selection_says_it_does_not_resume_and_leaves_nothing(sms, tmp_path):

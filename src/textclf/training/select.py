@@ -146,8 +146,11 @@ def _validation(result: TrainResult, config: Config, prepared: PreparedData) -> 
 
 
 def _cut_short(result: TrainResult, config: Config) -> bool:
-    """Whether the run ended before its epochs were done without early stopping: its budget did."""
+    """Whether the run ended before its epochs were done without early stopping: its budget did
+    (a solver's one pass is its whole training)."""
     t, epochs = config.train, len(result.history)
+    if t.budget is None or config.model.params().get("solver", "sgd") != "sgd":
+        return False
     stopped = t.early_stopping_patience is not None and epochs - result.best_epoch >= t.early_stopping_patience
     return epochs < t.epochs and not stopped
 
