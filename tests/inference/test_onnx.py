@@ -30,6 +30,8 @@ SMALL = {
 VARIANTS = [(name, name, params) for name, params in SMALL.items()] + [
     ("bag_of_ngrams-chars", "bag_of_ngrams", {**SMALL["bag_of_ngrams"], "minn": 2, "maxn": 4, "char_buckets": 3000}),
     ("bag_of_ngrams-members", "bag_of_ngrams", {**SMALL["bag_of_ngrams"], "members": 3}),
+    # Fewer table columns than classes: the tables are exported as they are, not projected.
+    ("bag_of_ngrams-narrow", "bag_of_ngrams", {**SMALL["bag_of_ngrams"], "embedding_dim": 2}),
 ]
 
 
@@ -61,7 +63,11 @@ def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, 
     assert sorted(p.name for p in out.iterdir()) == ["model.onnx", "textclf.json"]
     if name in ("bag_of_ngrams", "linear"):  # a Loop node runs once per element: 80 times slower (subwords.owners)
         import onnx
-        assert "Loop" not in {node.op_type for node in onnx.load(str(out / "model.onnx")).graph.node}
+        graph = onnx.load(str(out / "model.onnx")).graph
+        assert "Loop" not in {node.op_type for node in graph.node}
+        # A bag with fewer output columns than table columns exports its tables projected onto them.
+        projected = any("projected_" in init.name for init in graph.initializer)
+        assert projected == (name == "bag_of_ngrams" and params["embedding_dim"] > 2)  # (4 classes)
     torch_side, onnx_side = textclf.Predictor.load(run.best_checkpoint), textclf.Predictor.load(out)
     assert onnx_side.runtime == "onnx" and onnx_side.classes == torch_side.classes
     p_torch, p_onnx = torch_side.predict_proba(texts), onnx_side.predict_proba(texts)

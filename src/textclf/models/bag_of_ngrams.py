@@ -299,16 +299,34 @@ def _bag(table: nn.Embedding, rows: torch.Tensor, weights: torch.Tensor, offsets
 
 class _ExportForm(nn.Module):
     """The same logits without ``embedding_bag`` (whose ``padding_idx`` ONNX cannot express):
-    rows are gathered and summed with their weights, which are 0 wherever ``padding_idx`` would
-    have skipped a row. The ids get ``ngrams - 1`` padding columns first, so that every n-gram
-    length has at least one (masked) position whatever the traced length is."""
+    rows are gathered and summed with their weights (a batched MatMul), which are 0 wherever
+    ``padding_idx`` would have skipped a row. The ids get ``ngrams - 1`` padding columns first, so
+    that every n-gram length has at least one (masked) position whatever the traced length is.
+
+    Gathering the rows is most of the work in onnxruntime, so when the output layer has fewer
+    columns than the tables (members × classes < members × embedding_dim: a few classes) the
+    tables are exported already multiplied by it: a document's weighted sum of projected rows is
+    its logits before the bias (the layer is linear and dropout is off), and each gathered row is
+    ``members × classes`` numbers wide instead of ``members × embedding_dim``."""
 
     def __init__(self, model: BagOfNgrams):
         super().__init__()
         self.model = model
+        tables = {"embedding": model.embedding, "ngram_embedding": model.ngram_embedding,
+                  "char_embedding": model.char_embedding}
+        self.tables = {name: None if t is None else t.weight for name, t in tables.items()}
+        self.register_buffer("projected_bias", None)
+        layer = _output_layer(model)
+        if layer is not None and layer[0].size(1) < model.embedding.embedding_dim:
+            weight, bias = layer
+            self.projected_bias = bias.float()
+            for name, table in self.tables.items():
+                if table is not None:
+                    self.register_buffer(f"projected_{name}", (table.detach().double() @ weight).float())
+                    self.tables[name] = getattr(self, f"projected_{name}")
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        m = self.model
+        m, tables = self.model, self.tables
         ids = nn.functional.pad(ids, (0, m.params.ngrams - 1), value=m.pad_id)
         feats, valid = m.features(ids, lengths)
         if m.params.tfidf:
@@ -316,15 +334,20 @@ class _ExportForm(nn.Module):
         else:
             weights = m._weights(feats, valid)  # (batch, n_features), 0 where not valid
         width = ids.size(1)
-        doc = (weights[:, :width, None] * m.embedding.weight[ids]).sum(1)  # (batch, dim)
+        doc = _weighted_rows(tables["embedding"], ids, weights[:, :width])
         if m.ngram_embedding is not None:
             ngram_ids = torch.where(valid[:, width:], feats[:, width:] - m.vocab_size, m.params.buckets)
-            doc = doc + (weights[:, width:, None] * m.ngram_embedding.weight[ngram_ids]).sum(1)
+            doc = doc + _weighted_rows(tables["ngram_embedding"], ngram_ids, weights[:, width:])
         if m.char_embedding is not None:
-            doc = doc + self._char_document(ids, lengths)
-        return m.output(doc)
+            doc = doc + self._char_document(ids, lengths, tables["char_embedding"])
+        if self.projected_bias is None:
+            return m.output(doc)
+        logits = doc + self.projected_bias
+        if m.params.members == 1:
+            return logits
+        return m.task.combine(logits.view(logits.size(0), m.params.members, -1))
 
-    def _char_document(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def _char_document(self, ids: torch.Tensor, lengths: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """``BagOfNgrams.char_document`` without ``embedding_bag``'s offsets form (no ONNX
         export). The n-grams come ordered by document, so each document's sum is a difference of
         two running sums (in float64, exact to well below the export's tolerance). In onnxruntime
@@ -332,7 +355,7 @@ class _ExportForm(nn.Module):
         document's row (``benchmarks/inference_speed.py --sets sms`` measures the export)."""
         m = self.model
         docs, bucket, weight = m.char_weights(ids, lengths)
-        vectors = (weight[:, None] * m.char_embedding.weight[bucket]).double()  # (n-grams, dim)
+        vectors = (weight[:, None] * table[bucket]).double()  # (n-grams, columns)
         running = torch.cat([vectors.new_zeros(1, vectors.size(1)), torch.cumsum(vectors, 0)])
         per_doc = torch.zeros_like(lengths).scatter_add(0, docs, torch.ones_like(docs))
         end = torch.cumsum(per_doc, 0)
@@ -353,3 +376,24 @@ class _ExportForm(nn.Module):
         per_doc = m.idf[feats] * (1.0 + torch.log(tf)) * valid
         norm = torch.sqrt((per_doc.pow(2) / tf).sum(1, keepdim=True)).clamp_min(1e-12)
         return per_doc / tf / norm
+
+
+def _weighted_rows(table: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """(batch, columns): each document's rows of ``table`` summed with ``weights`` (batch, n), as
+    one batched MatMul (no (batch, n, columns) product to materialise and reduce)."""
+    return torch.bmm(weights[:, None, :], table[rows]).squeeze(1)
+
+
+def _output_layer(model: BagOfNgrams) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The bag's output layer as one matrix (table columns, members × classes; float64) and its
+    bias, when the output is the bag's own linear layer (a subclass may replace it)."""
+    if type(model).output is not BagOfNgrams.output:
+        return None
+    if model.params.members == 1:
+        return model.fc.weight.detach().double().T, model.fc.bias.detach().double()
+    fc = model.member_fc
+    members, classes, dim = fc.weight.shape
+    weight = torch.zeros(members * dim, members * classes, dtype=torch.float64)
+    for k in range(members):
+        weight[k * dim:(k + 1) * dim, k * classes:(k + 1) * classes] = fc.weight[k].detach().double().T
+    return weight, fc.bias.detach().double().flatten()
