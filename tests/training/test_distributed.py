@@ -17,7 +17,7 @@ CONFIG = """name: ddp
 output_dir: {runs}
 data: {{source: files, train: {csv}, test_size: 0.2, val_size: 0.1, cache_dir: {cache}}}
 preprocess: {{min_freq: 1, max_seq_len: 60}}
-model: {{name: bag_of_ngrams, embedding_dim: 16, buckets: 20000, tfidf: true, sparse: false}}
+model: {{name: bag_of_ngrams, embedding_dim: 16, buckets: 20000, tfidf: true}}
 train: {{epochs: 2, batch_size: {batch}, device: cpu, lr: 0.01, min_steps: {min_steps}}}
 """
 
@@ -81,6 +81,49 @@ def test_two_processes_train_one_run_as_well_as_one_process(tmp_path):
     _run(["train", "--resume", str(run)], tmp_path, torchrun=True)
     assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
     assert len(list((tmp_path / "ddp").iterdir())) == 1
+
+
+def _average_on_rank(rank: int, init: str, out) -> None:
+    import torch
+    import torch.distributed as dist
+
+    from textclf.training.distributed import Distributed
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
+    try:
+        table = torch.nn.Parameter(torch.zeros(6, 2))
+        # rank 0 touched rows 1 and 3 (3 twice: an uncoalesced gradient), rank 1 rows 3 and 5
+        rows = [[1, 3, 3], [3, 5]][rank]
+        values = torch.arange(1.0, 2 * len(rows) + 1).view(-1, 2) * (rank + 1)
+        table.grad = torch.sparse_coo_tensor(torch.tensor([rows]), values, (6, 2))
+        untouched = torch.nn.Parameter(torch.zeros(4, 2))  # no rank touched it: it keeps no gradient
+        Distributed(rank, 2, rank, "gloo").average_sparse([table, untouched])
+        out.put((rank, table.grad.to_dense(), untouched.grad))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_sparse_gradients_are_averaged_over_the_ranks(tmp_path):
+    """What DDP does for dense gradients, for the sparse tables it is told to leave alone."""
+    import torch
+    import torch.multiprocessing as mp
+
+    context = mp.get_context("spawn")
+    out = context.Queue()
+    init = f"file://{tmp_path / 'rendezvous'}"
+    procs = [context.Process(target=_average_on_rank, args=(r, init, out)) for r in range(2)]
+    for p in procs:
+        p.start()
+    results = dict((rank, (grad, none)) for rank, grad, none in (out.get(timeout=60) for _ in procs))
+    for p in procs:
+        p.join(timeout=60)
+    expected = torch.zeros(6, 2)
+    expected[1] = torch.tensor([1.0, 2.0]) / 2
+    expected[3] = (torch.tensor([3.0, 4.0]) + torch.tensor([5.0, 6.0]) + 2 * torch.tensor([1.0, 2.0])) / 2
+    expected[5] = 2 * torch.tensor([3.0, 4.0]) / 2
+    for rank in (0, 1):
+        torch.testing.assert_close(results[rank][0], expected)
+        assert results[rank][1] is None
 
 
 def test_one_process_is_not_distributed(monkeypatch):

@@ -11,8 +11,11 @@ process exactly as before. Under torchrun:
   from the cache), wraps the model in DistributedDataParallel, and trains on its own share of
   each epoch's seeded batches (batch k goes to rank k mod world size; the few batches that do not
   divide evenly are left out of that epoch), so the global batch is ``world size × batch_size``;
-- embedding tables train with dense gradients (DDP reduces a sparse gradient only when the table
-  is used at every step, which a bag of n-grams does not promise), said in one line;
+- embedding tables keep their sparse gradients: DDP is told to leave them alone (it reduces a
+  sparse gradient only when the table is used at every step, which a bag of n-grams does not
+  promise) and after each backward every rank gathers the rows the others touched
+  (:meth:`Distributed.average_sparse`), so each rank updates the same rows by the same mean
+  gradient, as DDP does for the dense parameters;
 - every rank validates on the whole validation split (the same weights give the same numbers, so
   every rank makes the same best-epoch and early-stopping decisions), and the training loss and
   accuracy of an epoch are summed over the ranks;
@@ -72,6 +75,38 @@ class Distributed:
             tensor = tensor.cuda()
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor.cpu().tolist()
+
+
+    def average_sparse(self, parameters: list[torch.Tensor]) -> None:
+        """Replace each parameter's sparse gradient by its mean over the ranks: every rank's rows
+        and values, all-gathered (padded to the longest), concatenated and divided by the world
+        size (a row two ranks touched appears twice; the optimizer's coalescing sums them).
+        Every rank calls this with the same parameters in the same order, at the same step."""
+        if not self.active:
+            return
+        for p in parameters:
+            grad = p.grad.coalesce() if p.grad is not None else None
+            rows = grad.indices()[0] if grad is not None else torch.zeros(0, dtype=torch.long, device=p.device)
+            values = grad.values() if grad is not None else p.new_zeros((0, *p.shape[1:]))
+            count = torch.tensor([rows.numel()], device=p.device)
+            counts = [torch.zeros_like(count) for _ in range(self.world_size)]
+            dist.all_gather(counts, count)
+            longest = int(max(c.item() for c in counts))
+            if longest == 0:
+                p.grad = None
+                continue
+            padded_rows = torch.zeros(longest, dtype=rows.dtype, device=p.device)
+            padded_rows[: rows.numel()] = rows
+            padded_values = values.new_zeros((longest, *values.shape[1:]))
+            padded_values[: rows.numel()] = values
+            all_rows = [torch.empty_like(padded_rows) for _ in range(self.world_size)]
+            all_values = [torch.empty_like(padded_values) for _ in range(self.world_size)]
+            dist.all_gather(all_rows, padded_rows)
+            dist.all_gather(all_values, padded_values)
+            n = [int(c.item()) for c in counts]
+            rows = torch.cat([r[:k] for r, k in zip(all_rows, n)])
+            values = torch.cat([v[:k] for v, k in zip(all_values, n)]) / self.world_size
+            p.grad = torch.sparse_coo_tensor(rows[None], values, p.shape, check_invariants=False)
 
 
 _CURRENT: Distributed | None = None

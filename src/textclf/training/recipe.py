@@ -40,7 +40,7 @@ from textclf.runtime import environment, restore_rng_state, rng_state
 from textclf.text.prepare import PreparedData, prepare_with_recipe
 from textclf.training.distributed import Distributed, current, shutdown
 from textclf.training.final import TrainResult, final_evaluation
-from textclf.training.optimizer import clip_gradients
+from textclf.training.optimizer import clip_gradients, sparse_parameters
 from textclf.training.run_dir import create_run_dir
 from textclf.training.select import select_and_train
 from textclf.training.setup import RunSetup, setup_run
@@ -377,6 +377,8 @@ def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, 
                                             t.label_smoothing)
         penalty = model.regularization()  # e.g. the linear model's L2 on the rows it read
         (loss if penalty is None else loss + penalty).backward()
+        if setup.distributed.active:  # (DDP averaged the dense gradients during backward)
+            setup.distributed.average_sparse(sparse_parameters(model))
         # The norm before clipping (no clipping when grad_clip is unset): checks for inf/NaN.
         norm = clip_gradients(model.parameters(), t.grad_clip)
         if not (torch.isfinite(loss) and torch.isfinite(norm)):

@@ -28,7 +28,7 @@ from textclf.text.vectors import read_vectors
 from textclf.text.vocabulary import PAD_ID, word_strings
 from textclf.training.distributed import Distributed
 from textclf.training.loss import class_weights
-from textclf.training.optimizer import SplitOptimizer, make_optimizer
+from textclf.training.optimizer import SplitOptimizer, make_optimizer, sparse_parameters
 from textclf.training.schedule import Schedule, make_schedule
 
 __all__ = ["RunSetup", "setup_run", "build_context", "features_folder", "feature_batches"]
@@ -109,8 +109,6 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
     model = model.to(device)
     if model.caches_features:  # e.g. a frozen encoder's document vectors, computed once
         _precompute(model, config, prepared, distributed)
-    if distributed.active:
-        _dense_tables(model, distributed)
     weights = class_weights(t.class_weights, counts, prepared.label_names, multilabel=task.multilabel,
                             num_examples=len(train_split))
     criterion = task.criterion(None if weights is None else weights.to(device), t.label_smoothing)
@@ -139,8 +137,13 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
 
         # A performance hint about gradient memory layouts, printed by every rank at every step.
         warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-        trainer = DistributedDataParallel(model, find_unused_parameters=not model.uses_every_parameter,
-                                          device_ids=[distributed.local_rank] if device.type == "cuda" else None)
+        # Sparse tables are left to Distributed.average_sparse (after each backward), the rest to DDP.
+        sparse = {id(p) for p in sparse_parameters(model)}
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+            model, [name for name, p in model.named_parameters() if id(p) in sparse])
+        if any(p.requires_grad and id(p) not in sparse for p in model.parameters()):
+            trainer = DistributedDataParallel(model, find_unused_parameters=not model.uses_every_parameter,
+                                              device_ids=[distributed.local_rank] if device.type == "cuda" else None)
     optimizer = make_optimizer(t, model)
     return RunSetup(config, prepared, device, model, optimizer, criterion, loader, weights, counts, task,
                     schedule=make_schedule(t, optimizer, len(loader)), distributed=distributed, trainer=trainer)
@@ -165,19 +168,6 @@ def features_folder(config: Config) -> Path | None:
 def feature_batches(model: TextClassifier, batch_size: int = 64):
     """The batches ``precompute_features`` runs a split in: by length, within the model's token budget."""
     return lambda split: sorted_batches(split, batch_size, model.max_batch_tokens)
-
-
-def _dense_tables(model: nn.Module, distributed: Distributed) -> None:
-    sparse = [m for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse]
-    for module in sparse:
-        module.sparse = False  # read at every forward: the gradient is dense from now on
-    if sparse and distributed.is_main:
-        rows = sum(m.weight.shape[0] for m in sparse)
-        print(f"warning: distributed: {len(sparse)} embedding table(s) of {rows:,} rows train with dense gradients "
-              "(DDP reduces a sparse gradient only when the table is used at every step): every step now "
-              "updates every row, which can be many times slower than one process with sparse updates; "
-              "for a bag or linear model, one process (textclf train without torchrun) is usually faster",
-              file=sys.stderr, flush=True)
 
 
 def _load_vectors(model: TextClassifier, params: dict, prepared: PreparedData) -> None:
