@@ -30,16 +30,15 @@ import numpy as np
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import markdown_table, write_section  # noqa: E402
+from results import markdown_table, write_section
 
-from textclf.artifact import ModelArtifact  # noqa: E402
-from textclf.config import load_config  # noqa: E402
-from textclf.data import load_corpus  # noqa: E402
-from textclf.inference import predict_logits  # noqa: E402
-from textclf.text.encoding import encode_texts  # noqa: E402
-from textclf.text.prepare import prepare_data  # noqa: E402
-from textclf.training import train  # noqa: E402
+from textclf.artifact import ModelArtifact
+from textclf.config import load_config
+from textclf.data import load_corpus
+from textclf.inference import predict_logits
+from textclf.text.encoding import encode_texts
+from textclf.text.prepare import prepare_data
+from textclf.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "20newsgroups_bigru.yaml"

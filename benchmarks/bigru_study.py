@@ -28,8 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import command, machine, markdown_table, write_section  # noqa: E402
+from results import command, machine, markdown_table, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = Path(__file__).resolve().parent / "bigru_study_rows.json"

@@ -17,15 +17,13 @@ import argparse
 import contextlib
 import io
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import peers  # noqa: E402  (the data sets and how the default system reads them)
+import peers  # the data sets and how the default system reads them
 
 
 def greedy(probabilities: dict[str, np.ndarray], labels: np.ndarray, rounds: int = 10) -> tuple[list[str], float]:

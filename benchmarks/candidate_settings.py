@@ -22,14 +22,12 @@ import argparse
 import contextlib
 import io
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import peers  # noqa: E402  (the data sets and how the default system reads them)
+import peers  # the data sets and how the default system reads them
 
 
 def _variant(text: str) -> tuple[str, dict[str, str]]:

@@ -20,8 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import markdown_table, write_section  # noqa: E402
+from results import markdown_table, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPETITOR = """

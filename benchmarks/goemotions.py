@@ -52,8 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import markdown_table, write_section  # noqa: E402
+from results import markdown_table, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = Path(__file__).resolve().parent / "goemotions_rows.json"

@@ -30,16 +30,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peers import _fasttext, _linear_svc  # noqa: E402
-from results import markdown_table, write_section  # noqa: E402
+from peers import _fasttext, _linear_svc
+from results import markdown_table, write_section
 
-from textclf.config import load_config  # noqa: E402
-from textclf.data import load_corpus  # noqa: E402
-from textclf.evaluation.predict_file import predict_file  # noqa: E402
-from textclf.inference import Predictor  # noqa: E402
-from textclf.inference.onnx_export import export_onnx  # noqa: E402
-from textclf.training import train  # noqa: E402
+from textclf.config import load_config
+from textclf.data import load_corpus
+from textclf.evaluation.predict_file import predict_file
+from textclf.inference import Predictor
+from textclf.inference.onnx_export import export_onnx
+from textclf.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,15 +18,13 @@ import argparse
 import contextlib
 import io
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import goemotions  # noqa: E402  (the data sets)
+import goemotions  # the data sets
 
 SETTINGS = ("tune_global", "tune_mixed", "tune_per_class")
 

@@ -22,12 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import markdown_table, write_section  # noqa: E402
+from results import markdown_table, write_section
 
-from textclf.config import load_config  # noqa: E402
-from textclf.data import SPLITS, load_corpus  # noqa: E402
-from textclf.text.prepare import encode_corpus, prepare_data  # noqa: E402
+from textclf.config import load_config
+from textclf.data import SPLITS, load_corpus
+from textclf.text.prepare import encode_corpus, prepare_data
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "20newsgroups_bigru.yaml"

@@ -38,8 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import markdown_table, write_section  # noqa: E402
+from results import markdown_table, write_section
 
 COLUMNS = [
     ("documents", "documents", ",d"),

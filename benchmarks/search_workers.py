@@ -20,15 +20,13 @@ import argparse
 import itertools
 import multiprocessing
 import os
-import sys
 import threading
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import markdown_table, write_section  # noqa: E402
+from results import markdown_table, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "20newsgroups_bigru_search.yaml"

@@ -28,11 +28,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import markdown_table, write_section  # noqa: E402
+from results import markdown_table, write_section
 
-import textclf  # noqa: E402
-from textclf.data import load_corpus  # noqa: E402
+import textclf
+from textclf.data import load_corpus
 
 
 def _free_port() -> int:

@@ -13,19 +13,17 @@ milliseconds, and how far the two runs' weights end apart (the same algorithm: f
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import markdown_table, write_section  # noqa: E402
+from results import markdown_table, write_section
 
-from textclf.config import load_config  # noqa: E402
-from textclf.text.prepare import prepare_data  # noqa: E402
-from textclf.training.optimizer import RowAdam, SplitOptimizer, clip_gradients, sparse_parameters  # noqa: E402
-from textclf.training.setup import setup_run  # noqa: E402
+from textclf.config import load_config
+from textclf.text.prepare import prepare_data
+from textclf.training.optimizer import RowAdam, SplitOptimizer, clip_gradients, sparse_parameters
+from textclf.training.setup import setup_run
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "20newsgroups_default.yaml"
