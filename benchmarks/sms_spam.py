@@ -1,17 +1,15 @@
 """SMS spam: our LSTM with and without class weights against TF-IDF + LinearSVC, same test split.
 
-    TEXTCLF_DATA=../shared/data python benchmarks/sms_spam.py [--epochs 15] [--threads N]
+    TEXTCLF_DATA=../shared/data python benchmarks/sms_spam.py [--epochs 15] [--threads N] [--write]
 
-Prints a Markdown table (test macro-F1, spam precision/recall, train time) and writes it to
-benchmarks/RESULTS_sms_spam.md. The split is the one configs/sms_spam_lstm.yaml makes (stratified,
+Prints a Markdown table (test macro-F1, spam precision/recall, train time); ``--write`` puts it
+into benchmarks/RESULTS.md (section "sms-spam-lstm"). The split is the one configs/sms_spam_lstm.yaml makes (stratified,
 seed 42: 70 % train, 10 % val, 20 % test); the SVM trains on train + val (80 %), the usual 80/20.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +19,8 @@ import torch
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import f1_score, precision_score, recall_score
 from sklearn.svm import LinearSVC
+
+from results import write_section
 
 from textclf.config import load_config
 from textclf.data import load_corpus
@@ -45,6 +45,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--write", action="store_true", help="write the table into benchmarks/RESULTS.md")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -83,13 +84,8 @@ def main() -> int:
         })
 
     lines = [
-        "# SMS spam: test split of configs/sms_spam_lstm.yaml "
-        f"({len(y_test)} messages, {int((y_test == spam).sum())} spam)",
-        "",
-        "Command: `TEXTCLF_DATA=../shared/data python benchmarks/sms_spam.py "
-        f"--epochs {args.epochs}{f' --threads {args.threads}' if args.threads else ''}`  ",
-        f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-        f"torch {torch.__version__}, Python {sys.version.split()[0]}",
+        f"Test split of configs/sms_spam_lstm.yaml ({len(y_test)} messages, {int((y_test == spam).sum())} spam), "
+        f"{args.epochs} epochs at most, {torch.get_num_threads()} torch threads.",
         "",
         "| model | macro-F1 | spam precision | spam recall | accuracy | train time (s) |",
         "|---|---|---|---|---|---|",
@@ -99,7 +95,8 @@ def main() -> int:
                      f"{r['spam_recall']:.4f} | {r['accuracy']:.4f} | {r['train_s']:.1f} |")
     text = "\n".join(lines) + "\n"
     print(text)
-    (ROOT / "benchmarks" / "RESULTS_sms_spam.md").write_text(text, encoding="utf-8")
+    if args.write:
+        write_section("sms-spam-lstm", "SMS spam: an LSTM with and without class weights against LinearSVC", text)
     return 0
 
 
