@@ -102,9 +102,8 @@ def child(what: str, path: Path, cache: Path, out: Path) -> None:
         from textclf.training import train
 
         config = _config(path, cache)
-        result = train(config, run_dir=cache.parent / f"run-{time.time_ns()}", progress=False, final_evaluation=False)
+        train(config, run_dir=cache.parent / f"run-{time.time_ns()}", progress=False, final_evaluation=False)
         count = None
-        del result
     else:  # scikit-learn, streaming
         import pandas as pd
         from sklearn.feature_extraction.text import HashingVectorizer
