@@ -64,9 +64,9 @@ class DataConfig(_Section):
 
     # --- source: 20newsgroups
     download: bool = False
-    # Where download: true fetches the archive, and the sha256 a downloaded one must have to be
-    # kept; unset: the canonical archive and its checksum (data/newsgroups.py).
+    # Where download: true fetches the archive; unset: the canonical one (data/newsgroups.py).
     url: Optional[str] = None
+    # The sha256 a downloaded archive must have to be kept; unset: the canonical archive's.
     sha256: Optional[str] = None
     # random: pool train+test, split stratified; bydate: the official chronological split.
     # (For files, test_size and val_size are fractions of the train file when test/val are missing.)
