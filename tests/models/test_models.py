@@ -269,3 +269,32 @@ def test_a_model_that_says_it_uses_every_parameter_does_on_one_word_documents(na
         LOSS(model(ids, lengths), torch.tensor([0, 1, 2, 3])).backward()
         missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
         assert not missing, (params, missing)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+@pytest.mark.parametrize("members,dim,classes,chars,projected", [
+    (4, 32, 5, False, True),  # 20 output columns < 128 table columns: tables exported projected
+    (1, 16, 3, True, True),
+    (3, 8, 30, True, False),  # 90 output columns >= 24: tables exported as they are
+])
+def test_the_bags_export_form_gives_its_logits(task, members, dim, classes, chars, projected):
+    """The module ONNX traces (``export_module``) against the model itself, in PyTorch: the
+    projected tables, the sorted counting of character n-grams and the padded sums included."""
+    ctx = BuildContext(vocab_size=500, num_classes=classes, pad_id=0, task=task, tokens=[f"w{i}" for i in range(500)])
+    params = {"embedding_dim": dim, "members": members, "ngrams": 2, "buckets": 1000, "tfidf": True}
+    if chars:
+        params.update(minn=2, maxn=4, char_buckets=700)
+    model = build_model("bag_of_ngrams", params, ctx)
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.tensor([12, 5, 1, 8, 12, 3])
+    ids = torch.randint(1, 500, (6, 12), generator=generator)
+    ids[torch.arange(12)[None] >= lengths[:, None]] = 0
+    model.fit_statistics([(ids, lengths)])
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(generator=generator)
+    model.eval()
+    export = model.export_module()
+    assert (export.projected_bias is not None) == projected
+    with torch.no_grad():
+        torch.testing.assert_close(export(ids, lengths), model(ids, lengths), rtol=0, atol=1e-5)
