@@ -83,7 +83,9 @@ def test_the_budget_skips_the_candidates_not_started_in_time(sms, tmp_path, caps
         rows = list(csv.DictReader(f))
     assert rows[0]["candidate"] == CANDIDATES[0].name and rows[0]["status"] == "trained"
     assert all(r["status"].startswith("skipped: train.budget") for r in rows[1:])
-    assert load_config(run.layout.config).model.name == CANDIDATES[0].model["name"]
+    saved = load_config(run.layout.config)
+    assert saved.model.name == CANDIDATES[0].model["name"]
+    assert saved.train.budget == 0.001  # the config's, not the seconds that were left for the winner
 
 
 def test_a_candidate_cut_short_by_the_budget_is_told_from_one_stopped_early():

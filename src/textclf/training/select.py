@@ -35,7 +35,7 @@ from typing import Callable
 
 import numpy as np
 
-from textclf.config import CANDIDATES, Candidate, Config, candidate_raw, config_from_dict
+from textclf.config import CANDIDATES, Candidate, Config, candidate_raw, config_from_dict, dump_config
 from textclf.errors import TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
 from textclf.evaluation.metrics import cross_entropy
@@ -115,6 +115,9 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         print(_leaderboard_text(rows), file=sys.stderr, flush=True)
         result, cand_config, prepared = results[winner]
         _promote(run, result.run_dir, [r.run_dir for name, (r, _, _) in results.items() if name != winner])
+        if budget is not None:  # the run's config.yaml keeps the config's budget, not what was left of it
+            cand_config = cand_config.model_copy(update={"train": cand_config.train.model_copy(update={"budget": budget})})
+            write_text(run.config, dump_config(cand_config))
     except BaseException:
         shutil.rmtree(run.root, ignore_errors=True)  # the candidates write no last.ckpt: nothing to resume
         raise
