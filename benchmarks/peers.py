@@ -117,7 +117,7 @@ PEERS = {
 DEFAULT_SYSTEMS = ["linear_svc", "fasttext", "default", "bag_of_ngrams", "bag_of_ngrams_x5", "textcnn"]
 
 
-def _config(system: str, dataset: str, workdir: Path, overrides: list[str] = ()):
+def system_config(system: str, dataset: str, workdir: Path, overrides: list[str] = ()):
     from textclf.config import load_config
 
     system = _base(system)
@@ -333,7 +333,7 @@ def child(dataset: str, system: str, threads: int, out: Path, overrides: list[st
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")  # cold: preprocessing is timed
-        config = _config(system.split("+")[0], dataset, Path(tmp), [] if system in PEERS else overrides)
+        config = system_config(system.split("+")[0], dataset, Path(tmp), [] if system in PEERS else overrides)
         train_update = {"num_threads": threads, **({"seed": train_seed} if train_seed is not None else {})}
         config = _with_train(config, train_update)
         corpus = load_corpus(config)
@@ -344,7 +344,7 @@ def child(dataset: str, system: str, threads: int, out: Path, overrides: list[st
             predicted, train_s, predict_s, extra = _fasttext(train, test, config.seed, threads)
         else:
             parts = system.split("+")  # a+b: the runs of both systems as one ensemble
-            configs = [config] + [_with_train(_config(part, dataset, Path(tmp), overrides), train_update)
+            configs = [config] + [_with_train(system_config(part, dataset, Path(tmp), overrides), train_update)
                                   for part in parts[1:]]
             predicted, train_s, predict_s, extra = _ours(configs, test, Path(tmp), [_members(p) for p in parts])
     runs = sum(_members(part) for part in system.split("+"))

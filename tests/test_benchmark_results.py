@@ -85,7 +85,7 @@ def test_peers_fine_tunes_the_encoder_on_a_derived_set_with_its_files(tmp_path, 
     for split in ("train", "dev", "test"):
         pd.DataFrame({"text": ["a", "b"], "labels": ["joy", "anger"]}).to_csv(source / f"{split}.csv", index=False)
     monkeypatch.setenv("TEXTCLF_DATA", str(tmp_path / "data"))
-    config = peers._config("minilm_finetune", "goemotions-sentiment", tmp_path)
+    config = peers.system_config("minilm_finetune", "goemotions-sentiment", tmp_path)
     # The data set's own files, not the SMS CSV of the system's config; the encoder's settings.
     assert (config.data.source, config.data.train, config.data.test) == (
         "files", str(tmp_path / "train.csv"), str(tmp_path / "test.csv"))
