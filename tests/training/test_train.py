@@ -116,6 +116,15 @@ def test_a_run_stops_after_the_epoch_in_which_its_budget_runs_out(mini_config, t
                      progress=False, final_evaluation=False).history) == 2
 
 
+def test_a_deadline_stops_a_run_as_its_budget_does(mini_config, tmp_path):
+    """What a default selection gives its candidates: the end of its own budget."""
+    import time
+
+    result = train(load_config(mini_config, ["train.epochs=3"]), run_dir=tmp_path / "r", progress=False,
+                   final_evaluation=False, deadline=time.perf_counter())
+    assert len(result.history) == 1
+
+
 def test_a_tied_accuracy_goes_to_the_epoch_with_the_lower_validation_loss():
     state = LoopState()
     epochs = [(0.90, 0.50), (0.95, 0.40), (0.95, 0.30), (0.95, 0.35), (0.94, 0.20)]

@@ -122,20 +122,23 @@ def train(
     final_evaluation: bool = True,
     tracking_parent: str | None = None,
     resumable: bool = True,
+    deadline: float | None = None,
 ) -> TrainResult:
     """Train ``config``'s model and write a complete run folder; return its summary.
 
     ``on_epoch`` sees every epoch's record (a search uses it to prune); ``final_evaluation``
     off skips evaluating the best checkpoint on val and test at the end. With
     ``tracking.mlflow`` the run is also recorded in MLflow (a child of ``tracking_parent``).
-    ``resumable`` off writes no ``last.ckpt`` (only ``best.ckpt``): the run cannot be resumed."""
+    ``resumable`` off writes no ``last.ckpt`` (only ``best.ckpt``): the run cannot be resumed.
+    ``deadline`` (a ``time.perf_counter()``) stops training after the epoch in which it passes, as
+    ``train.budget`` does (a default selection gives its candidates the end of its own budget)."""
     dist = current()  # under torchrun: this process's rank; else a single process
     if config.model.auto and prepared is None and not dist.active:  # no model named: choose one on val
         return select_and_train(config, train, run_dir, progress, final_evaluation, tracking_parent)
     with _rank_context(dist) as scratch:
         # Everything is set up (and so checked) before the run folder exists: a mistake leaves nothing.
         setup = setup_run(*_prepare_in_turn(config, prepared, dist), dist)
-        setup.resumable = resumable
+        setup.resumable, setup.deadline = resumable, deadline
         run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir) if dist.is_main
                         else create_run_dir("", "", scratch / "run"))
         return _train_in(setup, run, progress and dist.is_main, on_epoch, final_evaluation and dist.is_main,
@@ -284,7 +287,9 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
     print(f"model {setup.config.model.name}: {n_params:,} parameters on {setup.device}; "
           f"train {len(setup.prepared.splits['train']):,} / val {len(val_split):,} examples", flush=True)
     writer = MetricsWriter(run.metrics, run.tensorboard)
-    started = time.perf_counter()  # (train.budget counts from here, in a resumed run too)
+    # train.budget counts from here (in a resumed run too); a deadline given to train() may come sooner.
+    ends = [time.perf_counter() + t.budget] if t.budget is not None else []
+    stop_at = min(ends + ([setup.deadline] if setup.deadline is not None else []), default=None)
     try:
         with _Interrupt() as interrupt:
             while state.epoch_done < t.epochs and not state.stopped_early:
@@ -292,8 +297,8 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
                 _train_epoch(setup, run, state, epoch, interrupt, progress, writer)
                 record = _validate(setup, state, epoch)
                 improved = state.end_epoch(record, t.monitor, t.epochs, t.early_stopping_patience)
-                out_of_time = (t.budget is not None and not state.stopped_early and epoch < t.epochs
-                               and time.perf_counter() - started >= t.budget)
+                out_of_time = (stop_at is not None and not state.stopped_early and epoch < t.epochs
+                               and time.perf_counter() >= stop_at)
                 state.stopped_early = state.stopped_early or out_of_time
                 artifact = _save_last(setup, run, state, record) if setup.resumable else setup.artifact(record)
                 if improved:  # weights only: resuming reads last.ckpt, which keeps the optimizer
@@ -310,8 +315,8 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
                     flush=True,
                 )
                 if out_of_time:
-                    print(f"train.budget {t.budget:g} s spent: stopping after epoch {epoch} of {t.epochs} "
-                          f"(best epoch {state.best_epoch} kept)")
+                    spent = f"train.budget {t.budget:g} s spent" if t.budget is not None else "deadline passed"
+                    print(f"{spent}: stopping after epoch {epoch} of {t.epochs} (best epoch {state.best_epoch} kept)")
                 elif state.stopped_early:
                     print(f"early stopping: {t.monitor} has not improved for {state.stale_epochs} epochs")
                 if on_epoch is not None:

@@ -4,8 +4,8 @@ A config that names no model (``model.auto``) gets, from ``textclf train``, ever
 ``config/default_recipe.py`` in turn, each a normal run trained until its monitored validation
 metric stops improving, all on the same split (data encoded once per tokenizer, from the cache).
 Within ``train.budget`` seconds, when one is set, the candidates not started in time are
-skipped (the first always trains) and each one started gets the seconds left as its own
-``train.budget`` (it stops after the epoch in which they run out, keeping its best epoch). The best on the monitored validation metric wins (ties: the
+skipped (the first always trains) and each one started stops after the epoch in which the
+budget runs out, keeping its best epoch. The best on the monitored validation metric wins (ties: the
 lower validation loss, after temperature scaling for multiclass; on accuracy, a candidate behind
 the best by no more than the noise of a paired comparison counts as level, and the lowest
 calibrated loss among the level ones wins: see ``_rank``); its
@@ -35,7 +35,7 @@ from typing import Callable
 
 import numpy as np
 
-from textclf.config import CANDIDATES, Candidate, Config, candidate_raw, config_from_dict, dump_config
+from textclf.config import CANDIDATES, Candidate, Config, candidate_raw, config_from_dict
 from textclf.errors import TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
 from textclf.evaluation.metrics import cross_entropy
@@ -85,13 +85,11 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
             print(f"default selection: candidate {i}/{len(CANDIDATES)} {candidate.name} ({row['settings']})",
                   file=sys.stderr, flush=True)
             t0 = time.perf_counter()
-            if budget is not None:  # what is left of it is the candidate's own
-                cand_config = cand_config.model_copy(update={"train": cand_config.train.model_copy(
-                    update={"budget": max(round(budget - spent, 1), 0.1)})})
             try:
                 result = train(cand_config, run_dir=run.candidates / candidate.name,
                                prepared=prepared_by[key], progress=progress, final_evaluation=False,
-                               tracking_parent=tracking_parent, resumable=False)
+                               tracking_parent=tracking_parent, resumable=False,
+                               deadline=None if budget is None else started + budget)
             except TrainingError as exc:  # e.g. diverged: the others may still do
                 row.update(status=f"failed: {exc}", seconds=time.perf_counter() - t0)
                 continue
@@ -115,9 +113,6 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         print(_leaderboard_text(rows), file=sys.stderr, flush=True)
         result, cand_config, prepared = results[winner]
         _promote(run, result.run_dir, [r.run_dir for name, (r, _, _) in results.items() if name != winner])
-        if budget is not None:  # the run's config.yaml keeps the config's budget, not what was left of it
-            cand_config = cand_config.model_copy(update={"train": cand_config.train.model_copy(update={"budget": budget})})
-            write_text(run.config, dump_config(cand_config))
     except BaseException:
         shutil.rmtree(run.root, ignore_errors=True)  # the candidates write no last.ckpt: nothing to resume
         raise

@@ -54,6 +54,9 @@ class RunSetup:
     # Whether the run writes last.ckpt (optimizer and loop state) for --resume; a default
     # selection's candidates do not (the selection does not resume), which saves their writes.
     resumable: bool = True
+    # A time.perf_counter() after which training stops at the end of its epoch, besides
+    # train.budget: a default selection's deadline for its candidates (the config keeps its budget).
+    deadline: float | None = None
 
     @property
     def train_model(self) -> nn.Module:
