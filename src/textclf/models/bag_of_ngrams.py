@@ -398,12 +398,8 @@ def _output_layer(model: BagOfNgrams) -> tuple[torch.Tensor, torch.Tensor] | Non
         return None
     if model.params.members == 1:
         return model.fc.weight.detach().double().T, model.fc.bias.detach().double()
-    fc = model.member_fc
-    members, classes, dim = fc.weight.shape
-    weight = torch.zeros(members * dim, members * classes, dtype=torch.float64)
-    for k in range(members):
-        weight[k * dim:(k + 1) * dim, k * classes:(k + 1) * classes] = fc.weight[k].detach().double().T
-    return weight, fc.bias.detach().double().flatten()
+    fc = model.member_fc  # member k: columns k*dim:(k+1)*dim to its own classes, a diagonal block
+    return torch.block_diag(*fc.weight.detach().double().transpose(1, 2)), fc.bias.detach().double().flatten()
 
 
 def _sorted_unique(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

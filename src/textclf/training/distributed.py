@@ -76,7 +76,6 @@ class Distributed:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor.cpu().tolist()
 
-
     def average_sparse(self, parameters: list[torch.Tensor]) -> None:
         """Replace each parameter's sparse gradient by its mean over the ranks: every rank's rows
         and values, all-gathered (padded to the longest), concatenated and divided by the world
@@ -91,7 +90,8 @@ class Distributed:
             count = torch.tensor([rows.numel()], device=p.device)
             counts = [torch.zeros_like(count) for _ in range(self.world_size)]
             dist.all_gather(counts, count)
-            longest = int(max(c.item() for c in counts))
+            n = [int(c.item()) for c in counts]
+            longest = max(n)
             if longest == 0:
                 p.grad = None
                 continue
@@ -103,7 +103,6 @@ class Distributed:
             all_values = [torch.empty_like(padded_values) for _ in range(self.world_size)]
             dist.all_gather(all_rows, padded_rows)
             dist.all_gather(all_values, padded_values)
-            n = [int(c.item()) for c in counts]
             rows = torch.cat([r[:k] for r, k in zip(all_rows, n)])
             values = torch.cat([v[:k] for v, k in zip(all_values, n)]) / self.world_size
             p.grad = torch.sparse_coo_tensor(rows[None], values, p.shape, check_invariants=False)

@@ -21,6 +21,7 @@ from textclf.errors import UsageError
 
 __all__ = ["fit_with_solver", "feature_matrix"]
 
+
 def feature_matrix(model, split, batch_size: int = 1024):
     """The split's documents as the model's sparse feature matrix (scipy CSR, one row each, in order)."""
     import scipy.sparse as sp
