@@ -353,11 +353,12 @@ class _ExportForm(nn.Module):
         """``BagOfNgrams.char_document`` without ``embedding_bag``'s offsets form (no ONNX
         export): each document's distinct n-grams (they come ordered by document) are laid out
         in a row of a (documents, most n-grams of one) matrix, weight 0 where a row is shorter,
-        and summed by the batched MatMul of the word n-grams. On 20 Newsgroups in onnxruntime
-        this ran about 1.4 times as fast as differences of float64 running sums over all the
-        batch's n-gram vectors (which had run twice as fast as a ScatterElements add); sorting
-        each row's n-grams instead of the whole batch's made the sort cheaper but the gather
-        dearer (a word shares n-grams with others), and was no faster in all."""
+        and summed by the batched MatMul of the word n-grams. In onnxruntime this was faster on
+        20 Newsgroups than differences of float64 running sums over all the batch's n-gram vectors
+        (a cast and a cumulative sum of every vector; they had been faster than a ScatterElements
+        add); sorting each row's n-grams instead of the whole batch's made the
+        sort cheaper but the gather dearer (a word shares n-grams with others), and was no faster
+        in all (``benchmarks/onnx_profile.py`` shows the operators' shares)."""
         m = self.model
         docs, bucket, weight = m.char_weights(ids, lengths, unique=_sorted_unique)
         per_doc = torch.zeros_like(lengths).scatter_add(0, docs, torch.ones_like(docs))
@@ -404,8 +405,9 @@ def _output_layer(model: BagOfNgrams) -> tuple[torch.Tensor, torch.Tensor] | Non
 
 def _sorted_unique(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``torch.unique(values, return_inverse=True, return_counts=True)`` of a 1-D tensor by a
-    sort and the boundaries of its runs: onnxruntime's Unique took 60 % of a character n-gram
-    bag's time on 20 Newsgroups, its TopK (what a sort exports as) a small part of that."""
+    sort and the boundaries of its runs: onnxruntime's Unique took three quarters of a character
+    n-gram bag's time on 20 Newsgroups, its TopK (what a sort exports as) a part of that
+    (``benchmarks/onnx_profile.py``)."""
     ordered, order = torch.sort(values)
     starts = torch.cat([torch.ones_like(ordered[:1], dtype=torch.bool), ordered[1:] != ordered[:-1]])
     group = torch.cumsum(starts.long(), 0) - 1  # the run of each sorted value

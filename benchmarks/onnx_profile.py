@@ -1,0 +1,96 @@
+"""Where an exported model spends its time in onnxruntime, next to PyTorch on the same batches.
+
+    TEXTCLF_DATA=../shared/data python benchmarks/onnx_profile.py \
+        [--config configs/20newsgroups_bag_of_ngrams.yaml] [--set KEY=VALUE ...] [--write]
+
+Trains the config for ``--epochs`` (speed does not depend on training), exports it, then runs
+the test split in batches of ``--batch-size`` (by length, as the Predictor does) once through
+PyTorch and once through an onnxruntime session with its profiler on (``enable_profiling``), both
+with ``--threads`` threads. Prints documents per second, model only, of each, and the share of
+the session's node time per ONNX operator type, largest first: what to change in a model's
+export form (``export_module()``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from results import markdown_table, write_section
+
+from textclf.batching import sorted_batches
+from textclf.config import load_config
+from textclf.inference import predict_logits
+from textclf.inference.onnx_export import export_onnx
+from textclf.text.prepare import prepare_data
+from textclf.training import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(ROOT / "configs" / "20newsgroups_bag_of_ngrams.yaml"))
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--top", type=int, default=10, help="operator types in the table")
+    parser.add_argument("--write", action="store_true", help="write the tables into benchmarks/RESULTS.md")
+    args = parser.parse_args(argv)
+    import onnxruntime as ort
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = load_config(args.config, [*args.overrides, f"train.epochs={args.epochs}", f"output_dir={tmp}"])
+        run = train(config, run_dir=Path(tmp) / "run", progress=False, final_evaluation=False)
+        best = run.run_dir / "checkpoints" / "best.ckpt"
+        export_onnx(best, Path(tmp) / "onnx")
+        test = prepare_data(config).splits["test"]
+        batches = [(ids.numpy(), lengths.numpy()) for _, (ids, lengths, _) in sorted_batches(test, args.batch_size)]
+
+        from textclf.artifact import ModelArtifact
+
+        model = ModelArtifact.load(best).build_model()
+        started = time.perf_counter()
+        predict_logits(model, test, args.batch_size)
+        torch_rate = len(test) / (time.perf_counter() - started)
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(tmp) / "profile")
+        session = ort.InferenceSession(str(Path(tmp) / "onnx" / "model.onnx"), options,
+                                       providers=["CPUExecutionProvider"])
+        started = time.perf_counter()
+        for ids, lengths in batches:
+            session.run(None, {"ids": ids, "lengths": lengths})
+        onnx_rate = len(test) / (time.perf_counter() - started)
+        events = json.loads(Path(session.end_profiling()).read_text())
+    by_op: dict[str, float] = {}
+    for event in events:
+        if event.get("cat") == "Node":
+            op = event["args"].get("op_name", "?")
+            by_op[op] = by_op.get(op, 0.0) + event["dur"]
+    total = sum(by_op.values()) or 1.0
+    ops = [{"op": op, "ms": us / 1000, "share": 100 * us / total}
+           for op, us in sorted(by_op.items(), key=lambda kv: -kv[1])[: args.top]]
+    rates = markdown_table([{"runtime": "PyTorch", "rate": torch_rate}, {"runtime": "onnxruntime", "rate": onnx_rate}],
+                           [("runtime", "runtime", ""), ("rate", "model-only docs/s", ",.0f")])
+    table = markdown_table(ops, [("op", "ONNX operator", ""), ("ms", "node time ms", ".1f"),
+                                 ("share", "share %", ".1f")])
+    name = Path(args.config).name + "".join(f" {o}" for o in args.overrides)
+    text = (f"{name}: {len(test):,} test documents in batches of {args.batch_size}, {args.threads} threads.\n\n"
+            f"{rates}\n\n{table}")
+    print(text)
+    if args.write:
+        write_section("onnx-profile", "Where an export spends its time in onnxruntime", text)
+
+
+if __name__ == "__main__":
+    main()
