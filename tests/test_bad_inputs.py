@@ -320,7 +320,7 @@ def test_the_reliability_table_lists_every_case():
     import os
     import re
 
-    if len(_SEEN) < len(CASES):
+    if len(_SEEN) < len(CASES):  # (pytest-xdist's --dist loadfile runs a file's tests in one worker)
         pytest.skip("the table is checked when every case of this file has run")
     text = RELIABILITY.read_text(encoding="utf-8")
     start, end = "<!-- bad-inputs:start -->", "<!-- bad-inputs:end -->"
