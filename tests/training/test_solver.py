@@ -30,8 +30,21 @@ def _sms(tmp_path, classes: int = 2) -> dict:
             "train": {"device": "cpu", "epochs": 7}}
 
 
-@pytest.mark.parametrize("classes", [2, 3])
-def test_the_fitted_model_gives_the_svm_decisions_on_its_own_features(tmp_path, classes):
+@pytest.fixture
+def threads(request):
+    """torch's thread count for the test (the solver fits its SVMs in as many threads)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
+# With 2 threads, 3 classes are fitted as two liblinear calls: classes {0, 1} against the rest,
+# and class 2 against the rest (one margin).
+@pytest.mark.parametrize("classes,threads", [(2, 1), (3, 1), (3, 2)], indirect=["threads"])
+def test_the_fitted_model_gives_the_svm_decisions_on_its_own_features(tmp_path, classes, threads):
     from sklearn.svm import LinearSVC
 
     raw = _sms(tmp_path, classes)
@@ -52,7 +65,8 @@ def test_the_fitted_model_gives_the_svm_decisions_on_its_own_features(tmp_path, 
                                                             .__eq__(np.asarray(val.labels)).mean()))
 
 
-def test_a_multilabel_run_fits_one_svm_per_label(tmp_path):
+@pytest.mark.parametrize("threads", [2], indirect=True)
+def test_a_multilabel_run_fits_one_svm_per_label(tmp_path, threads):
     from sklearn.svm import LinearSVC
 
     source = shared_data("goemotions")

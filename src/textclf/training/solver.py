@@ -9,9 +9,12 @@ epoch: the record, the validation, the checkpoint and TensorBoard are as for any
   with ``C``), one-vs-rest for a multiclass task (two classes: one SVM, its margin split evenly
   between the two logits) and one SVM per label for a multi-label one (a label that every or no
   training document has gets a constant logit). Class weights and sample weights are passed on.
+  The SVMs train in as many threads as torch uses (liblinear releases the GIL).
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import torch
@@ -19,7 +22,7 @@ import torch
 from textclf.batching import sorted_batches
 from textclf.errors import UsageError
 
-__all__ = ["fit_with_solver", "feature_matrix"]
+__all__ = ["fit_with_solver", "feature_matrix", "fit_svms"]
 
 
 def feature_matrix(model, split, batch_size: int = 1024):
@@ -44,15 +47,19 @@ def fit_with_solver(setup) -> tuple[float, int, int]:
     if setup.distributed.active:
         raise UsageError("a model fitted by a solver (model.solver: svm) trains in one process: "
                          "run it without torchrun, or set model.solver: sgd")
+    from sklearn.exceptions import ConvergenceWarning
+
     X = feature_matrix(model, split)
     labels = np.asarray(split.labels)
     sample_weight = None if split.weights is None else np.asarray(split.weights, dtype=np.float64)
     weights = None if setup.class_weights is None else setup.class_weights.cpu().numpy()
 
     def fit(C: float):
-        if task.multilabel:
-            return _svm_per_label(X, labels, C, weights, sample_weight)
-        return _svm_multiclass(X, labels, setup.prepared.num_classes, C, weights, sample_weight)
+        # liblinear's iteration cap is reached only on degenerate data. (The filter is set here,
+        # in this thread, for the solver's threads too: catch_warnings is not thread-safe.)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return fit_svms(X, labels, task.multilabel, setup.prepared.num_classes, C, weights, sample_weight)
 
     if isinstance(model.C, list):
         coef, intercept = _best_on_validation(model, setup, fit)
@@ -88,6 +95,14 @@ def _best_on_validation(model, setup, fit):
     return coef, intercept
 
 
+def fit_svms(X, labels, multilabel: bool, num_classes: int, C: float, weights=None, sample_weight=None):
+    """The SVMs' (coefficients, intercepts), one row per class or label, fitted on the sparse
+    matrix ``X``: class indices (multiclass) or a 0/1 matrix (multi-label) as ``labels``."""
+    if multilabel:
+        return _svm_per_label(X, labels, C, weights, sample_weight)
+    return _svm_multiclass(X, labels, num_classes, C, weights, sample_weight)
+
+
 def _svm(C: float, class_weight=None):
     from sklearn.svm import LinearSVC
 
@@ -97,43 +112,72 @@ def _svm(C: float, class_weight=None):
 
 def _svm_multiclass(X, y, num_classes: int, C: float, weights, sample_weight):
     present = np.unique(y)
-    class_weight = None if weights is None else {int(c): float(weights[c]) for c in present}
     coef = np.zeros((num_classes, X.shape[1]))
     intercept = np.zeros(num_classes)
     if len(present) == 1:  # (a class never seen cannot be predicted; one seen class always is)
         intercept[present[0]] = 1.0
         return coef, intercept
-    svm = _fitted(_svm(C, class_weight), X, y, sample_weight)
     if len(present) == 2:  # one margin: +half for the second class, -half for the first
+        class_weight = None if weights is None else {int(c): float(weights[c]) for c in present}
+        svm = _svm(C, class_weight).fit(X, y, sample_weight=sample_weight)
         a, b = present
         coef[a], coef[b] = -svm.coef_[0] / 2, svm.coef_[0] / 2
         intercept[a], intercept[b] = -svm.intercept_[0] / 2, svm.intercept_[0] / 2
-    else:
-        coef[present], intercept[present] = svm.coef_, svm.intercept_
-        intercept[np.setdiff1d(np.arange(num_classes), present)] = -1e3  # unseen: never predicted
+        return coef, intercept
+    # One-vs-rest as liblinear does it (a class's weight on its own documents only), the classes
+    # split into one group per thread: each group is one liblinear call in which every other
+    # class's documents carry one "rest" label, whose extra SVM is dropped (liblinear converts
+    # the matrix once a call, so a call per class would cost more than its SVM on large sets).
+    groups = np.array_split(present, min(_threads(), len(present)))
+    rows = _in_threads(lambda group: _svm_group(X, y, group, C, weights, sample_weight), groups)
+    for group, (group_coef, group_intercept) in zip(groups, rows):
+        coef[group], intercept[group] = group_coef, group_intercept
+    intercept[np.setdiff1d(np.arange(num_classes), present)] = -1e3  # unseen: never predicted
     return coef, intercept
+
+
+def _svm_group(X, y, group, C: float, weights, sample_weight):
+    """The one-vs-rest SVMs of the classes in ``group`` (sorted), every other class as one more."""
+    rest = -1  # (sorts first: liblinear's rows follow the sorted labels)
+    labels = np.where(np.isin(y, group), y, rest)
+    class_weight = None if weights is None else {rest: 1.0, **{int(c): float(weights[c]) for c in group}}
+    svm = _svm(C, class_weight).fit(X, labels, sample_weight=sample_weight)
+    if svm.classes_[0] != rest:  # (the group holds every class)
+        return svm.coef_, svm.intercept_
+    if len(svm.classes_) == 2:  # one class against the rest: one margin, the class's
+        return svm.coef_, svm.intercept_
+    return svm.coef_[1:], svm.intercept_[1:]
 
 
 def _svm_per_label(X, Y, C: float, weights, sample_weight):
     coef = np.zeros((Y.shape[1], X.shape[1]))
     intercept = np.zeros(Y.shape[1])
-    for j in range(Y.shape[1]):
+
+    def fit(j: int) -> None:
         column = Y[:, j].astype(np.int64)
         if column.min() == column.max():  # every document or none: a constant decision
             intercept[j] = 1.0 if column[0] else -1.0
-            continue
+            return
         # class weights of a multi-label run weigh each label's positives (BCE's pos_weight)
         class_weight = None if weights is None else {0: 1.0, 1: float(weights[j])}
-        svm = _fitted(_svm(C, class_weight), X, column, sample_weight)
+        svm = _svm(C, class_weight).fit(X, column, sample_weight=sample_weight)
         coef[j], intercept[j] = svm.coef_[0], svm.intercept_[0]
+
+    _in_threads(fit, range(Y.shape[1]))
     return coef, intercept
 
 
-def _fitted(svm, X, y, sample_weight):
-    import warnings
+def _threads() -> int:
+    import torch
 
-    from sklearn.exceptions import ConvergenceWarning
+    return max(1, torch.get_num_threads())
 
-    with warnings.catch_warnings():  # liblinear's iteration cap is reached only on degenerate data
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return svm.fit(X, y, sample_weight=sample_weight)
+
+def _in_threads(function, items) -> list:
+    """``function`` of each item, in as many threads as torch uses: liblinear releases the GIL,
+    so the SVMs train side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    items = list(items)
+    with ThreadPoolExecutor(max(1, min(_threads(), len(items)))) as pool:
+        return list(pool.map(function, items))  # (a call's exception is raised here)
