@@ -3,6 +3,10 @@
 A config that names no model (``model.auto``) gets, from ``textclf train``, every candidate of
 ``config/default_recipe.py`` in turn, each a normal run trained until its monitored validation
 metric stops improving, all on the same split (data encoded once per tokenizer, from the cache).
+On two or more threads (``train.num_threads``, else torch's) the candidates train side by side,
+one process per thread (up to one per candidate) with one thread each: the bags' sparse steps
+use a second thread poorly, so two one-thread candidates get more done than one two-thread one.
+Each worker's output goes to its candidate's ``train.log``; the leaderboard is the same.
 Within ``train.budget`` seconds, when one is set, the candidates not started in time are
 skipped (the first always trains) and each one started stops after the epoch in which the
 budget runs out, keeping its best epoch. The best on the monitored validation metric wins (ties: the
@@ -16,13 +20,14 @@ of it retrains that model directly), then is evaluated on val and test as any ru
       leaderboard.csv              candidate, model, settings, validation score, epochs, seconds
       config.yaml, checkpoints/, metrics.jsonl, tensorboard/, evaluation/, ...   the winner's
       candidates/<candidate>/      every other candidate's run (config, metrics, TensorBoard;
-                                   no checkpoints)
+                                   no checkpoints; train.log when trained side by side)
 
 Nothing downstream knows a selection happened: the winner is an ordinary artifact.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -30,13 +35,14 @@ import math
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from textclf.config import CANDIDATES, Candidate, Config, candidate_raw, config_from_dict
-from textclf.errors import TrainingError, TrainingInterrupted
+from textclf.errors import TextclfError, TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
 from textclf.evaluation.metrics import cross_entropy
 from textclf.files import write_text
@@ -70,40 +76,24 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         if key not in prepared_by:
             prepared_by[key] = prepare_data(cand_config)
     run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir))
-    budget, started = config.train.budget, time.perf_counter()
-    rows, results = [], {}
+    budget = config.train.budget
+    ends = None if budget is None else time.time() + budget
     monitor = configs[0].train.monitor
+    rows = [{"candidate": c.name, "model": cc.model.name, "settings": _settings(cc), "monitor": monitor}
+            for c, cc in zip(CANDIDATES, configs)]
+    jobs = [_Job(train, c.name, cc, run.candidates / c.name, prepared_by[k], budget, ends, tracking_parent)
+            for c, cc, k in zip(CANDIDATES, configs, keys)]
+    workers, threads = _workers(config)
+    results = {}
     try:
-        for i, (candidate, cand_config, key) in enumerate(zip(CANDIDATES, configs, keys), 1):
-            row = {"candidate": candidate.name, "model": cand_config.model.name,
-                   "settings": _settings(cand_config), "monitor": monitor}
-            rows.append(row)
-            spent = time.perf_counter() - started
-            if budget is not None and results and spent >= budget:  # (the first always trains)
-                row["status"] = f"skipped: train.budget {budget:g} s spent"
-                continue
-            print(f"default selection: candidate {i}/{len(CANDIDATES)} {candidate.name} ({row['settings']})",
-                  file=sys.stderr, flush=True)
-            t0 = time.perf_counter()
-            try:
-                result = train(cand_config, run_dir=run.candidates / candidate.name,
-                               prepared=prepared_by[key], progress=progress, final_evaluation=False,
-                               tracking_parent=tracking_parent, resumable=False,
-                               deadline=None if budget is None else started + budget)
-            except TrainingError as exc:  # e.g. diverged: the others may still do
-                row.update(status=f"failed: {exc}", seconds=time.perf_counter() - t0)
-                continue
-            except TrainingInterrupted as exc:  # the selection cannot be resumed
-                raise TrainingInterrupted(
-                    f"{exc} of default candidate {candidate.name}; a default selection does not resume, so its "
-                    f"run folder is removed: run textclf train --config again") from None
-            val_loss, correct = _validation(result, cand_config, prepared_by[key])
-            row.update(val_score=result.best_score, val_loss=val_loss, best_epoch=result.best_epoch,
-                       epochs=len(result.history), seconds=time.perf_counter() - t0,
-                       status="trained" + ("; cut short by train.budget" if _cut_short(result, cand_config) else ""))
-            results[candidate.name] = (result, cand_config, prepared_by[key])
-            if correct is not None:
-                row["_correct"] = correct  # (not written out)
+        if workers == 1:
+            outcomes = _in_turn(jobs, progress)
+        else:
+            outcomes = _side_by_side(jobs, workers, threads, progress)
+        for row, (fields, result) in zip(rows, outcomes):
+            row.update(fields)
+            if result is not None:
+                results[row["candidate"]] = result
         if not results:
             raise TrainingError("default selection: no candidate finished training ("
                                 + "; ".join(f"{r['candidate']}: {r['status']}" for r in rows) + ")")
@@ -111,17 +101,202 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         rows.sort(key=lambda r: r.get("rank", len(rows) + 1))  # best first, the untrained last
         _write_leaderboard(run, rows)
         print(_leaderboard_text(rows), file=sys.stderr, flush=True)
-        result, cand_config, prepared = results[winner]
-        _promote(run, result.run_dir, [r.run_dir for name, (r, _, _) in results.items() if name != winner])
+        result = results[winner]
+        _promote(run, result.run_dir, [r.run_dir for name, r in results.items() if name != winner])
     except BaseException:
         shutil.rmtree(run.root, ignore_errors=True)  # the candidates write no last.ckpt: nothing to resume
         raise
+    cand_config, prepared = next((j.config, j.prepared) for j in jobs if j.name == winner)
     print(f"default selection: {winner} wins on validation ({monitor} {result.best_score:.4f}); "
           f"its config: {run.config}", file=sys.stderr, flush=True)
     if not final_evaluation:
         return TrainResult(run.root, result.best_epoch, result.best_score, result.history)
     return evaluate_run(cand_config, prepared, resolve_device(cand_config.train.device), run, result.best_epoch,
                         result.best_score, result.history)
+
+
+@dataclass
+class _Job:
+    """One candidate to train (by ``train``, the recipe's): its config, run folder and data, and
+    the selection's budget (``ends``: the wall-clock time it runs out, comparable across processes)."""
+
+    train: Callable[..., TrainResult]
+    name: str
+    config: Config
+    run_dir: Path
+    prepared: PreparedData
+    budget: float | None
+    ends: float | None
+    tracking_parent: str | None
+
+
+def _workers(config: Config) -> tuple[int, int]:
+    """How many candidates train side by side, and each one's torch threads: one process per
+    thread the run may use (``train.num_threads``, else torch's), up to one per candidate; on
+    one thread, one after the other in this process. The bags' sparse steps use a second
+    thread poorly, so two one-thread candidates get more done than one two-thread candidate."""
+    import torch
+
+    threads = config.train.num_threads or torch.get_num_threads()
+    workers = max(1, min(threads, len(CANDIDATES)))
+    return workers, max(1, threads // workers)
+
+
+def _in_turn(jobs: list[_Job], progress: bool) -> list[tuple[dict, TrainResult | None]]:
+    """The candidates one after the other in this process (cheapest first), each printing its
+    epochs as any run does."""
+    outcomes = []
+    for i, job in enumerate(jobs, 1):
+        print(f"default selection: candidate {i}/{len(jobs)} {job.name} ({_settings(job.config)})",
+              file=sys.stderr, flush=True)
+        outcomes.append(_train_one(job, progress, first=not any(r is not None for _, r in outcomes)))
+    return outcomes
+
+
+def _side_by_side(jobs: list[_Job], workers: int, threads: int, progress: bool) -> list[tuple[dict, TrainResult | None]]:
+    """The candidates in ``workers`` processes of ``threads`` torch threads each, the dearest
+    first (the list is cheapest first) so that the longest does not start last, or cheapest
+    first under a budget, so that one finishes early. Each one's output goes to its run
+    folder's train.log; this process shows a bar over the candidates and a line per one done.
+    On an error or a signal here, the workers get SIGTERM (a candidate stops after its step)."""
+    import multiprocessing
+
+    from tqdm import tqdm
+
+    order = list(range(len(jobs))) if jobs[0].budget is not None else list(range(len(jobs)))[::-1]
+    print(f"default selection: {len(jobs)} candidates in {workers} processes of {threads} thread"
+          f"{'s' * (threads > 1)} each (each one's output: candidates/<name>/train.log)", file=sys.stderr, flush=True)
+    context = multiprocessing.get_context("spawn")
+    todo, done = context.Queue(), context.Queue()
+    for position, i in enumerate(order):
+        todo.put((i, jobs[i], position == 0))
+    processes = [context.Process(target=_worker, args=(todo, done, threads), daemon=True) for _ in range(workers)]
+    for process in processes:
+        todo.put(None)  # (one stop mark a worker)
+        process.start()
+    outcomes: list = [None] * len(jobs)
+    try:
+        with _sigterm_raises(), tqdm(total=len(jobs), desc="default selection", unit="candidate",
+                                     disable=not progress, leave=False) as bar:
+            for _ in jobs:
+                i, outcome, error = _next_done(done, processes)
+                if error is not None:
+                    raise error
+                outcomes[i] = outcome
+                bar.write(f"default selection: {jobs[i].name} {_outcome_text(outcome[0])}", file=sys.stderr)
+                bar.update()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for channel in (todo, done):  # (jobs never taken stay unsent: do not wait for them at exit)
+            channel.cancel_join_thread()
+            channel.close()
+    return outcomes
+
+
+def _next_done(done, processes) -> tuple:
+    import queue
+
+    while True:
+        try:
+            return done.get(timeout=0.5)
+        except queue.Empty:
+            if not any(p.is_alive() for p in processes):
+                raise TrainingError("default selection: its worker processes ended before every candidate "
+                                    "was trained (out of memory?)") from None
+
+
+def _worker(todo, done, threads: int) -> None:
+    """A worker process: train the candidates it takes from ``todo`` until a stop mark; put
+    (index, outcome, None) or (index, None, error) on ``done``. After an interruption it stops."""
+    import signal
+    import traceback
+
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the workers
+    torch.set_num_threads(threads)
+    while (item := todo.get()) is not None:
+        i, job, first = item
+        try:
+            done.put((i, _train_one_in_process(job, first), None))
+        except TrainingInterrupted as exc:
+            done.put((i, None, exc))
+            return
+        except BaseException as exc:  # (to the parent, picklable)
+            error = exc if isinstance(exc, TextclfError) else TrainingError(
+                f"default candidate {job.name} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+            done.put((i, None, error))
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """While the candidates train in other processes, SIGTERM stops this one as SIGINT does."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise TrainingInterrupted(f"interrupted ({signal.Signals(signum).name}) during the default selection; "
+                                  "a default selection does not resume, so its run folder is removed: run "
+                                  "textclf train --config again")
+
+    old = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _outcome_text(fields: dict) -> str:
+    if not fields["status"].startswith("trained"):
+        return fields["status"]
+    epochs = f"{fields['epochs']} epoch" + "s" * (fields["epochs"] != 1)
+    return f"trained: val score {fields['val_score']:.4f}, {epochs}, {fields['seconds']:.1f} s"
+
+
+def _train_one_in_process(job: _Job, first: bool) -> tuple[dict, TrainResult | None]:
+    """:func:`_train_one` in a worker process, its output written to the run's train.log."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        fields, result = _train_one(job, progress=False, first=first)
+    if result is not None:
+        write_text(Path(result.run_dir) / "train.log", output.getvalue())
+    return fields, result
+
+
+def _train_one(job: _Job, progress: bool, first: bool) -> tuple[dict, TrainResult | None]:
+    """Train one candidate (unless the budget is spent and it is not the first); its leaderboard
+    fields and its result (None when it did not train)."""
+    if job.ends is not None and not first and time.time() >= job.ends:
+        return {"status": f"skipped: train.budget {job.budget:g} s spent"}, None
+    t0 = time.perf_counter()
+    try:
+        result = job.train(job.config, run_dir=job.run_dir, prepared=job.prepared, progress=progress,
+                       final_evaluation=False, tracking_parent=job.tracking_parent, resumable=False,
+                       deadline=None if job.ends is None else t0 + job.ends - time.time())
+    except TrainingError as exc:  # e.g. diverged: the others may still do
+        return {"status": f"failed: {exc}", "seconds": time.perf_counter() - t0}, None
+    except TrainingInterrupted as exc:  # the selection cannot be resumed
+        raise TrainingInterrupted(
+            f"{exc} of default candidate {job.name}; a default selection does not resume, so its "
+            f"run folder is removed: run textclf train --config again") from None
+    val_loss, correct = _validation(result, job.config, job.prepared)
+    fields = {"val_score": result.best_score, "val_loss": val_loss, "best_epoch": result.best_epoch,
+              "epochs": len(result.history), "seconds": time.perf_counter() - t0,
+              "status": "trained" + ("; cut short by train.budget" if _cut_short(result, job.config) else "")}
+    if correct is not None:
+        fields["_correct"] = correct  # (not written out)
+    return fields, result
 
 
 def _preprocessing(config: Config) -> str:
