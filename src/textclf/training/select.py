@@ -170,7 +170,9 @@ def _side_by_side(jobs: list[_Job], workers: int, threads: int, progress: bool) 
     todo, done = context.Queue(), context.Queue()
     for position, i in enumerate(order):
         todo.put((i, jobs[i], position == 0))
-    processes = [context.Process(target=_worker, args=(todo, done, threads), daemon=True) for _ in range(workers)]
+    idle = context.Value("i", 0)  # workers with nothing left to train: their threads go to the others
+    processes = [context.Process(target=_worker, args=(todo, done, threads, idle, workers), daemon=True)
+                 for _ in range(workers)]
     for process in processes:
         todo.put(None)  # (one stop mark a worker)
         process.start()
@@ -212,9 +214,11 @@ def _next_done(done, processes) -> tuple:
                                     "was trained (out of memory?)") from None
 
 
-def _worker(todo, done, threads: int) -> None:
+def _worker(todo, done, threads: int, idle, workers: int) -> None:
     """A worker process: train the candidates it takes from ``todo`` until a stop mark; put
-    (index, outcome, None) or (index, None, error) on ``done``. After an interruption it stops."""
+    (index, outcome, None) or (index, None, error) on ``done``. After an interruption it stops.
+    When other workers have nothing left, a candidate in training takes their threads too, from
+    its next epoch on (``idle``: their number, shared)."""
     import signal
     import traceback
 
@@ -222,10 +226,16 @@ def _worker(todo, done, threads: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the workers
     torch.set_num_threads(threads)
+
+    def share(record: dict) -> None:  # (after each epoch: the busy workers split the idle ones' threads)
+        busy = max(1, workers - idle.value)
+        torch.set_num_threads(threads * workers // busy)
+
     while (item := todo.get()) is not None:
         i, job, first = item
+        torch.set_num_threads(threads)
         try:
-            done.put((i, _train_one_in_process(job, first), None))
+            done.put((i, _train_one_in_process(job, first, share), None))
         except TrainingInterrupted as exc:
             done.put((i, None, exc))
             return
@@ -233,6 +243,8 @@ def _worker(todo, done, threads: int) -> None:
             error = exc if isinstance(exc, TextclfError) else TrainingError(
                 f"default candidate {job.name} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             done.put((i, None, error))
+    with idle.get_lock():
+        idle.value += 1
 
 
 @contextlib.contextmanager
@@ -264,17 +276,17 @@ def _outcome_text(fields: dict) -> str:
     return f"trained: val score {fields['val_score']:.4f}, {epochs}, {fields['seconds']:.1f} s"
 
 
-def _train_one_in_process(job: _Job, first: bool) -> tuple[dict, TrainResult | None]:
+def _train_one_in_process(job: _Job, first: bool, on_epoch) -> tuple[dict, TrainResult | None]:
     """:func:`_train_one` in a worker process, its output written to the run's train.log."""
     output = io.StringIO()
     with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-        fields, result = _train_one(job, progress=False, first=first)
+        fields, result = _train_one(job, progress=False, first=first, on_epoch=on_epoch)
     if result is not None:
         write_text(Path(result.run_dir) / "train.log", output.getvalue())
     return fields, result
 
 
-def _train_one(job: _Job, progress: bool, first: bool) -> tuple[dict, TrainResult | None]:
+def _train_one(job: _Job, progress: bool, first: bool, on_epoch=None) -> tuple[dict, TrainResult | None]:
     """Train one candidate (unless the budget is spent and it is not the first); its leaderboard
     fields and its result (None when it did not train)."""
     if job.ends is not None and not first and time.time() >= job.ends:
@@ -283,7 +295,7 @@ def _train_one(job: _Job, progress: bool, first: bool) -> tuple[dict, TrainResul
     try:
         result = job.train(job.config, run_dir=job.run_dir, prepared=job.prepared, progress=progress,
                        final_evaluation=False, tracking_parent=job.tracking_parent, resumable=False,
-                       deadline=None if job.ends is None else t0 + job.ends - time.time())
+                       on_epoch=on_epoch, deadline=None if job.ends is None else t0 + job.ends - time.time())
     except TrainingError as exc:  # e.g. diverged: the others may still do
         return {"status": f"failed: {exc}", "seconds": time.perf_counter() - t0}, None
     except TrainingInterrupted as exc:  # the selection cannot be resumed
