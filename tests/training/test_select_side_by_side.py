@@ -1,0 +1,58 @@
+"""The default selection on two threads: its candidates train side by side in worker processes,
+rank as they do one after the other, and stop with the run on a signal."""
+
+import csv
+
+import pytest
+
+import textclf
+from test_select import sms  # noqa: F401 (the fixture: a config naming no model over 300 SMS)
+
+
+def test_candidates_side_by_side_rank_as_one_after_the_other(sms, tmp_path, capsys):
+    """With two threads the candidates train in two processes of one thread each: the same
+    leaderboard, each one's output in its train.log."""
+    runs = {threads: textclf.train({**sms, "train": {**sms["train"], "num_threads": threads}},
+                                   run_dir=tmp_path / f"threads{threads}") for threads in (1, 2)}
+    err = capsys.readouterr().err
+    assert "4 candidates in 2 processes of 1 thread each" in err
+    assert "default selection: bag_chars trained: val score" in err
+    boards = {}
+    for threads, run in runs.items():
+        with open(run.layout.leaderboard, newline="") as f:
+            boards[threads] = [(r["candidate"], r["rank"], r["epochs"], round(float(r["val_score"]), 6),
+                                round(float(r["val_loss"]), 4)) for r in csv.DictReader(f)]
+    assert boards[1] == boards[2]
+    side = runs[2].layout
+    assert "run folder:" in (side.root / "train.log").read_text()  # the winner's own output
+    assert all((side.candidates / name / "train.log").is_file() for name in (b[0] for b in boards[2][1:]))
+    for key in ("accuracy", "loss"):
+        assert runs[2].test_metrics[key] == pytest.approx(runs[1].test_metrics[key], abs=1e-6)
+
+
+def test_a_selection_side_by_side_stops_its_workers_on_sigterm_and_leaves_nothing(sms, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    config = tmp_path / "auto.yaml"
+    config.write_text(yaml.safe_dump({**sms, "train": {**sms["train"], "epochs": 40, "num_threads": 2}}))
+    process = subprocess.Popen([sys.executable, "-m", "textclf", "train", "--config", str(config)],
+                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines = []
+    for line in process.stderr:  # until a candidate has finished: the workers are busy
+        lines.append(line)
+        if "trained: val score" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    err = "".join(lines) + process.stderr.read()
+    assert process.wait(timeout=60) == 130, err
+    assert "error: interrupted (SIGTERM)" in err and "Traceback" not in err
+    for _ in range(2):  # nothing left, and nothing written later by a worker left behind
+        assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+        time.sleep(3)
