@@ -32,9 +32,14 @@ import csv
 import io
 import json
 import math
+import multiprocessing
+import queue
 import shutil
+import signal
 import sys
+import threading
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -54,6 +59,10 @@ from textclf.training.final import TrainResult, evaluate_run
 from textclf.training.run_dir import create_run_dir
 
 __all__ = ["candidate_config", "select_and_train", "LEADERBOARD_COLUMNS"]
+
+# What an interrupted selection says: it cannot be resumed.
+_NO_RESUME = ("a default selection does not resume, so its run folder is removed: run textclf train "
+              "--config again")
 
 LEADERBOARD_COLUMNS = ["rank", "candidate", "model", "settings", "monitor", "val_score", "val_loss", "best_epoch",
                        "epochs", "seconds", "status"]
@@ -159,8 +168,6 @@ def _side_by_side(jobs: list[_Job], workers: int, threads: int, progress: bool) 
     first under a budget, so that one finishes early. Each one's output goes to its run
     folder's train.log; this process shows a bar over the candidates and a line per one done.
     On an error or a signal here, the workers get SIGTERM (a candidate stops after its step)."""
-    import multiprocessing
-
     from tqdm import tqdm
 
     order = list(range(len(jobs))) if jobs[0].budget is not None else list(range(len(jobs)))[::-1]
@@ -203,8 +210,6 @@ def _side_by_side(jobs: list[_Job], workers: int, threads: int, progress: bool) 
 
 
 def _next_done(done, processes) -> tuple:
-    import queue
-
     while True:
         try:
             return done.get(timeout=0.5)
@@ -219,9 +224,6 @@ def _worker(todo, done, threads: int, idle, workers: int) -> None:
     (index, outcome, None) or (index, None, error) on ``done``. After an interruption it stops.
     When other workers have nothing left, a candidate in training takes their threads too, from
     its next epoch on (``idle``: their number, shared)."""
-    import signal
-    import traceback
-
     import torch
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the workers
@@ -250,17 +252,13 @@ def _worker(todo, done, threads: int, idle, workers: int) -> None:
 @contextlib.contextmanager
 def _sigterm_raises():
     """While the candidates train in other processes, SIGTERM stops this one as SIGINT does."""
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def stop(signum, frame):
         raise TrainingInterrupted(f"interrupted ({signal.Signals(signum).name}) during the default selection; "
-                                  "a default selection does not resume, so its run folder is removed: run "
-                                  "textclf train --config again")
+                                  + _NO_RESUME)
 
     old = signal.signal(signal.SIGTERM, stop)
     try:
@@ -299,9 +297,7 @@ def _train_one(job: _Job, progress: bool, first: bool, on_epoch=None) -> tuple[d
     except TrainingError as exc:  # e.g. diverged: the others may still do
         return {"status": f"failed: {exc}", "seconds": time.perf_counter() - t0}, None
     except TrainingInterrupted as exc:  # the selection cannot be resumed
-        raise TrainingInterrupted(
-            f"{exc} of default candidate {job.name}; a default selection does not resume, so its "
-            f"run folder is removed: run textclf train --config again") from None
+        raise TrainingInterrupted(f"{exc} of default candidate {job.name}; {_NO_RESUME}") from None
     val_loss, correct = _validation(result, job.config, job.prepared)
     fields = {"val_score": result.best_score, "val_loss": val_loss, "best_epoch": result.best_epoch,
               "epochs": len(result.history), "seconds": time.perf_counter() - t0,

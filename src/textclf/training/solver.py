@@ -142,9 +142,9 @@ def _svm_group(X, y, group, C: float, weights, sample_weight):
     labels = np.where(np.isin(y, group), y, rest)
     class_weight = None if weights is None else {rest: 1.0, **{int(c): float(weights[c]) for c in group}}
     svm = _svm(C, class_weight).fit(X, labels, sample_weight=sample_weight)
-    if svm.classes_[0] != rest:  # (the group holds every class)
-        return svm.coef_, svm.intercept_
-    if len(svm.classes_) == 2:  # one class against the rest: one margin, the class's
+    # The rest's SVM is the first row, unless the group holds every class (no rest) or one class
+    # against the rest (one margin, the class's).
+    if svm.classes_[0] != rest or len(svm.classes_) == 2:
         return svm.coef_, svm.intercept_
     return svm.coef_[1:], svm.intercept_[1:]
 
