@@ -47,12 +47,14 @@ def command() -> str:
     return f"TEXTCLF_DATA=../shared/data python {script}" + (f" {args}" if args else "")
 
 
-def write_section(name: str, title: str, body: str) -> Path:
-    """Replace (or append) section ``name`` of RESULTS.md, atomically."""
-    today = datetime.date.today().isoformat()
+def write_section(name: str, title: str, body: str, measured: tuple[str, str, str] | None = None) -> Path:
+    """Replace (or append) section ``name`` of RESULTS.md, atomically. ``measured``: the
+    (command, machine, date) of rows measured elsewhere (another machine), instead of this
+    process's own."""
+    run, where, when = measured or (command(), machine(), datetime.date.today().isoformat())
     section = (
         f"<!-- {name}:start -->\n## {title}\n\n"
-        f"Command: `{command()}`  \nMachine: {machine()}  \nDate: {today}\n\n{body.strip()}\n"
+        f"Command: `{run}`  \nMachine: {where}  \nDate: {when}\n\n{body.strip()}\n"
         f"<!-- {name}:end -->"
     )
     text = RESULTS.read_text() if RESULTS.exists() else HEADER

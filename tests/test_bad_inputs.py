@@ -76,6 +76,8 @@ CASES = [
      "data.train is required"),
     ("bad-class-weight-type", lambda t, r, a: ["train", "-c", config(t, "train:\n  class_weights: heavy\n")], 3,
      "train.class_weights"),
+    ("fp16-on-cpu", lambda t, r, a: ["train", "-c", config(t, "train:\n  precision: fp16\n  device: cpu\n")], 3,
+     "fp16 needs a CUDA GPU"),
     # --- data (4)
     ("missing-archive", lambda t, r, a: ["train", "-c", config(t, f"data:\n  root: {t / 'no'}\n")], 4,
      "20 Newsgroups not found"),

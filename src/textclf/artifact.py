@@ -56,11 +56,13 @@ class TrainingState:
     optimizer: dict[str, Any]
     rng: dict[str, Any]
     scheduler: dict[str, Any] | None = None  # the learning-rate schedule's state, if any
+    scaler: dict[str, Any] | None = None  # train.precision fp16: the loss scaler's scale and counters
 
     def to_dict(self) -> dict[str, Any]:
         out = {"loop": self.loop, "optimizer": self.optimizer, "rng": self.rng}
-        if self.scheduler is not None:
-            out["scheduler"] = self.scheduler
+        for key in ("scheduler", "scaler"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
 
@@ -138,6 +140,14 @@ class ModelArtifact:
         data = self.config.get("data") or {}
         return data[key] if key in data else DataConfig.model_fields[key].default
 
+    def train_setting(self, key: str) -> Any:
+        """``train.<key>`` of the config the model was trained with (``precision``, ``compile``:
+        how it predicts); ``TrainConfig``'s default where the saved config lacks it."""
+        from textclf.config import TrainConfig
+
+        train = self.config.get("train") or {}
+        return train[key] if key in train else TrainConfig.model_fields[key].default
+
     @property
     def where(self) -> str:
         return str(self.source) if self.source else "model artifact"
@@ -194,7 +204,8 @@ class ModelArtifact:
         if missing:
             raise CheckpointError(f"{path}: not a textclf checkpoint (missing {', '.join(missing)})")
         training = payload.get("training")
-        state = (TrainingState(training["loop"], training["optimizer"], training["rng"], training.get("scheduler"))
+        state = (TrainingState(training["loop"], training["optimizer"], training["rng"], training.get("scheduler"),
+                                 training.get("scaler"))
                  if training else None)
         return cls._from_payload(payload, path, version), state
 

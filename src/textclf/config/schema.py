@@ -178,6 +178,13 @@ class TrainConfig(_Section):
     # Batches of similar length: far less padding, same examples per epoch.
     bucket_by_length: bool = True
     num_threads: Optional[int] = Field(None, ge=1)  # torch's CPU threads; unset: torch's default
+    # The forward pass's arithmetic: fp32; bf16 (autocast to bfloat16: GPUs from Ampere on, recent
+    # CPUs); fp16 (autocast to float16 with loss scaling: older GPUs). Weights stay float32;
+    # validation and the Predictor use the same.
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    # Run the model's forward through torch.compile (dynamic shapes); the first batches pay the
+    # compilation. On a CPU it needs a C++ compiler.
+    compile: bool = False
     # last.ckpt is written at every epoch end, and also every N optimizer steps when set.
     checkpoint_every_steps: Optional[int] = Field(None, ge=1)
     # Seed of the weights' initialisation, dropout and batch order; unset: the top-level seed.

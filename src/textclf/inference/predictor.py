@@ -14,6 +14,9 @@ A multilabel model (``predictor.task == "multilabel"``) predicts a list of label
 classes whose probability (a sigmoid per class) reaches the threshold stored in the checkpoint,
 and at least the most likely one unless the model was trained with ``train.allow_empty``.
 
+A PyTorch member predicts the way it was validated: at its run's ``train.precision`` (bf16 or fp16
+under autocast) and through ``torch.compile`` when its run set ``train.compile``.
+
 ``Predictor.load([p1, p2, ...])`` is an ensemble: the mean of the members' probabilities. Each
 member keeps its own text pipeline (tokenizer, vocabulary, maximum length), so a bag of n-grams
 over 3,000 tokens and a BiGRU over 400 can be averaged; members with the same tokenizer share one
@@ -86,7 +89,8 @@ class Predictor:
         self.artifacts = list(artifacts)
         self.runners = [
             OnnxRunner(a.onnx_path, max_batch_tokens=model_class(a.model_name).max_batch_tokens)
-            if a.onnx_path is not None else TorchRunner(a.build_model(self.device), self.device)
+            if a.onnx_path is not None else TorchRunner(a.build_model(self.device), self.device,
+                                                        a.train_setting("precision"), a.train_setting("compile"))
             for a in self.artifacts
         ]
         self.pipelines: list[TextPipeline] = [a.text_pipeline() for a in self.artifacts]

@@ -15,6 +15,7 @@ from textclf.batching import sorted_batches
 from textclf.errors import UsageError
 from textclf.inference.logits import predict_logits
 from textclf.models import TextClassifier
+from textclf.precision import compiled, on_device
 from textclf.text.encoding import EncodedSplit
 
 __all__ = ["TorchRunner", "OnnxRunner"]
@@ -23,12 +24,15 @@ __all__ = ["TorchRunner", "OnnxRunner"]
 class TorchRunner:
     runtime = "torch"
 
-    def __init__(self, model: TextClassifier, device: torch.device):
+    def __init__(self, model: TextClassifier, device: torch.device, precision: str = "fp32",
+                 compile: bool = False):
         self.model = model
         self.device = device
+        self.precision = on_device(device, precision)  # train.precision: autocast in the forward pass
+        self.forward = compiled(model, compile)  # train.compile: torch.compile'd, same weights
 
     def logits(self, split: EncodedSplit, batch_size: int) -> np.ndarray:
-        return predict_logits(self.model, split, batch_size, self.device)
+        return predict_logits(self.forward, split, batch_size, self.device, self.precision)
 
 
 class OnnxRunner:

@@ -36,7 +36,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from torch import nn
 
 from textclf.errors import ConfigError
-from textclf.models.base import BuildContext, TextClassifier
+from textclf.models.base import BuildContext, TextClassifier, lookup
 from textclf.models.registry import ModelParams, register_model
 from textclf.models.subwords import subword_bags, subword_table
 from textclf.task import get_task
@@ -295,7 +295,7 @@ def _bag(table: nn.Embedding, rows: torch.Tensor, weights: torch.Tensor, offsets
     faster. Sparse or not as the table is (distributed training
     turns it off); ``padding_idx``'s row gets no gradient."""
     distinct, inverse = torch.unique(rows, return_inverse=True)
-    vectors = nn.functional.embedding(distinct, table.weight, padding_idx=padding_idx, sparse=table.sparse)
+    vectors = lookup(table, distinct, padding_idx)
     return nn.functional.embedding_bag(inverse, vectors, offsets, mode="sum", per_sample_weights=weights)
 
 

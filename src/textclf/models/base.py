@@ -53,7 +53,7 @@ from typing import Any, ClassVar, Iterable
 import torch
 from torch import nn
 
-__all__ = ["BuildContext", "TextClassifier"]
+__all__ = ["BuildContext", "TextClassifier", "lookup"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,8 @@ class TextClassifier(nn.Module):
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """(batch, seq_len, dim) token vectors; by default the ``embedding`` table's rows."""
-        return self.embedding(ids)
+        table = self.embedding
+        return _eager(table, ids) if table.sparse else table(ids)  # (see lookup)
 
     def classify(self, embedded: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -103,3 +104,18 @@ class TextClassifier(nn.Module):
 
     def fit_statistics(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
         raise NotImplementedError(f"{type(self).__name__} declares no training statistics")
+
+
+def lookup(table: nn.Embedding, rows: torch.Tensor, padding_idx: int | None = None) -> torch.Tensor:
+    """``table``'s ``rows``, with a gradient as sparse as the table's (``padding_idx``'s row gets
+    none). A sparse lookup runs outside ``torch.compile``'s graphs (``train.compile``): Inductor
+    cannot lower its backward, so the graph breaks there on purpose rather than after a failed
+    attempt and a warning at every new shape."""
+    if table.sparse:
+        return _eager(nn.functional.embedding, rows, table.weight, padding_idx=padding_idx, sparse=True)
+    return nn.functional.embedding(rows, table.weight, padding_idx=padding_idx)
+
+
+@torch.compiler.disable
+def _eager(function, *args, **kwargs):
+    return function(*args, **kwargs)

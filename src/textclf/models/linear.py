@@ -34,7 +34,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from torch import nn
 
 from textclf.models.bag_of_ngrams import BagOfNgrams, BagOfNgramsParams
-from textclf.models.base import BuildContext
+from textclf.models.base import BuildContext, lookup
 from textclf.models.registry import ModelParams, register_model
 
 __all__ = ["LinearModel", "LinearParams"]
@@ -155,4 +155,4 @@ class LinearModel(BagOfNgrams):
 
 def _rows(table: nn.Embedding, rows: torch.Tensor) -> torch.Tensor:
     """``table``'s ``rows``, with a gradient as sparse as the table's."""
-    return nn.functional.embedding(rows, table.weight, sparse=table.sparse)
+    return lookup(table, rows)

@@ -29,6 +29,7 @@ from torch.utils.tensorboard import SummaryWriter
 from textclf.batching import TrainBatches
 from textclf.config import Config
 from textclf.files import write_json
+from textclf.precision import autocast, grad_scaler
 from textclf.reporting.plots import save_figure, subplots
 from textclf.runtime import restore_rng_state, rng_state
 
@@ -52,7 +53,7 @@ def run_lr_find(config: Config, out_dir: Path, min_lr: float = 1e-6, max_lr: flo
 
     run = setup_run(config)
     result = lr_range_test(run.model, run.optimizer, run.criterion, run.loader, run.device,
-                           min_lr, max_lr, steps)
+                           min_lr, max_lr, steps, precision=run.config.train.precision)
     save_lr_find(result, out_dir)
     return result
 
@@ -68,11 +69,13 @@ def lr_range_test(
     steps: int = 100,
     beta: float = 0.98,
     diverge: float = 4.0,
+    precision: str = "fp32",
 ) -> LRFindResult:
     saved_model = copy.deepcopy(model.state_dict())
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
     saved_rng = rng_state()
     result = LRFindResult()
+    scaler = grad_scaler(device, precision)  # fp16: loss scaling, as training does
     try:
         model.train()
         batches, epoch = iter(()), 0
@@ -89,9 +92,11 @@ def lr_range_test(
                 batch = next(batches)
             ids, lengths, labels = (t.to(device) for t in batch[:3])
             optimizer.zero_grad(set_to_none=True)
-            loss = criterion(model(ids, lengths), labels)
-            loss.backward()
-            optimizer.step()
+            with autocast(device, precision):  # train.precision, as training runs
+                loss = criterion(model(ids, lengths), labels)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             value = loss.item()
             if not math.isfinite(value):
                 result.stop_reason = f"loss became {value} at lr {lr:.2e}"

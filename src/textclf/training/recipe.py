@@ -34,9 +34,10 @@ from textclf.evaluation.metrics import classification_metrics, cross_entropy, mu
 from textclf.evaluation.thresholds import tune_thresholds
 from textclf.files import write_json, write_text
 from textclf.inference import predict_logits
+from textclf.precision import autocast, check_training
 from textclf.reporting.data_stats import write_data_statistics
 from textclf.run_layout import RunLayout
-from textclf.runtime import environment, restore_rng_state, rng_state
+from textclf.runtime import environment, resolve_device, restore_rng_state, rng_state
 from textclf.text.prepare import PreparedData, prepare_with_recipe
 from textclf.training.distributed import Distributed, current, shutdown
 from textclf.training.final import TrainResult, final_evaluation
@@ -133,6 +134,7 @@ def train(
     ``deadline`` (a ``time.perf_counter()``) stops training after the epoch in which it passes, as
     ``train.budget`` does (a default selection gives its candidates the end of its own budget)."""
     dist = current()  # under torchrun: this process's rank; else a single process
+    check_training(resolve_device(config.train.device), config.train.precision)  # before any candidate starts
     if config.model.auto and prepared is None and not dist.active:  # no model named: choose one on val
         return select_and_train(config, train, run_dir, progress, final_evaluation, tracking_parent)
     with _rank_context(dist) as scratch:
@@ -243,6 +245,8 @@ def _resume_in(setup: RunSetup, run: RunLayout, artifact: ModelArtifact, saved: 
     setup.optimizer.load_state_dict(saved.optimizer)
     if setup.schedule is not None and saved.scheduler is not None:
         setup.schedule.load_state_dict(saved.scheduler)
+    if setup.scaler.is_enabled() and saved.scaler:
+        setup.scaler.load_state_dict(saved.scaler)
     state = LoopState.from_dict(saved.loop)
     restore_rng_state(saved.rng)
     # metrics.jsonl may be one line ahead of last.ckpt if the run died between the two.
@@ -273,8 +277,9 @@ def _finish(setup: RunSetup, run: RunLayout, state: LoopState, evaluate: bool,
 def _save_last(setup: RunSetup, run: RunLayout, state: LoopState, record: dict | None = None) -> ModelArtifact:
     artifact = setup.artifact(record)
     schedule = None if setup.schedule is None else setup.schedule.state_dict()
+    scaler = setup.scaler.state_dict() if setup.scaler.is_enabled() else None
     artifact.save(run.last_checkpoint,
-                  TrainingState(asdict(state), setup.optimizer.state_dict(), rng_state(), schedule))
+                  TrainingState(asdict(state), setup.optimizer.state_dict(), rng_state(), schedule, scaler))
     return artifact
 
 
@@ -333,7 +338,7 @@ def _validate(setup: RunSetup, state: LoopState, epoch: int) -> dict:
     thresholds are chosen here, on the validation split, and kept with its checkpoints."""
     started = time.perf_counter()
     val_split, p, t = setup.prepared.splits["val"], state.partial, setup.config.train
-    logits = predict_logits(setup.model, val_split, t.eval_batch_size, setup.device)
+    logits = predict_logits(setup.eval_model, val_split, t.eval_batch_size, setup.device, t.precision)
     loss_sum, correct, seen = setup.distributed.sum([p.loss_sum, float(p.correct), float(p.seen)])  # all ranks
     record = {"epoch": epoch, "step": state.step, "train/loss": loss_sum / seen, "train/accuracy": correct / seen}
     if setup.task.multilabel:
@@ -357,8 +362,8 @@ def _validate(setup: RunSetup, state: LoopState, epoch: int) -> dict:
 def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, interrupt, progress: bool,
                  writer: MetricsWriter) -> None:
     """One epoch (or its remainder, when resuming); updates ``state`` in place."""
-    t, model, optimizer, loader, device = (
-        setup.config.train, setup.model, setup.optimizer, setup.loader, setup.device)
+    t, model, optimizer, loader, device, scaler = (
+        setup.config.train, setup.model, setup.optimizer, setup.loader, setup.device, setup.scaler)
     loader.set_epoch(epoch)
     model.train()
     p = state.partial
@@ -374,22 +379,29 @@ def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, 
     for ids, lengths, labels, weights in bar:
         ids, lengths, labels = ids.to(device), lengths.to(device), labels.to(device)
         optimizer.zero_grad(set_to_none=True)
-        logits = setup.train_model(ids, lengths)  # (batch, num_classes); DDP syncs gradients in backward
-        if weights is None:
-            loss = setup.criterion(logits, labels)
-        else:  # data.weight_column
-            loss = setup.task.weighted_loss(logits, labels, weights.to(device), setup.device_class_weights,
-                                            t.label_smoothing)
-        penalty = model.regularization()  # e.g. the linear model's L2 on the rows it read
-        (loss if penalty is None else loss + penalty).backward()
+        with autocast(device, t.precision):  # train.precision (fp32: nothing)
+            logits = setup.train_model(ids, lengths)  # (batch, num_classes); DDP syncs gradients in backward
+            if weights is None:
+                loss = setup.criterion(logits, labels)
+            else:  # data.weight_column
+                loss = setup.task.weighted_loss(logits, labels, weights.to(device), setup.device_class_weights,
+                                                t.label_smoothing)
+            penalty = model.regularization()  # e.g. the linear model's L2 on the rows it read
+        # fp16: backward from the loss times the scale, then the true gradients back (the scaler
+        # passes everything through at other precisions).
+        scaler.scale(loss if penalty is None else loss + penalty).backward()
         if setup.distributed.active:  # (DDP averaged the dense gradients during backward)
             setup.distributed.average_sparse(sparse_parameters(model))
-        # The norm before clipping (no clipping when grad_clip is unset): checks for inf/NaN.
+        scaler.unscale_(optimizer)
+        # The norm before clipping (no clipping when grad_clip is unset): checks for inf/NaN. In
+        # fp16 an overflowed gradient is not a divergence: the scaler skips that step and lowers
+        # its scale.
         norm = clip_gradients(model.parameters(), t.grad_clip)
-        if not (torch.isfinite(loss) and torch.isfinite(norm)):
+        if not (torch.isfinite(loss) and (scaler.is_enabled() or torch.isfinite(norm))):
             bar.close()
             raise _diverged(run, state, epoch, t.lr, loss, norm)
-        optimizer.step()
+        scaler.step(optimizer)
+        scaler.update()
         state.step += 1
         if setup.schedule is not None:
             setup.schedule.step()

@@ -21,6 +21,7 @@ from textclf.config import Config
 from textclf.data import SPLITS
 from textclf.errors import UsageError
 from textclf.models import BuildContext, TextClassifier, build_model
+from textclf.precision import autocast, check_training, compiled, grad_scaler
 from textclf.runtime import resolve_device, seed_everything
 from textclf.task import Task, get_task
 from textclf.text.prepare import PreparedData, cache_dir, prepare_with_recipe
@@ -50,7 +51,11 @@ class RunSetup:
     thresholds: list[float] | None = None
     schedule: Schedule | None = None  # train.scheduler, stepped after every optimizer step
     distributed: Distributed = Distributed()  # under torchrun: this process's rank and the world
-    trainer: nn.Module | None = None  # what training steps call: the model, or its DDP wrapper
+    trainer: nn.Module | None = None  # what training steps call: the model, its DDP wrapper, compiled
+    # train.compile: the model compiled, for validation (None: the model itself).
+    compiled_model: nn.Module | None = None
+    # train.precision fp16: scales the loss against underflow (a pass-through otherwise).
+    scaler: torch.amp.GradScaler | None = None
     # Whether the run writes last.ckpt (optimizer and loop state) for --resume; a default
     # selection's candidates do not (the selection does not resume), which saves their writes.
     resumable: bool = True
@@ -61,6 +66,10 @@ class RunSetup:
     @property
     def train_model(self) -> nn.Module:
         return self.trainer if self.trainer is not None else self.model
+
+    @property
+    def eval_model(self) -> nn.Module:
+        return self.compiled_model if self.compiled_model is not None else self.model
 
     @property
     def device_class_weights(self) -> torch.Tensor | None:
@@ -98,6 +107,7 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
         torch.set_num_threads(t.num_threads)
     seed_everything(t.run_seed(config.seed))
     device = resolve_device(t.device)
+    check_training(device, t.precision)
     config, prepared = prepare_with_recipe(config, prepared, quiet=not distributed.is_main)
     train_split = prepared.splits["train"]
     t = config.train  # the recipe may have decided some of it
@@ -111,7 +121,8 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
         model.fit_statistics((ids, lengths) for _, (ids, lengths, _) in sorted_batches(train_split, 1024))
     model = model.to(device)
     if model.caches_features:  # e.g. a frozen encoder's document vectors, computed once
-        _precompute(model, config, prepared, distributed)
+        with autocast(device, t.precision):
+            _precompute(model, config, prepared, distributed)
     weights = class_weights(t.class_weights, counts, prepared.label_names, multilabel=task.multilabel,
                             num_examples=len(train_split))
     criterion = task.criterion(None if weights is None else weights.to(device), t.label_smoothing)
@@ -147,9 +158,14 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
         if any(p.requires_grad and id(p) not in sparse for p in model.parameters()):
             trainer = DistributedDataParallel(model, find_unused_parameters=not model.uses_every_parameter,
                                               device_ids=[distributed.local_rank] if device.type == "cuda" else None)
+    compiled_model = None
+    if t.compile and model.solver is None:  # (a solver's fit runs no forward pass)
+        compiled_model = compiled(model, True)
+        trainer = compiled(trainer, True) if trainer is not None else compiled_model
     optimizer = make_optimizer(t, model)
     return RunSetup(config, prepared, device, model, optimizer, criterion, loader, weights, counts, task,
-                    schedule=make_schedule(t, optimizer, len(loader)), distributed=distributed, trainer=trainer)
+                    schedule=make_schedule(t, optimizer, len(loader)), distributed=distributed, trainer=trainer,
+                    compiled_model=compiled_model, scaler=grad_scaler(device, t.precision))
 
 
 def _precompute(model: TextClassifier, config: Config, prepared: PreparedData, distributed: Distributed) -> None:

@@ -1,0 +1,72 @@
+"""Mixed precision and compilation: ``train.precision`` and ``train.compile``, for training and prediction.
+
+``precision``:
+
+- ``fp32``: everything in float32 (the default);
+- ``bf16``: matrix products and convolutions run in bfloat16 under ``torch.autocast`` (the
+  weights, the optimizer and the loss stay float32); bfloat16 has float32's range, so no loss
+  scaling is needed. Fast on GPUs from Ampere on and on CPUs with AMX/AVX-512 BF16;
+- ``fp16``: the same in float16, with a gradient scaler (``torch.amp.GradScaler``) that
+  multiplies the loss before ``backward`` so that small gradients do not round to zero, skips
+  the steps whose gradients overflowed and adapts the scale. For GPUs without bfloat16.
+
+``compile``: the model's forward runs through ``torch.compile`` (TorchInductor: fused kernels,
+Triton on a GPU, C++ on a CPU, which needs a C++ compiler). Documents come in batches of varying
+length, so shapes are compiled as dynamic from the start rather than recompiled per length. The
+first batches pay the compilation (seconds to a minute). Two parts run outside the compiled
+graphs: sparse embedding lookups (``models.base.lookup``: Inductor cannot lower their backward)
+and recurrent layers (Dynamo leaves GRU/LSTM to their own fused kernels; unrolling them compiled
+for over a minute per shape here).
+
+Both are properties of a run's config, so a model artifact carries them and a Predictor built
+from it predicts the way the model was validated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Literal
+
+import torch
+from torch import nn
+
+from textclf.errors import ConfigError
+
+__all__ = ["Precision", "DTYPES", "check_training", "on_device", "autocast", "grad_scaler", "compiled"]
+
+Precision = Literal["fp32", "bf16", "fp16"]
+
+DTYPES: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def check_training(device: torch.device, precision: str) -> None:
+    """fp16 trains on a GPU only: CPU float16 kernels are slow where they exist (a TextCNN epoch
+    4x slower than fp32 here) and missing for some layers (oneDNN's LSTM)."""
+    if precision == "fp16" and device.type == "cpu":
+        raise ConfigError("train.precision: fp16 needs a CUDA GPU (training runs on the CPU); use bf16 or fp32 "
+                          "on a CPU")
+
+
+def on_device(device: torch.device | str, precision: str) -> str:
+    """The precision to predict in on ``device``: a model trained in fp16 predicts in fp32 on a
+    CPU (see check_training); otherwise its own."""
+    return "fp32" if precision == "fp16" and torch.device(device).type == "cpu" else precision
+
+
+def autocast(device: torch.device | str, precision: str) -> contextlib.AbstractContextManager:
+    """The context that runs a forward pass in ``precision`` on ``device`` (nothing for fp32)."""
+    dtype = DTYPES[precision]
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
+
+
+def grad_scaler(device: torch.device | str, precision: str) -> torch.amp.GradScaler:
+    """A loss scaler, enabled for fp16 only (its methods pass through when disabled)."""
+    return torch.amp.GradScaler(torch.device(device).type, enabled=precision == "fp16")
+
+
+def compiled(module: nn.Module, enabled: bool) -> nn.Module:
+    """``module`` compiled with dynamic shapes when ``enabled``; the same module otherwise. The
+    compiled module shares the parameters, and forwards attribute reads to ``module``."""
+    return torch.compile(module, dynamic=True) if enabled else module
