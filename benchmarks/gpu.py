@@ -32,6 +32,7 @@ command recorded in them), the rows kept in benchmarks/gpu_rows.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -70,17 +71,30 @@ def _peak_gib(device: str) -> float | None:
     return torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None
 
 
-def training_row(name: str, config_file: str, overrides: list[str], device: str, out: Path) -> dict:
-    """Train ``config_file`` with ``overrides``; the epochs' training and validation seconds."""
+def training_row(name: str, config_file: str, overrides: list[str], device: str, out: Path,
+                 profile: bool = False) -> dict:
+    """Train ``config_file`` with ``overrides``; the epochs' training and validation seconds. With
+    ``profile``, under torch.profiler, whose busiest operators (CPU and GPU) are printed."""
     config = load_config(ROOT / "configs" / config_file, overrides + [f"train.device={device}"])
     _peak_reset(device)
-    result = train(config, run_dir=out / name, progress=False, final_evaluation=False, resumable=False)
+    profiler = contextlib.nullcontext()
+    if profile:
+        activities = [torch.profiler.ProfilerActivity.CPU] + (
+            [torch.profiler.ProfilerActivity.CUDA] if device.startswith("cuda") else [])
+        profiler = torch.profiler.profile(activities=activities)
+    with profiler:
+        result = train(config, run_dir=out / name, progress=False, final_evaluation=False, resumable=False)
+    if profile:
+        averages = profiler.key_averages()
+        for key in ["self_cpu_time_total"] + (["self_device_time_total"] if device.startswith("cuda") else []):
+            print(f"-- {name}: operators by {key}\n" + averages.table(sort_by=key, row_limit=18, max_name_column_width=48),
+                  flush=True)
     metric = "val/f1_macro" if config.task == "multilabel" else "val/accuracy"
     return {
         "epoch_s": [round(r["epoch_seconds"], 2) for r in result.history],
         "val_s": round(sum(r["eval_seconds"] for r in result.history) / len(result.history), 2),
         "metric": metric, "value": result.history[-1][metric], "peak_gib": _peak_gib(device),
-        "steps": result.history[-1]["step"], "checkpoint": str(RunLayout(result.run_dir).best_checkpoint),
+        "steps": result.history[-1]["step"], "profiled": profile or None, "checkpoint": str(RunLayout(result.run_dir).best_checkpoint),
     }
 
 
@@ -115,7 +129,8 @@ def plan(args, out: Path) -> list[tuple[str, object]]:
     """(row name, function returning the row's measurements), in running order."""
     quick = args.quick
     bigru = (["model.hidden_size=16", "model.embedding_dim=16", "preprocess.max_seq_len=40"] if quick else [])
-    minilm = [f"model.pretrained={args.encoder}"] + (quick_goemotions(out, 300) if quick else [])
+    rows = 300 if quick else args.goemotions_rows
+    minilm = [f"model.pretrained={args.encoder}"] + (quick_goemotions(out, rows) if rows else [])
     default = ["data.protocol=bydate", f"train.budget={20 if quick else args.default_budget:g}"]
     cache = [f"data.cache_dir={out / 'cache'}"]
     steps = []
@@ -128,9 +143,9 @@ def plan(args, out: Path) -> list[tuple[str, object]]:
                       lambda p=precision, c=compiled, e=epochs: training_row(
                           f"minilm-{p}-{c}", "goemotions_minilm.yaml",
                           minilm + cache + [f"train.epochs={e}", f"train.precision={p}", f"train.compile={c}"],
-                          args.device, out)))
+                          args.device, out, args.profile)))
     steps.append(("predict minilm bf16", lambda: predict_row(
-        str(out / "minilm-bf16-False" / "checkpoints" / "best.ckpt"),
+        str(out / "minilm-bf16-False" / "checkpoints" / "best.ckpt"),  # (the "minilm bf16" row's)
         load_corpus(load_config(ROOT / "configs" / "goemotions_minilm.yaml", minilm))["test"].texts,
         args.device, 2000)))
     steps.append(("default 20NG bydate", lambda: training_row(
@@ -149,6 +164,8 @@ def measure(args) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="textclf-gpu-") as tmp:
         for name, run in plan(args, Path(tmp)):
+            if args.only and name not in args.only.split(","):
+                continue
             row = {**header, "row": name}
             if time.perf_counter() - started > args.limit:
                 row["error"] = f"skipped: --limit {args.limit:g} s reached"
@@ -212,6 +229,9 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=420, help="seconds after which rows are skipped")
     parser.add_argument("--default-budget", type=float, default=90, help="train.budget of the default row")
     parser.add_argument("--quick", action="store_true", help="small models and data: check the script")
+    parser.add_argument("--only", help="comma-separated row names to run (e.g. 'minilm fp32,predict default')")
+    parser.add_argument("--goemotions-rows", type=int, help="the first N comments of each GoEmotions file")
+    parser.add_argument("--profile", action="store_true", help="profile the MiniLM rows (torch.profiler)")
     parser.add_argument("--rows-out", help="write the rows here after each one")
     parser.add_argument("--rows", help="rows measured earlier (JSON), instead of measuring")
     parser.add_argument("--write", action="store_true", help="rebuild the gpu section of RESULTS.md")

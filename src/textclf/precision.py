@@ -32,7 +32,8 @@ from torch import nn
 
 from textclf.errors import ConfigError
 
-__all__ = ["Precision", "DTYPES", "check_training", "on_device", "autocast", "grad_scaler", "compiled"]
+__all__ = ["Precision", "DTYPES", "check_training", "on_device", "autocast", "attention_backends", "grad_scaler",
+           "compiled"]
 
 Precision = Literal["fp32", "bf16", "fp16"]
 
@@ -54,11 +55,29 @@ def on_device(device: torch.device | str, precision: str) -> str:
 
 
 def autocast(device: torch.device | str, precision: str) -> contextlib.AbstractContextManager:
-    """The context that runs a forward pass in ``precision`` on ``device`` (nothing for fp32)."""
+    """The context that runs a forward pass in ``precision`` on ``device``: autocast (nothing
+    for fp32) and, on a GPU, attention without cuDNN's kernel (``attention_backends``)."""
+    device = torch.device(device)
+    stack = contextlib.ExitStack()
+    if device.type == "cuda":
+        stack.enter_context(attention_backends())
     dtype = DTYPES[precision]
-    if dtype is None:
+    if dtype is not None:
+        stack.enter_context(torch.autocast(device_type=device.type, dtype=dtype))
+    return stack
+
+
+def attention_backends() -> contextlib.AbstractContextManager:
+    """``scaled_dot_product_attention`` may pick flash, memory-efficient or plain attention, not
+    cuDNN's. PyTorch prefers cuDNN's kernel on Hopper GPUs in bf16/fp16, and it builds an
+    execution plan for every new batch shape: text batches change length at every step, and on an
+    H200 each call then cost about 20 ms of CPU for 36 µs of GPU work (benchmarks/gpu.py
+    --profile: a MiniLM bf16 epoch 2.1x slower than fp32). Flash attention needs no plan."""
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+    except ImportError:  # (torch before 2.3 has no cuDNN attention either)
         return contextlib.nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
+    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
 
 
 def grad_scaler(device: torch.device | str, precision: str) -> torch.amp.GradScaler:

@@ -29,9 +29,10 @@ def feature_matrix(model, split, batch_size: int = 1024):
     """The split's documents as the model's sparse feature matrix (scipy CSR, one row each, in order)."""
     import scipy.sparse as sp
 
+    device = next(model.parameters()).device  # (features on the model's device, e.g. a GPU; the matrix on the CPU)
     rows, cols, vals = [], [], []
     for indices, (ids, lengths, _) in sorted_batches(split, batch_size):
-        r, c, v = model.sparse_features(ids, lengths)
+        r, c, v = (t.cpu() for t in model.sparse_features(ids.to(device), lengths.to(device)))
         rows.append(torch.as_tensor(indices)[r].numpy())  # batch rows -> document indices
         cols.append(c.numpy())
         vals.append(v.numpy())
@@ -66,8 +67,8 @@ def fit_with_solver(setup) -> tuple[float, int, int]:
     else:
         coef, intercept = fit(model.C)
     model.set_coefficients(coef, intercept)
-    logits = torch.as_tensor(np.asarray(X @ coef.T) + intercept, dtype=torch.float32)
-    targets = torch.from_numpy(labels if task.multilabel else labels.astype(np.int64))
+    logits = torch.as_tensor(np.asarray(X @ coef.T) + intercept, dtype=torch.float32, device=setup.device)
+    targets = torch.from_numpy(labels if task.multilabel else labels.astype(np.int64)).to(setup.device)
     with torch.no_grad():
         loss = float(setup.criterion(logits, targets))
     return loss * len(split), task.correct(logits, targets), len(split)
