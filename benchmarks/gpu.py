@@ -25,8 +25,10 @@ started in time. ``--quick`` shrinks every row (small models, a few hundred GoEm
 20 s budget) to check the script on a CPU: ``python benchmarks/gpu.py --encoder F --device cpu --quick``
 (fp16 rows are then refused, as on any CPU).
 
-``--write`` rebuilds the "gpu" section of benchmarks/RESULTS.md from ``--rows`` (the machine and
-command recorded in them), the rows kept in benchmarks/gpu_rows.json.
+``--write`` rebuilds the "gpu" section of benchmarks/RESULTS.md from the rows (measured now, or
+``--rows FILE`` measured elsewhere: the machine and command recorded in them), kept in
+benchmarks/gpu_rows.json; rows measured without a GPU go to the "precision-cpu" section and
+benchmarks/gpu_rows_cpu.json.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import contextlib
 import datetime
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -157,10 +160,19 @@ def plan(args, out: Path) -> list[tuple[str, object]]:
     return steps
 
 
+def _commit() -> str | None:
+    """The checkout's commit (None where the tree travelled without its .git, as to a GPU machine)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def measure(args) -> list[dict]:
     started = time.perf_counter()
     header = {"machine": machine(), "command": command(), "date": datetime.date.today().isoformat(),
-              "quick": args.quick}
+              "quick": args.quick, "code": _commit()}
     rows = []
     with tempfile.TemporaryDirectory(prefix="textclf-gpu-") as tmp:
         for name, run in plan(args, Path(tmp)):
@@ -186,40 +198,51 @@ def measure(args) -> list[dict]:
 
 
 def write(rows: list[dict]) -> None:
-    ROWS.write_text(json.dumps(rows, indent=1) + "\n")
-    train_rows = [r for r in rows if "epoch_s" in r or (r.get("error") and not r["row"].startswith("predict"))]
+    rows_file = ROWS if "no GPU" not in rows[0]["machine"] else ROWS.with_name("gpu_rows_cpu.json")
+    rows_file.write_text(json.dumps(rows, indent=1) + "\n")
+    # Rows may come from several runs (a later one measuring what an earlier one skipped or failed).
+    runs = list(dict.fromkeys(r["command"] for r in rows))
+    for r in rows:
+        r["run"], r["note"] = runs.index(r["command"]) + 1, r.get("error", "").split(" Traceback")[0][:160]
+    run_column = [("run", "run", "d")] if len(runs) > 1 else []
+    train_rows = [r for r in rows if not r["row"].startswith("predict")]
     for r in train_rows:
-        epochs = r.get("epoch_s") or []
-        r["epoch1"], r["epoch2"] = (epochs + [None, None])[:2]
+        r["epoch1"], r["epoch2"] = ((r.get("epoch_s") or []) + [None, None])[:2]
     base = {r["row"].split()[0]: r["epoch1"] for r in train_rows if r["row"].endswith("fp32") and r.get("epoch1")}
     for r in train_rows:
-        first = base.get(r["row"].split()[0])
-        latest = r["epoch2"] or r["epoch1"]
+        first, latest = base.get(r["row"].split()[0]), r["epoch2"] or r["epoch1"]
         r["speedup"] = first / latest if first and latest else None
-        r["note"] = r.get("error", "")
-    table = markdown_table(train_rows, [
+    table = markdown_table(train_rows, run_column + [
         ("row", "training run", "s"), ("epoch1", "epoch 1 s", ".1f"), ("epoch2", "epoch 2 s", ".1f"),
         ("speedup", "× fp32 epoch", ".2f"), ("val_s", "validation s", ".1f"), ("peak_gib", "peak GiB", ".2f"),
         ("value", "val metric", ".4f"), ("row_s", "row wall s", ".0f"), ("note", "note", "s")])
     predict = [r for r in rows if r["row"].startswith("predict")]
     for r in predict:
         r["ratio"] = r["gpu_docs_s"] / r["cpu_docs_s"] if r.get("gpu_docs_s") and r.get("cpu_docs_s") else None
-        r["note"] = r.get("error", "")
-    ptable = markdown_table(predict, [
+    ptable = markdown_table(predict, run_column + [
         ("row", "prediction", "s"), ("precision", "precision", "s"), ("gpu_docs_s", "GPU docs/s", ",.0f"),
         ("cpu_docs_s", "CPU docs/s (all cores)", ",.0f"), ("ratio", "GPU / CPU", ".1f"), ("note", "note", "s")])
-    first = rows[0]
     body = (
         "Written by `benchmarks/gpu.py` from the rows it measured on the machine below (kept in "
-        "`benchmarks/gpu_rows.json`). One epoch of each training run through `textclf.train` on the shipped "
+        "`benchmarks/gpu_rows.json`). Each training run goes through `textclf.train` on the shipped "
         "configs; the val metric is accuracy (BiGRU) or macro-F1 (MiniLM, multi-label) after the last epoch. "
         "The compiled run's first epoch includes the compilation. Prediction is raw texts to probabilities "
         "through the Predictor, tokenization included, after a warm-up batch.\n\n"
         f"{table}\n\n{ptable}\n")
+    if len(runs) > 1:
+        body += "\n" + "\n".join(f"- Run {i}: `{c}`" + (f" (code {_code(rows, c)})" if _code(rows, c) else "")
+                                for i, c in enumerate(runs, 1)) + "\n"
+    first = rows[0]
     if first.get("quick"):
         body = "**--quick run (small models and data): a check of the script, not a measurement.**\n\n" + body
-    write_section("gpu", "On a GPU: precision, compile and prediction", body,
+    on_gpu = "no GPU" not in first["machine"]
+    write_section("gpu" if on_gpu else "precision-cpu",
+                  f"On a {'GPU' if on_gpu else 'CPU'}: precision, compile and prediction", body,
                   measured=(first["command"], first["machine"], first["date"]))
+
+
+def _code(rows: list[dict], run: str) -> str | None:
+    return next((r.get("code") for r in rows if r["command"] == run and r.get("code")), None)
 
 
 def main() -> None:
