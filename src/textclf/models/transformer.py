@@ -27,11 +27,12 @@ from typing import Any, Literal, Optional
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import nn
 
 from textclf.errors import ConfigError
 from textclf.models.base import BuildContext, TextClassifier
+from textclf.models.contrastive import ContrastiveParams, draw_pairs, fit_pairs
 from textclf.models.registry import ModelParams, register_model
 
 __all__ = ["Transformer", "TransformerParams"]
@@ -42,11 +43,22 @@ class TransformerParams(ModelParams):
     pooling: Literal["mean", "cls"] = "mean"  # mean of the sub-word vectors, or the first ([CLS]) one
     freeze: bool = False  # true: train only the head, on document vectors computed once
     dropout: float = Field(0.1, ge=0, lt=1)  # before the head
+    # Few labels: first fine-tune the encoder on pairs of training examples (same class: similar;
+    # different: dissimilar; models/contrastive.py), then train the head on its vectors as
+    # freeze: true does. true takes the defaults; a mapping sets pairs, max_pairs, epochs, lr,
+    # batch_size.
+    contrastive: Optional[ContrastiveParams] = None
+
+    @field_validator("contrastive", mode="before")
+    @classmethod
+    def _true_is_the_defaults(cls, value):
+        return {} if value is True else (None if value is False else value)
     # The encoder's Hugging Face config; training writes it into model artifacts (leave it out).
     encoder_config: Optional[dict[str, Any]] = None
 
     def pretrained_tokenizer(self) -> str | None:
         return self.pretrained
+
 
 
 @register_model("transformer", TransformerParams)
@@ -68,7 +80,7 @@ class Transformer(TextClassifier):
                               "its tokenizer's vocabulary")
         self.dropout = nn.Dropout(params.dropout)
         self.head = nn.Linear(self.encoder.config.hidden_size, context.num_classes)
-        self.frozen = params.freeze
+        self.frozen = params.freeze or params.contrastive is not None  # (the head on fixed vectors)
         if self.frozen:
             self.encoder.requires_grad_(False)
         self._features: dict[bytes, torch.Tensor] = {}  # a document's ids → its pooled vector (frozen)
@@ -106,6 +118,32 @@ class Transformer(TextClassifier):
 
     def export_module(self) -> nn.Module:
         return _Traced(self)
+
+    def adapt(self, split, device: torch.device, precision: str = "fp32", seed: int = 0, progress=None) -> None:
+        """With ``contrastive``: fine-tune the encoder on pairs of ``split``'s examples (the
+        training split), before its vectors are computed and the head trained on them."""
+        settings = self.params.contrastive
+        if settings is None:
+            return
+        pairs = draw_pairs(np.asarray(split.labels), settings.pairs, settings.max_pairs, seed)
+        if not len(pairs):
+            raise ConfigError("model.contrastive: no pairs can be drawn from the training split (it needs "
+                              "at least two examples of a class, or of different classes)")
+        print(f"contrastive stage: {len(pairs):,} pairs ({int(pairs[:, 2].sum()):,} of the same class) from the "
+              f"{len(split):,} training examples, {settings.epochs} epoch(s) at lr {settings.lr:g}; the "
+              "validation split is not used here (it chooses the head's epoch afterwards)", flush=True)
+        documents = [split.document(i) for i in range(len(split))]
+        was_training = self.training
+        self.encoder.requires_grad_(True)
+        self.encoder.train()
+        try:
+            losses = fit_pairs(lambda ids, lengths: self.encode(self.embed(ids), lengths),
+                               list(self.encoder.parameters()), documents, pairs, settings, device, precision,
+                               progress)
+        finally:
+            self.encoder.requires_grad_(False)
+            self.train(was_training)
+        print(f"contrastive stage: pair loss {' -> '.join(f'{v:.4f}' for v in losses)}", flush=True)
 
     # ----------------------------------------------------------------- frozen features
 

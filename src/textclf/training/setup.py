@@ -120,6 +120,8 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
     if model.needs_statistics:  # e.g. TF-IDF weights from the training split
         model.fit_statistics((ids, lengths) for _, (ids, lengths, _) in sorted_batches(train_split, 1024))
     model = model.to(device)
+    model.adapt(train_split, device, t.precision, t.run_seed(config.seed), progress=_bar("contrastive pairs", "step",
+                                                                                        distributed))
     if model.caches_features:  # e.g. a frozen encoder's document vectors, computed once
         with autocast(device, t.precision):
             _precompute(model, config, prepared, distributed)
@@ -168,15 +170,17 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
                     compiled_model=compiled_model, scaler=grad_scaler(device, t.precision))
 
 
-def _precompute(model: TextClassifier, config: Config, prepared: PreparedData, distributed: Distributed) -> None:
+def _bar(desc: str, unit: str, distributed: Distributed):
+    """A progress bar factory (``progress(total)``), silent on ranks other than 0."""
     from tqdm.auto import tqdm
 
-    def progress(total: int):
-        return tqdm(total=total, unit="doc", desc="encoder features", disable=not distributed.is_main,
-                    mininterval=1.0, leave=False)
+    return lambda total: tqdm(total=total, unit=unit, desc=desc, disable=not distributed.is_main, mininterval=1.0,
+                              leave=False)
 
+
+def _precompute(model: TextClassifier, config: Config, prepared: PreparedData, distributed: Distributed) -> None:
     model.precompute_features([prepared.splits[s] for s in SPLITS], features_folder(config),
-                              feature_batches(model), progress=progress)
+                              feature_batches(model), progress=_bar("encoder features", "doc", distributed))
 
 
 def features_folder(config: Config) -> Path | None:

@@ -1,0 +1,81 @@
+"""The transformer's contrastive stage (SetFit-style): pairs drawn from the labels, the encoder
+fine-tuned on them before the head, and an artifact that carries the adapted encoder."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+import textclf
+from conftest import minilm_path, shared_data
+from textclf.config import config_from_dict
+from textclf.errors import ConfigError
+from textclf.models.contrastive import draw_pairs
+
+
+def test_pairs_pair_same_classes_as_positives_and_different_ones_as_negatives():
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    pairs = draw_pairs(labels, rounds=3, max_pairs=10_000, seed=1)
+    first, second, target = pairs.T
+    assert (first != second).all()
+    assert ((labels[first] == labels[second]) == (target == 1)).all()
+    # Every example gets one positive and one negative a round (each class has two or more examples).
+    assert (target == 1).sum() == 3 * len(labels) and (target == 0).sum() == 3 * len(labels)
+    np.testing.assert_array_equal(draw_pairs(labels, 3, 10_000, seed=1), pairs)  # seeded
+    assert len(draw_pairs(labels, 3, 7, seed=1)) == 7  # max_pairs
+
+
+def test_multilabel_pairs_share_a_label_or_none():
+    labels = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]], dtype=np.uint8)
+    first, second, target = draw_pairs(labels, rounds=4, max_pairs=10_000, seed=0).T
+    shared = (labels[first] & labels[second]).any(axis=1)
+    assert (shared == (target == 1)).all() and target.sum() > 0 and (target == 0).sum() > 0
+
+
+def test_contrastive_settings_are_validated():
+    base = {"model": {"name": "transformer", "pretrained": "x", "contrastive": {"pairs": 0}}}
+    with pytest.raises(ConfigError, match="model.contrastive.pairs"):
+        config_from_dict(base)
+    base["model"]["contrastive"] = {"pair": 3}
+    with pytest.raises(ConfigError, match="contrastive.pair"):
+        config_from_dict(base)
+    assert config_from_dict({"model": {"name": "transformer", "pretrained": "x", "contrastive": True}}) \
+        .model.params()["contrastive"] == {"pairs": 20, "max_pairs": 20_000, "epochs": 1, "lr": 2e-5, "batch_size": 16}
+
+
+def test_eight_examples_a_class_adapt_the_encoder_and_the_artifact_carries_it(tmp_path, capsys):
+    rows = list(csv.DictReader(shared_data("sms_spam.csv").open(encoding="utf-8")))
+    ham, spam = [r for r in rows if r["label"] == "ham"], [r for r in rows if r["label"] == "spam"]
+    parts = {"train": ham[:8] + spam[:8], "val": ham[8:16] + spam[8:16], "test": ham[16:56] + spam[16:56]}
+    for name, part in parts.items():
+        with (tmp_path / f"{name}.csv").open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, ["text", "label"])
+            writer.writeheader()
+            writer.writerows(part)
+    config = {
+        "name": "fewshot", "output_dir": str(tmp_path / "runs"),
+        "data": {"source": "files", "root": str(tmp_path), "train": "train.csv", "val": "val.csv", "test": "test.csv",
+                 "cache_dir": str(tmp_path / "cache")},
+        "preprocess": {"max_seq_len": 48},
+        "model": {"name": "transformer", "pretrained": minilm_path(), "contrastive": {"pairs": 2}},
+        "train": {"epochs": 5, "batch_size": 16, "lr": 0.01, "device": "cpu"},
+    }
+    run = textclf.train(config, run_dir=tmp_path / "run")
+    out = capsys.readouterr().out
+    assert "contrastive stage: 64 pairs (32 of the same class) from the 16 training examples" in out
+    assert "the validation split is not used here" in out
+    # The checkpoint holds the adapted encoder, not the pretrained one: its predictions differ.
+    from transformers import AutoModel
+
+    pretrained = AutoModel.from_pretrained(minilm_path()).state_dict()
+    saved = run.predictor().models[0].encoder.state_dict()
+    changed = [k for k, v in pretrained.items() if k in saved and not torch.equal(v, saved[k])]
+    assert len(changed) > 10
+    predictor = run.predictor()
+    probabilities = predictor.predict_proba([r["text"] for r in parts["test"]])
+    accuracy = float((probabilities.argmax(1) == np.array([r["label"] == "spam" for r in parts["test"]])).mean())
+    assert accuracy == pytest.approx(run.results["test_accuracy"], abs=1e-9)
+    assert accuracy >= 0.7
