@@ -180,7 +180,8 @@ def main() -> None:
         write_section("fewshot", "Few labels: K examples a class", (
             "Each draw takes K training examples of every class at random (seed = draw); all systems train on "
             "them, with no validation file (ours carve theirs out of the K), and are scored on the same test "
-            "texts. Rows from every run are kept in `benchmarks/fewshot_rows.json`.\n\n" + summarise(everything)))
+            "texts. Rows from every run are kept in `benchmarks/fewshot_rows.json` and all appear below (the command "
+            "above is the latest run's).\n\n" + summarise(everything)))
 
 
 if __name__ == "__main__":
