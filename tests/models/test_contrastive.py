@@ -46,23 +46,31 @@ def test_contrastive_settings_are_validated():
         .model.params()["contrastive"] == {"pairs": 20, "max_pairs": 20_000, "epochs": 1, "lr": 2e-5, "batch_size": 16}
 
 
-def test_eight_examples_a_class_adapt_the_encoder_and_the_artifact_carries_it(tmp_path, capsys):
+def _few_sms(folder, per_class: int = 8) -> tuple[dict, dict]:
+    """Files of ``per_class`` SMS a class for training and validation, 40 a class for test; a
+    contrastive config reading them, and the parts."""
     rows = list(csv.DictReader(shared_data("sms_spam.csv").open(encoding="utf-8")))
     ham, spam = [r for r in rows if r["label"] == "ham"], [r for r in rows if r["label"] == "spam"]
-    parts = {"train": ham[:8] + spam[:8], "val": ham[8:16] + spam[8:16], "test": ham[16:56] + spam[16:56]}
+    k = per_class
+    parts = {"train": ham[:k] + spam[:k], "val": ham[k:2 * k] + spam[k:2 * k], "test": ham[16:56] + spam[16:56]}
     for name, part in parts.items():
-        with (tmp_path / f"{name}.csv").open("w", newline="", encoding="utf-8") as f:
+        with (folder / f"{name}.csv").open("w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, ["text", "label"])
             writer.writeheader()
             writer.writerows(part)
     config = {
-        "name": "fewshot", "output_dir": str(tmp_path / "runs"),
-        "data": {"source": "files", "root": str(tmp_path), "train": "train.csv", "val": "val.csv", "test": "test.csv",
-                 "cache_dir": str(tmp_path / "cache")},
+        "name": "fewshot", "output_dir": str(folder / "runs"),
+        "data": {"source": "files", "root": str(folder), "train": "train.csv", "val": "val.csv", "test": "test.csv",
+                 "cache_dir": str(folder / "cache")},
         "preprocess": {"max_seq_len": 48},
         "model": {"name": "transformer", "pretrained": minilm_path(), "contrastive": {"pairs": 2}},
         "train": {"epochs": 5, "batch_size": 16, "lr": 0.01, "device": "cpu"},
     }
+    return config, parts
+
+
+def test_eight_examples_a_class_adapt_the_encoder_and_the_artifact_carries_it(tmp_path, capsys):
+    config, parts = _few_sms(tmp_path)
     run = textclf.train(config, run_dir=tmp_path / "run")
     out = capsys.readouterr().out
     assert "contrastive stage: 64 pairs (32 of the same class) from the 16 training examples" in out
@@ -79,3 +87,25 @@ def test_eight_examples_a_class_adapt_the_encoder_and_the_artifact_carries_it(tm
     accuracy = float((probabilities.argmax(1) == np.array([r["label"] == "spam" for r in parts["test"]])).mean())
     assert accuracy == pytest.approx(run.results["test_accuracy"], abs=1e-9)
     assert accuracy >= 0.7
+
+
+def test_a_resumed_run_keeps_its_adapted_encoder_and_does_not_adapt_again(tmp_path, capsys):
+    """Resuming loads the saved weights before the head's vectors are computed: they come from the
+    adapted encoder (not the pretrained one), and the pairs are not trained on again."""
+    import signal
+
+    from textclf.config import config_from_dict
+    from textclf.errors import TrainingInterrupted
+    from textclf.training.recipe import resume, train
+
+    config, _ = _few_sms(tmp_path, per_class=4)
+    config["train"]["epochs"] = 2
+    whole = train(config_from_dict(config), run_dir=tmp_path / "whole", progress=False)
+    with pytest.raises(TrainingInterrupted):
+        train(config_from_dict(config), run_dir=tmp_path / "cut", progress=False,
+              on_epoch=lambda record: signal.raise_signal(signal.SIGINT))
+    capsys.readouterr()
+    resumed = resume(tmp_path / "cut", progress=False)
+    assert "contrastive stage" not in capsys.readouterr().out
+    strip = lambda r: {k: v for k, v in r.items() if not k.endswith("seconds")}  # noqa: E731
+    assert [strip(r) for r in resumed.history] == [strip(r) for r in whole.history]

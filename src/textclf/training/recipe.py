@@ -232,7 +232,7 @@ def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
     dist = current()
     with _rank_context(dist) as scratch:
         config = load_config(run.config)
-        setup = setup_run(*_prepare_in_turn(config, None, dist), dist)
+        setup = setup_run(*_prepare_in_turn(config, None, dist), dist, state_dict=artifact.state_dict)
         if not dist.is_main:  # the other ranks read the run folder but write elsewhere
             run = RunLayout(create_run_dir("", "", scratch / "run"))
         return _resume_in(setup, run, artifact, saved, progress and dist.is_main)
@@ -240,8 +240,7 @@ def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
 
 def _resume_in(setup: RunSetup, run: RunLayout, artifact: ModelArtifact, saved: TrainingState,
                progress: bool) -> TrainResult:
-    setup.model.load_state_dict(artifact.state_dict)
-    setup.thresholds = artifact.thresholds
+    setup.thresholds = artifact.thresholds  # (setup_run loaded the weights)
     setup.optimizer.load_state_dict(saved.optimizer)
     if setup.schedule is not None and saved.scheduler is not None:
         setup.schedule.load_state_dict(saved.scheduler)

@@ -98,10 +98,12 @@ def build_context(prepared: PreparedData, task: str = "multiclass") -> BuildCont
 
 
 def setup_run(config: Config, prepared: PreparedData | None = None,
-              distributed: Distributed = Distributed()) -> RunSetup:
+              distributed: Distributed = Distributed(), state_dict: dict | None = None) -> RunSetup:
     """Seed, threads, device, data, model, optimizer, loss and batches for ``config``; under
     torchrun (``distributed.active``) the model is wrapped for DistributedDataParallel and the
-    batches are this rank's share."""
+    batches are this rank's share. ``state_dict`` (a resumed run's weights) is loaded before
+    anything is computed from the weights: a model's adaptation (``adapt``) is then not run
+    again, and cached features come from the saved encoder."""
     t = config.train
     if t.num_threads:
         torch.set_num_threads(t.num_threads)
@@ -119,9 +121,12 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
         _load_vectors(model, config.model.params(), prepared)
     if model.needs_statistics:  # e.g. TF-IDF weights from the training split
         model.fit_statistics((ids, lengths) for _, (ids, lengths, _) in sorted_batches(train_split, 1024))
+    if state_dict is not None:
+        model.load_state_dict(state_dict)
     model = model.to(device)
-    model.adapt(train_split, device, t.precision, t.run_seed(config.seed), progress=_bar("contrastive pairs", "step",
-                                                                                        distributed))
+    if state_dict is None:
+        model.adapt(train_split, device, t.precision, t.run_seed(config.seed),
+                    progress=_bar("contrastive pairs", "step", distributed))
     if model.caches_features:  # e.g. a frozen encoder's document vectors, computed once
         with autocast(device, t.precision):
             _precompute(model, config, prepared, distributed)
