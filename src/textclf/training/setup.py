@@ -8,7 +8,7 @@ declares it needs them), then the optimizer, the loss and the seeded batches.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +55,7 @@ class RunSetup:
     # train.compile: the model compiled, for validation (None: the model itself).
     compiled_model: nn.Module | None = None
     # train.precision fp16: scales the loss against underflow (a pass-through otherwise).
-    scaler: torch.amp.GradScaler | None = None
+    scaler: torch.amp.GradScaler = field(default_factory=lambda: grad_scaler("cpu", "fp32"))
     # Whether the run writes last.ckpt (optimizer and loop state) for --resume; a default
     # selection's candidates do not (the selection does not resume), which saves their writes.
     resumable: bool = True
