@@ -21,6 +21,7 @@ __all__ = [
     "TrainBatches",
     "make_train_loader",
     "sorted_batches",
+    "take",
     "Batch",
 ]
 
@@ -46,6 +47,11 @@ def collate(items: list[tuple[np.ndarray, np.ndarray]]) -> Batch:
         ids[row, : len(doc)] = torch.from_numpy(doc.astype(np.int64, copy=False))
     labels = torch.from_numpy(np.asarray([label for _, label in items]))  # (batch,) int64 or (batch, C) uint8
     return ids, lengths, labels
+
+
+def take(split: EncodedSplit, indices) -> Batch:
+    """Documents ``indices`` of ``split`` as one padded batch (``collate``), in that order."""
+    return collate([(split.document(int(i)), split.labels[int(i)]) for i in indices])
 
 
 class BucketBatchSampler(Sampler[list[int]]):

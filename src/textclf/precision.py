@@ -25,17 +25,14 @@ from it predicts the way the model was validated.
 from __future__ import annotations
 
 import contextlib
-from typing import Literal
 
 import torch
 from torch import nn
 
 from textclf.errors import ConfigError
 
-__all__ = ["Precision", "DTYPES", "check_training", "on_device", "autocast", "attention_backends", "grad_scaler",
+__all__ = ["DTYPES", "check_training", "on_device", "autocast", "attention_backends", "grad_scaler",
            "compiled"]
-
-Precision = Literal["fp32", "bf16", "fp16"]
 
 DTYPES: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 

@@ -86,9 +86,11 @@ class TextClassifier(nn.Module):
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.classify(self.embed(ids), ids, lengths)
 
-    def adapt(self, split, device: torch.device, precision: str = "fp32", seed: int = 0, progress=None) -> None:
+    def adapt(self, split, take, device: torch.device, precision: str = "fp32", seed: int = 0,
+              progress=None) -> None:
         """Before training, after ``fit_statistics``: adapt pretrained parts to the training split
-        (an EncodedSplit, labels included), e.g. a transformer's contrastive stage; nothing by default."""
+        (an EncodedSplit, labels included; ``take(indices)`` gives its documents as one padded
+        batch), e.g. a transformer's contrastive stage; nothing by default."""
         return None
 
     def regularization(self) -> torch.Tensor | None:

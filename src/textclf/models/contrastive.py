@@ -66,10 +66,11 @@ def draw_pairs(labels: np.ndarray, rounds: int, max_pairs: int, seed: int) -> np
 
 
 def fit_pairs(embed: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], parameters: list[nn.Parameter],
-              documents: list[np.ndarray], pairs: np.ndarray, settings: ContrastiveParams, device: torch.device,
+              take: Callable, pairs: np.ndarray, settings: ContrastiveParams, device: torch.device,
               precision: str = "fp32", progress=None) -> list[float]:
     """Train ``parameters`` so that ``embed(ids, lengths)``'s cosine similarity of each pair's two
-    documents approaches its target; the mean loss of each epoch."""
+    documents approaches its target; the mean loss of each epoch. ``take(indices)``: those
+    training documents as one padded batch (ids, lengths, labels)."""
     optimizer = torch.optim.AdamW(parameters, lr=settings.lr)
     steps = settings.epochs * math.ceil(len(pairs) / settings.batch_size)
     warmup = max(1, int(0.1 * steps))
@@ -83,8 +84,7 @@ def fit_pairs(embed: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], param
         for start in range(0, len(order), settings.batch_size):
             batch = pairs[order[start: start + settings.batch_size]]
             with autocast(device, precision):
-                first = embed(*_padded([documents[i] for i in batch[:, 0]], device))
-                second = embed(*_padded([documents[i] for i in batch[:, 1]], device))
+                first, second = (embed(*(t.to(device) for t in take(batch[:, side])[:2])) for side in (0, 1))
                 similarity = nn.functional.cosine_similarity(first.float(), second.float())
             target = torch.as_tensor(batch[:, 2], dtype=torch.float32, device=device)
             loss = nn.functional.mse_loss(similarity, target)
@@ -100,11 +100,3 @@ def fit_pairs(embed: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], param
         bar.close()
     return losses
 
-
-def _padded(documents: list[np.ndarray], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, lengths): the documents padded with 0 to the longest (padding is masked by the lengths)."""
-    lengths = torch.as_tensor([len(d) for d in documents], dtype=torch.int64)
-    ids = torch.zeros(len(documents), int(lengths.max()), dtype=torch.int64)
-    for row, document in enumerate(documents):
-        ids[row, : len(document)] = torch.from_numpy(document.astype(np.int64))
-    return ids.to(device), lengths.to(device)

@@ -48,17 +48,16 @@ class TransformerParams(ModelParams):
     # freeze: true does. true takes the defaults; a mapping sets pairs, max_pairs, epochs, lr,
     # batch_size.
     contrastive: Optional[ContrastiveParams] = None
+    # The encoder's Hugging Face config; training writes it into model artifacts (leave it out).
+    encoder_config: Optional[dict[str, Any]] = None
 
     @field_validator("contrastive", mode="before")
     @classmethod
     def _true_is_the_defaults(cls, value):
         return {} if value is True else (None if value is False else value)
-    # The encoder's Hugging Face config; training writes it into model artifacts (leave it out).
-    encoder_config: Optional[dict[str, Any]] = None
 
     def pretrained_tokenizer(self) -> str | None:
         return self.pretrained
-
 
 
 @register_model("transformer", TransformerParams)
@@ -119,7 +118,8 @@ class Transformer(TextClassifier):
     def export_module(self) -> nn.Module:
         return _Traced(self)
 
-    def adapt(self, split, device: torch.device, precision: str = "fp32", seed: int = 0, progress=None) -> None:
+    def adapt(self, split, take, device: torch.device, precision: str = "fp32", seed: int = 0,
+              progress=None) -> None:
         """With ``contrastive``: fine-tune the encoder on pairs of ``split``'s examples (the
         training split), before its vectors are computed and the head trained on them."""
         settings = self.params.contrastive
@@ -132,13 +132,12 @@ class Transformer(TextClassifier):
         print(f"contrastive stage: {len(pairs):,} pairs ({int(pairs[:, 2].sum()):,} of the same class) from the "
               f"{len(split):,} training examples, {settings.epochs} epoch(s) at lr {settings.lr:g}; the "
               "validation split is not used here (it chooses the head's epoch afterwards)", flush=True)
-        documents = [split.document(i) for i in range(len(split))]
         was_training = self.training
         self.encoder.requires_grad_(True)
         self.encoder.train()
         try:
             losses = fit_pairs(lambda ids, lengths: self.encode(self.embed(ids), lengths),
-                               list(self.encoder.parameters()), documents, pairs, settings, device, precision,
+                               list(self.encoder.parameters()), take, pairs, settings, device, precision,
                                progress)
         finally:
             self.encoder.requires_grad_(False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import torch
 from torch import nn
 
 from textclf.artifact import ModelArtifact
-from textclf.batching import TrainBatches, make_train_loader, sorted_batches
+from textclf.batching import TrainBatches, make_train_loader, sorted_batches, take
 from textclf.config import Config
 from textclf.data import SPLITS
 from textclf.errors import UsageError
@@ -125,7 +126,7 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
         model.load_state_dict(state_dict)
     model = model.to(device)
     if state_dict is None:
-        model.adapt(train_split, device, t.precision, t.run_seed(config.seed),
+        model.adapt(train_split, partial(take, train_split), device, t.precision, t.run_seed(config.seed),
                     progress=_bar("contrastive pairs", "step", distributed))
     if model.caches_features:  # e.g. a frozen encoder's document vectors, computed once
         with autocast(device, t.precision):
