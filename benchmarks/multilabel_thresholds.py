@@ -66,7 +66,7 @@ def main() -> int:
         os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")
         sets = goemotions.newsgroups_merged(Path(tmp)) if args.dataset == "20news-merged" else []
         if args.train_rows:
-            sets.append(goemotions.subsample(args.train_rows, Path(tmp)))
+            sets += goemotions.subsample(args.train_rows, Path(tmp))
         base = load_config(goemotions.ROOT / goemotions.CONFIGS["default"], [*sets, f"train.num_threads={args.threads}"])
         print("| candidate | class_weights | best epoch / epochs | " + " | ".join(SETTINGS) + " |")
         print("|---|---|--:|" + "--:|" * len(SETTINGS))

@@ -77,10 +77,12 @@ def mini_archive(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    """Every test gets its own cache and no TEXTCLF_DATA unless it sets one."""
+    """Every test gets its own cache and no TEXTCLF_DATA unless it sets one, and one torch thread."""
     monkeypatch.setenv("TEXTCLF_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("TEXTCLF_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    yield
+    torch.set_num_threads(1)  # (a run with train.num_threads sets torch's for the whole process)
 
 
 def write_config(path: Path, text: str) -> Path:

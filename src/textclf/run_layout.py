@@ -9,6 +9,8 @@ A run folder is what ``textclf train`` writes and what every later command reads
       class_weights.json       the loss weight of each class (when class weights are on)
       checkpoints/best.ckpt    the best model artifact by the monitored metric
       checkpoints/last.ckpt    the latest artifact plus the training state, for --resume
+      refit/                   train.refit: the run trained again on train + val (no checkpoints:
+                               its weights are best.ckpt's)
       metrics.jsonl            one JSON line per epoch
       tensorboard/             TensorBoard event files
       evaluation/<split>/      metrics.json, per_class.csv, confusion_matrix.csv/.png, predictions.csv
@@ -110,6 +112,12 @@ class RunLayout:
     @property
     def candidates(self) -> Path:
         return self.root / "candidates"
+
+    @property
+    def refit(self) -> Path:
+        """train.refit: the run trained again on train + val (training/refit.py); its config,
+        metrics and TensorBoard events (its weights became checkpoints/best.ckpt)."""
+        return self.root / "refit"
 
     @property
     def sanity(self) -> Path:

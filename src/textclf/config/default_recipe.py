@@ -67,8 +67,11 @@ def apply_default_recipe(raw: dict) -> None:
 
 # ------------------------------------------------------------------------------- 2. the selection
 
-# Every candidate trains until its validation metric has not improved for `patience` epochs.
-SELECTION_TRAIN: dict[str, Any] = {"epochs": 40, "early_stopping_patience": 2, "min_steps": None}
+# Every candidate trains until its validation metric has not improved for `patience` epochs; the
+# winner is then trained again on train + val for its best epoch count (training/refit.py): the
+# validation split chose it, and the model kept need not leave those examples out (a user's
+# TF-IDF + LinearSVC trains on all of them).
+SELECTION_TRAIN: dict[str, Any] = {"epochs": 40, "early_stopping_patience": 2, "min_steps": None, "refit": True}
 
 _WORDS = {"ngrams": 2, "buckets": 200000}
 _SVM = {"name": "linear", "solver": "svm", "C": 1.0}

@@ -175,6 +175,12 @@ class TrainConfig(_Section):
     # selection skips the candidates not started in time and gives each the seconds left. Unset:
     # no limit.
     budget: Optional[float] = Field(None, gt=0)
+    # After training, train the model again from scratch on train + val together, for the epochs
+    # that the held-out run found best (a solver: its one pass), and keep that model. The
+    # validation metrics, the temperature and the multilabel thresholds still come from the
+    # held-out run (val is no longer unseen by the kept model); test is evaluated on the refit
+    # model. A default selection (no model section) refits its winner unless this is set to false.
+    refit: bool = False
     # Batches of similar length: far less padding, same examples per epoch.
     bucket_by_length: bool = True
     num_threads: Optional[int] = Field(None, ge=1)  # torch's CPU threads; unset: torch's default

@@ -9,6 +9,7 @@ confusion matrix (C × C cells say little when a document has several classes).
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -244,9 +245,18 @@ def evaluate_checkpoint(
                 "evaluate on the data set the model was trained on"
             )
         if len(checkpoints) > 1 and predictor.task_.multilabel:
-            _tune_ensemble_thresholds(predictor, corpus["val"], config)
+            refit = [str(p) for p, a in zip(checkpoints, predictor.artifacts) if a.config["train"].get("refit")]
+            if refit:  # (val is in their training data: thresholds tuned there would be too low)
+                print(f"ensemble of {len(predictor)}: decision thresholds are the members' mean ({', '.join(refit)} "
+                      "refit on train + val, so val cannot choose them again)", flush=True)
+            else:
+                _tune_ensemble_thresholds(predictor, corpus["val"], config)
         examples = corpus[split]
         shown = split
+        if split in ("train", "val") and config.train.refit:
+            print(f"note: {checkpoints[0]} was refit on train + val (train.refit), so its {split} scores are not "
+                  "those of unseen data; the run's results.json keeps the held-out model's val scores",
+                  file=sys.stderr)
     encoded = predictor.encode(examples.texts, examples.labels)
     out = Path(out_dir) if out_dir else default_eval_dir(checkpoints[0], evaluation_name(split, input_path, len(checkpoints)))
     subject = shown + (f", ensemble of {len(checkpoints)}" if len(checkpoints) > 1 else "")

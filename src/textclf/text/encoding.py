@@ -11,7 +11,7 @@ from textclf.task import label_array
 from textclf.text.token_table import TokenTable, token_table
 from textclf.text.vocabulary import UNK_ID, Vocabulary
 
-__all__ = ["EncodedSplit", "encode_texts", "table_ids", "assemble"]
+__all__ = ["EncodedSplit", "encode_texts", "table_ids", "assemble", "concatenate"]
 
 
 @dataclass
@@ -39,6 +39,24 @@ class EncodedSplit:
     @classmethod
     def from_arrays(cls, arrays, prefix: str) -> "EncodedSplit":
         return cls(**{k: arrays[f"{prefix}.{k}"] for k in cls.__dataclass_fields__ if f"{prefix}.{k}" in arrays})
+
+
+def concatenate(splits: list[EncodedSplit]) -> EncodedSplit:
+    """The documents of ``splits`` as one split, in order (sample weights: all or none)."""
+    weighted = [s.weights is not None for s in splits]
+    if any(weighted) and not all(weighted):
+        raise ValueError("concatenate: either every split has sample weights or none has")
+    lengths = np.concatenate([s.lengths for s in splits])
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return EncodedSplit(
+        ids=np.concatenate([s.ids for s in splits]),
+        offsets=offsets,
+        labels=np.concatenate([s.labels for s in splits]),
+        full_lengths=np.concatenate([s.full_lengths for s in splits]),
+        unk_counts=np.concatenate([s.unk_counts for s in splits]),
+        weights=np.concatenate([s.weights for s in splits]) if all(weighted) else None,
+    )
 
 
 def encode_texts(

@@ -4,12 +4,15 @@ The best checkpoint is read back as a model artifact and run through the Predict
 path that ``textclf evaluate`` and ``textclf predict`` take, so the numbers of a run are the
 numbers its checkpoint gives anywhere. Before that, with ``train.calibration: temperature``
 (multiclass), a temperature is fitted on the validation split and stored in the best checkpoint.
+With ``train.refit`` the model is then trained again on train + val (``training/refit.py``), after
+its val evaluation and before the test one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -45,26 +48,27 @@ class TrainResult:
 
 
 def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_score: float,
-                     history: list[dict]) -> TrainResult:
-    return evaluate_run(setup.config, setup.prepared, setup.device, run, best_epoch, best_score, history)
+                     history: list[dict], refit: Callable[[], dict] | None = None) -> TrainResult:
+    return evaluate_run(setup.config, setup.prepared, setup.device, run, best_epoch, best_score, history, refit)
 
 
 def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, run: RunLayout, best_epoch: int,
-                 best_score: float, history: list[dict]) -> TrainResult:
-    """``final_evaluation`` of a run whose set-up is gone (the default selection's winner)."""
+                 best_score: float, history: list[dict], refit: Callable[[], dict] | None = None) -> TrainResult:
+    """``final_evaluation`` of a run whose set-up is gone (the default selection's winner).
+    ``refit`` (``refit.refit_run`` bound to the run) replaces the best checkpoint by the model
+    trained on train + val once val is evaluated, and returns what it did."""
     task = get_task(config.task)
-    predictor = Predictor.load(run.best_checkpoint, device=device, batch_size=config.train.eval_batch_size)
-    for model in predictor.models:
-        if model.caches_features:  # a frozen encoder: read the vectors computed before training
-            model.precompute_features([prepared.splits["val"], prepared.splits["test"]], features_folder(config),
-                                      feature_batches(model))
+    predictor = _predictor(config, prepared, device, run)
     if config.train.calibration == "temperature" and not task.multilabel:
         calibrate(predictor, prepared.splits["val"])
-    results = {
-        split: evaluate_encoded(predictor, [prepared.splits[split]], run.evaluation(split),
-                                subject=f"{split}, epoch {best_epoch}")
-        for split in ("val", "test")
-    }
+    results = {"val": evaluate_encoded(predictor, [prepared.splits["val"]], run.evaluation("val"),
+                                       subject=f"val, epoch {best_epoch}")}
+    refitted = None
+    if refit is not None:
+        refitted = refit()
+        predictor = _predictor(config, prepared, device, run)
+    results["test"] = evaluate_encoded(predictor, [prepared.splits["test"]], run.evaluation("test"),
+                                       subject=f"test, epoch {best_epoch}" + (", refit on train + val" if refitted else ""))
     summary = {
         "best_epoch": best_epoch,
         "monitor": config.train.monitor,
@@ -72,11 +76,23 @@ def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, r
         "epochs_run": len(history),
         "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in history])),
         "temperature": predictor.artifact.temperature,
+        **({"refit": refitted} if refitted else {}),
         **{f"{k}_{m}": results[k][m] for k in results for m in _SUMMARY[task.name] if m in results[k]},
     }
     write_json(run.results, summary)
     plot_training_curves(history, best_epoch, run.training_curves)
     return TrainResult(run.root, best_epoch, float(best_score), history, results["val"], results["test"])
+
+
+def _predictor(config: Config, prepared: PreparedData, device: torch.device, run: RunLayout) -> Predictor:
+    """The run's best checkpoint as a Predictor; a frozen encoder's vectors of val and test read
+    (or computed) beforehand."""
+    predictor = Predictor.load(run.best_checkpoint, device=device, batch_size=config.train.eval_batch_size)
+    for model in predictor.models:
+        if model.caches_features:  # a frozen encoder: read the vectors computed before training
+            model.precompute_features([prepared.splits["val"], prepared.splits["test"]], features_folder(config),
+                                      feature_batches(model))
+    return predictor
 
 
 def calibrate(predictor: Predictor, val) -> float:

@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -42,6 +43,7 @@ from textclf.text.prepare import PreparedData, prepare_with_recipe
 from textclf.training.distributed import Distributed, current, shutdown
 from textclf.training.final import TrainResult, final_evaluation
 from textclf.training.optimizer import clip_gradients, sparse_parameters
+from textclf.training.refit import check_refit, refit_run
 from textclf.training.run_dir import create_run_dir
 from textclf.training.select import select_and_train
 from textclf.training.setup import RunSetup, setup_run
@@ -124,6 +126,7 @@ def train(
     tracking_parent: str | None = None,
     resumable: bool = True,
     deadline: float | None = None,
+    until_epoch: int | None = None,
 ) -> TrainResult:
     """Train ``config``'s model and write a complete run folder; return its summary.
 
@@ -132,15 +135,18 @@ def train(
     ``tracking.mlflow`` the run is also recorded in MLflow (a child of ``tracking_parent``).
     ``resumable`` off writes no ``last.ckpt`` (only ``best.ckpt``): the run cannot be resumed.
     ``deadline`` (a ``time.perf_counter()``) stops training after the epoch in which it passes, as
-    ``train.budget`` does (a default selection gives its candidates the end of its own budget)."""
+    ``train.budget`` does (a default selection gives its candidates the end of its own budget).
+    ``until_epoch`` (a refit) stops after that epoch of the configured schedule and keeps the last
+    epoch, not the best on validation."""
     dist = current()  # under torchrun: this process's rank; else a single process
     check_training(resolve_device(config.train.device), config.train.precision)  # before any candidate starts
+    check_refit(config, dist.active)
     if config.model.auto and prepared is None and not dist.active:  # no model named: choose one on val
         return select_and_train(config, train, run_dir, progress, final_evaluation, tracking_parent)
     with _rank_context(dist) as scratch:
         # Everything is set up (and so checked) before the run folder exists: a mistake leaves nothing.
         setup = setup_run(*_prepare_in_turn(config, prepared, dist), dist)
-        setup.resumable, setup.deadline = resumable, deadline
+        setup.resumable, setup.deadline, setup.until_epoch = resumable, deadline, until_epoch
         run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir) if dist.is_main
                         else create_run_dir("", "", scratch / "run"))
         return _train_in(setup, run, progress and dist.is_main, on_epoch, final_evaluation and dist.is_main,
@@ -173,7 +179,7 @@ def _train_in(setup: RunSetup, run: RunLayout, progress: bool, on_epoch, evaluat
         if not run.last_checkpoint.is_file():
             shutil.rmtree(run.root, ignore_errors=True)
         raise
-    return _finish(setup, run, state, evaluate, tracker)
+    return _finish(setup, run, state, evaluate, tracker, progress)
 
 
 @contextlib.contextmanager
@@ -258,15 +264,17 @@ def _resume_in(setup: RunSetup, run: RunLayout, artifact: ModelArtifact, saved: 
         if tracker is not None:
             tracker.abort(exc)
         raise
-    return _finish(setup, run, state, setup.distributed.is_main, tracker)
+    return _finish(setup, run, state, setup.distributed.is_main, tracker, progress)
 
 
 def _finish(setup: RunSetup, run: RunLayout, state: LoopState, evaluate: bool,
-            tracker: MlflowTracker | None = None) -> TrainResult:
+            tracker: MlflowTracker | None = None, progress: bool = True) -> TrainResult:
     if not evaluate:
         result = TrainResult(run.root, state.best_epoch, float(state.best_score), state.history)
     else:
-        result = final_evaluation(setup, run, state.best_epoch, state.best_score, state.history)
+        refit = (partial(refit_run, setup.config, setup.prepared, run, state.best_epoch, train, progress)
+                 if setup.config.train.refit else None)
+        result = final_evaluation(setup, run, state.best_epoch, state.best_score, state.history, refit)
     if tracker is not None:
         tracker.log_outputs(run, model=evaluate)
         tracker.end()
@@ -296,7 +304,8 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
     stop_at = min(ends + ([setup.deadline] if setup.deadline is not None else []), default=None)
     try:
         with _Interrupt() as interrupt:
-            while state.epoch_done < t.epochs and not state.stopped_early:
+            last = min(t.epochs, setup.until_epoch or t.epochs)
+            while state.epoch_done < last and not state.stopped_early:
                 epoch = state.epoch_done + 1
                 _train_epoch(setup, run, state, epoch, interrupt, progress, writer)
                 record = _validate(setup, state, epoch)
@@ -305,7 +314,8 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
                                and time.perf_counter() >= stop_at)
                 state.stopped_early = state.stopped_early or out_of_time
                 artifact = _save_last(setup, run, state, record) if setup.resumable else setup.artifact(record)
-                if improved:  # weights only: resuming reads last.ckpt, which keeps the optimizer
+                if improved or (setup.until_epoch is not None and epoch == last):  # (a refit keeps its last)
+                    # weights only: resuming reads last.ckpt
                     artifact.save(run.best_checkpoint)
                 writer.log(record, step=epoch)
                 if tracker is not None:

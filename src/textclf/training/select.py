@@ -14,7 +14,8 @@ lower validation loss, after temperature scaling for multiclass; on accuracy, a 
 the best by no more than the noise of a paired comparison counts as level, and the lowest
 calibrated loss among the level ones wins: see ``_rank``); its
 run becomes the run folder (``config.yaml`` is the winner's own, so ``textclf train --config``
-of it retrains that model directly), then is evaluated on val and test as any run::
+of it retrains that model directly), then is evaluated on val, trained again on train + val
+(``train.refit``, on unless the config turns it off: ``training/refit.py``) and evaluated on test::
 
     runs/<name>-<timestamp>/
       leaderboard.csv              candidate, model, settings, validation score, epochs, seconds
@@ -41,6 +42,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -56,6 +58,7 @@ from textclf.run_layout import RunLayout
 from textclf.runtime import resolve_device
 from textclf.text.prepare import PreparedData, prepare_data
 from textclf.training.final import TrainResult, evaluate_run
+from textclf.training.refit import refit_run
 from textclf.training.run_dir import create_run_dir
 
 __all__ = ["candidate_config", "select_and_train", "LEADERBOARD_COLUMNS"]
@@ -120,8 +123,10 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
           f"its config: {run.config}", file=sys.stderr, flush=True)
     if not final_evaluation:
         return TrainResult(run.root, result.best_epoch, result.best_score, result.history)
+    refit = (partial(refit_run, cand_config, prepared, run, result.best_epoch, train, progress)
+             if cand_config.train.refit else None)
     return evaluate_run(cand_config, prepared, resolve_device(cand_config.train.device), run, result.best_epoch,
-                        result.best_score, result.history)
+                        result.best_score, result.history, refit)
 
 
 @dataclass

@@ -63,6 +63,9 @@ class RunSetup:
     # A time.perf_counter() after which training stops at the end of its epoch, besides
     # train.budget: a default selection's deadline for its candidates (the config keeps its budget).
     deadline: float | None = None
+    # A refit (training/refit.py): run only this many epochs of the configured schedule and keep
+    # the last one as best.ckpt, whatever the validation split says (it is in the training data).
+    until_epoch: int | None = None
 
     @property
     def train_model(self) -> nn.Module:

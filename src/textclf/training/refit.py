@@ -1,0 +1,81 @@
+"""Refit: once a run has chosen its epochs on the validation split, train again on train + val.
+
+Choosing a model, its epoch and its decision settings needs documents it does not train on; the
+model a user keeps does not have to leave them out. A small data set loses the most by it: a
+validation split carved out of 5,000 labelled texts is 500 the final model never sees, while a
+user fitting TF-IDF + LinearSVC by hand trains on all of them. With ``train.refit`` (on for the
+winner of a default selection) a finished run
+
+1. is evaluated on val as it stands: those are the run's honest validation metrics, and the
+   temperature (multiclass) and decision thresholds (multilabel) are fitted there as before;
+2. trains its config again from scratch on train + val together, for the held-out run's best
+   number of epochs of the same learning-rate schedule (a solver: its one pass), without early
+   stopping or budget, and keeps the last epoch;
+3. that model, carrying the held-out run's config, temperature, thresholds and epoch record,
+   becomes ``checkpoints/best.ckpt``; test is evaluated on it.
+
+The refit run's config, metrics and TensorBoard events stay in ``refit/`` of the run folder (its
+checkpoint is the run's). The vocabulary stays the one fitted on train: words seen only in val
+are unknown to both models alike. AutoGluon's ``refit_full`` is the same idea.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from typing import Callable
+
+from textclf.artifact import ModelArtifact
+from textclf.config import Config, config_from_dict
+from textclf.errors import ConfigError, UsageError
+from textclf.run_layout import RunLayout
+from textclf.text.encoding import concatenate
+from textclf.text.prepare import PreparedData
+
+__all__ = ["check_refit", "refit_config", "refit_run"]
+
+
+def check_refit(config: Config, distributed: bool) -> None:
+    """A one-line error, before anything runs, for a refit that cannot be done as asked."""
+    if not config.train.refit:
+        return
+    if distributed:
+        raise UsageError("train.refit: a refit trains a second time, in one process; run it without torchrun, "
+                         "or set train.refit: false")
+    if isinstance(config.model.params().get("C"), list):
+        raise ConfigError("train.refit: model.C is a list, which is chosen on the validation split that the refit "
+                          "trains on; give one C (the one a run without refit keeps), or set train.refit: false")
+
+
+def refit_config(config: Config) -> Config:
+    """``config`` as its refit trains it: the same model, data settings and schedule; no early
+    stopping, budget or MLflow run of its own, and no refit of the refit."""
+    raw = config.model_dump(mode="json")
+    raw["train"].update(early_stopping_patience=None, budget=None, refit=False)
+    raw["tracking"]["mlflow"] = None
+    return config_from_dict(raw, source="refit of the run")
+
+
+def refit_run(config: Config, prepared: PreparedData, run: RunLayout, best_epoch: int,
+              train: Callable, progress: bool = True) -> dict:
+    """Train ``config`` on train + val of ``prepared`` for ``best_epoch`` epochs with ``train`` (the
+    recipe's), and replace the run's best checkpoint by that model, which keeps the held-out
+    model's config, temperature, thresholds and epoch record. What was done, for results.json."""
+    held_out = ModelArtifact.load(run.best_checkpoint)
+    splits = prepared.splits
+    both = concatenate([splits["train"], splits["val"]])
+    data = PreparedData(prepared.label_names, prepared.pipeline, {**splits, "train": both}, prepared.from_cache)
+    print(f"refit: training {config.model.name} again on train + val ({len(both):,} examples) for "
+          f"{best_epoch} epoch{'s' * (best_epoch != 1)}, the held-out run's best; val metrics, temperature "
+          "and thresholds stay the held-out run's", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    train(refit_config(config), run_dir=run.refit, prepared=data, progress=progress, final_evaluation=False,
+          resumable=False, until_epoch=best_epoch)
+    refitted = RunLayout(run.refit)
+    artifact = ModelArtifact.load(refitted.best_checkpoint)
+    artifact.config, artifact.metrics = held_out.config, held_out.metrics
+    artifact.temperature, artifact.thresholds = held_out.temperature, held_out.thresholds
+    artifact.save(run.best_checkpoint)
+    shutil.rmtree(refitted.checkpoints, ignore_errors=True)
+    return {"epochs": best_epoch, "train_examples": len(both), "seconds": time.perf_counter() - started}

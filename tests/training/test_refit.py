@@ -1,0 +1,130 @@
+"""train.refit: after a run has chosen its epoch on val, the model kept is trained again on train +
+val; val metrics, temperature and thresholds stay the held-out run's, test is the refit model's."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import textclf
+from conftest import shared_data
+from textclf.artifact import ModelArtifact
+from textclf.config import CANDIDATES, candidate_raw, config_from_dict
+from textclf.errors import ConfigError
+from textclf.inference.logits import predict_logits
+from textclf.text.encoding import concatenate
+from textclf.training.setup import setup_run
+from textclf.training.solver import feature_matrix
+
+
+def _sms(tmp_path, **train) -> dict:
+    frame = pd.read_csv(shared_data("sms_spam.csv"), keep_default_na=False).groupby("label").head(150)
+    frame.to_csv(tmp_path / "sms.csv", index=False)
+    return {"name": "refit", "output_dir": str(tmp_path / "runs"),
+            "data": {"source": "files", "train": str(tmp_path / "sms.csv"), "cache_dir": str(tmp_path / "cache")},
+            "model": {"name": "linear", "solver": "svm", "buckets": 3000},
+            "train": {"device": "cpu", **train}}
+
+
+def test_concatenated_splits_keep_every_document_in_order(tmp_path):
+    setup = setup_run(config_from_dict(_sms(tmp_path)))
+    train, val = setup.prepared.splits["train"], setup.prepared.splits["val"]
+    both = concatenate([train, val])
+    assert len(both) == len(train) + len(val)
+    for i in (0, len(train) - 1, len(train), len(both) - 1):
+        source, j = (train, i) if i < len(train) else (val, i - len(train))
+        np.testing.assert_array_equal(both.document(i), source.document(j))
+        assert both.labels[i] == source.labels[j] and both.full_lengths[i] == source.full_lengths[j]
+
+
+def test_a_refit_linear_model_is_the_svm_of_train_and_val_and_keeps_the_held_out_val_results(tmp_path, capsys):
+    from textclf.evaluation.evaluate import evaluate_checkpoint
+    from sklearn.svm import LinearSVC
+
+    held_out = textclf.train(_sms(tmp_path), run_dir=tmp_path / "held_out")
+    run = textclf.train(_sms(tmp_path, refit=True), run_dir=tmp_path / "run")
+    setup = setup_run(config_from_dict(_sms(tmp_path)))
+    train, val, test = (setup.prepared.splits[s] for s in ("train", "val", "test"))
+    model = textclf.Predictor.load(run.best_checkpoint).models[0]  # (its TF-IDF weights: of train + val)
+    X = feature_matrix(model, concatenate([train, val]))
+    svm = LinearSVC(C=1.0, dual=True, max_iter=5000).fit(X, np.concatenate([train.labels, val.labels]))
+    decision = svm.decision_function(feature_matrix(model, test))
+    np.testing.assert_allclose(predict_logits(model, test) @ np.array([-1.0, 1.0]), decision, atol=1e-4)
+    # Val: the held-out model's numbers and temperature; the refit is recorded.
+    for key in ("val_accuracy", "val_loss", "temperature", "best_epoch"):
+        assert run.results[key] == pytest.approx(held_out.results[key])
+    assert run.results["refit"]["train_examples"] == len(train) + len(val)
+    kept = ModelArtifact.load(run.best_checkpoint)
+    assert kept.config["train"]["refit"] is True and kept.temperature == pytest.approx(held_out.results["temperature"])
+    assert (run.layout.refit / "metrics.jsonl").is_file() and not (run.layout.refit / "checkpoints").exists()
+    assert run.results["test_accuracy"] == pytest.approx(float(((decision > 0) == test.labels).mean()))
+    capsys.readouterr()
+    evaluate_checkpoint(run.best_checkpoint, "val", tmp_path / "eval")
+    assert "was refit on train + val (train.refit)" in capsys.readouterr().err
+
+
+def test_a_refit_runs_the_best_epoch_count_and_keeps_the_held_out_thresholds(tmp_path, capsys):
+    from textclf.evaluation.evaluate import evaluate_checkpoint
+    source = shared_data("goemotions")
+    for name, rows in (("train", 600), ("dev", 200), ("test", 150)):
+        with open(source / f"{name}.csv", encoding="utf-8", newline="") as f:
+            reader = csv.reader(f)
+            kept = [next(reader)] + [row for _, row in zip(range(rows), reader)]
+        with open(tmp_path / f"{name}.csv", "w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerows(kept)
+
+    def raw(refit: bool) -> dict:
+        return {"name": "ml", "task": "multilabel", "output_dir": str(tmp_path / "runs"),
+                "data": {"source": "files", "train": str(tmp_path / "train.csv"), "val": str(tmp_path / "dev.csv"),
+                         "test": str(tmp_path / "test.csv"), "label_column": "labels", "unknown_labels": "drop",
+                         "cache_dir": str(tmp_path / "cache")},
+                "model": {"name": "bag_of_ngrams", "embedding_dim": 8, "members": 2, "buckets": 5000},
+                "train": {"device": "cpu", "epochs": 4, "lr": 0.02, "num_threads": 1, "threshold": "tune_mixed",
+                          "refit": refit}}
+
+    held_out = textclf.train(raw(False), run_dir=tmp_path / "held_out")
+    run = textclf.train(raw(True), run_dir=tmp_path / "run")
+    assert run.results["best_epoch"] == held_out.results["best_epoch"]
+    assert run.results["val_f1_micro"] == pytest.approx(held_out.results["val_f1_micro"])
+    refit_epochs = [json.loads(line) for line in (run.layout.refit / "metrics.jsonl").read_text().splitlines()]
+    assert len(refit_epochs) == held_out.results["best_epoch"] == run.results["refit"]["epochs"]
+    before, after = ModelArtifact.load(held_out.best_checkpoint), ModelArtifact.load(run.best_checkpoint)
+    assert after.thresholds == before.thresholds
+
+    def scores(metrics: dict) -> dict:
+        return {k: v for k, v in metrics.items() if not k.endswith("_seconds")}
+
+    assert scores(after.metrics) == scores(before.metrics)
+    changed = [k for k in before.state_dict if not torch.equal(before.state_dict[k], after.state_dict[k])]
+    assert changed  # trained on more documents
+    assert after.train_class_counts != before.train_class_counts
+    # An ensemble's thresholds: tuned on val for its mean probabilities, unless a member was refit
+    # on val (then the members' mean).
+    capsys.readouterr()
+    ensemble = evaluate_checkpoint([held_out.best_checkpoint] * 2, "test", tmp_path / "ens")
+    assert "decision thresholds tuned on the validation split" in capsys.readouterr().out
+    assert ensemble["f1_micro"] == pytest.approx(held_out.results["test_f1_micro"])
+    evaluate_checkpoint([run.best_checkpoint] * 2, "test", tmp_path / "ens_refit")
+    assert "decision thresholds are the members' mean" in capsys.readouterr().out
+
+
+def test_a_refit_with_a_list_of_c_is_refused_before_anything_runs(tmp_path):
+    raw = _sms(tmp_path, refit=True)
+    raw["model"]["C"] = [0.5, 1.0]
+    with pytest.raises(ConfigError, match="train.refit: model.C is a list"):
+        textclf.train(raw, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_default_selection_refits_its_winner_unless_told_not_to(tmp_path):
+    raw = _sms(tmp_path)
+    del raw["model"]
+    config = config_from_dict(raw)
+    assert all(candidate_raw(config, c)["train"]["refit"] is True for c in CANDIDATES)
+    own = config_from_dict({**raw, "train": {**raw["train"], "refit": False}})
+    assert not any(candidate_raw(own, c)["train"]["refit"] for c in CANDIDATES)
