@@ -1,0 +1,122 @@
+"""The whole default against a TF-IDF + LinearSVC script on 20 Newsgroups bydate, both timed as
+whole processes, in one run.
+
+    TEXTCLF_DATA=../shared/data python benchmarks/default_time.py [--threads 2] [--repeats 1] [--write]
+
+- **The script** is what a user writes by hand: a fresh ``python`` process that reads the bydate
+  archive with ``tarfile`` (posts as latin-1 text, headers kept, as textclf reads them), fits
+  scikit-learn's TfidfVectorizer (1–2-grams, sublinear tf, min_df 2, max_df 0.5) + LinearSVC on
+  the 11,314 training posts, and prints its test accuracy on the 7,532 test posts.
+- **The default** is ``textclf train --config configs/20newsgroups_default.yaml --set
+  data.protocol=bydate`` in a fresh process with an empty preprocessing cache: reading the
+  archive, tokenizing, the selection (every candidate, early-stopped on val), the winner's refit
+  on train + val, and the final evaluation on val and test with its reports and plots.
+
+Both run with ``--threads`` (OMP_NUM_THREADS for the script's BLAS; ``train.num_threads`` for
+textclf). Wall seconds are measured around each subprocess, from start to exit; the ratio is the
+default's time over the script's in the same run, so the machine's speed cancels out. ``--write``
+regenerates the "default-time" section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from results import markdown_table, write_section
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The hand-written script, run as `python -c SCRIPT ARCHIVE`.
+SCRIPT = r'''
+import sys, tarfile
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.svm import LinearSVC
+
+splits = {"train": ([], []), "test": ([], [])}
+with tarfile.open(sys.argv[1]) as archive:
+    for member in archive:
+        parts = member.name.split("/")
+        if member.isfile() and len(parts) == 3:
+            split = "train" if parts[0].endswith("train") else "test"
+            splits[split][0].append(archive.extractfile(member).read().decode("latin-1"))
+            splits[split][1].append(parts[1])
+vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_df=0.5)
+model = LinearSVC().fit(vectorizer.fit_transform(splits["train"][0]), splits["train"][1])
+predicted = model.predict(vectorizer.transform(splits["test"][0]))
+print(sum(p == t for p, t in zip(predicted, splits["test"][1])) / len(predicted))
+'''
+
+
+def _archive() -> Path:
+    from textclf.config import DataConfig
+    from textclf.data.newsgroups import locate_archive
+
+    return locate_archive(DataConfig())
+
+
+def _timed(command: list[str], env: dict) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:3])} ... failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return seconds, done.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    archive = _archive()
+    rows = []
+    for repeat in range(args.repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TEXTCLF_CACHE": str(Path(tmp) / "cache")}
+            script_s, out = _timed([sys.executable, "-c", SCRIPT, str(archive)], env)
+            script_accuracy = float(out.strip().splitlines()[-1])
+            run_dir = Path(tmp) / "run"
+            ours_s, _ = _timed([sys.executable, "-m", "textclf", "train", "--config",
+                                str(ROOT / "configs/20newsgroups_default.yaml"), "--run-dir", str(run_dir),
+                                "--no-progress", "--set", "data.protocol=bydate",
+                                "--set", f"train.num_threads={args.threads}"], env)
+            results = json.loads((run_dir / "results.json").read_text())
+            winner = _winner(run_dir)
+        rows.append({"repeat": repeat + 1, "script_s": script_s, "script_accuracy": 100 * script_accuracy,
+                     "ours_s": ours_s, "ours_accuracy": 100 * results["test_accuracy"], "winner": winner,
+                     "ratio": ours_s / script_s})
+        print(f"repeat {repeat + 1}: script {script_s:.1f} s ({100 * script_accuracy:.2f} %), default "
+              f"{ours_s:.1f} s ({100 * results['test_accuracy']:.2f} %, {winner}): {ours_s / script_s:.1f}x",
+              flush=True)
+    table = markdown_table(rows, [("repeat", "repeat", ""), ("script_s", "script s", ".1f"),
+                                  ("script_accuracy", "script test acc %", ".2f"), ("ours_s", "default s", ".1f"),
+                                  ("ours_accuracy", "default test acc %", ".2f"), ("winner", "winner", ""),
+                                  ("ratio", "default / script", ".1f")])
+    print(table)
+    if args.write:
+        write_section("default-time", "The whole default against a TF-IDF + LinearSVC script, as processes",
+                      "20 Newsgroups bydate (11,314 training posts, 7,532 test posts), each as a fresh "
+                      "process timed from start to exit: the script reads the archive, fits TF-IDF + LinearSVC "
+                      "and scores test; the default reads, tokenizes, selects on val, refits its winner on "
+                      "train + val and evaluates val and test with its reports.\n\n" + table)
+    return 0
+
+
+def _winner(run_dir: Path) -> str:
+    """The winning candidate's name, from the run's leaderboard."""
+    import csv
+
+    with open(run_dir / "leaderboard.csv", encoding="utf-8") as f:
+        return next(row["candidate"] for row in csv.DictReader(f) if row["rank"] == "1")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
