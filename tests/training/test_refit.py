@@ -15,7 +15,6 @@ import textclf
 from conftest import shared_data
 from textclf.artifact import ModelArtifact
 from textclf.config import CANDIDATES, candidate_raw, config_from_dict
-from textclf.errors import ConfigError
 from textclf.inference.logits import predict_logits
 from textclf.text.encoding import concatenate
 from textclf.training.setup import setup_run
@@ -113,12 +112,22 @@ def test_a_refit_runs_the_best_epoch_count_and_keeps_the_held_out_thresholds(tmp
     assert "decision thresholds are the members' mean" in capsys.readouterr().out
 
 
-def test_a_refit_with_a_list_of_c_is_refused_before_anything_runs(tmp_path):
+def test_a_refit_with_a_list_of_c_fits_the_c_that_val_chose(tmp_path, capsys):
+    from sklearn.svm import LinearSVC
+
     raw = _sms(tmp_path, refit=True)
-    raw["model"]["C"] = [0.5, 1.0]
-    with pytest.raises(ConfigError, match="train.refit: model.C is a list"):
-        textclf.train(raw, run_dir=tmp_path / "run")
-    assert not (tmp_path / "run").exists()
+    raw["model"]["C"] = [0.05, 1e-4]  # 1e-4: so strong a penalty that every message is ham
+    run = textclf.train(raw, run_dir=tmp_path / "run")
+    assert "model.C: 0.05 kept" in capsys.readouterr().out
+    kept = ModelArtifact.load(run.best_checkpoint)
+    assert kept.model_params["C"] == 0.05 and kept.config["model"]["C"] == [0.05, 1e-4]
+    setup = setup_run(config_from_dict(_sms(tmp_path)))
+    train, val, test = (setup.prepared.splits[s] for s in ("train", "val", "test"))
+    model = textclf.Predictor.load(run.best_checkpoint).models[0]
+    svm = LinearSVC(C=0.05, dual=True, max_iter=5000).fit(feature_matrix(model, concatenate([train, val])),
+                                                          np.concatenate([train.labels, val.labels]))
+    np.testing.assert_allclose(predict_logits(model, test) @ np.array([-1.0, 1.0]),
+                               svm.decision_function(feature_matrix(model, test)), atol=1e-4)
 
 
 def test_the_default_selection_refits_its_winner_unless_told_not_to(tmp_path):

@@ -138,6 +138,10 @@ class LinearModel(BagOfNgrams):
             parts.append((doc, bucket + self.num_features, weight))
         return tuple(torch.cat(p) for p in zip(*parts))
 
+    def artifact_params(self, params: dict) -> dict:
+        """The config's parameters with the C the solver fitted (a list's choice on validation)."""
+        return {**params, "C": self.C} if "C" in params else params
+
     @torch.no_grad()
     def set_coefficients(self, coef: np.ndarray, intercept: np.ndarray) -> None:
         """Take a solver's weights: ``coef`` (num_classes, feature_columns), ``intercept``

@@ -28,7 +28,7 @@ from typing import Callable
 
 from textclf.artifact import ModelArtifact
 from textclf.config import Config, config_from_dict
-from textclf.errors import ConfigError, UsageError
+from textclf.errors import UsageError
 from textclf.run_layout import RunLayout
 from textclf.text.encoding import concatenate
 from textclf.text.prepare import PreparedData
@@ -43,15 +43,15 @@ def check_refit(config: Config, distributed: bool) -> None:
     if distributed:
         raise UsageError("train.refit: a refit trains a second time, in one process; run it without torchrun, "
                          "or set train.refit: false")
-    if isinstance(config.model.params().get("C"), list):
-        raise ConfigError("train.refit: model.C is a list, which is chosen on the validation split that the refit "
-                          "trains on; give one C (the one a run without refit keeps), or set train.refit: false")
 
 
-def refit_config(config: Config) -> Config:
-    """``config`` as its refit trains it: the same model, data settings and schedule; no early
+def refit_config(config: Config, held_out: ModelArtifact) -> Config:
+    """``config`` as its refit trains it: the same model, data settings and schedule; what the
+    held-out run chose on val among several (a list of ``model.C``) fixed to its choice; no early
     stopping, budget or MLflow run of its own, and no refit of the refit."""
     raw = config.model_dump(mode="json")
+    if isinstance(raw["model"].get("C"), list):
+        raw["model"]["C"] = held_out.model_params["C"]
     raw["train"].update(early_stopping_patience=None, budget=None, refit=False)
     raw["tracking"]["mlflow"] = None
     return config_from_dict(raw, source="refit of the run")
@@ -70,7 +70,7 @@ def refit_run(config: Config, prepared: PreparedData, run: RunLayout, best_epoch
           f"{best_epoch} epoch{'s' * (best_epoch != 1)}, the held-out run's best; val metrics, temperature "
           "and thresholds stay the held-out run's", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    train(refit_config(config), run_dir=run.refit, prepared=data, progress=progress, final_evaluation=False,
+    train(refit_config(config, held_out), run_dir=run.refit, prepared=data, progress=progress, final_evaluation=False,
           resumable=False, until_epoch=best_epoch)
     refitted = RunLayout(run.refit)
     artifact = ModelArtifact.load(refitted.best_checkpoint)

@@ -63,7 +63,7 @@ def fit_with_solver(setup) -> tuple[float, int, int]:
             return fit_svms(X, labels, task.multilabel, setup.prepared.num_classes, C, weights, sample_weight)
 
     if isinstance(model.C, list):
-        coef, intercept = _best_on_validation(model, setup, fit)
+        coef, intercept, model.C = _best_on_validation(model, setup, fit)  # (artifacts store the C kept)
     else:
         coef, intercept = fit(model.C)
     model.set_coefficients(coef, intercept)
@@ -76,7 +76,8 @@ def fit_with_solver(setup) -> tuple[float, int, int]:
 
 def _best_on_validation(model, setup, fit):
     """Fit every C of the model's list; keep the best on the validation split (accuracy, or
-    micro-F1 at margin 0 for multi-label; ties: the smaller C, the stronger penalty)."""
+    micro-F1 at margin 0 for multi-label; ties: the smaller C, the stronger penalty): its
+    coefficients, intercepts and C."""
     from sklearn.metrics import f1_score
 
     val = setup.prepared.splits["val"]
@@ -93,7 +94,7 @@ def _best_on_validation(model, setup, fit):
     score, neg_c, coef, intercept = max(scores, key=lambda s: s[:2])
     tried = ", ".join(f"{-s[1]:g}: {s[0]:.4f}" for s in scores)
     print(f"model.C: {-neg_c:g} kept, best on validation ({tried})", flush=True)
-    return coef, intercept
+    return coef, intercept, -neg_c
 
 
 def fit_svms(X, labels, multilabel: bool, num_classes: int, C: float, weights=None, sample_weight=None):
