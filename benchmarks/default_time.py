@@ -50,7 +50,8 @@ with tarfile.open(sys.argv[1]) as archive:
 vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_df=0.5)
 model = LinearSVC().fit(vectorizer.fit_transform(splits["train"][0]), splits["train"][1])
 predicted = model.predict(vectorizer.transform(splits["test"][0]))
-print(sum(p == t for p, t in zip(predicted, splits["test"][1])) / len(predicted))
+accuracy = sum(p == t for p, t in zip(predicted, splits["test"][1])) / len(predicted)
+print(accuracy, len(splits["train"][0]), len(splits["test"][0]))
 '''
 
 
@@ -82,7 +83,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TEXTCLF_CACHE": str(Path(tmp) / "cache")}
             script_s, out = _timed([sys.executable, "-c", SCRIPT, str(archive)], env)
-            script_accuracy = float(out.strip().splitlines()[-1])
+            script_accuracy = float(out.split()[-3])
             run_dir = Path(tmp) / "run"
             ours_s, _ = _timed([sys.executable, "-m", "textclf", "train", "--config",
                                 str(ROOT / "configs/20newsgroups_default.yaml"), "--run-dir", str(run_dir),

@@ -135,3 +135,21 @@ def test_goemotions_rows_of_each_training_size_get_their_own_table():
                              {**row, "system": "whole peer", "train_rows": None}])
     assert body.index("whole peer") < body.index("3,000 random training comments") < body.index("small peer")
     assert body.count("| system |") == 2
+
+
+def test_the_default_time_script_reads_the_posts_textclf_reads(mini_archive):
+    import subprocess
+
+    from textclf.config import config_from_dict
+    from textclf.data import load_corpus
+
+    default_time = load_benchmark("default_time")
+    done = subprocess.run([sys.executable, "-c", default_time.SCRIPT, str(mini_archive)], capture_output=True,
+                          text=True, check=True)
+    accuracy, n_train, n_test = done.stdout.split()
+    corpus = load_corpus(config_from_dict({"data": {"root": str(mini_archive), "protocol": "bydate"}}))
+    assert int(n_train) == len(corpus["train"]) + len(corpus["val"]) and int(n_test) == len(corpus["test"])
+    assert 0.5 < float(accuracy) <= 1.0  # 4 groups: well above chance
+    # The peers of peers.py train on the same labelled documents: train and val together.
+    both = load_benchmark("peers").labelled(corpus)
+    assert both.texts == corpus["train"].texts + corpus["val"].texts and len(both.labels) == int(n_train)
