@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import peers  # the winner of a default selection
 from results import markdown_table, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +91,7 @@ def main() -> int:
                                 "--no-progress", "--set", "data.protocol=bydate",
                                 "--set", f"train.num_threads={args.threads}"], env)
             results = json.loads((run_dir / "results.json").read_text())
-            winner = _winner(run_dir)
+            winner = peers.winner(run_dir).get("winner", "?")
         rows.append({"repeat": repeat + 1, "script_s": script_s, "script_accuracy": 100 * script_accuracy,
                      "ours_s": ours_s, "ours_accuracy": 100 * results["test_accuracy"], "winner": winner,
                      "ratio": ours_s / script_s})
@@ -109,14 +110,6 @@ def main() -> int:
                       "and scores test; the default reads, tokenizes, selects on val, refits its winner on "
                       "train + val and evaluates val and test with its reports.\n\n" + table)
     return 0
-
-
-def _winner(run_dir: Path) -> str:
-    """The winning candidate's name, from the run's leaderboard."""
-    import csv
-
-    with open(run_dir / "leaderboard.csv", encoding="utf-8") as f:
-        return next(row["candidate"] for row in csv.DictReader(f) if row["rank"] == "1")
 
 
 if __name__ == "__main__":

@@ -301,10 +301,21 @@ def _ours(configs: list, test, workdir: Path, seeds: list[int]):
     predict_s, model_s = done - started, done - started_model
     params = sum(p.numel() for model in ensemble.models for p in model.parameters())
     extra = {"best_epoch": result.best_epoch, "params": params, "model_docs_per_s": len(test) / model_s,
-             "runs": len(ensemble)}
+             "runs": len(ensemble), **winner(result.run_dir)}
     if len(seeds) > 1:
         extra.update(_parts(ensemble, encoded, seeds, test.labels))
     return predicted, train_s, predict_s, extra
+
+
+def winner(run_dir: Path) -> dict:
+    """A default selection's winning candidate (from its leaderboard), else nothing."""
+    import csv
+
+    board = Path(run_dir) / "leaderboard.csv"
+    if not board.is_file():
+        return {}
+    with open(board, encoding="utf-8") as f:
+        return {"winner": next(row["candidate"] for row in csv.DictReader(f) if row["rank"] == "1")}
 
 
 def _parts(ensemble, encoded, seeds: list[int], labels) -> dict:
@@ -480,6 +491,8 @@ def _seed_mean(runs: list[dict]) -> dict:
     row = {**runs[0], "system": f"{runs[0]['system']} (mean of {len(runs)} train seeds)",
            "accuracy_sd": float(np.std(accuracies, ddof=1)) if len(runs) > 1 else 0.0,
            "seed_accuracies": accuracies, "peak_mb": max(r["peak_mb"] for r in runs)}
+    if all("winner" in r for r in runs):
+        row["seed_winners"] = [r["winner"] for r in runs]
     for key in ("accuracy", "f1_macro", "train_s", "docs_per_s", "model_docs_per_s"):
         if all(key in r for r in runs):
             row[key] = float(np.mean([r[key] for r in runs]))
