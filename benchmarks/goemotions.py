@@ -122,7 +122,9 @@ def _ours(config, test, workdir: Path, seeds: int = 1):
     checkpoints = []
     for i in range(seeds):  # same data, another initialisation and batch order
         run = config.model_copy(update={"train": config.train.model_copy(update={"seed": config.seed + i})})
-        result = train(run, run_dir=workdir / f"run{i}", progress=False, final_evaluation=False)
+        # A lone run ends as a user's does: val evaluated, the default's winner refit on train +
+        # val (train.refit happens there), test evaluated.
+        result = train(run, run_dir=workdir / f"run{i}", progress=False, final_evaluation=seeds == 1)
         checkpoints.append(result.run_dir / "checkpoints" / "best.ckpt")
     train_s = time.perf_counter() - started
     predictor = Predictor.load(checkpoints, batch_size=config.train.eval_batch_size)

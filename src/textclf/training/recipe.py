@@ -131,7 +131,8 @@ def train(
     """Train ``config``'s model and write a complete run folder; return its summary.
 
     ``on_epoch`` sees every epoch's record (a search uses it to prune); ``final_evaluation``
-    off skips evaluating the best checkpoint on val and test at the end. With
+    off skips evaluating the best checkpoint on val and test at the end, and with it the refit
+    on train + val that happens between the two (``train.refit``). With
     ``tracking.mlflow`` the run is also recorded in MLflow (a child of ``tracking_parent``).
     ``resumable`` off writes no ``last.ckpt`` (only ``best.ckpt``): the run cannot be resumed.
     ``deadline`` (a ``time.perf_counter()``) stops training after the epoch in which it passes, as
