@@ -62,6 +62,11 @@ def test_a_refit_linear_model_is_the_svm_of_train_and_val_and_keeps_the_held_out
     assert kept.config["train"]["refit"] is True and kept.temperature == pytest.approx(held_out.results["temperature"])
     assert (run.layout.refit / "metrics.jsonl").is_file() and not (run.layout.refit / "checkpoints").exists()
     assert run.results["test_accuracy"] == pytest.approx(float(((decision > 0) == test.labels).mean()))
+    from textclf.reporting.report import build_report
+
+    report, _ = build_report(run.layout.root, explain_examples=0)
+    assert f"Refit (train.refit): once validation had chosen epoch 1, the model was trained again on train + val " \
+           f"({len(train) + len(val):,} examples)" in report.read_text()
     capsys.readouterr()
     evaluate_checkpoint(run.best_checkpoint, "val", tmp_path / "eval")
     assert "was refit on train + val (train.refit)" in capsys.readouterr().err

@@ -104,6 +104,15 @@ def build_report(run_dir: str | Path, explain_examples: int = 3) -> tuple[Path, 
             f"{headline}, macro-F1 {results['test_f1_macro']:.4f}; "
             f"{results['mean_epoch_seconds']:.1f} s per training epoch."
         )
+        if "refit" in results:
+            refit = results["refit"]
+            doc.paragraph(
+                f"Refit (train.refit): once validation had chosen epoch {results['best_epoch']}, the model was trained "
+                f"again on train + val ({refit['train_examples']:,} examples) for {refit['epochs']} epoch"
+                f"{'s' * (refit['epochs'] != 1)} in {refit['seconds']:.1f} s; that model is the checkpoint and gives "
+                "the test results. The validation results, temperature and thresholds are the held-out model's "
+                "(its curves under refit/)."
+            )
     doc.heading("Configuration")
     doc.code(run.config.read_text(encoding="utf-8"))
     _data_section(doc, run)
