@@ -64,7 +64,7 @@ def main() -> int:
                 config = candidate_config(base, candidate)
                 with contextlib.redirect_stdout(io.StringIO()):
                     result = train(config, run_dir=Path(tmp) / candidate.name, prepared=prepare_data(config),
-                                   progress=False, final_evaluation=False, resumable=False)
+                                   progress=False, final_evaluation=False, resumable=False, refit=False)
                 predictor = Predictor.load(RunLayout(result.run_dir).best_checkpoint)
                 val[candidate.name] = predictor.predict_proba(corpus["val"].texts)
                 test[candidate.name] = predictor.predict_proba(corpus["test"].texts)

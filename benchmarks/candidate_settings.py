@@ -83,7 +83,7 @@ def main() -> int:
                     started = time.perf_counter()
                     with contextlib.redirect_stdout(io.StringIO()):
                         result = train(config, run_dir=Path(tmp) / f"{candidate.name}-{name}", prepared=prepared,
-                                       progress=False, final_evaluation=False, resumable=False)
+                                       progress=False, final_evaluation=False, resumable=False, refit=False)
                     seconds = time.perf_counter() - started
                     score, epochs = _patience_one(result.history, config.train.monitor)
                     print(f"| {dataset} | {candidate.name} | {name} | {result.best_score:.4f} | "

@@ -78,7 +78,7 @@ def main() -> int:
                 prepared = prepare_data(config)
                 with contextlib.redirect_stdout(io.StringIO()):
                     result = train(config, run_dir=Path(tmp) / f"{candidate.name}-{weights}", prepared=prepared,
-                                   progress=False, final_evaluation=False, resumable=False)
+                                   progress=False, final_evaluation=False, resumable=False, refit=False)
                 val = prepared.splits["val"]
                 predictor = Predictor.load(RunLayout(result.run_dir).best_checkpoint)
                 probabilities = get_task("multilabel").probabilities(predictor.log_proba_encoded([val]))

@@ -142,3 +142,19 @@ def test_the_default_selection_refits_its_winner_unless_told_not_to(tmp_path):
     assert all(candidate_raw(config, c)["train"]["refit"] is True for c in CANDIDATES)
     own = config_from_dict({**raw, "train": {**raw["train"], "refit": False}})
     assert not any(candidate_raw(own, c)["train"]["refit"] for c in CANDIDATES)
+
+
+def test_a_selection_refits_its_winner_without_a_final_evaluation_and_never_its_candidates(tmp_path):
+    from textclf.training.recipe import train
+
+    raw = _sms(tmp_path, num_threads=1)
+    del raw["model"]
+    result = train(config_from_dict(raw), run_dir=tmp_path / "run", progress=False, final_evaluation=False)
+    run = textclf.Run.open(result.run_dir)
+    refit_epochs = (run.layout.refit / "metrics.jsonl").read_text().splitlines()
+    assert len(refit_epochs) == result.best_epoch  # (the scikit-learn estimator's path: no evaluation)
+    assert not list((run.layout.candidates).glob("*/refit"))
+    assert not (run.layout.root / "evaluation").exists()
+    plain = train(config_from_dict(raw), run_dir=tmp_path / "plain", progress=False, final_evaluation=False,
+                  refit=False)
+    assert not textclf.Run.open(plain.run_dir).layout.refit.exists()

@@ -127,12 +127,14 @@ def train(
     resumable: bool = True,
     deadline: float | None = None,
     until_epoch: int | None = None,
+    refit: bool = True,
 ) -> TrainResult:
     """Train ``config``'s model and write a complete run folder; return its summary.
 
     ``on_epoch`` sees every epoch's record (a search uses it to prune); ``final_evaluation``
-    off skips evaluating the best checkpoint on val and test at the end, and with it the refit
-    on train + val that happens between the two (``train.refit``). With
+    off skips evaluating the best checkpoint on val and test at the end (``train.refit`` then
+    refits without them; it happens between the two otherwise); ``refit`` off never refits (a
+    selection's candidates, a search's trials: they are chosen on val, not kept). With
     ``tracking.mlflow`` the run is also recorded in MLflow (a child of ``tracking_parent``).
     ``resumable`` off writes no ``last.ckpt`` (only ``best.ckpt``): the run cannot be resumed.
     ``deadline`` (a ``time.perf_counter()``) stops training after the epoch in which it passes, as
@@ -143,11 +145,12 @@ def train(
     check_training(resolve_device(config.train.device), config.train.precision)  # before any candidate starts
     check_refit(config, dist.active)
     if config.model.auto and prepared is None and not dist.active:  # no model named: choose one on val
-        return select_and_train(config, train, run_dir, progress, final_evaluation, tracking_parent)
+        return select_and_train(config, train, run_dir, progress, final_evaluation, tracking_parent, refit)
     with _rank_context(dist) as scratch:
         # Everything is set up (and so checked) before the run folder exists: a mistake leaves nothing.
         setup = setup_run(*_prepare_in_turn(config, prepared, dist), dist)
         setup.resumable, setup.deadline, setup.until_epoch = resumable, deadline, until_epoch
+        setup.refit = refit and config.train.refit
         run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir) if dist.is_main
                         else create_run_dir("", "", scratch / "run"))
         return _train_in(setup, run, progress and dist.is_main, on_epoch, final_evaluation and dist.is_main,
@@ -240,6 +243,7 @@ def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
     with _rank_context(dist) as scratch:
         config = load_config(run.config)
         setup = setup_run(*_prepare_in_turn(config, None, dist), dist, state_dict=artifact.state_dict)
+        setup.refit = config.train.refit
         if not dist.is_main:  # the other ranks read the run folder but write elsewhere
             run = RunLayout(create_run_dir("", "", scratch / "run"))
         return _resume_in(setup, run, artifact, saved, progress and dist.is_main)
@@ -270,11 +274,13 @@ def _resume_in(setup: RunSetup, run: RunLayout, artifact: ModelArtifact, saved: 
 
 def _finish(setup: RunSetup, run: RunLayout, state: LoopState, evaluate: bool,
             tracker: MlflowTracker | None = None, progress: bool = True) -> TrainResult:
+    refit = (partial(refit_run, setup.config, setup.prepared, run, state.best_epoch, train, progress)
+             if setup.refit and setup.distributed.is_main else None)
     if not evaluate:
+        if refit is not None:
+            refit()
         result = TrainResult(run.root, state.best_epoch, float(state.best_score), state.history)
     else:
-        refit = (partial(refit_run, setup.config, setup.prepared, run, state.best_epoch, train, progress)
-                 if setup.config.train.refit else None)
         result = final_evaluation(setup, run, state.best_epoch, state.best_score, state.history, refit)
     if tracker is not None:
         tracker.log_outputs(run, model=evaluate)

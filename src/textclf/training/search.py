@@ -192,7 +192,7 @@ def _objective(config: Config, out_dir: Path, prepared: dict[str, PreparedData] 
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         result = train(trial_config, run_dir=run, prepared=prepared[data_key], progress=False,
                        tracking_parent=trial.study.user_attrs.get("mlflow_parent_run_id"),
-                       on_epoch=report, final_evaluation=False)
+                       on_epoch=report, final_evaluation=False, refit=False)
         best = result.history[result.best_epoch - 1]
         trial.set_user_attr("best_epoch", result.best_epoch)
         trial.set_user_attr("val_loss", best["val/loss"])

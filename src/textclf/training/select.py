@@ -78,9 +78,10 @@ def candidate_config(config: Config, candidate: Candidate) -> Config:
 
 def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir: str | Path | None = None,
                      progress: bool = True, final_evaluation: bool = True,
-                     tracking_parent: str | None = None) -> TrainResult:
+                     tracking_parent: str | None = None, allow_refit: bool = True) -> TrainResult:
     """Train the default candidates of ``config`` (which names no model) with ``train`` (the
-    recipe's), keep the best on validation as the run in ``run_dir``; return its summary."""
+    recipe's), keep the best on validation as the run in ``run_dir``, refit it on train + val
+    (``train.refit``, unless ``allow_refit`` is off); return its summary."""
     configs = [candidate_config(config, c) for c in CANDIDATES]  # every one checked before anything runs
     keys = [_preprocessing(c) for c in configs]
     prepared_by = {}  # the data once per preprocessing (tokenizer), read before the run folder exists
@@ -121,10 +122,12 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     cand_config, prepared = next((j.config, j.prepared) for j in jobs if j.name == winner)
     print(f"default selection: {winner} wins on validation ({monitor} {result.best_score:.4f}); "
           f"its config: {run.config}", file=sys.stderr, flush=True)
-    if not final_evaluation:
-        return TrainResult(run.root, result.best_epoch, result.best_score, result.history)
     refit = (partial(refit_run, cand_config, prepared, run, result.best_epoch, train, progress)
-             if cand_config.train.refit else None)
+             if cand_config.train.refit and allow_refit else None)
+    if not final_evaluation:
+        if refit is not None:
+            refit()
+        return TrainResult(run.root, result.best_epoch, result.best_score, result.history)
     return evaluate_run(cand_config, prepared, resolve_device(cand_config.train.device), run, result.best_epoch,
                         result.best_score, result.history, refit)
 
@@ -297,7 +300,7 @@ def _train_one(job: _Job, progress: bool, first: bool, on_epoch=None) -> tuple[d
     t0 = time.perf_counter()
     try:
         result = job.train(job.config, run_dir=job.run_dir, prepared=job.prepared, progress=progress,
-                       final_evaluation=False, tracking_parent=job.tracking_parent, resumable=False,
+                       final_evaluation=False, refit=False, tracking_parent=job.tracking_parent, resumable=False,
                        on_epoch=on_epoch, deadline=None if job.ends is None else t0 + job.ends - time.time())
     except TrainingError as exc:  # e.g. diverged: the others may still do
         return {"status": f"failed: {exc}", "seconds": time.perf_counter() - t0}, None
