@@ -1,13 +1,14 @@
 """textclf's scikit-learn estimator under cross_val_score, against TF-IDF + LinearSVC in the same run.
 
-    TEXTCLF_DATA=../shared/data python benchmarks/sklearn_cv.py [--docs 2000] [--folds 3]
+    TEXTCLF_DATA=../shared/data python benchmarks/sklearn_cv.py [--docs 2000] [--folds 3] [--write]
 
 Both are scored by the same ``cross_val_score`` call on the same stratified sample of the shared
 SMS spam file (``--docs`` messages, seed 0) and the same folds: the peer is a scikit-learn
 ``Pipeline`` of ``TfidfVectorizer`` (word 1–2-grams, sublinear tf) and ``LinearSVC``; ours is
 ``textclf.sklearn.TextClassifier()`` with nothing set (the default selection, holding out 10 % of
-each training fold for its validation). The table gives the mean and sd of the folds' accuracy
-and the seconds of the whole ``cross_val_score`` call.
+each training fold for its validation, then refitting its winner on the whole fold). The table
+gives the mean and sd of the folds' accuracy and the seconds of the whole ``cross_val_score``
+call; ``--write`` puts it in the "sklearn-cv" section of benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ import time
 import numpy as np
 import pandas as pd
 
+from results import write_section
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=2000)
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
 
     import torch
@@ -49,14 +53,17 @@ def main() -> int:
         "textclf.sklearn.TextClassifier() (the default selection)":
             TextClassifier(config={"train": {"num_threads": args.threads}}),
     }
-    print(f"{args.folds}-fold cross_val_score on {len(texts):,} SMS messages ({(labels == 'spam').mean():.1%} spam)\n")
-    print("| system | accuracy % (mean ± sd of folds) | seconds |")
-    print("|---|--:|--:|")
+    lines = [f"{args.folds}-fold cross_val_score on {len(texts):,} SMS messages ({(labels == 'spam').mean():.1%} "
+             "spam)\n", "| system | accuracy % (mean ± sd of folds) | seconds |", "|---|--:|--:|"]
+    print("\n".join(lines))
     for name, estimator in systems.items():
         started = time.perf_counter()
         scores = cross_val_score(estimator, texts, labels, cv=folds)
         seconds = time.perf_counter() - started
-        print(f"| {name} | {100 * scores.mean():.2f} ± {100 * scores.std():.2f} | {seconds:.1f} |", flush=True)
+        lines.append(f"| {name} | {100 * scores.mean():.2f} ± {100 * scores.std():.2f} | {seconds:.1f} |")
+        print(lines[-1], flush=True)
+    if args.write:
+        write_section("sklearn-cv", "The scikit-learn estimator under cross_val_score", "\n".join(lines))
     return 0
 
 

@@ -8,8 +8,9 @@
 
 It trains exactly as ``textclf train`` does, on a ``files`` source written from ``X`` and ``y``
 into a temporary folder: a stratified ``val_size`` fraction of ``X`` is the validation split
-(early stopping, the default's selection, multi-label thresholds), the rest is trained on, and
-nothing is evaluated on a test split (scikit-learn's own tools do that). The fitted model lives
+(early stopping, the default's selection, multi-label thresholds), the rest is trained on (the
+default's winner is then refit on all of ``X``: ``train.refit``), and nothing is evaluated on a
+test split (scikit-learn's own tools do that). The fitted model lives
 in memory (``artifact_``, ``predictor_``); no run folder is kept unless ``run_dir`` names one
 (then each fit replaces it with its own: under cross-validation, the last fit's is kept).
 Everything the constructor does not name comes from ``config`` (a YAML path or a dict, as for
