@@ -158,3 +158,16 @@ def test_a_selection_refits_its_winner_without_a_final_evaluation_and_never_its_
     plain = train(config_from_dict(raw), run_dir=tmp_path / "plain", progress=False, final_evaluation=False,
                   refit=False)
     assert not textclf.Run.open(plain.run_dir).layout.refit.exists()
+
+
+def test_a_refit_that_would_overrun_the_budget_is_skipped_and_the_held_out_model_kept(tmp_path, capsys):
+    from textclf.reporting.report import build_report
+
+    run = textclf.train(_sms(tmp_path, refit=True, budget=0.001), run_dir=tmp_path / "run")
+    assert "train.budget has 0 s left" in run.results["refit"]["skipped"]
+    assert "refit skipped: train.budget has 0 s left" in capsys.readouterr().err
+    assert not run.layout.refit.exists()
+    held_out = textclf.train(_sms(tmp_path), run_dir=tmp_path / "held_out")
+    assert run.results["test_accuracy"] == held_out.results["test_accuracy"]
+    report, _ = build_report(run.layout.root, explain_examples=0)
+    assert "Refit (train.refit) skipped: train.budget has 0 s left" in report.read_text()

@@ -180,6 +180,7 @@ class TrainConfig(_Section):
     # validation metrics, the temperature and the multilabel thresholds still come from the
     # held-out run (val is no longer unseen by the kept model); test is evaluated on the refit
     # model. A default selection (no model section) refits its winner unless this is set to false.
+    # Under train.budget, a refit that would not end in the seconds left is skipped (and said so).
     refit: bool = False
     # Batches of similar length: far less padding, same examples per epoch.
     bucket_by_length: bool = True

@@ -104,7 +104,9 @@ def build_report(run_dir: str | Path, explain_examples: int = 3) -> tuple[Path, 
             f"{headline}, macro-F1 {results['test_f1_macro']:.4f}; "
             f"{results['mean_epoch_seconds']:.1f} s per training epoch."
         )
-        if "refit" in results:
+        if "skipped" in results.get("refit", {}):
+            doc.paragraph(f"Refit (train.refit) skipped: {results['refit']['skipped']}.")
+        elif "refit" in results:
             refit = results["refit"]
             doc.paragraph(
                 f"Refit (train.refit): once validation had chosen epoch {results['best_epoch']}, the model was trained "

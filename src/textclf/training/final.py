@@ -63,12 +63,12 @@ def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, r
         calibrate(predictor, prepared.splits["val"])
     results = {"val": evaluate_encoded(predictor, [prepared.splits["val"]], run.evaluation("val"),
                                        subject=f"val, epoch {best_epoch}")}
-    refitted = None
-    if refit is not None:
-        refitted = refit()
+    refitted = refit() if refit is not None else None
+    done = refitted is not None and "skipped" not in refitted
+    if done:
         predictor = _predictor(config, prepared, device, run)
     results["test"] = evaluate_encoded(predictor, [prepared.splits["test"]], run.evaluation("test"),
-                                       subject=f"test, epoch {best_epoch}" + (", refit on train + val" if refitted else ""))
+                                       subject=f"test, epoch {best_epoch}" + (", refit on train + val" if done else ""))
     summary = {
         "best_epoch": best_epoch,
         "monitor": config.train.monitor,

@@ -274,8 +274,8 @@ def _resume_in(setup: RunSetup, run: RunLayout, artifact: ModelArtifact, saved: 
 
 def _finish(setup: RunSetup, run: RunLayout, state: LoopState, evaluate: bool,
             tracker: MlflowTracker | None = None, progress: bool = True) -> TrainResult:
-    refit = (partial(refit_run, setup.config, setup.prepared, run, state.best_epoch, train, progress)
-             if setup.refit and setup.distributed.is_main else None)
+    refit = (partial(refit_run, setup.config, setup.prepared, run, state.best_epoch, train, progress,
+                     state.history, setup.budget_ends) if setup.refit and setup.distributed.is_main else None)
     if not evaluate:
         if refit is not None:
             refit()
@@ -308,6 +308,7 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
     writer = MetricsWriter(run.metrics, run.tensorboard)
     # train.budget counts from here (in a resumed run too); a deadline given to train() may come sooner.
     ends = [time.perf_counter() + t.budget] if t.budget is not None else []
+    setup.budget_ends = None if t.budget is None else time.time() + t.budget  # (a refit must fit in it too)
     stop_at = min(ends + ([setup.deadline] if setup.deadline is not None else []), default=None)
     try:
         with _Interrupt() as interrupt:

@@ -58,13 +58,26 @@ def refit_config(config: Config, held_out: ModelArtifact) -> Config:
 
 
 def refit_run(config: Config, prepared: PreparedData, run: RunLayout, best_epoch: int,
-              train: Callable, progress: bool = True) -> dict:
+              train: Callable, progress: bool = True, history: list[dict] | None = None,
+              ends: float | None = None) -> dict:
     """Train ``config`` on train + val of ``prepared`` for ``best_epoch`` epochs with ``train`` (the
     recipe's), and replace the run's best checkpoint by that model, which keeps the held-out
-    model's config, temperature, thresholds and epoch record. What was done, for results.json."""
-    held_out = ModelArtifact.load(run.best_checkpoint)
+    model's config, temperature, thresholds and epoch record. What was done, for results.json.
+
+    ``ends`` (a ``time.time()``: where ``train.budget`` runs out): a refit that would not finish by
+    then, by the held-out run's own epoch seconds (``history``) scaled to the larger training
+    split, is skipped and the held-out model kept; the run says so."""
     splits = prepared.splits
     both = concatenate([splits["train"], splits["val"]])
+    if ends is not None and history:
+        needed = sum(h["epoch_seconds"] for h in history[:best_epoch]) * len(both) / len(splits["train"])
+        left = ends - time.time()
+        if needed > left:
+            reason = (f"train.budget has {max(left, 0):.0f} s left and the refit would take about {needed:.0f} s: "
+                      "the held-out model is kept")
+            print(f"refit skipped: {reason}", file=sys.stderr, flush=True)
+            return {"skipped": reason}
+    held_out = ModelArtifact.load(run.best_checkpoint)
     data = PreparedData(prepared.label_names, prepared.pipeline, {**splits, "train": both}, prepared.from_cache)
     print(f"refit: training {config.model.name} again on train + val ({len(both):,} examples) for "
           f"{best_epoch} epoch{'s' * (best_epoch != 1)}, the held-out run's best; val metrics, temperature "
