@@ -23,8 +23,8 @@ an epoch on 2 CPU cores.
 Every system has the same labelled documents and is scored on the same test split. The peers
 train on train + val together, as a user fitting them by hand would (there is nothing for them to
 choose on val); ours use val to choose (the epoch, and for the default the candidate), and the
-default then trains its winner again on train + val (``train.refit``). Rows measured before
-2026-12-05 are from runs whose peers trained on the train split alone.
+default then trains its winner again on train + val (``train.refit``). (Every stored peer row
+was measured so; before, they trained on the train split alone.)
 
 Besides the shared sets as they are, three sets are derived from them to check the defaults on
 data they were not tuned on (written to a temporary folder at each run): from GoEmotions, the

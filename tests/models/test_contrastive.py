@@ -87,6 +87,7 @@ def test_eight_examples_a_class_adapt_the_encoder_and_the_artifact_carries_it(tm
     accuracy = float((probabilities.argmax(1) == np.array([r["label"] == "spam" for r in parts["test"]])).mean())
     assert accuracy == pytest.approx(run.results["test_accuracy"], abs=1e-9)
     assert accuracy >= 0.7
+    assert run.results["epochs_run"] == 1  # the head on the adapted vectors: the svm, by default
 
 
 def test_a_resumed_run_keeps_its_adapted_encoder_and_does_not_adapt_again(tmp_path, capsys):
@@ -100,6 +101,7 @@ def test_a_resumed_run_keeps_its_adapted_encoder_and_does_not_adapt_again(tmp_pa
 
     config, _ = _few_sms(tmp_path, per_class=4)
     config["train"]["epochs"] = 2
+    config["model"]["solver"] = "sgd"  # (a head trained over epochs, to interrupt between them)
     whole = train(config_from_dict(config), run_dir=tmp_path / "whole", progress=False)
     with pytest.raises(TrainingInterrupted):
         train(config_from_dict(config), run_dir=tmp_path / "cut", progress=False,
@@ -109,3 +111,30 @@ def test_a_resumed_run_keeps_its_adapted_encoder_and_does_not_adapt_again(tmp_pa
     assert "contrastive stage" not in capsys.readouterr().out
     strip = lambda r: {k: v for k, v in r.items() if not k.endswith("seconds")}  # noqa: E731
     assert [strip(r) for r in resumed.history] == [strip(r) for r in whole.history]
+
+
+def test_a_head_on_fixed_vectors_fitted_by_the_svm_is_linearsvc_on_those_vectors(tmp_path):
+    from sklearn.svm import LinearSVC
+
+    from textclf.inference.logits import predict_logits
+    from textclf.training.setup import setup_run
+    from textclf.training.solver import feature_matrix
+
+    config, parts = _few_sms(tmp_path)
+    config["model"] = {"name": "transformer", "pretrained": minilm_path(), "freeze": True, "solver": "svm"}
+    run = textclf.train(config, run_dir=tmp_path / "run")
+    model = run.predictor().models[0]
+    setup = setup_run(config_from_dict(config))
+    train, test = setup.prepared.splits["train"], setup.prepared.splits["test"]
+    model.train()  # (the vectors of documents it has not seen are kept while training)
+    X, T = feature_matrix(model, train), feature_matrix(model, test)
+    model.eval()
+    svm = LinearSVC(C=1.0, dual=True, max_iter=5000).fit(X, train.labels)
+    logits = predict_logits(model, test)
+    np.testing.assert_allclose(logits[:, 1] - logits[:, 0], svm.decision_function(T), atol=1e-3)
+    assert run.results["epochs_run"] == 1
+    with pytest.raises(ConfigError, match="model.solver: svm fits a head on fixed vectors"):
+        textclf.train({**config, "model": {**config["model"], "freeze": False}}, run_dir=tmp_path / "bad")
+    contrastive = {**config["model"], "contrastive": True, "freeze": False}
+    del contrastive["solver"]
+    assert config_from_dict({**config, "model": contrastive}).model.params()["solver"] is None  # (svm: the model's)

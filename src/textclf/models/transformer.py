@@ -14,6 +14,10 @@ Two modes:
   the encoded-data cache and reused by later runs) and every epoch trains only the head — fast
   on a CPU. The encoder runs in eval mode (no dropout) in this mode.
 
+With fixed vectors (``freeze`` or ``contrastive``) the head can be fitted by liblinear's SVM in
+one pass (``solver: svm``, the default with ``contrastive``: training/solver.py) instead of the
+epoch loop (``solver: sgd``).
+
 The encoder's architecture (its Hugging Face config) is stored with the parameters in model
 artifacts (``encoder_config``), so a checkpoint rebuilds the model without the folder.
 """
@@ -48,6 +52,12 @@ class TransformerParams(ModelParams):
     # freeze: true does. true takes the defaults; a mapping sets pairs, max_pairs, epochs, lr,
     # batch_size.
     contrastive: Optional[ContrastiveParams] = None
+    # How the head on fixed vectors (freeze, contrastive) is fitted: sgd (the epoch loop, with the
+    # train section's lr, batch size and epochs) or svm (liblinear's LinearSVC on the vectors, one
+    # convex pass with penalty C: nothing to tune on tens of examples). Unset: svm with
+    # contrastive, sgd otherwise. Fine-tuning (freeze: false) trains by the loop only.
+    solver: Optional[Literal["sgd", "svm"]] = None
+    C: float = Field(1.0, gt=0)  # solver: svm's penalty, as LinearSVC's
     # The encoder's Hugging Face config; training writes it into model artifacts (leave it out).
     encoder_config: Optional[dict[str, Any]] = None
 
@@ -82,6 +92,13 @@ class Transformer(TextClassifier):
         self.frozen = params.freeze or params.contrastive is not None  # (the head on fixed vectors)
         if self.frozen:
             self.encoder.requires_grad_(False)
+        solver = params.solver or ("svm" if params.contrastive is not None else "sgd")
+        if solver == "svm" and not self.frozen:
+            raise ConfigError("model.solver: svm fits a head on fixed vectors; set model.freeze: true or "
+                              "model.contrastive, or leave solver unset to fine-tune the encoder")
+        self.solver = None if solver == "sgd" else solver  # (training/solver.py fits the head)
+        self.C = params.C
+        self.feature_columns = self.encoder.config.hidden_size
         self._features: dict[bytes, torch.Tensor] = {}  # a document's ids → its pooled vector (frozen)
 
     def artifact_params(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +148,8 @@ class Transformer(TextClassifier):
                               "at least two examples of a class, or of different classes)")
         print(f"contrastive stage: {len(pairs):,} pairs ({int(pairs[:, 2].sum()):,} of the same class) from the "
               f"{len(split):,} training examples, {settings.epochs} epoch(s) at lr {settings.lr:g}; the "
-              "validation split is not used here (it chooses the head's epoch afterwards)", flush=True)
+              "validation split is not used here" + (" (it chooses the head's epoch afterwards)" if self.solver is None
+                                                     else ""), flush=True)
         was_training = self.training
         self.encoder.requires_grad_(True)
         self.encoder.train()
@@ -163,6 +181,19 @@ class Transformer(TextClassifier):
                 if self.training:
                     self._features[keys[i]] = vector
         return torch.stack(found).to(self.head.weight.device)
+
+    def sparse_features(self, ids: torch.Tensor, lengths: torch.Tensor):
+        """The batch's pooled vectors as (row, column, value) entries, for the solver."""
+        vectors = self.features(ids, lengths)
+        batch, width = vectors.shape
+        rows = torch.arange(batch, device=vectors.device).repeat_interleave(width)
+        return rows, torch.arange(width, device=vectors.device).repeat(batch), vectors.reshape(-1)
+
+    @torch.no_grad()
+    def set_coefficients(self, coef: np.ndarray, intercept: np.ndarray) -> None:
+        """Take the solver's weights as the head's: logits = vector @ coef.T + intercept."""
+        self.head.weight.copy_(torch.as_tensor(np.asarray(coef), dtype=self.head.weight.dtype))
+        self.head.bias.copy_(torch.as_tensor(np.asarray(intercept), dtype=self.head.bias.dtype))
 
     def fingerprint(self) -> str:
         """Identifies the frozen encoder's function: its weights and pooling."""
