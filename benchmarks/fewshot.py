@@ -18,8 +18,8 @@ all of them.
 - ``minilm_contrastive``: the same encoder after the contrastive stage (``model.contrastive: true``:
   SetFit's pair fine-tuning of the encoder, models/contrastive.py), its head fitted by the SVM
   solver on the adapted vectors (the model's default with contrastive: no head settings). The
-  stored sms_spam rows were measured so; the GoEmotions sets' rows are older, from before the
-  SVM head, with the loop's head at the frozen system's settings;
+  stored sms_spam and goemotions-polarity rows were measured so; the goemotions-sentiment rows
+  are older, from before the SVM head, with the loop's head at the frozen system's settings;
 - ``minilm_finetune``: plain fine-tuning of the whole encoder through the head (AdamW 5e-5, 10 epochs);
 - ``default``: textclf with no model section (the default selection).
 
