@@ -7,6 +7,7 @@ Tests never touch the network. The archive is found through TEXTCLF_DATA (CI set
 from __future__ import annotations
 
 import io
+import csv
 import os
 import tarfile
 from pathlib import Path
@@ -83,6 +84,17 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     yield
     torch.set_num_threads(1)  # (a run with train.num_threads sets torch's for the whole process)
+
+
+def goemotions_slices(folder: Path, rows: dict[str, int]) -> None:
+    """The first ``rows[name]`` comments of each shared GoEmotions file ``name``.csv (train, dev,
+    test), header kept, written as ``folder/name.csv``."""
+    for name, count in rows.items():
+        with open(shared_data("goemotions") / f"{name}.csv", encoding="utf-8", newline="") as f:
+            reader = csv.reader(f)
+            kept = [next(reader)] + [row for _, row in zip(range(count), reader)]
+        with open(folder / f"{name}.csv", "w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerows(kept)
 
 
 def write_config(path: Path, text: str) -> Path:

@@ -17,7 +17,7 @@ import pytest
 import textclf
 from sklearn.metrics import accuracy_score, f1_score, hamming_loss
 
-from conftest import minilm_path, shared_data
+from conftest import goemotions_slices, minilm_path
 from textclf.cli import main
 from textclf.config import config_from_dict
 from textclf.data import load_corpus
@@ -166,20 +166,10 @@ def test_monitor_defaults_to_micro_f1_for_multilabel_only():
 # --------------------------------------------------------------------------- a real run
 
 
-def _slice(source: Path, target: Path, rows: int) -> None:
-    with open(source, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f)
-        kept = [next(reader)] + [row for _, row in zip(range(rows), reader)]
-    with open(target, "w", encoding="utf-8", newline="") as f:
-        csv.writer(f).writerows(kept)
-
-
 @pytest.fixture(scope="module")
 def multilabel_run(tmp_path_factory):
-    source = shared_data("goemotions")
     folder = tmp_path_factory.mktemp("goemotions")
-    for name, rows in (("train", 2000), ("dev", 400), ("test", 400)):
-        _slice(source / f"{name}.csv", folder / f"{name}.csv", rows)
+    goemotions_slices(folder, {"train": 2000, "dev": 400, "test": 400})
     config = folder / "config.yaml"
     # No model named: the default selection, as on a user's own CSV (with smaller hash tables).
     config.write_text(

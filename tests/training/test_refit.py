@@ -3,7 +3,6 @@ val; val metrics, temperature and thresholds stay the held-out run's, test is th
 
 from __future__ import annotations
 
-import csv
 import json
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 import torch
 
 import textclf
-from conftest import shared_data
+from conftest import goemotions_slices, shared_data
 from textclf.artifact import ModelArtifact
 from textclf.config import CANDIDATES, candidate_raw, config_from_dict
 from textclf.inference.logits import predict_logits
@@ -74,13 +73,8 @@ def test_a_refit_linear_model_is_the_svm_of_train_and_val_and_keeps_the_held_out
 
 def test_a_refit_runs_the_best_epoch_count_and_keeps_the_held_out_thresholds(tmp_path, capsys):
     from textclf.evaluation.evaluate import evaluate_checkpoint
-    source = shared_data("goemotions")
-    for name, rows in (("train", 600), ("dev", 200), ("test", 150)):
-        with open(source / f"{name}.csv", encoding="utf-8", newline="") as f:
-            reader = csv.reader(f)
-            kept = [next(reader)] + [row for _, row in zip(range(rows), reader)]
-        with open(tmp_path / f"{name}.csv", "w", encoding="utf-8", newline="") as f:
-            csv.writer(f).writerows(kept)
+
+    goemotions_slices(tmp_path, {"train": 600, "dev": 200, "test": 150})
 
     def raw(refit: bool) -> dict:
         return {"name": "ml", "task": "multilabel", "output_dir": str(tmp_path / "runs"),

@@ -3,14 +3,12 @@ model's own features, for two classes, several, and several labels per document.
 
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import textclf
-from conftest import shared_data
+from conftest import goemotions_slices, shared_data
 from textclf.config import config_from_dict
 from textclf.errors import UsageError
 from textclf.inference.logits import predict_logits
@@ -69,13 +67,7 @@ def test_the_fitted_model_gives_the_svm_decisions_on_its_own_features(tmp_path, 
 def test_a_multilabel_run_fits_one_svm_per_label(tmp_path, threads):
     from sklearn.svm import LinearSVC
 
-    source = shared_data("goemotions")
-    for name, rows in (("train", 800), ("dev", 200), ("test", 200)):
-        with open(source / f"{name}.csv", encoding="utf-8", newline="") as f:
-            reader = csv.reader(f)
-            kept = [next(reader)] + [row for _, row in zip(range(rows), reader)]
-        with open(tmp_path / f"{name}.csv", "w", encoding="utf-8", newline="") as f:
-            csv.writer(f).writerows(kept)
+    goemotions_slices(tmp_path, {"train": 800, "dev": 200, "test": 200})
     raw = {"name": "ml", "task": "multilabel", "output_dir": str(tmp_path / "runs"),
            "data": {"source": "files", "train": str(tmp_path / "train.csv"), "val": str(tmp_path / "dev.csv"),
                     "test": str(tmp_path / "test.csv"), "label_column": "labels", "unknown_labels": "drop",
