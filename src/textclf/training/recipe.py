@@ -242,6 +242,7 @@ def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
     dist = current()
     with _rank_context(dist) as scratch:
         config = load_config(run.config)
+        check_refit(config, dist.active)
         setup = setup_run(*_prepare_in_turn(config, None, dist), dist, state_dict=artifact.state_dict)
         setup.refit = config.train.refit
         if not dist.is_main:  # the other ranks read the run folder but write elsewhere
@@ -275,7 +276,7 @@ def _resume_in(setup: RunSetup, run: RunLayout, artifact: ModelArtifact, saved: 
 def _finish(setup: RunSetup, run: RunLayout, state: LoopState, evaluate: bool,
             tracker: MlflowTracker | None = None, progress: bool = True) -> TrainResult:
     refit = (partial(refit_run, setup.config, setup.prepared, run, state.best_epoch, train, progress,
-                     state.history, setup.budget_ends) if setup.refit and setup.distributed.is_main else None)
+                     state.history, setup.budget_ends) if setup.refit else None)  # (check_refit: no torchrun)
     if not evaluate:
         if refit is not None:
             refit()
@@ -307,9 +308,8 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
           f"train {len(setup.prepared.splits['train']):,} / val {len(val_split):,} examples", flush=True)
     writer = MetricsWriter(run.metrics, run.tensorboard)
     # train.budget counts from here (in a resumed run too); a deadline given to train() may come sooner.
-    ends = [time.perf_counter() + t.budget] if t.budget is not None else []
-    setup.budget_ends = None if t.budget is None else time.time() + t.budget  # (a refit must fit in it too)
-    stop_at = min(ends + ([setup.deadline] if setup.deadline is not None else []), default=None)
+    setup.budget_ends = None if t.budget is None else time.perf_counter() + t.budget  # (a refit must fit too)
+    stop_at = min((end for end in (setup.budget_ends, setup.deadline) if end is not None), default=None)
     try:
         with _Interrupt() as interrupt:
             last = min(t.epochs, setup.until_epoch or t.epochs)

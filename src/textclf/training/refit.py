@@ -64,14 +64,14 @@ def refit_run(config: Config, prepared: PreparedData, run: RunLayout, best_epoch
     recipe's), and replace the run's best checkpoint by that model, which keeps the held-out
     model's config, temperature, thresholds and epoch record. What was done, for results.json.
 
-    ``ends`` (a ``time.time()``: where ``train.budget`` runs out): a refit that would not finish by
+    ``ends`` (a ``time.perf_counter()``: where ``train.budget`` runs out): a refit that would not finish by
     then, by the held-out run's own epoch seconds (``history``) scaled to the larger training
     split, is skipped and the held-out model kept; the run says so."""
     splits = prepared.splits
     both = concatenate([splits["train"], splits["val"]])
     if ends is not None and history:
         needed = sum(h["epoch_seconds"] for h in history[:best_epoch]) * len(both) / len(splits["train"])
-        left = ends - time.time()
+        left = ends - time.perf_counter()
         if needed > left:
             reason = (f"train.budget has {max(left, 0):.0f} s left and the refit would take about {needed:.0f} s: "
                       "the held-out model is kept")

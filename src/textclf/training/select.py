@@ -122,8 +122,9 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     cand_config, prepared = next((j.config, j.prepared) for j in jobs if j.name == winner)
     print(f"default selection: {winner} wins on validation ({monitor} {result.best_score:.4f}); "
           f"its config: {run.config}", file=sys.stderr, flush=True)
-    refit = (partial(refit_run, cand_config, prepared, run, result.best_epoch, train, progress, result.history, ends)
-             if cand_config.train.refit and allow_refit else None)
+    refit_ends = None if ends is None else time.perf_counter() + ends - time.time()  # (ends: wall clock, for workers)
+    refit = (partial(refit_run, cand_config, prepared, run, result.best_epoch, train, progress, result.history,
+                     refit_ends) if cand_config.train.refit and allow_refit else None)
     if not final_evaluation:
         if refit is not None:
             refit()

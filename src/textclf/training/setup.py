@@ -69,8 +69,8 @@ class RunSetup:
     # Whether the run ends with train.refit's second training on train + val (train(refit=) off:
     # a selection's candidates and a search's trials, which are chosen on val, not kept).
     refit: bool = False
-    # When train.budget runs out, as a time.time() (set when the epoch loop starts): a refit that
-    # would end after it is skipped.
+    # When train.budget runs out, as a time.perf_counter() (set when the epoch loop starts): a
+    # refit that would end after it is skipped.
     budget_ends: float | None = None
 
     @property
