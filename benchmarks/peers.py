@@ -308,14 +308,16 @@ def _ours(configs: list, test, workdir: Path, seeds: list[int]):
 
 
 def winner(run_dir: Path) -> dict:
-    """A default selection's winning candidate (from its leaderboard), else nothing."""
+    """A default selection's winning candidate (from its leaderboard; an ensemble with its
+    members), else nothing."""
     import csv
 
     board = Path(run_dir) / "leaderboard.csv"
     if not board.is_file():
         return {}
     with open(board, encoding="utf-8") as f:
-        return {"winner": next(row["candidate"] for row in csv.DictReader(f) if row["rank"] == "1")}
+        first = next(row for row in csv.DictReader(f) if row["rank"] == "1")
+    return {"winner": first["candidate"] if first["candidate"] != "ensemble" else f"ensemble ({first['settings']})"}
 
 
 def _parts(ensemble, encoded, seeds: list[int], labels) -> dict:

@@ -18,6 +18,12 @@ never runs code from the file. ``format_version`` says how to read it:
 - 3: adds ``decision``: the multilabel decision thresholds (one per class) and whether a document
   may get no label, and ``calibration``: the temperature that divides the logits (1: none). A
   version-2 file reads as having no thresholds and temperature 1.
+- 4: an ensemble in one file (what a default selection keeps when a weighted mean of its
+  candidates beats the best one on validation): ``ensemble`` holds ``members`` (each a version-3
+  payload: its own text pipeline, model, weights, temperature) and ``weights`` (how much each
+  member's probabilities count). :func:`load_members` reads either kind; ``ModelArtifact.load``
+  reads one model and names the way to load an ensemble. Single models are still written as
+  version 3, so that older textclf versions read them.
 
 A newer or unknown version is a one-line error that names both versions.
 """
@@ -41,9 +47,11 @@ from textclf.text.pipeline import TextPipeline, pipeline_from_spec
 from textclf.text.pretrained import PretrainedPipeline
 from textclf.text.vocabulary import PAD_ID, word_strings
 
-__all__ = ["ARTIFACT_VERSION", "ModelArtifact", "TrainingState", "load_checkpoint_file"]
+__all__ = ["ARTIFACT_VERSION", "ENSEMBLE_VERSION", "ModelArtifact", "TrainingState", "load_checkpoint_file",
+           "load_members", "save_ensemble"]
 
 ARTIFACT_VERSION = 3
+ENSEMBLE_VERSION = 4  # a file holding several artifacts and their weights
 EXPORT_METADATA = "textclf.json"  # beside model.onnx in an exported folder
 EXPORT_GRAPH = "model.onnx"
 
@@ -190,14 +198,25 @@ class ModelArtifact:
         path = Path(path)
         if path.is_dir() and (path / EXPORT_METADATA).is_file():
             return _load_export(path), None
-        payload = load_checkpoint_file(path)
+        return cls._from_file_payload(path, load_checkpoint_file(path))
+
+    @classmethod
+    def _from_file_payload(cls, path: Path, payload: dict[str, Any]) -> tuple["ModelArtifact", TrainingState | None]:
+        """The artifact (and training state) of a checkpoint file's payload, read once."""
         version = payload.get("format_version")
+        if version == ENSEMBLE_VERSION and "ensemble" in payload:
+            members = payload["ensemble"].get("members") or []
+            names = ", ".join(str(m.get("model", {}).get("name")) for m in members)
+            raise CheckpointError(
+                f"{path}: an ensemble of {len(members)} models ({names}), not one model; textclf evaluate, "
+                "predict, serve and textclf.Predictor.load take it as it is"
+            )
         if version == 1:
             payload = _from_version_1(payload)
         elif version not in (2, ARTIFACT_VERSION):
             raise CheckpointError(
                 f"{path}: checkpoint format version {version} is not supported by this textclf "
-                f"{__version__} (reads versions 1 to {ARTIFACT_VERSION}); use the textclf version "
+                f"{__version__} (reads versions 1 to {ENSEMBLE_VERSION}); use the textclf version "
                 "that wrote it"
             )
         missing = [k for k in ("task", "classes", "pipeline", "model", "state_dict", "config") if k not in payload]
@@ -233,6 +252,44 @@ class ModelArtifact:
             format_version=format_version,
             onnx_path=onnx_path,
         )
+
+
+def save_ensemble(path: str | Path, artifacts: list[ModelArtifact], weights: list[float]) -> Path:
+    """Write ``artifacts`` as one ensemble file (format version 4), atomically: the prediction is
+    the mean of the members' (calibrated) probabilities, member i counting ``weights[i]``."""
+    if len(artifacts) != len(weights) or not artifacts or min(weights) <= 0:
+        raise ValueError("an ensemble needs one positive weight per member")
+    payload = {"format_version": ENSEMBLE_VERSION, "textclf_version": __version__,
+               "ensemble": {"weights": [float(w) for w in weights], "members": [a.to_dict() for a in artifacts]}}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def load_members(path: str | Path) -> tuple[list[ModelArtifact], list[float]]:
+    """The artifacts of a checkpoint and their weights: one model with weight 1, or an ensemble
+    file's members and weights (normalised to sum to 1)."""
+    path = Path(path)
+    if path.is_dir():
+        return [ModelArtifact.load(path)], [1.0]
+    payload = load_checkpoint_file(path)
+    if payload.get("format_version") != ENSEMBLE_VERSION or "ensemble" not in payload:
+        return [ModelArtifact._from_file_payload(path, payload)[0]], [1.0]
+    ensemble = payload["ensemble"]
+    members, weights = ensemble.get("members"), ensemble.get("weights")
+    if (not isinstance(members, list) or not isinstance(weights, list) or not members
+            or len(members) != len(weights) or any(not isinstance(w, (int, float)) or w <= 0 for w in weights)):
+        raise CheckpointError(f"{path}: an ensemble file whose members and weights do not match; the file was "
+                              "changed or assembled by hand")
+    artifacts = []
+    for i, member in enumerate(members):
+        missing = [k for k in ("task", "classes", "pipeline", "model", "state_dict", "config") if k not in member]
+        if missing or member.get("format_version") not in (2, ARTIFACT_VERSION):
+            raise CheckpointError(f"{path}: ensemble member {i + 1} is not a textclf model "
+                                  f"({'missing ' + ', '.join(missing) if missing else 'unknown format version'})")
+        artifacts.append(ModelArtifact._from_payload(member, path, member["format_version"]))
+    total = float(sum(weights))
+    return artifacts, [float(w) / total for w in weights]
 
 
 def _load_export(folder: Path) -> ModelArtifact:

@@ -182,6 +182,11 @@ class TrainConfig(_Section):
     # model. A default selection (no model section) refits its winner unless this is set to false.
     # Under train.budget, a refit that would not end in the seconds left is skipped (and said so).
     refit: bool = False
+    # A config with no model section (multiclass): when a weighted mean of the candidates'
+    # probabilities beats the best candidate alone on the monitored validation metric (members
+    # added greedily, Caruana et al. 2004), keep that ensemble (one checkpoint file; each member
+    # refit as train.refit says). false: always keep the best single candidate.
+    ensemble: bool = True
     # Batches of similar length: far less padding, same examples per epoch.
     bucket_by_length: bool = True
     num_threads: Optional[int] = Field(None, ge=1)  # torch's CPU threads; unset: torch's default

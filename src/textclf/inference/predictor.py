@@ -17,7 +17,9 @@ and at least the most likely one unless the model was trained with ``train.allow
 A PyTorch member predicts the way it was validated: at its run's ``train.precision`` (bf16 or fp16
 under autocast) and through ``torch.compile`` when its run set ``train.compile``.
 
-``Predictor.load([p1, p2, ...])`` is an ensemble: the mean of the members' probabilities. Each
+``Predictor.load([p1, p2, ...])`` is an ensemble: the mean of the members' probabilities; an
+ensemble file (what a default selection keeps when a weighted mean of its candidates won on
+validation) loads as its members with their weights, and counts as one entry of the list. Each
 member keeps its own text pipeline (tokenizer, vocabulary, maximum length), so a bag of n-grams
 over 3,000 tokens and a BiGRU over 400 can be averaged; members with the same tokenizer share one
 tokenization. Members must have been trained on the same classes, in the same order.
@@ -35,7 +37,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from textclf.artifact import ModelArtifact
+from textclf.artifact import ModelArtifact, load_members
 from textclf.errors import CheckpointError, UsageError
 from textclf.inference.runners import OnnxRunner, TorchRunner
 from textclf.models import TextClassifier
@@ -56,9 +58,12 @@ class Predictor:
         artifacts: Sequence[ModelArtifact],
         device: str | torch.device = "cpu",
         batch_size: int = 256,
+        weights: Sequence[float] | None = None,
     ):
         if not artifacts:
             raise CheckpointError("no checkpoint given")
+        if weights is not None and (len(weights) != len(artifacts) or min(weights) <= 0):
+            raise UsageError(f"{len(weights)} weights for {len(artifacts)} models: give one positive weight a model")
         if batch_size < 1:
             raise UsageError(f"batch size {batch_size}: give 1 or more")
         classes = list(artifacts[0].classes)
@@ -74,11 +79,15 @@ class Predictor:
                     f"{artifacts[0].task} one, in an ensemble"
                 )
         self.task_: Task = get_task(artifacts[0].task)
-        # Multilabel: each class's threshold (the members' mean for an ensemble; 0.5 if none stored).
+        # How much each member's probabilities count in the mean (summing to 1; equal by default).
+        raw = np.ones(len(artifacts)) if weights is None else np.asarray(weights, dtype=np.float64)
+        self.weights: np.ndarray = raw / raw.sum()
+        # Multilabel: each class's threshold (the members' weighted mean for an ensemble; 0.5 if none stored).
         self.thresholds: np.ndarray | None = None
         if self.task_.multilabel:
-            stored = [a.thresholds for a in artifacts if a.thresholds is not None]
-            self.thresholds = (np.mean(np.asarray(stored, dtype=np.float64), axis=0) if stored
+            stored = [(a.thresholds, w) for a, w in zip(artifacts, self.weights) if a.thresholds is not None]
+            self.thresholds = (np.average(np.asarray([t for t, _ in stored], dtype=np.float64), axis=0,
+                                          weights=[w for _, w in stored]) if stored
                                else np.full(len(classes), 0.5)).astype(np.float32)
         # An ensemble decides with the members' mean thresholds and the first member's rule: a
         # cut of the mean probabilities chosen on validation is better (textclf evaluate tunes
@@ -104,9 +113,15 @@ class Predictor:
         batch_size: int = 256,
     ) -> "Predictor":
         """Load one checkpoint (or a folder written by ``textclf export``, run with onnxruntime),
-        or several as an ensemble. ``device``: cpu, cuda or auto (PyTorch checkpoints)."""
+        or several as an ensemble, each counting equally (an ensemble file's members share its
+        count by their weights). ``device``: cpu, cuda or auto (PyTorch checkpoints)."""
         paths = [checkpoints] if isinstance(checkpoints, (str, Path)) else list(checkpoints)
-        return cls([ModelArtifact.load(p) for p in paths], device=device, batch_size=batch_size)
+        artifacts, weights = [], []
+        for path in paths:
+            members, shares = load_members(path)
+            artifacts += members
+            weights += [share / len(paths) for share in shares]
+        return cls(artifacts, device=device, batch_size=batch_size, weights=weights)
 
     @property
     def classes(self) -> list[str]:
@@ -186,18 +201,18 @@ class Predictor:
 
     def log_proba_encoded(self, encoded: list[EncodedSplit], calibrated: bool = True) -> np.ndarray:
         """(n, num_classes) scores: with one member, its own logits (divided by its temperature
-        when ``calibrated``); with several, the members' mean probabilities as scores (log for
-        multiclass, logit for multilabel), usable wherever logits are."""
+        when ``calibrated``); with several, the members' weighted mean probabilities as scores (log
+        for multiclass, logit for multilabel), usable wherever logits are."""
         scaled = [a.temperature if calibrated else 1.0 for a in self.artifacts]
         if len(self.runners) == 1:
             logits = self.runners[0].logits(encoded[0], self.batch_size)
             return logits if scaled[0] == 1.0 else (logits / np.float32(scaled[0])).astype(np.float32)
         total = None
-        for runner, enc, temperature in zip(self.runners, encoded, scaled):
+        for runner, enc, temperature, weight in zip(self.runners, encoded, scaled, self.weights):
             logits = runner.logits(enc, self.batch_size) / np.float32(temperature)
-            probs = torch.from_numpy(self.task_.probabilities(logits)).double()
+            probs = torch.from_numpy(self.task_.probabilities(logits)).double() * float(weight)
             total = probs if total is None else total + probs
-        return self.task_.scores(total / len(self.runners)).float().numpy()
+        return self.task_.scores(total).float().numpy()
 
 
 def _as_texts(texts: Sequence[str]) -> list[str]:

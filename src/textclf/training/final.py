@@ -59,8 +59,8 @@ def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, r
     trained on train + val once val is evaluated, and returns what it did."""
     task = get_task(config.task)
     predictor = _predictor(config, prepared, device, run)
-    if config.train.calibration == "temperature" and not task.multilabel:
-        calibrate(predictor, prepared.splits["val"])
+    if config.train.calibration == "temperature" and not task.multilabel and len(predictor) == 1:
+        calibrate(predictor, prepared.splits["val"])  # (an ensemble's members were calibrated one by one)
     results = {"val": evaluate_encoded(predictor, [prepared.splits["val"]], run.evaluation("val"),
                                        subject=f"val, epoch {best_epoch}")}
     refitted = refit() if refit is not None else None
@@ -76,6 +76,9 @@ def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, r
         "epochs_run": len(history),
         "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in history])),
         "temperature": predictor.artifact.temperature,
+        **({"ensemble": {"models": [a.model_name for a in predictor.artifacts],
+                         "temperatures": [a.temperature for a in predictor.artifacts],
+                         "weights": [float(w) for w in predictor.weights]}} if len(predictor) > 1 else {}),
         **({"refit": refitted} if refitted else {}),
         **{f"{k}_{m}": results[k][m] for k in results for m in _SUMMARY[task.name] if m in results[k]},
     }

@@ -24,6 +24,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 from textclf.artifact import ModelArtifact
@@ -59,14 +60,20 @@ def refit_config(config: Config, held_out: ModelArtifact) -> Config:
 
 def refit_run(config: Config, prepared: PreparedData, run: RunLayout, best_epoch: int,
               train: Callable, progress: bool = True, history: list[dict] | None = None,
-              ends: float | None = None) -> dict:
+              ends: float | None = None, checkpoint: Path | None = None, folder: Path | None = None) -> dict:
     """Train ``config`` on train + val of ``prepared`` for ``best_epoch`` epochs with ``train`` (the
     recipe's), and replace the run's best checkpoint by that model, which keeps the held-out
     model's config, temperature, thresholds and epoch record. What was done, for results.json.
 
     ``ends`` (a ``time.perf_counter()``: where ``train.budget`` runs out): a refit that would not finish by
     then, by the held-out run's own epoch seconds (``history``) scaled to the larger training
-    split, is skipped and the held-out model kept; the run says so."""
+    split, is skipped and the held-out model kept; the run says so.
+
+    ``checkpoint`` and ``folder`` (an ensemble's member: ``training/ensemble.py``): the held-out
+    checkpoint to replace and the refit run's folder, instead of the run's best checkpoint and
+    ``refit/``."""
+    checkpoint = run.best_checkpoint if checkpoint is None else checkpoint
+    folder = run.refit if folder is None else folder
     splits = prepared.splits
     both = concatenate([splits["train"], splits["val"]])
     if ends is not None and history:
@@ -77,18 +84,18 @@ def refit_run(config: Config, prepared: PreparedData, run: RunLayout, best_epoch
                       "the held-out model is kept")
             print(f"refit skipped: {reason}", file=sys.stderr, flush=True)
             return {"skipped": reason}
-    held_out = ModelArtifact.load(run.best_checkpoint)
+    held_out = ModelArtifact.load(checkpoint)
     data = PreparedData(prepared.label_names, prepared.pipeline, {**splits, "train": both}, prepared.from_cache)
     print(f"refit: training {config.model.name} again on train + val ({len(both):,} examples) for "
           f"{best_epoch} epoch{'s' * (best_epoch != 1)}, the held-out run's best; val metrics, temperature "
           "and thresholds stay the held-out run's", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    train(refit_config(config, held_out), run_dir=run.refit, prepared=data, progress=progress, final_evaluation=False,
+    train(refit_config(config, held_out), run_dir=folder, prepared=data, progress=progress, final_evaluation=False,
           resumable=False, until_epoch=best_epoch)
-    refitted = RunLayout(run.refit)
+    refitted = RunLayout(folder)
     artifact = ModelArtifact.load(refitted.best_checkpoint)
     artifact.config, artifact.metrics = held_out.config, held_out.metrics
     artifact.temperature, artifact.thresholds = held_out.temperature, held_out.thresholds
-    artifact.save(run.best_checkpoint)
+    artifact.save(checkpoint)
     shutil.rmtree(refitted.checkpoints, ignore_errors=True)
     return {"epochs": best_epoch, "train_examples": len(both), "seconds": time.perf_counter() - started}

@@ -58,6 +58,7 @@ from textclf.run_layout import RunLayout
 from textclf.runtime import resolve_device
 from textclf.text.prepare import PreparedData, prepare_data
 from textclf.training.final import TrainResult, evaluate_run
+from textclf.training.ensemble import Member, ensemble_score, greedy_ensemble, keep_ensemble, refit_members
 from textclf.training.refit import refit_run
 from textclf.training.run_dir import create_run_dir
 
@@ -111,26 +112,72 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
             raise TrainingError("default selection: no candidate finished training ("
                                 + "; ".join(f"{r['candidate']}: {r['status']}" for r in rows) + ")")
         winner = _rank(rows, monitor)
+        by_name = {job.name: job for job in jobs}
+        members = _ensemble(rows, winner, monitor, config, by_name, results)
         rows.sort(key=lambda r: r.get("rank", len(rows) + 1))  # best first, the untrained last
         _write_leaderboard(run, rows)
         print(_leaderboard_text(rows), file=sys.stderr, flush=True)
         result = results[winner]
-        _promote(run, result.run_dir, [r.run_dir for name, r in results.items() if name != winner])
+        kept = {m.name for m in members}
+        _promote(run, result.run_dir, [r.run_dir for name, r in results.items() if name not in kept | {winner}])
+        if members:
+            keep_ensemble(run, members, {m.name: (run.best_checkpoint if m.name == winner else
+                                                  RunLayout(results[m.name].run_dir).best_checkpoint) for m in members},
+                          calibrate=config.train.calibration == "temperature")
     except BaseException:
         shutil.rmtree(run.root, ignore_errors=True)  # the candidates write no last.ckpt: nothing to resume
         raise
-    cand_config, prepared = next((j.config, j.prepared) for j in jobs if j.name == winner)
+    cand_config, prepared = by_name[winner].config, by_name[winner].prepared
     print(f"default selection: {winner} wins on validation ({monitor} {result.best_score:.4f}); "
           f"its config: {run.config}", file=sys.stderr, flush=True)
     refit_ends = None if ends is None else time.perf_counter() + ends - time.time()  # (ends: wall clock, for workers)
-    refit = (partial(refit_run, cand_config, prepared, run, result.best_epoch, train, progress, result.history,
-                     refit_ends) if cand_config.train.refit and allow_refit else None)
+    do_refit = cand_config.train.refit and allow_refit
+    if members:
+        print(f"default selection: kept {_members_text(members)} as one ensemble (better on validation than "
+              f"{winner} alone: leaderboard.csv); config.yaml trains {winner} alone, each member's config is in "
+              f"candidates/<name>/config.yaml", file=sys.stderr, flush=True)
+        refit = partial(refit_members, run, members,
+                        partial(refit_run, train=train, progress=progress, ends=refit_ends) if do_refit else None)
+    else:
+        refit = (partial(refit_run, cand_config, prepared, run, result.best_epoch, train, progress, result.history,
+                         refit_ends) if do_refit else None)
     if not final_evaluation:
         if refit is not None:
             refit()
         return TrainResult(run.root, result.best_epoch, result.best_score, result.history)
     return evaluate_run(cand_config, prepared, resolve_device(cand_config.train.device), run, result.best_epoch,
                         result.best_score, result.history, refit)
+
+
+def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs: dict[str, "_Job"],
+              results: dict[str, TrainResult]) -> list[Member]:
+    """The ensemble's members when a greedy ensemble of the trained candidates beats the winner
+    on validation (``training/ensemble.py``), with a leaderboard row for it ranked first; else
+    nothing. Multiclass only, under ``train.ensemble``."""
+    probabilities = {r["candidate"]: r["_probabilities"] for r in rows if "_probabilities" in r}
+    if not config.train.ensemble or len(probabilities) < 2 or winner not in probabilities:
+        return []
+    labels = jobs[winner].prepared.splits["val"].labels
+    counts = greedy_ensemble(probabilities, labels, winner, monitor)
+    if len(counts) < 2:
+        return []
+    members = [Member(name, counts[name], jobs[name].config, jobs[name].prepared, results[name].best_epoch,
+                      results[name].history)
+               for name in sorted(counts, key=lambda n: (n != winner, -counts[n]))]
+    mean = sum(probabilities[m.name] * m.count for m in members) / sum(m.count for m in members)
+    score = ensemble_score(mean, labels, monitor)
+    for row in rows:
+        if "rank" in row:
+            row["rank"] += 1
+    rows.append({"rank": 1, "candidate": "ensemble", "model": "ensemble", "settings": _members_text(members),
+                 "monitor": monitor, "val_score": -score if monitor == "val_loss" else score,
+                 "val_loss": -ensemble_score(mean, labels, "val_loss"),
+                 "status": f"kept: a weighted mean of the candidates, better on validation than {winner} alone"})
+    return members
+
+
+def _members_text(members: list[Member]) -> str:
+    return " + ".join(f"{m.name} x{m.count}" if m.count > 1 else m.name for m in members)
 
 
 @dataclass
@@ -307,12 +354,12 @@ def _train_one(job: _Job, progress: bool, first: bool, on_epoch=None) -> tuple[d
         return {"status": f"failed: {exc}", "seconds": time.perf_counter() - t0}, None
     except TrainingInterrupted as exc:  # the selection cannot be resumed
         raise TrainingInterrupted(f"{exc} of default candidate {job.name}; {_NO_RESUME}") from None
-    val_loss, correct = _validation(result, job.config, job.prepared)
+    val_loss, correct, probabilities = _validation(result, job.config, job.prepared)
     fields = {"val_score": result.best_score, "val_loss": val_loss, "best_epoch": result.best_epoch,
               "epochs": len(result.history), "seconds": time.perf_counter() - t0,
               "status": "trained" + ("; cut short by train.budget" if _cut_short(result, job.config) else "")}
-    if correct is not None:
-        fields["_correct"] = correct  # (not written out)
+    if correct is not None:  # (not written out)
+        fields["_correct"], fields["_probabilities"] = correct, probabilities
     return fields, result
 
 
@@ -320,19 +367,21 @@ def _preprocessing(config: Config) -> str:
     return json.dumps(config.preprocess.model_dump(), sort_keys=True)
 
 
-def _validation(result: TrainResult, config: Config, prepared: PreparedData) -> tuple[float, np.ndarray | None]:
+def _validation(result: TrainResult, config: Config,
+                prepared: PreparedData) -> tuple[float, np.ndarray | None, np.ndarray | None]:
     """The best checkpoint's validation loss and, multiclass, which validation documents it gets
-    right. The multiclass loss is taken after temperature scaling: label smoothing makes a model's
+    right and its calibrated probabilities (for the ensemble). The multiclass loss is taken after temperature scaling: label smoothing makes a model's
     probabilities less confident whatever its accuracy, and that must not decide between
     candidates."""
     best = result.history[result.best_epoch - 1]["val/loss"]
     if config.task != "multiclass":
-        return best, None
+        return best, None, None
     val = prepared.splits["val"]
     predictor = Predictor.load(RunLayout(result.run_dir).best_checkpoint, batch_size=config.train.eval_batch_size)
     logits = predictor.log_proba_encoded([val], calibrated=False)
-    loss = cross_entropy(logits / fit_temperature(logits, val.labels), val.labels)
-    return loss, logits.argmax(1) == np.asarray(val.labels)
+    scaled = logits / fit_temperature(logits, val.labels)
+    probabilities = predictor.task_.probabilities(scaled).astype(np.float32)
+    return cross_entropy(scaled, val.labels), logits.argmax(1) == np.asarray(val.labels), probabilities
 
 
 def _cut_short(result: TrainResult, config: Config) -> bool:
@@ -404,6 +453,10 @@ def _leaderboard_text(rows: list[dict]) -> str:
     lines = ["default selection, best first:",
              f"  {'#':>2}  {'candidate':<13} {'val score':>9} {'val loss':>8} {'epochs':>6} {'seconds':>7}  settings"]
     for row in rows:
+        if row["candidate"] == "ensemble":
+            lines.append(f"  {row['rank']:>2}  {'ensemble':<13} {row['val_score']:>9.4f} {row['val_loss']:>8.4f} "
+                         f"{'':>6} {'':>7}  {row['settings']}")
+            continue
         if not row.get("status", "").startswith("trained"):
             lines.append(f"  {'-':>2}  {row['candidate']:<13} {row.get('status', '')}")
             continue
@@ -415,7 +468,8 @@ def _leaderboard_text(rows: list[dict]) -> str:
 
 
 def _promote(run: RunLayout, winner: Path, losers: list[Path]) -> None:
-    """The winner's run folder becomes the run folder; the others keep all but their checkpoints."""
+    """The winner's run folder becomes the run folder; the ``losers`` keep all but their
+    checkpoints (an ensemble's members keep theirs until the ensemble takes them)."""
     for path in losers:
         shutil.rmtree(path / "checkpoints", ignore_errors=True)
     for item in winner.iterdir():

@@ -1,0 +1,147 @@
+"""A default selection's ensemble: a weighted mean of its candidates, chosen on validation.
+
+Once every candidate has trained, the selection's winner may not be the best the candidates can
+do together: on 20 Newsgroups subject lines they are level on validation and the winner changes
+with the seed, while the mean of their probabilities is better than each. Caruana et al. (2004)
+build such a mean greedily: start from the winner and add, with replacement, the candidate whose
+calibrated probabilities raise the monitored validation metric of the mean the most; stop when
+no candidate raises it. A candidate added twice counts twice. AutoGluon ends its fits the same way.
+
+When the mean has more than one distinct member it is what the run keeps (``train.ensemble``,
+on by default; multiclass; accuracy, macro-F1 or loss as ``train.monitor`` says):
+
+1. each member's best checkpoint moves to ``checkpoints/members/<candidate>.ckpt`` and is
+   calibrated there on validation (its own temperature, ``train.calibration``);
+2. ``checkpoints/best.ckpt`` becomes one ensemble file (``artifact.save_ensemble``: the members
+   and their weights), which ``textclf evaluate``, ``predict``, ``serve``, the report and
+   ``Predictor.load`` take as they take one model;
+3. with ``train.refit`` each member trains again on train + val for its own best epochs
+   (``refit.refit_run``, its run in ``refit/<candidate>/``) and the file is written again from the
+   refit members; ``checkpoints/members/`` is then removed (the ensemble file holds them).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from textclf.artifact import ModelArtifact, save_ensemble
+from textclf.config import Config
+from textclf.evaluation.metrics import cross_entropy
+from textclf.inference import Predictor
+from textclf.run_layout import RunLayout
+from textclf.text.prepare import PreparedData
+
+__all__ = ["GREEDY_ROUNDS", "Member", "greedy_ensemble", "ensemble_score", "keep_ensemble", "refit_members"]
+
+# At most this many additions (with repeats) after the winner: weights in steps of 1/11 at the
+# finest, and a bound on how far a small validation split can be fitted.
+GREEDY_ROUNDS = 10
+
+
+def ensemble_score(probabilities: np.ndarray, labels: np.ndarray, monitor: str) -> float:
+    """The monitored validation metric of (calibrated) ``probabilities``, larger is better (the
+    loss comes back negated)."""
+    labels = np.asarray(labels)
+    if monitor == "val_loss":
+        return -cross_entropy(np.log(np.clip(probabilities, 1e-12, None)), labels)
+    predicted = probabilities.argmax(1)
+    if monitor == "val_f1_macro":
+        from sklearn.metrics import f1_score
+
+        return float(f1_score(labels, predicted, average="macro", labels=np.arange(probabilities.shape[1]),
+                              zero_division=0))
+    return float((predicted == labels).mean())  # accuracy (multiclass micro-F1 is accuracy)
+
+
+def greedy_ensemble(probabilities: dict[str, np.ndarray], labels: np.ndarray, start: str, monitor: str,
+                    rounds: int = GREEDY_ROUNDS) -> dict[str, int]:
+    """How many times each candidate enters the mean (``start`` once at least): Caruana's greedy
+    forward selection with replacement on the validation ``probabilities`` (calibrated, one
+    (n, C) array a candidate). A step is taken only if it raises the score; among equal scores
+    the lower log-loss of the mean wins, then the earlier candidate."""
+    labels = np.asarray(labels)
+    counts = Counter({start: 1})
+    total = probabilities[start].astype(np.float64)
+    best = ensemble_score(total, labels, monitor)
+    for _ in range(rounds):
+        n = sum(counts.values()) + 1
+        trials = []
+        for name, p in probabilities.items():
+            mean = (total + p) / n
+            loss = cross_entropy(np.log(np.clip(mean, 1e-12, None)), labels)
+            trials.append((ensemble_score(mean, labels, monitor), -loss, name))
+        score, _, name = max(trials, key=lambda t: (t[0], t[1]))
+        if score <= best:
+            break
+        best, total = score, total + probabilities[name]
+        counts[name] += 1
+    return dict(counts)
+
+
+@dataclass
+class Member:
+    """A candidate in the kept ensemble: what refitting it needs."""
+
+    name: str
+    count: int
+    config: Config
+    prepared: PreparedData
+    best_epoch: int
+    history: list[dict]
+
+
+def _member_path(run: RunLayout, name: str) -> Path:
+    return run.checkpoints / "members" / f"{name}.ckpt"
+
+
+def keep_ensemble(run: RunLayout, members: list[Member], checkpoints: dict[str, Path], calibrate: bool) -> None:
+    """Move each member's best checkpoint (``checkpoints``: by name) under ``checkpoints/members/``,
+    fit its temperature on validation when ``calibrate``, and write the run's best checkpoint as
+    the ensemble of them."""
+    from textclf.training.final import calibrate as fit_temperature_of
+
+    for member in members:
+        path = _member_path(run, member.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(checkpoints[member.name]), path)
+        if calibrate:
+            fit_temperature_of(Predictor.load(path, batch_size=member.config.train.eval_batch_size),
+                               member.prepared.splits["val"])
+    _write(run, members)
+
+
+def _write(run: RunLayout, members: list[Member]) -> None:
+    save_ensemble(run.best_checkpoint, [ModelArtifact.load(_member_path(run, m.name)) for m in members],
+                  [float(m.count) for m in members])
+
+
+def refit_members(run: RunLayout, members: list[Member], refit: Callable[..., dict] | None) -> dict | None:
+    """With ``refit`` (``refit.refit_run`` with the selection's train function, progress and budget
+    bound), train each member again on train + val and write the ensemble file again from them;
+    then drop ``checkpoints/members/``. What was done, for results.json (None without refit)."""
+    done = None
+    if refit is not None:
+        started, by_member = time.perf_counter(), {}
+        for member in members:
+            by_member[member.name] = refit(member.config, member.prepared, run, member.best_epoch,
+                                           history=member.history, checkpoint=_member_path(run, member.name),
+                                           folder=run.refit / member.name)
+        _write(run, members)
+        refitted = [r for r in by_member.values() if "skipped" not in r]
+        done = {"members": by_member, "seconds": time.perf_counter() - started}
+        if refitted:
+            done.update(epochs=max(r["epochs"] for r in refitted), train_examples=refitted[0]["train_examples"])
+        else:
+            done["skipped"] = "; ".join(f"{name}: {r['skipped']}" for name, r in by_member.items())
+        print(f"refit: {len(refitted)} of {len(members)} ensemble members trained again on train + val",
+              file=sys.stderr, flush=True)
+    shutil.rmtree(run.checkpoints / "members", ignore_errors=True)
+    return done
