@@ -209,7 +209,8 @@ class ModelArtifact:
             names = ", ".join(str(m.get("model", {}).get("name")) for m in members)
             raise CheckpointError(
                 f"{path}: an ensemble of {len(members)} models ({names}), not one model; textclf evaluate, "
-                "predict, serve and textclf.Predictor.load take it as it is"
+                "predict, serve and textclf.Predictor.load take it as it is; for one model (to export it), "
+                "train with train.ensemble: false"
             )
         if version == 1:
             payload = _from_version_1(payload)

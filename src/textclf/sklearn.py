@@ -11,7 +11,8 @@ into a temporary folder: a stratified ``val_size`` fraction of ``X`` is the vali
 (early stopping, the default's selection, multi-label thresholds), the rest is trained on (the
 default's winner is then refit on all of ``X``: ``train.refit``), and nothing is evaluated on a
 test split (scikit-learn's own tools do that). The fitted model lives
-in memory (``artifact_``, ``predictor_``); no run folder is kept unless ``run_dir`` names one
+in memory (``artifact_``, ``predictor_``; ``artifacts_`` and ``weights_`` when the default kept an
+ensemble); no run folder is kept unless ``run_dir`` names one
 (then each fit replaces it with its own: under cross-validation, the last fit's is kept).
 Everything the constructor does not name comes from ``config`` (a YAML path or a dict, as for
 ``textclf.train``): its ``data`` section's source and paths are replaced, its other keys used.
@@ -90,15 +91,18 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             quiet = contextlib.nullcontext() if self.verbose else _silenced()
             with quiet:
                 result = train(config, run_dir=folder / "run", progress=self.verbose, final_evaluation=False)
-            artifact = Predictor.load(RunLayout(result.run_dir).best_checkpoint).artifact
+            fitted = Predictor.load(RunLayout(result.run_dir).best_checkpoint)  # (an ensemble: its members)
+            artifact = fitted.artifact
             if kept is not None:  # the run folder of the last fit
                 shutil.rmtree(kept, ignore_errors=True)
                 kept.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(str(result.run_dir), kept)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        artifact.source = None  # (it lived in the temporary folder)
-        self.artifact_ = artifact
+        for member in fitted.artifacts:
+            member.source = None  # (it lived in the temporary folder)
+        self.artifact_ = artifact  # the model (an ensemble's first member) ...
+        self.artifacts_, self.weights_ = fitted.artifacts, [float(w) for w in fitted.weights]  # ... all of them
         self.multilabel_ = multilabel
         self.best_score_ = result.best_score
         self._build_predictor()
@@ -193,7 +197,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     def _build_predictor(self) -> None:
         from textclf.inference import Predictor
 
-        self.predictor_ = Predictor([self.artifact_])
+        members = getattr(self, "artifacts_", None) or [self.artifact_]  # (estimators pickled before ensembles)
+        self.predictor_ = Predictor(members, weights=getattr(self, "weights_", None) if len(members) > 1 else None)
 
     def predict_proba(self, X) -> np.ndarray:
         """(n, len(classes_)) probabilities, columns in the order of ``classes_``."""

@@ -114,6 +114,11 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from textclf.reporting.explain import explain_texts, explanation_page, texts_from_file
 
     predictor = Predictor.load(args.checkpoint)
+    if len(predictor) > 1:  # an ensemble file (a default selection's): its first member is its winner
+        print(f"{args.checkpoint}: an ensemble of {len(predictor)} models; explaining its first, "
+              f"{predictor.artifact.model_name} (weight {predictor.weights[0]:.2f}), whose prediction may "
+              "differ from the ensemble's", file=sys.stderr)
+        predictor = Predictor([predictor.artifact], device=predictor.device, batch_size=predictor.batch_size)
     texts = [args.text] if args.text is not None else texts_from_file(
         predictor, args.input, args.text_column, args.encoding, args.limit)
     explanations = explain_texts(predictor, texts)

@@ -244,8 +244,8 @@ def evaluate_checkpoint(
                 f"{checkpoints[0]}: the data's classes differ from the checkpoint's; "
                 "evaluate on the data set the model was trained on"
             )
-        if len(checkpoints) > 1 and predictor.task_.multilabel:
-            refit = [str(p) for p, a in zip(checkpoints, predictor.artifacts) if a.config["train"].get("refit")]
+        if len(predictor) > 1 and predictor.task_.multilabel:
+            refit = sorted({a.where for a in predictor.artifacts if a.config["train"].get("refit")})
             if refit:  # (val is in their training data: thresholds tuned there would be too low)
                 print(f"ensemble of {len(predictor)}: decision thresholds are the members' mean ({', '.join(refit)} "
                       "refit on train + val, so val cannot choose them again)", flush=True)
@@ -259,7 +259,7 @@ def evaluate_checkpoint(
                   file=sys.stderr)
     encoded = predictor.encode(examples.texts, examples.labels)
     out = Path(out_dir) if out_dir else default_eval_dir(checkpoints[0], evaluation_name(split, input_path, len(checkpoints)))
-    subject = shown + (f", ensemble of {len(checkpoints)}" if len(checkpoints) > 1 else "")
+    subject = shown + (f", ensemble of {len(predictor)}" if len(predictor) > 1 else "")
     return evaluate_encoded(predictor, encoded, out, subject)
 
 
@@ -283,10 +283,11 @@ def _check_same_split(predictor: Predictor, checkpoints: list[Path], first) -> N
     trained on that same split, or documents one member trained on would be scored as unseen."""
     from textclf.data import corpus_fingerprint
 
-    if len(checkpoints) < 2:
+    if len(predictor) < 2:
         return
     expected = corpus_fingerprint(first)
-    for path, artifact in zip(checkpoints[1:], predictor.artifacts[1:]):
+    for artifact in predictor.artifacts[1:]:  # (an ensemble file's members name that file)
+        path = artifact.where
         config = config_from_dict(artifact.config, source=f"{path} (stored config)")
         if corpus_fingerprint(config) != expected:
             theirs, ours = config.data.model_dump(), first.data.model_dump()

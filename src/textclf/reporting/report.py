@@ -106,6 +106,15 @@ def build_report(run_dir: str | Path, explain_examples: int = 3) -> tuple[Path, 
         )
         if "skipped" in results.get("refit", {}):
             doc.paragraph(f"Refit (train.refit) skipped: {results['refit']['skipped']}.")
+        elif "members" in results.get("refit", {}):
+            refit = results["refit"]
+            doc.paragraph(
+                f"Refit (train.refit): once validation had chosen them, each of the ensemble's {len(refit['members'])} "
+                f"members was trained again on train + val ({refit['train_examples']:,} examples) for its own best "
+                f"epochs, in {refit['seconds']:.1f} s in all; those models are the checkpoint and give the test "
+                "results. The validation results and temperatures are the held-out members' (their curves under "
+                "refit/<candidate>/)."
+            )
         elif "refit" in results:
             refit = results["refit"]
             doc.paragraph(
@@ -234,6 +243,11 @@ def _selection_section(doc: _Document, run: RunLayout) -> None:
                   "stopped improving, and the best on validation is this run (a candidate within the noise of the "
                   "best accuracy counts as level with it, and the lower calibrated validation loss decides; "
                   "the status column says when). The others' curves are under candidates/.")
+    if rows and rows[0]["candidate"] == "ensemble":
+        doc.paragraph(f"The run keeps an ensemble ({rows[0]['settings']}): the weighted mean of those candidates' "
+                      "calibrated probabilities (members added greedily, with repeats, while they raised the "
+                      "validation score) beat the best candidate alone on validation. checkpoints/best.ckpt holds "
+                      "every member; config.yaml trains the first alone.")
     doc.table(["rank", "candidate", "model", "settings", rows[0]["monitor"] if rows else "val score", "val loss",
                "epochs", "seconds", "status"],
               [[r["rank"], r["candidate"], r["model"], r["settings"], r["val_score"], r["val_loss"], r["epochs"],

@@ -111,7 +111,10 @@ def keep_ensemble(run: RunLayout, members: list[Member], checkpoints: dict[str, 
     for member in members:
         path = _member_path(run, member.name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(checkpoints[member.name]), path)
+        source = Path(checkpoints[member.name])
+        shutil.move(str(source), path)
+        if source.parent != run.checkpoints:  # (a candidate's own folder keeps no weights)
+            shutil.rmtree(source.parent, ignore_errors=True)
         if calibrate:
             fit_temperature_of(Predictor.load(path, batch_size=member.config.train.eval_batch_size),
                                member.prepared.splits["val"])

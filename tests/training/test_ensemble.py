@@ -1,0 +1,133 @@
+"""The default selection's ensemble: greedy on validation, kept as one checkpoint file whose
+members are calibrated and refit, read by the Predictor, evaluate, the report and the estimator."""
+
+import csv
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import textclf
+from conftest import shared_data
+from textclf.artifact import ModelArtifact, load_members, save_ensemble
+from textclf.cli import main
+from textclf.errors import CheckpointError
+from textclf.inference import Predictor
+from textclf.training import select
+from textclf.training.ensemble import greedy_ensemble
+
+
+def _probabilities(column0: list[float]) -> np.ndarray:
+    p = np.asarray(column0, dtype=np.float64)[:, None]
+    return np.hstack([p, 1 - p])
+
+
+def test_greedy_adds_the_candidate_that_raises_the_score_and_stops_when_none_does():
+    labels = np.zeros(10, dtype=int)
+    a = _probabilities([0.9] * 6 + [0.4] * 4)    # right on 6
+    b = _probabilities([0.45] * 6 + [0.9] * 4)   # right on 4, but sure where a is wrong
+    c = _probabilities([0.3] * 10)               # right on none
+    counts = greedy_ensemble({"a": a, "b": b, "c": c}, labels, "a", "val_accuracy")
+    assert counts == {"a": 1, "b": 1}  # the mean is right on all 10; nothing raises 1.0
+    # Nothing that helps: the start alone.
+    assert greedy_ensemble({"a": a, "c": c}, labels, "a", "val_accuracy") == {"a": 1}
+    # Equal scores are no step (a copy of the start does not raise accuracy).
+    assert greedy_ensemble({"a": a, "a2": a.copy()}, labels, "a", "val_accuracy") == {"a": 1}
+    # On the loss, a candidate surer of the right class keeps being added, up to the rounds.
+    sure = _probabilities([0.99] * 10)
+    assert greedy_ensemble({"a": a, "sure": sure}, labels, "a", "val_loss", rounds=3) == {"a": 1, "sure": 3}
+
+
+@pytest.fixture
+def sms(tmp_path):
+    frame = pd.read_csv(shared_data("sms_spam.csv"), keep_default_na=False)
+    frame.groupby("label").head(120).to_csv(tmp_path / "sms.csv", index=False)
+    return {"name": "auto", "output_dir": str(tmp_path / "runs"),
+            "data": {"source": "files", "train": str(tmp_path / "sms.csv"), "cache_dir": str(tmp_path / "cache")},
+            "model": {"buckets": 4000, "char_buckets": 4000},
+            "train": {"epochs": 2, "device": "cpu", "num_threads": 1}}
+
+
+def _forced(monkeypatch, chosen: list[str]):
+    """The selection's greedy step, made to keep the winner and ``chosen`` (twice each)."""
+    def fake(probabilities, labels, start, monitor):
+        assert set(chosen) <= set(probabilities) and start in probabilities
+        return {start: 1, **{name: 2 for name in chosen if name != start}}
+
+    monkeypatch.setattr(select, "greedy_ensemble", fake)
+
+
+def test_a_kept_ensemble_is_one_checkpoint_of_calibrated_refit_members(sms, tmp_path, monkeypatch, capsys):
+    _forced(monkeypatch, ["linear"])
+    run = textclf.train({**sms, "train": {**sms["train"], "refit": True}}, run_dir=tmp_path / "run")
+    err = capsys.readouterr().err
+    with open(run.layout.leaderboard, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]["candidate"] == "ensemble" and rows[0]["rank"] == "1" and "linear x2" in rows[0]["settings"]
+    assert [int(r["rank"]) for r in rows] == [1, 2, 3, 4, 5]
+    winner = rows[1]["candidate"] if rows[1]["candidate"] != "linear" else rows[2]["candidate"]
+    assert "as one ensemble" in err
+    # One file: ModelArtifact.load refuses it with the way to read it; the Predictor reads it.
+    with pytest.raises(CheckpointError, match="an ensemble of 2 models"):
+        ModelArtifact.load(run.best_checkpoint)
+    artifacts, weights = load_members(run.best_checkpoint)
+    assert [a.model_name for a in artifacts][1] == "linear" and weights == pytest.approx([1 / 3, 2 / 3])
+    assert all(a.temperature != 1.0 for a in artifacts)  # each member calibrated on its own
+    predictor = Predictor.load(run.best_checkpoint)
+    assert len(predictor) == 2
+    texts = ["WIN a free prize now, call 0800", "see you at lunch?", "ok"]
+    mean = sum(w * Predictor([a]).predict_proba(texts) for a, w in zip(artifacts, weights))
+    np.testing.assert_allclose(predictor.predict_proba(texts), mean, atol=1e-5)
+    # Each member was refit on train + val; the member files are gone (the ensemble holds them).
+    refit = run.results["refit"]
+    assert set(refit["members"]) == {winner, "linear"} and all("epochs" in r for r in refit["members"].values())
+    assert all((run.layout.refit / name / "metrics.jsonl").is_file() for name in refit["members"])
+    assert not (run.layout.checkpoints / "members").exists()
+    assert not (run.layout.candidates / "linear" / "checkpoints").exists()
+    assert run.results["ensemble"]["weights"] == pytest.approx([1 / 3, 2 / 3])
+    # evaluate reads it as the run's final evaluation did.
+    assert main(["evaluate", "--checkpoint", str(run.best_checkpoint), "--split", "test",
+                 "--output", str(tmp_path / "ev")]) == 0
+    assert abs(float(run.test_metrics["accuracy"]) - _accuracy(tmp_path / "ev")) < 1e-9
+    from textclf.reporting.report import build_report
+
+    markdown, _ = build_report(run.dir, explain_examples=1)
+    text = markdown.read_text()
+    assert "The run keeps an ensemble" in text and "each of the ensemble's 2 members" in text
+    # explain takes its first member and says so.
+    assert main(["explain", "--checkpoint", str(run.best_checkpoint), "--text", "free prize"]) == 0
+    assert "an ensemble of 2 models; explaining its first" in capsys.readouterr().err
+
+
+def _accuracy(folder) -> float:
+    import json
+
+    return json.loads(next(folder.rglob("metrics.json")).read_text())["accuracy"]
+
+
+def test_train_ensemble_false_keeps_the_best_candidate_alone(sms, tmp_path, monkeypatch):
+    _forced(monkeypatch, ["linear"])
+    run = textclf.train({**sms, "train": {**sms["train"], "ensemble": False, "refit": False}},
+                        run_dir=tmp_path / "run")
+    with open(run.layout.leaderboard, newline="") as f:
+        assert "ensemble" not in {r["candidate"] for r in csv.DictReader(f)}
+    assert ModelArtifact.load(run.best_checkpoint).model_name in ("linear", "bag_of_ngrams")
+
+
+def test_an_ensemble_file_with_mismatched_weights_is_a_clear_error(trained_run, tmp_path):
+    artifact = ModelArtifact.load(trained_run / "checkpoints" / "best.ckpt")
+    path = save_ensemble(tmp_path / "ens.ckpt", [artifact, artifact], [1.0, 3.0])
+    predictor = Predictor.load(path)
+    assert len(predictor) == 2 and predictor.weights.tolist() == [0.25, 0.75]
+    # Several paths count equally, an ensemble file's members sharing its count.
+    both = Predictor.load([path, trained_run / "checkpoints" / "best.ckpt"])
+    assert both.weights.tolist() == [0.125, 0.375, 0.5]
+    import torch
+
+    payload = torch.load(path, weights_only=True)
+    payload["ensemble"]["weights"] = [1.0]
+    torch.save(payload, tmp_path / "bad.ckpt")
+    with pytest.raises(CheckpointError, match="members and weights do not match"):
+        Predictor.load(tmp_path / "bad.ckpt")
+    with pytest.raises(CheckpointError, match="for one model .to export it."):
+        ModelArtifact.load(path)
