@@ -5,7 +5,8 @@
    :data:`DEFAULT_RECIPE`, each key only where the config does not set it.
 2. **``textclf train``** trains every one of :data:`CANDIDATES` (``training/select.py``), each
    over the user's config (:func:`candidate_raw`: the config's own keys win) with
-   :data:`SELECTION_TRAIN` (to convergence), and keeps the best on the validation split; the run's
+   :data:`SELECTION_TRAIN` (to convergence), and keeps the best on the validation split (or a
+   weighted mean of several, when it is better there: ``training/ensemble.py``); the run's
    config.yaml names the winner, so rerunning it trains that model directly.
 3. **Every other command** (``data``, ``sanity``, ``lr-find``, ``search``, torchrun) trains
    :data:`DEFAULT_RECIPE`'s bag, completed from the data (:func:`decide_from_data`, once the

@@ -15,7 +15,9 @@ the best by no more than the noise of a paired comparison counts as level, and t
 calibrated loss among the level ones wins: see ``_rank``); its
 run becomes the run folder (``config.yaml`` is the winner's own, so ``textclf train --config``
 of it retrains that model directly), then is evaluated on val, trained again on train + val
-(``train.refit``, on unless the config turns it off: ``training/refit.py``) and evaluated on test::
+(``train.refit``, on unless the config turns it off: ``training/refit.py``) and evaluated on test.
+When a greedy mean of the candidates beats the winner on validation (``train.ensemble``), that
+ensemble is what the run keeps, in one checkpoint file, each member refit (``training/ensemble.py``)::
 
     runs/<name>-<timestamp>/
       leaderboard.csv              candidate, model, settings, validation score, epochs, seconds
@@ -23,7 +25,8 @@ of it retrains that model directly), then is evaluated on val, trained again on 
       candidates/<candidate>/      every other candidate's run (config, metrics, TensorBoard;
                                    no checkpoints; train.log when trained side by side)
 
-Nothing downstream knows a selection happened: the winner is an ordinary artifact.
+Nothing downstream knows a selection happened: the winner is an ordinary artifact (an ensemble
+file loads through ``Predictor.load`` as one model does).
 """
 
 from __future__ import annotations
