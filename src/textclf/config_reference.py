@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from textclf.config import (
+    CANDIDATES,
     DEFAULT_RECIPE,
     SHORT_TEXT_MODEL,
     SHORT_TEXT_PREPROCESS,
@@ -110,8 +111,11 @@ def config_reference() -> str:
               "that model. A config whose model section is missing or names no model gets `model.auto` true: "
               "`textclf train` then trains each default candidate (`src/textclf/config/default_recipe.py`: "
               "`linear` and `bag_of_ngrams` on word n-grams, each also with character n-grams) until its validation metric stops improving, keeps the best on "
-              "validation, writes `leaderboard.csv`, and the run's config.yaml names the winner (keys the config "
-              "sets itself win over every candidate's; `train.budget` bounds the seconds). The other commands "
+              "validation (or, when it is better there, a weighted mean of several: `train.ensemble`), writes "
+              "`leaderboard.csv`, and the run's config.yaml names the winner (an ensemble's: the config's own keys "
+              "with `model.candidates` its members). Keys the config sets itself win over every candidate's; "
+              "`model.candidates` (a list of `" + "`, `".join(c.name for c in CANDIDATES) + "`) restricts "
+              "the selection to those; `train.budget` bounds the seconds. The other commands "
               "(and torchrun) train the default recipe, each key only where the config does not set it: "
               + "; ".join(f"`{section}`: " + ", ".join(f"`{k}` {json.dumps(v)}" for k, v in values.items())
                           for section, values in DEFAULT_RECIPE.items())

@@ -11,7 +11,8 @@ import textclf
 from conftest import shared_data
 from textclf.artifact import ModelArtifact, load_members, save_ensemble
 from textclf.cli import main
-from textclf.errors import CheckpointError
+from textclf.config import config_from_dict, load_config
+from textclf.errors import CheckpointError, ConfigError
 from textclf.inference import Predictor
 from textclf.training import select
 from textclf.training.ensemble import greedy_ensemble
@@ -97,6 +98,26 @@ def test_a_kept_ensemble_is_one_checkpoint_of_calibrated_refit_members(sms, tmp_
     # explain takes its first member and says so.
     assert main(["explain", "--checkpoint", str(run.best_checkpoint), "--text", "free prize"]) == 0
     assert "an ensemble of 2 models; explaining its first" in capsys.readouterr().err
+    # config.yaml chooses among the members again (the user's own keys kept, nothing else fixed);
+    # the winner's own config sits beside the other members'.
+    saved = load_config(run.layout.config)
+    assert saved.model.auto and saved.model.candidates == [winner, "linear"]
+    assert saved.model.params()["buckets"] == 4000 and not saved.sets("train.lr")
+    assert load_config(run.layout.candidates / winner / "config.yaml").model.name == artifacts[0].model_name
+    again = textclf.train(str(run.layout.config), run_dir=tmp_path / "again")
+    with open(again.layout.leaderboard, newline="") as f:
+        assert sorted(r["candidate"] for r in csv.DictReader(f)) == sorted(["ensemble", winner, "linear"])
+
+
+def test_model_candidates_restricts_the_selection_and_is_checked(sms, tmp_path):
+    run = textclf.train({**sms, "model": {"candidates": ["linear"], "buckets": 4000},
+                         "train": {**sms["train"], "refit": False}}, run_dir=tmp_path / "run")
+    with open(run.layout.leaderboard, newline="") as f:
+        assert [r["candidate"] for r in csv.DictReader(f)] == ["linear"]
+    with pytest.raises(ConfigError, match=r"model.candidates: 'trigrams': give one or more of linear, bag"):
+        config_from_dict({**sms, "model": {"candidates": ["trigrams"]}})
+    with pytest.raises(ConfigError, match="only a config that names no model"):
+        config_from_dict({**sms, "model": {"name": "linear", "candidates": ["linear"]}})
 
 
 def _accuracy(folder) -> float:

@@ -8,6 +8,7 @@ from textclf.config.loading import (
     config_from_dict,
     dump_config,
     load_config,
+    own_config_text,
     parse_overrides,
     set_dotted,
 )
@@ -41,4 +42,5 @@ __all__ = [
     "SHORT_TEXT_TRAIN", "CANDIDATES", "SELECTION_TRAIN", "Candidate",
     "apply_default_recipe", "decide_from_data", "candidate_raw",
     "load_config", "config_from_dict", "parse_overrides", "apply_overrides", "dump_config", "set_dotted",
+    "own_config_text",
 ]

@@ -127,12 +127,46 @@ def config_from_dict(
         key = "model." + loc if loc else "model.name"
         problems.append(f"{where(key)}: {key}: {message}")
 
+    if config is not None and config.model.candidates is not None:
+        problems += _candidate_problems(config.model, where("model.candidates"))
     if problems:
         raise ConfigError(*problems)
     assert config is not None and resolved is not None
-    config.model = ModelConfig(name=name, auto=config.model.auto, **resolved)
+    config.model = ModelConfig(name=name, auto=config.model.auto, candidates=config.model.candidates, **resolved)
     config._own_keys = own
     return config
+
+
+def _candidate_problems(model: ModelConfig, where: str) -> list[str]:
+    """What is wrong with ``model.candidates``: only a config that names no model has them, and
+    each must be a default candidate's name."""
+    from textclf.config.default_recipe import CANDIDATES
+
+    if not model.auto:
+        return [f"{where}: model.candidates: only a config that names no model chooses among candidates "
+                f"(remove model.name {model.name!r}, or this key)"]
+    names = [c.name for c in CANDIDATES]
+    unknown = [n for n in model.candidates if n not in names]
+    if unknown or not model.candidates:
+        return [f"{where}: model.candidates: {', '.join(map(repr, unknown)) or 'an empty list'}: give one or more "
+                f"of {', '.join(names)}"]
+    return []
+
+
+def own_config_text(config: Config, model: dict[str, Any] | None = None) -> str:
+    """``config`` as YAML with only the keys its file and overrides set (all of them when that is
+    not known), and ``model`` as its model section when given: a config that names no model
+    written so that reloading it fills the rest again (the default candidates' settings apply
+    to every key it does not set)."""
+    raw = config.model_dump(mode="json")
+    if config._own_keys is not None:
+        raw = {key: ({k: v for k, v in value.items() if f"{key}.{k}" in config._own_keys}
+                     if isinstance(value, dict) else value)
+               for key, value in raw.items()}
+        raw = {key: value for key, value in raw.items() if value != {}}
+    if model is not None:
+        raw["model"] = model
+    return yaml.safe_dump(raw, sort_keys=False)
 
 
 def _own_keys(raw: dict) -> frozenset[str]:

@@ -122,6 +122,10 @@ class ModelConfig(BaseModel):
     # the default recipe from the training data; the run's config.yaml records the outcome (and
     # false here).
     auto: bool = False
+    # A config that names no model: train only these default candidates (names from
+    # config/default_recipe.py's CANDIDATES: linear, bag, linear_chars, bag_chars). A run that
+    # kept an ensemble writes its members here, so that rerunning its config.yaml trains them.
+    candidates: Optional[list[str]] = None
 
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})

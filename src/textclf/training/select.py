@@ -51,7 +51,7 @@ from typing import Callable
 
 import numpy as np
 
-from textclf.config import CANDIDATES, Candidate, Config, candidate_raw, config_from_dict
+from textclf.config import CANDIDATES, Candidate, Config, candidate_raw, config_from_dict, own_config_text
 from textclf.errors import TextclfError, TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
 from textclf.evaluation.metrics import cross_entropy
@@ -86,7 +86,8 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     """Train the default candidates of ``config`` (which names no model) with ``train`` (the
     recipe's), keep the best on validation as the run in ``run_dir``, refit it on train + val
     (``train.refit``, unless ``allow_refit`` is off); return its summary."""
-    configs = [candidate_config(config, c) for c in CANDIDATES]  # every one checked before anything runs
+    candidates = [c for c in CANDIDATES if config.model.candidates is None or c.name in config.model.candidates]
+    configs = [candidate_config(config, c) for c in candidates]  # every one checked before anything runs
     keys = [_preprocessing(c) for c in configs]
     prepared_by = {}  # the data once per preprocessing (tokenizer), read before the run folder exists
     for key, cand_config in zip(keys, configs):
@@ -97,10 +98,10 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     ends = None if budget is None else time.time() + budget
     monitor = configs[0].train.monitor
     rows = [{"candidate": c.name, "model": cc.model.name, "settings": _settings(cc), "monitor": monitor}
-            for c, cc in zip(CANDIDATES, configs)]
+            for c, cc in zip(candidates, configs)]
     jobs = [_Job(train, c.name, cc, run.candidates / c.name, prepared_by[k], budget, ends, tracking_parent)
-            for c, cc, k in zip(CANDIDATES, configs, keys)]
-    workers, threads = _workers(config)
+            for c, cc, k in zip(candidates, configs, keys)]
+    workers, threads = _workers(config, len(jobs))
     results = {}
     try:
         if workers == 1:
@@ -127,6 +128,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
             keep_ensemble(run, members, {m.name: (run.best_checkpoint if m.name == winner else
                                                   RunLayout(results[m.name].run_dir).best_checkpoint) for m in members},
                           calibrate=config.train.calibration == "temperature")
+            _ensemble_config(run, config, winner, [m.name for m in members])
     except BaseException:
         shutil.rmtree(run.root, ignore_errors=True)  # the candidates write no last.ckpt: nothing to resume
         raise
@@ -137,8 +139,8 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     do_refit = cand_config.train.refit and allow_refit
     if members:
         print(f"default selection: kept {_members_text(members)} as one ensemble (better on validation than "
-              f"{winner} alone: leaderboard.csv); config.yaml trains {winner} alone, each member's config is in "
-              f"candidates/<name>/config.yaml", file=sys.stderr, flush=True)
+              f"{winner} alone: leaderboard.csv); config.yaml chooses among those candidates again, each "
+              "member's own config is in candidates/<name>/config.yaml", file=sys.stderr, flush=True)
         refit = partial(refit_members, run, members,
                         partial(refit_run, train=train, progress=progress, ends=refit_ends) if do_refit else None)
     else:
@@ -179,6 +181,17 @@ def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs:
     return members
 
 
+def _ensemble_config(run: RunLayout, config: Config, winner: str, names: list[str]) -> None:
+    """The run's config.yaml for a kept ensemble: the user's config (only its own keys) with
+    ``model.candidates`` the members, so that rerunning it trains them and chooses again; the
+    winner's own config moves to ``candidates/<winner>/config.yaml`` beside the others'."""
+    folder = run.candidates / winner
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text(folder / "config.yaml", run.config.read_text(encoding="utf-8"))
+    model = {k: v for k, v in config.model.params().items() if config.sets(f"model.{k}")}
+    write_text(run.config, own_config_text(config, {**model, "candidates": names}))
+
+
 def _members_text(members: list[Member]) -> str:
     return " + ".join(f"{m.name} x{m.count}" if m.count > 1 else m.name for m in members)
 
@@ -198,7 +211,7 @@ class _Job:
     tracking_parent: str | None
 
 
-def _workers(config: Config) -> tuple[int, int]:
+def _workers(config: Config, candidates: int) -> tuple[int, int]:
     """How many candidates train side by side, and each one's torch threads: one process per
     thread the run may use (``train.num_threads``, else torch's), up to one per candidate; on
     one thread, one after the other in this process. The bags' sparse steps use a second
@@ -206,7 +219,7 @@ def _workers(config: Config) -> tuple[int, int]:
     import torch
 
     threads = config.train.num_threads or torch.get_num_threads()
-    workers = max(1, min(threads, len(CANDIDATES)))
+    workers = max(1, min(threads, candidates))
     return workers, max(1, threads // workers)
 
 
