@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from textclf.artifact import ARTIFACT_VERSION, ModelArtifact
+from textclf.artifact import ARTIFACT_VERSION, ENSEMBLE_VERSION, ModelArtifact
 from textclf.cli import main
 from textclf.errors import CheckpointError
 from textclf.inference import Predictor
@@ -64,12 +64,16 @@ def test_save_load_round_trip_and_a_newer_version_is_refused(trained_run, tmp_pa
     copy = ModelArtifact.load(artifact.save(tmp_path / "copy.ckpt"))
     assert copy.to_dict().keys() == artifact.to_dict().keys() and copy.metrics == artifact.metrics
     payload = torch.load(tmp_path / "copy.ckpt", weights_only=True)
-    payload["format_version"] = ARTIFACT_VERSION + 1
+    payload["format_version"] = ENSEMBLE_VERSION + 1
     torch.save(payload, tmp_path / "newer.ckpt")
     with pytest.raises(CheckpointError) as err:
         ModelArtifact.load(tmp_path / "newer.ckpt")
     (line,) = err.value.problems
-    assert f"version {ARTIFACT_VERSION + 1} is not supported" in line and f"versions 1 to {ARTIFACT_VERSION}" in line
+    assert f"version {ENSEMBLE_VERSION + 1} is not supported" in line and f"versions 1 to {ENSEMBLE_VERSION}" in line
+    payload["format_version"] = ENSEMBLE_VERSION  # (an ensemble file's number, without an ensemble)
+    torch.save(payload, tmp_path / "odd.ckpt")
+    with pytest.raises(CheckpointError, match="without its ensemble"):
+        ModelArtifact.load(tmp_path / "odd.ckpt")
 
 
 def test_weights_that_do_not_fit_the_model_are_a_checkpoint_error(trained_run, tmp_path, capsys):

@@ -204,7 +204,10 @@ class ModelArtifact:
     def _from_file_payload(cls, path: Path, payload: dict[str, Any]) -> tuple["ModelArtifact", TrainingState | None]:
         """The artifact (and training state) of a checkpoint file's payload, read once."""
         version = payload.get("format_version")
-        if version == ENSEMBLE_VERSION and "ensemble" in payload:
+        if version == ENSEMBLE_VERSION and "ensemble" not in payload:
+            raise CheckpointError(f"{path}: format version {version} (an ensemble file) without its ensemble; the "
+                                  "file was changed or assembled by hand")
+        if version == ENSEMBLE_VERSION:
             members = payload["ensemble"].get("members") or []
             names = ", ".join(str(m.get("model", {}).get("name")) for m in members)
             raise CheckpointError(
