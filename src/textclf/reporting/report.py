@@ -247,7 +247,7 @@ def _selection_section(doc: _Document, run: RunLayout) -> None:
         doc.paragraph(f"The run keeps an ensemble ({rows[0]['settings']}): the weighted mean of those candidates' "
                       "calibrated probabilities (members added greedily, with repeats, while they raised the "
                       "validation score) beat the best candidate alone on validation. checkpoints/best.ckpt holds "
-                      "every member; config.yaml trains the first alone.")
+                      "every member; config.yaml (model.candidates) trains them and chooses again.")
     doc.table(["rank", "candidate", "model", "settings", rows[0]["monitor"] if rows else "val score", "val loss",
                "epochs", "seconds", "status"],
               [[r["rank"], r["candidate"], r["model"], r["settings"], r["val_score"], r["val_loss"], r["epochs"],

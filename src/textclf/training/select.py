@@ -396,7 +396,8 @@ def _validation(result: TrainResult, config: Config,
     predictor = Predictor.load(RunLayout(result.run_dir).best_checkpoint, batch_size=config.train.eval_batch_size)
     logits = predictor.log_proba_encoded([val], calibrated=False)
     scaled = logits / fit_temperature(logits, val.labels)
-    probabilities = predictor.task_.probabilities(scaled).astype(np.float32)
+    calibrated = config.train.calibration == "temperature"  # (as the ensemble will average them)
+    probabilities = predictor.task_.probabilities(scaled if calibrated else logits).astype(np.float32)
     return cross_entropy(scaled, val.labels), logits.argmax(1) == np.asarray(val.labels), probabilities
 
 
