@@ -133,8 +133,9 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         shutil.rmtree(run.root, ignore_errors=True)  # the candidates write no last.ckpt: nothing to resume
         raise
     cand_config, prepared = by_name[winner].config, by_name[winner].prepared
-    print(f"default selection: {winner} wins on validation ({monitor} {result.best_score:.4f}); "
-          f"its config: {run.config}", file=sys.stderr, flush=True)
+    if not members:
+        print(f"default selection: {winner} wins on validation ({monitor} {result.best_score:.4f}); "
+              f"its config: {run.config}", file=sys.stderr, flush=True)
     refit_ends = None if ends is None else time.perf_counter() + ends - time.time()  # (ends: wall clock, for workers)
     do_refit = cand_config.train.refit and allow_refit
     if members:
