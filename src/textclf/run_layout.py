@@ -7,10 +7,11 @@ A run folder is what ``textclf train`` writes and what every later command reads
       environment.json         versions, device, threads and OpenMP settings of the run
       data/                    statistics.json and plots of the data
       class_weights.json       the loss weight of each class (when class weights are on)
-      checkpoints/best.ckpt    the best model artifact by the monitored metric
+      checkpoints/best.ckpt    the best model artifact by the monitored metric (a default
+                               selection's ensemble: one file holding its members)
       checkpoints/last.ckpt    the latest artifact plus the training state, for --resume
       refit/                   train.refit: the run trained again on train + val (no checkpoints:
-                               its weights are best.ckpt's)
+                               its weights are best.ckpt's); an ensemble's: refit/<candidate>/
       metrics.jsonl            one JSON line per epoch
       tensorboard/             TensorBoard event files
       evaluation/<split>/      metrics.json, per_class.csv, confusion_matrix.csv/.png, predictions.csv
