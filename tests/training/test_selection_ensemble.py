@@ -15,7 +15,7 @@ from textclf.config import config_from_dict, load_config
 from textclf.errors import CheckpointError, ConfigError
 from textclf.inference import Predictor
 from textclf.training import select
-from textclf.training.ensemble import greedy_ensemble
+from textclf.training.ensemble import greedy_ensemble, worth_keeping
 
 
 def _probabilities(column0: list[float]) -> np.ndarray:
@@ -37,6 +37,21 @@ def test_greedy_adds_the_candidate_that_raises_the_score_and_stops_when_none_doe
     # On the loss, a candidate surer of the right class keeps being added, up to the rounds.
     sure = _probabilities([0.99] * 10)
     assert greedy_ensemble({"a": a, "sure": sure}, labels, "a", "val_loss", rounds=3) == {"a": 1, "sure": 3}
+
+
+def test_an_ensemble_level_with_the_winner_is_kept_only_with_a_lower_calibrated_loss():
+    labels = np.zeros(100, dtype=int)
+    winner_correct = np.arange(100) < 90
+    # One document more than the winner (of 1 or more discordant): within the noise.
+    ahead_by_one = _probabilities([0.6] * 91 + [0.4] * 9)
+    loss = float(-np.log(0.6))
+    assert not worth_keeping(ahead_by_one, labels, "val_accuracy", winner_correct, winner_loss=loss - 0.1)
+    assert worth_keeping(ahead_by_one, labels, "val_accuracy", winner_correct, winner_loss=loss + 0.1)
+    # Clearly ahead (10 documents more, 10 discordant): kept whatever the loss.
+    ahead = _probabilities([0.6] * 100)
+    assert worth_keeping(ahead, labels, "val_accuracy", winner_correct, winner_loss=0.0)
+    # Other monitors: the greedy step's own gain decides.
+    assert worth_keeping(ahead_by_one, labels, "val_f1_macro", winner_correct, winner_loss=0.0)
 
 
 @pytest.fixture

@@ -35,7 +35,6 @@ import contextlib
 import csv
 import io
 import json
-import math
 import multiprocessing
 import queue
 import shutil
@@ -61,7 +60,8 @@ from textclf.run_layout import RunLayout
 from textclf.runtime import resolve_device
 from textclf.text.prepare import PreparedData, prepare_data
 from textclf.training.final import TrainResult, evaluate_run
-from textclf.training.ensemble import Member, ensemble_score, greedy_ensemble, keep_ensemble, refit_members
+from textclf.training.ensemble import (Member, ensemble_score, greedy_ensemble, keep_ensemble, level_within_noise,
+                                      refit_members, worth_keeping)
 from textclf.training.refit import refit_run
 from textclf.training.run_dir import create_run_dir
 
@@ -159,7 +159,10 @@ def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs:
               results: dict[str, TrainResult]) -> list[Member]:
     """The ensemble's members when a greedy ensemble of the trained candidates beats the winner
     on validation (``training/ensemble.py``), with a leaderboard row for it ranked first; else
-    nothing. Multiclass only, under ``train.ensemble``."""
+    nothing. Multiclass only, under ``train.ensemble``. On accuracy the ensemble is judged against
+    the winner as the candidates are against each other (``_rank``): an ensemble ahead by no more
+    than the noise of the paired difference is level with the winner, and then it is kept only if
+    its calibrated validation loss is lower."""
     probabilities = {r["candidate"]: r["_probabilities"] for r in rows if "_probabilities" in r}
     if not config.train.ensemble or len(probabilities) < 2 or winner not in probabilities:
         return []
@@ -171,13 +174,16 @@ def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs:
                       results[name].history)
                for name in sorted(counts, key=lambda n: (n != winner, -counts[n]))]
     mean = sum(probabilities[m.name] * m.count for m in members) / sum(m.count for m in members)
-    score = ensemble_score(mean, labels, monitor)
+    score, loss = ensemble_score(mean, labels, monitor), -ensemble_score(mean, labels, "val_loss")
+    lead = next(r for r in rows if r["candidate"] == winner)
+    if not worth_keeping(mean, labels, monitor, lead.get("_correct"), lead["val_loss"]):
+        return []
     for row in rows:
         if "rank" in row:
             row["rank"] += 1
     rows.append({"rank": 1, "candidate": "ensemble", "model": "ensemble", "settings": _members_text(members),
                  "monitor": monitor, "val_score": -score if monitor == "val_loss" else score,
-                 "val_loss": -ensemble_score(mean, labels, "val_loss"),
+                 "val_loss": loss,
                  "status": f"kept: a weighted mean of the candidates, better on validation than {winner} alone"})
     return members
 
@@ -439,7 +445,7 @@ def _rank(rows: list[dict], monitor: str) -> str:
     trained.sort(key=lambda r: ((-r["val_score"] if larger else r["val_score"]), r["val_loss"]))
     leader = trained[0]
     if "_correct" in leader and monitor in ("val_accuracy", "val_f1_micro"):  # (multiclass micro-F1 is accuracy)
-        level = [r for r in trained if _level(leader["_correct"], r["_correct"])]
+        level = [r for r in trained if level_within_noise(leader["_correct"], r["_correct"])]
         winner = min(level, key=lambda r: r["val_loss"])
         if winner is not leader:
             winner["status"] += (f"; accuracy level with {leader['candidate']}'s (within the noise of "
@@ -449,13 +455,6 @@ def _rank(rows: list[dict], monitor: str) -> str:
     for rank, row in enumerate(trained, 1):
         row["rank"] = rank
     return trained[0]["candidate"]
-
-
-def _level(best: np.ndarray, other: np.ndarray) -> bool:
-    """Whether ``other`` (which documents it gets right) is behind ``best`` by at most one standard
-    error of the paired difference."""
-    gap = int(best.sum()) - int(other.sum())
-    return gap <= math.sqrt(int((best != other).sum()))
 
 
 def _write_leaderboard(run: RunLayout, rows: list[dict]) -> None:
