@@ -8,7 +8,9 @@ single candidate (by accuracy) is compared with a greedy ensemble (Caruana et al
 replacement, the candidate whose probabilities raise the mean's validation accuracy most; stop
 when none does). The line printed per data set gives both choices' validation and test
 accuracy, the mean of all four and each candidate's test accuracy. The choice is made on
-validation only; the test column reports what it would have given.
+validation only; the test column reports what it would have given. (The selection itself now
+keeps such an ensemble, grown from its winner and guarded by the noise rule:
+``training/ensemble.py``; this script is the unguarded what-if, from an empty start.)
 """
 
 from __future__ import annotations

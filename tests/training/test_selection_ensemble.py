@@ -113,6 +113,9 @@ def test_a_kept_ensemble_is_one_checkpoint_of_calibrated_refit_members(sms, tmp_
     # explain takes its first member and says so.
     assert main(["explain", "--checkpoint", str(run.best_checkpoint), "--text", "free prize"]) == 0
     assert "an ensemble of 2 models; explaining its first" in capsys.readouterr().err
+    # export takes one model: a one-line error that says how to get one, and no folder left.
+    assert main(["export", "--checkpoint", str(run.best_checkpoint), "--output", str(tmp_path / "onnx")]) != 0
+    assert "train with train.ensemble: false" in capsys.readouterr().err and not (tmp_path / "onnx").exists()
     # config.yaml chooses among the members again (the user's own keys kept, nothing else fixed);
     # the winner's own config sits beside the other members'.
     saved = load_config(run.layout.config)
