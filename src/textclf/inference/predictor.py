@@ -153,7 +153,8 @@ class Predictor:
         return len(self.runners)
 
     def __repr__(self) -> str:
-        members = ", ".join(a.model_name for a in self.artifacts)
+        equal = np.allclose(self.weights, self.weights[0])
+        members = ", ".join(a.model_name + ("" if equal else f" ({w:.2f})") for a, w in zip(self.artifacts, self.weights))
         return (f"Predictor([{members}], {len(self.classes)} classes, runtime={self.runtime}, "
                 f"device={self.device})")
 

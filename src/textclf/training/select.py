@@ -54,7 +54,7 @@ from textclf.config import CANDIDATES, Candidate, Config, candidate_raw, config_
 from textclf.errors import TextclfError, TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
 from textclf.evaluation.metrics import cross_entropy
-from textclf.files import write_text
+from textclf.files import write_json, write_text
 from textclf.inference import Predictor
 from textclf.run_layout import RunLayout
 from textclf.runtime import resolve_device
@@ -151,8 +151,13 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         if refit is not None:
             refit()
         return TrainResult(run.root, result.best_epoch, result.best_score, result.history)
-    return evaluate_run(cand_config, prepared, resolve_device(cand_config.train.device), run, result.best_epoch,
+    done = evaluate_run(cand_config, prepared, resolve_device(cand_config.train.device), run, result.best_epoch,
                         result.best_score, result.history, refit)
+    if members:  # (results.json names the members as the leaderboard does)
+        summary = json.loads(run.results.read_text(encoding="utf-8"))
+        summary["ensemble"] = {"candidates": [m.name for m in members], **summary.get("ensemble", {})}
+        write_json(run.results, summary)
+    return done
 
 
 def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs: dict[str, "_Job"],
