@@ -18,9 +18,8 @@ all of them.
 - ``minilm_contrastive``: the same encoder after the contrastive stage (``model.contrastive: true``:
   SetFit's pair fine-tuning of the encoder, models/contrastive.py), its head fitted by the SVM
   solver on the adapted vectors (the model's default with contrastive: no head settings), or,
-  with ``--loop-head``, trained by the loop as the frozen system's head is. The stored sms_spam
-  and goemotions-polarity rows are the SVM's; the goemotions-sentiment rows are older, from
-  before the SVM head, with the loop's head;
+  with ``--loop-head``, trained by the loop as the frozen system's head is. The stored rows
+  are the SVM's;
 - ``minilm_finetune``: plain fine-tuning of the whole encoder through the head (AdamW 5e-5, 10 epochs);
 - ``default``: textclf with no model section (the default selection).
 
