@@ -154,6 +154,12 @@ def test_a_candidate_level_with_the_best_accuracy_wins_on_its_calibrated_loss():
             {"candidate": "far", "val_score": 0.92, "val_loss": 0.01, "status": "trained", "_correct": far}]
     assert _rank(rows, "val_accuracy") == "close"
     assert [r["rank"] for r in rows] == [2, 1, 3] and "level with best" in rows[1]["status"]
+    # Calibrated losses equal to 4 decimals (a tiny val split flattened to ln C) are a tie: the
+    # earlier candidate (simplest first) wins, not a difference in the fifth decimal.
+    flat = np.zeros(4, dtype=bool)
+    tiny = [{"candidate": name, "val_score": 0.25, "val_loss": loss, "status": "trained", "_correct": flat.copy()}
+            for name, loss in (("linear", 1.386296), ("bag", 1.386291), ("linear_chars", 1.386294))]
+    assert _rank(tiny, "val_accuracy") == "linear" and [r["rank"] for r in tiny] == [1, 2, 3]
     # Without per-document results (multilabel), or on another metric, the score alone decides.
     for row in rows:
         row.pop("_correct"), row.update(status="trained")

@@ -444,17 +444,27 @@ def _rank(rows: list[dict], monitor: str) -> str:
     no more than the noise of that difference (one standard error of McNemar's paired test: the
     square root of the number of documents on which exactly one of the two is right) counts as
     level with it; of those, the one with the lowest calibrated validation loss, a score that every
-    document moves a little instead of a few moving it a lot, wins."""
+    document moves a little instead of a few moving it a lot, wins. Losses equal to the 4 decimals
+    the leaderboard shows are a tie, which the earlier candidate (``CANDIDATES`` is simplest
+    first) wins: on a validation split of a few documents every candidate's temperature can
+    flatten it to the uniform loss, ln C, and a difference in the fifth decimal decided nothing."""
     larger = monitor != "val_loss"
+    order = {id(r): i for i, r in enumerate(rows)}
+
+    def loss(r: dict) -> tuple:  # (the leaderboard's 4 decimals; ties to the earlier candidate)
+        return round(r["val_loss"], 4), order[id(r)]
+
     trained = [r for r in rows if r.get("status", "").startswith("trained")]
-    trained.sort(key=lambda r: ((-r["val_score"] if larger else r["val_score"]), r["val_loss"]))
+    trained.sort(key=lambda r: ((-r["val_score"] if larger else r["val_score"]), *loss(r)))
     leader = trained[0]
     if "_correct" in leader and monitor in ("val_accuracy", "val_f1_micro"):  # (multiclass micro-F1 is accuracy)
         level = [r for r in trained if level_within_noise(leader["_correct"], r["_correct"])]
-        winner = min(level, key=lambda r: r["val_loss"])
+        winner = min(level, key=loss)
         if winner is not leader:
+            tied = round(winner["val_loss"], 4) == round(leader["val_loss"], 4)
             winner["status"] += (f"; accuracy level with {leader['candidate']}'s (within the noise of "
-                                 "their difference), lower calibrated val loss")
+                                 "their difference), " + ("the same calibrated val loss: the simpler candidate"
+                                                         if tied else "lower calibrated val loss"))
             trained.remove(winner)
             trained.insert(0, winner)
     for rank, row in enumerate(trained, 1):
