@@ -97,6 +97,20 @@ def goemotions_slices(folder: Path, rows: dict[str, int]) -> None:
             csv.writer(f).writerows(kept)
 
 
+def sms_selection_config(folder: Path, per_class: int, buckets: int, **train) -> dict:
+    """A config with no model section on the first ``per_class`` messages of each class of the
+    shared SMS file (written as ``folder/sms.csv``): a default selection small enough for a test.
+    ``train``: keys of its train section besides 2 epochs on the CPU."""
+    import pandas as pd
+
+    frame = pd.read_csv(shared_data("sms_spam.csv"), keep_default_na=False)
+    frame.groupby("label").head(per_class).to_csv(folder / "sms.csv", index=False)
+    return {"name": "auto", "output_dir": str(folder / "runs"),
+            "data": {"source": "files", "train": str(folder / "sms.csv"), "cache_dir": str(folder / "cache")},
+            "model": {"buckets": buckets, "char_buckets": buckets},
+            "train": {"epochs": 2, "device": "cpu", **train}}
+
+
 def write_config(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path

@@ -3,11 +3,10 @@ and keeps the best on validation as an ordinary run."""
 
 import csv
 
-import pandas as pd
 import pytest
 
 import textclf
-from conftest import shared_data
+from conftest import sms_selection_config
 from textclf.config import config_from_dict, load_config
 from textclf.config import CANDIDATES, SELECTION_TRAIN
 from textclf.training.select import LEADERBOARD_COLUMNS, candidate_config
@@ -15,11 +14,7 @@ from textclf.training.select import LEADERBOARD_COLUMNS, candidate_config
 
 @pytest.fixture
 def sms(tmp_path):
-    frame = pd.read_csv(shared_data("sms_spam.csv"), keep_default_na=False)
-    frame.groupby("label").head(150).to_csv(tmp_path / "sms.csv", index=False)
-    return {"name": "auto", "output_dir": str(tmp_path / "runs"),
-            "data": {"source": "files", "train": str(tmp_path / "sms.csv"), "cache_dir": str(tmp_path / "cache")},
-            "model": {"buckets": 5000, "char_buckets": 5000}, "train": {"epochs": 2, "device": "cpu"}}
+    return sms_selection_config(tmp_path, per_class=150, buckets=5000)
 
 
 def test_candidates_take_their_settings_except_where_the_config_sets_its_own(sms):

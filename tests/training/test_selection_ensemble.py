@@ -4,11 +4,10 @@ members are calibrated and refit, read by the Predictor, evaluate, the report an
 import csv
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import textclf
-from conftest import shared_data
+from conftest import sms_selection_config
 from textclf.artifact import ModelArtifact, load_members, save_ensemble
 from textclf.cli import main
 from textclf.config import config_from_dict, load_config
@@ -56,12 +55,7 @@ def test_an_ensemble_level_with_the_winner_is_kept_only_with_a_lower_calibrated_
 
 @pytest.fixture
 def sms(tmp_path):
-    frame = pd.read_csv(shared_data("sms_spam.csv"), keep_default_na=False)
-    frame.groupby("label").head(120).to_csv(tmp_path / "sms.csv", index=False)
-    return {"name": "auto", "output_dir": str(tmp_path / "runs"),
-            "data": {"source": "files", "train": str(tmp_path / "sms.csv"), "cache_dir": str(tmp_path / "cache")},
-            "model": {"buckets": 4000, "char_buckets": 4000},
-            "train": {"epochs": 2, "device": "cpu", "num_threads": 1}}
+    return sms_selection_config(tmp_path, per_class=120, buckets=4000, num_threads=1)
 
 
 def _forced(monkeypatch, chosen: list[str]):

@@ -10,8 +10,8 @@ no candidate raises it. A candidate added twice counts twice. AutoGluon ends its
 When the mean has more than one distinct member it is what the run keeps (``train.ensemble``,
 on by default; multiclass; accuracy, macro-F1 or loss as ``train.monitor`` says):
 
-1. each member's best checkpoint moves to ``checkpoints/members/<candidate>.ckpt`` and is
-   calibrated there on validation (its own temperature, ``train.calibration``);
+1. each member's best checkpoint moves to ``checkpoints/members/<candidate>.ckpt`` with its own
+   temperature (``train.calibration``: the one the selection fitted on validation to rank it);
 2. ``checkpoints/best.ckpt`` becomes one ensemble file (``artifact.save_ensemble``: the members
    and their weights), which ``textclf evaluate``, ``predict``, ``serve``, the report and
    ``Predictor.load`` take as they take one model;
@@ -36,7 +36,6 @@ import numpy as np
 from textclf.artifact import ModelArtifact, save_ensemble
 from textclf.config import Config
 from textclf.evaluation.metrics import cross_entropy
-from textclf.inference import Predictor
 from textclf.run_layout import RunLayout
 from textclf.text.prepare import PreparedData
 
@@ -121,34 +120,37 @@ class Member:
     prepared: PreparedData
     best_epoch: int
     history: list[dict]
+    temperature: float | None = None  # fitted on validation (None: train.calibration none)
 
 
 def _member_path(run: RunLayout, name: str) -> Path:
     return run.checkpoints / "members" / f"{name}.ckpt"
 
 
-def keep_ensemble(run: RunLayout, members: list[Member], checkpoints: dict[str, Path], calibrate: bool) -> None:
-    """Move each member's best checkpoint (``checkpoints``: by name) under ``checkpoints/members/``,
-    fit its temperature on validation when ``calibrate``, and write the run's best checkpoint as
-    the ensemble of them."""
-    from textclf.training.final import calibrate as fit_temperature_of
-
+def keep_ensemble(run: RunLayout, members: list[Member], checkpoints: dict[str, Path]) -> None:
+    """Move each member's best checkpoint (``checkpoints``: by name) under ``checkpoints/members/``
+    with its temperature, and write the run's best checkpoint as the ensemble of them."""
+    artifacts = []
     for member in members:
+        source = Path(checkpoints[member.name])
+        artifact = ModelArtifact.load(source)
+        if member.temperature is not None:
+            artifact.temperature = member.temperature
         path = _member_path(run, member.name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        source = Path(checkpoints[member.name])
-        shutil.move(str(source), path)
+        artifacts.append(artifact)
+        artifact.save(path)
+        source.unlink()
         if source.parent != run.checkpoints:  # (a candidate's own folder keeps no weights)
             shutil.rmtree(source.parent, ignore_errors=True)
-        if calibrate:
-            fit_temperature_of(Predictor.load(path, batch_size=member.config.train.eval_batch_size),
-                               member.prepared.splits["val"])
-    _write(run, members)
+    _write(run, members, artifacts)
 
 
-def _write(run: RunLayout, members: list[Member]) -> None:
-    save_ensemble(run.best_checkpoint, [ModelArtifact.load(_member_path(run, m.name)) for m in members],
-                  [float(m.count) for m in members])
+def _write(run: RunLayout, members: list[Member], artifacts: list[ModelArtifact] | None = None) -> None:
+    """The ensemble file from the members' artifacts (read from ``checkpoints/members/`` unless given)."""
+    if artifacts is None:
+        artifacts = [ModelArtifact.load(_member_path(run, m.name)) for m in members]
+    save_ensemble(run.best_checkpoint, artifacts, [float(m.count) for m in members])
 
 
 def refit_members(run: RunLayout, members: list[Member], refit: Callable[..., dict] | None) -> dict | None:

@@ -53,10 +53,12 @@ def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_scor
 
 
 def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, run: RunLayout, best_epoch: int,
-                 best_score: float, history: list[dict], refit: Callable[[], dict] | None = None) -> TrainResult:
+                 best_score: float, history: list[dict], refit: Callable[[], dict] | None = None,
+                 members: list[str] | None = None) -> TrainResult:
     """``final_evaluation`` of a run whose set-up is gone (the default selection's winner).
     ``refit`` (``refit.refit_run`` bound to the run) replaces the best checkpoint by the model
-    trained on train + val once val is evaluated, and returns what it did."""
+    trained on train + val once val is evaluated, and returns what it did. ``members``: the
+    candidates of an ensemble checkpoint, named in results.json."""
     task = get_task(config.task)
     predictor = _predictor(config, prepared, device, run)
     if config.train.calibration == "temperature" and not task.multilabel and len(predictor) == 1:
@@ -76,7 +78,8 @@ def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, r
         "epochs_run": len(history),
         "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in history])),
         "temperature": predictor.artifact.temperature,
-        **({"ensemble": {"models": [a.model_name for a in predictor.artifacts],
+        **({"ensemble": {**({"candidates": members} if members else {}),
+                         "models": [a.model_name for a in predictor.artifacts],
                          "temperatures": [a.temperature for a in predictor.artifacts],
                          "weights": [float(w) for w in predictor.weights]}} if len(predictor) > 1 else {}),
         **({"refit": refitted} if refitted else {}),

@@ -54,7 +54,7 @@ from textclf.config import CANDIDATES, Candidate, Config, candidate_raw, config_
 from textclf.errors import TextclfError, TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
 from textclf.evaluation.metrics import cross_entropy
-from textclf.files import write_json, write_text
+from textclf.files import write_text
 from textclf.inference import Predictor
 from textclf.run_layout import RunLayout
 from textclf.runtime import resolve_device
@@ -126,8 +126,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         _promote(run, result.run_dir, [r.run_dir for name, r in results.items() if name not in kept | {winner}])
         if members:
             keep_ensemble(run, members, {m.name: (run.best_checkpoint if m.name == winner else
-                                                  RunLayout(results[m.name].run_dir).best_checkpoint) for m in members},
-                          calibrate=config.train.calibration == "temperature")
+                                                  RunLayout(results[m.name].run_dir).best_checkpoint) for m in members})
             _ensemble_config(run, config, winner, [m.name for m in members])
     except BaseException:
         shutil.rmtree(run.root, ignore_errors=True)  # the candidates write no last.ckpt: nothing to resume
@@ -151,13 +150,8 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         if refit is not None:
             refit()
         return TrainResult(run.root, result.best_epoch, result.best_score, result.history)
-    done = evaluate_run(cand_config, prepared, resolve_device(cand_config.train.device), run, result.best_epoch,
-                        result.best_score, result.history, refit)
-    if members:  # (results.json names the members as the leaderboard does)
-        summary = json.loads(run.results.read_text(encoding="utf-8"))
-        summary["ensemble"] = {"candidates": [m.name for m in members], **summary.get("ensemble", {})}
-        write_json(run.results, summary)
-    return done
+    return evaluate_run(cand_config, prepared, resolve_device(cand_config.train.device), run, result.best_epoch,
+                        result.best_score, result.history, refit, [m.name for m in members])
 
 
 def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs: dict[str, "_Job"],
@@ -175,8 +169,10 @@ def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs:
     counts = greedy_ensemble(probabilities, labels, winner, monitor)
     if len(counts) < 2:
         return []
+    fitted = {r["candidate"]: r["_temperature"] for r in rows if "_temperature" in r}
+    calibrated = config.train.calibration == "temperature"
     members = [Member(name, counts[name], jobs[name].config, jobs[name].prepared, results[name].best_epoch,
-                      results[name].history)
+                      results[name].history, fitted[name] if calibrated else None)
                for name in sorted(counts, key=lambda n: (n != winner, -counts[n]))]
     mean = sum(probabilities[m.name] * m.count for m in members) / sum(m.count for m in members)
     score, loss = ensemble_score(mean, labels, monitor), -ensemble_score(mean, labels, "val_loss")
@@ -382,12 +378,11 @@ def _train_one(job: _Job, progress: bool, first: bool, on_epoch=None) -> tuple[d
         return {"status": f"failed: {exc}", "seconds": time.perf_counter() - t0}, None
     except TrainingInterrupted as exc:  # the selection cannot be resumed
         raise TrainingInterrupted(f"{exc} of default candidate {job.name}; {_NO_RESUME}") from None
-    val_loss, correct, probabilities = _validation(result, job.config, job.prepared)
+    val_loss, private = _validation(result, job.config, job.prepared)
     fields = {"val_score": result.best_score, "val_loss": val_loss, "best_epoch": result.best_epoch,
               "epochs": len(result.history), "seconds": time.perf_counter() - t0,
               "status": "trained" + ("; cut short by train.budget" if _cut_short(result, job.config) else "")}
-    if correct is not None:  # (not written out)
-        fields["_correct"], fields["_probabilities"] = correct, probabilities
+    fields.update(private)  # (not written out)
     return fields, result
 
 
@@ -395,22 +390,25 @@ def _preprocessing(config: Config) -> str:
     return json.dumps(config.preprocess.model_dump(), sort_keys=True)
 
 
-def _validation(result: TrainResult, config: Config,
-                prepared: PreparedData) -> tuple[float, np.ndarray | None, np.ndarray | None]:
-    """The best checkpoint's validation loss and, multiclass, which validation documents it gets
-    right and its calibrated probabilities (for the ensemble). The multiclass loss is taken after temperature scaling: label smoothing makes a model's
-    probabilities less confident whatever its accuracy, and that must not decide between
-    candidates."""
+def _validation(result: TrainResult, config: Config, prepared: PreparedData) -> tuple[float, dict]:
+    """The best checkpoint's validation loss and, multiclass, the leaderboard's private fields:
+    which validation documents it gets right (``_correct``), its temperature (``_temperature``)
+    and its probabilities as the ensemble would average them (``_probabilities``: calibrated
+    unless ``train.calibration`` is none). The multiclass loss is taken after temperature
+    scaling: label smoothing makes a model's probabilities less confident whatever its accuracy,
+    and that must not decide between candidates."""
     best = result.history[result.best_epoch - 1]["val/loss"]
     if config.task != "multiclass":
-        return best, None, None
+        return best, {}
     val = prepared.splits["val"]
     predictor = Predictor.load(RunLayout(result.run_dir).best_checkpoint, batch_size=config.train.eval_batch_size)
     logits = predictor.log_proba_encoded([val], calibrated=False)
-    scaled = logits / fit_temperature(logits, val.labels)
-    calibrated = config.train.calibration == "temperature"  # (as the ensemble will average them)
-    probabilities = predictor.task_.probabilities(scaled if calibrated else logits).astype(np.float32)
-    return cross_entropy(scaled, val.labels), logits.argmax(1) == np.asarray(val.labels), probabilities
+    temperature = fit_temperature(logits, val.labels)
+    scaled = logits / temperature
+    calibrated = config.train.calibration == "temperature"
+    return cross_entropy(scaled, val.labels), {
+        "_correct": logits.argmax(1) == np.asarray(val.labels), "_temperature": temperature,
+        "_probabilities": predictor.task_.probabilities(scaled if calibrated else logits).astype(np.float32)}
 
 
 def _cut_short(result: TrainResult, config: Config) -> bool:
