@@ -122,6 +122,23 @@ def test_a_kept_ensemble_is_one_checkpoint_of_calibrated_refit_members(sms, tmp_
         assert sorted(r["candidate"] for r in csv.DictReader(f)) == sorted(["ensemble", winner, "linear"])
 
 
+def test_on_two_threads_the_members_are_refit_side_by_side_as_they_are_in_turn(sms, tmp_path, monkeypatch, capsys):
+    _forced(monkeypatch, ["linear"])
+    runs = {threads: textclf.train({**sms, "train": {**sms["train"], "refit": True, "num_threads": threads}},
+                                   run_dir=tmp_path / f"threads{threads}") for threads in (1, 2)}
+    err = capsys.readouterr().err
+    assert "refit: 2 ensemble members in 2 processes side by side" in err
+    assert "refit: 2 of 2 ensemble members trained again on train + val" in err
+    side = runs[2]
+    assert set(side.results["refit"]["members"]) == set(runs[1].results["refit"]["members"])
+    for name, done in side.results["refit"]["members"].items():
+        assert done["epochs"] == runs[1].results["refit"]["members"][name]["epochs"]
+        assert "refit: training" in (side.layout.refit / name / "train.log").read_text()  # its own output
+    assert not (side.layout.checkpoints / "members").exists()
+    for key in ("accuracy", "loss"):
+        assert side.test_metrics[key] == pytest.approx(runs[1].test_metrics[key], abs=1e-6)
+
+
 def test_model_candidates_restricts_the_selection_and_is_checked(sms, tmp_path):
     run = textclf.train({**sms, "model": {"candidates": ["linear"], "buckets": 4000},
                          "train": {**sms["train"], "refit": False}}, run_dir=tmp_path / "run")

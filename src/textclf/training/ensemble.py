@@ -22,12 +22,15 @@ on by default; multiclass; accuracy, macro-F1 or loss as ``train.monitor`` says)
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import shutil
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -36,8 +39,10 @@ import numpy as np
 from textclf.artifact import ModelArtifact, save_ensemble
 from textclf.config import Config
 from textclf.evaluation.metrics import cross_entropy
+from textclf.files import write_text
 from textclf.run_layout import RunLayout
 from textclf.text.prepare import PreparedData
+from textclf.training.side_by_side import side_by_side
 
 __all__ = ["GREEDY_ROUNDS", "Member", "greedy_ensemble", "ensemble_score", "level_within_noise", "worth_keeping",
            "keep_ensemble", "refit_members"]
@@ -153,17 +158,32 @@ def _write(run: RunLayout, members: list[Member], artifacts: list[ModelArtifact]
     save_ensemble(run.best_checkpoint, artifacts, [float(m.count) for m in members])
 
 
-def refit_members(run: RunLayout, members: list[Member], refit: Callable[..., dict] | None) -> dict | None:
-    """With ``refit`` (``refit.refit_run`` with the selection's train function, progress and budget
+def refit_members(run: RunLayout, members: list[Member], refit: Callable[..., dict] | None,
+                  workers: int = 1, threads: int = 1, progress: bool = True, ends: float | None = None) -> dict | None:
+    """With ``refit`` (``refit.refit_run`` with the selection's train function and progress
     bound), train each member again on train + val and write the ensemble file again from them;
-    then drop ``checkpoints/members/``. What was done, for results.json (None without refit)."""
+    then drop ``checkpoints/members/``. What was done, for results.json (None without refit).
+    ``ends``: where ``train.budget`` runs out, as a ``time.time()`` (comparable across processes).
+
+    With ``workers`` > 1 the members train side by side, as the candidates did
+    (``training/side_by_side.py``: ``workers`` processes of ``threads`` threads, the dearest
+    member first), each one's output in ``refit/<candidate>/train.log``."""
     done = None
     if refit is not None:
-        started, by_member = time.perf_counter(), {}
-        for member in members:
-            by_member[member.name] = refit(member.config, member.prepared, run, member.best_epoch,
-                                           history=member.history, checkpoint=_member_path(run, member.name),
-                                           folder=run.refit / member.name)
+        started = time.perf_counter()
+        calls = [partial(_refit_member, refit, run, m, ends) for m in members]
+        if workers > 1 and len(members) > 1:
+            print(f"refit: {len(members)} ensemble members in {min(workers, len(members))} processes side by side "
+                  "(each one's output: refit/<name>/train.log)", file=sys.stderr, flush=True)
+            dearest = sorted(range(len(members)), key=lambda i: -_held_out_seconds(members[i]))
+            results = side_by_side([partial(_in_log, call, run.refit / m.name) for call, m in zip(calls, members)],
+                                   [f"refit of {m.name}" for m in members], min(workers, len(members)), threads,
+                                   progress, "refit", lambda i, r: f"{members[i].name} {_refit_text(r)}",
+                                   "during the ensemble's refit; the held-out members are in checkpoints/members/",
+                                   dearest)
+        else:
+            results = [call(None) for call in calls]
+        by_member = {m.name: r for m, r in zip(members, results)}
         _write(run, members)
         refitted = [r for r in by_member.values() if "skipped" not in r]
         done = {"members": by_member, "seconds": time.perf_counter() - started}
@@ -175,3 +195,32 @@ def refit_members(run: RunLayout, members: list[Member], refit: Callable[..., di
               file=sys.stderr, flush=True)
     shutil.rmtree(run.checkpoints / "members", ignore_errors=True)
     return done
+
+
+def _refit_member(refit: Callable[..., dict], run: RunLayout, member: Member, ends: float | None, on_epoch=None,
+                  **settings) -> dict:
+    return refit(member.config, member.prepared, run, member.best_epoch, history=member.history,
+                 ends=None if ends is None else time.perf_counter() + ends - time.time(),
+                 checkpoint=_member_path(run, member.name), folder=run.refit / member.name, on_epoch=on_epoch,
+                 **settings)
+
+
+def _in_log(call: Callable[..., dict], folder: Path, on_epoch) -> dict:
+    """``call`` in a worker process, without progress bars, its output written to ``folder``/train.log."""
+    output = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            return call(on_epoch, progress=False)
+    finally:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text(folder / "train.log", output.getvalue())
+
+
+def _held_out_seconds(member: Member) -> float:
+    return sum(h.get("epoch_seconds", 0.0) for h in member.history[:member.best_epoch])
+
+
+def _refit_text(result: dict) -> str:
+    if "skipped" in result:
+        return f"refit skipped: {result['skipped']}"
+    return f"trained again: {result['epochs']} epoch{'s' * (result['epochs'] != 1)}, {result['seconds']:.1f} s"

@@ -20,7 +20,7 @@ import signal
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -310,6 +310,7 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
     # train.budget counts from here (in a resumed run too); a deadline given to train() may come sooner.
     setup.budget_ends = None if t.budget is None else time.perf_counter() + t.budget  # (a refit must fit too)
     stop_at = min((end for end in (setup.budget_ends, setup.deadline) if end is not None), default=None)
+    best = None  # a run that is not resumable: its best epoch's artifact, in memory
     try:
         with _Interrupt() as interrupt:
             last = min(t.epochs, setup.until_epoch or t.epochs)
@@ -322,9 +323,12 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
                                and time.perf_counter() >= stop_at)
                 state.stopped_early = state.stopped_early or out_of_time
                 artifact = _save_last(setup, run, state, record) if setup.resumable else setup.artifact(record)
-                if improved or (setup.until_epoch is not None and epoch == last):  # (a refit keeps its last)
-                    # weights only: resuming reads last.ckpt
-                    artifact.save(run.best_checkpoint)
+                if epoch == last if setup.until_epoch is not None else improved:  # (a refit keeps its last)
+                    if setup.resumable:  # weights only: resuming reads last.ckpt
+                        artifact.save(run.best_checkpoint)
+                    else:  # written once, when the loop ends (a run that cannot resume has no use for it before)
+                        best = replace(artifact, state_dict={k: v.detach().clone() for k, v in
+                                                             artifact.state_dict.items()})
                 writer.log(record, step=epoch)
                 if tracker is not None:
                     tracker.log_epoch(record)
@@ -345,6 +349,8 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
                     on_epoch(record)
                 if interrupt.signal is not None:  # (it came during validation: the epoch is saved)
                     raise _interrupted(setup, run, interrupt.signal, f"after epoch {epoch}")
+        if best is not None:
+            best.save(run.best_checkpoint)
     finally:
         writer.close()
     return state

@@ -60,7 +60,8 @@ def refit_config(config: Config, held_out: ModelArtifact) -> Config:
 
 def refit_run(config: Config, prepared: PreparedData, run: RunLayout, best_epoch: int,
               train: Callable, progress: bool = True, history: list[dict] | None = None,
-              ends: float | None = None, checkpoint: Path | None = None, folder: Path | None = None) -> dict:
+              ends: float | None = None, checkpoint: Path | None = None, folder: Path | None = None,
+              on_epoch: Callable[[dict], None] | None = None) -> dict:
     """Train ``config`` on train + val of ``prepared`` for ``best_epoch`` epochs with ``train`` (the
     recipe's), and replace the run's best checkpoint by that model, which keeps the held-out
     model's config, temperature, thresholds and epoch record. What was done, for results.json.
@@ -91,7 +92,7 @@ def refit_run(config: Config, prepared: PreparedData, run: RunLayout, best_epoch
           "and thresholds stay the held-out run's", file=sys.stderr, flush=True)
     started = time.perf_counter()
     train(refit_config(config, held_out), run_dir=folder, prepared=data, progress=progress, final_evaluation=False,
-          resumable=False, until_epoch=best_epoch)
+          resumable=False, until_epoch=best_epoch, on_epoch=on_epoch)
     refitted = RunLayout(folder)
     artifact = ModelArtifact.load(refitted.best_checkpoint)
     artifact.config, artifact.metrics = held_out.config, held_out.metrics

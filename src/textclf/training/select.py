@@ -35,14 +35,9 @@ import contextlib
 import csv
 import io
 import json
-import multiprocessing
-import queue
 import shutil
-import signal
 import sys
-import threading
 import time
-import traceback
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -51,7 +46,7 @@ from typing import Callable
 import numpy as np
 
 from textclf.config import CANDIDATES, Candidate, Config, candidate_raw, config_from_dict, own_config_text
-from textclf.errors import TextclfError, TrainingError, TrainingInterrupted
+from textclf.errors import TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
 from textclf.evaluation.metrics import cross_entropy
 from textclf.files import write_text
@@ -64,6 +59,7 @@ from textclf.training.ensemble import (Member, ensemble_score, greedy_ensemble, 
                                       refit_members, worth_keeping)
 from textclf.training.refit import refit_run
 from textclf.training.run_dir import create_run_dir
+from textclf.training.side_by_side import side_by_side, worker_count
 
 __all__ = ["candidate_config", "select_and_train", "LEADERBOARD_COLUMNS"]
 
@@ -135,15 +131,15 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     if not members:
         print(f"default selection: {winner} wins on validation ({monitor} {result.best_score:.4f}); "
               f"its config: {run.config}", file=sys.stderr, flush=True)
-    refit_ends = None if ends is None else time.perf_counter() + ends - time.time()  # (ends: wall clock, for workers)
     do_refit = cand_config.train.refit and allow_refit
     if members:
         print(f"default selection: kept {_members_text(members)} as one ensemble (better on validation than "
               f"{winner} alone: leaderboard.csv); config.yaml chooses among those candidates again, each "
               "member's own config is in candidates/<name>/config.yaml", file=sys.stderr, flush=True)
-        refit = partial(refit_members, run, members,
-                        partial(refit_run, train=train, progress=progress, ends=refit_ends) if do_refit else None)
+        refit = partial(refit_members, run, members, partial(refit_run, train=train, progress=progress)
+                        if do_refit else None, *_workers(config, len(members)), progress=progress, ends=ends)
     else:
+        refit_ends = None if ends is None else time.perf_counter() + ends - time.time()  # (ends: wall clock)
         refit = (partial(refit_run, cand_config, prepared, run, result.best_epoch, train, progress, result.history,
                          refit_ends) if do_refit else None)
     if not final_evaluation:
@@ -222,13 +218,10 @@ class _Job:
 def _workers(config: Config, candidates: int) -> tuple[int, int]:
     """How many candidates train side by side, and each one's torch threads: one process per
     thread the run may use (``train.num_threads``, else torch's), up to one per candidate; on
-    one thread, one after the other in this process. The bags' sparse steps use a second
-    thread poorly, so two one-thread candidates get more done than one two-thread candidate."""
+    one thread, one after the other in this process (``training/side_by_side.py``)."""
     import torch
 
-    threads = config.train.num_threads or torch.get_num_threads()
-    workers = max(1, min(threads, candidates))
-    return workers, max(1, threads // workers)
+    return worker_count(config.train.num_threads or torch.get_num_threads(), candidates)
 
 
 def _in_turn(jobs: list[_Job], progress: bool) -> list[tuple[dict, TrainResult | None]]:
@@ -246,105 +239,14 @@ def _side_by_side(jobs: list[_Job], workers: int, threads: int, progress: bool) 
     """The candidates in ``workers`` processes of ``threads`` torch threads each, the dearest
     first (the list is cheapest first) so that the longest does not start last, or cheapest
     first under a budget, so that one finishes early. Each one's output goes to its run
-    folder's train.log; this process shows a bar over the candidates and a line per one done.
-    On an error or a signal here, the workers get SIGTERM (a candidate stops after its step)."""
-    from tqdm import tqdm
-
+    folder's train.log."""
     order = list(range(len(jobs))) if jobs[0].budget is not None else list(range(len(jobs)))[::-1]
     print(f"default selection: {len(jobs)} candidates in {workers} processes of {threads} thread"
           f"{'s' * (threads > 1)} each (each one's output: candidates/<name>/train.log)", file=sys.stderr, flush=True)
-    context = multiprocessing.get_context("spawn")
-    todo, done = context.Queue(), context.Queue()
-    for position, i in enumerate(order):
-        todo.put((i, jobs[i], position == 0))
-    idle = context.Value("i", 0)  # workers with nothing left to train: their threads go to the others
-    processes = [context.Process(target=_worker, args=(todo, done, threads, idle, workers), daemon=True)
-                 for _ in range(workers)]
-    for process in processes:
-        todo.put(None)  # (one stop mark a worker)
-        process.start()
-    outcomes: list = [None] * len(jobs)
-    try:
-        with _sigterm_raises(), tqdm(total=len(jobs), desc="default selection", unit="candidate",
-                                     disable=not progress, leave=False) as bar:
-            for _ in jobs:
-                i, outcome, error = _next_done(done, processes)
-                if error is not None:
-                    raise error
-                outcomes[i] = outcome
-                bar.write(f"default selection: {jobs[i].name} {_outcome_text(outcome[0])}", file=sys.stderr)
-                bar.update()
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-        for process in processes:
-            process.join(timeout=30)
-            if process.is_alive():
-                process.kill()
-                process.join()
-        for channel in (todo, done):  # (jobs never taken stay unsent: do not wait for them at exit)
-            channel.cancel_join_thread()
-            channel.close()
-    return outcomes
-
-
-def _next_done(done, processes) -> tuple:
-    while True:
-        try:
-            return done.get(timeout=0.5)
-        except queue.Empty:
-            if not any(p.is_alive() for p in processes):
-                raise TrainingError("default selection: its worker processes ended before every candidate "
-                                    "was trained (out of memory?)") from None
-
-
-def _worker(todo, done, threads: int, idle, workers: int) -> None:
-    """A worker process: train the candidates it takes from ``todo`` until a stop mark; put
-    (index, outcome, None) or (index, None, error) on ``done``. After an interruption it stops.
-    When other workers have nothing left, a candidate in training takes their threads too, from
-    its next epoch on (``idle``: their number, shared)."""
-    import torch
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the workers
-    torch.set_num_threads(threads)
-
-    def share(record: dict) -> None:  # (after each epoch: the busy workers split the idle ones' threads)
-        busy = max(1, workers - idle.value)
-        torch.set_num_threads(threads * workers // busy)
-
-    while (item := todo.get()) is not None:
-        i, job, first = item
-        torch.set_num_threads(threads)
-        try:
-            done.put((i, _train_one_in_process(job, first, share), None))
-        except TrainingInterrupted as exc:
-            done.put((i, None, exc))
-            return
-        except BaseException as exc:  # (to the parent, picklable)
-            error = exc if isinstance(exc, TextclfError) else TrainingError(
-                f"default candidate {job.name} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-            done.put((i, None, error))
-    with idle.get_lock():
-        idle.value += 1
-
-
-@contextlib.contextmanager
-def _sigterm_raises():
-    """While the candidates train in other processes, SIGTERM stops this one as SIGINT does."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum, frame):
-        raise TrainingInterrupted(f"interrupted ({signal.Signals(signum).name}) during the default selection; "
-                                  + _NO_RESUME)
-
-    old = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    calls = [partial(_train_one_in_process, job, order.index(i) == 0) for i, job in enumerate(jobs)]
+    return side_by_side(calls, [f"default candidate {job.name}" for job in jobs], workers, threads, progress,
+                        "default selection", lambda i, outcome: f"{jobs[i].name} {_outcome_text(outcome[0])}",
+                        "during the default selection; " + _NO_RESUME, order)
 
 
 def _outcome_text(fields: dict) -> str:

@@ -1,0 +1,136 @@
+"""Independent trainings side by side: one spawned process per thread, one torch thread each.
+
+The default selection trains its candidates this way (``training/select.py``), and an ensemble's
+members are refit this way (``training/ensemble.py``). The bags' sparse steps use a second
+thread poorly, so two one-thread trainings get more done than one two-thread training after the
+other. Each call runs in a worker as ``call(share)``: ``share`` is an ``on_epoch`` callback that,
+once other workers have nothing left to do, gives their threads to this training from its next
+epoch on. A call's output is the call's own business (e.g. a train.log in its run folder);
+this process shows one bar over the calls and a line as each one ends.
+
+On an error or a signal here, the workers get SIGTERM (a training stops after its step) and the
+error is raised with the message given (e.g. that a selection cannot be resumed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import queue
+import signal
+import sys
+import threading
+import traceback
+from typing import Any, Callable
+
+from textclf.errors import TextclfError, TrainingError, TrainingInterrupted
+
+__all__ = ["worker_count", "side_by_side"]
+
+
+def worker_count(threads: int, calls: int) -> tuple[int, int]:
+    """How many processes for ``calls`` trainings on ``threads`` threads, and each one's threads:
+    one process per thread, up to one per call."""
+    workers = max(1, min(threads, calls))
+    return workers, max(1, threads // workers)
+
+
+def side_by_side(calls: list[Callable[[Callable[[dict], None]], Any]], names: list[str], workers: int, threads: int,
+                 progress: bool, desc: str, line: Callable[[int, Any], str], interrupted: str,
+                 order: list[int] | None = None) -> list[Any]:
+    """Each call's result, in the order of ``calls``, run in ``workers`` processes of ``threads``
+    torch threads each, started in ``order`` (indices; all in turn by default). ``names`` name the
+    calls in errors; ``line(i, result)`` is printed as call ``i`` ends; ``interrupted`` is what a
+    SIGTERM here says. A call that raises stops the rest (its error is raised here)."""
+    from tqdm import tqdm
+
+    order = list(range(len(calls))) if order is None else order
+    context = multiprocessing.get_context("spawn")
+    todo, done = context.Queue(), context.Queue()
+    for i in order:
+        todo.put((i, calls[i], names[i]))
+    idle = context.Value("i", 0)  # workers with nothing left to do: their threads go to the others
+    processes = [context.Process(target=_worker, args=(todo, done, threads, idle, workers), daemon=True)
+                 for _ in range(workers)]
+    for process in processes:
+        todo.put(None)  # (one stop mark a worker)
+        process.start()
+    results: list = [None] * len(calls)
+    try:
+        with _sigterm_raises(interrupted), tqdm(total=len(calls), desc=desc, unit="run", disable=not progress,
+                                                leave=False) as bar:
+            for _ in calls:
+                i, result, error = _next_done(done, processes, desc)
+                if error is not None:
+                    raise error
+                results[i] = result
+                bar.write(f"{desc}: {line(i, result)}", file=sys.stderr)
+                bar.update()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for channel in (todo, done):  # (calls never taken stay unsent: do not wait for them at exit)
+            channel.cancel_join_thread()
+            channel.close()
+    return results
+
+
+def _next_done(done, processes, desc: str) -> tuple:
+    while True:
+        try:
+            return done.get(timeout=0.5)
+        except queue.Empty:
+            if not any(p.is_alive() for p in processes):
+                raise TrainingError(f"{desc}: its worker processes ended before every run was done "
+                                    "(out of memory?)") from None
+
+
+def _worker(todo, done, threads: int, idle, workers: int) -> None:
+    """A worker process: run the calls it takes from ``todo`` until a stop mark; put
+    (index, result, None) or (index, None, error) on ``done``. After an interruption it stops."""
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the workers
+    torch.set_num_threads(threads)
+
+    def share(record: dict) -> None:  # (after each epoch: the busy workers split the idle ones' threads)
+        busy = max(1, workers - idle.value)
+        torch.set_num_threads(threads * workers // busy)
+
+    while (item := todo.get()) is not None:
+        i, call, name = item
+        torch.set_num_threads(threads)
+        try:
+            done.put((i, call(share), None))
+        except TrainingInterrupted as exc:
+            done.put((i, None, exc))
+            return
+        except BaseException as exc:  # (to the parent, picklable)
+            error = exc if isinstance(exc, TextclfError) else TrainingError(
+                f"{name} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+            done.put((i, None, error))
+    with idle.get_lock():
+        idle.value += 1
+
+
+@contextlib.contextmanager
+def _sigterm_raises(message: str):
+    """While the trainings run in other processes, SIGTERM stops this one as SIGINT does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise TrainingInterrupted(f"interrupted ({signal.Signals(signum).name}) {message}")
+
+    old = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
