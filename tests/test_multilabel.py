@@ -171,13 +171,16 @@ def multilabel_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("goemotions")
     goemotions_slices(folder, {"train": 2000, "dev": 400, "test": 400})
     config = folder / "config.yaml"
-    # No model named: the default selection, as on a user's own CSV (with smaller hash tables).
+    # No model named: the default selection, as on a user's own CSV (with smaller hash tables),
+    # keeping one model (the tests below export it; a multi-label ensemble is
+    # tests/training/test_selection_ensemble.py's).
     config.write_text(
         "name: ge\ntask: multilabel\noutput_dir: runs\nmodel: {buckets: 20000, char_buckets: 20000}\n"
         "data: {source: files, train: train.csv, val: dev.csv, test: test.csv, label_column: labels,"
         " unknown_labels: drop}\n"
         "preprocess: {max_seq_len: 40}\n"
-        "train: {epochs: 2, batch_size: 32, device: cpu, class_weights: balanced}\n", encoding="utf-8")
+        "train: {epochs: 2, batch_size: 32, device: cpu, class_weights: balanced, ensemble: false}\n",
+        encoding="utf-8")
     run = folder / "run"
     assert main(["train", "--config", str(config), "--run-dir", str(run), "--no-progress"]) == 0
     return folder, run

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 import textclf
-from conftest import sms_selection_config
+from conftest import goemotions_slices, sms_selection_config
 from textclf.artifact import ModelArtifact, load_members, save_ensemble
 from textclf.cli import main
 from textclf.config import config_from_dict, load_config
 from textclf.errors import CheckpointError, ConfigError
 from textclf.inference import Predictor
 from textclf.training import select
-from textclf.training.ensemble import greedy_ensemble, worth_keeping
+from textclf.training.ensemble import Decision, ensemble_score, greedy_ensemble, worth_keeping
 
 
 def _probabilities(column0: list[float]) -> np.ndarray:
@@ -36,6 +36,20 @@ def test_greedy_adds_the_candidate_that_raises_the_score_and_stops_when_none_doe
     # On the loss, a candidate surer of the right class keeps being added, up to the rounds.
     sure = _probabilities([0.99] * 10)
     assert greedy_ensemble({"a": a, "sure": sure}, labels, "a", "val_loss", rounds=3) == {"a": 1, "sure": 3}
+
+
+def test_a_multilabel_mean_is_scored_at_thresholds_tuned_for_it():
+    labels = np.array([[1, 0], [1, 0], [0, 1], [0, 1]] * 5)
+    # a knows label 0 and guesses at label 1; b the other way round; c knows nothing.
+    a = np.array([[0.9, 0.5], [0.8, 0.5], [0.1, 0.5], [0.2, 0.5]] * 5)
+    b = np.array([[0.5, 0.1], [0.5, 0.2], [0.5, 0.9], [0.5, 0.8]] * 5)
+    c = np.full((20, 2), 0.5)
+    decision = Decision("tune_per_class", allow_empty=True)
+    assert ensemble_score(a, labels, "val_f1_micro", decision) < 1.0
+    assert ensemble_score((a + b) / 2, labels, "val_f1_micro", decision) == 1.0
+    counts = greedy_ensemble({"a": a, "b": b, "c": c}, labels, "a", "val_f1_micro", decision=decision)
+    assert counts == {"a": 1, "b": 1}
+    assert ensemble_score((a + b) / 2, labels, "val_loss", decision) > ensemble_score(c, labels, "val_loss", decision)
 
 
 def test_an_ensemble_level_with_the_winner_is_kept_only_with_a_lower_calibrated_loss():
@@ -60,7 +74,7 @@ def sms(tmp_path):
 
 def _forced(monkeypatch, chosen: list[str]):
     """The selection's greedy step, made to keep the winner and ``chosen`` (twice each)."""
-    def fake(probabilities, labels, start, monitor):
+    def fake(probabilities, labels, start, monitor, **settings):
         assert set(chosen) <= set(probabilities) and start in probabilities
         return {start: 1, **{name: 2 for name in chosen if name != start}}
 
@@ -100,6 +114,10 @@ def test_a_kept_ensemble_is_one_checkpoint_of_calibrated_refit_members(sms, tmp_
     assert main(["evaluate", "--checkpoint", str(run.best_checkpoint), "--split", "test",
                  "--output", str(tmp_path / "ev")]) == 0
     assert abs(float(run.test_metrics["accuracy"]) - _accuracy(tmp_path / "ev")) < 1e-9
+    # ... every member counted (its own tokenization), not the first alone: the same loss.
+    assert float(run.test_metrics["loss"]) == pytest.approx(_metrics(tmp_path / "ev")["loss"], abs=1e-5)
+    with pytest.raises(ValueError, match="1 encoded inputs for 2 models"):
+        predictor.log_proba_encoded(predictor.encode(texts)[:1])
     from textclf.reporting.report import build_report
 
     markdown, _ = build_report(run.dir, explain_examples=1)
@@ -139,6 +157,28 @@ def test_on_two_threads_the_members_are_refit_side_by_side_as_they_are_in_turn(s
         assert side.test_metrics[key] == pytest.approx(runs[1].test_metrics[key], abs=1e-6)
 
 
+def test_a_multilabel_ensemble_decides_at_the_thresholds_tuned_for_its_mean(tmp_path, monkeypatch, capsys):
+    _forced(monkeypatch, ["linear"])
+    goemotions_slices(tmp_path, {"train": 600, "dev": 200, "test": 200})
+    config = {"name": "ge", "task": "multilabel", "output_dir": str(tmp_path / "runs"),
+              "model": {"buckets": 4000, "char_buckets": 4000},
+              "data": {"source": "files", "train": str(tmp_path / "train.csv"), "val": str(tmp_path / "dev.csv"),
+                       "test": str(tmp_path / "test.csv"), "label_column": "labels", "unknown_labels": "drop",
+                       "cache_dir": str(tmp_path / "cache")},
+              "preprocess": {"max_seq_len": 40},
+              "train": {"epochs": 2, "device": "cpu", "num_threads": 1, "threshold": "tune_mixed"}}
+    run = textclf.train(config, run_dir=tmp_path / "run")
+    with open(run.layout.leaderboard, newline="") as f:
+        assert next(csv.DictReader(f))["candidate"] == "ensemble"
+    artifacts, _ = load_members(run.best_checkpoint)
+    assert len(artifacts) == 2 and artifacts[0].thresholds == artifacts[1].thresholds  # the mean's, refit or not
+    assert set(run.results["refit"]["members"]) == set(run.results["ensemble"]["candidates"])
+    assert main(["evaluate", "--checkpoint", str(run.best_checkpoint), "--split", "test",
+                 "--output", str(tmp_path / "ev")]) == 0
+    assert "decision thresholds are the members' mean" in capsys.readouterr().out
+    assert _metrics(tmp_path / "ev")["f1_micro"] == pytest.approx(float(run.test_metrics["f1_micro"]), abs=1e-9)
+
+
 def test_model_candidates_restricts_the_selection_and_is_checked(sms, tmp_path):
     run = textclf.train({**sms, "model": {"candidates": ["linear"], "buckets": 4000},
                          "train": {**sms["train"], "refit": False}}, run_dir=tmp_path / "run")
@@ -150,10 +190,14 @@ def test_model_candidates_restricts_the_selection_and_is_checked(sms, tmp_path):
         config_from_dict({**sms, "model": {"name": "linear", "candidates": ["linear"]}})
 
 
-def _accuracy(folder) -> float:
+def _metrics(folder) -> dict:
     import json
 
-    return json.loads(next(folder.rglob("metrics.json")).read_text())["accuracy"]
+    return json.loads(next(folder.rglob("metrics.json")).read_text())
+
+
+def _accuracy(folder) -> float:
+    return _metrics(folder)["accuracy"]
 
 
 def test_train_ensemble_false_keeps_the_best_candidate_alone(sms, tmp_path, monkeypatch):

@@ -186,10 +186,11 @@ class TrainConfig(_Section):
     # model. A default selection (no model section) refits its winner unless this is set to false.
     # Under train.budget, a refit that would not end in the seconds left is skipped (and said so).
     refit: bool = False
-    # A config with no model section (multiclass): when a weighted mean of the candidates'
+    # A config with no model section: when a weighted mean of the candidates'
     # probabilities beats the best candidate alone on the monitored validation metric (members
     # added greedily, Caruana et al. 2004), keep that ensemble (one checkpoint file; each member
-    # refit as train.refit says). false: always keep the best single candidate.
+    # refit as train.refit says; multi-label: with thresholds tuned on validation for the mean).
+    # false: always keep the best single candidate.
     ensemble: bool = True
     # Batches of similar length: far less padding, same examples per epoch.
     bucket_by_length: bool = True

@@ -204,6 +204,9 @@ class Predictor:
         """(n, num_classes) scores: with one member, its own logits (divided by its temperature
         when ``calibrated``); with several, the members' weighted mean probabilities as scores (log
         for multiclass, logit for multilabel), usable wherever logits are."""
+        if len(encoded) != len(self.runners):  # (one encoding a member: zip would drop the rest)
+            raise ValueError(f"{len(encoded)} encoded inputs for {len(self.runners)} models: give one a model "
+                             "(Predictor.encode)")
         scaled = [a.temperature if calibrated else 1.0 for a in self.artifacts]
         if len(self.runners) == 1:
             logits = self.runners[0].logits(encoded[0], self.batch_size)

@@ -8,7 +8,9 @@ calibrated probabilities raise the monitored validation metric of the mean the m
 no candidate raises it. A candidate added twice counts twice. AutoGluon ends its fits the same way.
 
 When the mean has more than one distinct member it is what the run keeps (``train.ensemble``,
-on by default; multiclass; accuracy, macro-F1 or loss as ``train.monitor`` says):
+on by default; accuracy, micro- or macro-F1 or loss as ``train.monitor`` says; multi-label, each
+mean's thresholds are tuned on validation by ``train.threshold`` before it is scored, and the
+kept members all carry the mean's thresholds):
 
 1. each member's best checkpoint moves to ``checkpoints/members/<candidate>.ckpt`` with its own
    temperature (``train.calibration``: the one the selection fitted on validation to rank it);
@@ -32,19 +34,21 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from textclf.artifact import ModelArtifact, save_ensemble
 from textclf.config import Config
 from textclf.evaluation.metrics import cross_entropy
+from textclf.evaluation.thresholds import tune_thresholds
 from textclf.files import write_text
 from textclf.run_layout import RunLayout
+from textclf.task import get_task
 from textclf.text.prepare import PreparedData
 from textclf.training.side_by_side import side_by_side
 
-__all__ = ["GREEDY_ROUNDS", "Member", "greedy_ensemble", "ensemble_score", "level_within_noise", "worth_keeping",
+__all__ = ["GREEDY_ROUNDS", "Decision", "Member", "greedy_ensemble", "ensemble_score", "level_within_noise", "worth_keeping",
            "keep_ensemble", "refit_members"]
 
 # At most this many additions (with repeats) after the winner: weights in steps of 1/11 at the
@@ -52,12 +56,36 @@ __all__ = ["GREEDY_ROUNDS", "Member", "greedy_ensemble", "ensemble_score", "leve
 GREEDY_ROUNDS = 10
 
 
-def ensemble_score(probabilities: np.ndarray, labels: np.ndarray, monitor: str) -> float:
+@dataclass(frozen=True)
+class Decision:
+    """How a multi-label mean becomes labels: ``train.threshold`` (a probability, or tuned on
+    validation for the monitored F1) and ``train.allow_empty``, as a single run decides."""
+
+    threshold: Any
+    allow_empty: bool
+
+    def thresholds(self, probabilities: np.ndarray, labels: np.ndarray, monitor: str) -> np.ndarray:
+        objective = "f1_macro" if monitor == "val_f1_macro" else "f1_micro"
+        return tune_thresholds(probabilities, labels, self.threshold, objective, self.allow_empty)
+
+
+def ensemble_score(probabilities: np.ndarray, labels: np.ndarray, monitor: str,
+                   decision: Decision | None = None) -> float:
     """The monitored validation metric of (calibrated) ``probabilities``, larger is better (the
-    loss comes back negated)."""
+    loss comes back negated). Multi-label (``decision`` given): the thresholds are tuned on these
+    probabilities first, as each candidate's were on its own."""
     labels = np.asarray(labels)
     if monitor == "val_loss":
-        return -cross_entropy(np.log(np.clip(probabilities, 1e-12, None)), labels)
+        return -_loss(probabilities, labels, decision is not None)
+    if decision is not None:
+        from sklearn.metrics import f1_score
+
+        chosen = get_task("multilabel").decide(probabilities, decision.thresholds(probabilities, labels, monitor),
+                                               decision.allow_empty)
+        if monitor == "val_accuracy":  # (a multi-label record's accuracy is the subset accuracy)
+            return float((chosen == labels.astype(bool)).all(1).mean())
+        return float(f1_score(labels.astype(bool), chosen, average="macro" if monitor == "val_f1_macro" else "micro",
+                              zero_division=0))
     predicted = probabilities.argmax(1)
     if monitor == "val_f1_macro":
         from sklearn.metrics import f1_score
@@ -67,23 +95,33 @@ def ensemble_score(probabilities: np.ndarray, labels: np.ndarray, monitor: str) 
     return float((predicted == labels).mean())  # accuracy (multiclass micro-F1 is accuracy)
 
 
+def _loss(probabilities: np.ndarray, labels: np.ndarray, multilabel: bool) -> float:
+    """Log-loss of probabilities: cross-entropy, or multi-label the mean binary cross-entropy."""
+    if not multilabel:
+        return cross_entropy(np.log(np.clip(probabilities, 1e-12, None)), labels)
+    p = np.clip(probabilities.astype(np.float64), 1e-12, 1 - 1e-12)
+    y = np.asarray(labels, dtype=np.float64)
+    return float(-(y * np.log(p) + (1 - y) * np.log1p(-p)).mean())
+
+
 def greedy_ensemble(probabilities: dict[str, np.ndarray], labels: np.ndarray, start: str, monitor: str,
-                    rounds: int = GREEDY_ROUNDS) -> dict[str, int]:
+                    rounds: int = GREEDY_ROUNDS, decision: Decision | None = None) -> dict[str, int]:
     """How many times each candidate enters the mean (``start`` once at least): Caruana's greedy
     forward selection with replacement on the validation ``probabilities`` (calibrated, one
     (n, C) array a candidate). A step is taken only if it raises the score; among equal scores
-    the lower log-loss of the mean wins, then the earlier candidate."""
+    the lower log-loss of the mean wins, then the earlier candidate. Multi-label: ``decision``
+    (each mean's thresholds tuned before it is scored)."""
     labels = np.asarray(labels)
     counts = Counter({start: 1})
     total = probabilities[start].astype(np.float64)
-    best = ensemble_score(total, labels, monitor)
+    best = ensemble_score(total, labels, monitor, decision)
     for _ in range(rounds):
         n = sum(counts.values()) + 1
         trials = []
         for name, p in probabilities.items():
             mean = (total + p) / n
-            loss = cross_entropy(np.log(np.clip(mean, 1e-12, None)), labels)
-            trials.append((ensemble_score(mean, labels, monitor), -loss, name))
+            trials.append((ensemble_score(mean, labels, monitor, decision), -_loss(mean, labels, decision is not None),
+                           name))
         score, _, name = max(trials, key=lambda t: (t[0], t[1]))
         if score <= best:
             break
@@ -132,15 +170,20 @@ def _member_path(run: RunLayout, name: str) -> Path:
     return run.checkpoints / "members" / f"{name}.ckpt"
 
 
-def keep_ensemble(run: RunLayout, members: list[Member], checkpoints: dict[str, Path]) -> None:
+def keep_ensemble(run: RunLayout, members: list[Member], checkpoints: dict[str, Path],
+                  thresholds: np.ndarray | None = None) -> None:
     """Move each member's best checkpoint (``checkpoints``: by name) under ``checkpoints/members/``
-    with its temperature, and write the run's best checkpoint as the ensemble of them."""
+    with its temperature, and write the run's best checkpoint as the ensemble of them.
+    Multi-label: every member carries ``thresholds``, those tuned on validation for the mean (the
+    Predictor cuts an ensemble's mean at its members' mean thresholds; a refit keeps them)."""
     artifacts = []
     for member in members:
         source = Path(checkpoints[member.name])
         artifact = ModelArtifact.load(source)
         if member.temperature is not None:
             artifact.temperature = member.temperature
+        if thresholds is not None:
+            artifact.thresholds = [float(t) for t in thresholds]
         path = _member_path(run, member.name)
         path.parent.mkdir(parents=True, exist_ok=True)
         artifacts.append(artifact)

@@ -54,22 +54,24 @@ def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_scor
 
 def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, run: RunLayout, best_epoch: int,
                  best_score: float, history: list[dict], refit: Callable[[], dict] | None = None,
-                 members: list[str] | None = None) -> TrainResult:
+                 members: list[str] | None = None, member_data: list[PreparedData] | None = None) -> TrainResult:
     """``final_evaluation`` of a run whose set-up is gone (the default selection's winner).
     ``refit`` (``refit.refit_run`` bound to the run) replaces the best checkpoint by the model
     trained on train + val once val is evaluated, and returns what it did. ``members``: the
-    candidates of an ensemble checkpoint, named in results.json."""
+    candidates of an ensemble checkpoint, named in results.json; ``member_data``: each one's
+    encoded data, in the same order (members may tokenize differently)."""
     task = get_task(config.task)
+    data = member_data or [prepared]
     predictor = _predictor(config, prepared, device, run)
     if config.train.calibration == "temperature" and not task.multilabel and len(predictor) == 1:
         calibrate(predictor, prepared.splits["val"])  # (an ensemble's members were calibrated one by one)
-    results = {"val": evaluate_encoded(predictor, [prepared.splits["val"]], run.evaluation("val"),
+    results = {"val": evaluate_encoded(predictor, [d.splits["val"] for d in data], run.evaluation("val"),
                                        subject=f"val, epoch {best_epoch}")}
     refitted = refit() if refit is not None else None
     done = refitted is not None and "skipped" not in refitted
     if done:
         predictor = _predictor(config, prepared, device, run)
-    results["test"] = evaluate_encoded(predictor, [prepared.splits["test"]], run.evaluation("test"),
+    results["test"] = evaluate_encoded(predictor, [d.splits["test"] for d in data], run.evaluation("test"),
                                        subject=f"test, epoch {best_epoch}" + (", refit on train + val" if done else ""))
     summary = {
         "best_epoch": best_epoch,

@@ -55,8 +55,8 @@ from textclf.run_layout import RunLayout
 from textclf.runtime import resolve_device
 from textclf.text.prepare import PreparedData, prepare_data
 from textclf.training.final import TrainResult, evaluate_run
-from textclf.training.ensemble import (Member, ensemble_score, greedy_ensemble, keep_ensemble, level_within_noise,
-                                      refit_members, worth_keeping)
+from textclf.training.ensemble import (Decision, Member, ensemble_score, greedy_ensemble, keep_ensemble,
+                                      level_within_noise, refit_members, worth_keeping)
 from textclf.training.refit import refit_run
 from textclf.training.run_dir import create_run_dir
 from textclf.training.side_by_side import side_by_side, worker_count
@@ -113,7 +113,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
                                 + "; ".join(f"{r['candidate']}: {r['status']}" for r in rows) + ")")
         winner = _rank(rows, monitor)
         by_name = {job.name: job for job in jobs}
-        members = _ensemble(rows, winner, monitor, config, by_name, results)
+        members, thresholds = _ensemble(rows, winner, monitor, config, by_name, results)
         rows.sort(key=lambda r: r.get("rank", len(rows) + 1))  # best first, the untrained last
         _write_leaderboard(run, rows)
         print(_leaderboard_text(rows), file=sys.stderr, flush=True)
@@ -122,7 +122,8 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         _promote(run, result.run_dir, [r.run_dir for name, r in results.items() if name not in kept | {winner}])
         if members:
             keep_ensemble(run, members, {m.name: (run.best_checkpoint if m.name == winner else
-                                                  RunLayout(results[m.name].run_dir).best_checkpoint) for m in members})
+                                                  RunLayout(results[m.name].run_dir).best_checkpoint) for m in members},
+                          thresholds)
             _ensemble_config(run, config, winner, [m.name for m in members])
     except BaseException:
         shutil.rmtree(run.root, ignore_errors=True)  # the candidates write no last.ckpt: nothing to resume
@@ -147,34 +148,38 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
             refit()
         return TrainResult(run.root, result.best_epoch, result.best_score, result.history)
     return evaluate_run(cand_config, prepared, resolve_device(cand_config.train.device), run, result.best_epoch,
-                        result.best_score, result.history, refit, [m.name for m in members])
+                        result.best_score, result.history, refit, [m.name for m in members],
+                        [m.prepared for m in members])
 
 
 def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs: dict[str, "_Job"],
-              results: dict[str, TrainResult]) -> list[Member]:
+              results: dict[str, TrainResult]) -> tuple[list[Member], np.ndarray | None]:
     """The ensemble's members when a greedy ensemble of the trained candidates beats the winner
-    on validation (``training/ensemble.py``), with a leaderboard row for it ranked first; else
-    nothing. Multiclass only, under ``train.ensemble``. On accuracy the ensemble is judged against
+    on validation (``training/ensemble.py``), with a leaderboard row for it ranked first, and,
+    multi-label, the thresholds tuned on validation for their mean; else nothing. Under
+    ``train.ensemble``. On accuracy the ensemble is judged against
     the winner as the candidates are against each other (``_rank``): an ensemble ahead by no more
     than the noise of the paired difference is level with the winner, and then it is kept only if
     its calibrated validation loss is lower."""
     probabilities = {r["candidate"]: r["_probabilities"] for r in rows if "_probabilities" in r}
     if not config.train.ensemble or len(probabilities) < 2 or winner not in probabilities:
-        return []
+        return [], None
     labels = jobs[winner].prepared.splits["val"].labels
-    counts = greedy_ensemble(probabilities, labels, winner, monitor)
+    decision = Decision(config.train.threshold, config.train.allow_empty) if config.task == "multilabel" else None
+    counts = greedy_ensemble(probabilities, labels, winner, monitor, decision=decision)
     if len(counts) < 2:
-        return []
+        return [], None
     fitted = {r["candidate"]: r["_temperature"] for r in rows if "_temperature" in r}
     calibrated = config.train.calibration == "temperature"
     members = [Member(name, counts[name], jobs[name].config, jobs[name].prepared, results[name].best_epoch,
-                      results[name].history, fitted[name] if calibrated else None)
+                      results[name].history, fitted.get(name) if calibrated else None)
                for name in sorted(counts, key=lambda n: (n != winner, -counts[n]))]
     mean = sum(probabilities[m.name] * m.count for m in members) / sum(m.count for m in members)
-    score, loss = ensemble_score(mean, labels, monitor), -ensemble_score(mean, labels, "val_loss")
+    score = ensemble_score(mean, labels, monitor, decision)
+    loss = -ensemble_score(mean, labels, "val_loss", decision)
     lead = next(r for r in rows if r["candidate"] == winner)
     if not worth_keeping(mean, labels, monitor, lead.get("_correct"), lead["val_loss"]):
-        return []
+        return [], None
     for row in rows:
         if "rank" in row:
             row["rank"] += 1
@@ -182,7 +187,7 @@ def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs:
                  "monitor": monitor, "val_score": -score if monitor == "val_loss" else score,
                  "val_loss": loss,
                  "status": f"kept: a weighted mean of the candidates, better on validation than {winner} alone"})
-    return members
+    return members, None if decision is None else decision.thresholds(mean, labels, monitor)
 
 
 def _ensemble_config(run: RunLayout, config: Config, winner: str, names: list[str]) -> None:
@@ -293,18 +298,18 @@ def _preprocessing(config: Config) -> str:
 
 
 def _validation(result: TrainResult, config: Config, prepared: PreparedData) -> tuple[float, dict]:
-    """The best checkpoint's validation loss and, multiclass, the leaderboard's private fields:
-    which validation documents it gets right (``_correct``), its temperature (``_temperature``)
-    and its probabilities as the ensemble would average them (``_probabilities``: calibrated
-    unless ``train.calibration`` is none). The multiclass loss is taken after temperature
+    """The best checkpoint's validation loss and the leaderboard's private fields: its
+    probabilities as the ensemble would average them (``_probabilities``: multiclass, calibrated
+    unless ``train.calibration`` is none) and, multiclass, which validation documents it gets
+    right (``_correct``) and its temperature (``_temperature``). The multiclass loss is taken after temperature
     scaling: label smoothing makes a model's probabilities less confident whatever its accuracy,
     and that must not decide between candidates."""
     best = result.history[result.best_epoch - 1]["val/loss"]
-    if config.task != "multiclass":
-        return best, {}
     val = prepared.splits["val"]
     predictor = Predictor.load(RunLayout(result.run_dir).best_checkpoint, batch_size=config.train.eval_batch_size)
     logits = predictor.log_proba_encoded([val], calibrated=False)
+    if config.task != "multiclass":  # (multi-label: the sigmoids as they are, for the ensemble)
+        return best, {"_probabilities": predictor.task_.probabilities(logits).astype(np.float32)}
     temperature = fit_temperature(logits, val.labels)
     scaled = logits / temperature
     calibrated = config.train.calibration == "temperature"
