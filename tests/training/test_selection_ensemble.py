@@ -63,6 +63,13 @@ def test_an_ensemble_level_with_the_winner_is_kept_only_with_a_lower_calibrated_
     # Clearly ahead (10 documents more, 10 discordant): kept whatever the loss.
     ahead = _probabilities([0.6] * 100)
     assert worth_keeping(ahead, labels, "val_accuracy", winner_correct, winner_loss=0.0)
+    # Multi-label: not below the winner on micro- or macro-F1 (at thresholds tuned for the monitor).
+    decision = Decision("tune_global", allow_empty=True)
+    truth = np.array([[1, 0]] * 8 + [[0, 1]] * 2)
+    winner = np.array([[0.9, 0.1]] * 8 + [[0.1, 0.9]] * 2)  # every label right
+    common = np.array([[0.9, 0.1]] * 8 + [[0.9, 0.1]] * 2)  # the rare label given up
+    assert not worth_keeping(common, truth, "val_f1_micro", None, 0.0, decision, winner)
+    assert worth_keeping(winner, truth, "val_f1_micro", None, 0.0, decision, common)
     # Other monitors: the greedy step's own gain decides.
     assert worth_keeping(ahead_by_one, labels, "val_f1_macro", winner_correct, winner_loss=0.0)
 
@@ -72,13 +79,16 @@ def sms(tmp_path):
     return sms_selection_config(tmp_path, per_class=120, buckets=4000, num_threads=1)
 
 
-def _forced(monkeypatch, chosen: list[str]):
-    """The selection's greedy step, made to keep the winner and ``chosen`` (twice each)."""
+def _forced(monkeypatch, chosen: list[str], guard: bool = True):
+    """The selection's greedy step, made to keep the winner and ``chosen`` (twice each); without
+    ``guard``, the ensemble is kept whatever ``worth_keeping`` would say."""
     def fake(probabilities, labels, start, monitor, **settings):
         assert set(chosen) <= set(probabilities) and start in probabilities
         return {start: 1, **{name: 2 for name in chosen if name != start}}
 
     monkeypatch.setattr(select, "greedy_ensemble", fake)
+    if not guard:
+        monkeypatch.setattr(select, "worth_keeping", lambda *args: True)
 
 
 def test_a_kept_ensemble_is_one_checkpoint_of_calibrated_refit_members(sms, tmp_path, monkeypatch, capsys):
@@ -158,7 +168,7 @@ def test_on_two_threads_the_members_are_refit_side_by_side_as_they_are_in_turn(s
 
 
 def test_a_multilabel_ensemble_decides_at_the_thresholds_tuned_for_its_mean(tmp_path, monkeypatch, capsys):
-    _forced(monkeypatch, ["linear"])
+    _forced(monkeypatch, ["linear"], guard=False)
     goemotions_slices(tmp_path, {"train": 600, "dev": 200, "test": 200})
     config = {"name": "ge", "task": "multilabel", "output_dir": str(tmp_path / "runs"),
               "model": {"buckets": 4000, "char_buckets": 4000},

@@ -48,8 +48,8 @@ from textclf.task import get_task
 from textclf.text.prepare import PreparedData
 from textclf.training.side_by_side import side_by_side
 
-__all__ = ["GREEDY_ROUNDS", "Decision", "Member", "greedy_ensemble", "ensemble_score", "level_within_noise", "worth_keeping",
-           "keep_ensemble", "refit_members"]
+__all__ = ["GREEDY_ROUNDS", "Decision", "Member", "greedy_ensemble", "ensemble_score", "f1_scores",
+           "level_within_noise", "worth_keeping", "keep_ensemble", "refit_members"]
 
 # At most this many additions (with repeats) after the winner: weights in steps of 1/11 at the
 # finest, and a bound on how far a small validation split can be fitted.
@@ -93,6 +93,17 @@ def ensemble_score(probabilities: np.ndarray, labels: np.ndarray, monitor: str,
         return float(f1_score(labels, predicted, average="macro", labels=np.arange(probabilities.shape[1]),
                               zero_division=0))
     return float((predicted == labels).mean())  # accuracy (multiclass micro-F1 is accuracy)
+
+
+def f1_scores(probabilities: np.ndarray, labels: np.ndarray, monitor: str, decision: Decision) -> tuple[float, float]:
+    """Multi-label (micro-F1, macro-F1) of ``probabilities`` at the thresholds ``decision`` tunes
+    on them for ``monitor``."""
+    from sklearn.metrics import f1_score
+
+    truth = np.asarray(labels).astype(bool)
+    chosen = get_task("multilabel").decide(probabilities, decision.thresholds(probabilities, truth, monitor),
+                                           decision.allow_empty)
+    return tuple(float(f1_score(truth, chosen, average=a, zero_division=0)) for a in ("micro", "macro"))
 
 
 def _loss(probabilities: np.ndarray, labels: np.ndarray, multilabel: bool) -> float:
@@ -139,12 +150,20 @@ def level_within_noise(best: np.ndarray, other: np.ndarray) -> bool:
 
 
 def worth_keeping(mean: np.ndarray, labels: np.ndarray, monitor: str, winner_correct: np.ndarray | None,
-                  winner_loss: float) -> bool:
+                  winner_loss: float, decision: Decision | None = None,
+                  winner_probabilities: np.ndarray | None = None) -> bool:
     """Whether the greedy ensemble's validation probabilities ``mean`` should replace the winner:
     on accuracy, as candidates are ranked (``select._rank``), a gain within the noise of the
     paired difference is level, and then only a lower calibrated loss keeps the ensemble (on
     SMS spam, one message of 558 otherwise kept a mean with a worse loss, and it was behind on
-    test). On the other monitors the greedy step's strict gain decides."""
+    test). Multi-label (``decision``), the ensemble must not be below the winner
+    (``winner_probabilities``) on micro- or macro-F1, each at the thresholds tuned for the
+    monitored metric: rare labels are what a mean tuned for micro-F1 can give up (on GoEmotions it
+    gained 1.5 points of micro-F1 on test and lost 1.9 of macro-F1). On the other monitors the
+    greedy step's strict gain decides."""
+    if decision is not None and winner_probabilities is not None:
+        ours, theirs = (f1_scores(p, labels, monitor, decision) for p in (mean, winner_probabilities))
+        return all(a >= b for a, b in zip(ours, theirs))
     if monitor not in ("val_accuracy", "val_f1_micro") or winner_correct is None:
         return True
     correct = mean.argmax(1) == np.asarray(labels)

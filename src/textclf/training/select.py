@@ -178,7 +178,8 @@ def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs:
     score = ensemble_score(mean, labels, monitor, decision)
     loss = -ensemble_score(mean, labels, "val_loss", decision)
     lead = next(r for r in rows if r["candidate"] == winner)
-    if not worth_keeping(mean, labels, monitor, lead.get("_correct"), lead["val_loss"]):
+    if not worth_keeping(mean, labels, monitor, lead.get("_correct"), lead["val_loss"], decision,
+                         probabilities[winner]):
         return [], None
     for row in rows:
         if "rank" in row:
