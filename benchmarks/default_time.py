@@ -92,6 +92,7 @@ def main() -> int:
                                 "--set", f"train.num_threads={args.threads}"], env)
             results = json.loads((run_dir / "results.json").read_text())
             winner = peers.winner(run_dir).get("winner", "?")
+            profile = _profile(ours_s, results, run_dir)
         rows.append({"repeat": repeat + 1, "script_s": script_s, "script_accuracy": 100 * script_accuracy,
                      "ours_s": ours_s, "ours_accuracy": 100 * results["test_accuracy"], "winner": winner,
                      "ratio": ours_s / script_s})
@@ -103,13 +104,42 @@ def main() -> int:
                                   ("ours_accuracy", "default test acc %", ".2f"), ("winner", "winner", ""),
                                   ("ratio", "default / script", ".1f")])
     print(table)
+    profile_table = markdown_table(profile, [("phase", "phase of the default's last repeat", ""),
+                                             ("seconds", "seconds", ".1f"), ("share", "share %", ".0f"),
+                                             ("detail", "detail", "")])
+    print(profile_table)
     if args.write:
         write_section("default-time", "The whole default against a TF-IDF + LinearSVC script, as processes",
                       "20 Newsgroups bydate (11,314 training posts, 7,532 test posts), each as a fresh "
                       "process timed from start to exit: the script reads the archive, fits TF-IDF + LinearSVC "
                       "and scores test; the default reads, tokenizes, selects on val, refits its winner on "
-                      "train + val and evaluates val and test with its reports.\n\n" + table)
+                      "train + val and evaluates val and test with its reports.\n\n" + table
+                      + "\n\nWhere the default's time goes (its run's results.json `timing` and leaderboard.csv; "
+                      "candidates and refits run two at a time, so their seconds add up to more than the "
+                      "phase's):\n\n" + profile_table)
     return 0
+
+
+def _profile(total: float, results: dict, run_dir: Path) -> list[dict]:
+    """The default's process seconds by phase: start-up (imports, config: what the run's own
+    timing does not cover), reading and tokenizing, the selection (each candidate's seconds), the
+    refit (each member's) and the final evaluation."""
+    import csv
+
+    timing = results["timing"]
+    with open(run_dir / "leaderboard.csv", encoding="utf-8") as f:
+        candidates = [r for r in csv.DictReader(f) if r["seconds"]]
+    refit = results.get("refit", {})
+    members = refit.get("members", {"winner": refit} if "seconds" in refit else {})
+    phases = [("start-up: imports, config, process exit", total - sum(timing.values()), ""),
+              ("reading and tokenizing", timing["prepare_s"], ""),
+              ("selection", timing["selection_s"],
+               ", ".join(f"{r['candidate']} {float(r['seconds']):.1f} s" for r in candidates)),
+              ("refit on train + val", timing["refit_s"],
+               ", ".join(f"{name} {r['seconds']:.1f} s" for name, r in members.items() if "seconds" in r)),
+              ("evaluation of val and test, reports", timing["evaluation_s"], "")]
+    return [{"phase": name, "seconds": seconds, "share": 100 * seconds / total, "detail": detail}
+            for name, seconds, detail in phases]
 
 
 if __name__ == "__main__":

@@ -119,6 +119,8 @@ def test_a_kept_ensemble_is_one_checkpoint_of_calibrated_refit_members(sms, tmp_
     assert not (run.layout.checkpoints / "members").exists()
     assert not (run.layout.candidates / "linear" / "checkpoints").exists()
     assert run.results["ensemble"]["weights"] == pytest.approx([1 / 3, 2 / 3])
+    timing = run.results["timing"]  # where the run's time went
+    assert set(timing) == {"prepare_s", "selection_s", "refit_s", "evaluation_s"} and min(timing.values()) > 0
     assert run.results["ensemble"]["candidates"] == [winner, "linear"]
     # evaluate reads it as the run's final evaluation did.
     assert main(["evaluate", "--checkpoint", str(run.best_checkpoint), "--split", "test",

@@ -10,6 +10,7 @@ its val evaluation and before the test one.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -54,12 +55,16 @@ def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_scor
 
 def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, run: RunLayout, best_epoch: int,
                  best_score: float, history: list[dict], refit: Callable[[], dict] | None = None,
-                 members: list[str] | None = None, member_data: list[PreparedData] | None = None) -> TrainResult:
+                 members: list[str] | None = None, member_data: list[PreparedData] | None = None,
+                 timing: dict[str, float] | None = None) -> TrainResult:
     """``final_evaluation`` of a run whose set-up is gone (the default selection's winner).
     ``refit`` (``refit.refit_run`` bound to the run) replaces the best checkpoint by the model
     trained on train + val once val is evaluated, and returns what it did. ``members``: the
     candidates of an ensemble checkpoint, named in results.json; ``member_data``: each one's
-    encoded data, in the same order (members may tokenize differently)."""
+    encoded data, in the same order (members may tokenize differently). ``timing``: seconds the
+    run spent before this (``prepare_s``, ``selection_s``), completed with ``refit_s`` and
+    ``evaluation_s`` into results.json's ``timing``."""
+    started = time.perf_counter()
     task = get_task(config.task)
     data = member_data or [prepared]
     predictor = _predictor(config, prepared, device, run)
@@ -67,7 +72,9 @@ def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, r
         calibrate(predictor, prepared.splits["val"])  # (an ensemble's members were calibrated one by one)
     results = {"val": evaluate_encoded(predictor, [d.splits["val"] for d in data], run.evaluation("val"),
                                        subject=f"val, epoch {best_epoch}")}
+    refit_started = time.perf_counter()
     refitted = refit() if refit is not None else None
+    refit_s = time.perf_counter() - refit_started
     done = refitted is not None and "skipped" not in refitted
     if done:
         predictor = _predictor(config, prepared, device, run)
@@ -87,6 +94,9 @@ def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, r
         **({"refit": refitted} if refitted else {}),
         **{f"{k}_{m}": results[k][m] for k in results for m in _SUMMARY[task.name] if m in results[k]},
     }
+    if timing is not None:
+        summary["timing"] = {**timing, "refit_s": refit_s,
+                             "evaluation_s": time.perf_counter() - started - refit_s}
     write_json(run.results, summary)
     plot_training_curves(history, best_epoch, run.training_curves)
     return TrainResult(run.root, best_epoch, float(best_score), history, results["val"], results["test"])

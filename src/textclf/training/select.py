@@ -85,10 +85,13 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     candidates = [c for c in CANDIDATES if config.model.candidates is None or c.name in config.model.candidates]
     configs = [candidate_config(config, c) for c in candidates]  # every one checked before anything runs
     keys = [_preprocessing(c) for c in configs]
+    started = time.perf_counter()
     prepared_by = {}  # the data once per preprocessing (tokenizer), read before the run folder exists
     for key, cand_config in zip(keys, configs):
         if key not in prepared_by:
             prepared_by[key] = prepare_data(cand_config)
+    timing = {"prepare_s": time.perf_counter() - started}  # (where the run's time went: results.json)
+    started = time.perf_counter()
     run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir))
     budget = config.train.budget
     ends = None if budget is None else time.time() + budget
@@ -128,6 +131,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     except BaseException:
         shutil.rmtree(run.root, ignore_errors=True)  # the candidates write no last.ckpt: nothing to resume
         raise
+    timing["selection_s"] = time.perf_counter() - started
     cand_config, prepared = by_name[winner].config, by_name[winner].prepared
     if not members:
         print(f"default selection: {winner} wins on validation ({monitor} {result.best_score:.4f}); "
@@ -149,7 +153,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         return TrainResult(run.root, result.best_epoch, result.best_score, result.history)
     return evaluate_run(cand_config, prepared, resolve_device(cand_config.train.device), run, result.best_epoch,
                         result.best_score, result.history, refit, [m.name for m in members],
-                        [m.prepared for m in members])
+                        [m.prepared for m in members], timing)
 
 
 def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs: dict[str, "_Job"],
