@@ -10,7 +10,11 @@ whose queue holds at most ``--overload-queue`` texts, with requests of ``--overl
 (so that this client can offer 10x); the table gives the share answered 503 and the latency of
 the accepted ones.
 
-    TEXTCLF_DATA=../shared/data python benchmarks/serve_load.py [--write]
+    TEXTCLF_DATA=../shared/data python benchmarks/serve_load.py [--no-locust] [--write]
+
+With locust installed (the bench extra), 64 locust users (gevent, ``benchmarks/serve_locustfile.py``)
+load the server again, once as one process and once as ``--workers 2``: a load generator that
+costs the shared cores far less per request than the asyncio loop above.
 """
 
 from __future__ import annotations
@@ -108,12 +112,43 @@ async def _open_loop(url: str, texts: list[str], rate: float, seconds: float, pe
             "accepted_p99_ms": float(np.percentile(accepted, 99)) if len(accepted) else None}
 
 
+def _locust_rows(checkpoint: Path, texts: list[str], seconds: float) -> list[dict]:
+    """64 locust users, one SMS a request, against 1 and 2 server processes: requests/s, p50,
+    p99 and failures from locust's own statistics (its aggregated row)."""
+    import csv
+    import json
+    import os
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "texts.json"
+        source.write_text(json.dumps(texts), encoding="utf-8")
+        for workers in (1, 2):
+            with _server(checkpoint, "--workers", str(workers)) as url:
+                print(f"locust, 64 users, {workers} server process(es) ...", file=sys.stderr, flush=True)
+                prefix = Path(tmp) / f"w{workers}"
+                subprocess.run(["locust", "-f", str(Path(__file__).with_name("serve_locustfile.py")), "--headless",
+                                "-u", "64", "-r", "64", "--run-time", f"{seconds:g}s", "--host", url,
+                                "--csv", str(prefix), "--only-summary", "--stop-timeout", "5", "--loglevel", "ERROR"],
+                               env={**os.environ, "SERVE_LOAD_TEXTS": str(source)}, check=False,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                with open(f"{prefix}_stats.csv", encoding="utf-8") as f:
+                    total = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
+            rows.append({"workers": workers, "clients": 64, "requests": int(total["Request Count"]),
+                         "requests_per_s": float(total["Requests/s"]), "p50_ms": float(total["50%"]),
+                         "p99_ms": float(total["99%"]), "errors": int(total["Failure Count"])})
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per closed-loop row")
     parser.add_argument("--overload-seconds", type=float, default=5.0)
     parser.add_argument("--overload-queue", type=int, default=256)
     parser.add_argument("--overload-texts", type=int, default=64, help="texts per request under overload")
+    parser.add_argument("--locust", action=argparse.BooleanOptionalAction, default=True,
+                        help="also load the server with locust (the bench extra), 64 users, 1 and 2 server processes")
+    parser.add_argument("--locust-seconds", type=float, default=20.0, help="seconds of each locust row")
     parser.add_argument("--write", action="store_true", help="replace the serve-load section of RESULTS.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,6 +172,7 @@ def main() -> int:
             capacity = asyncio.run(_closed_loop(url, texts, 8, 200, size))["requests_per_s"]
             over = asyncio.run(_open_loop(url, texts, 10 * capacity, args.overload_seconds, size))
             healthy = httpx.get(f"{url}/health").status_code == 200
+        locust_rows = _locust_rows(run.best_checkpoint, texts, args.locust_seconds) if args.locust else []
     table = markdown_table(rows, [
         ("batching", "micro-batching", ""), ("clients", "clients", "d"), ("requests_per_s", "requests/s", ",.0f"),
         ("p50_ms", "p50 ms", ".1f"), ("p99_ms", "p99 ms", ".1f"), ("errors", "non-200", "d"),
@@ -152,6 +188,13 @@ def main() -> int:
             f"\n\nOverload: requests of {args.overload_texts} texts; capacity measured with 8 clients, then "
             f"an open loop at 10x that rate for {args.overload_seconds:g} s; the server holds at most "
             f"{args.overload_queue} texts (queued or in the model).\n\n" + overload)
+    if locust_rows:
+        body += ("\n\nThe same one-SMS requests from locust (`locust -f benchmarks/serve_locustfile.py "
+                 f"--headless`: 64 users in gevent, {args.locust_seconds:g} s a row), against one server process "
+                 "and against `--workers 2`:\n\n" + markdown_table(locust_rows, [
+                     ("workers", "server processes", "d"), ("clients", "clients", "d"),
+                     ("requests", "requests", ",d"), ("requests_per_s", "requests/s", ",.0f"),
+                     ("p50_ms", "p50 ms", ".0f"), ("p99_ms", "p99 ms", ".0f"), ("errors", "failures", "d")]))
     print(body)
     if args.write:
         write_section("serve-load", "Serving: throughput, latency and overload", body)

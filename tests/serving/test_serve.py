@@ -160,6 +160,23 @@ def test_64_concurrent_clients_get_answers_and_the_server_stays_healthy(best):
         assert httpx.get(f"{url}/health").status_code == 200
 
 
+def test_two_worker_processes_answer_as_predict_does_and_stop_on_sigterm(best, tmp_path):
+    expected = _predicted_by_the_command(best, tmp_path)
+    with serving(best, "--workers", "2", timeout=120) as (url, process):
+        with httpx.Client(limits=httpx.Limits(max_connections=8)) as client:
+            def ask(i):
+                r = client.post(f"{url}/predict", json={"texts": TEXTS}, timeout=60)
+                return r.status_code, [p["label"] for p in r.json()["predictions"]]
+
+            with ThreadPoolExecutor(8) as pool:
+                answers = list(pool.map(ask, range(32)))
+        assert answers == [(200, expected)] * 32
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        printed = process.stdout.read()
+    assert "in 2 processes" in printed and "Traceback" not in printed
+
+
 def test_overload_is_answered_503_with_retry_after_and_in_flight_requests_finish_on_sigterm(best):
     # One text per model call and at most 1,040 texts in the server: while a 1,024-text request
     # runs, a burst of 8-text requests finds room for two, and the rest are refused at once.

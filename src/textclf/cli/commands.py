@@ -5,6 +5,7 @@ function, print the result. The arguments are ``cli/parser.py``'s; errors are ra
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -223,11 +224,23 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_batch_texts=args.max_batch_texts, max_wait_ms=args.max_wait_ms,
         max_queue_texts=args.max_queue_texts, batching=not args.no_batching,
     )
-    app = create_app(predictor, settings, args.model_name)
     name = args.model_name or predictor.artifact.config.get("name") or "textclf"
-    print(f"serving {predictor} on http://{args.host}:{args.port} (docs at /docs; Open Inference Protocol "
-          f"as model {name!r} at /v2/models/{name})", flush=True)
+    workers = "" if args.workers == 1 else f" in {args.workers} processes"
+    print(f"serving {predictor} on http://{args.host}:{args.port}{workers} (docs at /docs; Open Inference "
+          f"Protocol as model {name!r} at /v2/models/{name})", flush=True)
     # uvicorn stops accepting on SIGTERM/SIGINT and lets in-flight requests finish.
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=True,
-                timeout_graceful_shutdown=30)
+    common = dict(host=args.host, port=args.port, log_level=args.log_level, access_log=True,
+                  timeout_graceful_shutdown=30)
+    if args.workers == 1:
+        uvicorn.run(create_app(predictor, settings, args.model_name), **common)
+        return 0
+    import torch
+
+    from textclf.serving.workers import worker_environment
+
+    del predictor  # (checked above; each worker loads its own)
+    threads = max(1, torch.get_num_threads() // args.workers)
+    os.environ.update(worker_environment(args.checkpoint, args.device, args.batch_size, settings,
+                                         args.model_name, threads))
+    uvicorn.run("textclf.serving.workers:worker_app", factory=True, workers=args.workers, **common)
     return 0

@@ -253,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-text-chars", type=_positive, default=100_000, help="characters per text (more: 422)")
     p.add_argument("--max-body-bytes", type=_positive, default=10 * 1024 * 1024, help="request body size (more: 413)")
     p.add_argument("--no-batching", action="store_true", help="one request per model call")
+    p.add_argument("--workers", type=_positive, default=1, help="server processes sharing the port, each with "
+                   "its own model and max(1, threads // N) torch threads (default 1)")
     p.add_argument("--model-name", type=_model_name, help="the model's name under the Open Inference Protocol "
                    "(/v2/models/NAME; default: the config's name)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
