@@ -75,7 +75,11 @@ def apply_default_recipe(raw: dict) -> None:
 SELECTION_TRAIN: dict[str, Any] = {"epochs": 40, "early_stopping_patience": 2, "min_steps": None, "refit": True}
 
 _WORDS = {"ngrams": 2, "buckets": 200000}
-_SVM = {"name": "linear", "solver": "svm", "C": 1.0}
+# C: each value fitted, the best on val kept (ties: the smaller). Character n-grams and short
+# texts want more regularisation than liblinear's C = 1 (on GoEmotions sentiment linear_chars'
+# val accuracy was 0.659 at C = 1, 0.681 at 0.3, 0.689 at 0.1), long posts less (bydate: C = 1);
+# more regularised fits also converge faster (benchmarks/candidate_settings.py).
+_SVM = {"name": "linear", "solver": "svm", "C": [0.1, 0.3, 1.0]}
 _CHARS = {"minn": 2, "maxn": 5, "char_buckets": 200000}
 _BAG = {**DEFAULT_RECIPE["model"], **_WORDS}
 
@@ -96,7 +100,7 @@ class Candidate:
 
 # Trained in this order (cheapest first), on the same split.
 # - linear: one weight per feature per class on sublinear TF-IDF word uni+bigrams (models/linear.py),
-#   the hypothesis class of TF-IDF + LinearSVC, fitted by its solver (liblinear, one pass, C = 1):
+#   the hypothesis class of TF-IDF + LinearSVC, fitted by its solver (liblinear, one pass, C chosen on val):
 #   every class keeps weights of its own, which many rare classes need. On validation it was ahead
 #   of the same model trained by the epoch loop on most sets, in a fraction of the time
 #   (docs/architecture.md; benchmarks/candidate_settings.py).
