@@ -24,8 +24,6 @@ kept members all carry the mean's thresholds):
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import shutil
 import sys
@@ -42,11 +40,10 @@ from textclf.artifact import ModelArtifact, save_ensemble
 from textclf.config import Config
 from textclf.evaluation.metrics import cross_entropy
 from textclf.evaluation.thresholds import tune_thresholds
-from textclf.files import write_text
 from textclf.run_layout import RunLayout
 from textclf.task import get_task
 from textclf.text.prepare import PreparedData
-from textclf.training.side_by_side import side_by_side
+from textclf.training.side_by_side import logged, side_by_side
 
 __all__ = ["GREEDY_ROUNDS", "Decision", "Member", "greedy_ensemble", "ensemble_score", "f1_scores",
            "level_within_noise", "worth_keeping", "keep_ensemble", "refit_members"]
@@ -68,6 +65,11 @@ class Decision:
         objective = "f1_macro" if monitor == "val_f1_macro" else "f1_micro"
         return tune_thresholds(probabilities, labels, self.threshold, objective, self.allow_empty)
 
+    def decide(self, probabilities: np.ndarray, labels: np.ndarray, monitor: str) -> np.ndarray:
+        """(n, C) bool: the labels of ``probabilities`` at the thresholds tuned on them."""
+        return get_task("multilabel").decide(probabilities, self.thresholds(probabilities, labels, monitor),
+                                             self.allow_empty)
+
 
 def ensemble_score(probabilities: np.ndarray, labels: np.ndarray, monitor: str,
                    decision: Decision | None = None) -> float:
@@ -78,14 +80,10 @@ def ensemble_score(probabilities: np.ndarray, labels: np.ndarray, monitor: str,
     if monitor == "val_loss":
         return -_loss(probabilities, labels, decision is not None)
     if decision is not None:
-        from sklearn.metrics import f1_score
-
-        chosen = get_task("multilabel").decide(probabilities, decision.thresholds(probabilities, labels, monitor),
-                                               decision.allow_empty)
         if monitor == "val_accuracy":  # (a multi-label record's accuracy is the subset accuracy)
-            return float((chosen == labels.astype(bool)).all(1).mean())
-        return float(f1_score(labels.astype(bool), chosen, average="macro" if monitor == "val_f1_macro" else "micro",
-                              zero_division=0))
+            return float((decision.decide(probabilities, labels, monitor) == labels.astype(bool)).all(1).mean())
+        micro, macro = f1_scores(probabilities, labels, monitor, decision)
+        return macro if monitor == "val_f1_macro" else micro
     predicted = probabilities.argmax(1)
     if monitor == "val_f1_macro":
         from sklearn.metrics import f1_score
@@ -101,8 +99,7 @@ def f1_scores(probabilities: np.ndarray, labels: np.ndarray, monitor: str, decis
     from sklearn.metrics import f1_score
 
     truth = np.asarray(labels).astype(bool)
-    chosen = get_task("multilabel").decide(probabilities, decision.thresholds(probabilities, truth, monitor),
-                                           decision.allow_empty)
+    chosen = decision.decide(probabilities, truth, monitor)
     return tuple(float(f1_score(truth, chosen, average=a, zero_division=0)) for a in ("micro", "macro"))
 
 
@@ -238,7 +235,8 @@ def refit_members(run: RunLayout, members: list[Member], refit: Callable[..., di
             print(f"refit: {len(members)} ensemble members in {min(workers, len(members))} processes side by side "
                   "(each one's output: refit/<name>/train.log)", file=sys.stderr, flush=True)
             dearest = sorted(range(len(members)), key=lambda i: -_held_out_seconds(members[i]))
-            results = side_by_side([partial(_in_log, call, run.refit / m.name) for call, m in zip(calls, members)],
+            results = side_by_side([partial(logged, partial(call, progress=False), run.refit / m.name)
+                                    for call, m in zip(calls, members)],
                                    [f"refit of {m.name}" for m in members], min(workers, len(members)), threads,
                                    progress, "refit", lambda i, r: f"{members[i].name} {_refit_text(r)}",
                                    "during the ensemble's refit; the held-out members are in checkpoints/members/",
@@ -265,17 +263,6 @@ def _refit_member(refit: Callable[..., dict], run: RunLayout, member: Member, en
                  ends=None if ends is None else time.perf_counter() + ends - time.time(),
                  checkpoint=_member_path(run, member.name), folder=run.refit / member.name, on_epoch=on_epoch,
                  **settings)
-
-
-def _in_log(call: Callable[..., dict], folder: Path, on_epoch) -> dict:
-    """``call`` in a worker process, without progress bars, its output written to ``folder``/train.log."""
-    output = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            return call(on_epoch, progress=False)
-    finally:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_text(folder / "train.log", output.getvalue())
 
 
 def _held_out_seconds(member: Member) -> float:

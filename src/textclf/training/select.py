@@ -31,7 +31,6 @@ file loads through ``Predictor.load`` as one model does).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -59,7 +58,7 @@ from textclf.training.ensemble import (Decision, Member, ensemble_score, greedy_
                                       level_within_noise, refit_members, worth_keeping)
 from textclf.training.refit import refit_run
 from textclf.training.run_dir import create_run_dir
-from textclf.training.side_by_side import side_by_side, worker_count
+from textclf.training.side_by_side import logged, side_by_side, worker_count
 
 __all__ = ["candidate_config", "select_and_train", "LEADERBOARD_COLUMNS"]
 
@@ -253,7 +252,7 @@ def _side_by_side(jobs: list[_Job], workers: int, threads: int, progress: bool) 
     order = list(range(len(jobs))) if jobs[0].budget is not None else list(range(len(jobs)))[::-1]
     print(f"default selection: {len(jobs)} candidates in {workers} processes of {threads} thread"
           f"{'s' * (threads > 1)} each (each one's output: candidates/<name>/train.log)", file=sys.stderr, flush=True)
-    calls = [partial(_train_one_in_process, job, order.index(i) == 0) for i, job in enumerate(jobs)]
+    calls = [partial(logged, partial(_train_one, job, False, i == order[0]), job.run_dir) for i, job in enumerate(jobs)]
     return side_by_side(calls, [f"default candidate {job.name}" for job in jobs], workers, threads, progress,
                         "default selection", lambda i, outcome: f"{jobs[i].name} {_outcome_text(outcome[0])}",
                         "during the default selection; " + _NO_RESUME, order)
@@ -264,16 +263,6 @@ def _outcome_text(fields: dict) -> str:
         return fields["status"]
     epochs = f"{fields['epochs']} epoch" + "s" * (fields["epochs"] != 1)
     return f"trained: val score {fields['val_score']:.4f}, {epochs}, {fields['seconds']:.1f} s"
-
-
-def _train_one_in_process(job: _Job, first: bool, on_epoch) -> tuple[dict, TrainResult | None]:
-    """:func:`_train_one` in a worker process, its output written to the run's train.log."""
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-        fields, result = _train_one(job, progress=False, first=first, on_epoch=on_epoch)
-    if result is not None:
-        write_text(Path(result.run_dir) / "train.log", output.getvalue())
-    return fields, result
 
 
 def _train_one(job: _Job, progress: bool, first: bool, on_epoch=None) -> tuple[dict, TrainResult | None]:

@@ -15,17 +15,20 @@ error is raised with the message given (e.g. that a selection cannot be resumed)
 from __future__ import annotations
 
 import contextlib
+import io
 import multiprocessing
 import queue
 import signal
 import sys
 import threading
 import traceback
+from pathlib import Path
 from typing import Any, Callable
 
 from textclf.errors import TextclfError, TrainingError, TrainingInterrupted
+from textclf.files import write_text
 
-__all__ = ["worker_count", "side_by_side"]
+__all__ = ["worker_count", "side_by_side", "logged"]
 
 
 def worker_count(threads: int, calls: int) -> tuple[int, int]:
@@ -79,6 +82,19 @@ def side_by_side(calls: list[Callable[[Callable[[dict], None]], Any]], names: li
             channel.cancel_join_thread()
             channel.close()
     return results
+
+
+def logged(call: Callable[[Callable[[dict], None] | None], Any], folder: Path, on_epoch) -> Any:
+    """``call(on_epoch)`` in a worker process, its output (stdout and stderr) written to
+    ``folder``/train.log once it ends, when ``folder`` exists then (a training that did not
+    start, or failed and removed its folder, leaves none)."""
+    output = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            return call(on_epoch)
+    finally:
+        if Path(folder).is_dir():
+            write_text(Path(folder) / "train.log", output.getvalue())
 
 
 def _next_done(done, processes, desc: str) -> tuple:
