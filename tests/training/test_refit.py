@@ -25,7 +25,7 @@ def _sms(tmp_path, **train) -> dict:
     frame.to_csv(tmp_path / "sms.csv", index=False)
     return {"name": "refit", "output_dir": str(tmp_path / "runs"),
             "data": {"source": "files", "train": str(tmp_path / "sms.csv"), "cache_dir": str(tmp_path / "cache")},
-            "model": {"name": "linear", "solver": "svm", "buckets": 3000},
+            "model": {"name": "linear", "solver": "svm", "tol": 1e-4, "buckets": 3000},
             "train": {"device": "cpu", **train}}
 
 

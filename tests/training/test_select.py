@@ -85,6 +85,51 @@ def test_the_budget_skips_the_candidates_not_started_in_time(sms, tmp_path, caps
     assert saved.train.budget == 0.001  # the config's, not the seconds that were left for the winner
 
 
+def test_the_auto_budget_starts_what_fits_beside_the_first_candidate():
+    """train.budget auto: max(50 s, 3 x the first candidate's seconds); a further candidate starts
+    only when its cost times the first one's seconds, and a refit, fit on the least busy lane."""
+    import time
+
+    from textclf.config import AUTO_BUDGET, Candidate
+    from textclf.training.select import _admit, _budget
+
+    assert AUTO_BUDGET == {"seconds": 50.0, "times_first": 3.0}
+    now = time.perf_counter()
+    assert _budget(None, 5.0, now) == (None, None)
+    assert _budget("auto", 2.0, now)[0] == 50.0 and _budget("auto", 30.0, now)[0] == 90.0
+    assert _budget(7, 2.0, now)[0] == 7.0
+    limit, ends = _budget("auto", 1.0, now)
+    assert ends == pytest.approx(time.time() + 50.0, abs=0.5)
+    cands = [Candidate(name, {"name": "bag_of_ngrams"}, cost=cost) for name, cost in
+             (("a", 4.0), ("b", 5.0), ("c", 30.0))]
+    jobs = [object() for _ in cands]
+    # A small set (the first took 1.5 s): a (6 s) and b (7.5 s) on two lanes, then c (45 s) after
+    # a would end at 51 s and its refit, 45 s, after the 50 s.
+    admitted, skipped = _admit(jobs, cands, 1.5, limit, ends, workers=2)
+    assert admitted == jobs[:2] and [j for j, _ in skipped] == [jobs[2]]
+    assert "train.budget 50 s would not cover it (about 45 s" in skipped[0][1]
+    assert _admit(jobs, cands, 0.5, limit, ends, workers=2) == (jobs, [])  # c: 6 + 15, refit 15
+    # A large one (the first took 30 s, the budget 90 s): a alone would take 120 s.
+    limit, ends = _budget("auto", 30.0, time.perf_counter())
+    assert _admit(jobs, cands, 30.0, limit, ends, workers=2)[0] == []
+    # No budget (train.budget: null in the file): every candidate.
+    assert _admit(jobs, cands, 12.0, None, None, workers=2) == (jobs, [])
+
+
+def test_train_budget_is_seconds_auto_or_null_and_says_so_when_wrong(sms):
+    from textclf.errors import ConfigError
+
+    auto = config_from_dict(sms)
+    assert candidate_config(auto, CANDIDATES[0]).train.budget == "auto"  # the selection's default
+    unlimited = config_from_dict({**sms, "train": {**sms["train"], "budget": None}})  # null in the file
+    assert candidate_config(unlimited, CANDIDATES[0]).train.budget is None
+    named = config_from_dict({**sms, "model": {"name": "linear"}, "train": {"budget": "auto"}})
+    assert named.train.budget_seconds() is None  # (auto is the selection's: no limit for one model)
+    for wrong in (-1, 0, "soon"):
+        with pytest.raises(ConfigError, match="train.budget"):
+            config_from_dict({**sms, "train": {"budget": wrong}})
+
+
 def test_a_candidate_cut_short_by_the_budget_is_told_from_one_stopped_early():
     from textclf.training.final import TrainResult
     from textclf.training.select import _cut_short

@@ -23,7 +23,7 @@ def _sms(tmp_path, classes: int = 2) -> dict:
     frame.to_csv(tmp_path / "sms.csv", index=False)
     return {"name": "svm", "output_dir": str(tmp_path / "runs"),
             "data": {"source": "files", "train": str(tmp_path / "sms.csv"), "cache_dir": str(tmp_path / "cache")},
-            "model": {"name": "linear", "solver": "svm", "buckets": 3000, "minn": 2, "maxn": 4,
+            "model": {"name": "linear", "solver": "svm", "tol": 1e-4, "buckets": 3000, "minn": 2, "maxn": 4,
                       "char_buckets": 3000},
             "train": {"device": "cpu", "epochs": 7}}
 
@@ -72,7 +72,7 @@ def test_a_multilabel_run_fits_one_svm_per_label(tmp_path, threads):
            "data": {"source": "files", "train": str(tmp_path / "train.csv"), "val": str(tmp_path / "dev.csv"),
                     "test": str(tmp_path / "test.csv"), "label_column": "labels", "unknown_labels": "drop",
                     "cache_dir": str(tmp_path / "cache")},
-           "model": {"name": "linear", "solver": "svm", "buckets": 3000},
+           "model": {"name": "linear", "solver": "svm", "tol": 1e-4, "buckets": 3000},
            "train": {"device": "cpu", "threshold": "tune_global"}}
     run = textclf.train(raw, run_dir=tmp_path / "run")
     predictor = textclf.Predictor.load(run.best_checkpoint)

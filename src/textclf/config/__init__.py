@@ -13,6 +13,7 @@ from textclf.config.loading import (
     set_dotted,
 )
 from textclf.config.default_recipe import (
+    AUTO_BUDGET,
     CANDIDATES,
     DEFAULT_RECIPE,
     SELECTION_TRAIN,
@@ -39,7 +40,7 @@ from textclf.config.schema import (
 __all__ = [
     "Config", "DataConfig", "PreprocessConfig", "ModelConfig", "TrainConfig", "SearchConfig", "SearchRange",
     "TrackingConfig", "DEFAULT_RECIPE", "SHORT_TEXT_MODEL", "SHORT_TEXT_PREPROCESS", "SHORT_TEXT_TOKENS",
-    "SHORT_TEXT_TRAIN", "CANDIDATES", "SELECTION_TRAIN", "Candidate",
+    "SHORT_TEXT_TRAIN", "CANDIDATES", "SELECTION_TRAIN", "AUTO_BUDGET", "Candidate",
     "apply_default_recipe", "decide_from_data", "candidate_raw",
     "load_config", "config_from_dict", "parse_overrides", "apply_overrides", "dump_config", "set_dotted",
     "own_config_text",

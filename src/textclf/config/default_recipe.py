@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from textclf.config.schema import Config
 
 __all__ = ["DEFAULT_RECIPE", "SHORT_TEXT_TOKENS", "SHORT_TEXT_MODEL", "SHORT_TEXT_TRAIN", "SHORT_TEXT_PREPROCESS",
-           "Candidate", "CANDIDATES", "SELECTION_TRAIN", "apply_default_recipe", "decide_from_data",
+           "Candidate", "CANDIDATES", "SELECTION_TRAIN", "AUTO_BUDGET", "apply_default_recipe", "decide_from_data",
            "candidate_raw"]
 
 # ---------------------------------------------------------------------------------------- 1. fill
@@ -72,7 +72,17 @@ def apply_default_recipe(raw: dict) -> None:
 # winner is then trained again on train + val for its best epoch count (training/refit.py): the
 # validation split chose it, and the model kept need not leave those examples out (a user's
 # TF-IDF + LinearSVC trains on all of them).
-SELECTION_TRAIN: dict[str, Any] = {"epochs": 40, "early_stopping_patience": 2, "min_steps": None, "refit": True}
+SELECTION_TRAIN: dict[str, Any] = {"epochs": 40, "early_stopping_patience": 2, "min_steps": None, "refit": True,
+                                   "budget": "auto"}
+
+# train.budget auto, the selection's seconds: max(seconds, times_first x the first candidate's own
+# seconds), the first (the linear model: TF-IDF + LinearSVC's fit) always trained in full. The
+# floor lets small and medium sets try the other candidates (seconds each on SMS, 20NG subject
+# lines, 5 small news groups, GoEmotions); the multiple keeps a large set to about what its linear
+# fit costs, since a bag there takes several times that for a few tenths of a point (20NG bydate:
+# the linear model 6.8 s, linear_chars 34.6 s, the bag 28.2 s, the character bag 82 s, on
+# validation 0.9470, 0.9408, 0.9443, 0.9452: benchmarks/candidate_settings.py).
+AUTO_BUDGET: dict[str, float] = {"seconds": 50.0, "times_first": 3.0}
 
 _WORDS = {"ngrams": 2, "buckets": 200000}
 # C: each value fitted, the best on val kept (ties: the smaller). Character n-grams and short
@@ -96,24 +106,30 @@ class Candidate:
     multiclass_train: dict[str, Any] = field(default_factory=dict)
     # ... and for a multilabel task only.
     multilabel_train: dict[str, Any] = field(default_factory=dict)
+    # About how many times the first candidate's seconds this one trains for (on validation runs
+    # of the benchmark sets: benchmarks/candidate_settings.py). Under train.budget the selection
+    # starts it only if that estimate, and a refit as long, fit in the seconds left.
+    cost: float = 1.0
 
 
-# Trained in this order (cheapest first), on the same split.
+# Trained in this order (cheapest first: ``cost``, the seconds of each over the linear model's,
+# median of 6 benchmark sets, from 1.2 to 5.1 for linear_chars, 2.5 to 13 for the bag and 7 to 20
+# for the character bag), on the same split.
 # - linear: one weight per feature per class on sublinear TF-IDF word uni+bigrams (models/linear.py),
 #   the hypothesis class of TF-IDF + LinearSVC, fitted by its solver (liblinear, one pass, C chosen on val):
 #   every class keeps weights of its own, which many rare classes need. On validation it was ahead
 #   of the same model trained by the epoch loop on most sets, in a fraction of the time
 #   (docs/architecture.md; benchmarks/candidate_settings.py).
-# - bag: the low-rank bag of the same features (models/bag_of_ngrams.py), which generalises better
-#   where classes share words.
 # - *_chars: the same with each word's character 2–5-grams and symbols as tokens (wordpunct), for
 #   short and noisy texts: misspellings, word forms, "!!", "£".
+# - bag: the low-rank bag of the same features (models/bag_of_ngrams.py), which generalises better
+#   where classes share words.
 CANDIDATES: list[Candidate] = [
     Candidate("linear", {**_SVM, **_WORDS}),
-    Candidate("bag", _BAG, {"lr": 0.005, "batch_size": 64}),
-    Candidate("linear_chars", {**_SVM, **_WORDS, **_CHARS}, {}, {"tokenizer": "wordpunct"}),
+    Candidate("linear_chars", {**_SVM, **_WORDS, **_CHARS}, {}, {"tokenizer": "wordpunct"}, cost=4.0),
+    Candidate("bag", _BAG, {"lr": 0.005, "batch_size": 64}, cost=4.5),
     Candidate("bag_chars", {**_BAG, **_CHARS}, {"lr": 0.005, "batch_size": 64}, {"tokenizer": "wordpunct"},
-              multiclass_train={"label_smoothing": 0.1}),
+              multiclass_train={"label_smoothing": 0.1}, cost=12.0),
 ]
 
 

@@ -175,10 +175,12 @@ class TrainConfig(_Section):
     # Stop after this many epochs without a better monitored metric; unset: run every epoch.
     early_stopping_patience: Optional[int] = Field(None, ge=1)
     # Seconds of training: the run stops after the epoch in which they run out and keeps its best
-    # epoch (a solver's one-pass fit is not cut). A config with no model section: the default
-    # selection skips the candidates not started in time and gives each the seconds left. Unset:
-    # no limit.
-    budget: Optional[float] = Field(None, gt=0)
+    # epoch (a solver's one-pass fit is not cut). Unset: no limit. A config with no model section
+    # (the default selection): unset means auto, which is max(50 s, 3 x the first candidate's
+    # seconds) (config.AUTO_BUDGET); the selection starts a candidate only when its estimated
+    # seconds (its cost times the first one's) and a refit fit in what is left, and gives each the
+    # seconds left; null in the file: no limit. auto in a run of a named model: no limit.
+    budget: Union[Literal["auto"], float, None] = None
     # After training, train the model again from scratch on train + val together, for the epochs
     # that the held-out run found best (a solver: its one pass), and keep that model. The
     # validation metrics, the temperature and the multilabel thresholds still come from the
@@ -217,8 +219,25 @@ class TrainConfig(_Section):
                              "tune_global, tune_per_class or tune_mixed")
         return value
 
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _budget_seconds_or_auto(cls, value):
+        if value is None or value == "auto":
+            return value
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = float("nan")
+        if isinstance(value, bool) or not seconds > 0:
+            raise ValueError("a budget is a number of seconds above 0, auto, or null (no limit)")
+        return seconds
+
     def run_seed(self, config_seed: int) -> int:
         return config_seed if self.seed is None else self.seed
+
+    def budget_seconds(self) -> float | None:
+        """``budget`` in seconds for a run of one model (auto is the selection's: no limit here)."""
+        return None if self.budget == "auto" else self.budget
 
 
 class SearchRange(_Section):

@@ -98,6 +98,7 @@ class Transformer(TextClassifier):
                               "model.contrastive, or leave solver unset to fine-tune the encoder")
         self.solver = None if solver == "sgd" else solver  # (training/solver.py fits the head)
         self.C = params.C
+        self.tol = 1e-4  # (scikit-learn's: on tens of vectors a tight fit costs nothing)
         self.feature_columns = self.encoder.config.hidden_size
         self._features: dict[bytes, torch.Tensor] = {}  # a document's ids → its pooled vector (frozen)
 

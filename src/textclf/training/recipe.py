@@ -308,7 +308,8 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
           f"train {len(setup.prepared.splits['train']):,} / val {len(val_split):,} examples", flush=True)
     writer = MetricsWriter(run.metrics, run.tensorboard)
     # train.budget counts from here (in a resumed run too); a deadline given to train() may come sooner.
-    setup.budget_ends = None if t.budget is None else time.perf_counter() + t.budget  # (a refit must fit too)
+    budget = t.budget_seconds()
+    setup.budget_ends = None if budget is None else time.perf_counter() + budget  # (a refit must fit too)
     stop_at = min((end for end in (setup.budget_ends, setup.deadline) if end is not None), default=None)
     best = None  # a run that is not resumable: its best epoch's artifact, in memory
     try:
@@ -341,7 +342,7 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
                     flush=True,
                 )
                 if out_of_time:
-                    spent = f"train.budget {t.budget:g} s spent" if t.budget is not None else "deadline passed"
+                    spent = f"train.budget {budget:g} s spent" if budget is not None else "deadline passed"
                     print(f"{spent}: stopping after epoch {epoch} of {t.epochs} (best epoch {state.best_epoch} kept)")
                 elif state.stopped_early:
                     print(f"early stopping: {t.monitor} has not improved for {state.stale_epochs} epochs")

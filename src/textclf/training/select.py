@@ -1,15 +1,19 @@
 """The default as a selection: train each candidate, keep the best on the validation split.
 
-A config that names no model (``model.auto``) gets, from ``textclf train``, every candidate of
-``config/default_recipe.py`` in turn, each a normal run trained until its monitored validation
-metric stops improving, all on the same split (data encoded once per tokenizer, from the cache).
-On two or more threads (``train.num_threads``, else torch's) the candidates train side by side,
-one process per thread (up to one per candidate) with one thread each: the bags' sparse steps
-use a second thread poorly, so two one-thread candidates get more done than one two-thread one.
-Each worker's output goes to its candidate's ``train.log``; the leaderboard is the same.
-Within ``train.budget`` seconds, when one is set, the candidates not started in time are
-skipped (the first always trains) and each one started stops after the epoch in which the
-budget runs out, keeping its best epoch. The best on the monitored validation metric wins (ties: the
+A config that names no model (``model.auto``) gets, from ``textclf train``, the candidates of
+``config/default_recipe.py``, each a normal run trained until its monitored validation metric
+stops improving, all on the same split (data encoded once per tokenizer, from the cache). The
+first (the cheapest: the linear model, TF-IDF + LinearSVC's fit) trains in this process on every
+thread; its seconds set the pace. Under ``train.budget`` (auto unless the config sets it: at
+least 50 s, or 3 x the first candidate's seconds) each further candidate is started only when
+its estimated seconds (its ``cost`` times the first one's) and a refit fit in what is left, and
+each one started stops after the epoch in which the budget runs out, keeping its best epoch; so
+a small set tries every candidate and a large one keeps to about the cost of its linear fit.
+On two or more threads (``train.num_threads``, else torch's) the candidates started train side
+by side, one process per thread (up to one per candidate) with one thread each: the bags'
+sparse steps use a second thread poorly, so two one-thread candidates get more done than one
+two-thread one. Each worker's output goes to its candidate's ``train.log``; the leaderboard is
+the same (skipped candidates say why). The best on the monitored validation metric wins (ties: the
 lower validation loss, after temperature scaling for multiclass; on accuracy, a candidate behind
 the best by no more than the noise of a paired comparison counts as level, and the lowest
 calibrated loss among the level ones wins: see ``_rank``); its
@@ -44,7 +48,7 @@ from typing import Callable
 
 import numpy as np
 
-from textclf.config import CANDIDATES, Candidate, Config, candidate_raw, config_from_dict, own_config_text
+from textclf.config import AUTO_BUDGET, CANDIDATES, Candidate, Config, candidate_raw, config_from_dict, own_config_text
 from textclf.errors import TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
 from textclf.evaluation.metrics import cross_entropy
@@ -85,28 +89,49 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     configs = [candidate_config(config, c) for c in candidates]  # every one checked before anything runs
     keys = [_preprocessing(c) for c in configs]
     started = time.perf_counter()
-    prepared_by = {}  # the data once per preprocessing (tokenizer), read before the run folder exists
-    for key, cand_config in zip(keys, configs):
-        if key not in prepared_by:
-            prepared_by[key] = prepare_data(cand_config)
+    # The first candidate's data before the run folder exists (a data error is one line and leaves
+    # nothing); another tokenizer's only once a candidate that needs it is started.
+    prepared_by = {keys[0]: prepare_data(configs[0])}
     timing = {"prepare_s": time.perf_counter() - started}  # (where the run's time went: results.json)
     started = time.perf_counter()
     run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir))
-    budget = config.train.budget
-    ends = None if budget is None else time.time() + budget
+    budget = configs[0].train.budget  # (the config's own, else auto: SELECTION_TRAIN)
     monitor = configs[0].train.monitor
     rows = [{"candidate": c.name, "model": cc.model.name, "settings": _settings(cc), "monitor": monitor}
             for c, cc in zip(candidates, configs)]
-    jobs = [_Job(train, c.name, cc, run.candidates / c.name, prepared_by[k], budget, ends, tracking_parent)
-            for c, cc, k in zip(candidates, configs, keys)]
-    workers, threads = _workers(config, len(jobs))
+    jobs = [_Job(train, c.name, cc, run.candidates / c.name, None, None, tracking_parent)
+            for c, cc in zip(candidates, configs)]
+    jobs[0].prepared = prepared_by[keys[0]]
     results = {}
     try:
-        if workers == 1:
-            outcomes = _in_turn(jobs, progress)
+        # The first candidate (the cheapest) in this process on every thread: its seconds set the
+        # pace, the auto budget and the others' estimates.
+        print(f"default selection: candidate 1/{len(jobs)} {jobs[0].name} ({_settings(jobs[0].config)})",
+              file=sys.stderr, flush=True)
+        first = _train_one(jobs[0], progress, first=True)
+        limit, ends = _budget(budget, first[0]["seconds"], started)
+        admitted, skipped = _admit(jobs[1:], candidates[1:], first[0]["seconds"], limit, ends,
+                                   _workers(config, len(jobs) - 1)[0])
+        if limit is not None:
+            print(_budget_text(budget, limit, jobs[0].name, first[0]["seconds"], admitted, skipped),
+                  file=sys.stderr, flush=True)
+        for job in admitted:
+            key = _preprocessing(job.config)
+            if key not in prepared_by:
+                prepared_by[key] = prepare_data(job.config)
+            job.prepared, job.ends = prepared_by[key], ends
+        jobs[0].ends = ends
+        workers, threads = _workers(config, len(admitted))
+        if not admitted:
+            outcomes = []
+        elif workers == 1:
+            outcomes = _in_turn(admitted, progress, len(jobs))
         else:
-            outcomes = _side_by_side(jobs, workers, threads, progress)
-        for row, (fields, result) in zip(rows, outcomes):
+            outcomes = _side_by_side(admitted, workers, threads, progress)
+        by_job = {id(job): outcome for job, outcome in zip(admitted, outcomes)}
+        by_job.update({id(jobs[0]): first, **{id(job): ({"status": reason}, None) for job, reason in skipped}})
+        for row, job in zip(rows, jobs):
+            fields, result = by_job[id(job)]
             row.update(fields)
             if result is not None:
                 results[row["candidate"]] = result
@@ -218,10 +243,56 @@ class _Job:
     name: str
     config: Config
     run_dir: Path
-    prepared: PreparedData
-    budget: float | None
+    prepared: PreparedData | None  # (read once the candidate is started)
     ends: float | None
     tracking_parent: str | None
+
+
+def _budget(budget, first_seconds: float, started: float) -> tuple[float | None, float | None]:
+    """The selection's seconds (``train.budget``: a number, auto, or None for no limit) and when
+    they run out, as a ``time.time()``, counted from ``started`` (a ``time.perf_counter()``)."""
+    if budget is None:
+        return None, None
+    limit = (max(AUTO_BUDGET["seconds"], AUTO_BUDGET["times_first"] * first_seconds) if budget == "auto"
+             else float(budget))
+    return limit, time.time() + limit - (time.perf_counter() - started)
+
+
+def _budget_text(budget, limit: float, first: str, seconds: float, admitted: list[_Job],
+                 skipped: list[tuple[_Job, str]]) -> str:
+    how = (f"auto, the larger of {AUTO_BUDGET['seconds']:g} s and {AUTO_BUDGET['times_first']:g} x {first}'s "
+           f"{seconds:.1f} s" if budget == "auto" else "from the config")
+    started = ", ".join(job.name for job in admitted) or "no other candidate"
+    left = f"; skipping {', '.join(job.name for job, _ in skipped)} (leaderboard.csv says why)" if skipped else ""
+    return f"default selection: train.budget {limit:.0f} s ({how}): starting {started}{left}"
+
+
+def _admit(jobs: list[_Job], candidates: list[Candidate], first_seconds: float, limit: float | None,
+           ends: float | None, workers: int) -> tuple[list[_Job], list[tuple[_Job, str]]]:
+    """The candidates after the first that the budget starts, and the others with the reason.
+
+    Each candidate's seconds are estimated as its ``cost`` times the first one's; taken in order
+    (cheapest first), one is started when, placed on the least busy of ``workers`` lanes, the
+    candidates end in time to refit the dearest of them (or the first) before the budget does."""
+    if ends is None:
+        return jobs, []
+    now = time.time()
+    lanes = [now] * max(1, workers)
+    dearest = first_seconds
+    admitted, skipped = [], []
+    for job, candidate in zip(jobs, candidates):
+        estimate = candidate.cost * first_seconds
+        lane = min(range(len(lanes)), key=lanes.__getitem__)
+        finish = max(max(lanes), lanes[lane] + estimate) + max(dearest, estimate)
+        if finish <= ends:
+            admitted.append(job)
+            lanes[lane] += estimate
+            dearest = max(dearest, estimate)
+        else:
+            skipped.append((job, f"skipped: train.budget {limit:.0f} s would not cover it (about {estimate:.0f} s, "
+                                 f"{candidate.cost:g} x the first candidate's, and a refit); a larger "
+                                 "train.budget trains it"))
+    return admitted, skipped
 
 
 def _workers(config: Config, candidates: int) -> tuple[int, int]:
@@ -233,26 +304,25 @@ def _workers(config: Config, candidates: int) -> tuple[int, int]:
     return worker_count(config.train.num_threads or torch.get_num_threads(), candidates)
 
 
-def _in_turn(jobs: list[_Job], progress: bool) -> list[tuple[dict, TrainResult | None]]:
-    """The candidates one after the other in this process (cheapest first), each printing its
-    epochs as any run does."""
+def _in_turn(jobs: list[_Job], progress: bool, total: int) -> list[tuple[dict, TrainResult | None]]:
+    """The candidates after the first one after the other in this process (cheapest first), each
+    printing its epochs as any run does (``total``: how many candidates the selection has)."""
     outcomes = []
-    for i, job in enumerate(jobs, 1):
-        print(f"default selection: candidate {i}/{len(jobs)} {job.name} ({_settings(job.config)})",
+    for i, job in enumerate(jobs, total - len(jobs) + 1):
+        print(f"default selection: candidate {i}/{total} {job.name} ({_settings(job.config)})",
               file=sys.stderr, flush=True)
-        outcomes.append(_train_one(job, progress, first=not any(r is not None for _, r in outcomes)))
+        outcomes.append(_train_one(job, progress, first=False))
     return outcomes
 
 
 def _side_by_side(jobs: list[_Job], workers: int, threads: int, progress: bool) -> list[tuple[dict, TrainResult | None]]:
-    """The candidates in ``workers`` processes of ``threads`` torch threads each, the dearest
-    first (the list is cheapest first) so that the longest does not start last, or cheapest
-    first under a budget, so that one finishes early. Each one's output goes to its run
-    folder's train.log."""
-    order = list(range(len(jobs))) if jobs[0].budget is not None else list(range(len(jobs)))[::-1]
-    print(f"default selection: {len(jobs)} candidates in {workers} processes of {threads} thread"
+    """The candidates after the first in ``workers`` processes of ``threads`` torch threads each,
+    the dearest first (the list is cheapest first) so that the longest does not start last. Each
+    one's output goes to its run folder's train.log."""
+    order = list(range(len(jobs)))[::-1]
+    print(f"default selection: {len(jobs)} more candidates in {workers} processes of {threads} thread"
           f"{'s' * (threads > 1)} each (each one's output: candidates/<name>/train.log)", file=sys.stderr, flush=True)
-    calls = [partial(logged, partial(_train_one, job, False, i == order[0]), job.run_dir) for i, job in enumerate(jobs)]
+    calls = [partial(logged, partial(_train_one, job, False, False), job.run_dir) for job in jobs]
     return side_by_side(calls, [f"default candidate {job.name}" for job in jobs], workers, threads, progress,
                         "default selection", lambda i, outcome: f"{jobs[i].name} {_outcome_text(outcome[0])}",
                         "during the default selection; " + _NO_RESUME, order)
@@ -269,7 +339,7 @@ def _train_one(job: _Job, progress: bool, first: bool, on_epoch=None) -> tuple[d
     """Train one candidate (unless the budget is spent and it is not the first); its leaderboard
     fields and its result (None when it did not train)."""
     if job.ends is not None and not first and time.time() >= job.ends:
-        return {"status": f"skipped: train.budget {job.budget:g} s spent"}, None
+        return {"status": "skipped: train.budget spent before it started"}, None
     t0 = time.perf_counter()
     try:
         result = job.train(job.config, run_dir=job.run_dir, prepared=job.prepared, progress=progress,

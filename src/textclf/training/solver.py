@@ -60,7 +60,8 @@ def fit_with_solver(setup) -> tuple[float, int, int]:
         # in this thread, for the solver's threads too: catch_warnings is not thread-safe.)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            return fit_svms(X, labels, task.multilabel, setup.prepared.num_classes, C, weights, sample_weight)
+            return fit_svms(X, labels, task.multilabel, setup.prepared.num_classes, C, weights, sample_weight,
+                            model.tol)
 
     if isinstance(model.C, list):
         coef, intercept, model.C = _best_on_validation(model, setup, fit)  # (artifacts store the C kept)
@@ -97,22 +98,24 @@ def _best_on_validation(model, setup, fit):
     return coef, intercept, -neg_c
 
 
-def fit_svms(X, labels, multilabel: bool, num_classes: int, C: float, weights=None, sample_weight=None):
+def fit_svms(X, labels, multilabel: bool, num_classes: int, C: float, weights=None, sample_weight=None,
+             tol: float = 0.1):
     """The SVMs' (coefficients, intercepts), one row per class or label, fitted on the sparse
-    matrix ``X``: class indices (multiclass) or a 0/1 matrix (multi-label) as ``labels``."""
+    matrix ``X``: class indices (multiclass) or a 0/1 matrix (multi-label) as ``labels``; ``tol``:
+    liblinear's stopping tolerance."""
     if multilabel:
-        return _svm_per_label(X, labels, C, weights, sample_weight)
-    return _svm_multiclass(X, labels, num_classes, C, weights, sample_weight)
+        return _svm_per_label(X, labels, C, weights, sample_weight, tol)
+    return _svm_multiclass(X, labels, num_classes, C, weights, sample_weight, tol)
 
 
-def _svm(C: float, class_weight=None):
+def _svm(C: float, class_weight=None, tol: float = 0.1):
     from sklearn.svm import LinearSVC
 
     # dual: liblinear's fast path when features outnumber documents, as with n-grams.
-    return LinearSVC(C=C, class_weight=class_weight, dual=True, max_iter=5000)
+    return LinearSVC(C=C, class_weight=class_weight, dual=True, max_iter=5000, tol=tol)
 
 
-def _svm_multiclass(X, y, num_classes: int, C: float, weights, sample_weight):
+def _svm_multiclass(X, y, num_classes: int, C: float, weights, sample_weight, tol: float):
     present = np.unique(y)
     coef = np.zeros((num_classes, X.shape[1]))
     intercept = np.zeros(num_classes)
@@ -121,7 +124,7 @@ def _svm_multiclass(X, y, num_classes: int, C: float, weights, sample_weight):
         return coef, intercept
     if len(present) == 2:  # one margin: +half for the second class, -half for the first
         class_weight = None if weights is None else {int(c): float(weights[c]) for c in present}
-        svm = _svm(C, class_weight).fit(X, y, sample_weight=sample_weight)
+        svm = _svm(C, class_weight, tol).fit(X, y, sample_weight=sample_weight)
         a, b = present
         coef[a], coef[b] = -svm.coef_[0] / 2, svm.coef_[0] / 2
         intercept[a], intercept[b] = -svm.intercept_[0] / 2, svm.intercept_[0] / 2
@@ -131,19 +134,19 @@ def _svm_multiclass(X, y, num_classes: int, C: float, weights, sample_weight):
     # class's documents carry one "rest" label, whose extra SVM is dropped (liblinear converts
     # the matrix once a call, so a call per class would cost more than its SVM on large sets).
     groups = np.array_split(present, min(_threads(), len(present)))
-    rows = _in_threads(lambda group: _svm_group(X, y, group, C, weights, sample_weight), groups)
+    rows = _in_threads(lambda group: _svm_group(X, y, group, C, weights, sample_weight, tol), groups)
     for group, (group_coef, group_intercept) in zip(groups, rows):
         coef[group], intercept[group] = group_coef, group_intercept
     intercept[np.setdiff1d(np.arange(num_classes), present)] = -1e3  # unseen: never predicted
     return coef, intercept
 
 
-def _svm_group(X, y, group, C: float, weights, sample_weight):
+def _svm_group(X, y, group, C: float, weights, sample_weight, tol: float):
     """The one-vs-rest SVMs of the classes in ``group`` (sorted), every other class as one more."""
     rest = -1  # (sorts first: liblinear's rows follow the sorted labels)
     labels = np.where(np.isin(y, group), y, rest)
     class_weight = None if weights is None else {rest: 1.0, **{int(c): float(weights[c]) for c in group}}
-    svm = _svm(C, class_weight).fit(X, labels, sample_weight=sample_weight)
+    svm = _svm(C, class_weight, tol).fit(X, labels, sample_weight=sample_weight)
     # The rest's SVM is the first row, unless the group holds every class (no rest) or one class
     # against the rest (one margin, the class's).
     if svm.classes_[0] != rest or len(svm.classes_) == 2:
@@ -151,7 +154,7 @@ def _svm_group(X, y, group, C: float, weights, sample_weight):
     return svm.coef_[1:], svm.intercept_[1:]
 
 
-def _svm_per_label(X, Y, C: float, weights, sample_weight):
+def _svm_per_label(X, Y, C: float, weights, sample_weight, tol: float):
     coef = np.zeros((Y.shape[1], X.shape[1]))
     intercept = np.zeros(Y.shape[1])
 
@@ -162,7 +165,7 @@ def _svm_per_label(X, Y, C: float, weights, sample_weight):
             return
         # class weights of a multi-label run weigh each label's positives (BCE's pos_weight)
         class_weight = None if weights is None else {0: 1.0, 1: float(weights[j])}
-        svm = _svm(C, class_weight).fit(X, column, sample_weight=sample_weight)
+        svm = _svm(C, class_weight, tol).fit(X, column, sample_weight=sample_weight)
         coef[j], intercept[j] = svm.coef_[0], svm.intercept_[0]
 
     _in_threads(fit, range(Y.shape[1]))
