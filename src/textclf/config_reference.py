@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from textclf.config import (
+    AUTO_BUDGET,
     CANDIDATES,
     DEFAULT_RECIPE,
     SHORT_TEXT_MODEL,
@@ -115,7 +116,9 @@ def config_reference() -> str:
               "`leaderboard.csv`, and the run's config.yaml names the winner (an ensemble's: the config's own keys "
               "with `model.candidates` its members). Keys the config sets itself win over every candidate's; "
               "`model.candidates` (a list of `" + "`, `".join(c.name for c in CANDIDATES) + "`) restricts "
-              "the selection to those; `train.budget` bounds the seconds. The other commands "
+              "the selection to those; `train.budget` bounds the seconds (unset: auto, the larger of "
+              f"{AUTO_BUDGET['seconds']:g} s and {AUTO_BUDGET['times_first']:g} x the first candidate's; a "
+              "candidate is started only when its estimated seconds and a refit fit). The other commands "
               "(and torchrun) train the default recipe, each key only where the config does not set it: "
               + "; ".join(f"`{section}`: " + ", ".join(f"`{k}` {json.dumps(v)}" for k, v in values.items())
                           for section, values in DEFAULT_RECIPE.items())

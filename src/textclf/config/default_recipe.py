@@ -77,11 +77,10 @@ SELECTION_TRAIN: dict[str, Any] = {"epochs": 40, "early_stopping_patience": 2, "
 
 # train.budget auto, the selection's seconds: max(seconds, times_first x the first candidate's own
 # seconds), the first (the linear model: TF-IDF + LinearSVC's fit) always trained in full. The
-# floor lets small and medium sets try the other candidates (seconds each on SMS, 20NG subject
-# lines, 5 small news groups, GoEmotions); the multiple keeps a large set to about what its linear
-# fit costs, since a bag there takes several times that for a few tenths of a point (20NG bydate:
-# the linear model 6.8 s, linear_chars 34.6 s, the bag 28.2 s, the character bag 82 s, on
-# validation 0.9470, 0.9408, 0.9443, 0.9452: benchmarks/candidate_settings.py).
+# floor lets small and medium sets try the other candidates, which cost seconds there and are
+# where they win; the multiple keeps a large set to about what its linear fit costs, since a bag
+# there takes several times that for a few tenths of a point (docs/architecture.md, "The budget
+# decides what is tried"; the measurements: benchmarks/candidate_settings.py).
 AUTO_BUDGET: dict[str, float] = {"seconds": 50.0, "times_first": 3.0}
 
 _WORDS = {"ngrams": 2, "buckets": 200000}
@@ -112,9 +111,8 @@ class Candidate:
     cost: float = 1.0
 
 
-# Trained in this order (cheapest first: ``cost``, the seconds of each over the linear model's,
-# median of 6 benchmark sets, from 1.2 to 5.1 for linear_chars, 2.5 to 13 for the bag and 7 to 20
-# for the character bag), on the same split.
+# Trained in this order (cheapest first), on the same split; ``cost``: each one's training seconds
+# over the linear model's, the median over the benchmark sets (benchmarks/candidate_settings.py).
 # - linear: one weight per feature per class on sublinear TF-IDF word uni+bigrams (models/linear.py),
 #   the hypothesis class of TF-IDF + LinearSVC, fitted by its solver (liblinear, one pass, C chosen on val):
 #   every class keeps weights of its own, which many rare classes need. On validation it was ahead

@@ -57,8 +57,8 @@ class LinearParams(ModelParams):
     # the validation split is kept (accuracy; multi-label: micro-F1 at margin 0)
     C: Union[float, list[float]] = 1.0
     # solver svm: liblinear's stopping tolerance. 0.1 is liblinear's own default for this (dual)
-    # solver; scikit-learn's LinearSVC uses 1e-4, which on 20NG bydate took 1.5-1.7x the time for
-    # the same validation accuracy at every C (docs/architecture.md).
+    # solver; scikit-learn's LinearSVC uses 1e-4, which took longer for the same validation
+    # accuracy (docs/architecture.md, "solver: svm").
     tol: float = Field(0.1, gt=0)
 
     @field_validator("C")
