@@ -154,8 +154,14 @@ def test_a_kept_ensemble_is_one_checkpoint_of_calibrated_refit_members(sms, tmp_
 
 
 def test_on_two_threads_the_members_are_refit_side_by_side_as_they_are_in_turn(sms, tmp_path, monkeypatch, capsys):
+    from textclf.training import ensemble
+
     _forced(monkeypatch, ["linear"], guard=False)
-    runs = {threads: textclf.train({**sms, "train": {**sms["train"], "refit": True, "num_threads": threads}},
+    train = {**sms["train"], "refit": True, "num_threads": 2}
+    textclf.train({**sms, "train": train}, run_dir=tmp_path / "cheap")  # seconds of refits: in this process
+    assert "processes side by side" not in capsys.readouterr().err
+    monkeypatch.setattr(ensemble, "SIDE_BY_SIDE_S", 0.0)  # as if each refit took long
+    runs = {threads: textclf.train({**sms, "train": {**train, "num_threads": threads}},
                                    run_dir=tmp_path / f"threads{threads}") for threads in (1, 2)}
     err = capsys.readouterr().err
     assert "refit: 2 ensemble members in 2 processes side by side" in err

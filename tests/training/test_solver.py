@@ -119,3 +119,42 @@ def test_a_list_of_c_keeps_the_best_on_validation(tmp_path, capsys):
                                atol=1e-4)
     with pytest.raises(Exception, match="give a number above 0"):
         config_from_dict({**raw, "model": {**raw["model"], "C": [0.5, 0]}})
+
+
+def test_complement_naive_bayes_is_scikit_learns_on_the_models_features_and_single_label_only(tmp_path):
+    from sklearn.naive_bayes import ComplementNB
+
+    raw = _sms(tmp_path, classes=3)
+    raw["model"] = {**raw["model"], "solver": "nb", "alpha": [0.01, 0.1, 1.0]}
+    run = textclf.train(raw, run_dir=tmp_path / "run")
+    model = textclf.Predictor.load(run.best_checkpoint).models[0]
+    assert model.alpha in (0.01, 0.1, 1.0)  # the value val chose, as the artifact stores it
+    setup = setup_run(config_from_dict({**raw, "model": {**raw["model"], "alpha": model.alpha}}))
+    train, val = setup.prepared.splits["train"], setup.prepared.splits["val"]
+    nb = ComplementNB(alpha=model.alpha).fit(feature_matrix(setup.model, train), train.labels)
+    V = feature_matrix(setup.model, val)
+    np.testing.assert_allclose(predict_logits(model, val), V @ nb.feature_log_prob_.T, rtol=1e-4, atol=1e-3)
+    assert (predict_logits(model, val).argmax(1) == nb.predict(V)).all()
+    with pytest.raises(UsageError, match="model.solver: nb .* is for single-label tasks"):
+        from textclf.training.solver import fit_with_solver
+
+        goemotions_slices(tmp_path, {"train": 200, "dev": 50, "test": 50})
+        ml = {"name": "ml", "task": "multilabel", "output_dir": str(tmp_path / "ml"),
+              "data": {"source": "files", "train": str(tmp_path / "train.csv"), "val": str(tmp_path / "dev.csv"),
+                       "test": str(tmp_path / "test.csv"), "label_column": "labels", "unknown_labels": "drop",
+                       "cache_dir": str(tmp_path / "c2")},
+              "model": {"name": "linear", "solver": "nb", "buckets": 1000}}
+        fit_with_solver(setup_run(config_from_dict(ml)))
+
+
+def test_the_same_documents_and_features_build_one_matrix(tmp_path):
+    from textclf.text.encoding import concatenate
+
+    setup = setup_run(config_from_dict(_sms(tmp_path)))
+    train, val = setup.prepared.splits["train"], setup.prepared.splits["val"]
+    first = feature_matrix(setup.model, train)
+    assert feature_matrix(setup.model, concatenate([train])) is first  # the same documents, another object
+    assert feature_matrix(setup.model, val) is not first
+    setup.model.idf[: len(setup.model.idf) // 2] = 0  # other TF-IDF weights: another matrix
+    again = feature_matrix(setup.model, train)
+    assert again is not first and again.nnz < first.nnz

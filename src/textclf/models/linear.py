@@ -51,8 +51,9 @@ class LinearParams(ModelParams):
     # L2 penalty on the weights of the features a batch reads (0: early stopping alone).
     l2: float = Field(0.0, ge=0)
     sparse: bool = True
-    # sgd: the epoch loop (minibatches, early stopping); svm: a linear SVM fitted in one pass.
-    solver: Literal["sgd", "svm"] = "sgd"
+    # sgd: the epoch loop (minibatches, early stopping); svm: a linear SVM fitted in one pass;
+    # nb: Complement Naive Bayes (Rennie et al. 2003) fitted in one pass (single-label tasks).
+    solver: Literal["sgd", "svm", "nb"] = "sgd"
     # solver svm: the inverse strength of its L2 penalty; a list: each is fitted and the best on
     # the validation split is kept (accuracy; multi-label: micro-F1 at margin 0)
     C: Union[float, list[float]] = 1.0
@@ -60,6 +61,17 @@ class LinearParams(ModelParams):
     # solver; scikit-learn's LinearSVC uses 1e-4, which took longer for the same validation
     # accuracy (docs/architecture.md, "solver: svm").
     tol: float = Field(0.1, gt=0)
+    # solver nb: the additive smoothing of the feature counts; a list: each is fitted and the best
+    # on the validation split is kept (accuracy)
+    alpha: Union[float, list[float]] = 1.0
+
+    @field_validator("alpha")
+    @classmethod
+    def _alpha_values(cls, alpha):
+        values = alpha if isinstance(alpha, list) else [alpha]
+        if not values or any(not v > 0 for v in values):
+            raise ValueError(f"alpha={alpha}: give a number above 0, or a list of them (e.g. [0.01, 0.1, 1])")
+        return alpha
 
     @field_validator("C")
     @classmethod
@@ -87,7 +99,7 @@ class LinearModel(BagOfNgrams):
         super().__init__(bag, context)
         self.l2 = params.l2
         self.solver = None if params.solver == "sgd" else params.solver
-        self.C, self.tol = params.C, params.tol
+        self.C, self.tol, self.alpha = params.C, params.tol, params.alpha
         del self.fc  # the tables' columns are the classes' weights
         self.bias = nn.Parameter(torch.zeros(context.num_classes))
         for table in (self.embedding, self.ngram_embedding, self.char_embedding):
@@ -143,8 +155,9 @@ class LinearModel(BagOfNgrams):
         return tuple(torch.cat(p) for p in zip(*parts))
 
     def artifact_params(self, params: dict) -> dict:
-        """The config's parameters with the C the solver fitted (a list's choice on validation)."""
-        return {**params, "C": self.C} if "C" in params else params
+        """The config's parameters with the C and alpha the solver fitted (a list's choice on
+        validation)."""
+        return {**params, **{k: getattr(self, k) for k in ("C", "alpha") if k in params}}
 
     @torch.no_grad()
     def set_coefficients(self, coef: np.ndarray, intercept: np.ndarray) -> None:

@@ -217,6 +217,10 @@ def _write(run: RunLayout, members: list[Member], artifacts: list[ModelArtifact]
     save_ensemble(run.best_checkpoint, artifacts, [float(m.count) for m in members])
 
 
+# Refits whose held-out runs took less than this many seconds in all run in this process.
+SIDE_BY_SIDE_S = 20.0
+
+
 def refit_members(run: RunLayout, members: list[Member], refit: Callable[..., dict] | None,
                   workers: int = 1, threads: int = 1, progress: bool = True, ends: float | None = None) -> dict | None:
     """With ``refit`` (``refit.refit_run`` with the selection's train function and progress
@@ -226,12 +230,15 @@ def refit_members(run: RunLayout, members: list[Member], refit: Callable[..., di
 
     With ``workers`` > 1 the members train side by side, as the candidates did
     (``training/side_by_side.py``: ``workers`` processes of ``threads`` threads, the dearest
-    member first), each one's output in ``refit/<candidate>/train.log``."""
+    member first), each one's output in ``refit/<candidate>/train.log``, unless their held-out
+    runs took less than ``SIDE_BY_SIDE_S`` in all: then in this process, one after the other (a
+    worker spends seconds importing torch before it trains anything)."""
     done = None
     if refit is not None:
         started = time.perf_counter()
         calls = [partial(_refit_member, refit, run, m, ends) for m in members]
-        if workers > 1 and len(members) > 1:
+        dear = sum(_held_out_seconds(m) for m in members) >= SIDE_BY_SIDE_S
+        if workers > 1 and len(members) > 1 and dear:
             print(f"refit: {len(members)} ensemble members in {min(workers, len(members))} processes side by side "
                   "(each one's output: refit/<name>/train.log)", file=sys.stderr, flush=True)
             dearest = sorted(range(len(members)), key=lambda i: -_held_out_seconds(members[i]))

@@ -128,6 +128,7 @@ def train(
     deadline: float | None = None,
     until_epoch: int | None = None,
     refit: bool = True,
+    data_statistics: bool = True,
 ) -> TrainResult:
     """Train ``config``'s model and write a complete run folder; return its summary.
 
@@ -140,7 +141,8 @@ def train(
     ``deadline`` (a ``time.perf_counter()``) stops training after the epoch in which it passes, as
     ``train.budget`` does (a default selection gives its candidates the end of its own budget).
     ``until_epoch`` (a refit) stops after that epoch of the configured schedule and keeps the last
-    epoch, not the best on validation."""
+    epoch, not the best on validation. ``data_statistics`` off writes no ``data/`` folder (a
+    selection writes its winner's once; a refit's data are the run's)."""
     dist = current()  # under torchrun: this process's rank; else a single process
     check_training(resolve_device(config.train.device), config.train.precision)  # before any candidate starts
     check_refit(config, dist.active)
@@ -151,6 +153,7 @@ def train(
         setup = setup_run(*_prepare_in_turn(config, prepared, dist), dist)
         setup.resumable, setup.deadline, setup.until_epoch = resumable, deadline, until_epoch
         setup.refit = refit and config.train.refit
+        setup.data_statistics = data_statistics
         run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir) if dist.is_main
                         else create_run_dir("", "", scratch / "run"))
         return _train_in(setup, run, progress and dist.is_main, on_epoch, final_evaluation and dist.is_main,
@@ -170,7 +173,8 @@ def _train_in(setup: RunSetup, run: RunLayout, progress: bool, on_epoch, evaluat
             tracker = open_tracker(config, run, tracking_parent)
         write_text(run.config, dump_config(config))
         write_json(run.environment, environment(setup.device))
-        write_data_statistics(prepared, config, run.data)
+        if setup.data_statistics:
+            write_data_statistics(prepared, config, run.data)
         if setup.class_weights is not None:
             write_json(run.class_weights, dict(zip(prepared.label_names, setup.class_weights.tolist())))
         state = _fit(setup, run, LoopState(), progress, on_epoch, tracker)

@@ -48,11 +48,12 @@ def check_refit(config: Config, distributed: bool) -> None:
 
 def refit_config(config: Config, held_out: ModelArtifact) -> Config:
     """``config`` as its refit trains it: the same model, data settings and schedule; what the
-    held-out run chose on val among several (a list of ``model.C``) fixed to its choice; no early
-    stopping, budget or MLflow run of its own, and no refit of the refit."""
+    held-out run chose on val among several (a list of ``model.C`` or ``model.alpha``) fixed to its
+    choice; no early stopping, budget or MLflow run of its own, and no refit of the refit."""
     raw = config.model_dump(mode="json")
-    if isinstance(raw["model"].get("C"), list):
-        raw["model"]["C"] = held_out.model_params["C"]
+    for key in ("C", "alpha"):
+        if isinstance(raw["model"].get(key), list):
+            raw["model"][key] = held_out.model_params[key]
     raw["train"].update(early_stopping_patience=None, budget=None, refit=False)
     raw["tracking"]["mlflow"] = None
     return config_from_dict(raw, source="refit of the run")
@@ -92,7 +93,7 @@ def refit_run(config: Config, prepared: PreparedData, run: RunLayout, best_epoch
           "and thresholds stay the held-out run's", file=sys.stderr, flush=True)
     started = time.perf_counter()
     train(refit_config(config, held_out), run_dir=folder, prepared=data, progress=progress, final_evaluation=False,
-          resumable=False, until_epoch=best_epoch, on_epoch=on_epoch)
+          resumable=False, until_epoch=best_epoch, on_epoch=on_epoch, data_statistics=False)
     refitted = RunLayout(folder)
     artifact = ModelArtifact.load(refitted.best_checkpoint)
     artifact.config, artifact.metrics = held_out.config, held_out.metrics

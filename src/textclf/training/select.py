@@ -56,6 +56,7 @@ from textclf.files import write_text
 from textclf.inference import Predictor
 from textclf.run_layout import RunLayout
 from textclf.runtime import resolve_device
+from textclf.reporting.data_stats import write_data_statistics
 from textclf.text.prepare import PreparedData, prepare_data
 from textclf.training.final import TrainResult, evaluate_run
 from textclf.training.ensemble import (Decision, Member, ensemble_score, greedy_ensemble, keep_ensemble,
@@ -122,12 +123,11 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
             job.prepared, job.ends = prepared_by[key], ends
         jobs[0].ends = ends
         workers, threads = _workers(config, len(admitted))
-        if not admitted:
-            outcomes = []
-        elif workers == 1:
-            outcomes = _in_turn(admitted, progress, len(jobs))
+        number = {job.name: i for i, job in enumerate(jobs, 1)}
+        if workers == 1:
+            outcomes = _in_turn(admitted, progress, number)
         else:
-            outcomes = _side_by_side(admitted, workers, threads, progress)
+            outcomes = _side_by_side(admitted, workers, threads, progress) if admitted else []
         by_job = {id(job): outcome for job, outcome in zip(admitted, outcomes)}
         by_job.update({id(jobs[0]): first, **{id(job): ({"status": reason}, None) for job, reason in skipped}})
         for row, job in zip(rows, jobs):
@@ -147,6 +147,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         result = results[winner]
         kept = {m.name for m in members}
         _promote(run, result.run_dir, [r.run_dir for name, r in results.items() if name not in kept | {winner}])
+        write_data_statistics(by_name[winner].prepared, by_name[winner].config, run.data)
         if members:
             keep_ensemble(run, members, {m.name: (run.best_checkpoint if m.name == winner else
                                                   RunLayout(results[m.name].run_dir).best_checkpoint) for m in members},
@@ -304,12 +305,12 @@ def _workers(config: Config, candidates: int) -> tuple[int, int]:
     return worker_count(config.train.num_threads or torch.get_num_threads(), candidates)
 
 
-def _in_turn(jobs: list[_Job], progress: bool, total: int) -> list[tuple[dict, TrainResult | None]]:
-    """The candidates after the first one after the other in this process (cheapest first), each
-    printing its epochs as any run does (``total``: how many candidates the selection has)."""
+def _in_turn(jobs: list[_Job], progress: bool, number: dict[str, int]) -> list[tuple[dict, TrainResult | None]]:
+    """Candidates after the first one after the other in this process (cheapest first), each
+    printing its epochs as any run does (``number``: each candidate's place in the selection)."""
     outcomes = []
-    for i, job in enumerate(jobs, total - len(jobs) + 1):
-        print(f"default selection: candidate {i}/{total} {job.name} ({_settings(job.config)})",
+    for job in jobs:
+        print(f"default selection: candidate {number[job.name]}/{len(number)} {job.name} ({_settings(job.config)})",
               file=sys.stderr, flush=True)
         outcomes.append(_train_one(job, progress, first=False))
     return outcomes
@@ -343,8 +344,9 @@ def _train_one(job: _Job, progress: bool, first: bool, on_epoch=None) -> tuple[d
     t0 = time.perf_counter()
     try:
         result = job.train(job.config, run_dir=job.run_dir, prepared=job.prepared, progress=progress,
-                       final_evaluation=False, refit=False, tracking_parent=job.tracking_parent, resumable=False,
-                       on_epoch=on_epoch, deadline=None if job.ends is None else t0 + job.ends - time.time())
+                           final_evaluation=False, refit=False, tracking_parent=job.tracking_parent, resumable=False,
+                           on_epoch=on_epoch, deadline=None if job.ends is None else t0 + job.ends - time.time(),
+                           data_statistics=False)  # (the run's: its winner's, once)
     except TrainingError as exc:  # e.g. diverged: the others may still do
         return {"status": f"failed: {exc}", "seconds": time.perf_counter() - t0}, None
     except TrainingInterrupted as exc:  # the selection cannot be resumed
@@ -398,9 +400,11 @@ def _settings(config: Config) -> str:
     model = " ".join(f"{k}={v}" for k, v in params.items() if k in ("members", "embedding_dim", "minn", "maxn"))
     if params.get("solver", "sgd") == "sgd":
         lr = f"lr={config.train.lr:g}"
-    else:  # (a solver has no learning rate; its C is a number or a list tried on validation)
-        C = params["C"]
-        lr = f"solver={params['solver']} C=" + (f"[{','.join(f'{v:g}' for v in C)}]" if isinstance(C, list) else f"{C:g}")
+    else:  # (a solver has no learning rate; its C or alpha is a number or a list tried on validation)
+        key = "alpha" if params["solver"] == "nb" else "C"
+        value = params[key]
+        shown = f"[{','.join(f'{v:g}' for v in value)}]" if isinstance(value, list) else f"{value:g}"
+        lr = f"solver={params['solver']} {key}={shown}"
     tokenizer = f"tokenizer={config.preprocess.tokenizer}"
     return " ".join(part for part in (model, lr, tokenizer) if part)
 

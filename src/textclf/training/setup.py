@@ -72,6 +72,8 @@ class RunSetup:
     # When train.budget runs out, as a time.perf_counter() (set when the epoch loop starts): a
     # refit that would end after it is skipped.
     budget_ends: float | None = None
+    # Whether the run writes its data statistics (data/): off for a selection's candidates and refits.
+    data_statistics: bool = True
 
     @property
     def train_model(self) -> nn.Module:

@@ -5,6 +5,8 @@ features as a sparse matrix; the training split becomes one CSR matrix (document
 solver fits it to convergence, and its weights go back into the model. For the loop this is one
 epoch: the record, the validation, the checkpoint and TensorBoard are as for any run.
 
+- ``nb``: Complement Naive Bayes (scikit-learn's ``ComplementNB``) on the same features, a
+  single-label task only: one pass over the counts, its log-weights as the model's weights.
 - ``svm``: liblinear's linear SVM (scikit-learn's ``LinearSVC``: squared hinge loss, L2 penalty
   with ``C``), one-vs-rest for a multiclass task (two classes: one SVM, its margin split evenly
   between the two logits) and one SVM per label for a multi-label one (a label that every or no
@@ -14,7 +16,9 @@ epoch: the record, the validation, the checkpoint and TensorBoard are as for any
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -22,11 +26,44 @@ import torch
 from textclf.batching import sorted_batches
 from textclf.errors import UsageError
 
-__all__ = ["fit_with_solver", "feature_matrix", "fit_svms"]
+__all__ = ["fit_with_solver", "feature_matrix", "fit_svms", "fit_complement_nb"]
+
+
+# The last few feature matrices built in this process, by (documents, features): the default
+# selection's linear candidates (the SVM, Naive Bayes) read the same TF-IDF features of the same
+# splits, and so do their refits.
+_MATRICES: "OrderedDict[tuple, object]" = OrderedDict()
+_KEEP = 3
 
 
 def feature_matrix(model, split, batch_size: int = 1024):
-    """The split's documents as the model's sparse feature matrix (scipy CSR, one row each, in order)."""
+    """The split's documents as the model's sparse feature matrix (scipy CSR, one row each, in
+    order; the same documents and features as one of the last few: that matrix again)."""
+    key = _matrix_key(model, split)
+    if key is not None and key in _MATRICES:
+        _MATRICES.move_to_end(key)
+        return _MATRICES[key]
+    matrix = _build_matrix(model, split, batch_size)
+    if key is not None:
+        _MATRICES[key] = matrix
+        while len(_MATRICES) > _KEEP:
+            _MATRICES.popitem(last=False)
+    return matrix
+
+
+def _matrix_key(model, split) -> tuple | None:
+    """What a feature matrix depends on: the documents' ids and the model's features (its
+    settings and fitted TF-IDF weights); None for a model whose features are not those of the
+    bag (e.g. a frozen encoder's vectors)."""
+    if not hasattr(model, "idf"):
+        return None
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (split.ids, split.offsets, model.idf.cpu().numpy(), getattr(model, "char_idf", torch.ones(0)).cpu().numpy()):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return type(model).__name__, repr(model.params), model.feature_columns, digest.hexdigest()
+
+
+def _build_matrix(model, split, batch_size: int):
     import scipy.sparse as sp
 
     device = next(model.parameters()).device  # (features on the model's device, e.g. a GPU; the matrix on the CPU)
@@ -46,8 +83,11 @@ def fit_with_solver(setup) -> tuple[float, int, int]:
     count (as the loop counts them) and the number of examples."""
     model, split, task = setup.model, setup.prepared.splits["train"], setup.task
     if setup.distributed.active:
-        raise UsageError("a model fitted by a solver (model.solver: svm) trains in one process: "
+        raise UsageError(f"a model fitted by a solver (model.solver: {model.solver}) trains in one process: "
                          "run it without torchrun, or set model.solver: sgd")
+    if model.solver == "nb" and task.multilabel:
+        raise UsageError("model.solver: nb (Complement Naive Bayes) is for single-label tasks: "
+                         "use model.solver: svm for a multilabel one")
     from sklearn.exceptions import ConvergenceWarning
 
     X = feature_matrix(model, split)
@@ -55,18 +95,22 @@ def fit_with_solver(setup) -> tuple[float, int, int]:
     sample_weight = None if split.weights is None else np.asarray(split.weights, dtype=np.float64)
     weights = None if setup.class_weights is None else setup.class_weights.cpu().numpy()
 
-    def fit(C: float):
+    def fit(value: float):
+        if model.solver == "nb":
+            return fit_complement_nb(X, labels, setup.prepared.num_classes, value, weights, sample_weight)
         # liblinear's iteration cap is reached only on degenerate data. (The filter is set here,
         # in this thread, for the solver's threads too: catch_warnings is not thread-safe.)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            return fit_svms(X, labels, task.multilabel, setup.prepared.num_classes, C, weights, sample_weight,
+            return fit_svms(X, labels, task.multilabel, setup.prepared.num_classes, value, weights, sample_weight,
                             model.tol)
 
-    if isinstance(model.C, list):
-        coef, intercept, model.C = _best_on_validation(model, setup, fit)  # (artifacts store the C kept)
+    name = "alpha" if model.solver == "nb" else "C"  # the solver's setting a list may try on validation
+    if isinstance(getattr(model, name), list):  # (artifacts store the value kept)
+        coef, intercept, kept = _best_on_validation(model, setup, fit, name)
+        setattr(model, name, kept)
     else:
-        coef, intercept = fit(model.C)
+        coef, intercept = fit(getattr(model, name))
     model.set_coefficients(coef, intercept)
     logits = torch.as_tensor(np.asarray(X @ coef.T) + intercept, dtype=torch.float32, device=setup.device)
     targets = torch.from_numpy(labels if task.multilabel else labels.astype(np.int64)).to(setup.device)
@@ -75,16 +119,16 @@ def fit_with_solver(setup) -> tuple[float, int, int]:
     return loss * len(split), task.correct(logits, targets), len(split)
 
 
-def _best_on_validation(model, setup, fit):
-    """Fit every C of the model's list; keep the best on the validation split (accuracy, or
-    micro-F1 at margin 0 for multi-label; ties: the smaller C, the stronger penalty): its
-    coefficients, intercepts and C."""
+def _best_on_validation(model, setup, fit, name: str):
+    """Fit every value of the model's list ``name`` (C, alpha); keep the best on the validation
+    split (accuracy, or micro-F1 at margin 0 for multi-label; ties: the smaller value: for C the
+    stronger penalty): its coefficients, intercepts and value."""
     from sklearn.metrics import f1_score
 
     val = setup.prepared.splits["val"]
     V, truth = feature_matrix(model, val), np.asarray(val.labels)
     scores = []
-    for C in sorted(model.C):
+    for C in sorted(getattr(model, name)):
         coef, intercept = fit(C)
         margins = np.asarray(V @ coef.T) + intercept
         if setup.task.multilabel:
@@ -94,8 +138,29 @@ def _best_on_validation(model, setup, fit):
         scores.append((score, -C, coef, intercept))
     score, neg_c, coef, intercept = max(scores, key=lambda s: s[:2])
     tried = ", ".join(f"{-s[1]:g}: {s[0]:.4f}" for s in scores)
-    print(f"model.C: {-neg_c:g} kept, best on validation ({tried})", flush=True)
+    print(f"model.{name}: {-neg_c:g} kept, best on validation ({tried})", flush=True)
     return coef, intercept, -neg_c
+
+
+def fit_complement_nb(X, y, num_classes: int, alpha: float, weights=None, sample_weight=None):
+    """Complement Naive Bayes (scikit-learn's ``ComplementNB``, Rennie et al. 2003) on the sparse
+    matrix ``X`` with class indices ``y``: its (coefficients, intercepts), one row per class, so
+    that ``X @ coef.T + intercept`` is its decision function. Class weights scale each document's
+    sample weight."""
+    from sklearn.naive_bayes import ComplementNB
+
+    coef = np.zeros((num_classes, X.shape[1]))
+    intercept = np.zeros(num_classes)
+    present = np.unique(y)
+    if len(present) == 1:  # (one seen class is always predicted)
+        intercept[present[0]] = 1.0
+        return coef, intercept
+    if weights is not None:
+        sample_weight = np.asarray(weights, dtype=np.float64)[y] * (1.0 if sample_weight is None else sample_weight)
+    nb = ComplementNB(alpha=alpha).fit(X, y, sample_weight=sample_weight)
+    coef[nb.classes_] = nb.feature_log_prob_  # (its joint log-likelihood is X @ feature_log_prob_.T)
+    intercept[np.setdiff1d(np.arange(num_classes), present)] = -1e3  # unseen: never predicted
+    return coef, intercept
 
 
 def fit_svms(X, labels, multilabel: bool, num_classes: int, C: float, weights=None, sample_weight=None,
@@ -112,7 +177,8 @@ def _svm(C: float, class_weight=None, tol: float = 0.1):
     from sklearn.svm import LinearSVC
 
     # dual: liblinear's fast path when features outnumber documents, as with n-grams.
-    return LinearSVC(C=C, class_weight=class_weight, dual=True, max_iter=5000, tol=tol)
+    # random_state: liblinear visits the documents in a random order; fixed, a fit is reproducible.
+    return LinearSVC(C=C, class_weight=class_weight, dual=True, max_iter=5000, tol=tol, random_state=0)
 
 
 def _svm_multiclass(X, y, num_classes: int, C: float, weights, sample_weight, tol: float):
