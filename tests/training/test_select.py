@@ -116,6 +116,15 @@ def test_the_auto_budget_starts_what_fits_beside_the_first_candidate():
     assert _admit(jobs, cands, 12.0, None, None, workers=2) == (jobs, [])
 
 
+def test_the_leaderboard_lists_the_candidates_not_trained_last():
+    from textclf.training.select import _best_first
+
+    rows = [{"candidate": "a", "rank": 1}, {"candidate": "b", "status": "skipped"},
+            {"candidate": "c", "rank": 3}, {"candidate": "d", "status": "skipped"}, {"candidate": "e", "rank": 2}]
+    _best_first(rows)
+    assert [r["candidate"] for r in rows] == ["a", "e", "c", "b", "d"]
+
+
 def test_train_budget_is_seconds_auto_or_null_and_says_so_when_wrong(sms):
     from textclf.errors import ConfigError
 

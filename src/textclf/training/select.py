@@ -141,7 +141,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         winner = _rank(rows, monitor)
         by_name = {job.name: job for job in jobs}
         members, thresholds = _ensemble(rows, winner, monitor, config, by_name, results)
-        rows.sort(key=lambda r: r.get("rank", len(rows) + 1))  # best first, the untrained last
+        _best_first(rows)
         _write_leaderboard(run, rows)
         print(_leaderboard_text(rows), file=sys.stderr, flush=True)
         result = results[winner]
@@ -443,6 +443,13 @@ def _rank(rows: list[dict], monitor: str) -> str:
     for rank, row in enumerate(trained, 1):
         row["rank"] = rank
     return trained[0]["candidate"]
+
+
+def _best_first(rows: list[dict]) -> None:
+    """Sort the leaderboard's rows in place: by rank, the candidates not trained last (in their
+    order). (The key must not read ``len(rows)``: the list is empty while it is being sorted.)"""
+    last = len(rows) + 1
+    rows.sort(key=lambda r: r.get("rank", last))
 
 
 def _write_leaderboard(run: RunLayout, rows: list[dict]) -> None:
