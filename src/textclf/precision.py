@@ -82,7 +82,22 @@ def grad_scaler(device: torch.device | str, precision: str) -> torch.amp.GradSca
     return torch.amp.GradScaler(torch.device(device).type, enabled=precision == "fp16")
 
 
+# Called before the first torch.compile: what must be marked for the compiler (torch.compiler.disable
+# imports torch._dynamo, most of a second, which a run that compiles nothing need not pay).
+_BEFORE_COMPILE: list = []
+
+
+def before_compile(callback):
+    """Register ``callback`` (no arguments) to run before ``compiled`` compiles anything."""
+    _BEFORE_COMPILE.append(callback)
+    return callback
+
+
 def compiled(module: nn.Module, enabled: bool) -> nn.Module:
     """``module`` compiled with dynamic shapes when ``enabled``; the same module otherwise. The
     compiled module shares the parameters, and forwards attribute reads to ``module``."""
-    return torch.compile(module, dynamic=True) if enabled else module
+    if not enabled:
+        return module
+    for callback in _BEFORE_COMPILE:
+        callback()
+    return torch.compile(module, dynamic=True)

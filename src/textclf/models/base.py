@@ -53,6 +53,8 @@ from typing import Any, ClassVar, Iterable
 import torch
 from torch import nn
 
+from textclf.precision import before_compile
+
 __all__ = ["BuildContext", "TextClassifier", "lookup"]
 
 
@@ -123,6 +125,15 @@ def lookup(table: nn.Embedding, rows: torch.Tensor, padding_idx: int | None = No
     return nn.functional.embedding(rows, table.weight, padding_idx=padding_idx)
 
 
-@torch.compiler.disable
 def _eager(function, *args, **kwargs):
     return function(*args, **kwargs)
+
+
+@before_compile
+def _sparse_lookups_stay_eager() -> None:
+    """Before anything is compiled: ``_eager`` (which ``lookup`` reads at each call) becomes
+    opaque to the compiler. Marked then rather than at import, since marking imports the compiler."""
+    global _eager
+    if not getattr(_eager, "_textclf_eager", False):
+        _eager = torch.compiler.disable(_eager)
+        _eager._textclf_eager = True
