@@ -355,6 +355,9 @@ def _train_one(job: _Job, progress: bool, first: bool, on_epoch=None) -> tuple[d
     fields = {"val_score": result.best_score, "val_loss": val_loss, "best_epoch": result.best_epoch,
               "epochs": len(result.history), "seconds": time.perf_counter() - t0,
               "status": "trained" + ("; cut short by train.budget" if _cut_short(result, job.config) else "")}
+    kept = private.pop("_kept")
+    if kept:  # (a list of C or alpha: the value val chose, beside the list)
+        fields["settings"] = _settings(job.config, kept)
     fields.update(private)  # (not written out)
     return fields, result
 
@@ -373,14 +376,16 @@ def _validation(result: TrainResult, config: Config, prepared: PreparedData) -> 
     best = result.history[result.best_epoch - 1]["val/loss"]
     val = prepared.splits["val"]
     predictor = Predictor.load(RunLayout(result.run_dir).best_checkpoint, batch_size=config.train.eval_batch_size)
+    kept = {k: predictor.artifact.model_params[k] for k, v in config.model.params().items()
+            if k in ("C", "alpha") and isinstance(v, list)}  # (``_kept``: what a solver chose on val)
     logits = predictor.log_proba_encoded([val], calibrated=False)
     if config.task != "multiclass":  # (multi-label: the sigmoids as they are, for the ensemble)
-        return best, {"_probabilities": predictor.task_.probabilities(logits).astype(np.float32)}
+        return best, {"_probabilities": predictor.task_.probabilities(logits).astype(np.float32), "_kept": kept}
     temperature = fit_temperature(logits, val.labels)
     scaled = logits / temperature
     calibrated = config.train.calibration == "temperature"
     return cross_entropy(scaled, val.labels), {
-        "_correct": logits.argmax(1) == np.asarray(val.labels), "_temperature": temperature,
+        "_correct": logits.argmax(1) == np.asarray(val.labels), "_temperature": temperature, "_kept": kept,
         "_probabilities": predictor.task_.probabilities(scaled if calibrated else logits).astype(np.float32)}
 
 
@@ -394,8 +399,9 @@ def _cut_short(result: TrainResult, config: Config) -> bool:
     return epochs < t.epochs and not stopped
 
 
-def _settings(config: Config) -> str:
-    """What a candidate trains, in a few words: its model keys and the settings it changes."""
+def _settings(config: Config, kept: dict | None = None) -> str:
+    """What a candidate trains, in a few words: its model keys and the settings it changes
+    (``kept``: the C or alpha a solver chose on validation among its list)."""
     params = config.model.params()
     model = " ".join(f"{k}={v}" for k, v in params.items() if k in ("members", "embedding_dim", "minn", "maxn"))
     if params.get("solver", "sgd") == "sgd":
@@ -404,6 +410,8 @@ def _settings(config: Config) -> str:
         key = "alpha" if params["solver"] == "nb" else "C"
         value = params[key]
         shown = f"[{','.join(f'{v:g}' for v in value)}]" if isinstance(value, list) else f"{value:g}"
+        if kept and key in kept:
+            shown = f"{kept[key]:g} (of {shown})"
         lr = f"solver={params['solver']} {key}={shown}"
     tokenizer = f"tokenizer={config.preprocess.tokenizer}"
     return " ".join(part for part in (model, lr, tokenizer) if part)
