@@ -2,6 +2,7 @@
 and keeps the best on validation as an ordinary run."""
 
 import csv
+import re
 
 import pytest
 
@@ -52,6 +53,9 @@ def test_a_config_without_a_model_trains_every_candidate_and_keeps_the_best_on_v
     # (a model fitted by a solver converges in one pass: one epoch)
     assert all(int(r["epochs"]) == (1 if "solver=svm" in r["settings"] else 2) for r in rows)
     assert sum("solver=svm" in r["settings"] for r in rows) == 2
+    # (the C that val kept, beside the list tried)
+    assert all(re.search(r"C=(0\.1|0\.3|1) \(of \[0\.1,0\.3,1\]\)", r["settings"])
+               for r in rows if "solver=svm" in r["settings"])
     # The winner's run is the run folder; its config names its model and retrains it directly.
     winner = rows[0]
     saved = load_config(run.layout.config)
