@@ -87,6 +87,11 @@ def test_the_budget_skips_the_candidates_not_started_in_time(sms, tmp_path, caps
     saved = load_config(run.layout.config)
     assert saved.model.name == CANDIDATES[0].model["name"]
     assert saved.train.budget == 0.001  # the config's, not the seconds that were left for the winner
+    from textclf.reporting.report import build_report
+
+    markdown, _ = build_report(run.dir, explain_examples=0)
+    skipped = ", ".join(c.name for c in CANDIDATES[1:])
+    assert f"Not trained within train.budget: {skipped}" in markdown.read_text()
 
 
 def test_the_auto_budget_starts_what_fits_beside_the_first_candidate():
