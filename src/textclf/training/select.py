@@ -121,7 +121,6 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
             if key not in prepared_by:
                 prepared_by[key] = prepare_data(job.config)
             job.prepared, job.ends = prepared_by[key], ends
-        jobs[0].ends = ends
         workers, threads = _workers(config, len(admitted))
         number = {job.name: i for i, job in enumerate(jobs, 1)}
         if workers == 1:
