@@ -37,6 +37,8 @@ that fits it in one pass over the training split instead (``training/solver.py``
 gives each batch as rows of a sparse feature matrix (``sparse_features(ids, lengths)``: row,
 column and value tensors, ``feature_columns`` columns in all) and takes the solver's weights
 (``set_coefficients(coef, intercept)``), logits being ``features @ coef.T + intercept``.
+``SOLVER_SETTING`` names each solver's setting that a list may try on validation (the model
+keeps the value chosen, and its artifact stores it).
 
 ``regularization()`` gives a penalty to add to the last training batch's loss (an L2 term on
 the weights it read), or None (the default).
@@ -55,7 +57,10 @@ from torch import nn
 
 from textclf.precision import before_compile
 
-__all__ = ["BuildContext", "TextClassifier", "lookup"]
+__all__ = ["BuildContext", "TextClassifier", "lookup", "SOLVER_SETTING"]
+
+# Each solver's setting that may be a list, each value fitted and the best on validation kept.
+SOLVER_SETTING: dict[str, str] = {"svm": "C", "nb": "alpha"}
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from torch import nn
 
 from textclf.models.bag_of_ngrams import BagOfNgrams, BagOfNgramsParams
-from textclf.models.base import BuildContext, lookup
+from textclf.models.base import SOLVER_SETTING, BuildContext, lookup
 from textclf.models.registry import ModelParams, register_model
 
 __all__ = ["LinearModel", "LinearParams"]
@@ -65,21 +65,14 @@ class LinearParams(ModelParams):
     # on the validation split is kept (accuracy)
     alpha: Union[float, list[float]] = 1.0
 
-    @field_validator("alpha")
+    @field_validator("C", "alpha")
     @classmethod
-    def _alpha_values(cls, alpha):
-        values = alpha if isinstance(alpha, list) else [alpha]
+    def _values_above_zero(cls, value, info: ValidationInfo):
+        values = value if isinstance(value, list) else [value]
         if not values or any(not v > 0 for v in values):
-            raise ValueError(f"alpha={alpha}: give a number above 0, or a list of them (e.g. [0.01, 0.1, 1])")
-        return alpha
-
-    @field_validator("C")
-    @classmethod
-    def _c_values(cls, C):
-        values = C if isinstance(C, list) else [C]
-        if not values or any(not v > 0 for v in values):
-            raise ValueError(f"C={C}: give a number above 0, or a list of them (e.g. [0.5, 1, 2])")
-        return C
+            raise ValueError(f"{info.field_name}={value}: give a number above 0, or a list of them "
+                             "(e.g. [0.1, 0.3, 1])")
+        return value
 
     @field_validator("maxn")
     @classmethod
@@ -157,7 +150,7 @@ class LinearModel(BagOfNgrams):
     def artifact_params(self, params: dict) -> dict:
         """The config's parameters with the C and alpha the solver fitted (a list's choice on
         validation)."""
-        return {**params, **{k: getattr(self, k) for k in ("C", "alpha") if k in params}}
+        return {**params, **{k: getattr(self, k) for k in SOLVER_SETTING.values() if k in params}}
 
     @torch.no_grad()
     def set_coefficients(self, coef: np.ndarray, intercept: np.ndarray) -> None:

@@ -30,6 +30,7 @@ from typing import Callable
 from textclf.artifact import ModelArtifact
 from textclf.config import Config, config_from_dict
 from textclf.errors import UsageError
+from textclf.models.base import SOLVER_SETTING
 from textclf.run_layout import RunLayout
 from textclf.text.encoding import concatenate
 from textclf.text.prepare import PreparedData
@@ -51,7 +52,7 @@ def refit_config(config: Config, held_out: ModelArtifact) -> Config:
     held-out run chose on val among several (a list of ``model.C`` or ``model.alpha``) fixed to its
     choice; no early stopping, budget or MLflow run of its own, and no refit of the refit."""
     raw = config.model_dump(mode="json")
-    for key in ("C", "alpha"):
+    for key in SOLVER_SETTING.values():
         if isinstance(raw["model"].get(key), list):
             raw["model"][key] = held_out.model_params[key]
     raw["train"].update(early_stopping_patience=None, budget=None, refit=False)

@@ -54,6 +54,7 @@ from textclf.evaluation.calibration import fit_temperature
 from textclf.evaluation.metrics import cross_entropy
 from textclf.files import write_text
 from textclf.inference import Predictor
+from textclf.models.base import SOLVER_SETTING
 from textclf.run_layout import RunLayout
 from textclf.runtime import resolve_device
 from textclf.reporting.data_stats import write_data_statistics
@@ -109,7 +110,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         # pace, the auto budget and the others' estimates.
         print(f"default selection: candidate 1/{len(jobs)} {jobs[0].name} ({_settings(jobs[0].config)})",
               file=sys.stderr, flush=True)
-        first = _train_one(jobs[0], progress, first=True)
+        first = _train_one(jobs[0], progress)  # (no deadline: the first always trains in full)
         limit, ends = _budget(budget, first[0]["seconds"], started)
         admitted, skipped = _admit(jobs[1:], candidates[1:], first[0]["seconds"], limit, ends,
                                    _workers(config, len(jobs) - 1)[0])
@@ -127,10 +128,10 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
             outcomes = _in_turn(admitted, progress, number)
         else:
             outcomes = _side_by_side(admitted, workers, threads, progress) if admitted else []
-        by_job = {id(job): outcome for job, outcome in zip(admitted, outcomes)}
-        by_job.update({id(jobs[0]): first, **{id(job): ({"status": reason}, None) for job, reason in skipped}})
+        outcome_of = {jobs[0].name: first, **{job.name: outcome for job, outcome in zip(admitted, outcomes)},
+                      **{job.name: ({"status": reason}, None) for job, reason in skipped}}
         for row, job in zip(rows, jobs):
-            fields, result = by_job[id(job)]
+            fields, result = outcome_of[job.name]
             row.update(fields)
             if result is not None:
                 results[row["candidate"]] = result
@@ -311,7 +312,7 @@ def _in_turn(jobs: list[_Job], progress: bool, number: dict[str, int]) -> list[t
     for job in jobs:
         print(f"default selection: candidate {number[job.name]}/{len(number)} {job.name} ({_settings(job.config)})",
               file=sys.stderr, flush=True)
-        outcomes.append(_train_one(job, progress, first=False))
+        outcomes.append(_train_one(job, progress))
     return outcomes
 
 
@@ -322,7 +323,7 @@ def _side_by_side(jobs: list[_Job], workers: int, threads: int, progress: bool) 
     order = list(range(len(jobs)))[::-1]
     print(f"default selection: {len(jobs)} more candidates in {workers} processes of {threads} thread"
           f"{'s' * (threads > 1)} each (each one's output: candidates/<name>/train.log)", file=sys.stderr, flush=True)
-    calls = [partial(logged, partial(_train_one, job, False, False), job.run_dir) for job in jobs]
+    calls = [partial(logged, partial(_train_one, job, False), job.run_dir) for job in jobs]
     return side_by_side(calls, [f"default candidate {job.name}" for job in jobs], workers, threads, progress,
                         "default selection", lambda i, outcome: f"{jobs[i].name} {_outcome_text(outcome[0])}",
                         "during the default selection; " + _NO_RESUME, order)
@@ -335,10 +336,10 @@ def _outcome_text(fields: dict) -> str:
     return f"trained: val score {fields['val_score']:.4f}, {epochs}, {fields['seconds']:.1f} s"
 
 
-def _train_one(job: _Job, progress: bool, first: bool, on_epoch=None) -> tuple[dict, TrainResult | None]:
-    """Train one candidate (unless the budget is spent and it is not the first); its leaderboard
-    fields and its result (None when it did not train)."""
-    if job.ends is not None and not first and time.time() >= job.ends:
+def _train_one(job: _Job, progress: bool, on_epoch=None) -> tuple[dict, TrainResult | None]:
+    """Train one candidate (unless its budget, ``job.ends``, is spent before it starts); its
+    leaderboard fields and its result (None when it did not train)."""
+    if job.ends is not None and time.time() >= job.ends:
         return {"status": "skipped: train.budget spent before it started"}, None
     t0 = time.perf_counter()
     try:
@@ -376,7 +377,7 @@ def _validation(result: TrainResult, config: Config, prepared: PreparedData) -> 
     val = prepared.splits["val"]
     predictor = Predictor.load(RunLayout(result.run_dir).best_checkpoint, batch_size=config.train.eval_batch_size)
     kept = {k: predictor.artifact.model_params[k] for k, v in config.model.params().items()
-            if k in ("C", "alpha") and isinstance(v, list)}  # (``_kept``: what a solver chose on val)
+            if k in SOLVER_SETTING.values() and isinstance(v, list)}  # (``_kept``: what a solver chose on val)
     logits = predictor.log_proba_encoded([val], calibrated=False)
     if config.task != "multiclass":  # (multi-label: the sigmoids as they are, for the ensemble)
         return best, {"_probabilities": predictor.task_.probabilities(logits).astype(np.float32), "_kept": kept}
@@ -406,7 +407,7 @@ def _settings(config: Config, kept: dict | None = None) -> str:
     if params.get("solver", "sgd") == "sgd":
         lr = f"lr={config.train.lr:g}"
     else:  # (a solver has no learning rate; its C or alpha is a number or a list tried on validation)
-        key = "alpha" if params["solver"] == "nb" else "C"
+        key = SOLVER_SETTING[params["solver"]]
         value = params[key]
         shown = f"[{','.join(f'{v:g}' for v in value)}]" if isinstance(value, list) else f"{value:g}"
         if kept and key in kept:

@@ -25,6 +25,7 @@ import torch
 
 from textclf.batching import sorted_batches
 from textclf.errors import UsageError
+from textclf.models.base import SOLVER_SETTING
 
 __all__ = ["fit_with_solver", "feature_matrix", "fit_svms", "fit_complement_nb"]
 
@@ -105,7 +106,7 @@ def fit_with_solver(setup) -> tuple[float, int, int]:
             return fit_svms(X, labels, task.multilabel, setup.prepared.num_classes, value, weights, sample_weight,
                             model.tol)
 
-    name = "alpha" if model.solver == "nb" else "C"  # the solver's setting a list may try on validation
+    name = SOLVER_SETTING[model.solver]  # (a list of it: each value fitted, the best on validation kept)
     if isinstance(getattr(model, name), list):  # (artifacts store the value kept)
         coef, intercept, kept = _best_on_validation(model, setup, fit, name)
         setattr(model, name, kept)
