@@ -12,8 +12,9 @@ selection trains it (same split, same early stopping, no last.ckpt), once with i
 gives each run's best validation score, its best epoch of the epochs run, and the seconds of
 training (the data are encoded before the clock starts, once per tokenizer, as the selection
 does). The last column replays the run's validation history with a patience of 1 epoch (where
-the run would have stopped, and the score it would have kept). The test split is never read:
-this is for choosing the candidates' settings.
+the run would have stopped, and the score it would have kept). ``--peer`` adds a row for
+``peers.py``'s TF-IDF + LinearSVC script fitted on the same training split and scored on the same
+validation split. The test split is never read: this is for choosing the candidates' settings.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def main() -> int:
     parser.add_argument("--candidates", default="")
     parser.add_argument("--variant", action="append", type=_variant, default=[])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--peer", action="store_true", help="also score TF-IDF + LinearSVC on the same split")
     args = parser.parse_args()
 
     import torch
@@ -76,6 +78,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")
             base = peers.system_config("default", dataset, Path(tmp), [f"train.num_threads={args.threads}"])
+            if args.peer:
+                print(_peer_row(dataset, base), flush=True)
             for candidate in candidates:
                 for name, pairs in variants:
                     config = _apply(candidate_config(base, candidate), pairs)
@@ -90,6 +94,18 @@ def main() -> int:
                           f"{result.best_epoch} / {len(result.history)} | {seconds:.1f} | {score:.4f}, {epochs} |",
                           flush=True)
     return 0
+
+
+def _peer_row(dataset: str, config) -> str:
+    """The leaderboard row of the LinearSVC script, fitted on the training split, on validation."""
+    import numpy as np
+
+    from textclf.data import load_corpus
+
+    corpus = load_corpus(config)
+    predicted, train_s, _, _ = peers._linear_svc(corpus["train"], corpus["val"])
+    score = float(np.mean(predicted == np.asarray(corpus["val"].labels)))
+    return f"| {dataset} | TF-IDF + LinearSVC (the script) | as is | {score:.4f} | — | {train_s:.1f} | — |"
 
 
 def _patience_one(history: list[dict], monitor: str) -> tuple[float, int]:
