@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from results import markdown_table, write_section
+from lib.results import markdown_table, write_section
 
 from textclf.artifact import ModelArtifact
 from textclf.config import load_config

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from results import command, machine, markdown_table, write_section
+from lib.results import command, machine, markdown_table, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = Path(__file__).resolve().parent / "bigru_study_rows.json"

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from results import markdown_table, write_section
+from lib.results import markdown_table, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = [

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 
-import peers  # the data sets and how the default system reads them
+from lib.systems import system_config
 
 
 def greedy(probabilities: dict[str, np.ndarray], labels: np.ndarray, rounds: int = 10) -> tuple[list[str], float]:
@@ -59,7 +59,7 @@ def main() -> int:
     for dataset in args.datasets.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")
-            base = peers.system_config("default", dataset, Path(tmp), [f"train.num_threads={args.threads}"])
+            base = system_config("default", dataset, Path(tmp), [f"train.num_threads={args.threads}"])
             corpus = load_corpus(base)
             val, test = {}, {}
             for candidate in CANDIDATES:

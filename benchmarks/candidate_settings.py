@@ -23,19 +23,23 @@ import argparse
 import contextlib
 import io
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
 
+import yaml
 
-import peers  # the data sets and how the default system reads them
+from lib.peers import linear_svc
+from lib.systems import system_config
 
 
 def _variant(text: str) -> tuple[str, dict[str, str]]:
     name, _, body = text.partition(":")
     if not name or not body:
         raise argparse.ArgumentTypeError(f"{text!r}: write NAME:KEY=VALUE[,KEY=VALUE...]")
-    pairs = dict(item.split("=", 1) for item in body.split(","))
+    # commas inside [...] belong to a list value: model.C=[0.3,1]
+    pairs = dict(item.split("=", 1) for item in re.split(r",(?![^\[]*\])", body))
     return name, pairs
 
 
@@ -48,7 +52,7 @@ def _apply(config, pairs: dict[str, str]):
             raw["train"]["lr"] = config.train.lr * float(value)
             continue
         section, _, field = key.partition(".")
-        raw[section][field] = type(raw[section][field])(value) if raw[section].get(field) is not None else value
+        raw[section][field] = yaml.safe_load(value)  # 3 -> int, 0.1 -> float, [0.1,1] -> list
     return config_from_dict(raw, source="variant")
 
 
@@ -77,7 +81,7 @@ def main() -> int:
     for dataset in args.datasets.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")
-            base = peers.system_config("default", dataset, Path(tmp), [f"train.num_threads={args.threads}"])
+            base = system_config("default", dataset, Path(tmp), [f"train.num_threads={args.threads}"])
             if args.peer:
                 print(_peer_row(dataset, base), flush=True)
             for candidate in candidates:
@@ -103,7 +107,7 @@ def _peer_row(dataset: str, config) -> str:
     from textclf.data import load_corpus
 
     corpus = load_corpus(config)
-    predicted, train_s, _, _ = peers._linear_svc(corpus["train"], corpus["val"])
+    predicted, train_s, _, _ = linear_svc(corpus["train"], corpus["val"])
     score = float(np.mean(predicted == np.asarray(corpus["val"].labels)))
     return f"| {dataset} | TF-IDF + LinearSVC (the script) | as is | {score:.4f} | — | {train_s:.1f} | — |"
 

@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import peers  # the winner of a default selection
-from results import markdown_table, write_section
+from lib.results import markdown_table, write_section
+from lib.systems import winner
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,10 +91,10 @@ def main() -> int:
                                 "--no-progress", "--set", "data.protocol=bydate",
                                 "--set", f"train.num_threads={args.threads}"], env)
             results = json.loads((run_dir / "results.json").read_text())
-            winner = peers.winner(run_dir).get("winner", "?")
+            kept = winner(run_dir).get("winner", "?")
             profile = _profile(ours_s, results, run_dir)
         rows.append({"repeat": repeat + 1, "script_s": script_s, "script_accuracy": 100 * script_accuracy,
-                     "ours_s": ours_s, "ours_accuracy": 100 * results["test_accuracy"], "winner": winner,
+                     "ours_s": ours_s, "ours_accuracy": 100 * results["test_accuracy"], "winner": kept,
                      "ratio": ours_s / script_s})
         print(f"repeat {repeat + 1}: script {script_s:.1f} s ({100 * script_accuracy:.2f} %), default "
               f"{ours_s:.1f} s ({100 * results['test_accuracy']:.2f} %, {winner}): {ours_s / script_s:.1f}x",

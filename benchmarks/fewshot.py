@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from results import markdown_table, write_section
+from lib.results import markdown_table, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = Path(__file__).resolve().parent / "fewshot_rows.json"
@@ -70,16 +70,16 @@ def pools(dataset: str, folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if dataset == "sms_spam":
         frame = pd.read_csv(root / "sms_spam.csv", keep_default_na=False).sample(frac=1.0, random_state=0)
         return frame.iloc[1000:], frame.iloc[:1000]
-    from peers import _goemotions_single_label, _newsgroups_subjects
+    from lib.datasets import goemotions_single_label, newsgroups_subjects
 
     if dataset in ("goemotions-sentiment", "goemotions-polarity"):
-        _goemotions_single_label("goemotions-sentiment", folder)
+        goemotions_single_label("goemotions-sentiment", folder)
         train, test = (pd.read_csv(folder / f"{split}.csv", keep_default_na=False) for split in ("train", "test"))
         if dataset == "goemotions-polarity":  # binary sentence sentiment: the positive and negative comments
             train, test = (frame[frame["label"].isin(["positive", "negative"])] for frame in (train, test))
         return train, test
     if dataset == "20news-subjects":
-        _newsgroups_subjects(dataset, folder)
+        newsgroups_subjects(dataset, folder)
         return (pd.read_csv(folder / "subjects_train.csv", keep_default_na=False),
                 pd.read_csv(folder / "subjects_test.csv", keep_default_na=False))
     raise SystemExit(f"unknown data set {dataset!r}")

@@ -53,7 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
-from results import markdown_table, write_section
+from lib.results import markdown_table, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = Path(__file__).resolve().parent / "goemotions_rows.json"
@@ -91,7 +91,7 @@ def _linear_svc(train, test, names):
 def _fasttext(train, test, names, seed: int, threads: int):
     import fasttext
 
-    from peers import fasttext_line as line  # lower-cased, punctuation split off (kept)
+    from lib.peers import fasttext_line as line  # lower-cased, punctuation split off (kept)
 
     started = time.perf_counter()
     order = np.random.default_rng(seed).permutation(len(train))
@@ -216,7 +216,7 @@ def child(system: str, threads: int, out: Path, train_rows: int | None = None, d
         corpus = load_corpus(config)
         train, test, names = corpus["train"], corpus["test"], corpus.label_names
         if system in ("linear_svc_ovr", "fasttext_ova"):
-            from peers import labelled
+            from lib.datasets import labelled
 
             train = labelled(corpus)
         if system == "linear_svc_ovr":

@@ -51,7 +51,7 @@ from pathlib import Path
 
 import torch
 
-from results import command, machine, markdown_table, write_section
+from lib.results import command, machine, markdown_table, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = Path(__file__).resolve().parent / "gpu_rows.json"

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from peers import _fasttext, _linear_svc
-from results import markdown_table, write_section
+from lib.peers import fasttext, linear_svc
+from lib.results import markdown_table, write_section
 
 from textclf.config import load_config
 from textclf.data import load_corpus
@@ -106,9 +106,9 @@ def _measure(systems: list, work: Path, args) -> list[dict]:
             rows.append(_time_ours(f"textclf {key}, {runtime}", path, test.texts, test.labels, work,
                                    args.repeat, copies))
     print("timing the peers ...", file=sys.stderr, flush=True)
-    rows.append(_time_peer("TF-IDF 1–2-grams + LinearSVC (scikit-learn)", _linear_svc, corpus["train"], test, 1))
+    rows.append(_time_peer("TF-IDF 1–2-grams + LinearSVC (scikit-learn)", linear_svc, corpus["train"], test, 1))
     rows.append(_time_peer("fastText supervised, bigrams, 25 epochs",
-                           lambda tr, te: _fasttext(tr, te, 42, args.threads), corpus["train"], test, 1))
+                           lambda tr, te: fasttext(tr, te, 42, args.threads), corpus["train"], test, 1))
     for r in rows:
         r["accuracy"] = 100 * r["accuracy"]
     return rows

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from results import markdown_table, write_section
+from lib.results import markdown_table, write_section
 
 from textclf.config import load_config
 from textclf.text.prepare import prepare_data

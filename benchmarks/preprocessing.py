@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from results import markdown_table, write_section
+from lib.results import markdown_table, write_section
 
 from textclf.config import load_config
 from textclf.data import SPLITS, load_corpus

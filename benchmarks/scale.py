@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from results import markdown_table, write_section
+from lib.results import markdown_table, write_section
 
 COLUMNS = [
     ("documents", "documents", ",d"),

@@ -25,7 +25,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from results import markdown_table, write_section
+from lib.results import markdown_table, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from results import markdown_table, write_section
+from lib.results import markdown_table, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "20newsgroups_bigru_search.yaml"

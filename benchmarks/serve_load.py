@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from results import markdown_table, write_section
+from lib.results import markdown_table, write_section
 
 import textclf
 from textclf.data import load_corpus

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from results import write_section
+from lib.results import write_section
 
 
 def main() -> int:

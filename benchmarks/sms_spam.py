@@ -20,7 +20,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import f1_score, precision_score, recall_score
 from sklearn.svm import LinearSVC
 
-from results import write_section
+from lib.results import write_section
 
 from textclf.config import load_config
 from textclf.data import load_corpus

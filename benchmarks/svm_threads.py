@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from results import markdown_table, write_section
+from lib.results import markdown_table, write_section
 
 from textclf.config import CANDIDATES, load_config
 from textclf.training.select import candidate_config

