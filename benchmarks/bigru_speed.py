@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lib import ROOT
 from lib.results import markdown_table, write_section
 
 from textclf.artifact import ModelArtifact
@@ -40,7 +41,6 @@ from textclf.text.encoding import encode_texts
 from textclf.text.prepare import prepare_data
 from textclf.training import train
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "20newsgroups_bigru.yaml"
 VARIANTS = ["naive", "ours", "ours-dense-embedding"]
 

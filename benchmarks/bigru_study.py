@@ -28,9 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from lib import ROOT
 from lib.results import command, machine, markdown_table, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 ROWS = Path(__file__).resolve().parent / "bigru_study_rows.json"
 CONFIG = ROOT / "configs" / "20newsgroups_bigru.yaml"
 STUDY = 91.14  # the reference study's test accuracy, %

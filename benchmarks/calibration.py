@@ -17,9 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from lib import ROOT
 from lib.results import markdown_table, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 RUNS = [
     ("20 Newsgroups (random split)", "configs/20newsgroups_bag_of_ngrams.yaml", []),
     ("20 Newsgroups (random split)", "configs/20newsgroups_textcnn.yaml", ["train.epochs=4"]),

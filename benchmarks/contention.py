@@ -20,9 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from lib import ROOT
 from lib.results import markdown_table, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 COMPETITOR = """
 import torch, time
 torch.set_num_threads(2)

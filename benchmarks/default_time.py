@@ -29,10 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from lib import ROOT
 from lib.results import markdown_table, write_section
 from lib.systems import winner
 
-ROOT = Path(__file__).resolve().parents[1]
 
 # The hand-written script, run as `python -c SCRIPT ARCHIVE`.
 SCRIPT = r'''

@@ -45,9 +45,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lib import ROOT
 from lib.results import markdown_table, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 ROWS = Path(__file__).resolve().parent / "fewshot_rows.json"
 sys.path.insert(0, str(ROOT / "src"))
 

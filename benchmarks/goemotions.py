@@ -53,9 +53,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lib import ROOT
 from lib.results import markdown_table, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 ROWS = Path(__file__).resolve().parent / "goemotions_rows.json"
 SYSTEMS = {
     "linear_svc_ovr": "TF-IDF 1–2-grams + one-vs-rest LinearSVC (scikit-learn)",

@@ -51,9 +51,9 @@ from pathlib import Path
 
 import torch
 
+from lib import ROOT
 from lib.results import command, machine, markdown_table, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 ROWS = Path(__file__).resolve().parent / "gpu_rows.json"
 sys.path.insert(0, str(ROOT / "src"))
 

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from lib.peers import fasttext, linear_svc
+from lib import ROOT
 from lib.results import markdown_table, write_section
 
 from textclf.config import load_config
@@ -40,7 +41,6 @@ from textclf.inference import Predictor
 from textclf.inference.onnx_export import export_onnx
 from textclf.training import train
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _time_ours(name: str, checkpoint: Path, texts: list[str], labels: np.ndarray, work: Path, repeat: int,

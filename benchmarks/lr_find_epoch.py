@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from lib import ROOT
 from lib.results import markdown_table, write_section
 
 from textclf.config import load_config
@@ -28,7 +29,6 @@ from textclf.training import train
 from textclf.training.lr_finder import lr_range_test
 from textclf.training.setup import setup_run
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from lib import ROOT
 from lib.results import markdown_table, write_section
 
 from textclf.batching import sorted_batches
@@ -30,7 +31,6 @@ from textclf.inference.onnx_export import export_onnx
 from textclf.text.prepare import prepare_data
 from textclf.training import train
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> None:

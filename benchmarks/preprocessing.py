@@ -20,15 +20,14 @@ import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
+from lib import ROOT
 from lib.results import markdown_table, write_section
 
 from textclf.config import load_config
 from textclf.data import SPLITS, load_corpus
 from textclf.text.prepare import encode_corpus, prepare_data
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "20newsgroups_bigru.yaml"
 
 

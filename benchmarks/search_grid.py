@@ -25,9 +25,9 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from lib import ROOT
 from lib.results import markdown_table, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _hms(seconds: float) -> str:

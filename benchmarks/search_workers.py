@@ -22,13 +22,12 @@ import multiprocessing
 import os
 import threading
 import time
-from pathlib import Path
 
 import torch
 
+from lib import ROOT
 from lib.results import markdown_table, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "20newsgroups_bigru_search.yaml"
 POINTS = [(128, 150), (192, 200)]
 

@@ -20,13 +20,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import f1_score, precision_score, recall_score
 from sklearn.svm import LinearSVC
 
+from lib import ROOT
 from lib.results import write_section
 
 from textclf.config import load_config
 from textclf.data import load_corpus
 from textclf.training import train
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "sms_spam_lstm.yaml"
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
 
+from lib import ROOT
 from lib.results import markdown_table, write_section
 
 from textclf.config import load_config
@@ -25,7 +25,6 @@ from textclf.text.prepare import prepare_data
 from textclf.training.optimizer import RowAdam, SplitOptimizer, clip_gradients, sparse_parameters
 from textclf.training.setup import setup_run
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "20newsgroups_default.yaml"
 
 

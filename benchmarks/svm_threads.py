@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from lib import ROOT
 from lib.results import markdown_table, write_section
 
 from textclf.config import CANDIDATES, load_config
@@ -32,7 +32,6 @@ from textclf.training.select import candidate_config
 from textclf.training.setup import setup_run
 from textclf.training.solver import feature_matrix, fit_svms
 
-ROOT = Path(__file__).resolve().parents[1]
 SETS = {  # name: (config, overrides, candidate)
     "20NG bydate, word uni+bigrams": ("20newsgroups_default.yaml", ["data.protocol=bydate"], "linear"),
     "20NG bydate, + character 2-5-grams": ("20newsgroups_default.yaml", ["data.protocol=bydate"], "linear_chars"),

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 
+from lib import ROOT
 from lib.results import markdown_table, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _reference(pipeline, texts):
