@@ -104,6 +104,7 @@ class ModelArtifact:
         return BuildContext(
             vocab_size=len(self.pipeline["vocab"]), num_classes=len(self.classes), pad_id=PAD_ID,
             task=self.task, tokens=word_strings(self.pipeline["vocab"]),
+            window=self.pipeline["max_length"] if self.pipeline.get("windows", 1) > 1 else 0,
         )
 
     def build_model(self, device: str | torch.device = "cpu") -> TextClassifier:

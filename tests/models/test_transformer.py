@@ -100,3 +100,88 @@ def test_frozen_encoder_features_are_computed_once_and_the_artifact_needs_no_fol
     encoded = predictor.encode(texts * 20)[0]
     monkeypatch.setattr(type(model), "max_batch_tokens", 64)
     np.testing.assert_allclose(predict_logits(model, encoded, 256), predict_logits(model, encoded, 1), atol=1e-5)
+
+
+def test_the_pipeline_cuts_a_long_document_into_windows_with_their_own_special_tokens():
+    pipeline = PretrainedPipeline.from_pretrained(minilm_path(), max_length=6, windows=3)
+    text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
+    words = PretrainedPipeline.from_pretrained(minilm_path(), max_length=64).encode([text]).document(0)[1:-1]
+    enc = pipeline.encode([text, "short text", ""])
+    assert pipeline.window == 6 and enc.full_lengths[0] == len(words) + 2  # untruncated
+    # three windows of 4 words each, [CLS] … [SEP] around each; the last two words are cut off
+    expected = [CLS, *words[0:4], SEP, CLS, *words[4:8], SEP, CLS, *words[8:12], SEP]
+    assert enc.document(0).tolist() == [int(i) for i in expected]
+    assert enc.document(1).tolist()[0] == CLS and len(enc.document(1)) == 4  # one window: as before
+    again = pipeline_from_spec(json.loads(json.dumps(pipeline.spec())))
+    assert again.windows == 3
+    np.testing.assert_array_equal(again.encode([text]).ids, enc.document(0))
+    # a one-window pipeline truncates as it always did
+    assert PretrainedPipeline.from_pretrained(minilm_path(), max_length=6).window == 0
+
+
+def test_chunks_pool_the_windows_each_encoded_alone():
+    import torch
+
+    from textclf.models.base import BuildContext
+    from textclf.models.registry import build_model
+
+    pipeline = PretrainedPipeline.from_pretrained(minilm_path(), max_length=8, windows=4)
+    texts = ["the goalie made forty saves and the crowd cheered as the final whistle blew at last, "
+             "while the visiting coach argued with the referee about the penalty in the second period",
+             "nasa launched a probe"]
+    enc = pipeline.encode(texts)
+    ids = torch.zeros(2, int(enc.lengths.max()), dtype=torch.long)
+    for i in range(2):
+        ids[i, : enc.lengths[i]] = torch.from_numpy(enc.document(i).astype(np.int64))
+    lengths = torch.from_numpy(enc.lengths)
+    params = {"pretrained": minilm_path(), "chunks": 4}
+    torch.manual_seed(0)
+    chunked = build_model("transformer", params, BuildContext(vocab_size=len(pipeline.vocab_), num_classes=2,
+                                                               window=pipeline.window)).eval()
+    maxed = build_model("transformer", {**params, "chunk_pooling": "max"},
+                        BuildContext(vocab_size=len(pipeline.vocab_), num_classes=2, window=8)).eval()
+    one = build_model("transformer", {"pretrained": minilm_path()},
+                      BuildContext(vocab_size=len(pipeline.vocab_), num_classes=2)).eval()
+    with torch.no_grad():
+        vectors = chunked.encode(chunked.embed(ids), lengths)
+        # each 8-sub-word window of the first text (4 of them: the text is longer) encoded as a
+        # document of its own
+        assert lengths[0] == 32
+        alone = torch.stack([one.encode(one.embed(ids[:1, s: s + 8]), torch.tensor([8]))[0] for s in (0, 8, 16, 24)])
+        torch.testing.assert_close(vectors[0], alone.mean(0), atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(maxed.encode(maxed.embed(ids), lengths)[0], alone.max(0).values,
+                                   atol=1e-5, rtol=1e-4)
+        # a document of one window is what the model without chunks makes of it
+        torch.testing.assert_close(vectors[1], one.encode(one.embed(ids[1:, : lengths[1]]), lengths[1:])[0],
+                                   atol=1e-5, rtol=1e-4)
+    from textclf.errors import ConfigError as Error
+
+    with pytest.raises(Error, match="model.chunks: the text pipeline gives this model no windows"):
+        build_model("transformer", params, BuildContext(vocab_size=len(pipeline.vocab_), num_classes=2))
+
+
+def test_a_chunked_run_trains_and_its_artifact_reads_documents_in_windows(sms_config, tmp_path):
+    config = json.loads(json.dumps(sms_config))
+    config["preprocess"]["max_seq_len"] = 12
+    config["model"]["chunks"] = 3
+    config["train"]["epochs"] = 2
+    run = textclf.train(config, run_dir=tmp_path / "run", progress=False)
+    predictor = textclf.Predictor.load(run.best_checkpoint)
+    pipeline = predictor.pipelines[0]
+    assert (pipeline.windows, pipeline.window, predictor.models[0].window) == (3, 12, 12)
+    long = "Congratulations! You have been selected to receive a free cruise. Call now to claim your prize " * 3
+    encoded = predictor.encode([long])[0]
+    assert len(encoded.document(0)) == 36  # three full windows of 12
+    # words after the first window change the answer: they are read (truncation drops them)
+    head = "Congratulations! You have been selected to receive a free cruise today."
+    assert len(predictor.encode([head])[0].document(0)) >= 12
+    a, b = predictor.predict_proba([head + " see you at lunch", head + " text WIN to 80082 now"])
+    assert not np.allclose(a, b, atol=1e-6)
+    # its ONNX export is refused in one line, before anything is written
+    pytest.importorskip("onnx")
+    from textclf.errors import UsageError
+    from textclf.inference.onnx_export import export_onnx
+
+    with pytest.raises(UsageError, match="model.chunks above 1 cannot be exported yet"):
+        export_onnx(run.best_checkpoint, tmp_path / "onnx")
+    assert not (tmp_path / "onnx").exists() and not list(tmp_path.glob(".onnx*"))

@@ -72,6 +72,10 @@ class BuildContext:
     # The vocabulary's words in id order, special tokens as "" (bag_of_ngrams' character n-grams
     # read them; text.vocabulary.word_strings); empty where the caller has none.
     tokens: tuple[str, ...] = ()
+    # A pipeline that gives long documents in windows (``ModelParams.input_windows``): the
+    # sub-words of one window, [CLS] … [SEP] included; a document is its windows back to back,
+    # each of this length but the last. 0: one window (no splitting).
+    window: int = 0
 
 
 class TextClassifier(nn.Module):

@@ -45,6 +45,12 @@ class ModelParams(BaseModel):
         tokenizer and the learned vocabulary), or None."""
         return None
 
+    def input_windows(self) -> int:
+        """With a pretrained tokenizer: in how many windows of ``preprocess.max_seq_len`` sub-words
+        (each with the tokenizer's special tokens) the pipeline gives a long document to the model;
+        1: the document's first ``max_seq_len`` sub-words only."""
+        return 1
+
 
 @dataclass(frozen=True)
 class _Entry:

@@ -5,6 +5,13 @@
 sub-word vectors (``pooling: mean``, masked by the true lengths) or its first one (``cls``);
 dropout and one linear layer give the logits.
 
+A document longer than ``preprocess.max_seq_len`` sub-words is cut there, unless ``chunks`` is
+above 1: the pipeline then gives it as up to ``chunks`` windows of ``max_seq_len`` sub-words, each
+with ``[CLS] … [SEP]`` of its own (``text/pretrained.py``); the encoder reads every window apart
+(as many windows per batch as the token budget allows), each window is pooled as ``pooling``
+says, and the document is the mean (or, ``chunk_pooling: max``, the element-wise maximum) of its
+windows' vectors. The later parts of a long post are then read too.
+
 Two modes:
 
 - ``freeze: false`` fine-tunes everything (use AdamW with a small learning rate, 2e-5 to 5e-5,
@@ -34,7 +41,7 @@ import torch
 from pydantic import Field, field_validator
 from torch import nn
 
-from textclf.errors import ConfigError
+from textclf.errors import ConfigError, UsageError
 from textclf.models.base import BuildContext, TextClassifier
 from textclf.models.contrastive import ContrastiveParams, draw_pairs, fit_pairs
 from textclf.models.registry import ModelParams, register_model
@@ -58,6 +65,10 @@ class TransformerParams(ModelParams):
     # contrastive, sgd otherwise. Fine-tuning (freeze: false) trains by the loop only.
     solver: Optional[Literal["sgd", "svm"]] = None
     C: float = Field(1.0, gt=0)  # solver: svm's penalty, as LinearSVC's
+    # Long documents: read up to this many windows of preprocess.max_seq_len sub-words (1: the
+    # first window only, the rest cut off), and pool their vectors by chunk_pooling.
+    chunks: int = Field(1, ge=1, le=64)
+    chunk_pooling: Literal["mean", "max"] = "mean"
     # The encoder's Hugging Face config; training writes it into model artifacts (leave it out).
     encoder_config: Optional[dict[str, Any]] = None
 
@@ -68,6 +79,9 @@ class TransformerParams(ModelParams):
 
     def pretrained_tokenizer(self) -> str | None:
         return self.pretrained
+
+    def input_windows(self) -> int:
+        return self.chunks
 
 
 @register_model("transformer", TransformerParams)
@@ -100,6 +114,10 @@ class Transformer(TextClassifier):
         self.C = params.C
         self.tol = 1e-4  # (scikit-learn's: on tens of vectors a tight fit costs nothing)
         self.feature_columns = self.encoder.config.hidden_size
+        if params.chunks > 1 and not context.window:
+            raise ConfigError("model.chunks: the text pipeline gives this model no windows; build it from a "
+                              "config or an artifact whose pipeline was made with the same model section")
+        self.window = context.window if params.chunks > 1 else 0  # sub-words per window; 0: one window
         self._features: dict[bytes, torch.Tensor] = {}  # a document's ids → its pooled vector (frozen)
 
     def artifact_params(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +135,32 @@ class Transformer(TextClassifier):
         return self.encoder.get_input_embeddings()(ids)
 
     def encode(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(batch, hidden) pooled document vectors from token vectors."""
+        """(batch, hidden) pooled document vectors from token vectors (their windows', pooled
+        again, with ``chunks``)."""
+        if self.window:
+            return self._encode_windows(embedded, lengths)
+        return self._encode_one(embedded, lengths)
+
+    def _encode_windows(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Every document's windows (``self.window`` positions each, back to back) through the
+        encoder as rows of one batch, empty ones left out; their vectors pooled per document."""
+        m = self.window
+        batch, length, dim = embedded.shape
+        count = -(-length // m)
+        if count * m > length:
+            embedded = nn.functional.pad(embedded, (0, 0, 0, count * m - length))
+        starts = torch.arange(count, device=embedded.device) * m
+        window_lengths = (lengths.to(embedded.device)[:, None] - starts[None, :]).clamp(0, m).reshape(-1)
+        present = window_lengths > 0
+        pooled = self._encode_one(embedded.reshape(batch * count, m, dim)[present], window_lengths[present])
+        vectors = pooled.new_zeros(batch * count, pooled.size(1)).index_put((present.nonzero().squeeze(1),), pooled)
+        vectors, present = vectors.view(batch, count, -1), present.view(batch, count, 1)
+        if self.params.chunk_pooling == "max":
+            return vectors.masked_fill(~present, torch.finfo(vectors.dtype).min).amax(1)
+        return (vectors * present).sum(1) / present.sum(1).clamp(min=1)
+
+    def _encode_one(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(batch, hidden) pooled vectors of sequences the encoder reads whole."""
         mask = torch.arange(embedded.size(1), device=embedded.device)[None, :] < lengths.to(embedded.device)[:, None]
         hidden = self.encoder(inputs_embeds=embedded, attention_mask=mask.long()).last_hidden_state
         if self.params.pooling == "cls":
@@ -134,6 +177,10 @@ class Transformer(TextClassifier):
         return self.classify(self.embed(ids), ids, lengths)
 
     def export_module(self) -> nn.Module:
+        if self.window:  # (the windows' count and padding follow each batch's length, which a traced graph
+            # would fix to the example's)
+            raise UsageError("textclf export --format onnx: a transformer trained with model.chunks above 1 "
+                             "cannot be exported yet; serve or predict from its .ckpt")
         return _Traced(self)
 
     def adapt(self, split, take, device: torch.device, precision: str = "fp32", seed: int = 0,

@@ -164,7 +164,7 @@ def pipeline_for(config) -> "TextPipeline | PretrainedPipeline":
     params = params_class(config.model.name).model_validate(config.model.params())
     source = params.pretrained_tokenizer()
     if source:
-        return PretrainedPipeline.from_pretrained(source, config.preprocess.max_seq_len)
+        return PretrainedPipeline.from_pretrained(source, config.preprocess.max_seq_len, params.input_windows())
     return TextPipeline.from_preprocess(config.preprocess)
 
 

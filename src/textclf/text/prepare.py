@@ -69,6 +69,8 @@ def _cache_key(config: Config, pipeline: PretrainedPipeline | None = None) -> st
             # a registered one's is its name and settings (above) and its code version
             "tokenizer": None if pipeline is None else list(pipeline.tokenizer_key()),
             "tokenizer_version": None if pipeline is not None else tokenizer_version(config.preprocess.tokenizer),
+            # documents cut into windows (model.chunks) are other encodings than truncated ones
+            **({"windows": pipeline.windows} if pipeline is not None and pipeline.windows > 1 else {}),
         },
         sort_keys=True,
     )

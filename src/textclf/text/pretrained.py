@@ -11,7 +11,10 @@ tokens (``[CLS] … [SEP]``) and maps them to the encoder's ids::
 
 The spec carries the whole tokenizer (its ``tokenizer.json``), so a model artifact needs neither
 the folder nor ``transformers`` to tokenize: inference reads it with the ``tokenizers`` library.
-A document longer than ``max_length`` keeps its first sub-words and its closing special token.
+A document longer than ``max_length`` keeps its first sub-words and its closing special token;
+with ``windows`` above 1 it is cut into up to that many windows of ``max_length`` sub-words, each
+with the special tokens of its own (``[CLS] … [SEP][CLS] … [SEP]``, back to back, every window
+but the last full), for a model that reads them apart and pools them (``model.chunks``).
 """
 
 from __future__ import annotations
@@ -57,11 +60,13 @@ class PretrainedVocabulary:
 class PretrainedPipeline:
     """A pretrained tokenizer (``tokenizers.Tokenizer``) and a maximum length in sub-words."""
 
-    def __init__(self, tokenizer_json: str, max_length: int, source: str = "", model_max_length: int | None = None):
+    def __init__(self, tokenizer_json: str, max_length: int, source: str = "", model_max_length: int | None = None,
+                 windows: int = 1):
         from tokenizers import Tokenizer
 
         self.tokenizer_json = tokenizer_json
-        self.max_length = max_length
+        self.max_length = max_length  # sub-words of one window (of the document, with one window)
+        self.windows = windows
         self.source = source
         self.model_max_length = model_max_length
         self.tokenizer = Tokenizer.from_str(tokenizer_json)
@@ -74,14 +79,15 @@ class PretrainedPipeline:
         probe = self.tokenizer.encode("a")
         content = [i for i, special in enumerate(probe.special_tokens_mask) if not special]
         self.suffix = len(probe.ids) - 1 - content[-1] if content else 0  # e.g. [SEP]
+        self.prefix = content[0] if content else 0  # e.g. [CLS]
         unk = self.tokenizer.token_to_id(_unk_token(self.tokenizer))
         self.vocab_ = PretrainedVocabulary(itos, unk if unk is not None else 0)
-        if max_length <= self.suffix + 1:
+        if max_length <= self.prefix + self.suffix:
             raise ConfigError(f"preprocess.max_seq_len: {max_length} leaves no room for text after the "
                               f"pretrained tokenizer's special tokens; use 16 or more")
 
     @classmethod
-    def from_pretrained(cls, source: str, max_length: int) -> "PretrainedPipeline":
+    def from_pretrained(cls, source: str, max_length: int, windows: int = 1) -> "PretrainedPipeline":
         """Load the tokenizer of a local folder or a Hugging Face Hub name (``transformers``)."""
         try:
             from transformers import AutoTokenizer
@@ -99,7 +105,7 @@ class PretrainedPipeline:
         if limit is not None and max_length > limit:
             raise ConfigError(f"preprocess.max_seq_len: {max_length} is longer than the {limit} positions the "
                               f"pretrained model {source!r} reads; set preprocess.max_seq_len to {limit} or less")
-        return cls(tokenizer.backend_tokenizer.to_str(), max_length, str(source), limit)
+        return cls(tokenizer.backend_tokenizer.to_str(), max_length, str(source), limit, windows)
 
     # ----------------------------------------------------------------- encoding
 
@@ -123,9 +129,12 @@ class PretrainedPipeline:
 
     def encode_tokens(self, docs: list[list[int]], lengths: np.ndarray, labels: np.ndarray | None = None) -> EncodedSplit:
         """Truncate the output of :meth:`tokenize` to ``max_length`` (keeping the closing special
-        token); an empty document becomes one ``[UNK]``."""
+        token), or cut it into windows; an empty document becomes one ``[UNK]``."""
         m, s, unk = self.max_length, self.suffix, self.vocab_.unk_id
-        kept = [d if len(d) <= m else d[: m - s] + d[len(d) - s:] for d in docs]
+        if self.windows > 1:
+            kept = [self._windows(d) for d in docs]
+        else:
+            kept = [d if len(d) <= m else d[: m - s] + d[len(d) - s:] for d in docs]
         kept = [d if d else [unk] for d in kept]
         kept_lengths = np.fromiter(map(len, kept), dtype=np.int64, count=len(kept))
         offsets = np.zeros(len(kept) + 1, dtype=np.int64)
@@ -134,6 +143,24 @@ class PretrainedPipeline:
         unk_counts = np.fromiter((d.count(unk) for d in docs), dtype=np.int64, count=len(docs))
         labels = np.zeros(len(docs), dtype=np.int64) if labels is None else labels
         return EncodedSplit(flat, offsets, label_array(labels), np.asarray(lengths, dtype=np.int64), unk_counts)
+
+    def _windows(self, doc: list[int]) -> list[int]:
+        """``doc`` (special tokens included) as up to ``windows`` windows of ``max_length``, each
+        with the document's leading and closing special tokens, back to back."""
+        if len(doc) <= self.max_length:
+            return doc
+        p, s = self.prefix, self.suffix
+        head, body, tail = doc[:p], doc[p: len(doc) - s], doc[len(doc) - s:]
+        step = self.max_length - p - s
+        out: list[int] = []
+        for start in range(0, min(len(body), self.windows * step), step):
+            out += head + body[start: start + step] + tail
+        return out
+
+    @property
+    def window(self) -> int:
+        """What a model reads as one window (BuildContext.window): 0 when documents are not cut."""
+        return self.max_length if self.windows > 1 else 0
 
     def encode(self, texts: Sequence[str], labels: np.ndarray | None = None) -> EncodedSplit:
         return self.encode_tokens(*self.tokenize(texts), labels)
@@ -154,20 +181,23 @@ class PretrainedPipeline:
             "source": self.source,
             "tokenizer_json": self.tokenizer_json,
             "max_length": self.max_length,
+            "windows": self.windows,
             "model_max_length": self.model_max_length,
             "vocab": list(self.vocab_.itos_),
         }
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "PretrainedPipeline":
-        return cls(spec["tokenizer_json"], spec["max_length"], spec.get("source", ""), spec.get("model_max_length"))
+        return cls(spec["tokenizer_json"], spec["max_length"], spec.get("source", ""), spec.get("model_max_length"),
+                   spec.get("windows", 1))
 
     @property
     def vocab_size(self) -> int:
         return len(self.vocab_)
 
     def __repr__(self) -> str:
-        return f"PretrainedPipeline({self.source!r}, max_length={self.max_length}, vocab {len(self.vocab_):,})"
+        windows = f", windows={self.windows}" if self.windows > 1 else ""
+        return f"PretrainedPipeline({self.source!r}, max_length={self.max_length}{windows}, vocab {len(self.vocab_):,})"
 
 
 def _unk_token(tokenizer) -> str:
