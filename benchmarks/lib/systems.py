@@ -46,7 +46,9 @@ def system_config(system: str, dataset: str, workdir: Path, overrides: list[str]
         sets += NEWSGROUPS_SETS[system]
     config = load_config(ROOT / path, [*sets, *overrides])
     if newsgroups:  # the posts, as the default config reads them
-        data = load_config(ROOT / OURS["default"], [*data_sets, *overrides]).data
+        # (the overrides of its data section only: the default config has another model)
+        own = [o for o in overrides if o.startswith("data.")]
+        data = load_config(ROOT / OURS["default"], [*data_sets, *own]).data
         config = config.model_copy(update={"data": data})
     return config
 
