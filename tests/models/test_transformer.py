@@ -128,10 +128,10 @@ def test_chunks_pool_the_windows_each_encoded_alone():
     pipeline = PretrainedPipeline.from_pretrained(minilm_path(), max_length=8, windows=4)
     texts = ["the goalie made forty saves and the crowd cheered as the final whistle blew at last, "
              "while the visiting coach argued with the referee about the penalty in the second period",
-             "nasa launched a probe"]
+             "nasa launched a probe", "the senate voted on the budget bill late on friday night"]
     enc = pipeline.encode(texts)
-    ids = torch.zeros(2, int(enc.lengths.max()), dtype=torch.long)
-    for i in range(2):
+    ids = torch.zeros(3, int(enc.lengths.max()), dtype=torch.long)
+    for i in range(3):
         ids[i, : enc.lengths[i]] = torch.from_numpy(enc.document(i).astype(np.int64))
     lengths = torch.from_numpy(enc.lengths)
     params = {"pretrained": minilm_path(), "chunks": 4}
@@ -152,8 +152,14 @@ def test_chunks_pool_the_windows_each_encoded_alone():
         torch.testing.assert_close(maxed.encode(maxed.embed(ids), lengths)[0], alone.max(0).values,
                                    atol=1e-5, rtol=1e-4)
         # a document of one window is what the model without chunks makes of it
-        torch.testing.assert_close(vectors[1], one.encode(one.embed(ids[1:, : lengths[1]]), lengths[1:])[0],
+        torch.testing.assert_close(vectors[1], one.encode(one.embed(ids[1:2, : lengths[1]]), lengths[1:2])[0],
                                    atol=1e-5, rtol=1e-4)
+        # a short last window weighs its sub-words (the first holds 8, the last fewer)
+        total = int(lengths[2])
+        sizes = [(s, min(8, total - s)) for s in range(0, total, 8)]
+        assert len(sizes) == 2 and sizes[-1][1] < 8
+        parts = [n * one.encode(one.embed(ids[2:3, s: s + n]), torch.tensor([n]))[0] for s, n in sizes]
+        torch.testing.assert_close(vectors[2], sum(parts) / total, atol=1e-5, rtol=1e-4)
     from textclf.errors import ConfigError as Error
 
     with pytest.raises(Error, match="model.chunks: the text pipeline gives this model no windows"):

@@ -9,8 +9,9 @@ A document longer than ``preprocess.max_seq_len`` sub-words is cut there, unless
 above 1: the pipeline then gives it as up to ``chunks`` windows of ``max_seq_len`` sub-words, each
 with ``[CLS] … [SEP]`` of its own (``text/pretrained.py``); the encoder reads every window apart
 (as many windows per batch as the token budget allows), each window is pooled as ``pooling``
-says, and the document is the mean (or, ``chunk_pooling: max``, the element-wise maximum) of its
-windows' vectors. The later parts of a long post are then read too.
+says, and the document is the mean of its windows' vectors weighted by their sub-words (or, with
+``chunk_pooling: max``, their element-wise maximum). The later parts of a long post are then read
+too.
 
 Two modes:
 
@@ -66,7 +67,8 @@ class TransformerParams(ModelParams):
     solver: Optional[Literal["sgd", "svm"]] = None
     C: float = Field(1.0, gt=0)  # solver: svm's penalty, as LinearSVC's
     # Long documents: read up to this many windows of preprocess.max_seq_len sub-words (1: the
-    # first window only, the rest cut off), and pool their vectors by chunk_pooling.
+    # first window only, the rest cut off), and pool their vectors by chunk_pooling (mean: weighted
+    # by each window's sub-words; max: element-wise).
     chunks: int = Field(1, ge=1, le=64)
     chunk_pooling: Literal["mean", "max"] = "mean"
     # The encoder's Hugging Face config; training writes it into model artifacts (leave it out).
@@ -157,7 +159,11 @@ class Transformer(TextClassifier):
         vectors, present = vectors.view(batch, count, -1), present.view(batch, count, 1)
         if self.params.chunk_pooling == "max":
             return vectors.masked_fill(~present, torch.finfo(vectors.dtype).min).amax(1)
-        return (vectors * present).sum(1) / present.sum(1).clamp(min=1)
+        # each window weighs its sub-words: a short last window (a signature, a closing line)
+        # counts for what it holds, and with pooling: mean the document's vector is the mean of
+        # all its sub-words' vectors, each read in its window's context
+        weights = window_lengths.view(batch, count, 1).to(vectors.dtype)
+        return (vectors * weights).sum(1) / weights.sum(1).clamp(min=1)
 
     def _encode_one(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(batch, hidden) pooled vectors of sequences the encoder reads whole."""
