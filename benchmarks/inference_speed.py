@@ -42,7 +42,6 @@ from textclf.inference.onnx_export import export_onnx
 from textclf.training import train
 
 
-
 def _time_ours(name: str, checkpoint: Path, texts: list[str], labels: np.ndarray, work: Path, repeat: int,
                copies: int) -> dict:
     source = work / f"texts-x{copies}.csv"

@@ -30,7 +30,6 @@ from textclf.training.lr_finder import lr_range_test
 from textclf.training.setup import setup_run
 
 
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(ROOT / "configs" / "20newsgroups_bigru.yaml"))

@@ -32,7 +32,6 @@ from textclf.text.prepare import prepare_data
 from textclf.training import train
 
 
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(ROOT / "configs" / "20newsgroups_bag_of_ngrams.yaml"))

@@ -29,7 +29,6 @@ from lib import ROOT
 from lib.results import markdown_table, write_section
 
 
-
 def _hms(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

@@ -31,7 +31,6 @@ from lib import ROOT
 from lib.results import markdown_table, write_section
 
 
-
 def _reference(pipeline, texts):
     encoded = pipeline.encode(texts)
     return encoded.ids, encoded.full_lengths

@@ -25,7 +25,6 @@ from pathlib import Path
 from lib.results import markdown_table, write_section
 
 
-
 def _config_text(runs: Path, cache: Path) -> str:
     """The default recipe's bag as the data decide it for short texts, named, so that one process
     trains it too (a config with no model section would run the default selection there)."""
