@@ -194,6 +194,9 @@ class Predictor:
         tokenized: dict[tuple, tuple] = {}
         out = []
         for pipeline in self.pipelines:
+            if getattr(pipeline, "encodes_fast", lambda n: False)(len(texts)):
+                out.append(pipeline.encode(texts, labels))  # (compiled: sharing would not save)
+                continue
             key = pipeline.tokenizer_key()
             if key not in tokenized:
                 tokenized[key] = pipeline.tokenize(texts)

@@ -117,8 +117,28 @@ class TextPipeline:
         return assemble(ids, lengths, labels, self.max_length)
 
     def encode(self, texts: Sequence[str], labels: np.ndarray | None = None) -> EncodedSplit:
-        """Tokenize, map to ids, truncate to ``max_length``; an empty text becomes one ``<unk>``."""
+        """Tokenize, map to ids, truncate to ``max_length``; an empty text becomes one ``<unk>``.
+        Many texts at once are encoded by compiled code where it gives the same ids
+        (``text/fast_encoding.py``)."""
+        if self.encodes_fast(len(texts)):
+            from textclf.text.fast_encoding import encode_ids
+
+            got = encode_ids(list(texts), self._fast, self.vocab_, self.tokenize)
+            if got is not None:
+                labels = np.zeros(len(texts), dtype=np.int64) if labels is None else labels
+                return assemble(got[0], got[1], labels, self.max_length)
         return self.encode_tokens(*self.tokenize(texts), labels)
+
+    def encodes_fast(self, n_texts: int) -> bool:
+        """Whether :meth:`encode` of ``n_texts`` texts takes the compiled path (a built-in
+        tokenizer, pyarrow installed, enough texts to be worth it)."""
+        from textclf.text.fast_encoding import MIN_TEXTS, fast_form
+
+        if n_texts < MIN_TEXTS:
+            return False
+        if not hasattr(self, "_fast"):
+            self._fast = fast_form(self.tokenizer)
+        return self._fast is not None
 
     def tokens(self, text: str) -> list[str]:
         """The tokens of ``text`` as a model reads them (truncated), for display."""

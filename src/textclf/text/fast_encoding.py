@@ -1,0 +1,169 @@
+"""Encoding many texts at once in compiled code: the built-in tokenizers on ASCII texts.
+
+``TextPipeline.encode`` tokenizes a text at a time in Python (``re.findall``, then a dictionary
+lookup per token). For a large batch, :func:`encode_ids` does the same work on whole arrays:
+
+1. the ASCII texts become one byte buffer (pyarrow), each byte mapped through a 256-entry table
+   (lower case, digits to 0) and given a class: space, word character or symbol;
+2. a token starts wherever a non-space byte's class differs from the byte before it (or a text
+   starts); dropping the space bytes leaves every token back to back, so the tokens are an Arrow
+   string array over that buffer with no copy per token;
+3. ``pyarrow.compute.index_in`` looks every token up in the vocabulary (a C++ hash table).
+
+It is exact by construction: for ASCII text Python's ``\\w`` is ``[A-Za-z0-9_]``, ``\\s`` is the
+ten bytes of :data:`_SPACE`, and ``str.lower`` changes only ``A-Z``. A text with any other
+character is tokenized by the tokenizer itself (the caller's reference path), and so is
+everything when pyarrow is missing or the tokenizer is not a built-in one this module knows
+(``fast_form``). tests/text/test_fast_encoding.py checks it against the reference on arbitrary
+text (hypothesis).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["fast_form", "encode_ids", "MIN_TEXTS"]
+
+# Below this many texts the reference path is as fast (the arrays' set-up costs about as much).
+MIN_TEXTS = 64
+# Texts encoded per pass: the byte arrays of a pass stay a few hundred MB at most.
+_PASS_BYTES = 1 << 24
+
+# Python's \s on ASCII: space, \t \n \v \f \r and the four information separators \x1c-\x1f.
+_SPACE = b" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
+_WORD = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+
+
+def fast_form(tokenizer) -> dict[str, Any] | None:
+    """How :func:`encode_ids` reproduces ``tokenizer`` (its byte classes, lower case, digits),
+    or None when it cannot (a tokenizer it does not know, or pyarrow missing)."""
+    from textclf.text.tokenizers.registry import DigitsToZero
+    from textclf.text.tokenizers.study import StudyTokenizer
+    from textclf.text.tokenizers.whitespace import WhitespaceTokenizer
+    from textclf.text.tokenizers.wordpunct import WordPunctTokenizer
+
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is None:
+        return None
+    digits = isinstance(tokenizer, DigitsToZero)
+    inner = tokenizer.tokenizer if digits else tokenizer
+    kinds = {StudyTokenizer: "study", WordPunctTokenizer: "wordpunct", WhitespaceTokenizer: "whitespace"}
+    kind = kinds.get(type(inner))  # (exactly these classes: a subclass may have another pattern)
+    if kind is None:
+        return None
+    return {"classes": _classes(kind), "table": _table(inner.lowercase, digits)}
+
+
+def _classes(kind: str) -> np.ndarray:
+    """Each byte's class: 0 space (never in a token), 1 word character, 2 symbol; a token is a
+    maximal run of one class."""
+    classes = np.zeros(256, dtype=np.int8)
+    if kind == "whitespace":  # every non-space byte is one class: runs between spaces
+        classes[:] = 1
+        classes[list(_SPACE)] = 0
+        return classes
+    classes[list(_WORD)] = 1
+    if kind == "wordpunct":  # runs of word characters, and runs of everything else but spaces
+        symbols = np.ones(256, dtype=bool)
+        symbols[list(_WORD)] = False
+        symbols[list(_SPACE)] = False
+        classes[symbols] = 2
+    return classes
+
+
+def _table(lowercase: bool, digits_to_zero: bool) -> np.ndarray:
+    table = np.arange(256, dtype=np.uint8)
+    if lowercase:
+        table[ord("A"): ord("Z") + 1] += 32
+    if digits_to_zero:
+        table[ord("0"): ord("9") + 1] = ord("0")
+    return table
+
+
+def encode_ids(texts: list[str], form: dict[str, Any], vocab, reference) -> tuple[np.ndarray, np.ndarray] | None:
+    """(ids, token counts) of ``texts`` as the tokenizer and ``vocab`` (a Vocabulary) give them:
+    every text's ids back to back (int32, untruncated) and each text's count. None when no text
+    is ASCII (nothing to gain). The other texts go through ``reference(texts)`` (the tokenizer's
+    own path: every token back to back, and each text's count) and are merged in order."""
+    from textclf.text.vocabulary import UNK_ID
+
+    unk_id = UNK_ID
+    ascii_mask = np.fromiter((t.isascii() for t in texts), dtype=bool, count=len(texts))
+    if not ascii_mask.any():
+        return None
+    values = _vocabulary_array(vocab)
+    fast = [t for t, a in zip(texts, ascii_mask) if a]
+    parts, counts = [], []
+    start = 0
+    while start < len(fast):  # passes of about _PASS_BYTES of text
+        stop, size = start, 0
+        while stop < len(fast) and (size < _PASS_BYTES or stop == start):
+            size += len(fast[stop])
+            stop += 1
+        ids, n = _encode_ascii(fast[start:stop], form, values, unk_id)
+        parts.append(ids)
+        counts.append(n)
+        start = stop
+    fast_ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+    fast_counts = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+    if ascii_mask.all():
+        return fast_ids, fast_counts
+    others = [t for t, a in zip(texts, ascii_mask) if not a]
+    tokens, other_counts = reference(others)
+    lengths = np.zeros(len(texts), dtype=np.int64)
+    lengths[ascii_mask], lengths[~ascii_mask] = fast_counts, other_counts
+    out = np.empty(int(lengths.sum()), dtype=np.int32)
+    from_fast = np.repeat(ascii_mask, lengths)
+    out[from_fast] = fast_ids
+    out[~from_fast] = vocab.ids(tokens)
+    return out, lengths
+
+
+def _vocabulary_array(vocab):
+    """The vocabulary's tokens as an Arrow array in id order (kept on the vocabulary: built once)."""
+    import pyarrow as pa
+
+    cached = getattr(vocab, "_arrow_tokens", None)
+    if cached is None or len(cached) != len(vocab.itos_):
+        cached = pa.array(vocab.itos_, type=pa.large_string())
+        vocab._arrow_tokens = cached
+    return cached
+
+
+def _encode_ascii(texts: list[str], form: dict[str, Any], values, unk_id: int) -> tuple[np.ndarray, np.ndarray]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(texts, type=pa.large_string())
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[: len(texts) + 1]
+    total = int(offsets[-1])
+    raw = np.frombuffer(data_buffer, dtype=np.uint8)[int(offsets[0]): total] if total else np.zeros(0, np.uint8)
+    offsets = offsets - offsets[0]
+    if not total:
+        return np.zeros(0, dtype=np.int32), np.zeros(len(texts), dtype=np.int64)
+    data = form["table"][raw]
+    kind = form["classes"][data]
+    starts = np.zeros(len(data), dtype=bool)
+    starts[1:] = kind[1:] != kind[:-1]
+    starts[0] = True
+    starts[offsets[:-1][offsets[:-1] < len(data)]] = True  # a text starts a token of its own
+    keep = kind != 0
+    starts &= keep
+    token_starts = np.flatnonzero(starts)
+    counts = np.bincount(np.searchsorted(offsets, token_starts, side="right") - 1,
+                         minlength=len(texts)).astype(np.int64)
+    if not len(token_starts):
+        return np.zeros(0, dtype=np.int32), counts
+    packed = data[keep]
+    position = np.cumsum(keep, dtype=np.int64) - 1  # each kept byte's place in ``packed``
+    bounds = np.empty(len(token_starts) + 1, dtype=np.int64)
+    bounds[:-1] = position[token_starts]
+    bounds[-1] = len(packed)
+    tokens = pa.Array.from_buffers(pa.large_string(), len(token_starts),
+                                   [None, pa.py_buffer(bounds), pa.py_buffer(packed)])
+    ids = pc.index_in(tokens, value_set=values).fill_null(unk_id).to_numpy(zero_copy_only=False)
+    return ids.astype(np.int32, copy=False), counts

@@ -1,0 +1,76 @@
+"""The compiled encoding of many texts (text/fast_encoding.py) gives exactly the ids of the
+tokenizers' own path, on arbitrary text: ASCII with control characters, and any Unicode (which
+goes the reference way)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from textclf.text import fast_encoding
+from textclf.text.fast_encoding import MIN_TEXTS, fast_form
+from textclf.text.pipeline import TextPipeline
+
+pytest.importorskip("pyarrow")
+
+CORPUS = ["Call 0800 FREE now!!", "the_cat sat... on\tthe MAT", "C++ & C# :) 42 £5", "a\x1cb\x1fc\x0bd",
+          "snake_case ALL-CAPS x2", "", "   ", "ünïcödé and ascii", "!!!", "Ends with space "]
+SETTINGS = [{"name": name, "lowercase": lower, **({"digits_to_zero": True} if digits else {})}
+            for name in ("study", "wordpunct", "whitespace") for lower in (True, False) for digits in (False, True)]
+_PIPELINES = {}
+
+
+def _pipeline(spec: dict) -> TextPipeline:
+    key = repr(sorted(spec.items()))
+    if key not in _PIPELINES:
+        _PIPELINES[key] = TextPipeline(spec, min_freq=1, max_size=1000, max_length=6).fit(CORPUS)
+    return _PIPELINES[key]
+
+
+def _same(pipeline: TextPipeline, texts: list[str]) -> None:
+    reference = pipeline.encode_tokens(*pipeline.tokenize(texts))
+    got = pipeline.encode(texts)
+    for field in ("ids", "offsets", "full_lengths", "unk_counts", "labels"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(reference, field), err_msg=field)
+
+
+_TEXT = st.text(alphabet=st.one_of(st.sampled_from([chr(i) for i in range(128)]), st.characters()), max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(_TEXT, min_size=1, max_size=6), which=st.integers(0, len(SETTINGS) - 1))
+def test_the_compiled_path_gives_the_reference_ids_on_any_text(texts, which):
+    pipeline = _pipeline(SETTINGS[which])
+    assert pipeline.encodes_fast(MIN_TEXTS)
+    batch = (texts + CORPUS) * (MIN_TEXTS // (len(texts) + len(CORPUS)) + 1)
+    _same(pipeline, batch)
+
+
+def test_it_takes_the_compiled_path_for_ascii_and_the_reference_for_the_rest(monkeypatch):
+    pipeline = _pipeline({"name": "wordpunct", "lowercase": True})
+    calls = []
+    original = fast_encoding._encode_ascii
+    monkeypatch.setattr(fast_encoding, "_encode_ascii", lambda texts, *a: calls.append(len(texts)) or original(texts, *a))
+    texts = ["Hello, World!!"] * MIN_TEXTS + ["naïve café"]
+    _same(pipeline, texts)
+    assert calls == [MIN_TEXTS]  # the ASCII texts only; the other one went the reference way
+    calls.clear()
+    pipeline.encode(texts[: MIN_TEXTS - 1])  # too few to be worth it
+    assert calls == []
+
+
+def test_unknown_tokenizers_and_a_missing_pyarrow_keep_the_reference_path(monkeypatch):
+    from textclf.text.tokenizers import build_tokenizer
+    from textclf.text.tokenizers.study import StudyTokenizer
+
+    class Digits(StudyTokenizer):  # another pattern in a subclass: not the study tokenizer's
+        pattern = __import__("re").compile(r"\d+")
+
+    assert fast_form(Digits()) is None
+    assert fast_form(build_tokenizer("study")) is not None
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert fast_form(build_tokenizer("study")) is None
