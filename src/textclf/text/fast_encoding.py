@@ -159,9 +159,8 @@ def _encode_ascii(texts: list[str], form: dict[str, Any], values, unk_id: int) -
     if not len(token_starts):
         return np.zeros(0, dtype=np.int32), counts
     packed = data[keep]
-    position = np.cumsum(keep, dtype=np.int64) - 1  # each kept byte's place in ``packed``
     bounds = np.empty(len(token_starts) + 1, dtype=np.int64)
-    bounds[:-1] = position[token_starts]
+    bounds[:-1] = np.flatnonzero(starts[keep])  # the token starts' places in ``packed``
     bounds[-1] = len(packed)
     tokens = pa.Array.from_buffers(pa.large_string(), len(token_starts),
                                    [None, pa.py_buffer(bounds), pa.py_buffer(packed)])
