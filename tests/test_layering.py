@@ -125,3 +125,12 @@ def test_a_predictor_imports_no_training_code_and_no_heavy_libraries(trained_run
              or m.startswith("textclf.training")]
     assert "textclf.inference.predictor" in loaded
     assert not heavy, heavy
+
+
+def test_predicting_a_file_imports_neither_scikit_learn_nor_matplotlib():
+    """``textclf predict`` needs the Predictor and the file readers: the metrics' libraries
+    (about 1.3 s of imports) stay out of its process."""
+    code = ("import sys, textclf.evaluation.predict_file, textclf.data.files\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'matplotlib', 'scipy'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from textclf.errors import DataError
 
@@ -34,6 +33,8 @@ def stratified_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split positions ``0..n-1`` into (kept, held_out); ``held_out`` has ``ceil(fraction * n)``.
     Multilabel labels (an (n, C) matrix) are stratified by :func:`strata`."""
+    from sklearn.model_selection import train_test_split  # (here: predicting reads files without it)
+
     labels = strata(labels)
     positions = np.arange(len(labels))
     try:
