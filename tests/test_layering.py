@@ -1,7 +1,7 @@
 """The imports of src/textclf point one way: down the data flow, never up, and never in a circle.
 
 Layers, lowest first (a module may import its own layer and the ones below):
-errors/files/precision/registry/run_layout/runtime/task ← models ← config ← data, text ← batching ← artifact ←
+errors/exports/files/precision/registry/run_layout/runtime/task ← models ← config ← data, text ← batching ← artifact ←
 inference ← evaluation, reporting, serving ← training ← api, sklearn ← cli.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "textclf"
 
 LAYERS = [
-    ("textclf.errors", "textclf.files", "textclf.precision", "textclf.registry", "textclf.run_layout", "textclf.runtime", "textclf.task"),
+    ("textclf.errors", "textclf.exports", "textclf.files", "textclf.precision", "textclf.registry", "textclf.run_layout", "textclf.runtime", "textclf.task"),
     ("textclf.models",),
     ("textclf.config", "textclf.config_reference"),
     ("textclf.data", "textclf.text"),
@@ -128,8 +128,8 @@ def test_a_predictor_imports_no_training_code_and_no_heavy_libraries(trained_run
 
 
 def test_predicting_a_file_imports_neither_scikit_learn_nor_matplotlib():
-    """``textclf predict`` needs the Predictor and the file readers: the metrics' libraries
-    (about 1.3 s of imports) stay out of its process."""
+    """``textclf predict`` needs the Predictor and the file readers: the metrics' libraries stay
+    out of its process."""
     code = ("import sys, textclf.evaluation.predict_file, textclf.data.files\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'matplotlib', 'scipy'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

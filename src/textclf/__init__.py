@@ -10,8 +10,9 @@ Predictor does not import the training code::
 
 from __future__ import annotations
 
-import importlib
 import os
+
+from textclf.exports import exports_on_first_use  # (imports no torch: the OpenMP setting below comes first)
 
 __version__ = "0.1.0"
 
@@ -40,12 +41,7 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'textclf' has no attribute {name!r}")
+__getattr__ = exports_on_first_use(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

@@ -1,12 +1,11 @@
 """Metrics, baselines and evaluation outputs.
 
 The names below are loaded on first use, so that ``textclf predict`` (``predict_file``, which
-needs only the Predictor) does not import scikit-learn, SciPy and matplotlib with the metrics:
-about 1.3 s of a whole predict process."""
+needs only the Predictor) does not import scikit-learn, SciPy and matplotlib with the metrics."""
 
 from __future__ import annotations
 
-import importlib
+from textclf.exports import exports_on_first_use
 
 _EXPORTS = {
     "baseline_metrics": "textclf.evaluation.baselines",
@@ -19,8 +18,4 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'textclf.evaluation' has no attribute {name!r}")
+__getattr__ = exports_on_first_use(__name__, _EXPORTS)

@@ -6,7 +6,7 @@ needs) does not import the heavy ones (the corpus preparation, which reads table
 
 from __future__ import annotations
 
-import importlib
+from textclf.exports import exports_on_first_use
 
 _EXPORTS = {
     "EncodedSplit": "textclf.text.encoding",
@@ -25,8 +25,4 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'textclf.text' has no attribute {name!r}")
+__getattr__ = exports_on_first_use(__name__, _EXPORTS)
