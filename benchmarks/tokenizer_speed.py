@@ -77,10 +77,10 @@ def _pyarrow(pipeline):
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from textclf.text.fast_encoding import fast_form
+
     vocabulary = pa.array(pipeline.vocab_.itos_)
-    table = np.arange(256, dtype=np.uint8)
-    table[ord("A"):ord("Z") + 1] += 32
-    table[ord("0"):ord("9") + 1] = ord("0")
+    table = fast_form(pipeline.tokenizer)["table"]  # (lower case, digits to 0: the compiled path's)
 
     def encode(pipeline, texts):
         array = pa.array(texts, pa.large_string())

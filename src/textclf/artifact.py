@@ -44,7 +44,7 @@ from textclf.errors import CheckpointError
 from textclf.files import atomic_path
 from textclf.models import BuildContext, TextClassifier, build_model
 from textclf.text.pipeline import TextPipeline, pipeline_from_spec
-from textclf.text.pretrained import PretrainedPipeline
+from textclf.text.pretrained import PretrainedPipeline, window_length
 from textclf.text.vocabulary import PAD_ID, word_strings
 
 __all__ = ["ARTIFACT_VERSION", "ENSEMBLE_VERSION", "ModelArtifact", "TrainingState", "load_checkpoint_file",
@@ -104,7 +104,7 @@ class ModelArtifact:
         return BuildContext(
             vocab_size=len(self.pipeline["vocab"]), num_classes=len(self.classes), pad_id=PAD_ID,
             task=self.task, tokens=word_strings(self.pipeline["vocab"]),
-            window=self.pipeline["max_length"] if self.pipeline.get("windows", 1) > 1 else 0,
+            window=window_length(self.pipeline),
         )
 
     def build_model(self, device: str | torch.device = "cpu") -> TextClassifier:

@@ -194,7 +194,7 @@ class Predictor:
         tokenized: dict[tuple, tuple] = {}
         out = []
         for pipeline in self.pipelines:
-            if getattr(pipeline, "encodes_fast", lambda n: False)(len(texts)):
+            if pipeline.encodes_fast(len(texts)):
                 out.append(pipeline.encode(texts, labels))  # (compiled: sharing would not save)
                 continue
             key = pipeline.tokenizer_key()

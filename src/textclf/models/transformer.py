@@ -155,7 +155,8 @@ class Transformer(TextClassifier):
         window_lengths = (lengths.to(embedded.device)[:, None] - starts[None, :]).clamp(0, m).reshape(-1)
         present = window_lengths > 0
         pooled = self._encode_one(embedded.reshape(batch * count, m, dim)[present], window_lengths[present])
-        vectors = pooled.new_zeros(batch * count, pooled.size(1)).index_put((present.nonzero().squeeze(1),), pooled)
+        vectors = pooled.new_zeros(batch * count, pooled.size(1))
+        vectors[present] = pooled
         vectors, present = vectors.view(batch, count, -1), present.view(batch, count, 1)
         if self.params.chunk_pooling == "max":
             return vectors.masked_fill(~present, torch.finfo(vectors.dtype).min).amax(1)

@@ -20,9 +20,12 @@ text (hypothesis).
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import numpy as np
+
+from textclf.text.vocabulary import UNK_ID
 
 __all__ = ["fast_form", "encode_ids", "MIN_TEXTS"]
 
@@ -36,15 +39,14 @@ _SPACE = b" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
 _WORD = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
 
-def fast_form(tokenizer) -> dict[str, Any] | None:
-    """How :func:`encode_ids` reproduces ``tokenizer`` (its byte classes, lower case, digits),
-    or None when it cannot (a tokenizer it does not know, or pyarrow missing)."""
+def fast_form(tokenizer, vocab=None) -> dict[str, Any] | None:
+    """How :func:`encode_ids` reproduces ``tokenizer`` (its byte classes, lower case, digits) and
+    looks tokens up in ``vocab`` (a Vocabulary, as an Arrow array), or None when it cannot (a
+    tokenizer it does not know, or pyarrow missing)."""
     from textclf.text.tokenizers.registry import DigitsToZero
     from textclf.text.tokenizers.study import StudyTokenizer
     from textclf.text.tokenizers.whitespace import WhitespaceTokenizer
     from textclf.text.tokenizers.wordpunct import WordPunctTokenizer
-
-    import importlib.util
 
     if importlib.util.find_spec("pyarrow") is None:
         return None
@@ -54,7 +56,10 @@ def fast_form(tokenizer) -> dict[str, Any] | None:
     kind = kinds.get(type(inner))  # (exactly these classes: a subclass may have another pattern)
     if kind is None:
         return None
-    return {"classes": _classes(kind), "table": _table(inner.lowercase, digits)}
+    import pyarrow as pa
+
+    vocabulary = None if vocab is None else pa.array(vocab.itos_, type=pa.large_string())
+    return {"classes": _classes(kind), "table": _table(inner.lowercase, digits), "vocabulary": vocabulary}
 
 
 def _classes(kind: str) -> np.ndarray:
@@ -84,17 +89,14 @@ def _table(lowercase: bool, digits_to_zero: bool) -> np.ndarray:
 
 
 def encode_ids(texts: list[str], form: dict[str, Any], vocab, reference) -> tuple[np.ndarray, np.ndarray] | None:
-    """(ids, token counts) of ``texts`` as the tokenizer and ``vocab`` (a Vocabulary) give them:
-    every text's ids back to back (int32, untruncated) and each text's count. None when no text
-    is ASCII (nothing to gain). The other texts go through ``reference(texts)`` (the tokenizer's
-    own path: every token back to back, and each text's count) and are merged in order."""
-    from textclf.text.vocabulary import UNK_ID
-
-    unk_id = UNK_ID
+    """(ids, token counts) of ``texts`` as the tokenizer and ``vocab`` (the Vocabulary ``form``
+    was made with) give them: every text's ids back to back (int32, untruncated) and each text's
+    count. None when no text is ASCII (nothing to gain). The other texts go through
+    ``reference(texts)`` (the tokenizer's own path: every token back to back, and each text's
+    count) and are merged in order."""
     ascii_mask = np.fromiter((t.isascii() for t in texts), dtype=bool, count=len(texts))
     if not ascii_mask.any():
         return None
-    values = _vocabulary_array(vocab)
     fast = [t for t, a in zip(texts, ascii_mask) if a]
     parts, counts = [], []
     start = 0
@@ -103,12 +105,11 @@ def encode_ids(texts: list[str], form: dict[str, Any], vocab, reference) -> tupl
         while stop < len(fast) and (size < _PASS_BYTES or stop == start):
             size += len(fast[stop])
             stop += 1
-        ids, n = _encode_ascii(fast[start:stop], form, values, unk_id)
+        ids, n = _encode_ascii(fast[start:stop], form)
         parts.append(ids)
         counts.append(n)
         start = stop
-    fast_ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
-    fast_counts = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+    fast_ids, fast_counts = np.concatenate(parts), np.concatenate(counts)
     if ascii_mask.all():
         return fast_ids, fast_counts
     others = [t for t, a in zip(texts, ascii_mask) if not a]
@@ -122,30 +123,17 @@ def encode_ids(texts: list[str], form: dict[str, Any], vocab, reference) -> tupl
     return out, lengths
 
 
-def _vocabulary_array(vocab):
-    """The vocabulary's tokens as an Arrow array in id order (kept on the vocabulary: built once)."""
-    import pyarrow as pa
-
-    cached = getattr(vocab, "_arrow_tokens", None)
-    if cached is None or len(cached) != len(vocab.itos_):
-        cached = pa.array(vocab.itos_, type=pa.large_string())
-        vocab._arrow_tokens = cached
-    return cached
-
-
-def _encode_ascii(texts: list[str], form: dict[str, Any], values, unk_id: int) -> tuple[np.ndarray, np.ndarray]:
+def _encode_ascii(texts: list[str], form: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     array = pa.array(texts, type=pa.large_string())
     _, offsets_buffer, data_buffer = array.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[: len(texts) + 1]
-    total = int(offsets[-1])
-    raw = np.frombuffer(data_buffer, dtype=np.uint8)[int(offsets[0]): total] if total else np.zeros(0, np.uint8)
-    offsets = offsets - offsets[0]
-    if not total:
+    if offsets[-1] == offsets[0]:  # only empty texts
         return np.zeros(0, dtype=np.int32), np.zeros(len(texts), dtype=np.int64)
-    data = form["table"][raw]
+    data = form["table"][np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]: offsets[-1]]]
+    offsets = offsets - offsets[0]
     kind = form["classes"][data]
     starts = np.zeros(len(data), dtype=bool)
     starts[1:] = kind[1:] != kind[:-1]
@@ -164,5 +152,5 @@ def _encode_ascii(texts: list[str], form: dict[str, Any], values, unk_id: int) -
     bounds[-1] = len(packed)
     tokens = pa.Array.from_buffers(pa.large_string(), len(token_starts),
                                    [None, pa.py_buffer(bounds), pa.py_buffer(packed)])
-    ids = pc.index_in(tokens, value_set=values).fill_null(unk_id).to_numpy(zero_copy_only=False)
+    ids = pc.index_in(tokens, value_set=form["vocabulary"]).fill_null(UNK_ID).to_numpy(zero_copy_only=False)
     return ids.astype(np.int32, copy=False), counts

@@ -32,6 +32,8 @@ __all__ = ["TextPipeline", "pipeline_for", "pipeline_from_spec"]
 class TextPipeline:
     """Tokenizer settings, a vocabulary learned by ``fit`` (``vocab_``) and a maximum length."""
 
+    window = 0  # documents are truncated, never cut into windows (BuildContext.window)
+
     def __init__(
         self,
         tokenizer: dict[str, Any] | None = None,
@@ -123,7 +125,7 @@ class TextPipeline:
         if self.encodes_fast(len(texts)):
             from textclf.text.fast_encoding import encode_ids
 
-            got = encode_ids(list(texts), self._fast, self.vocab_, self.tokenize)
+            got = encode_ids(list(texts), self._fast[1], self.vocab_, self.tokenize)
             if got is not None:
                 labels = np.zeros(len(texts), dtype=np.int64) if labels is None else labels
                 return assemble(got[0], got[1], labels, self.max_length)
@@ -136,9 +138,9 @@ class TextPipeline:
 
         if n_texts < MIN_TEXTS:
             return False
-        if not hasattr(self, "_fast"):
-            self._fast = fast_form(self.tokenizer)
-        return self._fast is not None
+        if getattr(self, "_fast", (None,))[0] is not self.vocab_:  # (made once per vocabulary)
+            self._fast = (self.vocab_, fast_form(self.tokenizer, self.vocab_))
+        return self._fast[1] is not None
 
     def tokens(self, text: str) -> list[str]:
         """The tokens of ``text`` as a model reads them (truncated), for display."""

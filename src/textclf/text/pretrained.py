@@ -29,7 +29,7 @@ from textclf.errors import ConfigError
 from textclf.task import label_array
 from textclf.text.encoding import EncodedSplit
 
-__all__ = ["PretrainedPipeline", "PretrainedVocabulary", "is_pretrained_spec"]
+__all__ = ["PretrainedPipeline", "PretrainedVocabulary", "is_pretrained_spec", "window_length"]
 
 KIND = "pretrained"
 
@@ -160,7 +160,11 @@ class PretrainedPipeline:
     @property
     def window(self) -> int:
         """What a model reads as one window (BuildContext.window): 0 when documents are not cut."""
-        return self.max_length if self.windows > 1 else 0
+        return window_length({"max_length": self.max_length, "windows": self.windows})
+
+    def encodes_fast(self, n_texts: int) -> bool:
+        """(TextPipeline's compiled encoding has no counterpart here: the tokenizer is Rust already.)"""
+        return False
 
     def encode(self, texts: Sequence[str], labels: np.ndarray | None = None) -> EncodedSplit:
         return self.encode_tokens(*self.tokenize(texts), labels)
@@ -198,6 +202,12 @@ class PretrainedPipeline:
     def __repr__(self) -> str:
         windows = f", windows={self.windows}" if self.windows > 1 else ""
         return f"PretrainedPipeline({self.source!r}, max_length={self.max_length}{windows}, vocab {len(self.vocab_):,})"
+
+
+def window_length(spec: dict[str, Any]) -> int:
+    """The window a pipeline's spec (either kind) gives a model (``BuildContext.window``): its
+    ``max_length`` when it cuts documents into windows, else 0."""
+    return spec["max_length"] if spec.get("windows", 1) > 1 else 0
 
 
 def _unk_token(tokenizer) -> str:

@@ -107,7 +107,7 @@ class RunSetup:
 def build_context(prepared: PreparedData, task: str = "multiclass") -> BuildContext:
     return BuildContext(vocab_size=len(prepared.vocab), num_classes=prepared.num_classes, pad_id=PAD_ID,
                         task=task, tokens=word_strings(prepared.vocab.itos_),
-                        window=getattr(prepared.pipeline, "window", 0))
+                        window=prepared.pipeline.window)
 
 
 def setup_run(config: Config, prepared: PreparedData | None = None,
