@@ -1,0 +1,119 @@
+"""``textclf predict`` as a whole process against a pickled TF-IDF + LinearSVC script doing the same.
+
+    TEXTCLF_DATA=../shared/data python benchmarks/predict_process.py [--copies 3] [--repeats 3]
+        [--textclf-src PATH] [--write]
+
+20 Newsgroups bydate: the default (a config with no model section) is trained once on its
+training posts, and scikit-learn's TF-IDF (1–2-grams, sublinear tf, min_df 2, max_df 0.5) +
+LinearSVC is fitted on the same posts (train + val, as peers.py fits it) and pickled. The test
+posts, ``--copies`` times, are written to one CSV. Each side is then timed as a fresh process,
+from start to exit, best of ``--repeats``: ``python -m textclf predict`` (loading the checkpoint,
+reading the CSV, encoding, the model, writing the submission CSV), and a script that unpickles the
+peer, reads the same CSV with pandas, predicts and writes the same CSV. ``--textclf-src`` runs
+``textclf predict`` from another checkout's ``src`` folder (e.g. an older commit's worktree), to
+compare versions on the same checkpoint and file. The two output files must hold one label per
+post; their accuracy is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lib import ROOT
+from lib.datasets import labelled
+from lib.results import markdown_table, write_section
+
+SCRIPT = r'''
+import pickle, sys
+import pandas as pd
+vectorizer, model = pickle.load(open(sys.argv[1], "rb"))
+texts = pd.read_csv(sys.argv[2])["text"].fillna("").tolist()
+labels = model.predict(vectorizer.transform(texts))
+pd.DataFrame({"Id": range(len(texts)), "Category": labels}).to_csv(sys.argv[3], index=False)
+'''
+
+
+def _best(cmd: list[str], repeats: int, env: dict) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--textclf-src", help="run textclf predict from this src folder")
+    parser.add_argument("--write", action="store_true", help="write the table into benchmarks/RESULTS.md")
+    args = parser.parse_args()
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    from textclf.config import load_config
+    from textclf.data import load_corpus
+    from textclf.run_layout import RunLayout
+    from textclf.training import train
+
+    config = load_config(ROOT / "configs/20newsgroups_default.yaml", ["data.protocol=bydate"])
+    corpus = load_corpus(config)
+    test = corpus["test"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        source = tmp / "texts.csv"
+        pd.DataFrame({"text": list(test.texts) * args.copies}).to_csv(source, index=False)
+        print("training the default ...", flush=True)
+        result = train(config, run_dir=tmp / "run", progress=False, final_evaluation=False)
+        both = labelled(corpus)
+        vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_df=0.5)
+        model = LinearSVC().fit(vectorizer.fit_transform(both.texts), both.labels)
+        with open(tmp / "peer.pkl", "wb") as f:
+            pickle.dump((vectorizer, model), f)
+
+        env = dict(os.environ)
+        if args.textclf_src:
+            env["PYTHONPATH"] = str(Path(args.textclf_src).resolve())
+        n = len(test) * args.copies
+        truth = np.tile(np.asarray(test.labels), args.copies)
+        ours_s = _best([sys.executable, "-m", "textclf", "predict", "--checkpoint", str(RunLayout(result.run_dir).best_checkpoint),
+                        "--input", str(source), "--output", str(tmp / "ours.csv"), "--no-progress"], args.repeats, env)
+        names = corpus.label_names
+        ours = pd.read_csv(tmp / "ours.csv")["Category"].map({name: i for i, name in enumerate(names)})
+        peer_s = _best([sys.executable, "-c", SCRIPT, str(tmp / "peer.pkl"), str(source), str(tmp / "peer.csv")],
+                       args.repeats, dict(os.environ))
+        peer = pd.read_csv(tmp / "peer.csv")["Category"]
+        rows.append({"system": "textclf predict (the default's checkpoint)" +
+                     (f", src {args.textclf_src}" if args.textclf_src else ""),
+                     "seconds": ours_s, "docs_s": n / ours_s, "accuracy": 100 * float(np.mean(ours == truth))})
+        rows.append({"system": "pickled TF-IDF + LinearSVC script", "seconds": peer_s, "docs_s": n / peer_s,
+                     "accuracy": 100 * float(np.mean(peer == truth))})
+    for row in rows:
+        row["ratio"] = row["docs_s"] / rows[1]["docs_s"]
+    table = markdown_table(rows, [("system", "system", ""), ("seconds", "process s (best)", ".2f"),
+                                  ("docs_s", "docs/s", ",.0f"), ("ratio", "× the script", ".2f"),
+                                  ("accuracy", "test accuracy %", ".2f")])
+    print(table)
+    if args.write:
+        write_section("predict-process", "Predicting a file as a whole process",
+                      f"20 Newsgroups bydate's test posts ×{args.copies} ({n:,} rows in one CSV), each side a fresh "
+                      f"process from start to exit (imports and loading included), best of {args.repeats}.\n\n"
+                      + table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
