@@ -202,6 +202,29 @@ def test_bag_of_ngrams_tfidf_equals_scikit_learn():
     torch.testing.assert_close(ours, expected)
 
 
+@pytest.mark.parametrize("name", ["bag_of_ngrams", "linear"])
+def test_the_sorted_tfidf_sums_are_the_token_aligned_ones(name):
+    """``forward`` sums each document's sorted distinct features (``_sorted_tfidf``), with and
+    without gradients (two code paths in ``_bag``); ``classify`` (explanations) weighs every token
+    occurrence in place. Both are the same TF-IDF document: repeats and bigrams included."""
+    params = {"ngrams": 3, "buckets": 50} if name == "linear" else {"embedding_dim": 8, "ngrams": 3, "buckets": 50,
+                                                                   "tfidf": True}
+    model = build_model(name, params, BuildContext(vocab_size=9, num_classes=3))
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.tensor([30, 1, 7, 0, 18])
+    ids = torch.randint(1, 9, (5, 30), generator=generator)  # 8 words: many repeats
+    ids[torch.arange(30)[None] >= lengths[:, None]] = 0
+    model.fit_statistics([(ids[:3], lengths[:3])])  # some words and bigrams unseen: idf 0
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(generator=generator)
+    model.eval()
+    aligned = model.classify(model.embed(ids), ids, lengths)
+    torch.testing.assert_close(model(ids, lengths), aligned, rtol=0, atol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids, lengths), aligned, rtol=0, atol=1e-5)
+
+
 def test_hashed_bigrams_are_deterministic_and_spread():
     from textclf.models.bag_of_ngrams import hashed_ngrams
 

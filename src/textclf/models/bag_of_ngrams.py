@@ -213,53 +213,83 @@ class BagOfNgrams(TextClassifier):
         return _bag(self.char_embedding, bucket, weight, offsets=torch.cumsum(per_doc, 0) - per_doc)
 
     def _weights(self, feats: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """(batch, n_features) weight of each feature occurrence; 0 where not valid."""
+        """(batch, n_features) weight of each feature occurrence, in the order of ``feats``; 0
+        where not valid. With TF-IDF a feature's weight is shared by its ``tf`` occurrences."""
         if not self.params.tfidf:
             count = valid.sum(1, keepdim=True).clamp_min(1)
             return valid.float() / count
-        rows = torch.arange(feats.size(0), device=feats.device)[:, None].expand_as(feats)
-        keys = rows * self.num_features + feats
-        keys = torch.where(valid, keys, -1)  # invalid positions form their own group
-        _, inverse, counts = torch.unique(keys, return_inverse=True, return_counts=True)
-        tf = counts[inverse].float()
-        per_doc = self.idf[feats] * (1.0 + torch.log(tf))  # the document's TF-IDF of this feature
-        per_doc = per_doc * valid
+        positions = torch.zeros_like(feats) + torch.arange(feats.size(1), device=feats.device)
+        keys = torch.where(valid, feats, -1 - positions)  # each invalid position is its own run
+        ordered, order = torch.sort(keys, dim=1)
+        _, run_tf = _runs(ordered)
+        tf = torch.zeros_like(run_tf).scatter(1, order, run_tf)  # back to the order of feats
+        per_doc = self.idf[feats] * (1.0 + torch.log(tf)) * valid  # the document's TF-IDF of this feature
         # Each distinct feature occurs tf times: sum of per_doc² / tf is the squared L2 norm.
         norm = torch.sqrt((per_doc.pow(2) / tf).sum(1, keepdim=True)).clamp_min(1e-12)
         return per_doc / tf / norm
 
+    def _sorted_tfidf(self, feats: torch.Tensor, valid: torch.Tensor, width: int):
+        """The word features' sublinear TF-IDF as ``[(features, weights)]``, one pair of (batch,
+        n) tensors for the unigrams (the first ``width`` columns) and one for the n-grams: each
+        document's features sorted, a feature's whole weight on its first occurrence and 0 on
+        its repeats and on invalid positions, L2-normalised over both blocks. The same sums as
+        ``_weights``, without putting the weights back in the order of ``feats`` (a scatter)."""
+        blocks, squares = [], None
+        for keys, ok in ((feats[:, :width], valid[:, :width]), (feats[:, width:], valid[:, width:])):
+            beyond = self.num_features  # invalid positions sort last
+            ordered = torch.sort(torch.where(ok, keys, beyond), dim=1).values
+            first, tf = _runs(ordered)
+            idf = self.idf[ordered.clamp_max(beyond - 1)]
+            weight = torch.where(first & (ordered < beyond), idf * (1.0 + torch.log(tf)), 0.0)
+            part = weight.pow(2).sum(1, keepdim=True)
+            squares = part if squares is None else squares + part
+            blocks.append((ordered, weight))
+        norm = squares.sqrt().clamp_min(1e-12)
+        return [(ordered, weight / norm) for ordered, weight in blocks]
+
+    def _table_terms(self, feats: torch.Tensor, valid: torch.Tensor, width: int, aligned: bool = False):
+        """Rows and weights for the two word tables: ``((unigram rows, weights), (n-gram rows,
+        weights))``, each a (batch, n) pair, weight 0 on the padding rows. ``aligned``: column
+        i of the unigrams is token i (``classify`` multiplies the token vectors with them); else,
+        with TF-IDF, in ``_sorted_tfidf``'s order (faster)."""
+        if self.params.tfidf and not aligned:
+            (words, word_w), (grams, gram_w) = self._sorted_tfidf(feats, valid, width)
+            word_rows = torch.where(word_w != 0, words, self.pad_id)
+            gram_rows = torch.where(gram_w != 0, grams - self.vocab_size, self.params.buckets)
+            return (word_rows, word_w), (gram_rows, gram_w)
+        weights = self._weights(feats, valid)
+        gram_rows = torch.where(valid[:, width:], feats[:, width:] - self.vocab_size, self.params.buckets)
+        return (feats[:, :width], weights[:, :width]), (gram_rows, weights[:, width:])
+
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         # Weighted sums of the tables' rows, without materialising the token vectors.
         feats, valid = self.features(ids, lengths)
-        weights = self._weights(feats, valid)  # (batch, n_features)
-        doc = _bag(self.embedding, ids, weights[:, : ids.size(1)], padding_idx=self.pad_id)
-        return self._head(doc, feats, valid, weights, ids.size(1), lengths)
+        (words, word_w), grams = self._table_terms(feats, valid, ids.size(1))
+        doc = _bag(self.embedding, words, word_w, padding_idx=self.pad_id)
+        return self._head(doc, grams, ids, lengths)
 
     def classify(self, embedded: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The same logits from the (batch, seq_len, dim) token vectors (for explanations)."""
         feats, valid = self.features(ids, lengths)
-        weights = self._weights(feats, valid)
-        width = ids.size(1)
-        doc = torch.bmm(weights[:, None, :width], embedded).squeeze(1)  # (batch, dim)
-        return self._head(doc, feats, valid, weights, width, lengths)
+        (_, word_w), grams = self._table_terms(feats, valid, ids.size(1), aligned=True)
+        doc = torch.bmm(word_w[:, None, :], embedded).squeeze(1)  # (batch, dim)
+        return self._head(doc, grams, ids, lengths)
 
     def export_module(self) -> nn.Module:
         return _ExportForm(self)
 
-    def _head(self, doc, feats, valid, weights, width: int, lengths) -> torch.Tensor:
-        """Add the hashed n-grams' vectors (and the character n-grams') to the unigrams' sum
-        ``doc``; classify."""
+    def _head(self, doc, grams, ids, lengths) -> torch.Tensor:
+        """Add the hashed n-grams' vectors (``grams``: their rows and weights) and the character
+        n-grams' to the unigrams' sum ``doc``; classify."""
         if self.ngram_embedding is not None:
-            if feats.size(1) > width:
-                ngram_ids = torch.where(valid[:, width:], feats[:, width:] - self.vocab_size, self.params.buckets)
-                ngram_weights = weights[:, width:]
-            else:  # one-word documents have no n-grams: read the padding row (weight 0), so the
-                # table is in every step's graph (DDP without find_unused_parameters)
-                ngram_ids = torch.full((doc.size(0), 1), self.params.buckets, dtype=feats.dtype, device=feats.device)
-                ngram_weights = torch.zeros((doc.size(0), 1), dtype=weights.dtype, device=weights.device)
-            doc = doc + _bag(self.ngram_embedding, ngram_ids, ngram_weights, padding_idx=self.params.buckets)
+            rows, weights = grams
+            if rows.size(1) == 0:  # one-word documents have no n-grams: read the padding row
+                # (weight 0), so the table is in every step's graph (DDP without find_unused_parameters)
+                rows = torch.full((doc.size(0), 1), self.params.buckets, dtype=rows.dtype, device=rows.device)
+                weights = torch.zeros((doc.size(0), 1), dtype=weights.dtype, device=weights.device)
+            doc = doc + _bag(self.ngram_embedding, rows, weights, padding_idx=self.params.buckets)
         if self.char_embedding is not None:
-            doc = doc + self.char_document(feats[:, :width], lengths)
+            doc = doc + self.char_document(ids, lengths)
         return self.output(self.dropout(doc))
 
     def output(self, doc: torch.Tensor) -> torch.Tensor:
@@ -293,7 +323,12 @@ def _bag(table: nn.Embedding, rows: torch.Tensor, weights: torch.Tensor, offsets
     reading each distinct row once: a sparse table's gradient then has one entry per distinct row
     of the batch instead of one per occurrence, so SparseAdam coalesces fewer entries and its step is
     faster. Sparse or not as the table is (distributed training
-    turns it off); ``padding_idx``'s row gets no gradient."""
+    turns it off); ``padding_idx``'s row gets no gradient.
+
+    Without gradients (prediction) it is one ``embedding_bag`` call without ``padding_idx``, which
+    took 5× as long with it (the padding rows' weights are 0 wherever they are read)."""
+    if not torch.is_grad_enabled():
+        return nn.functional.embedding_bag(rows, table.weight, offsets, mode="sum", per_sample_weights=weights)
     distinct, inverse = torch.unique(rows, return_inverse=True)
     vectors = lookup(table, distinct, padding_idx)
     return nn.functional.embedding_bag(inverse, vectors, offsets, mode="sum", per_sample_weights=weights)
@@ -331,15 +366,10 @@ class _ExportForm(nn.Module):
         m, tables = self.model, self.tables
         ids = nn.functional.pad(ids, (0, m.params.ngrams - 1), value=m.pad_id)
         feats, valid = m.features(ids, lengths)
-        if m.params.tfidf:
-            weights = self._tfidf_weights(feats, valid)
-        else:
-            weights = m._weights(feats, valid)  # (batch, n_features), 0 where not valid
-        width = ids.size(1)
-        doc = _weighted_rows(tables["embedding"], ids, weights[:, :width])
+        (words, word_w), (grams, gram_w) = m._table_terms(feats, valid, ids.size(1))
+        doc = _weighted_rows(tables["embedding"], words, word_w)
         if m.ngram_embedding is not None:
-            ngram_ids = torch.where(valid[:, width:], feats[:, width:] - m.vocab_size, m.params.buckets)
-            doc = doc + _weighted_rows(tables["ngram_embedding"], ngram_ids, weights[:, width:])
+            doc = doc + _weighted_rows(tables["ngram_embedding"], grams, gram_w)
         if m.char_embedding is not None:
             doc = doc + self._char_document(ids, lengths, tables["char_embedding"])
         if self.projected_bias is None:
@@ -368,22 +398,6 @@ class _ExportForm(nn.Module):
         rows = torch.zeros(cells, dtype=bucket.dtype, device=bucket.device).scatter(0, slot, bucket)
         weights = torch.zeros(cells, dtype=weight.dtype, device=weight.device).scatter(0, slot, weight)
         return _weighted_rows(table, rows.view(lengths.size(0), -1), weights.view(lengths.size(0), -1))
-
-    def _tfidf_weights(self, feats: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """``BagOfNgrams._weights`` with term frequencies counted per row by sorting instead of
-        ``torch.unique`` (whose traced form fixes the batch shape)."""
-        m = self.model
-        positions = torch.zeros_like(feats) + torch.arange(feats.size(1), device=feats.device)
-        keys = torch.where(valid, feats, -1 - positions)  # each invalid position is its own run
-        ordered, order = torch.sort(keys, dim=1)
-        first = torch.ones_like(ordered[:, :1], dtype=torch.bool)
-        starts = torch.cat([first, ordered[:, 1:] != ordered[:, :-1]], dim=1)
-        run = torch.cumsum(starts.long(), dim=1) - 1  # (batch, n_features): run of each sorted key
-        counts = torch.zeros_like(run).scatter_add(1, run, torch.ones_like(run))
-        tf = torch.zeros_like(run).scatter(1, order, counts.gather(1, run)).float()
-        per_doc = m.idf[feats] * (1.0 + torch.log(tf)) * valid
-        norm = torch.sqrt((per_doc.pow(2) / tf).sum(1, keepdim=True)).clamp_min(1e-12)
-        return per_doc / tf / norm
 
 
 def _weighted_rows(table: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -415,3 +429,14 @@ def _sorted_unique(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, to
     inverse = torch.zeros_like(group).scatter(0, order, group)
     counts = torch.zeros_like(distinct).scatter_add(0, group, torch.ones_like(group))
     return distinct, inverse, counts
+
+
+def _runs(ordered: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Of a (batch, n) tensor sorted along each row: (whether each position starts a run of
+    equal values, the length of the run each position is in, as floats): term frequencies by a
+    sort instead of ``torch.unique``, whose traced form fixes the batch shape and which took
+    longer than the sort on 20 Newsgroups."""
+    first = torch.cat([torch.ones_like(ordered[:, :1], dtype=torch.bool), ordered[:, 1:] != ordered[:, :-1]], dim=1)
+    run = torch.cumsum(first.long(), dim=1) - 1  # the run of each position
+    counts = torch.zeros_like(run).scatter_add(1, run, torch.ones_like(run))
+    return first, counts.gather(1, run).float()

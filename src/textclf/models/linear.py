@@ -134,14 +134,14 @@ class LinearModel(BagOfNgrams):
 
     @torch.no_grad()
     def sparse_features(self, ids: torch.Tensor, lengths: torch.Tensor):
-        """The batch as a sparse matrix, (rows, columns, values) 1-D tensors (a column may repeat
-        within a row: the entries add up), such that ``forward`` is its product with the tables
-        plus the bias."""
+        """The batch as a sparse matrix, (rows, columns, values) 1-D tensors, each (row, column)
+        once, such that ``forward`` is its product with the tables plus the bias."""
         feats, valid = self.features(ids, lengths)
-        weights = self._weights(feats, valid)
-        rows = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(feats)
-        keep = valid & (weights != 0)
-        parts = [(rows[keep], feats[keep], weights[keep])]
+        parts = []
+        for columns, weights in self._sorted_tfidf(feats, valid, ids.size(1)):
+            rows = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(columns)
+            keep = weights != 0
+            parts.append((rows[keep], columns[keep], weights[keep]))
         if self.char_embedding is not None:
             doc, bucket, weight = self.char_weights(ids, lengths)
             parts.append((doc, bucket + self.num_features, weight))

@@ -76,7 +76,7 @@ def _build_matrix(model, split, batch_size: int):
         vals.append(v.numpy())
     matrix = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                            shape=(len(split), model.feature_columns), dtype=np.float64)
-    return matrix.tocsr()  # (duplicate entries add up)
+    return matrix.tocsr()
 
 
 def fit_with_solver(setup) -> tuple[float, int, int]:
