@@ -5,10 +5,11 @@ lookup per token). For a large batch, :func:`encode_ids` does the same work on w
 
 1. the ASCII texts become one byte buffer (pyarrow), each byte mapped through a 256-entry table
    (lower case, digits to 0) and given a class: space, word character or symbol;
-2. a token starts wherever a non-space byte's class differs from the byte before it (or a text
-   starts); dropping the space bytes leaves every token back to back, so the tokens are an Arrow
-   string array over that buffer with no copy per token;
-3. ``pyarrow.compute.index_in`` looks every token up in the vocabulary (a C++ hash table).
+2. a run starts wherever a byte's class differs from the byte before it (or a text starts):
+   the runs of word characters and symbols are the tokens, those of spaces the gaps between
+   them; the runs are an Arrow string array over that buffer, with no copy per run;
+3. ``pyarrow.compute.index_in`` looks every run up in the vocabulary (a C++ hash table), and the
+   gaps' ids are dropped.
 
 It is exact by construction: for ASCII text Python's ``\\w`` is ``[A-Za-z0-9_]``, ``\\s`` is the
 ten bytes of :data:`_SPACE`, and ``str.lower`` changes only ``A-Z``. A text with any other
@@ -132,25 +133,20 @@ def _encode_ascii(texts: list[str], form: dict[str, Any]) -> tuple[np.ndarray, n
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[: len(texts) + 1]
     if offsets[-1] == offsets[0]:  # only empty texts
         return np.zeros(0, dtype=np.int32), np.zeros(len(texts), dtype=np.int64)
-    data = form["table"][np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]: offsets[-1]]]
+    raw = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]: offsets[-1]]
     offsets = offsets - offsets[0]
-    kind = form["classes"][data]
-    starts = np.zeros(len(data), dtype=bool)
-    starts[1:] = kind[1:] != kind[:-1]
+    kind = form["classes"][raw]  # (the table keeps every byte's class: lower case and 0 are words)
+    starts = np.empty(len(raw), dtype=bool)  # where a run of one class starts: a token, or a gap
     starts[0] = True
-    starts[offsets[:-1][offsets[:-1] < len(data)]] = True  # a text starts a token of its own
-    keep = kind != 0
-    starts &= keep
-    token_starts = np.flatnonzero(starts)
-    counts = np.bincount(np.searchsorted(offsets, token_starts, side="right") - 1,
-                         minlength=len(texts)).astype(np.int64)
-    if not len(token_starts):
-        return np.zeros(0, dtype=np.int32), counts
-    packed = data[keep]
-    bounds = np.empty(len(token_starts) + 1, dtype=np.int64)
-    bounds[:-1] = np.flatnonzero(starts[keep])  # the token starts' places in ``packed``
-    bounds[-1] = len(packed)
-    tokens = pa.Array.from_buffers(pa.large_string(), len(token_starts),
-                                   [None, pa.py_buffer(bounds), pa.py_buffer(packed)])
-    ids = pc.index_in(tokens, value_set=form["vocabulary"]).fill_null(UNK_ID).to_numpy(zero_copy_only=False)
-    return ids.astype(np.int32, copy=False), counts
+    np.not_equal(kind[1:], kind[:-1], out=starts[1:])
+    starts[offsets[:-1][offsets[:-1] < len(raw)]] = True  # a text starts a run of its own
+    bounds = np.append(np.flatnonzero(starts), len(raw))
+    # Every run is a string of the array, gaps too (looking them up costs less than cutting
+    # them out of the buffer); the gaps' ids are then dropped.
+    runs = pa.Array.from_buffers(pa.large_string(), len(bounds) - 1,
+                                 [None, pa.py_buffer(bounds), pa.py_buffer(form["table"][raw])])
+    ids = pc.index_in(runs, value_set=form["vocabulary"]).fill_null(UNK_ID).to_numpy(zero_copy_only=False)
+    tokens = np.flatnonzero(kind[bounds[:-1]] != 0)  # the runs that are tokens
+    # each text's count: its first run's place among the token runs (both sorted)
+    counts = np.diff(np.searchsorted(tokens, np.searchsorted(bounds, offsets))).astype(np.int64)
+    return ids[tokens].astype(np.int32, copy=False), counts
