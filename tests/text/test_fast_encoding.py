@@ -48,11 +48,45 @@ def test_the_compiled_path_gives_the_reference_ids_on_any_text(texts, which):
     _same(pipeline, batch)
 
 
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(_TEXT, min_size=0, max_size=8), which=st.integers(0, len(SETTINGS) - 1))
+def test_the_compiled_token_table_is_the_reference_one(texts, which):
+    """Training's tokenization (``TextPipeline.fit_encode``): the same token at every place, the
+    same counts per text and the same distinct tokens as ``text/token_table.py``'s."""
+    from textclf.text.token_table import token_table
+    from textclf.text.tokenizers import build_tokenizer
+
+    spec = SETTINGS[which]
+    tokenizer = build_tokenizer(spec["name"], **{k: v for k, v in spec.items() if k != "name"})
+    python = lambda batch: token_table(batch, tokenizer, workers=1)  # noqa: E731
+    batch = texts + CORPUS[: which % len(CORPUS)]
+    got, reference = fast_encoding.token_table(batch, fast_form(tokenizer), python), python(batch)
+    if got is None:  # no ASCII text
+        assert all(not t.isascii() for t in batch)
+        return
+    assert [got.tokens[c] for c in got.codes] == [reference.tokens[c] for c in reference.codes]
+    np.testing.assert_array_equal(got.lengths, reference.lengths)
+    assert sorted(got.tokens) == sorted(reference.tokens)  # each once, and no gap between tokens
+
+
+def test_training_builds_the_reference_vocabulary(monkeypatch):
+    texts = [f"Doc {i}: the £{i % 7} deal, naïve {'CAT' if i % 3 else 'dog'}!!" for i in range(200)]
+    fast = TextPipeline({"name": "wordpunct", "lowercase": True}, min_freq=2, max_size=40, max_length=8)
+    encoded = fast.fit_encode(texts[:150], texts[150:])
+    monkeypatch.setattr(fast_encoding, "fast_form", lambda *a: None)
+    slow = TextPipeline({"name": "wordpunct", "lowercase": True}, min_freq=2, max_size=40, max_length=8)
+    expected = slow.fit_encode(texts[:150], texts[150:])
+    assert fast.vocab_.itos_ == slow.vocab_.itos_
+    for got, want in zip(encoded, expected):
+        for field in ("ids", "offsets", "full_lengths", "unk_counts"):
+            np.testing.assert_array_equal(getattr(got, field), getattr(want, field), err_msg=field)
+
+
 def test_it_takes_the_compiled_path_for_ascii_and_the_reference_for_the_rest(monkeypatch):
     pipeline = _pipeline({"name": "wordpunct", "lowercase": True})
     calls = []
-    original = fast_encoding._encode_ascii
-    monkeypatch.setattr(fast_encoding, "_encode_ascii", lambda texts, *a: calls.append(len(texts)) or original(texts, *a))
+    original = fast_encoding._runs
+    monkeypatch.setattr(fast_encoding, "_runs", lambda texts, *a: calls.append(len(texts)) or original(texts, *a))
     texts = ["Hello, World!!"] * MIN_TEXTS + ["naïve café"]
     _same(pipeline, texts)
     assert calls == [MIN_TEXTS]  # the ASCII texts only; the other one went the reference way

@@ -11,6 +11,10 @@ lookup per token). For a large batch, :func:`encode_ids` does the same work on w
 3. ``pyarrow.compute.index_in`` looks every run up in the vocabulary (a C++ hash table), and the
    gaps' ids are dropped.
 
+Training (``TextPipeline.fit_encode``), before there is a vocabulary, takes steps 1 and 2 too:
+:func:`token_table` numbers the distinct runs with Arrow's ``dictionary_encode`` instead of step
+3, which gives ``text/token_table.py``'s table (the vocabulary is counted from it).
+
 It is exact by construction: for ASCII text Python's ``\\w`` is ``[A-Za-z0-9_]``, ``\\s`` is the
 ten bytes of :data:`_SPACE`, and ``str.lower`` changes only ``A-Z``. A text with any other
 character is tokenized by the tokenizer itself (the caller's reference path), and so is
@@ -28,7 +32,7 @@ import numpy as np
 
 from textclf.text.vocabulary import UNK_ID
 
-__all__ = ["fast_form", "encode_ids", "MIN_TEXTS"]
+__all__ = ["fast_form", "encode_ids", "token_table", "MIN_TEXTS"]
 
 # Below this many texts the reference path is as fast (the arrays' set-up costs about as much).
 MIN_TEXTS = 64
@@ -95,44 +99,104 @@ def encode_ids(texts: list[str], form: dict[str, Any], vocab, reference) -> tupl
     count. None when no text is ASCII (nothing to gain). The other texts go through
     ``reference(texts)`` (the tokenizer's own path: every token back to back, and each text's
     count) and are merged in order."""
-    ascii_mask = np.fromiter((t.isascii() for t in texts), dtype=bool, count=len(texts))
+    ascii_mask = _ascii(texts)
     if not ascii_mask.any():
         return None
-    fast = [t for t, a in zip(texts, ascii_mask) if a]
-    parts, counts = [], []
-    start = 0
-    while start < len(fast):  # passes of about _PASS_BYTES of text
-        stop, size = start, 0
-        while stop < len(fast) and (size < _PASS_BYTES or stop == start):
-            size += len(fast[stop])
-            stop += 1
-        ids, n = _encode_ascii(fast[start:stop], form)
-        parts.append(ids)
-        counts.append(n)
-        start = stop
-    fast_ids, fast_counts = np.concatenate(parts), np.concatenate(counts)
+    parts = []
+    for runs, tokens, counts in _passes([t for t, a in zip(texts, ascii_mask) if a], form):
+        ids = _vocabulary_ids(runs, form["vocabulary"])
+        parts.append((ids[tokens].astype(np.int32, copy=False), counts))
+    fast_ids, fast_counts = (np.concatenate(p) for p in zip(*parts))
     if ascii_mask.all():
         return fast_ids, fast_counts
-    others = [t for t, a in zip(texts, ascii_mask) if not a]
-    tokens, other_counts = reference(others)
-    lengths = np.zeros(len(texts), dtype=np.int64)
+    tokens, other_counts = reference([t for t, a in zip(texts, ascii_mask) if not a])
+    return _in_order(ascii_mask, fast_ids, fast_counts, vocab.ids(tokens), other_counts)
+
+
+def token_table(texts: list[str], form: dict[str, Any], reference):
+    """``text/token_table.py``'s :class:`TokenTable` of ``texts`` (every token occurrence's row
+    in a table of the distinct tokens, each text's count; the distinct tokens in another order),
+    the ASCII texts tokenized here and the others by ``reference(texts)`` (a TokenTable); None
+    when no text is ASCII. ``form`` needs no vocabulary."""
+    import pyarrow as pa
+
+    from textclf.text.token_table import TokenTable, merge_tables
+
+    ascii_mask = _ascii(texts)
+    if not ascii_mask.any():
+        return None
+    codes, counts, dictionaries = [], [], []
+    for runs, tokens, n in _passes([t for t, a in zip(texts, ascii_mask) if a], form):
+        encoded = runs.dictionary_encode()  # (C++: each distinct run once, and every run's row)
+        codes.append(encoded.indices.to_numpy()[tokens])
+        counts.append(n)
+        dictionaries.append(encoded.dictionary)
+    # One table of every pass's distinct runs; each pass's rows moved into it.
+    merged = pa.concat_arrays(dictionaries).dictionary_encode()
+    rows = merged.indices.to_numpy().astype(np.int32)
+    start = 0
+    for i, part in enumerate(codes):
+        codes[i] = rows[start: start + len(dictionaries[i])][part]
+        start += len(dictionaries[i])
+    fast_codes = np.concatenate(codes)
+    # Only the tokens: the gaps between them were runs too.
+    used = np.bincount(fast_codes, minlength=len(merged.dictionary)) > 0
+    renumber = np.cumsum(used, dtype=np.int64).astype(np.int32) - 1
+    fast = TokenTable(renumber[fast_codes], merged.dictionary.filter(pa.array(used)).to_pylist(),
+                      np.concatenate(counts))
+    if ascii_mask.all():
+        return fast
+    other = reference([t for t, a in zip(texts, ascii_mask) if not a])
+    n_fast = len(fast.codes)
+    both = merge_tables([fast, other])  # (in Python: the other tokens may be any str)
+    all_codes, lengths = _in_order(ascii_mask, both.codes[:n_fast], fast.lengths, both.codes[n_fast:], other.lengths)
+    return TokenTable(all_codes, both.tokens, lengths)
+
+
+def _vocabulary_ids(runs, vocabulary) -> np.ndarray:
+    """Each string's row in ``vocabulary`` (an Arrow array), ``<unk>``'s id where it has none."""
+    import pyarrow.compute as pc
+
+    return pc.index_in(runs, value_set=vocabulary).fill_null(UNK_ID).to_numpy(zero_copy_only=False)
+
+
+def _ascii(texts: list[str]) -> np.ndarray:
+    return np.fromiter((t.isascii() for t in texts), dtype=bool, count=len(texts))
+
+
+def _in_order(ascii_mask: np.ndarray, fast: np.ndarray, fast_counts: np.ndarray, other: np.ndarray,
+              other_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ASCII texts' values and the others' (each back to back, with their counts) merged in
+    the texts' order: (values, counts)."""
+    lengths = np.zeros(len(ascii_mask), dtype=np.int64)
     lengths[ascii_mask], lengths[~ascii_mask] = fast_counts, other_counts
-    out = np.empty(int(lengths.sum()), dtype=np.int32)
+    out = np.empty(int(lengths.sum()), dtype=fast.dtype)
     from_fast = np.repeat(ascii_mask, lengths)
-    out[from_fast] = fast_ids
-    out[~from_fast] = vocab.ids(tokens)
+    out[from_fast], out[~from_fast] = fast, other
     return out, lengths
 
 
-def _encode_ascii(texts: list[str], form: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def _passes(texts: list[str], form: dict[str, Any]):
+    """The ASCII ``texts`` split into runs, a pass of about ``_PASS_BYTES`` of text at a time:
+    each pass's (runs, the indices of the runs that are tokens, each text's token count)."""
+    start = 0
+    while start < len(texts):
+        stop, size = start, 0
+        while stop < len(texts) and (size < _PASS_BYTES or stop == start):
+            size += len(texts[stop])
+            stop += 1
+        yield _runs(texts[start:stop], form)
+        start = stop
+
+
+def _runs(texts: list[str], form: dict[str, Any]):
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     array = pa.array(texts, type=pa.large_string())
     _, offsets_buffer, data_buffer = array.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[: len(texts) + 1]
     if offsets[-1] == offsets[0]:  # only empty texts
-        return np.zeros(0, dtype=np.int32), np.zeros(len(texts), dtype=np.int64)
+        return pa.array([], type=pa.large_string()), np.zeros(0, dtype=np.int64), np.zeros(len(texts), dtype=np.int64)
     raw = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]: offsets[-1]]
     offsets = offsets - offsets[0]
     kind = form["classes"][raw]  # (the table keeps every byte's class: lower case and 0 are words)
@@ -142,11 +206,10 @@ def _encode_ascii(texts: list[str], form: dict[str, Any]) -> tuple[np.ndarray, n
     starts[offsets[:-1][offsets[:-1] < len(raw)]] = True  # a text starts a run of its own
     bounds = np.append(np.flatnonzero(starts), len(raw))
     # Every run is a string of the array, gaps too (looking them up costs less than cutting
-    # them out of the buffer); the gaps' ids are then dropped.
+    # them out of the buffer); the caller drops the gaps.
     runs = pa.Array.from_buffers(pa.large_string(), len(bounds) - 1,
                                  [None, pa.py_buffer(bounds), pa.py_buffer(form["table"][raw])])
-    ids = pc.index_in(runs, value_set=form["vocabulary"]).fill_null(UNK_ID).to_numpy(zero_copy_only=False)
     tokens = np.flatnonzero(kind[bounds[:-1]] != 0)  # the runs that are tokens
     # each text's count: its first run's place among the token runs (both sorted)
     counts = np.diff(np.searchsorted(tokens, np.searchsorted(bounds, offsets))).astype(np.int64)
-    return ids[tokens].astype(np.int32, copy=False), counts
+    return runs, tokens, counts

@@ -72,6 +72,7 @@ class TextPipeline:
 
         ``consume``: empty the given lists once they are tokenized, so that the texts' memory is
         freed before the encoding steps (``prepare_data`` owns its corpus and needs it no more)."""
+        from textclf.text.fast_encoding import MIN_TEXTS
         from textclf.text.token_table import token_table
 
         groups = [train, *others]
@@ -82,7 +83,9 @@ class TextPipeline:
                 if isinstance(group, list):
                     group.clear()
         del groups, train, others
-        table = token_table(texts, self.tokenizer, consume=consume)
+        table = self._fast_table(texts) if len(texts) >= MIN_TEXTS else None
+        if table is None:
+            table = token_table(texts, self.tokenizer, consume=consume)
         del texts
         train_tokens = int(table.lengths[: sizes[0]].sum())
         counts = np.zeros(len(table.tokens), dtype=np.int64)
@@ -101,6 +104,17 @@ class TextPipeline:
             out.append(assemble(ids[token : token + n_tokens], lengths, group_labels, self.max_length))
             doc, token = doc + size, token + n_tokens
         return out
+
+    def _fast_table(self, texts: list[str]):
+        """``token_table`` of ``texts`` by compiled code (``text/fast_encoding.py``), or None
+        where that does not apply (a tokenizer it does not know, pyarrow missing, no ASCII text)."""
+        from textclf.text import fast_encoding
+        from textclf.text.token_table import token_table
+
+        form = fast_encoding.fast_form(self.tokenizer)
+        if form is None:
+            return None
+        return fast_encoding.token_table(texts, form, lambda others: token_table(others, self.tokenizer))
 
     # ----------------------------------------------------------------- using
 

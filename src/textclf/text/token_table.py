@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["TokenTable", "token_table"]
+__all__ = ["TokenTable", "token_table", "merge_tables"]
 
 PARALLEL_MIN_DOCS = 4000  # below this, starting processes costs more than it saves
 CHUNK_DOCS = 50_000  # documents tokenized at once by one process
@@ -50,7 +50,10 @@ def _worker(bounds: tuple[int, int]) -> TokenTable:
     return _table(texts[bounds[0] : bounds[1]], tokenize)
 
 
-def _merge(parts: list[TokenTable]) -> TokenTable:
+def merge_tables(parts: list[TokenTable]) -> TokenTable:
+    """The parts as one table: their documents in order, one row for each distinct token of
+    any part. Each entry of ``parts`` is set to None once its codes are copied (they exist once,
+    not twice)."""
     all_tokens = np.array(list(chain.from_iterable(p.tokens for p in parts)), dtype=object)
     if len(all_tokens) == 0:
         return TokenTable(np.zeros(0, dtype=np.int64), [], np.concatenate([p.lengths for p in parts]))
@@ -113,4 +116,4 @@ def token_table(texts: list[str], tokenize: Callable[[str], list[str]], workers:
         _shared = None
     if consume:
         texts.clear()
-    return _merge(parts)
+    return merge_tables(parts)
