@@ -97,7 +97,7 @@ def main() -> int:
                      "ours_s": ours_s, "ours_accuracy": 100 * results["test_accuracy"], "winner": kept,
                      "ratio": ours_s / script_s})
         print(f"repeat {repeat + 1}: script {script_s:.1f} s ({100 * script_accuracy:.2f} %), default "
-              f"{ours_s:.1f} s ({100 * results['test_accuracy']:.2f} %, {winner}): {ours_s / script_s:.1f}x",
+              f"{ours_s:.1f} s ({100 * results['test_accuracy']:.2f} %, {kept}): {ours_s / script_s:.1f}x",
               flush=True)
     table = markdown_table(rows, [("repeat", "repeat", ""), ("script_s", "script s", ".1f"),
                                   ("script_accuracy", "script test acc %", ".2f"), ("ours_s", "default s", ".1f"),
