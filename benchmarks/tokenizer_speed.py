@@ -12,7 +12,8 @@ counts, best of ``--repeat``:
   training path (``token_table``: distinct tokens hashed once by pandas, the texts shared among 1
   or 2 forked processes), and ``TextPipeline.encode``, which the Predictor calls: from 64 texts,
   byte classes over one Arrow buffer and pyarrow's ``index_in`` (text/fast_encoding.py), the
-  non-ASCII texts the Python way;
+  non-ASCII texts the Python way; and the compiled token table that training builds its
+  vocabulary from (the same byte classes, Arrow's ``dictionary_encode``), then mapped to ids;
 - Hugging Face ``tokenizers`` (Rust): the same normalisation and split as a Tokenizer with a
   WordLevel model over the same vocabulary, ``encode_batch_fast`` on all threads;
 - pyarrow compute (C++): lower case and digits as a byte table over the Arrow buffer, a RE2
@@ -53,6 +54,18 @@ def _token_table(workers: int):
                            pipeline.max_length)
         return encoded.ids, encoded.full_lengths
     return encode
+
+
+def _compiled_table(pipeline, texts):
+    from textclf.text import fast_encoding
+    from textclf.text.encoding import assemble, table_ids
+    from textclf.text.token_table import token_table
+
+    table = fast_encoding.token_table(texts, fast_encoding.fast_form(pipeline.tokenizer),
+                                      lambda others: token_table(others, pipeline.tokenizer))
+    encoded = assemble(table_ids(table, pipeline.vocab_), table.lengths, np.zeros(len(texts), np.int64),
+                       pipeline.max_length)
+    return encoded.ids, encoded.full_lengths
 
 
 def _hf_tokenizers(pipeline):
@@ -141,7 +154,8 @@ def main() -> int:
     systems = [("textclf's Python path (re.findall, dict lookups: the reference)", _reference),
                ("textclf TextPipeline.encode (the Predictor's: byte classes, pyarrow index_in)", _pipeline_encode),
                ("textclf token_table, 1 process (pandas factorize)", _token_table(1)),
-               ("textclf token_table, 2 processes", _token_table(2))]
+               ("textclf token_table, 2 processes", _token_table(2)),
+               ("textclf compiled token table (training's: byte classes, Arrow dictionary_encode)", _compiled_table)]
     try:
         systems.append(("Hugging Face tokenizers (Rust), WordLevel, all threads", _hf_tokenizers(pipeline)))
     except ImportError:
