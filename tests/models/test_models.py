@@ -144,6 +144,27 @@ def test_attention_is_exactly_zero_on_padding():
     torch.testing.assert_close(weights.sum(1), torch.ones(4))
 
 
+@pytest.mark.parametrize("params", VARIANTS["bigru_attention"])
+def test_the_bigru_predicts_by_its_step_loop_what_pytorchs_gru_computes(params):
+    """Prediction on a CPU (no gradients) reads each distinct word's input projection once and
+    runs ``rnn.gru_steps``; training and explanations (gradients) run ``nn.GRU``. Same logits
+    and attention, to float rounding, one- and two-layer, one- and two-directional."""
+    model = build_model("bigru_attention", params, CONTEXT).eval()
+    ids, lengths = batch(3)
+    ids[1, :3] = ids[0, :3]  # words repeated across documents
+    reference, reference_weights = model.classify(model.embed(ids), ids, lengths, return_attention=True)
+    calls = []
+    original = model.gru.forward_ids
+    model.gru.forward_ids = lambda *a: calls.append(1) or original(*a)
+    with torch.no_grad():
+        assert model.gru.reads_ids(ids)
+        logits, weights = model(ids, lengths, return_attention=True)
+    assert calls  # the step loop ran
+    torch.testing.assert_close(logits, reference.detach(), rtol=0, atol=1e-5)
+    torch.testing.assert_close(weights, reference_weights.detach(), rtol=0, atol=1e-6)
+    assert not model.gru.reads_ids(ids)  # with gradients: nn.GRU
+
+
 def test_reverse_padded_reverses_within_length():
     x = torch.arange(8.0).view(2, 4, 1)
     out = reverse_padded(x, torch.tensor([3, 4]))

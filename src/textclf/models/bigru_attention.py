@@ -57,14 +57,22 @@ class BiGRUAttention(TextClassifier):
     def forward(
         self, ids: torch.Tensor, lengths: torch.Tensor, return_attention: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        return self.classify(self.embed(ids), ids, lengths, return_attention)
+        if self.training or not self.gru.reads_ids(ids):
+            return self.classify(self.embed(ids), ids, lengths, return_attention)
+        # Prediction (dropout_embed is off): the GRU reads the table's rows once per distinct word.
+        out, _ = self.gru.forward_ids(self.embedding.weight, ids, lengths)
+        return self._pool(out, ids, lengths, return_attention)
 
     def classify(
         self, embedded: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor, return_attention: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        seq_len = ids.size(1)
         x = self.dropout_embed(embedded)  # (batch, seq_len, emb)
         out, _ = self.gru(x, lengths)  # (batch, seq_len, out_dim), zeros at padded positions
+        return self._pool(out, ids, lengths, return_attention)
+
+    def _pool(self, out: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor, return_attention: bool):
+        """Attention pooling of the GRU's outputs, then the output layer."""
+        seq_len = ids.size(1)
         scores = self.attention(out).squeeze(-1)  # (batch, seq_len)
         mask = torch.arange(seq_len, device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
         scores = scores.masked_fill(~mask, float("-inf"))
