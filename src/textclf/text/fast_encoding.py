@@ -200,11 +200,12 @@ def _runs(texts: list[str], form: dict[str, Any]):
     raw = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]: offsets[-1]]
     offsets = offsets - offsets[0]
     kind = form["classes"][raw]  # (the table keeps every byte's class: lower case and 0 are words)
-    starts = np.empty(len(raw), dtype=bool)  # where a run of one class starts: a token, or a gap
-    starts[0] = True
-    np.not_equal(kind[1:], kind[:-1], out=starts[1:])
+    # Where a run of one class starts (a token, or a gap), and the end of the last one.
+    starts = np.empty(len(raw) + 1, dtype=bool)
+    starts[0] = starts[-1] = True
+    np.not_equal(kind[1:], kind[:-1], out=starts[1:-1])
     starts[offsets[:-1][offsets[:-1] < len(raw)]] = True  # a text starts a run of its own
-    bounds = np.append(np.flatnonzero(starts), len(raw))
+    bounds = np.flatnonzero(starts)
     # Every run is a string of the array, gaps too (looking them up costs less than cutting
     # them out of the buffer); the caller drops the gaps.
     runs = pa.Array.from_buffers(pa.large_string(), len(bounds) - 1,
