@@ -82,6 +82,19 @@ def test_training_builds_the_reference_vocabulary(monkeypatch):
             np.testing.assert_array_equal(getattr(got, field), getattr(want, field), err_msg=field)
 
 
+def test_a_consumed_token_table_frees_the_texts_it_has_read():
+    from textclf.text.token_table import token_table
+    from textclf.text.tokenizers import build_tokenizer
+
+    tokenizer = build_tokenizer("wordpunct")
+    texts = CORPUS * 20
+    expected = token_table(list(texts), tokenizer, workers=1)
+    given = list(texts)
+    got = fast_encoding.token_table(given, fast_form(tokenizer), lambda t: token_table(t, tokenizer), consume=True)
+    assert [got.tokens[c] for c in got.codes] == [expected.tokens[c] for c in expected.codes]
+    assert given == [t if not t.isascii() else "" for t in texts]  # the ASCII ones, once read
+
+
 def test_it_takes_the_compiled_path_for_ascii_and_the_reference_for_the_rest(monkeypatch):
     pipeline = _pipeline({"name": "wordpunct", "lowercase": True})
     calls = []

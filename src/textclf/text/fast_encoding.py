@@ -103,7 +103,8 @@ def encode_ids(texts: list[str], form: dict[str, Any], vocab, reference) -> tupl
     if not ascii_mask.any():
         return None
     parts = []
-    for runs, tokens, counts in _passes([t for t, a in zip(texts, ascii_mask) if a], form):
+    for part in _passes(texts, np.flatnonzero(ascii_mask)):
+        runs, tokens, counts = _runs([texts[i] for i in part], form)
         ids = _vocabulary_ids(runs, form["vocabulary"])
         parts.append((ids[tokens].astype(np.int32, copy=False), counts))
     fast_ids, fast_counts = (np.concatenate(p) for p in zip(*parts))
@@ -113,11 +114,13 @@ def encode_ids(texts: list[str], form: dict[str, Any], vocab, reference) -> tupl
     return _in_order(ascii_mask, fast_ids, fast_counts, vocab.ids(tokens), other_counts)
 
 
-def token_table(texts: list[str], form: dict[str, Any], reference):
+def token_table(texts: list[str], form: dict[str, Any], reference, consume: bool = False):
     """``text/token_table.py``'s :class:`TokenTable` of ``texts`` (every token occurrence's row
     in a table of the distinct tokens, each text's count; the distinct tokens in another order),
     the ASCII texts tokenized here and the others by ``reference(texts)`` (a TokenTable); None
-    when no text is ASCII. ``form`` needs no vocabulary."""
+    when no text is ASCII. ``form`` needs no vocabulary. ``consume``: each ASCII text becomes ""
+    in ``texts`` once its pass is read (the caller's list holds the only reference left), so the
+    strings are freed while the codes grow."""
     import pyarrow as pa
 
     from textclf.text.token_table import TokenTable, merge_tables
@@ -125,28 +128,38 @@ def token_table(texts: list[str], form: dict[str, Any], reference):
     ascii_mask = _ascii(texts)
     if not ascii_mask.any():
         return None
+    other = None if ascii_mask.all() else reference([t for t, a in zip(texts, ascii_mask) if not a])
     codes, counts, dictionaries = [], [], []
-    for runs, tokens, n in _passes([t for t, a in zip(texts, ascii_mask) if a], form):
+    for part in _passes(texts, np.flatnonzero(ascii_mask)):
+        runs, tokens, n = _runs([texts[i] for i in part], form)
+        if consume:
+            for i in part:
+                texts[i] = ""
         encoded = runs.dictionary_encode()  # (C++: each distinct run once, and every run's row)
+        del runs
         codes.append(encoded.indices.to_numpy()[tokens])
         counts.append(n)
         dictionaries.append(encoded.dictionary)
-    # One table of every pass's distinct runs; each pass's rows moved into it.
+    # One table of every pass's distinct runs; each pass's rows moved into it, and only the
+    # tokens' rows kept (the gaps between tokens were runs too).
     merged = pa.concat_arrays(dictionaries).dictionary_encode()
     rows = merged.indices.to_numpy().astype(np.int32)
+    used = np.zeros(len(merged.dictionary), dtype=bool)
     start = 0
     for i, part in enumerate(codes):
         codes[i] = rows[start: start + len(dictionaries[i])][part]
+        used[codes[i]] = True
         start += len(dictionaries[i])
-    fast_codes = np.concatenate(codes)
-    # Only the tokens: the gaps between them were runs too.
-    used = np.bincount(fast_codes, minlength=len(merged.dictionary)) > 0
     renumber = np.cumsum(used, dtype=np.int64).astype(np.int32) - 1
-    fast = TokenTable(renumber[fast_codes], merged.dictionary.filter(pa.array(used)).to_pylist(),
-                      np.concatenate(counts))
-    if ascii_mask.all():
+    fast_codes = np.empty(sum(len(c) for c in codes), dtype=np.int32)
+    at = 0
+    for i, part in enumerate(codes):  # one array, each pass's codes dropped once copied
+        fast_codes[at: at + len(part)] = renumber[part]
+        at += len(part)
+        codes[i] = None
+    fast = TokenTable(fast_codes, merged.dictionary.filter(pa.array(used)).to_pylist(), np.concatenate(counts))
+    if other is None:
         return fast
-    other = reference([t for t, a in zip(texts, ascii_mask) if not a])
     n_fast = len(fast.codes)
     both = merge_tables([fast, other])  # (in Python: the other tokens may be any str)
     all_codes, lengths = _in_order(ascii_mask, both.codes[:n_fast], fast.lengths, both.codes[n_fast:], other.lengths)
@@ -176,16 +189,16 @@ def _in_order(ascii_mask: np.ndarray, fast: np.ndarray, fast_counts: np.ndarray,
     return out, lengths
 
 
-def _passes(texts: list[str], form: dict[str, Any]):
-    """The ASCII ``texts`` split into runs, a pass of about ``_PASS_BYTES`` of text at a time:
-    each pass's (runs, the indices of the runs that are tokens, each text's token count)."""
+def _passes(texts: list[str], chosen: np.ndarray):
+    """``chosen`` (indices of ``texts``) cut into passes of about ``_PASS_BYTES`` of text each,
+    in order: each pass's indices."""
     start = 0
-    while start < len(texts):
+    while start < len(chosen):
         stop, size = start, 0
-        while stop < len(texts) and (size < _PASS_BYTES or stop == start):
-            size += len(texts[stop])
+        while stop < len(chosen) and (size < _PASS_BYTES or stop == start):
+            size += len(texts[chosen[stop]])
             stop += 1
-        yield _runs(texts[start:stop], form)
+        yield chosen[start:stop]
         start = stop
 
 

@@ -83,7 +83,7 @@ class TextPipeline:
                 if isinstance(group, list):
                     group.clear()
         del groups, train, others
-        table = self._fast_table(texts) if len(texts) >= MIN_TEXTS else None
+        table = self._fast_table(texts, consume) if len(texts) >= MIN_TEXTS else None
         if table is None:
             table = token_table(texts, self.tokenizer, consume=consume)
         del texts
@@ -105,7 +105,7 @@ class TextPipeline:
             doc, token = doc + size, token + n_tokens
         return out
 
-    def _fast_table(self, texts: list[str]):
+    def _fast_table(self, texts: list[str], consume: bool):
         """``token_table`` of ``texts`` by compiled code (``text/fast_encoding.py``), or None
         where that does not apply (a tokenizer it does not know, pyarrow missing, no ASCII text)."""
         from textclf.text import fast_encoding
@@ -114,7 +114,8 @@ class TextPipeline:
         form = fast_encoding.fast_form(self.tokenizer)
         if form is None:
             return None
-        return fast_encoding.token_table(texts, form, lambda others: token_table(others, self.tokenizer))
+        return fast_encoding.token_table(texts, form, lambda others: token_table(others, self.tokenizer),
+                                         consume=consume)
 
     # ----------------------------------------------------------------- using
 
