@@ -161,9 +161,9 @@ class BagOfNgrams(TextClassifier):
         n_docs = 0
         for ids, lengths in ids_batches:
             feats, valid = self.features(ids, lengths)
-            rows = torch.arange(ids.size(0))[:, None].expand_as(feats)
-            keys = torch.unique(rows[valid] * self.num_features + feats[valid])
-            df += torch.bincount(keys % self.num_features, minlength=self.num_features).double()
+            ordered = torch.sort(torch.where(valid, feats, self.num_features), dim=1).values
+            first, _ = _runs(ordered)  # each feature of a document once
+            df += torch.bincount(ordered[first & (ordered < self.num_features)], minlength=self.num_features).double()
             n_docs += ids.size(0)
             if self.char_embedding is not None:
                 char_df += torch.bincount(self.char_grams(ids, lengths)[1], minlength=self.params.char_buckets)
