@@ -161,9 +161,8 @@ class BagOfNgrams(TextClassifier):
         n_docs = 0
         for ids, lengths in ids_batches:
             feats, valid = self.features(ids, lengths)
-            ordered = torch.sort(torch.where(valid, feats, self.num_features), dim=1).values
-            first, _ = _runs(ordered)  # each feature of a document once
-            df += torch.bincount(ordered[first & (ordered < self.num_features)], minlength=self.num_features).double()
+            ordered, first, _ = self._sorted_runs(feats, valid)
+            df += torch.bincount(ordered[first], minlength=self.num_features).double()  # each document once
             n_docs += ids.size(0)
             if self.char_embedding is not None:
                 char_df += torch.bincount(self.char_grams(ids, lengths)[1], minlength=self.params.char_buckets)
@@ -236,16 +235,22 @@ class BagOfNgrams(TextClassifier):
         ``_weights``, without putting the weights back in the order of ``feats`` (a scatter)."""
         blocks, squares = [], None
         for keys, ok in ((feats[:, :width], valid[:, :width]), (feats[:, width:], valid[:, width:])):
-            beyond = self.num_features  # invalid positions sort last
-            ordered = torch.sort(torch.where(ok, keys, beyond), dim=1).values
-            first, tf = _runs(ordered)
-            idf = self.idf[ordered.clamp_max(beyond - 1)]
-            weight = torch.where(first & (ordered < beyond), idf * (1.0 + torch.log(tf)), 0.0)
+            ordered, first, tf = self._sorted_runs(keys, ok)
+            idf = self.idf[ordered.clamp_max(self.num_features - 1)]
+            weight = torch.where(first, idf * (1.0 + torch.log(tf)), 0.0)
             part = weight.pow(2).sum(1, keepdim=True)
             squares = part if squares is None else squares + part
             blocks.append((ordered, weight))
         norm = squares.sqrt().clamp_min(1e-12)
         return [(ordered, weight / norm) for ordered, weight in blocks]
+
+    def _sorted_runs(self, feats: torch.Tensor, valid: torch.Tensor):
+        """Each row of ``feats`` sorted, its invalid positions last (as ``num_features``):
+        (the sorted features, whether each position is a feature's first occurrence, the number
+        of occurrences of the feature at each position, as floats)."""
+        ordered = torch.sort(torch.where(valid, feats, self.num_features), dim=1).values
+        first, tf = _runs(ordered)
+        return ordered, first & (ordered < self.num_features), tf
 
     def _table_terms(self, feats: torch.Tensor, valid: torch.Tensor, width: int, aligned: bool = False):
         """Rows and weights for the two word tables: ``((unigram rows, weights), (n-gram rows,
@@ -325,8 +330,8 @@ def _bag(table: nn.Embedding, rows: torch.Tensor, weights: torch.Tensor, offsets
     faster. Sparse or not as the table is (distributed training
     turns it off); ``padding_idx``'s row gets no gradient.
 
-    Without gradients (prediction) it is one ``embedding_bag`` call without ``padding_idx``, which
-    took 5× as long with it (the padding rows' weights are 0 wherever they are read)."""
+    Without gradients (prediction) it is one ``embedding_bag`` call without ``padding_idx`` (the
+    padding rows' weights are 0 wherever they are read), which keeps it on the fast kernel."""
     if not torch.is_grad_enabled():
         return nn.functional.embedding_bag(rows, table.weight, offsets, mode="sum", per_sample_weights=weights)
     distinct, inverse = torch.unique(rows, return_inverse=True)

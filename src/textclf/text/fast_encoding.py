@@ -217,7 +217,7 @@ def _runs(texts: list[str], form: dict[str, Any]):
     starts = np.empty(len(raw) + 1, dtype=bool)
     starts[0] = starts[-1] = True
     np.not_equal(kind[1:], kind[:-1], out=starts[1:-1])
-    starts[offsets[:-1][offsets[:-1] < len(raw)]] = True  # a text starts a run of its own
+    starts[offsets[:-1]] = True  # a text starts a run of its own (an empty last one: the end)
     bounds = np.flatnonzero(starts)
     # Every run is a string of the array, gaps too (looking them up costs less than cutting
     # them out of the buffer); the caller drops the gaps.
