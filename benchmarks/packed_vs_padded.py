@@ -11,23 +11,18 @@ same outputs at real positions; the script checks that too. Prints a Markdown ta
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from lib.timing import best_of
 from textclf.models.rnn import PaddedRNN
 
 
 def timed(step, repeats: int) -> float:
     step()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - started)
-    return best
+    return best_of(step, repeats)[0]
 
 
 def main() -> int:

@@ -23,7 +23,6 @@ import pickle
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ import pandas as pd
 from lib import ROOT
 from lib.datasets import labelled
 from lib.results import markdown_table, write_section
+from lib.timing import best_of
 
 SCRIPT = r'''
 import pickle, sys
@@ -44,12 +44,7 @@ pd.DataFrame({"Id": range(len(texts)), "Category": labels}).to_csv(sys.argv[3], 
 
 
 def _best(cmd: list[str], repeats: int, env: dict) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-        best = min(best, time.perf_counter() - started)
-    return best
+    return best_of(lambda: subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL), repeats)[0]
 
 
 def main() -> int:

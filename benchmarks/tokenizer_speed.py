@@ -26,12 +26,12 @@ The compiled ones use ASCII character classes (their regex engines' ``\\w`` is n
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 from lib import ROOT
 from lib.results import markdown_table, write_section
+from lib.timing import best_of
 
 
 def _reference(pipeline, texts):
@@ -167,11 +167,7 @@ def main() -> int:
     reference = _reference(pipeline, texts)
     rows = []
     for name, encode in systems:
-        best = float("inf")
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            got = encode(pipeline, texts)
-            best = min(best, time.perf_counter() - started)
+        best, got = best_of(lambda: encode(pipeline, texts), args.repeat)
         rows.append({"system": name, "seconds": best, "docs_s": len(texts) / best,
                      "ratio": (len(texts) / best) / rows[0]["docs_s"] if rows else 1.0,
                      "same": 100 * _same(reference, got, pipeline.max_length)})
