@@ -4,7 +4,7 @@
         [--datasets 20news-random,20news-bydate,sms_spam,goemotions-sentiment,goemotions-single,20news-5small]
         [--systems linear_svc,fasttext,default,default_chars,bag_of_ngrams,bag_of_ngrams_x5,textcnn,
                    bigru_attention,minilm_frozen,minilm_finetune]
-        [--threads 2] [--set KEY=VALUE ...] [--seeds N] [--write]
+        [--threads 2] [--set KEY=VALUE ...] [--seeds N | --split-seeds N] [--write]
 
 Peers: scikit-learn's TF-IDF (1–2-grams, sublinear tf, min_df 2, max_df 0.5) + LinearSVC, and
 fastText supervised (25 epochs, lr 0.5, word bigrams, shuffled input, text lowercased with
@@ -44,7 +44,13 @@ side by side with the peers; the rows name the overrides. ``--seeds N`` trains e
 systems N times (``train.seed`` 1..N: another initialisation and batch order, the same split) and
 reports the mean test accuracy with its standard deviation and each seed's (the peers are
 deterministic and run once): one run's accuracy moves by 0.1–0.3 points with the seed on these
-test sets, as much as the differences being measured.
+test sets, as much as the differences being measured. ``--split-seeds N`` measures every
+system, the peers too, on N other splits of the same labelled documents (the config's top-level
+``seed`` 1..N, which draws the split and, for ours, the training seed) and reports the mean test
+accuracy over the splits with its standard deviation; the paired differences (each of ours
+minus TF-IDF + LinearSVC on the same split) are printed and stored with the row. Only the random
+splits change with it (20news-random, sms_spam, 20news-5small); bydate's and GoEmotions' test
+splits are fixed, and there it draws another validation split only.
 
 With ``--write`` each measured row is stored in benchmarks/peers_rows.json (replacing that
 pair's previous row, with the date and command) and the "peers" section of
@@ -129,7 +135,7 @@ def _with_train(config, update: dict):
 
 
 def child(dataset: str, system: str, threads: int, out: Path, overrides: list[str],
-          train_seed: int | None = None) -> None:
+          train_seed: int | None = None, split_seed: int | None = None) -> None:
     import torch
     from sklearn.metrics import f1_score
 
@@ -138,7 +144,8 @@ def child(dataset: str, system: str, threads: int, out: Path, overrides: list[st
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")  # cold: preprocessing is timed
-        config = system_config(system.split("+")[0], dataset, Path(tmp), [] if system in PEERS else overrides)
+        split = [] if split_seed is None else [f"seed={split_seed}"]  # (the peers' too)
+        config = system_config(system.split("+")[0], dataset, Path(tmp), split + ([] if system in PEERS else overrides))
         train_update = {"num_threads": threads, **({"seed": train_seed} if train_seed is not None else {})}
         config = _with_train(config, train_update)
         corpus = load_corpus(config)
@@ -151,7 +158,7 @@ def child(dataset: str, system: str, threads: int, out: Path, overrides: list[st
             predicted, train_s, predict_s, extra = fasttext(train, test, config.seed, threads)
         else:
             parts = system.split("+")  # a+b: the runs of both systems as one ensemble
-            configs = [config] + [_with_train(system_config(part, dataset, Path(tmp), overrides), train_update)
+            configs = [config] + [_with_train(system_config(part, dataset, Path(tmp), split + overrides), train_update)
                                   for part in parts[1:]]
             predicted, train_s, predict_s, extra = _ours(configs, test, Path(tmp), [members(p) for p in parts])
     runs = sum(members(part) for part in system.split("+"))
@@ -195,18 +202,23 @@ def main() -> int:
                         help="a config override for each of our systems (repeatable)")
     parser.add_argument("--seeds", type=int, default=1,
                         help="train each of our systems this many times (train.seed 1..N): mean and sd")
+    parser.add_argument("--split-seeds", type=int, default=0, metavar="N",
+                        help="measure every system on N other random splits (seed 1..N): mean and sd")
     parser.add_argument("--write", action="store_true", help="replace the peers section of RESULTS.md")
     parser.add_argument("--rebuild", action="store_true",
                         help="only rewrite the peers section of RESULTS.md from the stored rows")
     parser.add_argument("--child", nargs=2, metavar=("DATASET", "SYSTEM"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--train-seed", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--split-seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child, args.threads, args.out, args.set, args.train_seed)
+        child(*args.child, args.threads, args.out, args.set, args.train_seed, args.split_seed)
         return 0
-    if args.seeds < 1:
-        parser.error("--seeds: at least 1")
+    if args.seeds < 1 or args.split_seeds < 0:
+        parser.error("--seeds: at least 1; --split-seeds: 0 (the data set's own split) or more")
+    if args.seeds > 1 and args.split_seeds:
+        parser.error("--seeds and --split-seeds: give one of them (each split trains its own seed)")
     if args.rebuild:
         stored = json.loads(ROWS.read_text())
         path = write_section("peers", "Accuracy and speed against the peers", tables(stored, with_dates=True))
@@ -224,17 +236,28 @@ def main() -> int:
     for dataset in datasets:
         rows = []
         for system in systems:
+            if args.split_seeds:
+                runs = [_run_child(dataset, system, args.threads, args.set, None, split)
+                        for split in range(1, args.split_seeds + 1)]
+                if any(run is None for run in runs):
+                    continue
+                rows.append(_split_mean(runs))
+                continue
             seeds = [None] if system in PEERS or args.seeds == 1 else list(range(1, args.seeds + 1))
             runs = [run for seed in seeds
                     if (run := _run_child(dataset, system, args.threads, args.set, seed)) is not None]
             if not runs:
                 continue
-            row = runs[0] if seeds == [None] else _seed_mean(runs)
+            rows.append(runs[0] if seeds == [None] else _seed_mean(runs))
+        if args.split_seeds:
+            _paired(rows)
+        for row in rows:
             row["measured"] = f"{datetime.date.today().isoformat()}, --threads {args.threads}"
-            rows.append(row)
             print(f"[{dataset}] {row['system']}: {row['accuracy']:.2f} % in {row['train_s']:.1f} s"
                   + (f" (each part: {', '.join(f'{a:.2f}' for a in row['part_accuracies'])} %; parts weighed "
-                     f"alike: {row['parts_mean_accuracy']:.2f} %)" if "part_accuracies" in row else ""),
+                     f"alike: {row['parts_mean_accuracy']:.2f} %)" if "part_accuracies" in row else "")
+                  + (f" (ours - LinearSVC per split: {', '.join(f'{d:+.2f}' for d in row['paired_differences'])})"
+                     if "paired_differences" in row else ""),
                   file=sys.stderr, flush=True)
         measured += rows
         sections.append(tables(rows))
@@ -249,14 +272,18 @@ def main() -> int:
     return 0
 
 
-def _run_child(dataset: str, system: str, threads: int, overrides: list[str], seed: int | None) -> dict | None:
+def _run_child(dataset: str, system: str, threads: int, overrides: list[str], seed: int | None,
+               split_seed: int | None = None) -> dict | None:
     """One (data set, system) measurement in a fresh process; None when it failed."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "row.json"
         cmd = [sys.executable, __file__, "--child", dataset, system, "--threads", str(threads),
                "--out", str(out), *(f"--set={item}" for item in overrides),
-               *([f"--train-seed={seed}"] if seed is not None else [])]
-        print(f"[{dataset}] {system}{'' if seed is None else f' (train.seed {seed})'} ...", file=sys.stderr, flush=True)
+               *([f"--train-seed={seed}"] if seed is not None else []),
+               *([f"--split-seed={split_seed}"] if split_seed is not None else [])]
+        which = "" if seed is None else f" (train.seed {seed})"
+        which += "" if split_seed is None else f" (split seed {split_seed})"
+        print(f"[{dataset}] {system}{which} ...", file=sys.stderr, flush=True)
         done = subprocess.run(cmd, cwd=ROOT)
         if done.returncode != 0 or not out.exists():
             print(f"[{dataset}] {system} failed (exit {done.returncode})", file=sys.stderr)
@@ -279,6 +306,32 @@ def _seed_mean(runs: list[dict]) -> dict:
     return row
 
 
+def _is_peer(row: dict) -> bool:
+    return any(row["system"].startswith(name) for name in PEERS.values())
+
+
+def _split_mean(runs: list[dict]) -> dict:
+    """One row for a system measured on several splits (split seed 1, 2, ...): means (peak
+    memory: the largest), the accuracy's standard deviation over the splits and each split's."""
+    row = _seed_mean(runs)
+    row["system"] = f"{runs[0]['system']} (mean of {len(runs)} random splits)"
+    row["split_accuracies"] = row.pop("seed_accuracies")
+    if "seed_winners" in row:
+        row["split_winners"] = row.pop("seed_winners")
+    return row
+
+
+def _paired(rows: list[dict]) -> None:
+    """Each of our rows' per-split accuracy minus TF-IDF + LinearSVC's on the same split (when
+    the peer was measured in the same run), stored as ``paired_differences``."""
+    peer = next((r for r in rows if r["system"].startswith(PEERS["linear_svc"])), None)
+    if peer is None:
+        return
+    for row in rows:
+        if not _is_peer(row):
+            row["paired_differences"] = [a - b for a, b in zip(row["split_accuracies"], peer["split_accuracies"])]
+
+
 def tables(rows: list[dict], with_dates: bool = False) -> str:
     """One Markdown table per data set, peers first, then ours by test accuracy."""
     sections = []
@@ -286,7 +339,7 @@ def tables(rows: list[dict], with_dates: bool = False) -> str:
         mine = [r for r in rows if r["dataset"] == dataset]
         if not mine:
             continue
-        mine.sort(key=lambda r: (r["system"] not in PEERS.values(), -r["accuracy"]))
+        mine.sort(key=lambda r: (not _is_peer(r), -r["accuracy"]))
         columns = COLUMNS + ([("measured", "measured", "")] if with_dates else [])
         labelled = max((r["n_labelled"] for r in mine if "n_labelled" in r), default=None)
         sizes = f"train {mine[0]['n_train']:,}" + (f" (train + val {labelled:,})" if labelled else "")
