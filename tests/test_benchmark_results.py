@@ -120,6 +120,25 @@ def test_peers_summarises_several_train_seeds_in_one_row():
     assert "| textclf default (mean of 3 train seeds) | 98.50 | 0.50 |" in table
 
 
+def test_peers_summarises_random_splits_with_paired_differences_against_the_script():
+    peers = load_benchmark("peers")
+
+    def runs(system, accuracies):
+        return [{"dataset": "20news-random", "system": system, "accuracy": a, "f1_macro": 0.9, "train_s": 1.0,
+                 "docs_per_s": 10.0, "peak_mb": 100.0, "n_train": 10, "n_test": 5} for a in accuracies]
+
+    peer = peers._split_mean(runs(peers.PEERS["linear_svc"], [94.0, 95.0, 93.0]))
+    ours = peers._split_mean(runs("textclf default", [94.5, 94.0, 93.0]))
+    assert ours["system"] == "textclf default (mean of 3 random splits)"
+    assert ours["split_accuracies"] == [94.5, 94.0, 93.0] and "seed_accuracies" not in ours
+    peers._paired([ours, peer])
+    assert ours["paired_differences"] == pytest.approx([0.5, -1.0, 0.0])
+    assert "paired_differences" not in peer
+    table = peers.tables([ours, peer])
+    # the script's row stays first although it has a suffix
+    assert table.index(peers.PEERS["linear_svc"]) < table.index("textclf default")
+
+
 def test_peers_ensembles_the_runs_of_two_systems(tmp_path, mini_config):
     """``a+b``: every run of both systems (each with its own text pipeline) predicts as one
     ensemble, and nothing is evaluated per run."""
