@@ -60,6 +60,56 @@ def test_unknown_model_lists_valid_names(tmp_path):
     assert f"{path}:2:3" in problem
 
 
+def test_each_data_source_checks_its_own_keys(tmp_path):
+    """The data section's keys belong to its source: a key of another source is an error that
+    names the source that has it; a misspelled one names the closest key; defaults are filled."""
+    from textclf.data.files import FilesParams
+    from textclf.data.newsgroups import NewsgroupsParams
+
+    path = write_config(tmp_path / "c.yaml", "data:\n  source: files\n  train: a.csv\n  protocol: bydate\n"
+                                             "  label_colum: y\n")
+    protocol, label = problems_of(path)
+    assert f"{path}:4:3" in protocol and "data.protocol: a key of source '20newsgroups', not of 'files'" in protocol
+    assert f"{path}:5:3" in label and "did you mean 'label_column'" in label
+    config = load_config(write_config(tmp_path / "d.yaml", "data:\n  source: files\n  train: a.csv\n"))
+    assert isinstance(config.data.params(), FilesParams) and config.data.text_column == "text"
+    assert isinstance(Config().data.params(), NewsgroupsParams) and "text_column" not in Config().data.model_dump()
+
+
+def test_switching_the_source_with_set_drops_the_files_keys_of_the_old_one(tmp_path):
+    path = write_config(tmp_path / "c.yaml", "data:\n  protocol: bydate\n  remove: [headers]\n  cache: false\n")
+    config = load_config(path, ["data.source=files", "data.train=a.csv"])
+    assert config.data.source == "files" and config.data.cache is False  # a key every source has stays
+    assert "protocol" not in config.data.model_dump() and "remove" not in config.data.model_dump()
+    # ... but not a key the overrides set themselves
+    (problem,) = problems_of(path, ["data.source=files", "data.train=a.csv", "data.protocol=random"])
+    assert problem.startswith("--set data.protocol: data.protocol: a key of source '20newsgroups'")
+
+
+def test_a_registered_source_brings_its_keys(tmp_path):
+    import numpy as np
+
+    from textclf.data import load_corpus, register_source
+    from textclf.data.examples import Corpus, Examples
+    from textclf.data.sources import SourceParams, _REGISTRY
+
+    class LinesParams(SourceParams):
+        repeat: int = 2  # how many times each line is read
+
+    @register_source("lines", LinesParams, fingerprint=lambda params, seed: f"lines|{params.repeat}")
+    def load_lines(params: LinesParams, seed: int, task: str) -> Corpus:
+        split = Examples(["a", "b"] * params.repeat, np.array([0, 1] * params.repeat))
+        return Corpus(["x", "y"], {"train": split, "val": split, "test": split})
+
+    try:
+        config = load_config(write_config(tmp_path / "c.yaml", "data:\n  source: lines\n  repeat: 3\n"))
+        assert len(load_corpus(config)["train"]) == 6
+        (problem,) = problems_of(write_config(tmp_path / "d.yaml", "data:\n  source: lines\n  repeat: many\n"))
+        assert "data.repeat" in problem and "integer" in problem
+    finally:
+        _REGISTRY.remove("lines")
+
+
 def test_the_readme_config_error_example_is_what_textclf_prints(tmp_path, monkeypatch, capsys):
     """README.md shows the errors of a config with two mistakes: they must be the real ones."""
     from textclf.cli import main

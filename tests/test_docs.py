@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from conftest import REPO
 from textclf.config import Config, ModelConfig
 from textclf.config_reference import config_reference
+from textclf.data.sources import get_source, list_sources
 from textclf.models.registry import list_models, params_class
 
 
@@ -29,7 +30,9 @@ def test_the_config_reference_lists_every_key_with_its_default():
     reference = config_reference()
     rows = {line.split("|")[1].strip(): line for line in reference.splitlines() if line.startswith("| `")}
     keys = list(_keys(Config))
-    assert len(keys) > 50
+    for source in list_sources():  # each source's keys, in the data section
+        keys += [(key, field) for key, field in _keys(get_source(source).params, "data.") if key not in dict(keys)]
+    assert len(keys) > 60
     for key, field in keys:
         row = rows[f"`{key}`"]
         default = field.get_default(call_default_factory=True)
@@ -43,6 +46,7 @@ def test_the_config_reference_lists_every_key_with_its_default():
             assert f"| `model.{name}` |" in section and shown in section, (model, name)
     # The comments written in config.py are the meanings.
     assert "the monitored F1" in rows["`train.threshold`"]
+    assert "the training table" in reference.split("### source `files`", 1)[1].split("###", 1)[0]
     assert "word2vec" in reference.split("### `lstm`", 1)[1].split("###", 1)[0]  # a base class's comment
 
 

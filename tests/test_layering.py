@@ -1,7 +1,7 @@
 """The imports of src/textclf point one way: down the data flow, never up, and never in a circle.
 
 Layers, lowest first (a module may import its own layer and the ones below):
-errors/exports/files/precision/registry/run_layout/runtime/task ← models ← config ← data, text ← batching ← artifact ←
+errors/exports/files/precision/registry/run_layout/runtime/task ← models ← data ← config ← text ← batching ← artifact ←
 inference ← evaluation, reporting, serving ← training ← api, sklearn ← cli.
 """
 
@@ -18,8 +18,9 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "textclf"
 LAYERS = [
     ("textclf.errors", "textclf.exports", "textclf.files", "textclf.precision", "textclf.registry", "textclf.run_layout", "textclf.runtime", "textclf.task"),
     ("textclf.models",),
+    ("textclf.data",),
     ("textclf.config", "textclf.config_reference"),
-    ("textclf.data", "textclf.text"),
+    ("textclf.text",),
     ("textclf.batching",),
     ("textclf.artifact",),
     ("textclf.inference",),
@@ -132,5 +133,14 @@ def test_predicting_a_file_imports_neither_scikit_learn_nor_matplotlib():
     out of its process."""
     code = ("import sys, textclf.evaluation.predict_file, textclf.data.files\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'matplotlib', 'scipy'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_loading_a_config_imports_neither_torch_nor_pandas():
+    """The data sources' keys are checked when a config loads: their modules must stay light
+    (a config error is reported before anything heavy is imported)."""
+    code = ("import sys, textclf.config, textclf.data\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'pandas', 'sklearn'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

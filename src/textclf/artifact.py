@@ -142,12 +142,13 @@ class ModelArtifact:
 
     def data_setting(self, key: str) -> Any:
         """``data.<key>`` of the config the model was trained with (how its files were read:
-        ``text_column``, ``encoding``, ``id_column``, ``label_separator``); ``DataConfig``'s
-        default where the saved config lacks it (older artifacts)."""
-        from textclf.config import DataConfig
+        ``text_column``, ``encoding``, ``id_column``, ``label_separator``); the files source's
+        default where the saved config lacks it (a model trained on another source, or an older
+        artifact): the file it is given now is a table."""
+        from textclf.data.files import FilesParams
 
         data = self.config.get("data") or {}
-        return data[key] if key in data else DataConfig.model_fields[key].default
+        return data[key] if key in data else FilesParams.model_fields[key].default
 
     def train_setting(self, key: str) -> Any:
         """``train.<key>`` of the config the model was trained with (``precision``, ``compile``:

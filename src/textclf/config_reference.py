@@ -1,8 +1,8 @@
 """The config reference, generated from the schema itself (``textclf.config``) so it cannot drift.
 
 Every key of every section is listed with its type, its default and the comment written above it
-(or beside it) in ``config/schema.py``; the ``model`` section lists each registered model's own keys from
-its parameter class. The documentation site puts this on its "Config reference" page.
+(or beside it) in ``config/schema.py``; the ``data`` section lists each registered source's own keys
+from its parameter class, and the ``model`` section each registered model's. The documentation site puts this on its "Config reference" page.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from textclf.config import (
     SHORT_TEXT_TOKENS,
     SHORT_TEXT_TRAIN,
     Config,
+    DataConfig,
     ModelConfig,
 )
+from textclf.data.sources import SourceParams, get_source, list_sources
 
 __all__ = ["config_reference", "field_comments"]
 
@@ -97,6 +99,17 @@ def _rows(cls: type[BaseModel], prefix: str) -> list[str]:
     return rows
 
 
+def _source_tables(header: str) -> list[str]:
+    """The keys every source has (in the data section's table), then each source's own."""
+    common = set(SourceParams.model_fields)
+    parts = _rows(SourceParams, "data.")
+    for source in list_sources():
+        params = get_source(source).params
+        own = [row for row in _rows(params, "data.") if row.split("`")[1].removeprefix("data.") not in common]
+        parts += ["", f"### source `{source}`", "", inspect.getdoc(params) or "", "", header, *own]
+    return parts
+
+
 def config_reference() -> str:
     """The reference as Markdown: one table per section, then one per registered model."""
     from textclf.models.registry import list_models, params_class
@@ -108,6 +121,8 @@ def config_reference() -> str:
         if isinstance(section, type) and issubclass(section, BaseModel) and section is not ModelConfig:
             doc = inspect.getdoc(section) or ""
             parts += ["", f"## `{name}`", "", doc if section.__doc__ else "", "", header, *_rows(section, f"{name}.")]
+            if section is DataConfig:
+                parts += _source_tables(header)
     parts += ["", "## `model`", "", "`model.name` picks a registered model; the other keys of the section belong to "
               "that model. A config whose model section is missing or names no model gets `model.auto` true: "
               "`textclf train` then trains each default candidate (`src/textclf/config/default_recipe.py`: "

@@ -5,16 +5,19 @@ Each kind keeps a :class:`Registry`; its own module adds the decorator users wri
 The registry holds what the decorator stores, imports the package that registers the built-in
 ones the first time the names are read, refuses a name registered twice, and words an unknown
 name the same way for every kind: the closest registered name (one it begins, or one spelled
-alike) and the valid ones.
+alike) and the valid ones. :func:`check_params` validates the keys of a part that brings its
+own pydantic parameter class (models, data sources) and words their problems alike.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-__all__ = ["Registry"]
+from pydantic import BaseModel, ValidationError
+
+__all__ = ["Registry", "check_params"]
 
 T = TypeVar("T")
 
@@ -58,3 +61,27 @@ class Registry(Generic[T]):
             difflib.get_close_matches(text, valid, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         return f"unknown {self.kind} {name!r}; {hint}valid names: {', '.join(valid)}"
+
+
+def check_params(params: type[BaseModel], values: dict[str, Any],
+                 owner: str) -> tuple[list[tuple[str, str]], BaseModel | None]:
+    """``values`` checked against the parameter class ``params`` of ``owner`` (``model 'lstm'``,
+    ``source 'files'``): (problems as (key, message), the validated object or None). An unknown
+    key's message names the closest valid key, or all of them."""
+    try:
+        return [], params.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        valid = list(params.model_fields)
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            if err["type"] == "extra_forbidden":
+                close = difflib.get_close_matches(key, valid, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
+                problems.append((key, f"unknown key for {owner}; {hint}"))
+            elif err["type"] == "missing":
+                problems.append((key, f"required for {owner}"))
+            else:
+                message, got = err["msg"].removeprefix("Value error, "), err.get("input")
+                problems.append((key, message if got is None or isinstance(got, dict) else f"{message} (got {got!r})"))
+        return problems, None

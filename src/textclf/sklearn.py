@@ -170,8 +170,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raw = json.loads(json.dumps(dict(base), default=str))  # a deep copy
         else:
             raise UsageError(f"config: give a YAML path or a dict, not {type(base).__name__}")
-        data = {k: v for k, v in dict(raw.get("data") or {}).items()
-                if k not in ("source", "root", "train", "val", "test", "text_column", "label_column")}
+        from textclf.data.files import FilesParams
+
+        # The base's table settings (a config of another source: those the files source has).
+        data = {k: v for k, v in dict(raw.get("data") or {}).items() if k in FilesParams.model_fields
+                and k not in ("root", "train", "val", "test", "text_column", "label_column")}
         overrides: dict[str, Any] = {
             "data": {**data, "source": "files", "train": str(folder / "train.jsonl"),
                      "val": str(folder / "val.jsonl"), "test": str(folder / "val.jsonl"),

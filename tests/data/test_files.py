@@ -128,7 +128,7 @@ def test_missing_file_and_missing_train_key(tmp_path):
     from textclf.config import config_from_dict
     from textclf.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="data.train is required"):
+    with pytest.raises(ConfigError, match="data.train: required when data.source is .files."):
         config_from_dict({"data": {"source": "files"}})
 
 

@@ -16,7 +16,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from textclf.config.default_recipe import apply_default_recipe
-from textclf.config.schema import Config, ModelConfig
+from textclf.config.schema import Config, DataConfig, ModelConfig
+from textclf.data.sources import source_params
 from textclf.errors import ConfigError
 
 __all__ = ["load_config", "config_from_dict", "parse_overrides", "apply_overrides", "dump_config"]
@@ -55,18 +56,13 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
 def _paths_from_config_folder(config: Config, folder: Path, override_keys: set[str]) -> None:
     """Relative data paths written in a config file are taken in the file's folder (a config
     works from any working directory); values given with --set stay relative to the working
-    directory, like any path typed in a shell. ``data.train``/``val``/``test`` are taken in
-    the folder only when no data location (``data.root``, ``TEXTCLF_DATA``) is set, since they
-    are otherwise names inside that location (and for the hf source they name splits; its
-    ``data.path`` is taken in the folder when written as ``./name`` or ``../name``). ``output_dir`` stays relative to the working
+    directory, like any path typed in a shell. Which data keys are such paths is the source's
+    rule (``folder_keys``: files' ``train``/``val``/``test`` only when no data location is set,
+    since they are otherwise names inside it; hf's ``path`` when written as ``./name`` or
+    ``../name``). ``output_dir`` stays relative to the working
     directory (runs land where the command runs). The saved config holds the absolute paths."""
-    keys = ["root", "cache_dir"]
-    if config.data.source == "hf":  # train/val/test name splits; a path written as ./x is a folder
-        if config.data.path and config.data.path.startswith("."):
-            keys.append("path")
-    elif not config.data.root and not os.environ.get("TEXTCLF_DATA"):
-        keys += ["train", "val", "test"]
-    for key in keys:
+    located = bool(config.data.root or os.environ.get("TEXTCLF_DATA"))
+    for key in config.data.params().folder_keys(located):  # (the source's own rule)
         value = getattr(config.data, key)
         if value and f"data.{key}" not in override_keys and not Path(value).expanduser().is_absolute():
             setattr(config.data, key, str((folder / value).resolve()))
@@ -104,6 +100,19 @@ def config_from_dict(
         raw["model"] = {k: v for k, v in model.items() if k != "chars_if_short"}
     own = _own_keys(raw)
     apply_default_recipe(raw)
+    # The data section: the registered source validates its own keys (each problem at its key).
+    data_raw = raw.get("data")
+    if isinstance(data_raw, dict) and "data.source" in override_keys:
+        # --set data.source=files switches the source: the file's keys of the source it named go.
+        raw["data"] = data_raw = _keys_of_source(data_raw, override_keys)
+    if isinstance(data_raw, dict):
+        data_problems, _ = source_params(data_raw.get("source", DataConfig.model_fields["source"].default),
+                                         {k: v for k, v in data_raw.items() if k != "source"})
+        for loc, message in data_problems:
+            key = "data." + loc if loc else "data.source"
+            problems.append(f"{where(key)}: {key}: {message}")
+        if data_problems:  # (reported: the rest of the config is checked without them)
+            raw = {**raw, "data": {}}
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
@@ -135,6 +144,17 @@ def config_from_dict(
     config.model = ModelConfig(name=name, auto=config.model.auto, candidates=config.model.candidates, **resolved)
     config._own_keys = own
     return config
+
+
+def _keys_of_source(data: dict, override_keys: set[str]) -> dict:
+    """The data section without the keys its source (set by an override) does not have, except
+    those the overrides set themselves (which stay, to be reported)."""
+    from textclf.data.sources import get_source, list_sources
+
+    if data.get("source") not in list_sources():
+        return data
+    fields = get_source(data["source"]).params.model_fields
+    return {k: v for k, v in data.items() if k == "source" or k in fields or f"data.{k}" in override_keys}
 
 
 def _candidate_problems(model: ModelConfig, where: str) -> list[str]:

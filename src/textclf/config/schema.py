@@ -2,21 +2,22 @@
 each field are the config reference's text), and the default recipe's fill.
 
 A config has five parts: ``name`` and ``seed``, and the sections ``data``, ``preprocess``,
-``model`` and ``train``. Every section rejects unknown keys. ``model`` is validated in two steps:
-its ``name`` picks a registered architecture, whose own parameter class then checks the rest, so
-that a new model brings its own schema (see ``textclf.models.registry``).
+``model`` and ``train``. Every section rejects unknown keys. ``model`` and ``data`` are validated
+in two steps: ``model.name`` picks a registered architecture and ``data.source`` a registered
+source, whose own parameter class then checks the rest, so that a new model or source brings its
+own schema (see ``textclf.models.registry`` and ``textclf.data.sources``).
 
 Reading a YAML file, validating it and applying ``--set`` overrides is ``config/loading.py``.
 """
 
 from __future__ import annotations
 
-import codecs
 from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from textclf.config.default_recipe import DEFAULT_RECIPE
+from textclf.data.sources import SourceParams, get_source, source_params
 
 __all__ = [
     "Config",
@@ -33,68 +34,26 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class DataConfig(_Section):
-    # A registered data source (textclf.data.sources): 20newsgroups, files, or one of yours.
+class DataConfig(BaseModel):
+    """``source`` picks a registered data source; the other keys of the section belong to that
+    source, whose own class checks them and fills their defaults (``textclf.data.sources``)."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    # A registered data source (textclf.data.sources): 20newsgroups, files, hf, or one of yours.
     source: str = "20newsgroups"
-    # Where data lives; the environment variable TEXTCLF_DATA overrides it. 20newsgroups: the
-    # .tar.gz archive, the folder it extracts to, or a folder holding either. files: the folder
-    # that relative train/val/test paths are taken in.
-    root: Optional[str] = None
-
-    # --- source: files (.csv, .tsv, .json, .jsonl, .parquet); for hf, split names
-    train: Optional[str] = None
-    val: Optional[str] = None  # missing: a stratified val_size fraction of train
-    test: Optional[str] = None  # missing: a stratified test_size fraction of train
-    text_column: Union[str, list[str]] = "text"  # a list is joined with a space
-    label_column: str = "label"  # the label (multilabel: the labels) of each row
-    # task: multilabel: what separates a row's labels in a table cell (JSON and Parquet may also
-    # hold a list); an empty cell is a document with no label.
-    label_separator: str = Field("|", min_length=1)
-    id_column: Optional[str] = None  # the column textclf predict writes as the id
-    # A column of non-negative numbers: each training document's weight in the loss (and val/test
-    # rows' weights are read but unused). Unset: every document weighs 1.
-    weight_column: Optional[str] = None
-    encoding: str = "utf-8"  # any codec Python knows (utf-8, latin-1, cp1252, utf-16, ...)
-    unknown_labels: Literal["error", "drop"] = "error"  # val/test labels not seen in train
-    empty_texts: Literal["error", "keep"] = "error"  # keep: train on them as empty documents
-
-    # --- source: hf (Hugging Face datasets; data.train/val/test name its splits)
-    path: Optional[str] = None  # a folder written by save_to_disk, or a Hub name
-    subset: Optional[str] = None  # the Hub data set's configuration name, if it has several
-
-    # --- source: 20newsgroups
-    download: bool = False
-    # Where download: true fetches the archive; unset: the canonical one (data/newsgroups.py).
-    url: Optional[str] = None
-    # The sha256 a downloaded archive must have to be kept; unset: the canonical archive's.
-    sha256: Optional[str] = None
-    # random: pool train+test, split stratified; bydate: the official chronological split.
-    # (For files, test_size and val_size are fractions of the train file when test/val are missing.)
-    protocol: Literal["random", "bydate"] = "random"
-    # Fractions of the pooled data (random). With bydate, test_size is unused and val_size is
-    # the fraction of the official training set held out for validation.
-    test_size: float = Field(0.1, gt=0, lt=1)
-    val_size: float = Field(0.1, gt=0, lt=1)  # see test_size
-    remove: list[Literal["headers", "footers", "quotes"]] = []  # parts of each post to strip
-    # Where tokenized/encoded corpora are cached; TEXTCLF_CACHE or ~/.cache/textclf if unset.
-    cache_dir: Optional[str] = None
-    cache: bool = True  # false: read, tokenize and encode every time
-
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str) -> str:
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(f"unknown text encoding {value!r}; use one Python knows, for example "
-                             "utf-8, latin-1 or cp1252") from None
-        return value
 
     @model_validator(mode="after")
-    def _files_need_train(self) -> "DataConfig":
-        if self.source == "files" and not self.train:
-            raise ValueError("data.train is required when data.source is 'files' (path of the training file)")
+    def _source_keys(self) -> "DataConfig":
+        problems, params = source_params(self.source, self.model_extra or {})
+        if problems:
+            raise ValueError("; ".join(f"data.{key}: {message}" if key else f"data.source: {message}"
+                                       for key, message in problems))
+        self.__pydantic_extra__ = params.model_dump()  # every key of the source, defaults filled
         return self
+
+    def params(self) -> SourceParams:
+        """The source's own parameter object (its keys, typed)."""
+        return get_source(self.source).params.model_validate(self.model_extra or {})
 
 
 class PreprocessConfig(_Section):

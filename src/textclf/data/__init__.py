@@ -1,27 +1,45 @@
 """Raw sources → labelled examples, split into train/val/test.
 
-Each source is one file that registers itself (``data/sources.py``); importing this package
-registers the built-in ones.
+Each source is one file that registers itself and its keys (``data/sources.py``); importing
+this package registers the built-in ones. The package sits below ``textclf.config``, which
+checks a config's data keys with the source's own class: it reads a config only through the
+attributes ``data``, ``seed`` and ``task`` (:class:`Configured`).
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
-from textclf.config import Config
 from textclf.data import files, hf, newsgroups  # noqa: F401  (registration side effect)
 from textclf.data.examples import SPLITS, Corpus, Examples
-from textclf.data.sources import get_source, list_sources, register_source
+from textclf.data.sources import SourceParams, get_source, list_sources, register_source
 
 __all__ = [
-    "Corpus", "Examples", "SPLITS", "load_corpus", "corpus_fingerprint", "list_sources", "register_source",
+    "Corpus", "Examples", "SPLITS", "SourceParams", "load_corpus", "corpus_fingerprint", "list_sources",
+    "register_source",
 ]
 
 
-def load_corpus(config: Config) -> Corpus:
+class _DataSection(Protocol):
+    source: str
+
+    def params(self) -> SourceParams: ...
+
+
+class Configured(Protocol):
+    """What the loaders read of a config (``textclf.config.Config`` has it)."""
+
+    data: _DataSection
+    seed: int
+    task: str
+
+
+def load_corpus(config: Configured) -> Corpus:
     """Load and split the data set named by ``config.data.source``; for a multilabel task,
     labels come as one 0/1 row per document (a source's class indices become one-hot rows)."""
-    corpus = get_source(config.data.source).load(config.data, config.seed, config.task)
+    corpus = get_source(config.data.source).load(config.data.params(), config.seed, config.task)
     if config.task == "multilabel":
         for split, examples in corpus.splits.items():
             if examples.labels.ndim == 1:
@@ -31,7 +49,7 @@ def load_corpus(config: Config) -> Corpus:
     return corpus
 
 
-def corpus_fingerprint(config: Config) -> str:
+def corpus_fingerprint(config: Configured) -> str:
     """A string that changes whenever ``load_corpus(config)`` would return something else."""
-    fingerprint = get_source(config.data.source).fingerprint(config.data, config.seed)
+    fingerprint = get_source(config.data.source).fingerprint(config.data.params(), config.seed)
     return fingerprint if config.task == "multiclass" else f"{fingerprint}|task={config.task}"

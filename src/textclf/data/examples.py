@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from textclf.task import label_array
-
 __all__ = ["Examples", "Corpus", "SPLITS"]
 
 SPLITS = ("train", "val", "test")
@@ -23,6 +21,8 @@ class Examples:
     weights: np.ndarray | None = None  # (n,) float32 sample weights (data.weight_column), or None
 
     def __post_init__(self) -> None:
+        from textclf.task import label_array  # (here: loading a config imports this module, not torch)
+
         self.labels = label_array(self.labels)
         assert len(self.texts) == len(self.labels)
         if self.weights is not None:

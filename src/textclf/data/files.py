@@ -4,6 +4,9 @@ Labels are read as strings and numbered by the training file's sorted label set;
 come from their own files or, when missing, from stratified seeded splits of the training file.
 For a multilabel task a label cell holds a document's labels joined by ``data.label_separator``
 (``approval|neutral``; an empty cell is the empty set), or a list in JSON and Parquet files.
+``TableParams`` are the keys of any source that reads such a table (``hf`` shares them);
+``FilesParams`` adds the files' paths and encoding. pandas is imported when a table is read, so
+that loading a config does not import it.
 """
 
 from __future__ import annotations
@@ -13,19 +16,25 @@ import difflib
 import sys
 import warnings
 from pathlib import Path
-from typing import Iterator
+import codecs
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping, Optional, Union
 
 import numpy as np
-import pandas as pd
+from pydantic import Field, field_validator
 
-from textclf.config import DataConfig
 from textclf.data.examples import Corpus, Examples
 from textclf.data.location import resolve_data_path
-from textclf.data.sources import register_source
+from textclf.data.sources import SourceParams, register_source
 from textclf.data.splits import split_train_val_test, stratified_split
 from textclf.errors import DataError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
+    "TableParams",
+    "FilesParams",
+    "table_settings",
     "FORMATS",
     "read_table",
     "iter_table",
@@ -40,6 +49,63 @@ __all__ = [
 ]
 
 FORMATS = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
+
+
+class TableParams(SourceParams):
+    """The keys of a source that reads a labelled table (files, hf)."""
+
+    text_column: Union[str, list[str]] = "text"  # a list is joined with a space
+    label_column: str = "label"  # the label (multilabel: the labels) of each row
+    # task: multilabel: what separates a row's labels in a table cell (JSON and Parquet may also
+    # hold a list); an empty cell is a document with no label.
+    label_separator: str = Field("|", min_length=1)
+    id_column: Optional[str] = None  # the column textclf predict writes as the id
+    # A column of non-negative numbers: each training document's weight in the loss (and val/test
+    # rows' weights are read but unused). Unset: every document weighs 1.
+    weight_column: Optional[str] = None
+    unknown_labels: Literal["error", "drop"] = "error"  # val/test labels not seen in train
+    empty_texts: Literal["error", "keep"] = "error"  # keep: train on them as empty documents
+    # Fractions of the training table held out, stratified, when val or test is missing.
+    test_size: float = Field(0.1, gt=0, lt=1)
+    val_size: float = Field(0.1, gt=0, lt=1)  # see test_size
+
+
+class FilesParams(TableParams):
+    """``source: files``: labelled tables (.csv, .tsv, .json, .jsonl, .parquet)."""
+
+    # The training table (required): a path, relative ones taken in data.root (or TEXTCLF_DATA).
+    train: Optional[str] = Field(None, validate_default=True)
+    val: Optional[str] = None  # missing: a stratified val_size fraction of train
+    test: Optional[str] = None  # missing: a stratified test_size fraction of train
+    encoding: str = "utf-8"  # any codec Python knows (utf-8, latin-1, cp1252, utf-16, ...)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {value!r}; use one Python knows, for example "
+                             "utf-8, latin-1 or cp1252") from None
+        return value
+
+    def folder_keys(self, located: bool) -> list[str]:
+        # Without a data location the tables are files beside the config; with one, names in it.
+        return super().folder_keys(located) + ([] if located else ["train", "val", "test"])
+
+    @field_validator("train")
+    @classmethod
+    def _train_given(cls, value: Optional[str]) -> Optional[str]:
+        if not value:
+            raise ValueError("required when data.source is 'files': the path of the training file")
+        return value
+
+
+def table_settings(data: Mapping[str, Any]) -> FilesParams:
+    """The table keys of a data section of any source (a stored config's, as a mapping), for
+    reading a file with a model's columns: FilesParams' defaults where the section lacks them."""
+    known = {k: v for k, v in data.items() if k in FilesParams.model_fields and k not in ("train", "val", "test")}
+    return FilesParams.model_validate({**known, "train": "(a file)"})
 
 
 def _format(path: Path) -> str:
@@ -67,6 +133,8 @@ def _decode_error(path: Path, exc: UnicodeDecodeError, encoding: str) -> DataErr
 
 def iter_table(path: Path, encoding: str = "utf-8", chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
     """Read a table as DataFrames of strings (in chunks of ``chunk_rows`` where the format allows)."""
+    import pandas as pd
+
     path = Path(path)
     kind = _format(path)
     if not path.is_file():
@@ -107,6 +175,8 @@ def _delimited(path: Path, sep: str, encoding: str, chunk_rows: int | None) -> I
     """A CSV or TSV file's rows. A row with more fields than the header is an error naming its
     line: pandas would otherwise take the extra leading fields of the first row as an index (a text
     with an unquoted comma loses its start) or drop them with a warning."""
+    import pandas as pd
+
 
     def guarded(read):
         with warnings.catch_warnings():
@@ -156,6 +226,8 @@ def _looks_like_json_lines(path: Path, encoding: str) -> bool:
 
 def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     """The whole table; a table without rows is a DataError."""
+    import pandas as pd
+
     frames = list(iter_table(path, encoding))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if len(frame) == 0:
@@ -201,7 +273,7 @@ def _label_sets(values: pd.Series, separator: str) -> list[list[str]]:
 
 
 def read_labelled(
-    path: Path, config: DataConfig, task: str = "multiclass"
+    path: Path, config: FilesParams, task: str = "multiclass"
 ) -> tuple[list[str], list, np.ndarray | None]:
     """(texts, labels, weights) of a labelled file, empty texts and labels checked: a string per
     row, or for a multilabel task a sorted list of strings per row; the ``data.weight_column``
@@ -210,7 +282,7 @@ def read_labelled(
 
 
 def labelled_rows(
-    frame: pd.DataFrame, config: DataConfig, task: str, path: Path | str
+    frame: pd.DataFrame, config: TableParams, task: str, path: Path | str
 ) -> tuple[list[str], list, np.ndarray | None]:
     """:func:`read_labelled` of a table already read (``path`` names it in messages)."""
     texts = texts_of(frame, config.text_column, path)
@@ -233,6 +305,8 @@ def labelled_rows(
 
 
 def _weights_of(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
+    import pandas as pd
+
     _require_columns(frame, [column], path, "data.weight_column")
     values = pd.to_numeric(frame[column].replace("", np.nan), errors="coerce").to_numpy(dtype=np.float64)
     bad = [i for i, v in enumerate(values) if not np.isfinite(v) or v < 0]
@@ -301,7 +375,7 @@ def _rows(rows: list[int]) -> str:
     return shown + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
 
 
-def _check_label_sets(label_sets: list[list[str]], label_names: list[str], path: Path, config: DataConfig) -> None:
+def _check_label_sets(label_sets: list[list[str]], label_names: list[str], path: Path, config: TableParams) -> None:
     column = config.label_column
     if not label_names:
         raise DataError(f"{path}: no row has a label in column '{column}'")
@@ -313,7 +387,7 @@ def _check_label_sets(label_sets: list[list[str]], label_names: list[str], path:
                   "character; set data.label_separator", file=sys.stderr)
 
 
-def _hint_multilabel(labels: list[str], path: Path, config: DataConfig) -> None:
+def _hint_multilabel(labels: list[str], path: Path, config: TableParams) -> None:
     joined = sum(1 for label in labels if config.label_separator in label)
     if joined and joined >= 0.01 * len(labels):
         print(f"warning: {path}: {joined:,} labels in column '{config.label_column}' contain "
@@ -321,7 +395,7 @@ def _hint_multilabel(labels: list[str], path: Path, config: DataConfig) -> None:
               file=sys.stderr)
 
 
-def files_fingerprint(config: DataConfig, seed: int) -> str:
+def files_fingerprint(config: FilesParams, seed: int) -> str:
     parts = ["files"]
     for name in (config.train, config.val, config.test):
         if name:
@@ -337,14 +411,14 @@ def files_fingerprint(config: DataConfig, seed: int) -> str:
     return "|".join(parts) + f"|seed={seed}"
 
 
-@register_source("files", fingerprint=files_fingerprint)
-def load_files(config: DataConfig, seed: int, task: str = "multiclass") -> Corpus:
+@register_source("files", FilesParams, fingerprint=files_fingerprint)
+def load_files(config: FilesParams, seed: int, task: str = "multiclass") -> Corpus:
     paths = {s: resolve_data_path(p, config) for s, p in
              (("train", config.train), ("val", config.val), ("test", config.test)) if p}
     return corpus_from_rows({s: read_labelled(p, config, task) for s, p in paths.items()}, paths, config, seed, task)
 
 
-def corpus_from_rows(raw: dict[str, tuple], paths: dict[str, Path | str], config: DataConfig, seed: int,
+def corpus_from_rows(raw: dict[str, tuple], paths: dict[str, Path | str], config: TableParams, seed: int,
                      task: str) -> Corpus:
     """A corpus from each split's (texts, labels, weights): classes named by the training split,
     labels numbered, and a missing val or test split carved from train, stratified and seeded.

@@ -15,16 +15,31 @@ Needs ``pip install "textclf[hf]"``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
-import pandas as pd
-
-from textclf.config import DataConfig
 from textclf.data.examples import Corpus
-from textclf.data.files import corpus_from_rows, labelled_rows
+from textclf.data.files import TableParams, corpus_from_rows, labelled_rows
 from textclf.data.sources import register_source
 from textclf.errors import DataError, UsageError
 
-__all__ = ["load_hf", "hf_fingerprint"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["HFParams", "load_hf", "hf_fingerprint"]
+
+
+class HFParams(TableParams):
+    """``source: hf``: a Hugging Face data set (data.train/val/test name its splits)."""
+
+    path: Optional[str] = None  # a folder written by save_to_disk, or a Hub name
+    subset: Optional[str] = None  # the Hub data set's configuration name, if it has several
+    train: Optional[str] = None  # the training split's name; unset: train
+    val: Optional[str] = None  # the validation split's name; unset: a val_size fraction of train
+    test: Optional[str] = None  # the test split's name; unset: a test_size fraction of train
+
+    def folder_keys(self, located: bool) -> list[str]:
+        # train/val/test name splits; a path written as ./name or ../name is a folder.
+        return super().folder_keys(located) + (["path"] if self.path and self.path.startswith(".") else [])
 
 
 def _datasets():
@@ -35,7 +50,7 @@ def _datasets():
     return datasets
 
 
-def _local(config: DataConfig) -> Path | None:
+def _local(config: HFParams) -> Path | None:
     """The folder ``data.path`` names, or None for a Hub name. A path that exists, or that is
     written as one (absolute, or starting with ``.`` or ``~``), is a folder, never a Hub name."""
     path = Path(config.path).expanduser()
@@ -44,7 +59,7 @@ def _local(config: DataConfig) -> Path | None:
     return None
 
 
-def _open(config: DataConfig):
+def _open(config: HFParams):
     datasets = _datasets()
     local = _local(config)
     try:
@@ -67,7 +82,7 @@ def _open(config: DataConfig):
     return loaded
 
 
-def _frame(split, config: DataConfig) -> pd.DataFrame:
+def _frame(split, config: HFParams) -> pd.DataFrame:
     """The split's rows as a DataFrame, ClassLabel ids turned into their names."""
     from datasets import ClassLabel, Sequence
 
@@ -84,7 +99,7 @@ def _frame(split, config: DataConfig) -> pd.DataFrame:
     return frame
 
 
-def hf_fingerprint(config: DataConfig, seed: int) -> str:
+def hf_fingerprint(config: HFParams, seed: int) -> str:
     if not config.path:
         raise DataError("data.path is required when data.source is 'hf' (a save_to_disk folder or a Hub name)")
     local = _local(config)
@@ -101,8 +116,8 @@ def hf_fingerprint(config: DataConfig, seed: int) -> str:
     return f"hf|{where}|{settings}|seed={seed}"
 
 
-@register_source("hf", fingerprint=hf_fingerprint)
-def load_hf(config: DataConfig, seed: int, task: str = "multiclass") -> Corpus:
+@register_source("hf", HFParams, fingerprint=hf_fingerprint)
+def load_hf(config: HFParams, seed: int, task: str = "multiclass") -> Corpus:
     if not config.path:
         raise DataError("data.path is required when data.source is 'hf' (a save_to_disk folder or a Hub name)")
     loaded = _open(config)

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from textclf.config import DataConfig
+from textclf.data.sources import SourceParams
 
 __all__ = ["ENV_VAR", "data_location", "resolve_data_path"]
 
@@ -24,7 +24,7 @@ ENV_VAR = "TEXTCLF_DATA"
 _warned: set[tuple[str, str]] = set()
 
 
-def data_location(config: DataConfig) -> tuple[Path | None, str]:
+def data_location(config: SourceParams) -> tuple[Path | None, str]:
     """(folder or file, where that came from); (None, ...) when neither is set."""
     if os.environ.get(ENV_VAR):
         # Absolute when read: a process that runs elsewhere (torchrun, a Dask worker) sees the same files.
@@ -41,7 +41,7 @@ def data_location(config: DataConfig) -> tuple[Path | None, str]:
     return None, "nothing (neither data.root nor TEXTCLF_DATA is set)"
 
 
-def resolve_data_path(name: str, config: DataConfig) -> Path:
+def resolve_data_path(name: str, config: SourceParams) -> Path:
     """An absolute path stays; a relative one is taken inside the data location (or the cwd)."""
     path = Path(name).expanduser()
     if path.is_absolute():

@@ -14,19 +14,21 @@ import re
 import tarfile
 import urllib.request
 from pathlib import Path
+from typing import Literal, Optional
 
 import numpy as np
+from pydantic import Field
 from tqdm import tqdm
 
-from textclf.config import DataConfig
 from textclf.data.examples import Corpus, Examples
 from textclf.data.location import ENV_VAR, data_location
-from textclf.data.sources import register_source
+from textclf.data.sources import SourceParams, register_source
 from textclf.data.splits import split_train_val_test, stratified_split
 from textclf.errors import DataError
 from textclf.files import atomic_path
 
 __all__ = [
+    "NewsgroupsParams",
     "load_newsgroups",
     "newsgroups_fingerprint",
     "locate_archive", "strip_headers", "strip_footers", "strip_quotes"]
@@ -39,6 +41,23 @@ ARCHIVE_SHA256 = "8f1b2514ca22a5ade8fbb9cfa5727df95fa587f4c87b786e15c759fa66d956
 TRAIN_DIR, TEST_DIR = "20news-bydate-train", "20news-bydate-test"
 
 
+class NewsgroupsParams(SourceParams):
+    """``source: 20newsgroups`` (the default): the 20 Newsgroups archive, bydate version."""
+
+    download: bool = False  # true: fetch the archive when data.root / TEXTCLF_DATA has none
+    # Where download: true fetches the archive; unset: the canonical one (data/newsgroups.py).
+    url: Optional[str] = None
+    # The sha256 a downloaded archive must have to be kept; unset: the canonical archive's.
+    sha256: Optional[str] = None
+    # random: pool train+test, split stratified; bydate: the official chronological split.
+    protocol: Literal["random", "bydate"] = "random"
+    # Fractions of the pooled data (random). With bydate, test_size is unused and val_size is
+    # the fraction of the official training set held out for validation.
+    test_size: float = Field(0.1, gt=0, lt=1)
+    val_size: float = Field(0.1, gt=0, lt=1)  # see test_size
+    remove: list[Literal["headers", "footers", "quotes"]] = []  # parts of each post to strip
+
+
 def default_data_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser().absolute() / "textclf" / "data"
 
@@ -46,7 +65,7 @@ def default_data_home() -> Path:
 # --------------------------------------------------------------------------- locating
 
 
-def locate_archive(config: DataConfig) -> Path:
+def locate_archive(config: NewsgroupsParams) -> Path:
     """Return the archive file or extracted folder to read; download it if allowed."""
     place, origin = data_location(config)
     if place is None:
@@ -168,15 +187,15 @@ _CLEANERS = {"headers": strip_headers, "footers": strip_footers, "quotes": strip
 # --------------------------------------------------------------------------- splitting
 
 
-def newsgroups_fingerprint(config: DataConfig, seed: int) -> str:
+def newsgroups_fingerprint(config: NewsgroupsParams, seed: int) -> str:
     """Identity of the corpus these settings produce, known without reading the posts."""
     path = locate_archive(config)
     settings = config.model_dump_json(include={"protocol", "test_size", "val_size", "remove"})
     return f"20newsgroups|{fingerprint(path)}|{settings}|seed={seed}"
 
 
-@register_source("20newsgroups", fingerprint=newsgroups_fingerprint)
-def load_newsgroups(config: DataConfig, seed: int, task: str = "multiclass") -> Corpus:
+@register_source("20newsgroups", NewsgroupsParams, fingerprint=newsgroups_fingerprint)
+def load_newsgroups(config: NewsgroupsParams, seed: int, task: str = "multiclass") -> Corpus:
     """Read the corpus and split it by ``config.protocol`` (one newsgroup per post, whatever
     the task)."""
     path = locate_archive(config)

@@ -232,9 +232,7 @@ def evaluate_checkpoint(
     artifact = predictor.artifact
     config = config_from_dict(artifact.config, source=f"{checkpoints[0]} (stored config)")
     if input_path is not None:
-        if encoding:
-            config.data.encoding = encoding
-        examples = _labelled_file(Path(input_path), config, predictor.classes)
+        examples = _labelled_file(Path(input_path), config, predictor.classes, encoding)
         shown = Path(input_path).stem
     else:
         _check_same_split(predictor, checkpoints, config)
@@ -299,10 +297,15 @@ def _check_same_split(predictor: Predictor, checkpoints: list[Path], first) -> N
                 "members one by one, or give a labelled file with --input")
 
 
-def _labelled_file(path: Path, config, label_names: list[str]):
-    """Examples of a labelled file, labels numbered as the checkpoint numbers them."""
-    from textclf.data.files import number_label_sets, number_labels, read_labelled
+def _labelled_file(path: Path, config, label_names: list[str], encoding: str | None = None):
+    """Examples of a labelled file, read with the checkpoint's table settings (the files
+    source's defaults for a model trained on another source; ``encoding`` replaces its encoding),
+    labels numbered as the checkpoint numbers them."""
+    from textclf.data.files import number_label_sets, number_labels, read_labelled, table_settings
 
-    texts, labels, _ = read_labelled(path, config.data, config.task)
+    table = table_settings(config.data.model_dump())
+    if encoding:
+        table.encoding = encoding
+    texts, labels, _ = read_labelled(path, table, config.task)
     number = number_label_sets if config.task == "multilabel" else number_labels
-    return number(texts, labels, label_names, config.data.unknown_labels, path)
+    return number(texts, labels, label_names, table.unknown_labels, path)

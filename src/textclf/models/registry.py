@@ -9,15 +9,14 @@ An unknown name is an error that lists the registered ones.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from textclf.errors import ConfigError
 from textclf.models.base import BuildContext, TextClassifier
-from textclf.registry import Registry
+from textclf.registry import Registry, check_params
 
 __all__ = [
     "ModelParams",
@@ -96,22 +95,8 @@ def validate_model_params(
     problem = _REGISTRY.unknown(name)
     if problem:
         return [("", problem)], None
-    entry = _REGISTRY[name]
-    try:
-        resolved = entry.params.model_validate(params)
-    except ValidationError as exc:
-        problems = []
-        valid = list(entry.params.model_fields)
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"])
-            if err["type"] == "extra_forbidden":
-                close = difflib.get_close_matches(key, valid, n=1)
-                hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
-                problems.append((key, f"unknown key for model '{name}'; {hint}"))
-            else:
-                problems.append((key, f"{err['msg']} (got {err.get('input')!r})"))
-        return problems, None
-    return [], resolved.model_dump()
+    problems, resolved = check_params(_REGISTRY[name].params, params, f"model '{name}'")
+    return problems, None if resolved is None else resolved.model_dump()
 
 
 def build_model(name: str, params: dict[str, Any], context: BuildContext) -> TextClassifier:

@@ -368,7 +368,8 @@ def _explanations_section(doc: _Document, run: RunLayout, count: int) -> None:
     try:
         predictor = Predictor.load(run.best_checkpoint)
         config = config_from_dict(predictor.artifact.config)
-        config.data.download = False  # a report reads what is there; it never downloads
+        if "download" in (config.data.model_extra or {}):
+            config.data.download = False  # a report reads what is there; it never downloads
         prepared = prepare_data(config)
     except TextclfError as exc:  # the data moved: report without this section, and say why
         doc.heading("Explained examples")
