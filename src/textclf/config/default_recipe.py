@@ -85,9 +85,8 @@ AUTO_BUDGET: dict[str, float] = {"seconds": 50.0, "times_first": 3.0}
 
 _WORDS = {"ngrams": 2, "buckets": 200000}
 # C: each value fitted, the best on val kept (ties: the smaller). Character n-grams and short
-# texts want more regularisation than liblinear's C = 1 (on GoEmotions sentiment linear_chars'
-# val accuracy was 0.659 at C = 1, 0.681 at 0.3, 0.689 at 0.1), long posts less (bydate: C = 1);
-# more regularised fits also converge faster (benchmarks/candidate_settings.py).
+# texts want more regularisation than liblinear's C = 1, long posts do not, and more regularised
+# fits converge faster (docs/architecture.md, "solver: svm"; benchmarks/candidate_settings.py).
 _SVM = {"name": "linear", "solver": "svm", "C": [0.1, 0.3, 1.0]}
 _CHARS = {"minn": 2, "maxn": 5, "char_buckets": 200000}
 _BAG = {**DEFAULT_RECIPE["model"], **_WORDS}

@@ -151,13 +151,12 @@ def worth_keeping(mean: np.ndarray, labels: np.ndarray, monitor: str, winner_cor
                   winner_probabilities: np.ndarray | None = None) -> bool:
     """Whether the greedy ensemble's validation probabilities ``mean`` should replace the winner:
     on accuracy, as candidates are ranked (``select._rank``), a gain within the noise of the
-    paired difference is level, and then only a lower calibrated loss keeps the ensemble (on
-    SMS spam, one message of 558 otherwise kept a mean with a worse loss, and it was behind on
-    test). Multi-label (``decision``), the ensemble must not be below the winner
-    (``winner_probabilities``) on micro- or macro-F1, each at the thresholds tuned for the
-    monitored metric: rare labels are what a mean tuned for micro-F1 can give up (on GoEmotions it
-    gained 1.5 points of micro-F1 on test and lost 1.9 of macro-F1). On the other monitors the
-    greedy step's strict gain decides."""
+    paired difference is level, and then only a lower calibrated loss keeps the ensemble (a gain
+    of one validation document otherwise keeps a mean with a worse loss). Multi-label
+    (``decision``), the ensemble must not be below the winner (``winner_probabilities``) on
+    micro- or macro-F1, each at the thresholds tuned for the monitored metric: rare labels are
+    what a mean tuned for micro-F1 can give up (docs/architecture.md, "The default as a
+    selection"). On the other monitors the greedy step's strict gain decides."""
     if decision is not None and winner_probabilities is not None:
         ours, theirs = (f1_scores(p, labels, monitor, decision) for p in (mean, winner_probabilities))
         return all(a >= b for a, b in zip(ours, theirs))
