@@ -1,6 +1,7 @@
 import numpy as np
+import torch
 
-from textclf.batching import BucketBatchSampler, collate, make_train_loader, sorted_batches
+from textclf.batching import BucketBatchSampler, collate, make_train_loader, sorted_batches, take
 from textclf.text.encoding import EncodedSplit
 
 
@@ -79,3 +80,23 @@ def test_sorted_batches_keep_to_a_token_budget_and_cover_the_split():
     huge = EncodedSplit(np.ones(5000, dtype=np.int32), np.array([0, 5000]), np.zeros(1, dtype=np.int64),
                         np.array([5000]), np.zeros(1, dtype=np.int64))
     assert [len(i) for i, _ in sorted_batches(huge, 64, max_tokens=2048)] == [1]  # one document over the budget
+
+
+def test_take_is_collate_of_the_same_documents():
+    """``take`` gathers a batch from the flat ids in array operations: the same ids, lengths and
+    labels as padding each document in turn, for empty documents, repeats and label rows too."""
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(0, 9, size=40)
+    lengths[[3, 17]] = 0
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    ids = rng.integers(2, 50, size=int(offsets[-1])).astype(np.int32)
+    for labels in (rng.integers(0, 3, size=40), rng.integers(0, 2, size=(40, 4)).astype(np.uint8)):
+        split = EncodedSplit(ids, offsets, labels, lengths.copy(), np.zeros(40, dtype=np.int64))
+        for indices in ([5, 3, 17, 5, 39], [3, 17], list(range(40)), []):
+            expected = collate([(split.document(i), split.labels[i]) for i in indices]) if indices else None
+            got = take(split, indices)
+            if expected is None:
+                assert got[0].shape == (0, 0) and got[1].numel() == 0
+                continue
+            for a, b in zip(got, expected):
+                assert a.dtype == b.dtype and torch.equal(a, b)

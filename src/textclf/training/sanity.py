@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
-from textclf.batching import collate
+from textclf.batching import take
 from textclf.config import Config
 from textclf.files import write_json
 from textclf.reporting.plots import save_figure, subplots
@@ -90,7 +90,7 @@ def run_sanity(
     optimizer = make_optimizer(config.train, model, lr=lr, weight_decay=0.0)
     rng = np.random.default_rng(config.train.run_seed(config.seed))
     chosen = rng.choice(len(train), size=min(n_examples, len(train)), replace=False)
-    ids, lengths, labels = (t.to(device) for t in collate([(train.document(i), train.labels[i]) for i in chosen]))
+    ids, lengths, labels = (t.to(device) for t in take(train, chosen))
     writer = SummaryWriter(log_dir=str(out_dir / "tensorboard"))
     curve = []
     for step in range(1, max_steps + 1):
