@@ -11,12 +11,12 @@ that loading a config does not import it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import sys
 import warnings
 from pathlib import Path
-import codecs
 from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping, Optional, Union
 
 import numpy as np
@@ -176,7 +176,6 @@ def _delimited(path: Path, sep: str, encoding: str, chunk_rows: int | None) -> I
     line: pandas would otherwise take the extra leading fields of the first row as an index (a text
     with an unquoted comma loses its start) or drop them with a warning."""
     import pandas as pd
-
 
     def guarded(read):
         with warnings.catch_warnings():
