@@ -185,3 +185,10 @@ def test_the_default_time_script_reads_the_posts_textclf_reads(mini_archive):
     # The peers of peers.py train on the same labelled documents: train and val together.
     both = load_benchmark("lib.datasets").labelled(corpus)
     assert both.texts == corpus["train"].texts + corpus["val"].texts and len(both.labels) == int(n_train)
+
+
+def test_the_fasttext_peer_reads_symbols_as_its_users_feed_them():
+    """fastText's users lower-case their text and split punctuation off into tokens of its own;
+    the peer must not lose symbols (on short texts "!!" and "£" carry signal)."""
+    peers = load_benchmark("lib.peers")
+    assert peers.fasttext_line("Win £100 NOW!! Call: 0800-123") == "win £ 100 now !! call : 0800 - 123"
