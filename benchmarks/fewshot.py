@@ -72,12 +72,9 @@ def pools(dataset: str, folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         return frame.iloc[1000:], frame.iloc[:1000]
     from lib.datasets import goemotions_single_label, newsgroups_subjects
 
-    if dataset in ("goemotions-sentiment", "goemotions-polarity"):
-        goemotions_single_label("goemotions-sentiment", folder)
-        train, test = (pd.read_csv(folder / f"{split}.csv", keep_default_na=False) for split in ("train", "test"))
-        if dataset == "goemotions-polarity":  # binary sentence sentiment: the positive and negative comments
-            train, test = (frame[frame["label"].isin(["positive", "negative"])] for frame in (train, test))
-        return train, test
+    if dataset in ("goemotions-sentiment", "goemotions-polarity"):  # (polarity: its positive and negative comments)
+        goemotions_single_label(dataset, folder)
+        return tuple(pd.read_csv(folder / f"{split}.csv", keep_default_na=False) for split in ("train", "test"))
     if dataset == "20news-subjects":
         newsgroups_subjects(dataset, folder)
         return (pd.read_csv(folder / "subjects_train.csv", keep_default_na=False),

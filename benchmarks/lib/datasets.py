@@ -30,6 +30,9 @@ DATASETS = {
     "goemotions-sentiment": ("GoEmotions sentiment (positive/negative/ambiguous/neutral, the "
                              "paper's grouping; comments whose labels fall in one group)", []),
     "goemotions-single": ("GoEmotions, the 28 classes of the comments that have exactly one", []),
+    # Binary sentence sentiment (like a one-sentence review set): the comments of the sentiment
+    # set whose group is positive or negative.
+    "goemotions-polarity": ("GoEmotions polarity (the positive and negative comments of the sentiment set)", []),
     # Small and long, like a set of a few thousand news articles: 445 posts (headers removed)
     # from each of 5 unrelated newsgroups, stratified 70/10/20.
     "20news-5small": ("20 Newsgroups, 5 unrelated groups × 445 posts without headers, stratified 70/10/20",
@@ -63,9 +66,11 @@ def goemotions_single_label(dataset: str, folder: Path) -> list[str]:
     for split in ("train", "dev", "test"):
         frame = pd.read_csv(source / f"{split}.csv", keep_default_na=False)
         labels = frame["labels"].str.split("|")
-        if dataset == "goemotions-sentiment":
+        if dataset in ("goemotions-sentiment", "goemotions-polarity"):
             labels = labels.map(lambda row: {group[label] for label in row})
         keep = labels.map(len) == 1
+        if dataset == "goemotions-polarity":
+            keep &= labels.map(lambda row: min(row) in ("positive", "negative"))
         out = pd.DataFrame({"text": frame["text"][keep], "label": labels[keep].map(lambda row: min(row))})
         out.to_csv(folder / f"{split}.csv", index=False)
     return ["data.source=files", f"data.train={folder / 'train.csv'}", f"data.val={folder / 'dev.csv'}",
@@ -117,6 +122,7 @@ def newsgroups_subjects(dataset: str, folder: Path) -> list[str]:
 # Data sets written at run time (into the run's temporary folder): name -> (name, folder) -> the
 # config overrides that read them.
 DERIVED = {"goemotions-sentiment": goemotions_single_label, "goemotions-single": goemotions_single_label,
+           "goemotions-polarity": goemotions_single_label,
            "20news-5small": newsgroups_small, "20news-subjects": newsgroups_subjects}
 
 
