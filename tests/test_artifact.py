@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from textclf.artifact import ARTIFACT_VERSION, ENSEMBLE_VERSION, ModelArtifact
+from textclf.artifact import ARTIFACT_VERSION, ENSEMBLE_VERSION, PACKED_VERSION, ModelArtifact
 from textclf.cli import main
 from textclf.errors import CheckpointError
 from textclf.inference import Predictor
@@ -64,16 +64,35 @@ def test_save_load_round_trip_and_a_newer_version_is_refused(trained_run, tmp_pa
     copy = ModelArtifact.load(artifact.save(tmp_path / "copy.ckpt"))
     assert copy.to_dict().keys() == artifact.to_dict().keys() and copy.metrics == artifact.metrics
     payload = torch.load(tmp_path / "copy.ckpt", weights_only=True)
-    payload["format_version"] = ENSEMBLE_VERSION + 1
+    payload["format_version"] = PACKED_VERSION + 1
     torch.save(payload, tmp_path / "newer.ckpt")
     with pytest.raises(CheckpointError) as err:
         ModelArtifact.load(tmp_path / "newer.ckpt")
     (line,) = err.value.problems
-    assert f"version {ENSEMBLE_VERSION + 1} is not supported" in line and f"versions 1 to {ENSEMBLE_VERSION}" in line
+    assert f"version {PACKED_VERSION + 1} is not supported" in line and f"versions 1 to {PACKED_VERSION}" in line
     payload["format_version"] = ENSEMBLE_VERSION  # (an ensemble file's number, without an ensemble)
     torch.save(payload, tmp_path / "odd.ckpt")
     with pytest.raises(CheckpointError, match="without its ensemble"):
         ModelArtifact.load(tmp_path / "odd.ckpt")
+
+
+def test_the_packed_vocabulary_round_trips_any_words_and_a_version_3_file_still_loads(trained_run, tmp_path):
+    """Checkpoint files hold the vocabulary as one string and the words' lengths (version 5):
+    words with any characters come back as they were, and a file written as version 3 (the list
+    of strings) loads to the same artifact."""
+    artifact = ModelArtifact.load(trained_run / "checkpoints" / "best.ckpt")
+    words = ["<pad>", "<unk>", "naïve", "日本語", "a\nb", "", "🙂x", *artifact.pipeline["vocab"][2:]]
+    artifact.pipeline = {**artifact.pipeline, "vocab": words}
+    copy = ModelArtifact.load(artifact.save(tmp_path / "odd.ckpt"))
+    assert copy.pipeline == artifact.pipeline and copy.format_version == PACKED_VERSION
+    torch.save(artifact.to_dict(), tmp_path / "v3.ckpt")  # the list, as version 3 wrote it
+    old = ModelArtifact.load(tmp_path / "v3.ckpt")
+    assert old.format_version == ARTIFACT_VERSION and old.pipeline == artifact.pipeline
+    payload = torch.load(tmp_path / "odd.ckpt", weights_only=True)
+    payload["pipeline"]["vocab_packed"]["lengths"][0] += 1
+    torch.save(payload, tmp_path / "broken.ckpt")
+    with pytest.raises(CheckpointError, match="packed vocabulary does not add up"):
+        ModelArtifact.load(tmp_path / "broken.ckpt")
 
 
 def test_weights_that_do_not_fit_the_model_are_a_checkpoint_error(trained_run, tmp_path, capsys):

@@ -23,7 +23,7 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-from textclf.artifact import ARTIFACT_VERSION  # noqa: E402
+from textclf.artifact import PACKED_VERSION  # noqa: E402
 from textclf.cli import main  # noqa: E402
 from textclf.serving.batcher import MicroBatcher, Overloaded  # noqa: E402
 
@@ -96,7 +96,7 @@ def test_health_metadata_docs_and_the_same_labels_as_predict(best, tmp_path):
         assert meta["classes"] == ["comp.graphics", "rec.sport.hockey", "sci.space", "talk.politics.mideast"]
         assert meta["task"] == "multiclass" and meta["models"][0]["model"] == "bigru_attention"
         assert meta["models"][0]["sha256"] == hashlib.sha256(best.read_bytes()).hexdigest()
-        assert meta["models"][0]["format_version"] == ARTIFACT_VERSION
+        assert meta["models"][0]["format_version"] == PACKED_VERSION  # (the file's)
         assert httpx.get(f"{url}/docs").status_code == 200
         assert "/predict" in httpx.get(f"{url}/openapi.json").json()["paths"]
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from textclf.artifact import ARTIFACT_VERSION, ModelArtifact
+from textclf.artifact import PACKED_VERSION, ModelArtifact
 from textclf.config import load_config
 from textclf.errors import UsageError
 from textclf.inference import predict_logits
@@ -58,9 +58,12 @@ def test_tensorboard_reads_the_event_files(trained_run):
 def test_checkpoint_is_self_describing_and_loads_without_unpickling(trained_run):
     path = trained_run / "checkpoints" / "best.ckpt"
     raw = torch.load(path, weights_only=True)  # plain containers and tensors only
-    assert raw["format_version"] == ARTIFACT_VERSION and raw["model"]["name"] == "bigru_attention"
+    assert raw["format_version"] == PACKED_VERSION and raw["model"]["name"] == "bigru_attention"
     assert raw["task"] == "multiclass" and len(raw["classes"]) == 4
-    assert raw["pipeline"]["vocab"][:2] == ["<pad>", "<unk>"] and raw["pipeline"]["max_length"] == 100
+    packed = raw["pipeline"]["vocab_packed"]  # the words as one string and their lengths
+    assert packed["text"].startswith("<pad><unk>") and packed["lengths"][:2].tolist() == [5, 5]
+    assert raw["pipeline"]["max_length"] == 100
+    assert ModelArtifact.load(path).pipeline["vocab"][:2] == ["<pad>", "<unk>"]
     assert "training" not in raw  # best.ckpt holds weights; the optimizer state is in last.ckpt
     _, state = ModelArtifact.load_with_state(trained_run / "checkpoints" / "last.ckpt")
     assert {"epoch_done", "batches_done", "best_score", "stale_epochs", "history"} <= set(state.loop)
