@@ -86,6 +86,22 @@ def test_switching_the_source_with_set_drops_the_files_keys_of_the_old_one(tmp_p
     assert problem.startswith("--set data.protocol: data.protocol: a key of source '20newsgroups'")
 
 
+def test_a_config_saved_before_sources_had_their_own_keys_still_loads():
+    """Stored configs (checkpoints, run folders) of earlier versions hold every source's keys at
+    their defaults: those say nothing and are dropped; a key of another source set to something
+    else is still an error."""
+    from textclf.config import config_from_dict
+
+    old = {"source": "files", "train": "a.csv", "text_column": "body", "download": False, "url": None,
+           "sha256": None, "protocol": "random", "remove": [], "path": None, "subset": None}
+    config = config_from_dict({"data": old})
+    assert config.data.text_column == "body" and "protocol" not in config.data.model_dump()
+    news = config_from_dict({"data": {"protocol": "bydate", "text_column": "text", "encoding": "utf-8"}})
+    assert news.data.protocol == "bydate" and "encoding" not in news.data.model_dump()
+    with pytest.raises(ConfigError, match="data.protocol: a key of source '20newsgroups'"):
+        config_from_dict({"data": {**old, "protocol": "bydate"}})
+
+
 def test_a_registered_source_brings_its_keys(tmp_path):
     import numpy as np
 

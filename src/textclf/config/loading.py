@@ -102,10 +102,8 @@ def config_from_dict(
     apply_default_recipe(raw)
     # The data section: the registered source validates its own keys (each problem at its key).
     data_raw = raw.get("data")
-    if isinstance(data_raw, dict) and "data.source" in override_keys:
-        # --set data.source=files switches the source: the file's keys of the source it named go.
+    if isinstance(data_raw, dict):  # (configs saved before sources had their own keys hold all keys)
         raw["data"] = data_raw = _keys_of_source(data_raw, override_keys)
-    if isinstance(data_raw, dict):
         data_problems, _ = source_params(data_raw.get("source", DataConfig.model_fields["source"].default),
                                          {k: v for k, v in data_raw.items() if k != "source"})
         for loc, message in data_problems:
@@ -147,14 +145,25 @@ def config_from_dict(
 
 
 def _keys_of_source(data: dict, override_keys: set[str]) -> dict:
-    """The data section without the keys its source (set by an override) does not have, except
-    those the overrides set themselves (which stay, to be reported)."""
+    """The data section without the keys its source does not have that say nothing: all of them
+    when an override set the source, else those at another source's default (the overrides' own
+    keys always stay, to be reported)."""
     from textclf.data.sources import get_source, list_sources
 
-    if data.get("source") not in list_sources():
+    source = data.get("source", DataConfig.model_fields["source"].default)
+    if source not in list_sources():
         return data
-    fields = get_source(data["source"]).params.model_fields
-    return {k: v for k, v in data.items() if k == "source" or k in fields or f"data.{k}" in override_keys}
+    fields = get_source(source).params.model_fields
+    switched = "data.source" in override_keys
+    defaults = {k: f.get_default(call_default_factory=True) for name in list_sources()
+                for k, f in get_source(name).params.model_fields.items() if not f.is_required()}
+
+    def kept(key: str, value) -> bool:
+        if key == "source" or key in fields or f"data.{key}" in override_keys:
+            return True
+        return not switched and not (key in defaults and value == defaults[key])
+
+    return {k: v for k, v in data.items() if kept(k, v)}
 
 
 def _candidate_problems(model: ModelConfig, where: str) -> list[str]:
