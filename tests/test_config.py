@@ -100,6 +100,9 @@ def test_a_config_saved_before_sources_had_their_own_keys_still_loads():
     assert news.data.protocol == "bydate" and "encoding" not in news.data.model_dump()
     with pytest.raises(ConfigError, match="data.protocol: a key of source '20newsgroups'"):
         config_from_dict({"data": {**old, "protocol": "bydate"}})
+    # A stored config (a checkpoint's, a run's) trained with every other source's key ignored: they go.
+    written = {**old, "download": True, "protocol": "bydate"}  # (--set data.source=files on the 20NG config)
+    assert config_from_dict({"data": written}, stored=True).data.text_column == "body"
 
 
 def test_a_registered_source_brings_its_keys(tmp_path):

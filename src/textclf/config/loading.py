@@ -23,8 +23,9 @@ from textclf.errors import ConfigError
 __all__ = ["load_config", "config_from_dict", "parse_overrides", "apply_overrides", "dump_config"]
 
 
-def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> Config:
-    """Read a YAML config, apply ``key=value`` overrides, validate; raise ConfigError on problems."""
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None, stored: bool = False) -> Config:
+    """Read a YAML config, apply ``key=value`` overrides, validate; raise ConfigError on problems.
+    ``stored``: a config textclf wrote (a run's config.yaml): see :func:`config_from_dict`."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found (give the path to a .yaml file)")
@@ -48,7 +49,7 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
         raise ConfigError(f"{path}: the config must be a mapping of sections, not {_kind(raw)}")
     positions = _key_positions(node) if node is not None else {}
     override_keys = apply_overrides(raw, overrides or [])
-    config = config_from_dict(raw, source=str(path), positions=positions, override_keys=override_keys)
+    config = config_from_dict(raw, source=str(path), positions=positions, override_keys=override_keys, stored=stored)
     _paths_from_config_folder(config, path.parent, override_keys)
     return config
 
@@ -76,8 +77,12 @@ def config_from_dict(
     source: str = "<config>",
     positions: dict[str, tuple[int, int]] | None = None,
     override_keys: set[str] | None = None,
+    stored: bool = False,
 ) -> Config:
-    """Validate a plain dict as a Config; every problem is reported in one ConfigError."""
+    """Validate a plain dict as a Config; every problem is reported in one ConfigError.
+    ``stored``: a config textclf wrote (a checkpoint's, a run's), whose data keys of another
+    source were ignored when it trained and are dropped here (versions before sources had their
+    own keys wrote them all)."""
     positions = positions or {}
     override_keys = override_keys or set()
 
@@ -103,7 +108,7 @@ def config_from_dict(
     # The data section: the registered source validates its own keys (each problem at its key).
     data_raw = raw.get("data")
     if isinstance(data_raw, dict):  # (configs saved before sources had their own keys hold all keys)
-        raw["data"] = data_raw = _keys_of_source(data_raw, override_keys)
+        raw["data"] = data_raw = _keys_of_source(data_raw, override_keys, stored)
         data_problems, _ = source_params(data_raw.get("source", DataConfig.model_fields["source"].default),
                                          {k: v for k, v in data_raw.items() if k != "source"})
         for loc, message in data_problems:
@@ -144,26 +149,20 @@ def config_from_dict(
     return config
 
 
-def _keys_of_source(data: dict, override_keys: set[str]) -> dict:
+def _keys_of_source(data: dict, override_keys: set[str], stored: bool = False) -> dict:
     """The data section without the keys its source does not have that say nothing: all of them
-    when an override set the source, else those at another source's default (the overrides' own
-    keys always stay, to be reported)."""
+    when an override set the source or the config is a stored one, else those at another
+    source's default (the overrides' own keys always stay, to be reported)."""
     from textclf.data.sources import get_source, list_sources
 
     source = data.get("source", DataConfig.model_fields["source"].default)
     if source not in list_sources():
         return data
-    fields = get_source(source).params.model_fields
-    switched = "data.source" in override_keys
+    fields, switched = get_source(source).params.model_fields, stored or "data.source" in override_keys
     defaults = {k: f.get_default(call_default_factory=True) for name in list_sources()
                 for k, f in get_source(name).params.model_fields.items() if not f.is_required()}
-
-    def kept(key: str, value) -> bool:
-        if key == "source" or key in fields or f"data.{key}" in override_keys:
-            return True
-        return not switched and not (key in defaults and value == defaults[key])
-
-    return {k: v for k, v in data.items() if kept(k, v)}
+    return {k: v for k, v in data.items() if k == "source" or k in fields or f"data.{k}" in override_keys
+            or not switched and not (k in defaults and v == defaults[k])}
 
 
 def _candidate_problems(model: ModelConfig, where: str) -> list[str]:

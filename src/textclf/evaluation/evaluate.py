@@ -230,7 +230,7 @@ def evaluate_checkpoint(
     checkpoints = [Path(c) for c in (checkpoint if isinstance(checkpoint, list) else [checkpoint])]
     predictor = Predictor.load(checkpoints, device=device, batch_size=batch_size)
     artifact = predictor.artifact
-    config = config_from_dict(artifact.config, source=f"{checkpoints[0]} (stored config)")
+    config = config_from_dict(artifact.config, source=f"{checkpoints[0]} (stored config)", stored=True)
     if input_path is not None:
         examples = _labelled_file(Path(input_path), config, predictor.classes, encoding)
         shown = Path(input_path).stem
@@ -286,7 +286,7 @@ def _check_same_split(predictor: Predictor, checkpoints: list[Path], first) -> N
     expected = corpus_fingerprint(first)
     for artifact in predictor.artifacts[1:]:  # (an ensemble file's members name that file)
         path = artifact.where
-        config = config_from_dict(artifact.config, source=f"{path} (stored config)")
+        config = config_from_dict(artifact.config, source=f"{path} (stored config)", stored=True)
         if corpus_fingerprint(config) != expected:
             theirs, ours = config.data.model_dump(), first.data.model_dump()
             differ = [f"data.{k}" for k in ours if k not in ("cache", "cache_dir") and ours[k] != theirs.get(k)]

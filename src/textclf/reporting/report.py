@@ -367,7 +367,7 @@ def _explanations_section(doc: _Document, run: RunLayout, count: int) -> None:
     chosen = wrong[: max(count - 1, 0)] + right[: count - len(wrong[: max(count - 1, 0)])]
     try:
         predictor = Predictor.load(run.best_checkpoint)
-        config = config_from_dict(predictor.artifact.config)
+        config = config_from_dict(predictor.artifact.config, stored=True)
         if "download" in (config.data.model_extra or {}):
             config.data.download = False  # a report reads what is there; it never downloads
         prepared = prepare_data(config)

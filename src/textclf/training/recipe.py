@@ -245,7 +245,7 @@ def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
         raise UsageError(f"{run.last_checkpoint}: holds no training state; start the run again with textclf train")
     dist = current()
     with _rank_context(dist) as scratch:
-        config = load_config(run.config)
+        config = load_config(run.config, stored=True)
         check_refit(config, dist.active)
         setup = setup_run(*_prepare_in_turn(config, None, dist), dist, state_dict=artifact.state_dict)
         setup.refit = config.train.refit
