@@ -1,4 +1,4 @@
-"""Datasets, length-bucketed sampling and the padding collate.
+"""Batches of an encoded split, length-bucketed sampling and the padding collate.
 
 A batch is padded only to its own longest document and carries the true lengths, so the models
 can pack their sequences. The bucketed sampler groups documents of similar length into batches
@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Sampler
 
 from textclf.text.encoding import EncodedSplit
 from textclf.text.vocabulary import PAD_ID
 
 __all__ = [
-    "EncodedDataset",
     "BucketBatchSampler",
     "collate",
     "TrainBatches",
@@ -26,17 +25,6 @@ __all__ = [
 ]
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # ids, lengths, labels ((batch,) or (batch, C))
-
-
-class EncodedDataset(Dataset):
-    def __init__(self, split: EncodedSplit):
-        self.split = split
-
-    def __len__(self) -> int:
-        return len(self.split)
-
-    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.split.document(i), self.split.labels[i]
 
 
 def collate(items: list[tuple[np.ndarray, np.ndarray]]) -> Batch:
@@ -122,7 +110,7 @@ class TrainBatches:
     """
 
     def __init__(self, split: EncodedSplit, sampler: BucketBatchSampler):
-        self.dataset = EncodedDataset(split)
+        self.split = split
         self.sampler = sampler
         self.rank, self.world = 0, 1
         self.weights = None if split.weights is None else torch.tensor(np.asarray(split.weights), dtype=torch.float32)
@@ -149,7 +137,7 @@ class TrainBatches:
         for k, indices in enumerate(self._batches()):
             if k >= start:
                 weights = None if self.weights is None else self.weights[indices]
-                yield (*take(self.dataset.split, indices), weights)
+                yield (*take(self.split, indices), weights)
 
     def __iter__(self):
         return self.iter_from(0)
