@@ -87,10 +87,12 @@ def _default(field) -> str:
     return "none" if value is None else "`" + json.dumps(value, default=str).replace("|", "\\|") + "`"
 
 
-def _rows(cls: type[BaseModel], prefix: str) -> list[str]:
+def _rows(cls: type[BaseModel], prefix: str, skip: frozenset[str] = frozenset()) -> list[str]:
     comments = field_comments(cls)
     rows = []
     for name, field in cls.model_fields.items():
+        if name in skip:
+            continue
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel) and annotation is not ModelConfig:
             continue
@@ -101,12 +103,12 @@ def _rows(cls: type[BaseModel], prefix: str) -> list[str]:
 
 def _source_tables(header: str) -> list[str]:
     """The keys every source has (in the data section's table), then each source's own."""
-    common = set(SourceParams.model_fields)
+    common = frozenset(SourceParams.model_fields)
     parts = _rows(SourceParams, "data.")
     for source in list_sources():
         params = get_source(source).params
-        own = [row for row in _rows(params, "data.") if row.split("`")[1].removeprefix("data.") not in common]
-        parts += ["", f"### source `{source}`", "", inspect.getdoc(params) or "", "", header, *own]
+        parts += ["", f"### source `{source}`", "", inspect.getdoc(params) or "", "", header,
+                  *_rows(params, "data.", skip=common)]
     return parts
 
 
