@@ -26,7 +26,7 @@ never runs code from the file. ``format_version`` says how to read it:
 - 5: how a checkpoint file holds a version-3 payload (a single model, or an ensemble's member):
   the text pipeline's vocabulary packed as one string and a tensor of its tokens' lengths
   (``vocab_packed``) instead of a list of strings, which the weights-only unpickler reads one
-  object at a time (tens of thousands of words: a tenth of a second of every load). Exports keep
+  object at a time (``benchmarks/predict_process.py`` times a whole load). Exports keep
   version 3's JSON, and a loaded artifact has the unpacked list whichever file it came from.
 
 A newer or unknown version is a one-line error that names both versions.
@@ -151,11 +151,10 @@ class ModelArtifact:
         """``data.<key>`` of the config the model was trained with (how its files were read:
         ``text_column``, ``encoding``, ``id_column``, ``label_separator``); the files source's
         default where the saved config lacks it (a model trained on another source, or an older
-        artifact): the file it is given now is a table."""
-        from textclf.data.files import FilesParams
+        artifact): the file it is given now is a table (``data.files.table_settings``)."""
+        from textclf.data.files import table_settings
 
-        data = self.config.get("data") or {}
-        return data[key] if key in data else FilesParams.model_fields[key].default
+        return getattr(table_settings(self.config.get("data") or {}), key)
 
     def train_setting(self, key: str) -> Any:
         """``train.<key>`` of the config the model was trained with (``precision``, ``compile``:
