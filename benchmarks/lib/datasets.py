@@ -15,7 +15,8 @@ import numpy as np
 from lib import ROOT
 
 __all__ = ["DATASETS", "DERIVED", "NEWSGROUPS_CONFIG", "overrides", "labelled", "goemotions_single_label",
-           "newsgroups_small", "newsgroups_subjects"]
+           "newsgroups_small", "newsgroups_subjects",
+           "newsgroups_coarse"]
 
 # The config whose data section reads the 20 Newsgroups archive.
 NEWSGROUPS_CONFIG = "configs/20newsgroups_default.yaml"
@@ -39,7 +40,22 @@ DATASETS = {
                       []),
     # Short texts in many classes: each post's subject line (a few words), 20 groups, bydate.
     "20news-subjects": ("20 Newsgroups subject lines only (20 classes, a few words each), bydate split", []),
+    # Shaped like a small set of short questions: a few words, 6 coarse classes of unequal size,
+    # 5,452 training texts and a 500-text test set given as files (val: 10 % of train).
+    "20news-subjects6": ("20 Newsgroups subject lines in 6 coarse topics, 5,452 train / 500 test texts (bydate)",
+                         []),
+    # Shaped like a news set of titles with their lead: the subject line and the first 30 words
+    # the author wrote (no headers, quotes or signatures), 4 coarse topics × 1,900, 80/20
+    # (val: 10 % of train).
+    "20news-lead4": ("20 Newsgroups subject + first 30 words of the author's text, 4 coarse topics × 1,900, "
+                     "stratified 70/10/20", []),
 }
+# The coarse topics of 20news-subjects6 and 20news-lead4: a group's topic is the first of these
+# its name starts with (None: the group is left out).
+COARSE = {"comp.": "computers", "rec.": "recreation", "sci.": "science", "talk.politics.": "politics",
+          "alt.atheism": "religion", "soc.religion.": "religion", "talk.religion.": "religion",
+          "misc.forsale": "forsale"}
+LEAD_TOPICS = ["computers", "recreation", "science", "politics"]
 SMALL_GROUPS = ["comp.graphics", "rec.autos", "sci.med", "soc.religion.christian", "talk.politics.guns"]
 # The paper's grouping of GoEmotions' 27 emotions (and neutral) by sentiment.
 SENTIMENT = {
@@ -119,11 +135,72 @@ def newsgroups_subjects(dataset: str, folder: Path) -> list[str]:
     return ["data.source=files", *paths]
 
 
+def _coarse(group: str) -> str | None:
+    return next((topic for prefix, topic in COARSE.items() if group.startswith(prefix)), None)
+
+
+def _subject(text: str) -> str:
+    """A post's subject line without its Re:/Fwd: prefixes ("" when it has none)."""
+    import re
+
+    found = re.search(r"^Subject:[ \t]*(?:(?:re|fwd?):[ \t]*)*(.*)$", text, re.IGNORECASE | re.MULTILINE)
+    return found.group(1).strip() if found else ""
+
+
+def _lead(text: str, words: int = 30) -> str:
+    """The first ``words`` words the author wrote: the body after the headers, without quoted
+    lines, attribution lines ("... writes:") and anything after a signature marker."""
+    body = text.split("\n\n", 1)[1] if "\n\n" in text else ""
+    kept = []
+    for line in body.splitlines():
+        stripped = line.strip()
+        if stripped in ("--", "-- "):
+            break
+        if not stripped or stripped.startswith((">", "|", ":")) or stripped.endswith(("writes:", "wrote:")):
+            continue
+        kept += stripped.split()
+        if len(kept) >= words:
+            break
+    return " ".join(kept[:words])
+
+
+def newsgroups_coarse(dataset: str, folder: Path) -> list[str]:
+    """Write 20news-subjects6's train/test CSVs or 20news-lead4's one CSV (text,label) into
+    ``folder``, from the bydate archive (headers kept); the overrides that read them."""
+    import pandas as pd
+
+    from textclf.config import load_config
+    from textclf.data import load_corpus
+
+    corpus = load_corpus(load_config(ROOT / NEWSGROUPS_CONFIG, ["data.protocol=bydate"]))
+    frames = {}
+    for split in ("train", "val", "test"):
+        part = corpus[split]
+        topics = [_coarse(corpus.label_names[i]) for i in part.labels]
+        if dataset == "20news-subjects6":
+            texts = [_subject(text) for text in part.texts]
+        else:
+            texts = [" ".join(filter(None, (_subject(text), _lead(text)))) for text in part.texts]
+        frame = pd.DataFrame({"text": texts, "label": topics})
+        frames[split] = frame[frame["label"].notna() & (frame["text"] != "")]
+    if dataset == "20news-subjects6":
+        train = pd.concat([frames["train"], frames["val"]]).sample(5452, random_state=0)
+        train.to_csv(folder / "train.csv", index=False)
+        frames["test"].sample(500, random_state=0).to_csv(folder / "test.csv", index=False)
+        return ["data.source=files", f"data.train={folder / 'train.csv'}", f"data.test={folder / 'test.csv'}",
+                "data.val_size=0.1"]
+    every = pd.concat(frames.values())
+    every = every[every["label"].isin(LEAD_TOPICS)].groupby("label").sample(1900, random_state=0)
+    every.to_csv(folder / "lead.csv", index=False)
+    return ["data.source=files", f"data.train={folder / 'lead.csv'}", "data.test_size=0.2", "data.val_size=0.1"]
+
+
 # Data sets written at run time (into the run's temporary folder): name -> (name, folder) -> the
 # config overrides that read them.
 DERIVED = {"goemotions-sentiment": goemotions_single_label, "goemotions-single": goemotions_single_label,
            "goemotions-polarity": goemotions_single_label,
-           "20news-5small": newsgroups_small, "20news-subjects": newsgroups_subjects}
+           "20news-5small": newsgroups_small, "20news-subjects": newsgroups_subjects,
+           "20news-subjects6": newsgroups_coarse, "20news-lead4": newsgroups_coarse}
 
 
 def overrides(dataset: str, folder: Path) -> list[str]:
