@@ -10,10 +10,15 @@ on one half (temperatures fitted there too) and is scored on the other, and the 
 The mean over those held-out halves is an estimate of how each rule's choice does on documents
 it did not choose on, with no look at the test split:
 
+- ``selection``: what the default's selection keeps (``training/select.py``: the winner among
+  the candidates level on accuracy within the noise of a paired comparison, by calibrated
+  log-loss; then its guarded greedy ensemble, ``training/ensemble.py``);
 - ``single``: the best candidate by accuracy (ties: the lower calibrated log-loss);
 - ``greedy_accuracy``: from that one, Caruana et al. (2004)'s greedy forward selection with
   replacement, a step taken only when it raises the accuracy (the selection's rule before
   this study);
+- ``greedy_lexical``: the same, a step also taken when it keeps the accuracy and lowers the
+  log-loss;
 - ``greedy_loss``: the same steps, taken when they lower the calibrated log-loss of the mean (a
   smoother target than accuracy on a few hundred documents);
 - ``mean_all``: the mean of every candidate, chosen on nothing.
@@ -36,7 +41,7 @@ import numpy as np
 from lib.results import write_section
 from lib.systems import system_config
 
-RULES = ["single", "greedy_accuracy", "greedy_loss", "mean_all"]
+RULES = ["selection", "single", "greedy_accuracy", "greedy_lexical", "greedy_loss", "mean_all"]
 ROUNDS = 10
 
 
@@ -58,6 +63,8 @@ def choose(rule: str, probabilities: dict[str, np.ndarray], y: np.ndarray) -> di
     """How many times each candidate enters the mean under ``rule``, chosen on ``probabilities`` (calibrated)."""
     if rule == "mean_all":
         return dict.fromkeys(probabilities, 1)
+    if rule == "selection":
+        return _selection(probabilities, y)
     single = max(probabilities, key=lambda n: (_accuracy(probabilities[n], y), -_loss(probabilities[n], y)))
     counts = {single: 1}
     if rule == "single":
@@ -65,7 +72,7 @@ def choose(rule: str, probabilities: dict[str, np.ndarray], y: np.ndarray) -> di
     total = probabilities[single].copy()
 
     def target(mean):
-        return (_accuracy(mean, y), -_loss(mean, y)) if rule == "greedy_accuracy" else (-_loss(mean, y),)
+        return (-_loss(mean, y),) if rule == "greedy_loss" else (_accuracy(mean, y), -_loss(mean, y))
 
     best = target(total)
     for _ in range(ROUNDS):
@@ -73,11 +80,28 @@ def choose(rule: str, probabilities: dict[str, np.ndarray], y: np.ndarray) -> di
         trials = {name: target((total + p) / n) for name, p in probabilities.items()}
         name = max(trials, key=trials.get)
         gain = trials[name][0] > best[0] if rule == "greedy_accuracy" else trials[name] > best
+        if rule == "greedy_lexical":
+            gain = trials[name] > best
         if not gain:
             break
         best, total = trials[name], total + probabilities[name]
         counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+def _selection(probabilities: dict[str, np.ndarray], y: np.ndarray) -> dict[str, int]:
+    """The default selection's own choice (its functions, on these calibrated probabilities)."""
+    from textclf.training.ensemble import greedy_ensemble, level_within_noise, worth_keeping
+
+    correct = {n: p.argmax(1) == y for n, p in probabilities.items()}
+    leader = max(probabilities, key=lambda n: (correct[n].sum(), -_loss(probabilities[n], y)))
+    level = [n for n in probabilities if level_within_noise(correct[leader], correct[n])]
+    winner = min(level, key=lambda n: round(_loss(probabilities[n], y), 4))
+    counts = greedy_ensemble(probabilities, y, winner, "val_accuracy")
+    if len(counts) > 1 and worth_keeping(_mean(counts, probabilities), y, "val_accuracy", correct[winner],
+                                         _loss(probabilities[winner], y)):
+        return counts
+    return {winner: 1}
 
 
 def _mean(counts: dict[str, int], probabilities: dict[str, np.ndarray]) -> np.ndarray:
@@ -102,6 +126,34 @@ def halves_study(val_logits: dict[str, np.ndarray], y: np.ndarray, halvings: int
     return {rule: 100 * float(np.mean(s)) for rule, s in scores.items()}
 
 
+def _train_candidates(dataset: str, threads: int):
+    """Each candidate trained on ``dataset``'s train split: (val logits, test logits) by name, and
+    the val and test labels."""
+    from textclf.config import CANDIDATES
+    from textclf.data import load_corpus
+    from textclf.inference import Predictor
+    from textclf.run_layout import RunLayout
+    from textclf.text.prepare import prepare_data
+    from textclf.training import train
+    from textclf.training.select import candidate_config
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")
+        base = system_config("default", dataset, Path(tmp), [f"train.num_threads={threads}"])
+        corpus = load_corpus(base)
+        val, test = {}, {}
+        for candidate in CANDIDATES:
+            config = candidate_config(base, candidate)
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                result = train(config, run_dir=Path(tmp) / candidate.name, prepared=prepare_data(config),
+                               progress=False, final_evaluation=False, resumable=False, refit=False)
+            predictor = Predictor.load(RunLayout(result.run_dir).best_checkpoint)
+            for split, into in (("val", val), ("test", test)):
+                into[candidate.name] = predictor.log_proba_encoded(predictor.encode(corpus[split].texts),
+                                                                   calibrated=False)
+        return val, test, np.asarray(corpus["val"].labels), np.asarray(corpus["test"].labels)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="sms_spam,20news-subjects,20news-subjects6,20news-lead4,20news-5small,"
@@ -109,36 +161,28 @@ def main() -> int:
     parser.add_argument("--halvings", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--logits", type=Path, metavar="DIR",
+                        help="keep each set's val/test logits in DIR/<set>.npz and reuse them when there")
     args = parser.parse_args()
 
-    from textclf.config import CANDIDATES
-    from textclf.data import load_corpus
     from textclf.evaluation.calibration import fit_temperature
-    from textclf.inference import Predictor
-    from textclf.run_layout import RunLayout
-    from textclf.text.prepare import prepare_data
-    from textclf.training import train
-    from textclf.training.select import candidate_config
 
     lines = ["| data set | val docs | " + " | ".join(f"{r} (held-out halves) %" for r in RULES)
              + " | " + " | ".join(f"{r} (test) %" for r in RULES) + " | chosen on all of val by greedy_loss |",
              "|---|--:|" + "--:|" * (2 * len(RULES)) + "---|"]
     for dataset in args.datasets.split(","):
-        with tempfile.TemporaryDirectory() as tmp:
-            os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")
-            base = system_config("default", dataset, Path(tmp), [f"train.num_threads={args.threads}"])
-            corpus = load_corpus(base)
-            val, test = {}, {}
-            for candidate in CANDIDATES:
-                config = candidate_config(base, candidate)
-                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                    result = train(config, run_dir=Path(tmp) / candidate.name, prepared=prepare_data(config),
-                                   progress=False, final_evaluation=False, resumable=False, refit=False)
-                predictor = Predictor.load(RunLayout(result.run_dir).best_checkpoint)
-                for split, into in (("val", val), ("test", test)):
-                    encoded = predictor.encode(corpus[split].texts)
-                    into[candidate.name] = predictor.log_proba_encoded(encoded, calibrated=False)
-            y_val, y_test = np.asarray(corpus["val"].labels), np.asarray(corpus["test"].labels)
+        stored = args.logits / f"{dataset}.npz" if args.logits else None
+        if stored and stored.exists():
+            with np.load(stored) as saved:
+                names = [k[4:] for k in saved.files if k.startswith("val_")]
+                val, test = {n: saved[f"val_{n}"] for n in names}, {n: saved[f"test_{n}"] for n in names}
+                y_val, y_test = saved["y_val"], saved["y_test"]
+        else:
+            val, test, y_val, y_test = _train_candidates(dataset, args.threads)
+            if stored:
+                stored.parent.mkdir(parents=True, exist_ok=True)
+                np.savez(stored, y_val=y_val, y_test=y_test, **{f"val_{n}": v for n, v in val.items()},
+                         **{f"test_{n}": v for n, v in test.items()})
         held_out = halves_study(val, y_val, args.halvings)
         temps = {n: fit_temperature(l, y_val) for n, l in val.items()}
         on_val = {n: _softmax(l / temps[n]) for n, l in val.items()}
