@@ -170,6 +170,7 @@ def main() -> int:
     lines = ["| data set | val docs | " + " | ".join(f"{r} (held-out halves) %" for r in RULES)
              + " | " + " | ".join(f"{r} (test) %" for r in RULES) + " | chosen on all of val by greedy_loss |",
              "|---|--:|" + "--:|" * (2 * len(RULES)) + "---|"]
+    means = []
     for dataset in args.datasets.split(","):
         stored = args.logits / f"{dataset}.npz" if args.logits else None
         if stored and stored.exists():
@@ -194,6 +195,10 @@ def main() -> int:
                 + " + ".join(f"{n} ×{c}" if c > 1 else n for n, c in chosen.items()) + " |")
         print(line, flush=True)
         lines.append(line)
+        means.append([held_out[r] for r in RULES] + [on_test_scores[r] for r in RULES])
+    if len(means) > 1:
+        lines.append(f"| mean of the {len(means)} sets | | " + " | ".join(f"{v:.2f}" for v in np.mean(means, 0))
+                     + " | |")
     table = "\n".join(lines)
     print(table)
     if args.write:
