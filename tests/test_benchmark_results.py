@@ -192,3 +192,62 @@ def test_the_fasttext_peer_reads_symbols_as_its_users_feed_them():
     the peer must not lose symbols (on short texts "!!" and "£" carry signal)."""
     peers = load_benchmark("lib.peers")
     assert peers.fasttext_line("Win £100 NOW!! Call: 0800-123") == "win £ 100 now !! call : 0800 - 123"
+
+
+def test_the_coarse_newsgroups_sets_keep_the_subject_and_the_authors_own_words(mini_archive, tmp_path,
+                                                                               monkeypatch):
+    import pandas as pd
+
+    datasets = load_benchmark("lib.datasets")
+    post = ("From: a@b.c\nSubject: Re: Re: Sphere from 4 points?\nLines: 9\n\n"
+            "In article <1@x> bob@y.z writes:\n> quoted question\n|> more quoting\n\n"
+            "Boy, this will be embarrassing.\nGiven 4 points\n-- \nsignature words")
+    assert datasets._subject(post) == "Sphere from 4 points?"
+    assert datasets._lead(post) == "Boy, this will be embarrassing. Given 4 points"
+    assert datasets._lead(post, words=3) == "Boy, this will"
+    assert datasets._lead("Subject: no body") == "" and datasets._subject("no headers") == ""
+    assert [datasets._coarse(g) for g in ("comp.os.ms-windows.misc", "soc.religion.christian", "misc.forsale",
+                                         "talk.politics.guns", "talk.religion.misc")] == [
+        "computers", "religion", "forsale", "politics", "religion"]
+
+    monkeypatch.setenv("TEXTCLF_DATA", str(mini_archive.parent))
+    monkeypatch.setattr(datasets, "SUBJECTS6_SIZES", (100, 30))
+    monkeypatch.setattr(datasets, "LEAD_PER_TOPIC", 20)
+    (tmp_path / "six").mkdir()
+    keys = datasets.overrides("20news-subjects6", tmp_path / "six")
+    assert keys[:3] == ["data.source=files", f"data.train={tmp_path / 'six' / 'train.csv'}",
+                        f"data.test={tmp_path / 'six' / 'test.csv'}"]
+    train, test = (pd.read_csv(tmp_path / "six" / f"{s}.csv", keep_default_na=False) for s in ("train", "test"))
+    assert (len(train), len(test)) == (100, 30)
+    # The mini archive's four groups, by their coarse topics; a subject line each, no body.
+    assert set(train.label) <= {"computers", "recreation", "science", "politics"}
+    assert (train.text.str.len() > 0).all() and not train.text.str.contains("\n").any()
+    (tmp_path / "lead").mkdir()
+    keys = datasets.overrides("20news-lead4", tmp_path / "lead")
+    assert keys[-2:] == ["data.test_size=0.2", "data.val_size=0.1"]
+    lead = pd.read_csv(tmp_path / "lead" / "lead.csv", keep_default_na=False)
+    assert lead.label.value_counts().to_dict() == dict.fromkeys(datasets.LEAD_TOPICS, 20)
+    assert lead.text.str.split().map(len).max() <= 30 + 20  # 30 words of the body after a subject line
+    assert not lead.text.str.contains("writes:").any()
+
+
+def test_the_ensemble_study_rules_choose_on_one_half_only():
+    import numpy as np
+
+    study = load_benchmark("candidate_ensemble")
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 400)
+    good = np.eye(3)[y] * 3 + rng.normal(0, 1.5, (400, 3))  # right most of the time
+    noise = rng.normal(0, 1.0, (400, 3))  # chance
+    logits = {"good": good, "noise": noise}
+    probabilities = {n: study._softmax(l) for n, l in logits.items()}
+    assert study.choose("mean_all", probabilities, y) == {"good": 1, "noise": 1}
+    assert study.choose("single", probabilities, y) == {"good": 1}
+    assert study.choose("selection", probabilities, y) == {"good": 1}
+    # A step on the loss is taken only when it lowers the mean's loss.
+    counts = study.choose("greedy_loss", probabilities, y)
+    mean = study._mean(counts, probabilities)
+    assert study._loss(mean, y) <= study._loss(probabilities["good"], y)
+    scores = study.halves_study(logits, y, halvings=3)
+    assert set(scores) == set(study.RULES)
+    assert scores["single"] > scores["mean_all"] - 1e-9 and 60 < scores["single"] <= 100

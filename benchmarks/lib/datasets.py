@@ -56,6 +56,8 @@ COARSE = {"comp.": "computers", "rec.": "recreation", "sci.": "science", "talk.p
           "alt.atheism": "religion", "soc.religion.": "religion", "talk.religion.": "religion",
           "misc.forsale": "forsale"}
 LEAD_TOPICS = ["computers", "recreation", "science", "politics"]
+SUBJECTS6_SIZES = (5452, 500)  # 20news-subjects6: training and test texts
+LEAD_PER_TOPIC = 1900  # 20news-lead4: texts of each topic
 SMALL_GROUPS = ["comp.graphics", "rec.autos", "sci.med", "soc.religion.christian", "talk.politics.guns"]
 # The paper's grouping of GoEmotions' 27 emotions (and neutral) by sentiment.
 SENTIMENT = {
@@ -184,13 +186,14 @@ def newsgroups_coarse(dataset: str, folder: Path) -> list[str]:
         frame = pd.DataFrame({"text": texts, "label": topics})
         frames[split] = frame[frame["label"].notna() & (frame["text"] != "")]
     if dataset == "20news-subjects6":
-        train = pd.concat([frames["train"], frames["val"]]).sample(5452, random_state=0)
+        n_train, n_test = SUBJECTS6_SIZES
+        train = pd.concat([frames["train"], frames["val"]]).sample(n_train, random_state=0)
         train.to_csv(folder / "train.csv", index=False)
-        frames["test"].sample(500, random_state=0).to_csv(folder / "test.csv", index=False)
+        frames["test"].sample(n_test, random_state=0).to_csv(folder / "test.csv", index=False)
         return ["data.source=files", f"data.train={folder / 'train.csv'}", f"data.test={folder / 'test.csv'}",
                 "data.val_size=0.1"]
     every = pd.concat(frames.values())
-    every = every[every["label"].isin(LEAD_TOPICS)].groupby("label").sample(1900, random_state=0)
+    every = every[every["label"].isin(LEAD_TOPICS)].groupby("label").sample(LEAD_PER_TOPIC, random_state=0)
     every.to_csv(folder / "lead.csv", index=False)
     return ["data.source=files", f"data.train={folder / 'lead.csv'}", "data.test_size=0.2", "data.val_size=0.1"]
 
