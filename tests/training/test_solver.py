@@ -107,10 +107,12 @@ def test_a_list_of_c_keeps_the_best_on_validation(tmp_path, capsys):
     from sklearn.svm import LinearSVC
 
     raw = _sms(tmp_path)
-    raw["model"]["C"] = [1.0, 1e-4]  # 1e-4: a penalty so strong that every message is ham
+    raw["model"]["C"] = [1e-5, 1.0, 1e-4]  # 1e-4: a penalty so strong that every message is ham
     run = textclf.train(raw, run_dir=tmp_path / "run")
     out = capsys.readouterr().out
+    # From the largest C down, stopping at the first that scores lower: 1e-5 is never fitted.
     assert "model.C: 1 kept, best on validation (0.0001: " in out
+    assert "; 1e-05 not fitted (0.0001 already scored lower)" in out
     setup = setup_run(config_from_dict(raw))
     train, val = setup.prepared.splits["train"], setup.prepared.splits["val"]
     svm = LinearSVC(C=1.0, dual=True, max_iter=5000).fit(feature_matrix(setup.model, train), train.labels)

@@ -121,26 +121,35 @@ def fit_with_solver(setup) -> tuple[float, int, int]:
 
 
 def _best_on_validation(model, setup, fit, name: str):
-    """Fit every value of the model's list ``name`` (C, alpha); keep the best on the validation
-    split (accuracy, or micro-F1 at margin 0 for multi-label; ties: the smaller value: for C the
-    stronger penalty): its coefficients, intercepts and value."""
+    """Fit the values of the model's list ``name`` (C, alpha) from the largest down, and keep the
+    best on the validation split (accuracy, or micro-F1 at margin 0 for multi-label; ties: the
+    smaller value: for C the stronger penalty): its coefficients, intercepts and value. The walk
+    stops at the first value that scores below the best so far: validation accuracy rises and
+    then falls with the penalty, and the largest C is the dearest fit, so on long documents,
+    where it wins, the smaller ones are not fitted at all (docs/architecture.md, "solver: svm")."""
     from sklearn.metrics import f1_score
 
     val = setup.prepared.splits["val"]
     V, truth = feature_matrix(model, val), np.asarray(val.labels)
+    values = sorted(getattr(model, name), reverse=True)
     scores = []
-    for C in sorted(getattr(model, name)):
-        coef, intercept = fit(C)
+    for value in values:
+        coef, intercept = fit(value)
         margins = np.asarray(V @ coef.T) + intercept
         if setup.task.multilabel:
             score = f1_score(truth, (margins > 0).astype(np.int64), average="micro", zero_division=0)
         else:
             score = float((margins.argmax(1) == truth).mean())
-        scores.append((score, -C, coef, intercept))
-    score, neg_c, coef, intercept = max(scores, key=lambda s: s[:2])
-    tried = ", ".join(f"{-s[1]:g}: {s[0]:.4f}" for s in scores)
-    print(f"model.{name}: {-neg_c:g} kept, best on validation ({tried})", flush=True)
-    return coef, intercept, -neg_c
+        scores.append((score, -value, coef, intercept))
+        if score < max(s[0] for s in scores):
+            break
+    score, neg_value, coef, intercept = max(scores, key=lambda s: s[:2])
+    tried = ", ".join(f"{-s[1]:g}: {s[0]:.4f}" for s in sorted(scores, key=lambda s: -s[1]))
+    left = [f"{v:g}" for v in values[len(scores):]]
+    print(f"model.{name}: {-neg_value:g} kept, best on validation ({tried})"
+          + (f"; {', '.join(left)} not fitted ({-scores[-1][1]:g} already scored lower)" if left else ""),
+          flush=True)
+    return coef, intercept, -neg_value
 
 
 def fit_complement_nb(X, y, num_classes: int, alpha: float, weights=None, sample_weight=None):
