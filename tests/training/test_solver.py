@@ -160,3 +160,21 @@ def test_the_same_documents_and_features_build_one_matrix(tmp_path):
     setup.model.idf[: len(setup.model.idf) // 2] = 0  # other TF-IDF weights: another matrix
     again = feature_matrix(setup.model, train)
     assert again is not first and again.nnz < first.nnz
+
+
+def test_on_one_thread_two_fits_of_the_same_matrix_are_identical(tmp_path):
+    import torch
+
+    from textclf.training.solver import fit_svms
+
+    setup = setup_run(config_from_dict(_sms(tmp_path, classes=3)))
+    train = setup.prepared.splits["train"]
+    X, y = feature_matrix(setup.model, train), np.asarray(train.labels)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        first, second = (fit_svms(X, y, False, setup.prepared.num_classes, 1.0) for _ in range(2))
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
