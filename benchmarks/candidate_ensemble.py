@@ -42,7 +42,6 @@ from lib.results import write_section
 from lib.systems import system_config
 
 RULES = ["selection", "single", "greedy_accuracy", "greedy_lexical", "greedy_loss", "mean_all"]
-ROUNDS = 10
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -52,37 +51,41 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _accuracy(p: np.ndarray, y: np.ndarray) -> float:
-    return float((p.argmax(1) == y).mean())
+    from textclf.training.ensemble import ensemble_score
+
+    return ensemble_score(p, y, "val_accuracy")
 
 
 def _loss(p: np.ndarray, y: np.ndarray) -> float:
-    return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None)).mean())
+    from textclf.training.ensemble import ensemble_score
+
+    return -ensemble_score(p, y, "val_loss")
 
 
 def choose(rule: str, probabilities: dict[str, np.ndarray], y: np.ndarray) -> dict[str, int]:
     """How many times each candidate enters the mean under ``rule``, chosen on ``probabilities`` (calibrated)."""
+    from textclf.training.ensemble import GREEDY_ROUNDS, greedy_ensemble
+
     if rule == "mean_all":
         return dict.fromkeys(probabilities, 1)
     if rule == "selection":
         return _selection(probabilities, y)
     single = max(probabilities, key=lambda n: (_accuracy(probabilities[n], y), -_loss(probabilities[n], y)))
-    counts = {single: 1}
     if rule == "single":
-        return counts
-    total = probabilities[single].copy()
+        return {single: 1}
+    if rule != "greedy_lexical":  # the selection's greedy step, on accuracy or on the loss
+        return greedy_ensemble(probabilities, y, single, "val_loss" if rule == "greedy_loss" else "val_accuracy")
+    counts, total = {single: 1}, probabilities[single].copy()
 
     def target(mean):
-        return (-_loss(mean, y),) if rule == "greedy_loss" else (_accuracy(mean, y), -_loss(mean, y))
+        return _accuracy(mean, y), -_loss(mean, y)
 
     best = target(total)
-    for _ in range(ROUNDS):
+    for _ in range(GREEDY_ROUNDS):
         n = sum(counts.values()) + 1
         trials = {name: target((total + p) / n) for name, p in probabilities.items()}
         name = max(trials, key=trials.get)
-        gain = trials[name][0] > best[0] if rule == "greedy_accuracy" else trials[name] > best
-        if rule == "greedy_lexical":
-            gain = trials[name] > best
-        if not gain:
+        if trials[name] <= best:
             break
         best, total = trials[name], total + probabilities[name]
         counts[name] = counts.get(name, 0) + 1
@@ -91,15 +94,16 @@ def choose(rule: str, probabilities: dict[str, np.ndarray], y: np.ndarray) -> di
 
 def _selection(probabilities: dict[str, np.ndarray], y: np.ndarray) -> dict[str, int]:
     """The default selection's own choice (its functions, on these calibrated probabilities)."""
-    from textclf.training.ensemble import greedy_ensemble, level_within_noise, worth_keeping
+    from textclf.training.ensemble import greedy_ensemble, worth_keeping
+    from textclf.training.select import _rank
 
-    correct = {n: p.argmax(1) == y for n, p in probabilities.items()}
-    leader = max(probabilities, key=lambda n: (correct[n].sum(), -_loss(probabilities[n], y)))
-    level = [n for n in probabilities if level_within_noise(correct[leader], correct[n])]
-    winner = min(level, key=lambda n: round(_loss(probabilities[n], y), 4))
+    rows = [{"candidate": n, "status": "trained", "val_score": _accuracy(p, y), "val_loss": _loss(p, y),
+             "_correct": p.argmax(1) == y} for n, p in probabilities.items()]
+    winner = _rank(rows, "val_accuracy")
+    lead = next(r for r in rows if r["candidate"] == winner)
     counts = greedy_ensemble(probabilities, y, winner, "val_accuracy")
-    if len(counts) > 1 and worth_keeping(_mean(counts, probabilities), y, "val_accuracy", correct[winner],
-                                         _loss(probabilities[winner], y)):
+    if len(counts) > 1 and worth_keeping(_mean(counts, probabilities), y, "val_accuracy", lead["_correct"],
+                                         lead["val_loss"]):
         return counts
     return {winner: 1}
 

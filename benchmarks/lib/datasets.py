@@ -8,6 +8,7 @@ writes it if needed and returns the overrides either way.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -113,23 +114,28 @@ def newsgroups_small(dataset: str, folder: Path) -> list[str]:
             "data.val_size=0.1"]
 
 
+_SUBJECT = re.compile(r"^Subject:[ \t]*(?:(?:re|fwd?):[ \t]*)*(.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+def _subject(text: str) -> str:
+    """A post's subject line without its Re:/Fwd: prefixes ("" when it has none)."""
+    found = _SUBJECT.search(text)
+    return found.group(1).strip() if found else ""
+
+
 def newsgroups_subjects(dataset: str, folder: Path) -> list[str]:
     """Write 20news-subjects' CSVs (text,label): each post's subject line alone, on the bydate
     split (train's last 10 % as val, as the default config does); the overrides that read them."""
-    import re
-
     import pandas as pd
 
     from textclf.config import load_config
     from textclf.data import load_corpus
 
     corpus = load_corpus(load_config(ROOT / NEWSGROUPS_CONFIG, ["data.protocol=bydate"]))
-    subject = re.compile(r"^Subject:[ \t]*(?:(?:re|fwd?):[ \t]*)*(.*)$", re.IGNORECASE | re.MULTILINE)
     paths = []
     for split in ("train", "val", "test"):
         part = corpus[split]
-        found = [subject.search(text) for text in part.texts]
-        frame = pd.DataFrame({"text": [m.group(1).strip() if m else "" for m in found],
+        frame = pd.DataFrame({"text": [_subject(text) for text in part.texts],
                               "label": [corpus.label_names[i] for i in part.labels]})
         frame = frame[frame["text"] != ""]
         frame.to_csv(folder / f"subjects_{split}.csv", index=False)
@@ -139,14 +145,6 @@ def newsgroups_subjects(dataset: str, folder: Path) -> list[str]:
 
 def _coarse(group: str) -> str | None:
     return next((topic for prefix, topic in COARSE.items() if group.startswith(prefix)), None)
-
-
-def _subject(text: str) -> str:
-    """A post's subject line without its Re:/Fwd: prefixes ("" when it has none)."""
-    import re
-
-    found = re.search(r"^Subject:[ \t]*(?:(?:re|fwd?):[ \t]*)*(.*)$", text, re.IGNORECASE | re.MULTILINE)
-    return found.group(1).strip() if found else ""
 
 
 def _lead(text: str, words: int = 30) -> str:

@@ -84,7 +84,7 @@ SELECTION_TRAIN: dict[str, Any] = {"epochs": 40, "early_stopping_patience": 2, "
 AUTO_BUDGET: dict[str, float] = {"seconds": 50.0, "times_first": 3.0}
 
 _WORDS = {"ngrams": 2, "buckets": 200000}
-# C: each value fitted, the best on val kept (ties: the smaller). Character n-grams and short
+# C: fitted from 1 down until a value scores lower on val, the best kept (ties: the smaller). Character n-grams and short
 # texts want more regularisation than liblinear's C = 1, long posts do not, and more regularised
 # fits converge faster (docs/architecture.md, "solver: svm"; benchmarks/candidate_settings.py).
 _SVM = {"name": "linear", "solver": "svm", "C": [0.1, 0.3, 1.0]}

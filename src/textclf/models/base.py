@@ -59,7 +59,7 @@ from textclf.precision import before_compile
 
 __all__ = ["BuildContext", "TextClassifier", "lookup", "SOLVER_SETTING"]
 
-# Each solver's setting that may be a list, each value fitted and the best on validation kept.
+# Each solver's setting that may be a list: its values tried on validation, the best kept.
 SOLVER_SETTING: dict[str, str] = {"svm": "C", "nb": "alpha"}
 
 

@@ -54,15 +54,16 @@ class LinearParams(ModelParams):
     # sgd: the epoch loop (minibatches, early stopping); svm: a linear SVM fitted in one pass;
     # nb: Complement Naive Bayes (Rennie et al. 2003) fitted in one pass (single-label tasks).
     solver: Literal["sgd", "svm", "nb"] = "sgd"
-    # solver svm: the inverse strength of its L2 penalty; a list: each is fitted and the best on
-    # the validation split is kept (accuracy; multi-label: micro-F1 at margin 0)
+    # solver svm: the inverse strength of its L2 penalty; a list: fitted from the largest value
+    # down until one scores below the best so far, and the best on the validation split kept
+    # (accuracy; multi-label: micro-F1 at margin 0)
     C: Union[float, list[float]] = 1.0
     # solver svm: liblinear's stopping tolerance. 0.1 is liblinear's own default for this (dual)
     # solver; scikit-learn's LinearSVC uses 1e-4, which took longer for the same validation
     # accuracy (docs/architecture.md, "solver: svm").
     tol: float = Field(0.1, gt=0)
-    # solver nb: the additive smoothing of the feature counts; a list: each is fitted and the best
-    # on the validation split is kept (accuracy)
+    # solver nb: the additive smoothing of the feature counts; a list: tried as C's is, the best
+    # on the validation split kept (accuracy)
     alpha: Union[float, list[float]] = 1.0
 
     @field_validator("C", "alpha")

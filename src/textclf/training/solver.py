@@ -106,7 +106,7 @@ def fit_with_solver(setup) -> tuple[float, int, int]:
             return fit_svms(X, labels, task.multilabel, setup.prepared.num_classes, value, weights, sample_weight,
                             model.tol)
 
-    name = SOLVER_SETTING[model.solver]  # (a list of it: each value fitted, the best on validation kept)
+    name = SOLVER_SETTING[model.solver]  # (a list of it: tried on validation, the best kept)
     if isinstance(getattr(model, name), list):  # (artifacts store the value kept)
         coef, intercept, kept = _best_on_validation(model, setup, fit, name)
         setattr(model, name, kept)
