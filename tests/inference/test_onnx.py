@@ -154,7 +154,7 @@ def test_an_onnx_runner_keeps_the_models_token_budget(trained_run, tmp_path):
             return [np.zeros((feeds["ids"].shape[0], 3), dtype=np.float32)]
 
     runner = OnnxRunner.__new__(OnnxRunner)
-    runner.session, runner.max_batch_tokens = Session(), 1000
+    runner.session, runner.max_batch_tokens, runner.threads = Session(), 1000, 2
     lengths = np.array([300] * 10 + [5] * 50)
     ids = np.ones(int(lengths.sum()), dtype=np.int32)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
@@ -162,3 +162,38 @@ def test_an_onnx_runner_keeps_the_models_token_budget(trained_run, tmp_path):
                          full_lengths=lengths, unk_counts=np.zeros(len(lengths), dtype=np.int64))
     assert runner.logits(split, batch_size=64).shape == (60, 3)
     assert all(rows * width <= 1000 or rows == 1 for rows, width in seen) and len(seen) > 2
+
+
+def test_batches_run_side_by_side_come_back_in_order_and_are_made_as_needed():
+    """The ONNX runner's batches go to two threads at once: the results keep the batches'
+    order, at most two batches per thread are made ahead of the one being read, and an error in
+    one batch reaches the caller."""
+    import threading
+    import time
+
+    from textclf.inference.runners import in_order
+
+    made, threads = [], set()
+
+    def items():
+        for i in range(20):
+            made.append(i)
+            yield i
+
+    def work(i):
+        threads.add(threading.get_ident())
+        time.sleep(0.001 + 0.002 * (i % 3))  # busy when the next is submitted; later ones may finish first
+        return i * i
+
+    results = in_order(work, items(), threads=2)
+    assert next(results) == 0 and len(made) <= 5
+    assert list(results) == [i * i for i in range(1, 20)]
+    assert len(threads) == 2
+
+    def fails(i):
+        if i == 7:
+            raise ValueError("batch 7")
+        return i
+
+    with pytest.raises(ValueError, match="batch 7"):
+        list(in_order(fails, range(20), threads=2))

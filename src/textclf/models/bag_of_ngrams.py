@@ -82,8 +82,11 @@ def hashed_ngrams(ids: torch.Tensor, lengths: torch.Tensor, n: int, vocab_size: 
     for k in range(1, n):
         key = key * vocab_size + ids[:, k : k + width]
     # Multiply by an odd constant (wrapping in int64), keep the high bits: a cheap, stable mix.
-    # (Floor division by 2**20 is the arithmetic right shift, in a form ONNX exports.)
-    mixed = torch.div(key * _MIX, 1 << 20, rounding_mode="floor")
+    # Floor division by 2**20 is the arithmetic right shift. It is written as an exact division
+    # of the product less its remainder, the same integers as rounding_mode="floor": that exports
+    # as three ONNX operators (Mod, Sub, Div) where "floor" exports as nine (a sign correction).
+    key = key * _MIX
+    mixed = torch.div(key - torch.remainder(key, 1 << 20), 1 << 20, rounding_mode="trunc")
     bucket = torch.remainder(mixed, buckets)
     valid = torch.arange(width, device=ids.device)[None, :] < (lengths.to(ids.device) - n + 1)[:, None]
     return bucket, valid
@@ -349,40 +352,71 @@ class _ExportForm(nn.Module):
     columns than the tables (members × classes < members × embedding_dim: a few classes) the
     tables are exported already multiplied by it: a document's weighted sum of projected rows is
     its logits before the bias (the layer is linear and dropout is off), and each gathered row is
-    ``members × classes`` numbers wide instead of ``members × embedding_dim``."""
+    ``members × classes`` numbers wide instead of ``members × embedding_dim``.
+
+    With TF-IDF the word and n-gram tables are exported as one: a feature's row is its IDF
+    squared, then its vector times its IDF; a zero row last stands for invalid positions. The
+    features (word ids, then n-gram buckets after the vocabulary) are sorted once per document,
+    one Gather reads each position's row, and one MatMul sums them with two weights per
+    position, ``1 + log tf`` (on a feature's first occurrence, else 0) and its square: the first
+    gives the TF-IDF sum of vectors, the second the squared L2 norm (the IDF² column) that
+    divides it. In onnxruntime that took a quarter less node time than two sorts, two IDF Gathers
+    and two table Gathers (``benchmarks/onnx_profile.py``); the L2 norm was over both blocks
+    already. """
 
     def __init__(self, model: BagOfNgrams):
         super().__init__()
         self.model = model
         tables = {"embedding": model.embedding, "ngram_embedding": model.ngram_embedding,
                   "char_embedding": model.char_embedding}
-        self.tables = {name: None if t is None else t.weight for name, t in tables.items()}
+        tables = {name: None if t is None else t.weight.detach() for name, t in tables.items()}
         self.register_buffer("projected_bias", None)
         layer = _output_layer(model)
         if layer is not None and layer[0].size(1) < model.embedding.embedding_dim:
             weight, bias = layer
             self.projected_bias = bias.float()
-            for name, table in self.tables.items():
-                if table is not None:
-                    self.register_buffer(f"projected_{name}", (table.detach().double() @ weight).float())
-                    self.tables[name] = getattr(self, f"projected_{name}")
+            tables = {name: None if t is None else (t.double() @ weight).float() for name, t in tables.items()}
+        self.register_buffer("char_table", tables["char_embedding"])
+        self.register_buffer("word_table", None)
+        self.register_buffer("ngram_table", None)
+        if model.params.tfidf:
+            rows = [tables["embedding"]]
+            if tables["ngram_embedding"] is not None:
+                rows.append(tables["ngram_embedding"][:-1])  # its padding row: the zero row below
+            rows = torch.cat([*rows, torch.zeros_like(rows[0][:1])])
+            idf = torch.cat([model.idf, torch.zeros(1)])[:, None].double()
+            self.word_table = torch.cat([idf ** 2, rows * idf], 1).float()  # (num_features + 1, 1 + columns)
+        else:
+            self.word_table, self.ngram_table = tables["embedding"], tables["ngram_embedding"]
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        m, tables = self.model, self.tables
+        m = self.model
         ids = nn.functional.pad(ids, (0, m.params.ngrams - 1), value=m.pad_id)
         feats, valid = m.features(ids, lengths)
-        (words, word_w), (grams, gram_w) = m._table_terms(feats, valid, ids.size(1))
-        doc = _weighted_rows(tables["embedding"], words, word_w)
-        if m.ngram_embedding is not None:
-            doc = doc + _weighted_rows(tables["ngram_embedding"], grams, gram_w)
-        if m.char_embedding is not None:
-            doc = doc + self._char_document(ids, lengths, tables["char_embedding"])
+        if m.params.tfidf:
+            doc = self._tfidf_document(feats, valid)
+        else:
+            (words, word_w), (grams, gram_w) = m._table_terms(feats, valid, ids.size(1))
+            doc = _weighted_rows(self.word_table, words, word_w)
+            if self.ngram_table is not None:
+                doc = doc + _weighted_rows(self.ngram_table, grams, gram_w)
+        if self.char_table is not None:
+            doc = doc + self._char_document(ids, lengths, self.char_table)
         if self.projected_bias is None:
             return m.output(doc)
         logits = doc + self.projected_bias
         if m.params.members == 1:
             return logits
         return m.task.combine(logits.view(logits.size(0), m.params.members, -1))
+
+    def _tfidf_document(self, feats: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """(batch, columns): the word features' sublinear TF-IDF sum of their vectors,
+        L2-normalised, as ``BagOfNgrams._sorted_tfidf`` and ``forward`` compute it."""
+        ordered, first, tf = self.model._sorted_runs(feats, valid)
+        rows = self.word_table[ordered]  # (batch, n, 1 + columns); invalid positions: the zero row
+        weight = torch.where(first, 1.0 + torch.log(tf), 0.0)
+        sums = torch.bmm(torch.stack([weight, weight * weight], 1), rows)  # (batch, 2, 1 + columns)
+        return sums[:, 0, 1:] / sums[:, 1, :1].sqrt().clamp_min(1e-12)
 
     def _char_document(self, ids: torch.Tensor, lengths: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """``BagOfNgrams.char_document`` without ``embedding_bag``'s offsets form (no ONNX
