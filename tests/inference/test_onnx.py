@@ -154,7 +154,7 @@ def test_an_onnx_runner_keeps_the_models_token_budget(trained_run, tmp_path):
             return [np.zeros((feeds["ids"].shape[0], 3), dtype=np.float32)]
 
     runner = OnnxRunner.__new__(OnnxRunner)
-    runner.session, runner.max_batch_tokens, runner.threads = Session(), 1000, 2
+    runner.session, runner.max_batch_tokens, runner.threads, runner.max_rows = Session(), 1000, 2, None
     lengths = np.array([300] * 10 + [5] * 50)
     ids = np.ones(int(lengths.sum()), dtype=np.int32)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
@@ -162,6 +162,11 @@ def test_an_onnx_runner_keeps_the_models_token_budget(trained_run, tmp_path):
                          full_lengths=lengths, unk_counts=np.zeros(len(lengths), dtype=np.int64))
     assert runner.logits(split, batch_size=64).shape == (60, 3)
     assert all(rows * width <= 1000 or rows == 1 for rows, width in seen) and len(seen) > 2
+    # The model's onnx_batch_rows caps the rows of each onnxruntime call below the batch size.
+    seen.clear()
+    runner.max_rows = 16
+    assert runner.logits(split, batch_size=64).shape == (60, 3)
+    assert max(rows for rows, _ in seen) == 16 and len(seen) >= 60 // 16
 
 
 def test_batches_run_side_by_side_come_back_in_order_and_are_made_as_needed():

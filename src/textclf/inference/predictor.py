@@ -97,7 +97,8 @@ class Predictor:
         self.batch_size = batch_size
         self.artifacts = list(artifacts)
         self.runners = [
-            OnnxRunner(a.onnx_path, max_batch_tokens=model_class(a.model_name).max_batch_tokens)
+            OnnxRunner(a.onnx_path, max_batch_tokens=model_class(a.model_name).max_batch_tokens,
+                       max_rows=model_class(a.model_name).onnx_batch_rows)
             if a.onnx_path is not None else TorchRunner(a.build_model(self.device), self.device,
                                                         a.train_setting("precision"), a.train_setting("compile"))
             for a in self.artifacts

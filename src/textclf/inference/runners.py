@@ -44,16 +44,21 @@ class TorchRunner:
 
 
 class OnnxRunner:
-    """An onnxruntime session that runs ``threads`` batches at once, one thread each.
+    """An onnxruntime session that runs ``threads`` batches at once, one thread each, of at
+    most ``max_rows`` documents (the model's ``onnx_batch_rows``).
 
     The bag models' graphs are many small operators (a sort, gathers, element-wise steps) that
     onnxruntime splits poorly between threads; two batches side by side, each on one thread,
     ran the 20 Newsgroups test split faster than one batch at a time on two threads
-    (``benchmarks/inference_speed.py``). A session may be run from several threads at once."""
+    (``benchmarks/inference_speed.py``). A session may be run from several threads at once.
+    Unlike PyTorch's, the graphs' speed falls with larger batches: the linear model's export ran
+    25,100 docs/s in batches of 64 and 19,400 in batches of 256 (its gathered rows, batch ×
+    features × classes, outgrow the caches)."""
 
     runtime = "onnx"
 
-    def __init__(self, path: Path, threads: int | None = None, max_batch_tokens: int | None = None):
+    def __init__(self, path: Path, threads: int | None = None, max_batch_tokens: int | None = None,
+                 max_rows: int | None = None):
         # Batches hold at most this many padded tokens, as the PyTorch path's (a transformer's
         # attention memory grows with the square of a document's length).
         self.max_batch_tokens = max_batch_tokens
@@ -62,6 +67,7 @@ class OnnxRunner:
         except ImportError:
             raise UsageError(f'{path}: running an ONNX export needs onnxruntime: pip install "textclf[onnx]"') from None
         self.threads = max(1, threads or torch.get_num_threads())
+        self.max_rows = max_rows
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
@@ -74,7 +80,8 @@ class OnnxRunner:
 
     def logits(self, split: EncodedSplit, batch_size: int) -> np.ndarray:
         out: np.ndarray | None = None
-        batches = sorted_batches(split, batch_size, self.max_batch_tokens)
+        rows = min(batch_size, self.max_rows or batch_size)
+        batches = sorted_batches(split, rows, self.max_batch_tokens)
         for indices, logits in in_order(self._run, batches, self.threads):
             if out is None:
                 out = np.empty((len(split), logits.shape[1]), dtype=np.float32)

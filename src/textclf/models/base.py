@@ -21,6 +21,9 @@ discovered:
   weights)`` with one weight per token, which explanations show instead of gradients;
 - ``max_batch_tokens``: evaluation batches hold at most this many padded tokens (a transformer's
   attention memory grows with batch × length²); None: only the batch size counts;
+- ``onnx_batch_rows``: an ONNX export of the model runs at most this many documents per
+  onnxruntime call, whatever the prediction batch size (its graph's intermediate tensors
+  outgrow the caches on larger batches: ``inference/runners.py``);
 - ``uses_every_parameter``: every training step's loss depends on every trainable parameter
   (no branch leaves one out), so DistributedDataParallel need not search the graph for unused
   ones at each step (``find_unused_parameters=False``: faster, and no per-rank warning);
@@ -83,6 +86,7 @@ class TextClassifier(nn.Module):
     has_attention: ClassVar[bool] = False
     caches_features: ClassVar[bool] = False
     max_batch_tokens: ClassVar[int | None] = None
+    onnx_batch_rows: ClassVar[int] = 64
     uses_every_parameter: ClassVar[bool] = False
     solver: str | None = None
 
