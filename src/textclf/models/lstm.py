@@ -26,7 +26,7 @@ class LSTMParams(ModelParams):
 
 @register_model("lstm", LSTMParams)
 class LSTMClassifier(TextClassifier):
-    onnx_batch_rows = 32  # onnxruntime's GRU/LSTM: 805 docs/s at 32, 727 at 64, 497 at 256 (20NG)
+    onnx_batch_rows = 8  # onnxruntime's recurrent operators are fastest on small batches (RESULTS.md, onnx-profile-bigru)
     uses_every_parameter = True  # (DDP: no search for unused parameters)
     def __init__(self, params: LSTMParams, context: BuildContext):
         super().__init__()
