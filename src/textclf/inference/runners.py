@@ -51,9 +51,9 @@ class OnnxRunner:
     onnxruntime splits poorly between threads; two batches side by side, each on one thread,
     ran the 20 Newsgroups test split faster than one batch at a time on two threads
     (``benchmarks/inference_speed.py``). A session may be run from several threads at once.
-    Unlike PyTorch's, the graphs' speed falls with larger batches: the linear model's export ran
-    25,100 docs/s in batches of 64 and 19,400 in batches of 256 (its gathered rows, batch ×
-    features × classes, outgrow the caches)."""
+    Unlike PyTorch's, the graphs' speed falls with larger batches (a bag's gathered rows, batch ×
+    features × classes, outgrow the caches; onnxruntime's GRU operator is fastest on a few
+    documents): ``benchmarks/onnx_profile.py`` times both runners by batch size."""
 
     runtime = "onnx"
 

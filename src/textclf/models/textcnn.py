@@ -37,6 +37,7 @@ class TextCNNParams(ModelParams):
 @register_model("textcnn", TextCNNParams)
 class TextCNN(TextClassifier):
     uses_every_parameter = True  # (DDP: no search for unused parameters)
+    onnx_batch_rows = 16  # its export ran faster in onnxruntime on 16 documents a call than on 64 (RESULTS.md, onnx-profile-textcnn)
     def __init__(self, params: TextCNNParams, context: BuildContext):
         super().__init__()
         self.embedding = nn.Embedding(context.vocab_size, params.embedding_dim, padding_idx=context.pad_id)
