@@ -48,7 +48,8 @@ from typing import Callable
 
 import numpy as np
 
-from textclf.config import AUTO_BUDGET, CANDIDATES, Candidate, Config, candidate_raw, config_from_dict, own_config_text
+from textclf.config import (AUTO_BUDGET, CANDIDATES, Candidate, Config, PreprocessConfig, candidate_raw, config_from_dict,
+                            own_config_text)
 from textclf.errors import TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
 from textclf.evaluation.metrics import cross_entropy
@@ -414,6 +415,8 @@ def _settings(config: Config, kept: dict | None = None) -> str:
             shown = f"{kept[key]:g} (of {shown})"
         lr = f"solver={params['solver']} {key}={shown}"
     tokenizer = f"tokenizer={config.preprocess.tokenizer}"
+    if config.preprocess.min_freq != PreprocessConfig.model_fields["min_freq"].default:
+        tokenizer += f" min_freq={config.preprocess.min_freq}"
     return " ".join(part for part in (model, lr, tokenizer) if part)
 
 
