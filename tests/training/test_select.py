@@ -36,10 +36,12 @@ def test_candidates_take_their_settings_except_where_the_config_sets_its_own(sms
     chars = candidate_config(plain, next(c for c in CANDIDATES if c.name == "bag_chars"))
     assert chars.preprocess.tokenizer == "wordpunct" and chars.train.label_smoothing == 0.1
     assert chars.model.params()["minn"] == 2 and chars.train.lr != 0.5
-    # linear_chars keeps words seen once in training; the others, and a config that sets
-    # min_freq itself, keep the config's.
+    # On a multiclass task linear_chars keeps words seen once in training; the others, a
+    # multilabel task and a config that sets min_freq itself keep the config's.
     linear_chars = next(c for c in CANDIDATES if c.name == "linear_chars")
     assert candidate_config(plain, linear_chars).preprocess.min_freq == 1
+    multilabel = config_from_dict({**sms, "model": {}, "train": {}, "task": "multilabel"})
+    assert candidate_config(multilabel, linear_chars).preprocess.min_freq == 2
     assert chars.preprocess.min_freq == candidate_config(plain, CANDIDATES[0]).preprocess.min_freq == 2
     own = config_from_dict({**sms, "model": {}, "train": {}, "preprocess": {"min_freq": 3}})
     assert candidate_config(own, linear_chars).preprocess.min_freq == 3

@@ -89,12 +89,13 @@ _WORDS = {"ngrams": 2, "buckets": 200000}
 # fits converge faster (docs/architecture.md, "solver: svm"; benchmarks/candidate_settings.py).
 _SVM = {"name": "linear", "solver": "svm", "C": [0.1, 0.3, 1.0]}
 _CHARS = {"minn": 2, "maxn": 5, "char_buckets": 200000}
-# The linear model with character n-grams reads symbols as tokens, and keeps a word seen once in
-# the training split as a feature of its own (min_freq 1; the default 2 makes it <unk>, and every
-# word n-gram it is in a bigram of <unk>): on validation it was ahead on 8 of 10 benchmark sets
-# and behind by at most 0.24 points on the other two (benchmarks/candidate_settings.py --variant
+# For a multiclass task the linear model with character n-grams keeps a word seen once in the
+# training split as a feature of its own (min_freq 1; the default 2 makes it <unk>, and every
+# word n-gram it is in a bigram of <unk>): on validation it was ahead on 8 of 10 single-label
+# benchmark sets and behind by at most 0.24 points on the other two, but behind on multi-label
+# GoEmotions by 2.0 points of micro-F1 (benchmarks/candidate_settings.py --variant
 # minfreq1:preprocess.min_freq=1; docs/architecture.md, "Rare words").
-_CHARS_PREPROCESS = {"tokenizer": "wordpunct", "min_freq": 1}
+_RARE_WORDS = {"min_freq": 1}
 _BAG = {**DEFAULT_RECIPE["model"], **_WORDS}
 
 
@@ -110,6 +111,8 @@ class Candidate:
     multiclass_train: dict[str, Any] = field(default_factory=dict)
     # ... and for a multilabel task only.
     multilabel_train: dict[str, Any] = field(default_factory=dict)
+    # Preprocessing settings for a multiclass task only.
+    multiclass_preprocess: dict[str, Any] = field(default_factory=dict)
     # About how many times the first candidate's seconds this one trains for (on validation runs
     # of the benchmark sets: benchmarks/candidate_settings.py). Under train.budget the selection
     # starts it only if that estimate, and a refit as long, fit in the seconds left.
@@ -125,12 +128,13 @@ class Candidate:
 #   (docs/architecture.md; benchmarks/candidate_settings.py).
 # - *_chars: the same with each word's character 2–5-grams and symbols as tokens (wordpunct), for
 #   short and noisy texts: misspellings, word forms, "!!", "£"; linear_chars also keeps words seen
-#   once (_CHARS_PREPROCESS).
+#   once on a multiclass task (_RARE_WORDS).
 # - bag: the low-rank bag of the same features (models/bag_of_ngrams.py), which generalises better
 #   where classes share words.
 CANDIDATES: list[Candidate] = [
     Candidate("linear", {**_SVM, **_WORDS}),
-    Candidate("linear_chars", {**_SVM, **_WORDS, **_CHARS}, {}, _CHARS_PREPROCESS, cost=4.0),
+    Candidate("linear_chars", {**_SVM, **_WORDS, **_CHARS}, {}, {"tokenizer": "wordpunct"},
+              multiclass_preprocess=_RARE_WORDS, cost=4.0),
     Candidate("bag", _BAG, {"lr": 0.005, "batch_size": 64}, cost=4.5),
     Candidate("bag_chars", {**_BAG, **_CHARS}, {"lr": 0.005, "batch_size": 64}, {"tokenizer": "wordpunct"},
               multiclass_train={"label_smoothing": 0.1}, cost=12.0),
@@ -151,7 +155,8 @@ def candidate_raw(config: "Config", candidate: Candidate) -> dict:
             model[key] = value
     train = {**SELECTION_TRAIN, **candidate.train,
              **(candidate.multiclass_train if config.task == "multiclass" else candidate.multilabel_train)}
-    for section, values in (("train", train), ("preprocess", candidate.preprocess)):
+    preprocess = {**candidate.preprocess, **(candidate.multiclass_preprocess if config.task == "multiclass" else {})}
+    for section, values in (("train", train), ("preprocess", preprocess)):
         raw[section].update({k: v for k, v in values.items() if not config.sets(f"{section}.{k}")})
     raw["model"] = model
     return raw
