@@ -92,6 +92,7 @@ class Transformer(TextClassifier):
     # Attention's memory grows with batch × length²: evaluation batches of 256 posts of 256
     # sub-words need gigabytes; 16,384 tokens (64 × 256) keep it to a few hundred megabytes.
     max_batch_tokens = 16_384
+    onnx_batch_rows = 16  # its export: 520 docs/s at 16 a call, 403 at 64 (RESULTS.md, onnx-profile-minilm)
 
     def __init__(self, params: TransformerParams, context: BuildContext):
         super().__init__()
