@@ -259,6 +259,26 @@ def test_hashed_bigrams_are_deterministic_and_spread():
     assert not valid.any()  # a one-word document has no bigram
 
 
+def test_the_hash_is_the_floor_division_it_has_always_been():
+    """The n-gram hash keeps the high bits of the mixed key by an exact division (the form that
+    exports as three ONNX operators); its buckets must stay those of rounding_mode="floor", or
+    every saved model would read other rows."""
+    from textclf.models.bag_of_ngrams import _MIX, hashed_ngrams
+
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 200_000, (64, 300), generator=generator)
+    ids[0, :4] = torch.tensor([0, 1, 199_999, 2])
+    lengths = torch.full((64,), 300)
+    for n, vocab, buckets in ((2, 200_000, 200_000), (3, 5_000, 500_000)):
+        got, _ = hashed_ngrams(ids, lengths, n, vocab, buckets)
+        width = ids.size(1) - n + 1
+        key = ids[:, :width]
+        for k in range(1, n):
+            key = key * vocab + ids[:, k: k + width]
+        floor = torch.div(key * _MIX, 1 << 20, rounding_mode="floor")
+        assert torch.equal(got, torch.remainder(floor, buckets))
+
+
 def test_bag_of_ngrams_sparse_gradients_hold_each_batch_row_once():
     """A word that occurs many times in a batch is one row of the sparse gradient (SparseAdam's
     step costs per row), with the sum of its occurrences' gradients."""
