@@ -202,3 +202,24 @@ def test_batches_run_side_by_side_come_back_in_order_and_are_made_as_needed():
 
     with pytest.raises(ValueError, match="batch 7"):
         list(in_order(fails, range(20), threads=2))
+
+
+def test_predicting_a_file_in_chunks_on_an_export_keeps_every_row_in_order(trained_run, tmp_path, texts):
+    """With onnxruntime the next chunk is read and encoded while the model runs on this one: the
+    submission still has every row once, in the file's order, with PyTorch's labels."""
+    from textclf.evaluation.predict_file import predict_file
+
+    best = trained_run / "checkpoints" / "best.ckpt"
+    out = tmp_path / "onnx"
+    assert main(["export", "--checkpoint", str(best), "--output", str(out)]) == 0
+    source = tmp_path / "texts.csv"
+    with open(source, "w", newline="") as f:
+        csv.writer(f).writerows([["text"], *[[t] for t in texts[:300]]])
+    rows = {}
+    for key, checkpoint in (("torch", best), ("onnx", out)):
+        target = tmp_path / f"{key}.csv"
+        assert predict_file(checkpoint, source, target, chunk_rows=37, progress=False) == 300
+        with open(target, newline="") as f:
+            rows[key] = [(r["Id"], r["Category"]) for r in csv.DictReader(f)]
+    assert [i for i, _ in rows["onnx"]] == [str(i) for i in range(300)]
+    assert rows["onnx"] == rows["torch"]

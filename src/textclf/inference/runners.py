@@ -82,7 +82,7 @@ class OnnxRunner:
         out: np.ndarray | None = None
         rows = min(batch_size, self.max_rows or batch_size)
         batches = sorted_batches(split, rows, self.max_batch_tokens)
-        for indices, logits in in_order(self._run, batches, self.threads):
+        for indices, logits in in_order(self._run, batches, self.threads if self.threads > 1 else 0):
             if out is None:
                 out = np.empty((len(split), logits.shape[1]), dtype=np.float32)
             out[indices] = logits
@@ -91,16 +91,17 @@ class OnnxRunner:
         return out
 
 
-def in_order(function: Callable[[T], R], items: Iterable[T], threads: int) -> Iterator[R]:
-    """``map(function, items)`` on ``threads`` threads, results in the items' order, with at most
-    two items per thread taken from ``items`` ahead of the result being read (the padded
-    batches of a large file are made as they are needed, not all at once)."""
-    if threads == 1:
+def in_order(function: Callable[[T], R], items: Iterable[T], threads: int, ahead: int | None = None) -> Iterator[R]:
+    """``map(function, items)`` on ``threads`` worker threads (0: in the caller's thread),
+    results in the items' order, with at most ``ahead`` items (default: two a thread) taken
+    from ``items`` and started before the result being read is used (the padded batches or
+    chunks of a large file are made as they are needed, not all at once)."""
+    if threads == 0:
         yield from map(function, items)
         return
     items = iter(items)
-    with ThreadPoolExecutor(threads, thread_name_prefix="textclf-onnx") as pool:
-        pending = deque(pool.submit(function, item) for item in islice(items, 2 * threads))
+    with ThreadPoolExecutor(threads, thread_name_prefix="textclf") as pool:
+        pending = deque(pool.submit(function, item) for item in islice(items, ahead or 2 * threads))
         while pending:
             result = pending.popleft().result()
             for item in islice(items, 1):
