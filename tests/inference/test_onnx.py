@@ -203,6 +203,17 @@ def test_batches_run_side_by_side_come_back_in_order_and_are_made_as_needed():
     with pytest.raises(ValueError, match="batch 7"):
         list(in_order(fails, range(20), threads=2))
 
+    # One item ahead on one thread (a file's next chunk): the second is started before the
+    # first is used; a single item (a served request) runs in the caller's thread.
+    made.clear()
+    threads.clear()
+    results = in_order(work, items(), threads=1, ahead=1)
+    assert next(results) == 0 and made == [0, 1]  # the second started while the first is used
+    assert list(results) == [i * i for i in range(1, 20)]
+    assert len(threads) == 1 and threading.get_ident() not in threads
+    threads.clear()
+    assert list(in_order(work, [3], threads=2)) == [9] and threads == {threading.get_ident()}
+
 
 def test_predicting_a_file_in_chunks_on_an_export_keeps_every_row_in_order(trained_run, tmp_path, texts):
     """With onnxruntime the next chunk is read and encoded while the model runs on this one: the

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import TypeVar
 
@@ -96,12 +96,16 @@ def in_order(function: Callable[[T], R], items: Iterable[T], threads: int, ahead
     results in the items' order, with at most ``ahead`` items (default: two a thread) taken
     from ``items`` and started before the result being read is used (the padded batches or
     chunks of a large file are made as they are needed, not all at once)."""
-    if threads == 0:
+    items = iter(items)
+    first = list(islice(items, ahead or 2 * threads)) if threads else []
+    peek = list(islice(items, 1)) if first else []
+    items = chain(peek, items)
+    if threads == 0 or len(first) + len(peek) < 2:  # (one batch, as a served request's: no thread)
+        yield from map(function, first)
         yield from map(function, items)
         return
-    items = iter(items)
     with ThreadPoolExecutor(threads, thread_name_prefix="textclf") as pool:
-        pending = deque(pool.submit(function, item) for item in islice(items, ahead or 2 * threads))
+        pending = deque(pool.submit(function, item) for item in first)
         while pending:
             result = pending.popleft().result()
             for item in islice(items, 1):
