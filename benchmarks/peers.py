@@ -127,7 +127,7 @@ def _parts(ensemble, encoded, seeds: list[int], labels) -> dict:
     probabilities, start = [], 0
     for n in seeds:
         part = Predictor(ensemble.artifacts[start:start + n], batch_size=ensemble.batch_size)
-        probabilities.append(part.task_.probabilities(part.log_proba_encoded(encoded[start:start + n])))
+        probabilities.append(part.proba_encoded(encoded[start:start + n]))
         start += n
     accuracy = [100 * float(np.mean(p.argmax(1) == labels)) for p in probabilities]
     return {"part_accuracies": accuracy,

@@ -41,9 +41,11 @@ def predict_file(
     device: str = "auto",
     progress: bool = True,
     encoding: str | None = None,
+    read_ahead: bool = True,
 ) -> int:
     """Write predictions for every row of ``input_path`` to ``output_path``; return the row count.
-    Several checkpoints predict as an ensemble (mean of their probabilities)."""
+    Several checkpoints predict as an ensemble (mean of their probabilities). ``read_ahead``: read
+    and encode the next chunk while the model runs on this one (false: in turn)."""
     input_path, output_path = Path(input_path), Path(output_path)
     if not output_path.parent.is_dir():
         raise UsageError(
@@ -76,6 +78,7 @@ def predict_file(
 
         def read(frame) -> tuple[list[str], list[str], list]:
             """A chunk's texts, ids and encoding (on the reading thread)."""
+            nonlocal warned
             texts = texts_of(frame, text_column, input_path)
             if id_column in frame.columns:
                 ids = ["" if v is None else str(v) for v in frame[id_column]]
@@ -84,24 +87,21 @@ def predict_file(
                                  f"{', '.join(map(str, frame.columns))}")
             else:  # no id column: a row index, numbered by the main thread
                 if named_id and not warned:  # the config names one that this file lacks: say so
-                    warned.append(True)
+                    warned = True
                     print(f"warning: {input_path} has no column '{named_id}' (the checkpoint's "
                           f"data.id_column; columns: {', '.join(map(str, frame.columns))}); ids are "
                           "row numbers from 0 (name a column with --id-column)", file=sys.stderr)
                 ids = None
             return texts, ids, predictor.encode(texts) if texts else None
 
-        warned: list[bool] = []
-        # With onnxruntime the next chunk is read and encoded on a thread of its own while the
-        # model runs on this one (tokenizing holds the interpreter, onnxruntime does not): on 20
-        # Newsgroups' test posts ×10 that was about 7 % faster end to end. PyTorch's OpenMP
-        # threads and a tokenizing thread slowed each other down instead (about 6 %), so a
-        # PyTorch model reads in turn (docs/architecture.md, "The ONNX runner").
-        reader = 1 if predictor.runtime == "onnx" else 0
-        for texts, ids, encoded in in_order(read, iter_table(input_path, encoding, chunk_rows), reader, ahead=1):
+        warned = False
+        # The next chunk is read and encoded on a thread of its own while the model runs on this
+        # one: tokenizing holds the interpreter, the model's runtime mostly does not
+        # (benchmarks/read_ahead.py times it both ways).
+        chunks = iter_table(input_path, encoding, chunk_rows)
+        for texts, ids, encoded in in_order(read, chunks, 1 if read_ahead else 0, ahead=1):
             ids = ids if ids is not None else [str(i) for i in range(rows, rows + len(texts))]
-            probs = (predictor.task_.probabilities(predictor.log_proba_encoded(encoded)) if texts
-                     else np.zeros((0, len(names)), dtype=np.float32))
+            probs = predictor.proba_encoded(encoded)
             labels = predictor.labels_of(probs)
             ranked = np.argsort(-probs, axis=1, kind="stable")[:, :top_k] if top_k else None
             for i in range(len(texts)):

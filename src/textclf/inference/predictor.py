@@ -96,14 +96,15 @@ class Predictor:
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.batch_size = batch_size
         self.artifacts = list(artifacts)
-        self.runners = [
-            OnnxRunner(a.onnx_path, max_batch_tokens=model_class(a.model_name).max_batch_tokens,
-                       max_rows=model_class(a.model_name).onnx_batch_rows)
-            if a.onnx_path is not None else TorchRunner(a.build_model(self.device), self.device,
-                                                        a.train_setting("precision"), a.train_setting("compile"))
-            for a in self.artifacts
-        ]
+        self.runners = [self._runner(a) for a in self.artifacts]
         self.pipelines: list[TextPipeline] = [a.text_pipeline() for a in self.artifacts]
+
+    def _runner(self, artifact: ModelArtifact) -> OnnxRunner | TorchRunner:
+        if artifact.onnx_path is None:
+            return TorchRunner(artifact.build_model(self.device), self.device, artifact.train_setting("precision"),
+                               artifact.train_setting("compile"))
+        cls = model_class(artifact.model_name)  # (its class attributes say how to batch an export)
+        return OnnxRunner(artifact.onnx_path, max_batch_tokens=cls.max_batch_tokens, max_rows=cls.onnx_batch_rows)
 
     @classmethod
     def load(
@@ -170,9 +171,13 @@ class Predictor:
         """(n, num_classes) float32 probabilities, columns in the order of ``classes``: rows sum
         to 1, or (multilabel) each class's own probability."""
         texts = _as_texts(texts)
-        if not texts:
+        return self.proba_encoded(self.encode(texts) if texts else None)
+
+    def proba_encoded(self, encoded: list[EncodedSplit] | None) -> np.ndarray:
+        """``predict_proba`` of texts already encoded (``encode``); None: no texts."""
+        if encoded is None:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        return self.task_.probabilities(self.log_proba_encoded(self.encode(texts)))
+        return self.task_.probabilities(self.log_proba_encoded(encoded))
 
     def decide(self, probabilities: np.ndarray) -> np.ndarray:
         """Multiclass: (n,) index of each row's class. Multilabel: (n, C) bool of the chosen
