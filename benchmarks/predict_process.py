@@ -1,4 +1,4 @@
-"""``textclf predict`` as a whole process against a pickled TF-IDF + LinearSVC script doing the same.
+"""``textclf predict`` as a whole process (checkpoint and ONNX export) against a pickled TF-IDF + LinearSVC script.
 
     TEXTCLF_DATA=../shared/data python benchmarks/predict_process.py [--copies 3] [--repeats 3]
         [--textclf-src PATH] [--write]
@@ -8,8 +8,9 @@ training posts, and scikit-learn's TF-IDF (1–2-grams, sublinear tf, min_df 2, 
 LinearSVC is fitted on the same posts (train + val, as peers.py fits it) and pickled. The test
 posts, ``--copies`` times, are written to one CSV. Each side is then timed as a fresh process,
 from start to exit, best of ``--repeats``: ``python -m textclf predict`` (loading the checkpoint,
-reading the CSV, encoding, the model, writing the submission CSV), and a script that unpickles the
-peer, reads the same CSV with pandas, predicts and writes the same CSV. ``--textclf-src`` runs
+reading the CSV, encoding, the model, writing the submission CSV), the same command on the
+checkpoint's ONNX export (``textclf export``; a process that never imports torch), and a script
+that unpickles the peer, reads the same CSV with pandas, predicts and writes the same CSV. ``--textclf-src`` runs
 ``textclf predict`` from another checkout's ``src`` folder (e.g. an older commit's worktree), to
 compare versions on the same checkpoint and file. The two output files must hold one label per
 post; their accuracy is printed.
@@ -86,18 +87,26 @@ def main() -> int:
         truth = np.tile(np.asarray(test.labels), args.copies)
         ours_s = _best([sys.executable, "-m", "textclf", "predict", "--checkpoint", str(RunLayout(result.run_dir).best_checkpoint),
                         "--input", str(source), "--output", str(tmp / "ours.csv"), "--no-progress"], args.repeats, env)
-        names = corpus.label_names
-        ours = pd.read_csv(tmp / "ours.csv")["Category"].map({name: i for i, name in enumerate(names)})
+        names = {name: i for i, name in enumerate(corpus.label_names)}
+        ours = pd.read_csv(tmp / "ours.csv")["Category"].map(names)
+        subprocess.run([sys.executable, "-m", "textclf", "export", "--checkpoint",
+                        str(RunLayout(result.run_dir).best_checkpoint), "--output", str(tmp / "onnx")],
+                       check=True, env=env, stdout=subprocess.DEVNULL)
+        onnx_s = _best([sys.executable, "-m", "textclf", "predict", "--checkpoint", str(tmp / "onnx"),
+                        "--input", str(source), "--output", str(tmp / "onnx.csv"), "--no-progress"], args.repeats, env)
+        exported = pd.read_csv(tmp / "onnx.csv")["Category"].map(names)
         peer_s = _best([sys.executable, "-c", SCRIPT, str(tmp / "peer.pkl"), str(source), str(tmp / "peer.csv")],
                        args.repeats, dict(os.environ))
         peer = pd.read_csv(tmp / "peer.csv")["Category"]
         rows.append({"system": "textclf predict (the default's checkpoint)" +
                      (f", src {args.textclf_src}" if args.textclf_src else ""),
                      "seconds": ours_s, "docs_s": n / ours_s, "accuracy": 100 * float(np.mean(ours == truth))})
+        rows.append({"system": "textclf predict (the same model's ONNX export; no torch imported)",
+                     "seconds": onnx_s, "docs_s": n / onnx_s, "accuracy": 100 * float(np.mean(exported == truth))})
         rows.append({"system": "pickled TF-IDF + LinearSVC script", "seconds": peer_s, "docs_s": n / peer_s,
                      "accuracy": 100 * float(np.mean(peer == truth))})
     for row in rows:
-        row["ratio"] = row["docs_s"] / rows[1]["docs_s"]
+        row["ratio"] = row["docs_s"] / rows[-1]["docs_s"]
     table = markdown_table(rows, [("system", "system", ""), ("seconds", "process s (best)", ".2f"),
                                   ("docs_s", "docs/s", ",.0f"), ("ratio", "× the script", ".2f"),
                                   ("accuracy", "test accuracy %", ".2f")])

@@ -39,18 +39,21 @@ import json
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from textclf import __version__
 from textclf.errors import CheckpointError
 from textclf.files import atomic_path
-from textclf.models import BuildContext, TextClassifier, build_model
 from textclf.text.pipeline import TextPipeline, pipeline_from_spec
 from textclf.text.pretrained import PretrainedPipeline, window_length
 from textclf.text.vocabulary import PAD_ID, word_strings
+
+if TYPE_CHECKING:  # (torch and the models are imported where weights are read or a model is
+    import torch  # built: an export's artifact, read from JSON, needs neither)
+
+    from textclf.models import BuildContext, TextClassifier
 
 __all__ = ["ARTIFACT_VERSION", "ENSEMBLE_VERSION", "ModelArtifact", "TrainingState", "load_checkpoint_file",
            "load_members", "save_ensemble"]
@@ -104,10 +107,13 @@ class ModelArtifact:
     source: Path | None = None  # the file it was loaded from, if any
     format_version: int = ARTIFACT_VERSION  # of the file it was loaded from (1 when migrated)
     onnx_path: Path | None = None  # an exported artifact: the ONNX graph stands for the weights
+    export: dict[str, Any] | None = None  # an exported artifact: how it was exported (textclf.json's "export")
 
     # ----------------------------------------------------------------- building
 
     def build_context(self) -> BuildContext:
+        from textclf.models import BuildContext
+
         return BuildContext(
             vocab_size=len(self.pipeline["vocab"]), num_classes=len(self.classes), pad_id=PAD_ID,
             task=self.task, tokens=word_strings(self.pipeline["vocab"]),
@@ -120,6 +126,8 @@ class ModelArtifact:
             raise CheckpointError(
                 f"{self.where}: an ONNX export holds no PyTorch weights; use the .ckpt it was exported from"
             )
+        from textclf.models import build_model
+
         model = build_model(self.model_name, self.model_params, self.build_context())
         try:
             model.load_state_dict(self.state_dict)
@@ -131,6 +139,18 @@ class ModelArtifact:
                 f"parameters ({detail}); the file was changed or assembled by hand"
             ) from None
         return model.to(device).eval()
+
+    def onnx_batching(self) -> tuple[int | None, int | None]:
+        """An export's batches: at most how many documents and how many padded tokens one
+        onnxruntime call takes (its model class's ``onnx_batch_rows`` and ``max_batch_tokens``,
+        stored at export; an export written before they were is asked of the class)."""
+        export = self.export or {}
+        if "batch_rows" in export:
+            return export["batch_rows"], export.get("max_batch_tokens")
+        from textclf.models.registry import model_class
+
+        cls = model_class(self.model_name)
+        return cls.onnx_batch_rows, cls.max_batch_tokens
 
     def text_pipeline(self) -> TextPipeline | PretrainedPipeline:
         return pipeline_from_spec(self.pipeline)
@@ -191,6 +211,8 @@ class ModelArtifact:
         payload = _packed(self.to_dict())
         if training is not None:
             payload["training"] = training.to_dict()
+        import torch
+
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
         return Path(path)
@@ -242,7 +264,7 @@ class ModelArtifact:
 
     @classmethod
     def _from_payload(cls, payload: dict[str, Any], source: Path, format_version: int,
-                      onnx_path: Path | None = None) -> "ModelArtifact":
+                      onnx_path: Path | None = None, export: dict[str, Any] | None = None) -> "ModelArtifact":
         """From the dict of :meth:`to_dict` (without ``state_dict`` for an export)."""
         decision = payload.get("decision") or {}
         thresholds = decision.get("thresholds")
@@ -263,6 +285,7 @@ class ModelArtifact:
             source=source,
             format_version=format_version,
             onnx_path=onnx_path,
+            export=export,
         )
 
 
@@ -273,6 +296,8 @@ def save_ensemble(path: str | Path, artifacts: list[ModelArtifact], weights: lis
         raise ValueError("an ensemble needs one positive weight per member")
     payload = {"format_version": ENSEMBLE_VERSION, "textclf_version": __version__,
                "ensemble": {"weights": [float(w) for w in weights], "members": [_packed(a.to_dict()) for a in artifacts]}}
+    import torch
+
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return Path(path)
@@ -284,6 +309,8 @@ def _packed(payload: dict[str, Any]) -> dict[str, Any]:
     vocab = payload["pipeline"].get("vocab")
     if not isinstance(vocab, list):  # (a pretrained model's pipeline has no word list)
         return payload
+    import torch
+
     pipeline = {k: v for k, v in payload["pipeline"].items() if k != "vocab"}
     pipeline["vocab_packed"] = {"text": "".join(vocab),
                                 "lengths": torch.tensor([len(word) for word in vocab], dtype=torch.int32)}
@@ -295,6 +322,8 @@ def _unpacked(pipeline: dict[str, Any], source: Path | None) -> dict[str, Any]:
     packed = pipeline.get("vocab_packed")
     if packed is None:
         return pipeline
+    import torch  # (a packed vocabulary is a checkpoint file's, read with torch)
+
     text, lengths = packed.get("text"), packed.get("lengths")
     if not isinstance(text, str) or not isinstance(lengths, torch.Tensor) or int(lengths.sum()) != len(text):
         raise CheckpointError(f"{source}: its packed vocabulary does not add up; the file was changed or is corrupt")
@@ -342,7 +371,8 @@ def _load_export(folder: Path) -> ModelArtifact:
     graph = folder / EXPORT_GRAPH
     if not graph.is_file():
         raise CheckpointError(f"{folder}: no {EXPORT_GRAPH} beside {EXPORT_METADATA}; export the model again")
-    return ModelArtifact._from_payload(meta, folder, meta["format_version"], onnx_path=graph)
+    return ModelArtifact._from_payload(meta, folder, meta["format_version"], onnx_path=graph,
+                                       export=meta.get("export"))
 
 
 def load_checkpoint_file(path: str | Path) -> dict[str, Any]:
@@ -358,6 +388,8 @@ def load_checkpoint_file(path: str | Path) -> dict[str, Any]:
                 f"{path}: not a readable checkpoint (not a file written by torch.save; "
                 "truncated, corrupt or another format)"
             )
+    import torch
+
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -38,19 +38,9 @@ def collate(items: list[tuple[np.ndarray, np.ndarray]]) -> Batch:
 
 
 def take(split: EncodedSplit, indices) -> Batch:
-    """Documents ``indices`` of ``split`` as one padded batch, in that order: what ``collate``
-    makes of them, gathered from the flat ids in a few array operations instead of a Python
-    step per document (a batch of short texts is mostly that loop otherwise)."""
-    indices = np.asarray(indices, dtype=np.int64)
-    starts = split.offsets[indices]
-    lengths = split.offsets[indices + 1] - starts
-    width = int(lengths.max()) if len(indices) else 0
-    columns = np.arange(width, dtype=np.int64)
-    inside = columns[None, :] < lengths[:, None]
-    ids = np.full((len(indices), width), PAD_ID, dtype=np.int64)
-    ids[inside] = split.ids[(starts[:, None] + columns[None, :])[inside]]
-    labels = np.asarray(split.labels[indices])
-    return torch.from_numpy(ids), torch.from_numpy(lengths.astype(np.int64)), torch.from_numpy(labels)
+    """Documents ``indices`` of ``split`` as one padded batch of tensors, in that order
+    (``EncodedSplit.padded``: what ``collate`` makes of them, without a Python step per document)."""
+    return tuple(torch.from_numpy(a) for a in split.padded(indices))
 
 
 class BucketBatchSampler(Sampler[list[int]]):
@@ -170,19 +160,7 @@ def _balancing_weights(labels: np.ndarray) -> np.ndarray:
 
 
 def sorted_batches(split: EncodedSplit, batch_size: int, max_tokens: int | None = None):
-    """Evaluation batches in order of length (little padding); yields (indices, batch). With
-    ``max_tokens``, a batch also holds at most that many padded positions (documents × its
-    longest), at least one document: long documents go in smaller batches."""
-    lengths = split.lengths
-    order = np.argsort(lengths, kind="stable")
-    start = 0
-    while start < len(order):
-        size = batch_size
-        if max_tokens is not None:  # the batch's longest document is its last (sorted)
-            longest = int(lengths[order[min(start + size, len(order)) - 1]])
-            while size > 1 and size * longest > max_tokens:
-                size = max(1, max_tokens // max(longest, 1))
-                longest = int(lengths[order[min(start + size, len(order)) - 1]])
-        indices = order[start : start + size]
-        start += size
-        yield indices, take(split, indices)
+    """Evaluation batches in order of length, as tensors (``EncodedSplit.by_length``); yields
+    (indices, batch)."""
+    for indices, arrays in split.by_length(batch_size, max_tokens):
+        yield indices, tuple(torch.from_numpy(a) for a in arrays)

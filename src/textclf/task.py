@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
-from torch import nn
+
+if TYPE_CHECKING:  # (torch is imported where a loss or a tensor is made: predicting from an
+    import torch  # ONNX export, and everything else that asks the task, runs without it)
 
 __all__ = ["TASKS", "Task", "get_task", "label_array"]
 
@@ -58,28 +60,28 @@ def _per_member(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tenso
     return logits, labels[:, None, :].expand(-1, members, -1)
 
 
-class _WeightedBCE(nn.Module):
+class _WeightedBCE:
     """Binary cross-entropy with logits on integer indicator targets (cast to float here, so that
     batches carry the same integer labels for both tasks)."""
 
     def __init__(self, pos_weight: torch.Tensor | None):
-        super().__init__()
+        from torch import nn
+
         self.loss = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
 
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def __call__(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.loss(logits, labels.to(logits.dtype))
 
 
-class _MembersMean(nn.Module):
+class _MembersMean:
     """``loss`` of (batch, C) logits, or the mean of its members' losses for (batch, members, C)
     (every member and document weighing the same, so the class weights' normalisation is each
     member's own)."""
 
-    def __init__(self, loss: nn.Module):
-        super().__init__()
+    def __init__(self, loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
         self.loss = loss
 
-    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def __call__(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if logits.dim() == 3:
             logits, labels = _per_member(logits, labels)
         return self.loss(logits, labels)
@@ -104,33 +106,46 @@ class Task:
     # ----------------------------------------------------------------- scores
 
     def probabilities(self, scores: np.ndarray) -> np.ndarray:
-        """(n, C) probabilities from logits (or from ensemble scores)."""
-        t = torch.from_numpy(np.asarray(scores, dtype=np.float32))
-        return (torch.sigmoid(t) if self.multilabel else torch.softmax(t, dim=1)).numpy()
-
-    def scores(self, probabilities: torch.Tensor) -> torch.Tensor:
-        """The inverse of :meth:`probabilities` (for an ensemble's mean probabilities)."""
-        p = probabilities.double()
+        """(n, C) float32 probabilities from logits (or from ensemble scores)."""
+        t = np.asarray(scores, dtype=np.float32)
         if self.multilabel:
-            p = p.clamp(1e-12, 1 - 1e-12)
-            return torch.log(p) - torch.log1p(-p)
-        return torch.log(p)
+            return (0.5 * np.tanh(0.5 * t) + 0.5).astype(np.float32, copy=False)  # the sigmoid, without overflow
+        e = np.exp(t - t.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def scores(self, probabilities: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`probabilities` (for an ensemble's mean probabilities), in float64."""
+        p = np.asarray(probabilities, dtype=np.float64)
+        with np.errstate(divide="ignore"):  # (a probability of 0 is a score of -inf, as torch.log gives)
+            if self.multilabel:
+                p = np.clip(p, 1e-12, 1 - 1e-12)
+                return np.log(p) - np.log1p(-p)
+            return np.log(p)
 
     def loss(self, scores: np.ndarray, labels: np.ndarray) -> float:
         """Mean loss of ``scores`` against ``labels`` (the training loss, unweighted)."""
+        import torch
+        from torch import nn
+
         logits = torch.from_numpy(np.asarray(scores)).double()
         if self.multilabel:
             target = torch.from_numpy(np.array(labels)).double()
             return float(nn.functional.binary_cross_entropy_with_logits(logits, target))
         return float(nn.functional.cross_entropy(logits, torch.from_numpy(np.array(labels, dtype=np.int64))))
 
-    def criterion(self, class_weights: torch.Tensor | None, label_smoothing: float = 0.0) -> nn.Module:
+    def criterion(self, class_weights: torch.Tensor | None, label_smoothing: float = 0.0
+                  ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """The training loss of a batch's logits and labels (a model's members: their mean)."""
+        from torch import nn
+
         if self.multilabel:
             return _MembersMean(_WeightedBCE(class_weights))
         return _MembersMean(nn.CrossEntropyLoss(weight=class_weights, label_smoothing=label_smoothing))
 
     def combine(self, member_logits: torch.Tensor) -> torch.Tensor:
         """(batch, C) scores of the members' mean probabilities, from (batch, members, C) logits."""
+        import torch
+
         members = member_logits.size(1)
         if self.multilabel:
             p = torch.sigmoid(member_logits).mean(1).clamp(1e-7, 1 - 1e-7)
@@ -143,6 +158,9 @@ class Task:
         for multiclass loss_i is the class-weighted cross-entropy and c_i its class weight (so with
         every w_i = 1 this is the unweighted criterion exactly), and for multilabel loss_i is the
         mean binary cross-entropy over the classes and c_i = 1."""
+        import torch
+        from torch import nn
+
         w = sample_weights.to(logits.dtype)
         if logits.dim() == 3:  # members: the mean of their losses, each normalised as one model's
             return torch.stack([self.weighted_loss(logits[:, k], labels, sample_weights, class_weights,

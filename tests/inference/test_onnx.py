@@ -234,3 +234,41 @@ def test_predicting_a_file_in_chunks_on_an_export_keeps_every_row_in_order(train
             rows[key] = [(r["Id"], r["Category"]) for r in csv.DictReader(f)]
     assert [i for i, _ in rows["onnx"]] == [str(i) for i in range(300)]
     assert rows["onnx"] == rows["torch"]
+
+
+def test_an_export_predicts_a_file_in_a_process_without_torch(trained_run, tmp_path, texts):
+    """``textclf predict`` on an export needs onnxruntime, numpy and the text pipeline only: in a
+    process where importing torch fails, it writes the labels the checkpoint gives. An export
+    written before the folder stored its batching still loads (asking the model class)."""
+    import json
+    import subprocess
+    import sys
+
+    from textclf.models.registry import model_class
+
+    best = trained_run / "checkpoints" / "best.ckpt"
+    out = tmp_path / "onnx"
+    assert main(["export", "--checkpoint", str(best), "--output", str(out)]) == 0
+    source = tmp_path / "texts.csv"
+    with open(source, "w", newline="") as f:
+        csv.writer(f).writerows([["text"], *[[t] for t in texts[:200]]])
+    code = ("import sys; sys.modules['torch'] = None\n"  # any import of torch raises
+            "from textclf.cli import main\n"
+            f"sys.exit(main(['predict', '--checkpoint', {str(out)!r}, '--input', {str(source)!r}, "
+            f"'--output', {str(tmp_path / 'onnx.csv')!r}, '--no-progress']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with open(tmp_path / "onnx.csv", newline="") as f:
+        labels = [r["Category"] for r in csv.DictReader(f)]
+    assert labels == textclf.Predictor.load(best).predict(texts[:200])
+
+    meta = json.loads((out / "textclf.json").read_text(encoding="utf-8"))
+    cls = model_class(meta["model"]["name"])
+    assert (meta["export"]["batch_rows"], meta["export"]["max_batch_tokens"]) == (cls.onnx_batch_rows,
+                                                                                   cls.max_batch_tokens)
+    for key in ("batch_rows", "max_batch_tokens"):
+        del meta["export"][key]
+    (out / "textclf.json").write_text(json.dumps(meta), encoding="utf-8")
+    older = textclf.Predictor.load(out)
+    assert older.runners[0].max_rows == cls.onnx_batch_rows
+    assert older.predict(texts[:200]) == labels

@@ -81,7 +81,9 @@ def export_onnx(checkpoint: str | Path, output: str | Path, quantize: str | None
             _check_parity(model, session, artifact, tolerance)
         meta = artifact.metadata()
         meta["export"] = {"format": "onnx", "opset": OPSET, "quantize": quantize,
-                          "checkpoint": str(checkpoint), "checkpoint_sha256": artifact.sha256()}
+                          "checkpoint": str(checkpoint), "checkpoint_sha256": artifact.sha256(),
+                          # how the runner batches it (read without importing the model classes)
+                          "batch_rows": type(model).onnx_batch_rows, "max_batch_tokens": type(model).max_batch_tokens}
         (tmp / EXPORT_METADATA).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         if output.exists():
             output.rmdir()  # empty, checked above

@@ -26,26 +26,28 @@ tokenization. Members must have been trained on the same classes, in the same or
 
 Every command that turns texts into predictions (evaluate, predict, explain, report, and the
 final evaluation of train) goes through this class. It imports neither the training code nor
-TensorBoard, matplotlib, Optuna or pandas.
+TensorBoard, matplotlib, Optuna or pandas; a Predictor of ONNX exports does not import torch
+either (a PyTorch member imports it when it is loaded), and runs on the CPU.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
 
 from textclf.artifact import ModelArtifact, load_members
 from textclf.errors import CheckpointError, UsageError
 from textclf.inference.runners import OnnxRunner, TorchRunner
-from textclf.models import TextClassifier
-from textclf.models.registry import model_class
-from textclf.runtime import resolve_device
 from textclf.task import Task, get_task
 from textclf.text.encoding import EncodedSplit
 from textclf.text.pipeline import TextPipeline
+
+if TYPE_CHECKING:
+    import torch
+
+    from textclf.models import TextClassifier
 
 __all__ = ["Predictor"]
 
@@ -93,7 +95,11 @@ class Predictor:
         # cut of the mean probabilities chosen on validation is better (textclf evaluate tunes
         # one for an ensemble of one split), but prediction has no validation split at hand.
         self.allow_empty = artifacts[0].allow_empty
-        self.device = resolve_device(device) if isinstance(device, str) else device
+        if isinstance(device, str) and any(a.onnx_path is None for a in artifacts):
+            from textclf.runtime import resolve_device
+
+            device = resolve_device(device)
+        self.device = device if not isinstance(device, str) else "cpu"  # (exports only: onnxruntime's CPU)
         self.batch_size = batch_size
         self.artifacts = list(artifacts)
         self.runners = [self._runner(a) for a in self.artifacts]
@@ -103,8 +109,8 @@ class Predictor:
         if artifact.onnx_path is None:
             return TorchRunner(artifact.build_model(self.device), self.device, artifact.train_setting("precision"),
                                artifact.train_setting("compile"))
-        cls = model_class(artifact.model_name)  # (its class attributes say how to batch an export)
-        return OnnxRunner(artifact.onnx_path, max_batch_tokens=cls.max_batch_tokens, max_rows=cls.onnx_batch_rows)
+        rows, tokens = artifact.onnx_batching()
+        return OnnxRunner(artifact.onnx_path, max_batch_tokens=tokens, max_rows=rows)
 
     @classmethod
     def load(
@@ -223,9 +229,9 @@ class Predictor:
         total = None
         for runner, enc, temperature, weight in zip(self.runners, encoded, scaled, self.weights):
             logits = runner.logits(enc, self.batch_size) / np.float32(temperature)
-            probs = torch.from_numpy(self.task_.probabilities(logits)).double() * float(weight)
+            probs = self.task_.probabilities(logits).astype(np.float64) * float(weight)
             total = probs if total is None else total + probs
-        return self.task_.scores(total).float().numpy()
+        return self.task_.scores(total).astype(np.float32)
 
 
 def _as_texts(texts: Sequence[str]) -> list[str]:

@@ -2,26 +2,31 @@
 
 Both give (n, num_classes) float32 logits in the split's order from length-sorted batches, so
 the Predictor, and everything above it, does not care which runtime computes them.
+
+An export's runner imports no torch (nor does anything a Predictor of exports needs), so that
+predicting with an export starts without torch's second of imports.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain, islice
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import torch
 
-from textclf.batching import sorted_batches
 from textclf.errors import UsageError
-from textclf.inference.logits import predict_logits
-from textclf.models import TextClassifier
-from textclf.precision import compiled, on_device
 from textclf.text.encoding import EncodedSplit
+
+if TYPE_CHECKING:
+    import torch
+
+    from textclf.models import TextClassifier
 
 __all__ = ["TorchRunner", "OnnxRunner", "in_order"]
 
@@ -34,12 +39,16 @@ class TorchRunner:
 
     def __init__(self, model: TextClassifier, device: torch.device, precision: str = "fp32",
                  compile: bool = False):
+        from textclf.precision import compiled, on_device
+
         self.model = model
         self.device = device
         self.precision = on_device(device, precision)  # train.precision: autocast in the forward pass
         self.forward = compiled(model, compile)  # train.compile: torch.compile'd, same weights
 
     def logits(self, split: EncodedSplit, batch_size: int) -> np.ndarray:
+        from textclf.inference.logits import predict_logits
+
         return predict_logits(self.forward, split, batch_size, self.device, self.precision)
 
 
@@ -66,7 +75,7 @@ class OnnxRunner:
             import onnxruntime as ort
         except ImportError:
             raise UsageError(f'{path}: running an ONNX export needs onnxruntime: pip install "textclf[onnx]"') from None
-        self.threads = max(1, threads or torch.get_num_threads())
+        self.threads = max(1, threads or cpu_threads())
         self.max_rows = max_rows
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
@@ -74,14 +83,14 @@ class OnnxRunner:
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.model = None
 
-    def _run(self, batch) -> tuple[torch.Tensor, np.ndarray]:
+    def _run(self, batch) -> tuple[np.ndarray, np.ndarray]:
         indices, (ids, lengths, _) = batch
-        return indices, self.session.run(None, {"ids": ids.numpy(), "lengths": lengths.numpy()})[0]
+        return indices, self.session.run(None, {"ids": ids, "lengths": lengths})[0]
 
     def logits(self, split: EncodedSplit, batch_size: int) -> np.ndarray:
         out: np.ndarray | None = None
         rows = min(batch_size, self.max_rows or batch_size)
-        batches = sorted_batches(split, rows, self.max_batch_tokens)
+        batches = split.by_length(rows, self.max_batch_tokens)
         for indices, logits in in_order(self._run, batches, self.threads if self.threads > 1 else 0):
             if out is None:
                 out = np.empty((len(split), logits.shape[1]), dtype=np.float32)
@@ -89,6 +98,15 @@ class OnnxRunner:
         if out is None:
             raise ValueError("cannot predict on an empty split")
         return out
+
+
+def cpu_threads() -> int:
+    """How many batches an export runs at once: torch's thread count where torch is loaded (a
+    PyTorch member beside it, a server worker's share), else the CPUs this process may use."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return torch.get_num_threads()
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def in_order(function: Callable[[T], R], items: Iterable[T], threads: int, ahead: int | None = None) -> Iterator[R]:

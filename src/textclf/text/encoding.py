@@ -9,7 +9,7 @@ import numpy as np
 
 from textclf.task import label_array
 from textclf.text.token_table import TokenTable, token_table
-from textclf.text.vocabulary import UNK_ID, Vocabulary
+from textclf.text.vocabulary import PAD_ID, UNK_ID, Vocabulary
 
 __all__ = ["EncodedSplit", "encode_texts", "table_ids", "assemble", "concatenate"]
 
@@ -32,6 +32,38 @@ class EncodedSplit:
 
     def document(self, i: int) -> np.ndarray:
         return self.ids[self.offsets[i] : self.offsets[i + 1]]
+
+    def padded(self, indices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Documents ``indices`` as one batch, in that order: (batch, longest) int64 ids
+        right-padded with ``<pad>``, (batch,) int64 lengths and the labels; gathered from the flat
+        ids in a few array operations rather than a Python step per document."""
+        indices = np.asarray(indices, dtype=np.int64)
+        starts = self.offsets[indices]
+        lengths = self.offsets[indices + 1] - starts
+        width = int(lengths.max()) if len(indices) else 0
+        columns = np.arange(width, dtype=np.int64)
+        inside = columns[None, :] < lengths[:, None]
+        ids = np.full((len(indices), width), PAD_ID, dtype=np.int64)
+        ids[inside] = self.ids[(starts[:, None] + columns[None, :])[inside]]
+        return ids, lengths.astype(np.int64), np.asarray(self.labels[indices])
+
+    def by_length(self, batch_size: int, max_tokens: int | None = None):
+        """Batches in order of length (little padding); yields (indices, ``padded(indices)``).
+        With ``max_tokens``, a batch also holds at most that many padded positions (documents ×
+        its longest), at least one document: long documents go in smaller batches."""
+        lengths = self.lengths
+        order = np.argsort(lengths, kind="stable")
+        start = 0
+        while start < len(order):
+            size = batch_size
+            if max_tokens is not None:  # the batch's longest document is its last (sorted)
+                longest = int(lengths[order[min(start + size, len(order)) - 1]])
+                while size > 1 and size * longest > max_tokens:
+                    size = max(1, max_tokens // max(longest, 1))
+                    longest = int(lengths[order[min(start + size, len(order)) - 1]])
+            indices = order[start : start + size]
+            start += size
+            yield indices, self.padded(indices)
 
     def arrays(self, prefix: str) -> dict[str, np.ndarray]:
         return {f"{prefix}.{k}": getattr(self, k) for k in self.__dataclass_fields__ if getattr(self, k) is not None}

@@ -17,6 +17,7 @@ The model, the optimizer and the RNG states are restored afterwards: the test le
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +62,7 @@ def run_lr_find(config: Config, out_dir: Path, min_lr: float = 1e-6, max_lr: flo
 def lr_range_test(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    criterion: nn.Module,
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     loader: TrainBatches,
     device: torch.device,
     min_lr: float = 1e-6,

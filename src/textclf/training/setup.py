@@ -8,6 +8,7 @@ declares it needs them), then the optimizer, the loss and the seeded batches.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -43,7 +44,7 @@ class RunSetup:
     device: torch.device
     model: TextClassifier
     optimizer: torch.optim.Optimizer | SplitOptimizer
-    criterion: nn.Module
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # Task.criterion
     loader: TrainBatches
     class_weights: torch.Tensor | None
     train_counts: np.ndarray  # examples per class in the training split
