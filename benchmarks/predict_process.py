@@ -48,6 +48,18 @@ def _best(cmd: list[str], repeats: int, env: dict) -> float:
     return best_of(lambda: subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL), repeats)[0]
 
 
+# A process whose only child is the command: its children's peak resident memory is the command's.
+PEAK = ("import resource, subprocess, sys\n"
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def _peak_mb(cmd: list[str], env: dict) -> float:
+    """The command's peak resident memory in MB (one more run, untimed; Linux counts kB)."""
+    out = subprocess.run([sys.executable, "-c", PEAK, *cmd], check=True, env=env, capture_output=True, text=True)
+    return int(out.stdout.split()[-1]) / 1024
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=3)
@@ -85,36 +97,38 @@ def main() -> int:
             env["PYTHONPATH"] = str(Path(args.textclf_src).resolve())
         n = len(test) * args.copies
         truth = np.tile(np.asarray(test.labels), args.copies)
-        ours_s = _best([sys.executable, "-m", "textclf", "predict", "--checkpoint", str(RunLayout(result.run_dir).best_checkpoint),
-                        "--input", str(source), "--output", str(tmp / "ours.csv"), "--no-progress"], args.repeats, env)
+        ours_cmd = [sys.executable, "-m", "textclf", "predict", "--checkpoint", str(RunLayout(result.run_dir).best_checkpoint),
+                    "--input", str(source), "--output", str(tmp / "ours.csv"), "--no-progress"]
+        ours_s, ours_mb = _best(ours_cmd, args.repeats, env), _peak_mb(ours_cmd, env)
         names = {name: i for i, name in enumerate(corpus.label_names)}
         ours = pd.read_csv(tmp / "ours.csv")["Category"].map(names)
         subprocess.run([sys.executable, "-m", "textclf", "export", "--checkpoint",
                         str(RunLayout(result.run_dir).best_checkpoint), "--output", str(tmp / "onnx")],
                        check=True, env=env, stdout=subprocess.DEVNULL)
-        onnx_s = _best([sys.executable, "-m", "textclf", "predict", "--checkpoint", str(tmp / "onnx"),
-                        "--input", str(source), "--output", str(tmp / "onnx.csv"), "--no-progress"], args.repeats, env)
+        onnx_cmd = [sys.executable, "-m", "textclf", "predict", "--checkpoint", str(tmp / "onnx"),
+                    "--input", str(source), "--output", str(tmp / "onnx.csv"), "--no-progress"]
+        onnx_s, onnx_mb = _best(onnx_cmd, args.repeats, env), _peak_mb(onnx_cmd, env)
         exported = pd.read_csv(tmp / "onnx.csv")["Category"].map(names)
-        peer_s = _best([sys.executable, "-c", SCRIPT, str(tmp / "peer.pkl"), str(source), str(tmp / "peer.csv")],
-                       args.repeats, dict(os.environ))
+        script_cmd = [sys.executable, "-c", SCRIPT, str(tmp / "peer.pkl"), str(source), str(tmp / "peer.csv")]
+        peer_s, peer_mb = _best(script_cmd, args.repeats, dict(os.environ)), _peak_mb(script_cmd, dict(os.environ))
         peer = pd.read_csv(tmp / "peer.csv")["Category"]
         rows.append({"system": "textclf predict (the default's checkpoint)" +
                      (f", src {args.textclf_src}" if args.textclf_src else ""),
-                     "seconds": ours_s, "docs_s": n / ours_s, "accuracy": 100 * float(np.mean(ours == truth))})
+                     "seconds": ours_s, "docs_s": n / ours_s, "mb": ours_mb, "accuracy": 100 * float(np.mean(ours == truth))})
         rows.append({"system": "textclf predict (the same model's ONNX export; no torch imported)",
-                     "seconds": onnx_s, "docs_s": n / onnx_s, "accuracy": 100 * float(np.mean(exported == truth))})
-        rows.append({"system": "pickled TF-IDF + LinearSVC script", "seconds": peer_s, "docs_s": n / peer_s,
+                     "seconds": onnx_s, "docs_s": n / onnx_s, "mb": onnx_mb, "accuracy": 100 * float(np.mean(exported == truth))})
+        rows.append({"system": "pickled TF-IDF + LinearSVC script", "seconds": peer_s, "docs_s": n / peer_s, "mb": peer_mb,
                      "accuracy": 100 * float(np.mean(peer == truth))})
     for row in rows:
         row["ratio"] = row["docs_s"] / rows[-1]["docs_s"]
     table = markdown_table(rows, [("system", "system", ""), ("seconds", "process s (best)", ".2f"),
-                                  ("docs_s", "docs/s", ",.0f"), ("ratio", "× the script", ".2f"),
+                                  ("docs_s", "docs/s", ",.0f"), ("ratio", "× the script", ".2f"), ("mb", "peak memory MB", ",.0f"),
                                   ("accuracy", "test accuracy %", ".2f")])
     print(table)
     if args.write:
         write_section("predict-process", "Predicting a file as a whole process",
                       f"20 Newsgroups bydate's test posts ×{args.copies} ({n:,} rows in one CSV), each side a fresh "
-                      f"process from start to exit (imports and loading included), best of {args.repeats}.\n\n"
+                      f"process from start to exit (imports and loading included), best of {args.repeats}; peak memory: the resident set's peak in one more run.\n\n"
                       + table)
     return 0
 

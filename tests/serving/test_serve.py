@@ -38,12 +38,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(checkpoint, *options, timeout=60.0):
+def serving(checkpoint, *options, timeout=60.0, env=None):
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "textclf", "serve", "--checkpoint", str(checkpoint), "--port", str(port),
          "--log-level", "warning", *options],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -171,6 +171,27 @@ def test_two_worker_processes_answer_as_predict_does_and_stop_on_sigterm(best, t
             with ThreadPoolExecutor(8) as pool:
                 answers = list(pool.map(ask, range(32)))
         assert answers == [(200, expected)] * 32
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        printed = process.stdout.read()
+    assert "in 2 processes" in printed and "Traceback" not in printed
+
+
+def test_an_export_is_served_by_two_workers_that_never_import_torch(best, tmp_path):
+    """A server of ONNX exports, and each of its worker processes, runs without torch: a
+    ``torch`` package that refuses to import comes first on the path of all of them."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    expected = _predicted_by_the_command(best, tmp_path)
+    export = tmp_path / "onnx"
+    assert main(["export", "--checkpoint", str(best), "--output", str(export)]) == 0
+    refusing = tmp_path / "no-torch" / "torch"
+    refusing.mkdir(parents=True)
+    (refusing / "__init__.py").write_text("raise ImportError('this process must not import torch')\n")
+    path = os.pathsep.join(p for p in (str(refusing.parent), os.environ.get("PYTHONPATH")) if p)
+    with serving(export, "--workers", "2", timeout=120, env={**os.environ, "PYTHONPATH": path}) as (url, process):
+        answer = httpx.post(f"{url}/predict", json={"texts": TEXTS}, timeout=60)
+        assert [p["label"] for p in answer.json()["predictions"]] == expected
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
         printed = process.stdout.read()

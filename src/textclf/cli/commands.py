@@ -234,12 +234,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.workers == 1:
         uvicorn.run(create_app(predictor, settings, args.model_name), **common)
         return 0
-    import torch
-
+    from textclf.inference.runners import cpu_threads
     from textclf.serving.workers import worker_environment
 
     del predictor  # (checked above; each worker loads its own)
-    threads = max(1, torch.get_num_threads() // args.workers)
+    threads = max(1, cpu_threads() // args.workers)  # (torch's where the checkpoints loaded it)
     os.environ.update(worker_environment(args.checkpoint, args.device, args.batch_size, settings,
                                          args.model_name, threads))
     uvicorn.run("textclf.serving.workers:worker_app", factory=True, workers=args.workers, **common)

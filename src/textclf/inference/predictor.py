@@ -61,6 +61,7 @@ class Predictor:
         device: str | torch.device = "cpu",
         batch_size: int = 256,
         weights: Sequence[float] | None = None,
+        threads: int | None = None,
     ):
         if not artifacts:
             raise CheckpointError("no checkpoint given")
@@ -101,6 +102,7 @@ class Predictor:
             device = resolve_device(device)
         self.device = device if not isinstance(device, str) else "cpu"  # (exports only: onnxruntime's CPU)
         self.batch_size = batch_size
+        self.threads = threads  # an export's batches at once (None: torch's threads, else the CPUs)
         self.artifacts = list(artifacts)
         self.runners = [self._runner(a) for a in self.artifacts]
         self.pipelines: list[TextPipeline] = [a.text_pipeline() for a in self.artifacts]
@@ -110,7 +112,7 @@ class Predictor:
             return TorchRunner(artifact.build_model(self.device), self.device, artifact.train_setting("precision"),
                                artifact.train_setting("compile"))
         rows, tokens = artifact.onnx_batching()
-        return OnnxRunner(artifact.onnx_path, max_batch_tokens=tokens, max_rows=rows)
+        return OnnxRunner(artifact.onnx_path, threads=self.threads, max_batch_tokens=tokens, max_rows=rows)
 
     @classmethod
     def load(
@@ -119,17 +121,20 @@ class Predictor:
         *,
         device: str | torch.device = "cpu",
         batch_size: int = 256,
+        threads: int | None = None,
     ) -> "Predictor":
         """Load one checkpoint (or a folder written by ``textclf export``, run with onnxruntime),
         or several as an ensemble, each counting equally (an ensemble file's members share its
-        count by their weights). ``device``: cpu, cuda or auto (PyTorch checkpoints)."""
+        count by their weights). ``device``: cpu, cuda or auto (PyTorch checkpoints).
+        ``threads``: how many batches an export runs at once, one onnxruntime thread each
+        (default: torch's thread count where torch is loaded, else the CPUs)."""
         paths = [checkpoints] if isinstance(checkpoints, (str, Path)) else list(checkpoints)
         artifacts, weights = [], []
         for path in paths:
             members, shares = load_members(path)
             artifacts += members
             weights += [share / len(paths) for share in shares]
-        return cls(artifacts, device=device, batch_size=batch_size, weights=weights)
+        return cls(artifacts, device=device, batch_size=batch_size, weights=weights, threads=threads)
 
     @property
     def classes(self) -> list[str]:

@@ -5,7 +5,9 @@ many concurrent clients its event loop is the bottleneck long before the cores a
 ``workers`` starts N processes that share the listening socket (the kernel spreads connections
 among them); each builds its app with :func:`worker_app`, from the settings the parent put in
 the environment (:func:`worker_environment`), and loads the checkpoint itself. Each worker
-gets ``torch`` threads ``max(1, cores // N)``, so N workers do not oversubscribe the cores.
+gets ``max(1, cores // N)`` threads (torch's, or an export's batches at once), so N workers do not
+oversubscribe the cores. A worker that serves ONNX exports only never imports torch (about a
+second and 190 MB less a worker).
 ``/metrics`` and the queue limit (``--max-queue-texts``) are per worker.
 """
 
@@ -16,6 +18,7 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
+from textclf.artifact import EXPORT_METADATA
 from textclf.serving.app import ServeSettings, create_app
 
 __all__ = ["WORKER_ENV", "worker_environment", "worker_app"]
@@ -34,11 +37,13 @@ def worker_environment(checkpoints: list[str | Path], device: str, batch_size: i
 
 def worker_app():
     """The app of one worker process (uvicorn calls this factory in each worker)."""
-    import torch
-
     from textclf.inference import Predictor
 
     spec = json.loads(os.environ[WORKER_ENV])
-    torch.set_num_threads(spec["threads"])
-    predictor = Predictor.load(spec["checkpoints"], device=spec["device"], batch_size=spec["batch_size"])
+    if not all((Path(c) / EXPORT_METADATA).is_file() for c in spec["checkpoints"]):
+        import torch
+
+        torch.set_num_threads(spec["threads"])
+    predictor = Predictor.load(spec["checkpoints"], device=spec["device"], batch_size=spec["batch_size"],
+                               threads=spec["threads"])
     return create_app(predictor, ServeSettings(**spec["settings"]), spec["model_name"])
