@@ -108,8 +108,9 @@ class Task:
     def probabilities(self, scores: np.ndarray) -> np.ndarray:
         """(n, C) float32 probabilities from logits (or from ensemble scores)."""
         t = np.asarray(scores, dtype=np.float32)
-        if self.multilabel:
-            return (0.5 * np.tanh(0.5 * t) + 0.5).astype(np.float32, copy=False)  # the sigmoid, without overflow
+        if self.multilabel:  # the sigmoid, from exp(-|x|): no overflow, and tiny values kept (ranking metrics)
+            e = np.exp(-np.abs(t))
+            return np.where(t >= 0, 1 / (1 + e), e / (1 + e)).astype(np.float32, copy=False)
         e = np.exp(t - t.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
