@@ -347,3 +347,22 @@ def test_a_single_label_run_records_what_it_always_did(trained_run):
     assert predictor.task == "multiclass" and predictor.thresholds is None
     assert isinstance(predictor.predict(["the rangers won"])[0], str)
     assert (trained_run / "evaluation" / "test" / "confusion_matrix.png").is_file()
+
+
+def test_the_tasks_probabilities_are_torchs_without_torch():
+    """Both tasks' probabilities are numpy (an export's Predictor imports no torch): torch's
+    softmax and sigmoid to a float32 rounding, for logits far from 0 too, and ensemble scores
+    turn back into the same probabilities."""
+    import torch
+
+    logits = np.random.default_rng(0).normal(0, 30, (500, 7)).astype(np.float32)
+    for name, reference in (("multiclass", lambda t: torch.softmax(t, 1)), ("multilabel", torch.sigmoid)):
+        task = get_task(name)
+        probs = task.probabilities(logits)
+        expected = reference(torch.from_numpy(logits)).numpy()
+        assert probs.dtype == np.float32
+        normal = expected > 1e-30  # (torch flushes the smallest values to 0)
+        np.testing.assert_allclose(probs[normal], expected[normal], rtol=1e-6, atol=0)
+        assert np.all(probs[~normal] < 1e-30)
+        back = task.probabilities(task.scores(probs.astype(np.float64)))
+        np.testing.assert_allclose(back, probs, rtol=1e-5, atol=1e-7)
