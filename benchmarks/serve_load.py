@@ -15,6 +15,11 @@ the accepted ones.
 With locust installed (the bench extra), 64 locust users (gevent, ``benchmarks/serve_locustfile.py``)
 load the server again, once as one process and once as ``--workers 2``: a load generator that
 costs the shared cores far less per request than the asyncio loop above.
+
+Cold start: the same model served from its checkpoint and from its ONNX export (``textclf
+export``; a server of exports never imports torch), as 1 and 2 processes: the seconds from
+starting ``textclf serve`` to its first answer to /health, best of ``--start-repeats``, and the
+resident memory of all its processes after answering one request (psutil, from the bench extra).
 """
 
 from __future__ import annotations
@@ -64,6 +69,43 @@ def _server(checkpoint: Path, *options: str):
     finally:
         process.terminate()
         process.wait(30)
+
+
+def _cold_start_rows(checkpoint: Path, export: Path, repeats: int) -> list[dict]:
+    """Seconds to the first /health answer (best of ``repeats``) and resident MB of every server
+    process after one answered request, for the checkpoint and its export, 1 and 2 processes."""
+    import psutil
+
+    rows = []
+    for name, path in (("checkpoint (PyTorch)", checkpoint), ("ONNX export (no torch)", export)):
+        for workers in (1, 2):
+            starts, memory = [], 0.0
+            for _ in range(repeats):
+                port = _free_port()
+                started = time.perf_counter()
+                process = subprocess.Popen([sys.executable, "-m", "textclf", "serve", "--checkpoint", str(path),
+                                            "--port", str(port), "--log-level", "warning", "--workers", str(workers)],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                url = f"http://127.0.0.1:{port}"
+                try:
+                    while time.perf_counter() - started < 120:
+                        try:
+                            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                                break
+                        except httpx.TransportError:
+                            time.sleep(0.02)
+                    else:
+                        raise RuntimeError(f"{name}: the server did not start")
+                    starts.append(time.perf_counter() - started)
+                    for _ in range(2 * workers):  # (each process answers one at least, most likely)
+                        httpx.post(f"{url}/predict", json={"texts": ["free entry: win a prize now"]}, timeout=30)
+                    tree = psutil.Process(process.pid)
+                    memory = sum(p.memory_info().rss for p in [tree, *tree.children(recursive=True)]) / 2**20
+                finally:
+                    process.terminate()
+                    process.wait(30)
+            rows.append({"model": name, "workers": workers, "start_s": min(starts), "memory_mb": memory})
+    return rows
 
 
 async def _closed_loop(url: str, texts: list[str], clients: int, requests: int, per_request: int = 1) -> dict:
@@ -149,6 +191,7 @@ def main() -> int:
     parser.add_argument("--locust", action=argparse.BooleanOptionalAction, default=True,
                         help="also load the server with locust (the bench extra), 64 users, 1 and 2 server processes")
     parser.add_argument("--locust-seconds", type=float, default=20.0, help="seconds of each locust row")
+    parser.add_argument("--start-repeats", type=int, default=3, help="cold starts timed per row (best kept)")
     parser.add_argument("--write", action="store_true", help="replace the serve-load section of RESULTS.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -173,6 +216,11 @@ def main() -> int:
             over = asyncio.run(_open_loop(url, texts, 10 * capacity, args.overload_seconds, size))
             healthy = httpx.get(f"{url}/health").status_code == 200
         locust_rows = _locust_rows(run.best_checkpoint, texts, args.locust_seconds) if args.locust else []
+        print("cold starts ...", file=sys.stderr, flush=True)
+        export = Path(tmp) / "onnx"
+        subprocess.run([sys.executable, "-m", "textclf", "export", "--checkpoint", str(run.best_checkpoint),
+                        "--output", str(export)], check=True, stdout=subprocess.DEVNULL)
+        cold = _cold_start_rows(run.best_checkpoint, export, args.start_repeats)
     table = markdown_table(rows, [
         ("batching", "micro-batching", ""), ("clients", "clients", "d"), ("requests_per_s", "requests/s", ",.0f"),
         ("p50_ms", "p50 ms", ".1f"), ("p99_ms", "p99 ms", ".1f"), ("errors", "non-200", "d"),
@@ -195,6 +243,11 @@ def main() -> int:
                      ("workers", "server processes", "d"), ("clients", "clients", "d"),
                      ("requests", "requests", ",d"), ("requests_per_s", "requests/s", ",.0f"),
                      ("p50_ms", "p50 ms", ".0f"), ("p99_ms", "p99 ms", ".0f"), ("errors", "failures", "d")]))
+    body += ("\n\nCold start: from starting `textclf serve` to its first answer to /health (best of "
+             f"{args.start_repeats}), and the resident memory of all its processes after a request, the same "
+             "model from its checkpoint and from its ONNX export:\n\n" + markdown_table(cold, [
+                 ("model", "served from", ""), ("workers", "server processes", "d"),
+                 ("start_s", "seconds to /health", ".2f"), ("memory_mb", "resident MB, all processes", ",.0f")]))
     print(body)
     if args.write:
         write_section("serve-load", "Serving: throughput, latency and overload", body)
