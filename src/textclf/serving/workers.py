@@ -6,8 +6,9 @@ many concurrent clients its event loop is the bottleneck long before the cores a
 among them); each builds its app with :func:`worker_app`, from the settings the parent put in
 the environment (:func:`worker_environment`), and loads the checkpoint itself. Each worker
 gets ``max(1, cores // N)`` threads (torch's, or an export's batches at once), so N workers do not
-oversubscribe the cores. A worker that serves ONNX exports only never imports torch (about a
-second and 190 MB less a worker).
+oversubscribe the cores. A worker that serves ONNX exports only never imports torch: two
+processes serving the SMS bag's export answered /health 0.86 s after the start with 300 MB
+resident in all, against 3.88 s and 1,548 MB from its checkpoint (``benchmarks/serve_load.py``).
 ``/metrics`` and the queue limit (``--max-queue-texts``) are per worker.
 """
 
