@@ -117,6 +117,7 @@ def test_a_predictor_imports_no_training_code_and_no_heavy_libraries(trained_run
         "import sys, textclf\n"
         f"p = textclf.Predictor.load({str(trained_run / 'checkpoints' / 'best.ckpt')!r})\n"
         "p.predict(['the goalie made forty saves']); p.predict_proba(['nasa'])\n"
+        "p.predict(['the goalie made forty saves', 'zzqx nasa'] * 100)  # (encoded by text/fast_encoding.py)\n"
         "import json\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )

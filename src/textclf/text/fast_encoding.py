@@ -61,9 +61,7 @@ def fast_form(tokenizer, vocab=None) -> dict[str, Any] | None:
     kind = kinds.get(type(inner))  # (exactly these classes: a subclass may have another pattern)
     if kind is None:
         return None
-    import pyarrow as pa
-
-    vocabulary = None if vocab is None else pa.array(vocab.itos_, type=pa.large_string())
+    vocabulary = None if vocab is None else _strings(vocab.itos_)
     return {"classes": _classes(kind), "table": _table(inner.lowercase, digits), "vocabulary": vocabulary}
 
 
@@ -170,7 +168,32 @@ def _vocabulary_ids(runs, vocabulary) -> np.ndarray:
     """Each string's row in ``vocabulary`` (an Arrow array), ``<unk>``'s id where it has none."""
     import pyarrow.compute as pc
 
-    return pc.index_in(runs, value_set=vocabulary).fill_null(UNK_ID).to_numpy(zero_copy_only=False)
+    found = pc.index_in(runs, value_set=vocabulary)  # int32, null where a run is not in it
+    validity, values = found.buffers()
+    start, n = found.offset, len(found)
+    ids = np.frombuffer(values, dtype=np.int32, count=start + n)[start:]
+    if found.null_count:  # (read from the buffers: fill_null or to_numpy would make pyarrow import pandas)
+        valid = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")[start: start + n]
+        ids = np.where(valid.astype(bool), ids, np.int32(UNK_ID))
+    return ids
+
+
+def _strings(items: list[str], ascii: bool = False):
+    """``items`` as an Arrow large-string array, built from one encoded buffer and its offsets
+    (``pa.array`` of a list would ask whether pandas is installed, and import it: a fifth of a
+    second of a predicting process). ``ascii``: every item is ASCII (one byte a character)."""
+    import pyarrow as pa
+
+    if ascii:
+        data = "".join(items).encode("ascii")
+        lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    else:
+        encoded = [item.encode("utf-8") for item in items]
+        data = b"".join(encoded)
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.Array.from_buffers(pa.large_string(), len(items), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def _ascii(texts: list[str]) -> np.ndarray:
@@ -205,7 +228,7 @@ def _passes(texts: list[str], chosen: np.ndarray):
 def _runs(texts: list[str], form: dict[str, Any]):
     import pyarrow as pa
 
-    array = pa.array(texts, type=pa.large_string())
+    array = _strings(texts, ascii=True)  # (the callers pass ASCII texts only)
     _, offsets_buffer, data_buffer = array.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[: len(texts) + 1]
     if offsets[-1] == offsets[0]:  # only empty texts
