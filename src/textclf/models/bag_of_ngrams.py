@@ -460,8 +460,9 @@ def _output_layer(model: BagOfNgrams) -> tuple[torch.Tensor, torch.Tensor] | Non
 def _sort(values: torch.Tensor, with_order: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``values`` (integers) sorted along their last dimension, and with ``with_order`` the
     indices that sort them (else None). On the CPU in eager mode by numpy, whose sort and argsort
-    are vectorised (x86-simd-sort): on rows of a batch's features they ran 2 to 5 times as fast as
-    ``torch.sort`` on this machine's two threads. ``torch.sort`` on a GPU, and while tracing (the
+    are vectorised (x86-simd-sort): on int64 rows shaped like a batch's features ``np.sort`` ran
+    4.6-4.8 times and ``np.argsort`` about twice as fast as ``torch.sort`` on this machine's two
+    threads (``benchmarks/sort_speed.py``). ``torch.sort`` on a GPU, and while tracing (the
     ONNX export) or compiling. Ties may come in any order: runs of equal values are all that is
     read from them."""
     if values.device.type == "cpu" and not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
