@@ -16,6 +16,7 @@ pytest.importorskip("onnx")
 import textclf  # noqa: E402
 from textclf.cli import main  # noqa: E402
 from textclf.data import load_corpus  # noqa: E402
+from textclf.errors import UsageError  # noqa: E402
 from textclf.models import list_models  # noqa: E402
 
 SMALL = {
@@ -272,3 +273,7 @@ def test_an_export_predicts_a_file_in_a_process_without_torch(trained_run, tmp_p
     older = textclf.Predictor.load(out)
     assert older.runners[0].max_rows == cls.onnx_batch_rows
     assert older.predict(texts[:200]) == labels
+    # threads: how many batches the export runs at once (a server worker's share of the cores)
+    assert textclf.Predictor.load(out, threads=1).runners[0].threads == 1
+    with pytest.raises(UsageError, match="threads 0"):
+        textclf.Predictor.load(out, threads=0)

@@ -69,6 +69,8 @@ class Predictor:
             raise UsageError(f"{len(weights)} weights for {len(artifacts)} models: give one positive weight a model")
         if batch_size < 1:
             raise UsageError(f"batch size {batch_size}: give 1 or more")
+        if threads is not None and threads < 1:
+            raise UsageError(f"threads {threads}: give 1 or more (or None: torch's threads, else the CPUs)")
         classes = list(artifacts[0].classes)
         for artifact in artifacts[1:]:
             if list(artifact.classes) != classes:
