@@ -3,7 +3,7 @@
 ``TextPipeline.encode`` tokenizes a text at a time in Python (``re.findall``, then a dictionary
 lookup per token). For a large batch, :func:`encode_ids` does the same work on whole arrays:
 
-1. the ASCII texts become one byte buffer (pyarrow), each byte mapped through a 256-entry table
+1. the ASCII texts become one byte buffer (numpy), each byte mapped through a 256-entry table
    (lower case, digits to 0) and given a class: space, word character or symbol;
 2. a run starts wherever a byte's class differs from the byte before it (or a text starts):
    the runs of word characters and symbols are the tokens, those of spaces the gaps between
@@ -178,22 +178,23 @@ def _vocabulary_ids(runs, vocabulary) -> np.ndarray:
     return ids
 
 
-def _strings(items: list[str], ascii: bool = False):
+def _strings(items: list[str]):
     """``items`` as an Arrow large-string array, built from one encoded buffer and its offsets
     (``pa.array`` of a list would ask whether pandas is installed, and import it: a fifth of a
-    second of a predicting process). ``ascii``: every item is ASCII (one byte a character)."""
+    second of a predicting process)."""
     import pyarrow as pa
 
-    if ascii:
-        data = "".join(items).encode("ascii")
-        lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
-    else:
-        encoded = [item.encode("utf-8") for item in items]
-        data = b"".join(encoded)
-        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-    offsets = np.zeros(len(items) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return pa.Array.from_buffers(pa.large_string(), len(items), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    encoded = [item.encode("utf-8") for item in items]
+    return pa.Array.from_buffers(pa.large_string(), len(items),
+                                 [None, pa.py_buffer(_offsets(map(len, encoded), len(encoded))),
+                                  pa.py_buffer(b"".join(encoded))])
+
+
+def _offsets(lengths, n: int) -> np.ndarray:
+    """(n + 1,) int64: where each of ``n`` items of these ``lengths`` starts, back to back, and the end."""
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(lengths, dtype=np.int64, count=n), out=offsets[1:])
+    return offsets
 
 
 def _ascii(texts: list[str]) -> np.ndarray:
@@ -228,13 +229,11 @@ def _passes(texts: list[str], chosen: np.ndarray):
 def _runs(texts: list[str], form: dict[str, Any]):
     import pyarrow as pa
 
-    array = _strings(texts, ascii=True)  # (the callers pass ASCII texts only)
-    _, offsets_buffer, data_buffer = array.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[: len(texts) + 1]
-    if offsets[-1] == offsets[0]:  # only empty texts
-        return pa.array([], type=pa.large_string()), np.zeros(0, dtype=np.int64), np.zeros(len(texts), dtype=np.int64)
-    raw = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]: offsets[-1]]
-    offsets = offsets - offsets[0]
+    # The texts back to back, one byte a character (the callers pass ASCII texts only).
+    offsets = _offsets(map(len, texts), len(texts))
+    if offsets[-1] == 0:  # only empty texts
+        return _strings([]), np.zeros(0, dtype=np.int64), np.zeros(len(texts), dtype=np.int64)
+    raw = np.frombuffer("".join(texts).encode("ascii"), dtype=np.uint8)
     kind = form["classes"][raw]  # (the table keeps every byte's class: lower case and 0 are words)
     # Where a run of one class starts (a token, or a gap), and the end of the last one.
     starts = np.empty(len(raw) + 1, dtype=bool)
