@@ -50,22 +50,26 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(checkpoint: Path, *options: str):
+def _server(checkpoint: Path, *options: str, poll: float = 0.2):
+    """``textclf serve`` on a free loopback port, asked for /health every ``poll`` seconds until it
+    answers: yields its URL, its process and the seconds from its start to that first answer."""
     port = _free_port()
+    started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "textclf", "serve", "--checkpoint", str(checkpoint),
                                 "--port", str(port), "--log-level", "warning", *options],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        while True:
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("the server did not start")
-        yield url
+                pass
+            if time.perf_counter() - started > 120:
+                raise RuntimeError(f"{checkpoint}: the server did not start")
+            time.sleep(poll)
+        yield url, process, time.perf_counter() - started
     finally:
         process.terminate()
         process.wait(30)
@@ -81,29 +85,12 @@ def _cold_start_rows(checkpoint: Path, export: Path, repeats: int) -> list[dict]
         for workers in (1, 2):
             starts, memory = [], 0.0
             for _ in range(repeats):
-                port = _free_port()
-                started = time.perf_counter()
-                process = subprocess.Popen([sys.executable, "-m", "textclf", "serve", "--checkpoint", str(path),
-                                            "--port", str(port), "--log-level", "warning", "--workers", str(workers)],
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                url = f"http://127.0.0.1:{port}"
-                try:
-                    while time.perf_counter() - started < 120:
-                        try:
-                            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                                break
-                        except httpx.TransportError:
-                            time.sleep(0.02)
-                    else:
-                        raise RuntimeError(f"{name}: the server did not start")
-                    starts.append(time.perf_counter() - started)
+                with _server(path, "--workers", str(workers), poll=0.02) as (url, process, seconds):
+                    starts.append(seconds)
                     for _ in range(2 * workers):  # (each process answers one at least, most likely)
                         httpx.post(f"{url}/predict", json={"texts": ["free entry: win a prize now"]}, timeout=30)
                     tree = psutil.Process(process.pid)
                     memory = sum(p.memory_info().rss for p in [tree, *tree.children(recursive=True)]) / 2**20
-                finally:
-                    process.terminate()
-                    process.wait(30)
             rows.append({"model": name, "workers": workers, "start_s": min(starts), "memory_mb": memory})
     return rows
 
@@ -166,7 +153,7 @@ def _locust_rows(checkpoint: Path, texts: list[str], seconds: float) -> list[dic
         source = Path(tmp) / "texts.json"
         source.write_text(json.dumps(texts), encoding="utf-8")
         for workers in (1, 2):
-            with _server(checkpoint, "--workers", str(workers)) as url:
+            with _server(checkpoint, "--workers", str(workers)) as (url, _, _):
                 print(f"locust, 64 users, {workers} server process(es) ...", file=sys.stderr, flush=True)
                 prefix = Path(tmp) / f"w{workers}"
                 subprocess.run(["locust", "-f", str(Path(__file__).with_name("serve_locustfile.py")), "--headless",
@@ -201,13 +188,13 @@ def main() -> int:
         texts = load_corpus(textclf.load_config(run.layout.config))["test"].texts
         rows = []
         for batching in (True, False):
-            with _server(run.best_checkpoint, *([] if batching else ["--no-batching"])) as url:
+            with _server(run.best_checkpoint, *([] if batching else ["--no-batching"])) as (url, _, _):
                 asyncio.run(_closed_loop(url, texts, 8, 200))  # warm up
                 for clients in (1, 8, 64):
                     print(f"batching {batching}, {clients} clients ...", file=sys.stderr, flush=True)
                     row = asyncio.run(_closed_loop(url, texts, clients, args.requests))
                     rows.append({"batching": "on" if batching else "off", "clients": clients, **row})
-        with _server(run.best_checkpoint, "--max-queue-texts", str(args.overload_queue)) as url:
+        with _server(run.best_checkpoint, "--max-queue-texts", str(args.overload_queue)) as (url, _, _):
             print("overload ...", file=sys.stderr, flush=True)
             # Requests of many texts, so that 10x the server's capacity is a request rate this
             # client can offer: capacity first (closed loop, 8 clients), then 10x of it, open loop.
