@@ -78,6 +78,17 @@ def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, 
     assert onnx_side.labels_of(p_onnx) == torch_side.labels_of(p_torch)
 
 
+def _exported_with_texts(trained_run, tmp_path, texts):
+    """The run's best checkpoint, its export (``tmp_path/onnx``) and a CSV of ``texts``."""
+    best = trained_run / "checkpoints" / "best.ckpt"
+    out = tmp_path / "onnx"
+    assert main(["export", "--checkpoint", str(best), "--output", str(out)]) == 0
+    source = tmp_path / "texts.csv"
+    with open(source, "w", newline="") as f:
+        csv.writer(f).writerows([["text"], *[[t] for t in texts]])
+    return best, out, source
+
+
 def test_predict_runs_an_export_and_int8_stays_close(trained_run, tmp_path, texts, caplog):
     import logging
 
@@ -221,12 +232,7 @@ def test_predicting_a_file_in_chunks_on_an_export_keeps_every_row_in_order(train
     submission still has every row once, in the file's order, with PyTorch's labels."""
     from textclf.evaluation.predict_file import predict_file
 
-    best = trained_run / "checkpoints" / "best.ckpt"
-    out = tmp_path / "onnx"
-    assert main(["export", "--checkpoint", str(best), "--output", str(out)]) == 0
-    source = tmp_path / "texts.csv"
-    with open(source, "w", newline="") as f:
-        csv.writer(f).writerows([["text"], *[[t] for t in texts[:300]]])
+    best, out, source = _exported_with_texts(trained_run, tmp_path, texts[:300])
     rows = {}
     for key, checkpoint in (("torch", best), ("onnx", out)):
         target = tmp_path / f"{key}.csv"
@@ -247,12 +253,7 @@ def test_an_export_predicts_a_file_in_a_process_without_torch(trained_run, tmp_p
 
     from textclf.models.registry import model_class
 
-    best = trained_run / "checkpoints" / "best.ckpt"
-    out = tmp_path / "onnx"
-    assert main(["export", "--checkpoint", str(best), "--output", str(out)]) == 0
-    source = tmp_path / "texts.csv"
-    with open(source, "w", newline="") as f:
-        csv.writer(f).writerows([["text"], *[[t] for t in texts[:200]]])
+    best, out, source = _exported_with_texts(trained_run, tmp_path, texts[:200])
     code = ("import sys; sys.modules['torch'] = None\n"  # any import of torch raises
             "from textclf.cli import main\n"
             f"sys.exit(main(['predict', '--checkpoint', {str(out)!r}, '--input', {str(source)!r}, "
