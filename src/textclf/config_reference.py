@@ -133,8 +133,9 @@ def config_reference() -> str:
               "`leaderboard.csv`, and the run's config.yaml names the winner (an ensemble's: the config's own keys "
               "with `model.candidates` its members). Keys the config sets itself win over every candidate's; "
               "`model.candidates` (a list of `" + "`, `".join(c.name for c in CANDIDATES) + "`) restricts "
-              "the selection to those; `train.budget` bounds the seconds (unset: auto, the larger of "
-              f"{AUTO_BUDGET['seconds']:g} s and {AUTO_BUDGET['times_first']:g} x the first candidate's; a "
+              "the selection to those; `train.budget` bounds the seconds (unset: auto, "
+              f"{AUTO_BUDGET['times_first']:g} x the first candidate's, and at least {AUTO_BUDGET['seconds']:g} s "
+              f"when the training split holds at most {AUTO_BUDGET['floor_tokens'] / 1e6:g}M tokens; a "
               "candidate is started only when its estimated seconds and a refit fit). The other commands "
               "(and torchrun) train the default recipe, each key only where the config does not set it: "
               + "; ".join(f"`{section}`: " + ", ".join(f"`{k}` {json.dumps(v)}" for k, v in values.items())

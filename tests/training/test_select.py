@@ -104,19 +104,27 @@ def test_the_budget_skips_the_candidates_not_started_in_time(sms, tmp_path, caps
 
 
 def test_the_auto_budget_starts_what_fits_beside_the_first_candidate():
-    """train.budget auto: max(50 s, 3 x the first candidate's seconds); a further candidate starts
-    only when its cost times the first one's seconds, and a refit, fit on the least busy lane."""
+    """train.budget auto: 3 x the first candidate's seconds, at least 50 s on a training split of
+    at most 1.5M tokens; a further candidate starts only when its cost times the first one's
+    seconds, and a refit, fit on the least busy lane."""
     import time
 
     from textclf.config import AUTO_BUDGET, Candidate
-    from textclf.training.select import _admit, _budget
+    from textclf.training.select import _admit, _budget, _budget_text
 
-    assert AUTO_BUDGET == {"seconds": 50.0, "times_first": 3.0}
+    assert AUTO_BUDGET == {"seconds": 50.0, "times_first": 3.0, "floor_tokens": 1_500_000}
     now = time.perf_counter()
-    assert _budget(None, 5.0, now) == (None, None)
-    assert _budget("auto", 2.0, now)[0] == 50.0 and _budget("auto", 30.0, now)[0] == 90.0
-    assert _budget(7, 2.0, now)[0] == 7.0
-    limit, ends = _budget("auto", 1.0, now)
+    small, large = 500_000, 3_000_000
+    assert _budget(None, 5.0, now, small) == (None, None)
+    assert _budget("auto", 2.0, now, small)[0] == 50.0 and _budget("auto", 30.0, now, small)[0] == 90.0
+    assert _budget("auto", 2.0, now, 1_500_000)[0] == 50.0 and _budget("auto", 2.0, now, 1_500_001)[0] == 6.0
+    # A large split: no floor, whatever the machine's speed (the same choice on a faster one).
+    assert _budget("auto", 2.0, now, large)[0] == 6.0 and _budget("auto", 30.0, now, large)[0] == 90.0
+    assert _budget(7, 2.0, now, small)[0] == 7.0 and _budget(7, 2.0, now, large)[0] == 7.0
+    assert "no 50 s floor: the training split holds 3.0M tokens, more than 1.5M" in _budget_text(
+        "auto", 6.0, "linear", 2.0, large, [], [])
+    assert "the larger of 50 s and 3 x linear's 2.0 s" in _budget_text("auto", 50.0, "linear", 2.0, small, [], [])
+    limit, ends = _budget("auto", 1.0, now, small)
     assert ends == pytest.approx(time.time() + 50.0, abs=0.5)
     cands = [Candidate(name, {"name": "bag_of_ngrams"}, cost=cost) for name, cost in
              (("a", 4.0), ("b", 5.0), ("c", 30.0))]
@@ -128,8 +136,11 @@ def test_the_auto_budget_starts_what_fits_beside_the_first_candidate():
     assert "train.budget 50 s would not cover it (about 45 s" in skipped[0][1]
     assert _admit(jobs, cands, 0.5, limit, ends, workers=2) == (jobs, [])  # c: 6 + 15, refit 15
     # A large one (the first took 30 s, the budget 90 s): a alone would take 120 s.
-    limit, ends = _budget("auto", 30.0, time.perf_counter())
+    limit, ends = _budget("auto", 30.0, time.perf_counter(), small)
     assert _admit(jobs, cands, 30.0, limit, ends, workers=2)[0] == []
+    # A large split on a fast machine (the first took 2 s): 6 s starts nothing (a: 8 s).
+    limit, ends = _budget("auto", 2.0, time.perf_counter(), large)
+    assert _admit(jobs, cands, 2.0, limit, ends, workers=2)[0] == []
     # No budget (train.budget: null in the file): every candidate.
     assert _admit(jobs, cands, 12.0, None, None, workers=2) == (jobs, [])
 

@@ -75,13 +75,18 @@ def apply_default_recipe(raw: dict) -> None:
 SELECTION_TRAIN: dict[str, Any] = {"epochs": 40, "early_stopping_patience": 2, "min_steps": None, "refit": True,
                                    "budget": "auto"}
 
-# train.budget auto, the selection's seconds: max(seconds, times_first x the first candidate's own
-# seconds), the first (the linear model: TF-IDF + LinearSVC's fit) always trained in full. The
-# floor lets small and medium sets try the other candidates, which cost seconds there and are
-# where they win; the multiple keeps a large set to about what its linear fit costs, since a bag
-# there takes several times that for a few tenths of a point (docs/architecture.md, "The budget
-# decides what is tried"; the measurements: benchmarks/candidate_settings.py).
-AUTO_BUDGET: dict[str, float] = {"seconds": 50.0, "times_first": 3.0}
+# train.budget auto, the selection's seconds: times_first x the first candidate's own seconds (the
+# first, the linear model: TF-IDF + LinearSVC's fit, always trained in full), and at least
+# `seconds` when the training split holds at most `floor_tokens` tokens. The floor lets small and
+# medium sets try the other candidates, which cost seconds there and are where they win; a large
+# set keeps to about what its linear fit costs, since a bag there takes several times that for a
+# few tenths of a point. The floor is decided by the data's size, not by seconds, so that a faster
+# machine makes the same choice on the same data: as a floor in seconds alone it admitted
+# linear_chars on 20NG bydate whenever the linear fit took under about 5.5 s, and the default
+# then took 3.5 x the script's time (docs/architecture.md, "The budget decides what is tried";
+# the measurements: benchmarks/candidate_settings.py). 1.5M tokens: the largest benchmark set that
+# gains from the others holds 0.53M (GoEmotions sentiment), 20NG bydate 2.96M.
+AUTO_BUDGET: dict[str, float] = {"seconds": 50.0, "times_first": 3.0, "floor_tokens": 1_500_000}
 
 _WORDS = {"ngrams": 2, "buckets": 200000}
 # C: fitted from 1 down until a value scores lower on val, the best kept (ties: the smaller). Character n-grams and short

@@ -4,8 +4,9 @@ A config that names no model (``model.auto``) gets, from ``textclf train``, the 
 ``config/default_recipe.py``, each a normal run trained until its monitored validation metric
 stops improving, all on the same split (data encoded once per tokenizer, from the cache). The
 first (the cheapest: the linear model, TF-IDF + LinearSVC's fit) trains in this process on every
-thread; its seconds set the pace. Under ``train.budget`` (auto unless the config sets it: at
-least 50 s, or 3 x the first candidate's seconds) each further candidate is started only when
+thread; its seconds set the pace. Under ``train.budget`` (auto unless the config sets it: 3 x
+the first candidate's seconds, and at least 50 s when the training split holds at most 1.5M
+tokens) each further candidate is started only when
 its estimated seconds (its ``cost`` times the first one's) and a refit fit in what is left, and
 each one started stops after the epoch in which the budget runs out, keeping its best epoch; so
 a small set tries every candidate and a large one keeps to about the cost of its linear fit.
@@ -112,11 +113,12 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         print(f"default selection: candidate 1/{len(jobs)} {jobs[0].name} ({_settings(jobs[0].config)})",
               file=sys.stderr, flush=True)
         first = _train_one(jobs[0], progress)  # (no deadline: the first always trains in full)
-        limit, ends = _budget(budget, first[0]["seconds"], started)
+        tokens = int(prepared_by[keys[0]].splits["train"].lengths.sum())
+        limit, ends = _budget(budget, first[0]["seconds"], started, tokens)
         admitted, skipped = _admit(jobs[1:], candidates[1:], first[0]["seconds"], limit, ends,
                                    _workers(config, len(jobs) - 1)[0])
         if limit is not None:
-            print(_budget_text(budget, limit, jobs[0].name, first[0]["seconds"], admitted, skipped),
+            print(_budget_text(budget, limit, jobs[0].name, first[0]["seconds"], tokens, admitted, skipped),
                   file=sys.stderr, flush=True)
         for job in admitted:
             key = _preprocessing(job.config)
@@ -250,20 +252,32 @@ class _Job:
     tracking_parent: str | None
 
 
-def _budget(budget, first_seconds: float, started: float) -> tuple[float | None, float | None]:
+def _budget(budget, first_seconds: float, started: float, tokens: int) -> tuple[float | None, float | None]:
     """The selection's seconds (``train.budget``: a number, auto, or None for no limit) and when
-    they run out, as a ``time.time()``, counted from ``started`` (a ``time.perf_counter()``)."""
+    they run out, as a ``time.time()``, counted from ``started`` (a ``time.perf_counter()``);
+    ``tokens``: the training split's (auto's floor applies to a split of at most
+    ``AUTO_BUDGET["floor_tokens"]``)."""
     if budget is None:
         return None, None
-    limit = (max(AUTO_BUDGET["seconds"], AUTO_BUDGET["times_first"] * first_seconds) if budget == "auto"
-             else float(budget))
+    if budget == "auto":
+        limit = AUTO_BUDGET["times_first"] * first_seconds
+        if tokens <= AUTO_BUDGET["floor_tokens"]:
+            limit = max(AUTO_BUDGET["seconds"], limit)
+    else:
+        limit = float(budget)
     return limit, time.time() + limit - (time.perf_counter() - started)
 
 
-def _budget_text(budget, limit: float, first: str, seconds: float, admitted: list[_Job],
+def _budget_text(budget, limit: float, first: str, seconds: float, tokens: int, admitted: list[_Job],
                  skipped: list[tuple[_Job, str]]) -> str:
-    how = (f"auto, the larger of {AUTO_BUDGET['seconds']:g} s and {AUTO_BUDGET['times_first']:g} x {first}'s "
-           f"{seconds:.1f} s" if budget == "auto" else "from the config")
+    times = f"{AUTO_BUDGET['times_first']:g} x {first}'s {seconds:.1f} s"
+    if budget != "auto":
+        how = "from the config"
+    elif tokens <= AUTO_BUDGET["floor_tokens"]:
+        how = f"auto, the larger of {AUTO_BUDGET['seconds']:g} s and {times}"
+    else:
+        how = (f"auto, {times}; no {AUTO_BUDGET['seconds']:g} s floor: the training split holds {tokens / 1e6:.1f}M "
+               f"tokens, more than {AUTO_BUDGET['floor_tokens'] / 1e6:g}M")
     started = ", ".join(job.name for job in admitted) or "no other candidate"
     left = f"; skipping {', '.join(job.name for job, _ in skipped)} (leaderboard.csv says why)" if skipped else ""
     return f"default selection: train.budget {limit:.0f} s ({how}): starting {started}{left}"
