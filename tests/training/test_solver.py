@@ -178,3 +178,21 @@ def test_on_one_thread_two_fits_of_the_same_matrix_are_identical(tmp_path):
         torch.set_num_threads(threads)
     np.testing.assert_array_equal(first[0], second[0])
     np.testing.assert_array_equal(first[1], second[1])
+
+
+def test_a_solver_run_builds_no_torch_optimizer(tmp_path):
+    """A solver's run steps no optimizer and fits its temperature with SciPy: building a torch
+    optimizer imports torch._dynamo (about 0.9 s of the default's whole process), so such a
+    run never builds one, and still records its learning rate."""
+    import json
+    import subprocess
+    import sys
+
+    config = {**_sms(tmp_path), "train": {"device": "cpu", "epochs": 1, "calibration": "temperature"}}
+    code = ("import json, sys, textclf\n"
+            f"run = textclf.train(json.loads({json.dumps(json.dumps(config))}), run_dir={str(tmp_path / 'run')!r})\n"
+            "print(json.dumps(['torch._dynamo' in sys.modules, run.history[-1]['lr']]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [False, textclf.load_config(
+        tmp_path / "run" / "config.yaml").train.lr]

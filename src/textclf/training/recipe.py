@@ -257,7 +257,8 @@ def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
 def _resume_in(setup: RunSetup, run: RunLayout, artifact: ModelArtifact, saved: TrainingState,
                progress: bool) -> TrainResult:
     setup.thresholds = artifact.thresholds  # (setup_run loaded the weights)
-    setup.optimizer.load_state_dict(saved.optimizer)
+    if saved.optimizer:  # (a solver's run saved none)
+        setup.optimizer.load_state_dict(saved.optimizer)
     if setup.schedule is not None and saved.scheduler is not None:
         setup.schedule.load_state_dict(saved.scheduler)
     if setup.scaler.is_enabled() and saved.scaler:
@@ -298,7 +299,7 @@ def _save_last(setup: RunSetup, run: RunLayout, state: LoopState, record: dict |
     schedule = None if setup.schedule is None else setup.schedule.state_dict()
     scaler = setup.scaler.state_dict() if setup.scaler.is_enabled() else None
     artifact.save(run.last_checkpoint,
-                  TrainingState(asdict(state), setup.optimizer.state_dict(), rng_state(), schedule, scaler))
+                  TrainingState(asdict(state), setup.optimizer_state(), rng_state(), schedule, scaler))
     return artifact
 
 
@@ -383,15 +384,14 @@ def _validate(setup: RunSetup, state: LoopState, epoch: int) -> dict:
         val = classification_metrics(val_split.labels, logits.argmax(1), setup.prepared.label_names)
         record.update({"val/loss": cross_entropy(logits, val_split.labels), "val/accuracy": val["accuracy"],
                        "val/f1_macro": val["f1_macro"]})
-    return {**record, "lr": setup.optimizer.param_groups[0]["lr"], "epoch_seconds": p.seconds,
+    return {**record, "lr": setup.lr(), "epoch_seconds": p.seconds,
             "eval_seconds": time.perf_counter() - started}
 
 
 def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, interrupt, progress: bool,
                  writer: MetricsWriter) -> None:
     """One epoch (or its remainder, when resuming); updates ``state`` in place."""
-    t, model, optimizer, loader, device, scaler = (
-        setup.config.train, setup.model, setup.optimizer, setup.loader, setup.device, setup.scaler)
+    t, model, loader, device, scaler = (setup.config.train, setup.model, setup.loader, setup.device, setup.scaler)
     loader.set_epoch(epoch)
     model.train()
     p = state.partial
@@ -401,6 +401,7 @@ def _train_epoch(setup: RunSetup, run: RunLayout, state: LoopState, epoch: int, 
         p.seconds = time.perf_counter() - started
         state.batches_done = len(loader)
         return
+    optimizer = setup.optimizer
     bar = tqdm(loader.iter_from(state.batches_done), total=len(loader), initial=state.batches_done,
                desc=f"epoch {epoch}/{t.epochs}", unit="batch", disable=not progress, leave=False)
     started = time.perf_counter() - p.seconds

@@ -43,7 +43,9 @@ class RunSetup:
     prepared: PreparedData
     device: torch.device
     model: TextClassifier
-    optimizer: torch.optim.Optimizer | SplitOptimizer
+    # Makes the optimizer when ``optimizer`` is first read: a solver's fit (``model.solver``)
+    # steps none, and building a torch optimizer imports torch._dynamo (about 0.9 s of a process).
+    optimizer_factory: Callable[[], torch.optim.Optimizer | SplitOptimizer]
     criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # Task.criterion
     loader: TrainBatches
     class_weights: torch.Tensor | None
@@ -75,6 +77,25 @@ class RunSetup:
     budget_ends: float | None = None
     # Whether the run writes its data statistics (data/): off for a selection's candidates and refits.
     data_statistics: bool = True
+    _optimizer: torch.optim.Optimizer | SplitOptimizer | None = field(default=None, init=False, repr=False)
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer | SplitOptimizer:
+        if self._optimizer is None:
+            self._optimizer = self.optimizer_factory()
+        return self._optimizer
+
+    def optimizer_state(self) -> dict:
+        """What last.ckpt keeps of the optimizer: a solver's run built none ({})."""
+        if self.model.solver is not None and self._optimizer is None:
+            return {}
+        return self.optimizer.state_dict()
+
+    def lr(self) -> float:
+        """The learning rate of the first parameter group now (a solver's run: the configured one)."""
+        if self.model.solver is not None and self._optimizer is None:
+            return self.config.train.lr
+        return self.optimizer.param_groups[0]["lr"]
 
     @property
     def train_model(self) -> nn.Module:
@@ -183,10 +204,12 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
     if t.compile and model.solver is None:  # (a solver's fit runs no forward pass)
         compiled_model = compiled(model, True)
         trainer = compiled(trainer, True) if trainer is not None else compiled_model
-    optimizer = make_optimizer(t, model)
-    return RunSetup(config, prepared, device, model, optimizer, criterion, loader, weights, counts, task,
-                    schedule=make_schedule(t, optimizer, len(loader)), distributed=distributed, trainer=trainer,
-                    compiled_model=compiled_model, scaler=grad_scaler(device, t.precision))
+    setup = RunSetup(config, prepared, device, model, partial(make_optimizer, t, model), criterion, loader, weights,
+                     counts, task, distributed=distributed, trainer=trainer, compiled_model=compiled_model,
+                     scaler=grad_scaler(device, t.precision))
+    if t.scheduler != "none":
+        setup.schedule = make_schedule(t, setup.optimizer, len(loader))
+    return setup
 
 
 def _bar(desc: str, unit: str, distributed: Distributed):
