@@ -97,12 +97,12 @@ def main() -> int:
                      "ours_s": ours_s, "ours_accuracy": 100 * results["test_accuracy"], "winner": kept,
                      "ratio": ours_s / script_s})
         print(f"repeat {repeat + 1}: script {script_s:.1f} s ({100 * script_accuracy:.2f} %), default "
-              f"{ours_s:.1f} s ({100 * results['test_accuracy']:.2f} %, {kept}): {ours_s / script_s:.1f}x",
+              f"{ours_s:.1f} s ({100 * results['test_accuracy']:.2f} %, {kept}): {ours_s / script_s:.2f}x",
               flush=True)
     table = markdown_table(rows, [("repeat", "repeat", ""), ("script_s", "script s", ".1f"),
                                   ("script_accuracy", "script test acc %", ".2f"), ("ours_s", "default s", ".1f"),
                                   ("ours_accuracy", "default test acc %", ".2f"), ("winner", "winner", ""),
-                                  ("ratio", "default / script", ".1f")])
+                                  ("ratio", "default / script", ".2f")])
     print(table)
     profile_table = markdown_table(profile, [("phase", "phase of the default's last repeat", ""),
                                              ("seconds", "seconds", ".1f"), ("share", "share %", ".0f"),
