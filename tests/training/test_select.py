@@ -109,7 +109,7 @@ def test_the_auto_budget_starts_what_fits_beside_the_first_candidate():
     seconds, and a refit, fit on the least busy lane."""
     import time
 
-    from textclf.config import AUTO_BUDGET, Candidate
+    from textclf.config import AUTO_BUDGET, COST_START_SECONDS, Candidate
     from textclf.training.select import _admit, _budget, _budget_text
 
     assert AUTO_BUDGET == {"seconds": 50.0, "times_first": 3.0, "floor_tokens": 1_500_000}
@@ -126,19 +126,21 @@ def test_the_auto_budget_starts_what_fits_beside_the_first_candidate():
     assert "the larger of 50 s and 3 x linear's 2.0 s" in _budget_text("auto", 50.0, "linear", 2.0, small, [], [])
     limit, ends = _budget("auto", 1.0, now, small)
     assert ends == pytest.approx(time.time() + 50.0, abs=0.5)
+    assert COST_START_SECONDS == 0.9
     cands = [Candidate(name, {"name": "bag_of_ngrams"}, cost=cost) for name, cost in
-             (("a", 4.0), ("b", 5.0), ("c", 30.0))]
+             (("a", 4.0), ("b", 5.0), ("c", 10.0))]
     jobs = [object() for _ in cands]
-    # A small set (the first took 1.5 s): a (6 s) and b (7.5 s) on two lanes, then c (45 s) after
-    # a would end at 51 s and its refit, 45 s, after the 50 s.
+    # A small set (the first took 1.5 s, and 0.9 s of start-up the costs count): a (9.6 s) and b
+    # (12 s) on two lanes, then c (24 s) after a would end at 33.6 s and its refit, 24 s, after
+    # the 50 s.
     admitted, skipped = _admit(jobs, cands, 1.5, limit, ends, workers=2)
     assert admitted == jobs[:2] and [j for j, _ in skipped] == [jobs[2]]
-    assert "train.budget 50 s would not cover it (about 45 s" in skipped[0][1]
-    assert _admit(jobs, cands, 0.5, limit, ends, workers=2) == (jobs, [])  # c: 6 + 15, refit 15
-    # A large one (the first took 30 s, the budget 90 s): a alone would take 120 s.
+    assert "train.budget 50 s would not cover it (about 24 s, 10 x the first candidate's 1.5 s and 0.9 s" in skipped[0][1]
+    assert _admit(jobs, cands, 0.1, limit, ends, workers=2) == (jobs, [])  # c: 4 + 10, refit 10
+    # A large one (the first took 30 s, the budget 90 s): a alone would take 124 s.
     limit, ends = _budget("auto", 30.0, time.perf_counter(), small)
     assert _admit(jobs, cands, 30.0, limit, ends, workers=2)[0] == []
-    # A large split on a fast machine (the first took 2 s): 6 s starts nothing (a: 8 s).
+    # A large split on a fast machine (the first took 2 s): 6 s starts nothing (a: 11.6 s).
     limit, ends = _budget("auto", 2.0, time.perf_counter(), large)
     assert _admit(jobs, cands, 2.0, limit, ends, workers=2)[0] == []
     # No budget (train.budget: null in the file): every candidate.

@@ -14,6 +14,7 @@ from textclf.config.loading import (
 )
 from textclf.config.default_recipe import (
     AUTO_BUDGET,
+    COST_START_SECONDS,
     CANDIDATES,
     DEFAULT_RECIPE,
     SELECTION_TRAIN,
@@ -40,7 +41,7 @@ from textclf.config.schema import (
 __all__ = [
     "Config", "DataConfig", "PreprocessConfig", "ModelConfig", "TrainConfig", "SearchConfig", "SearchRange",
     "TrackingConfig", "DEFAULT_RECIPE", "SHORT_TEXT_MODEL", "SHORT_TEXT_PREPROCESS", "SHORT_TEXT_TOKENS",
-    "SHORT_TEXT_TRAIN", "CANDIDATES", "SELECTION_TRAIN", "AUTO_BUDGET", "Candidate",
+    "SHORT_TEXT_TRAIN", "CANDIDATES", "SELECTION_TRAIN", "AUTO_BUDGET", "COST_START_SECONDS", "Candidate",
     "apply_default_recipe", "decide_from_data", "candidate_raw",
     "load_config", "config_from_dict", "parse_overrides", "apply_overrides", "dump_config", "set_dotted",
     "own_config_text",

@@ -49,7 +49,7 @@ from typing import Callable
 
 import numpy as np
 
-from textclf.config import (AUTO_BUDGET, CANDIDATES, Candidate, Config, PreprocessConfig, candidate_raw, config_from_dict,
+from textclf.config import (AUTO_BUDGET, CANDIDATES, COST_START_SECONDS, Candidate, Config, PreprocessConfig, candidate_raw, config_from_dict,
                             own_config_text)
 from textclf.errors import TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
@@ -287,7 +287,8 @@ def _admit(jobs: list[_Job], candidates: list[Candidate], first_seconds: float, 
            ends: float | None, workers: int) -> tuple[list[_Job], list[tuple[_Job, str]]]:
     """The candidates after the first that the budget starts, and the others with the reason.
 
-    Each candidate's seconds are estimated as its ``cost`` times the first one's; taken in order
+    Each candidate's seconds are estimated as its ``cost`` times the first one's (and
+    ``COST_START_SECONDS``: the costs' own measure of them); taken in order
     (cheapest first), one is started when, placed on the least busy of ``workers`` lanes, the
     candidates end in time to refit the dearest of them (or the first) before the budget does."""
     if ends is None:
@@ -297,7 +298,7 @@ def _admit(jobs: list[_Job], candidates: list[Candidate], first_seconds: float, 
     dearest = first_seconds
     admitted, skipped = [], []
     for job, candidate in zip(jobs, candidates):
-        estimate = candidate.cost * first_seconds
+        estimate = candidate.cost * (first_seconds + COST_START_SECONDS)
         lane = min(range(len(lanes)), key=lanes.__getitem__)
         finish = max(max(lanes), lanes[lane] + estimate) + max(dearest, estimate)
         if finish <= ends:
@@ -306,7 +307,8 @@ def _admit(jobs: list[_Job], candidates: list[Candidate], first_seconds: float, 
             dearest = max(dearest, estimate)
         else:
             skipped.append((job, f"skipped: train.budget {limit:.0f} s would not cover it (about {estimate:.0f} s, "
-                                 f"{candidate.cost:g} x the first candidate's, and a refit); a larger "
+                                 f"{candidate.cost:g} x the first candidate's {first_seconds:.1f} s and {COST_START_SECONDS:g} s "
+                                 "of start-up, and a refit); a larger "
                                  "train.budget trains it"))
     return admitted, skipped
 
