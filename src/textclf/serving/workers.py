@@ -19,7 +19,6 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from textclf.artifact import EXPORT_METADATA
 from textclf.serving.app import ServeSettings, create_app
 
 __all__ = ["WORKER_ENV", "worker_environment", "worker_app"]
@@ -41,10 +40,10 @@ def worker_app():
     from textclf.inference import Predictor
 
     spec = json.loads(os.environ[WORKER_ENV])
-    if not all((Path(c) / EXPORT_METADATA).is_file() for c in spec["checkpoints"]):
+    predictor = Predictor.load(spec["checkpoints"], device=spec["device"], batch_size=spec["batch_size"],
+                               threads=spec["threads"])
+    if any(a.onnx_path is None for a in predictor.artifacts):  # (a checkpoint file: torch is loaded)
         import torch
 
         torch.set_num_threads(spec["threads"])
-    predictor = Predictor.load(spec["checkpoints"], device=spec["device"], batch_size=spec["batch_size"],
-                               threads=spec["threads"])
     return create_app(predictor, ServeSettings(**spec["settings"]), spec["model_name"])
