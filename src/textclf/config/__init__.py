@@ -14,8 +14,8 @@ from textclf.config.loading import (
 )
 from textclf.config.default_recipe import (
     AUTO_BUDGET,
-    COST_START_SECONDS,
     CANDIDATES,
+    COST_START_SECONDS,
     DEFAULT_RECIPE,
     SELECTION_TRAIN,
     SHORT_TEXT_MODEL,

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from textclf.config.schema import Config
 
 __all__ = ["DEFAULT_RECIPE", "SHORT_TEXT_TOKENS", "SHORT_TEXT_MODEL", "SHORT_TEXT_TRAIN", "SHORT_TEXT_PREPROCESS",
-           "Candidate", "CANDIDATES", "SELECTION_TRAIN", "AUTO_BUDGET", "COST_START_SECONDS", "apply_default_recipe", "decide_from_data",
-           "candidate_raw"]
+           "Candidate", "CANDIDATES", "SELECTION_TRAIN", "AUTO_BUDGET", "COST_START_SECONDS", "apply_default_recipe",
+           "decide_from_data", "candidate_raw"]
 
 # ---------------------------------------------------------------------------------------- 1. fill
 
@@ -85,7 +85,8 @@ SELECTION_TRAIN: dict[str, Any] = {"epochs": 40, "early_stopping_patience": 2, "
 # linear_chars on 20NG bydate whenever the linear fit took under about 5.5 s, and the default
 # then took 3.5 x the script's time (docs/architecture.md, "The budget decides what is tried";
 # the measurements: benchmarks/candidate_settings.py). 1.5M tokens: the largest benchmark set that
-# gains from the others holds 0.53M (GoEmotions sentiment), 20NG bydate 2.96M.
+# gains from the others holds 0.58M (GoEmotions, multi-label), 20NG bydate 2.96M (the run's budget
+# line gives the count).
 AUTO_BUDGET: dict[str, float] = {"seconds": 50.0, "times_first": 3.0, "floor_tokens": 1_500_000}
 
 _WORDS = {"ngrams": 2, "buckets": 200000}
@@ -128,9 +129,10 @@ class Candidate:
 # built a torch optimizer, and so imported torch's compiler stack (0.9 s here), as every other
 # candidate's run does and a solver's run no longer does. The estimate adds those seconds back to
 # the first candidate's, so that the costs keep their meaning: without them, on GoEmotions
-# sentiment the estimates fell to a third of what the candidates took, bag_chars was started and
-# the winner's refit no longer fitted in the budget (68.95 % on test against 69.76 %; 8 of the 10
-# benchmark sets' candidates took 4-100 x the faster first one's seconds: benchmarks/peers.py).
+# sentiment the estimates fell to a third to a half of what the candidates took, bag_chars was
+# started and the winner's refit no longer fitted in the budget (68.95 % on test against 69.76 %;
+# on the 8 benchmark sets that start the others, they took 4-100 x the faster first one's
+# seconds: benchmarks/peers.py at 37cf9c2).
 COST_START_SECONDS = 0.9
 
 # Trained in this order (cheapest first), on the same split; ``cost``: each one's training seconds

@@ -17,8 +17,8 @@ The model, the optimizer and the RNG states are restored afterwards: the test le
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -7,7 +7,8 @@ first (the cheapest: the linear model, TF-IDF + LinearSVC's fit) trains in this 
 thread; its seconds set the pace. Under ``train.budget`` (auto unless the config sets it: 3 x
 the first candidate's seconds, and at least 50 s when the training split holds at most 1.5M
 tokens) each further candidate is started only when
-its estimated seconds (its ``cost`` times the first one's) and a refit fit in what is left, and
+its estimated seconds (its ``cost`` times the first one's and ``COST_START_SECONDS``) and a refit
+fit in what is left, and
 each one started stops after the epoch in which the budget runs out, keeping its best epoch; so
 a small set tries every candidate and a large one keeps to about the cost of its linear fit.
 On two or more threads (``train.num_threads``, else torch's) the candidates started train side
@@ -49,8 +50,8 @@ from typing import Callable
 
 import numpy as np
 
-from textclf.config import (AUTO_BUDGET, CANDIDATES, COST_START_SECONDS, Candidate, Config, PreprocessConfig, candidate_raw, config_from_dict,
-                            own_config_text)
+from textclf.config import (AUTO_BUDGET, CANDIDATES, COST_START_SECONDS, Candidate, Config, PreprocessConfig,
+                            candidate_raw, config_from_dict, own_config_text)
 from textclf.errors import TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
 from textclf.evaluation.metrics import cross_entropy
@@ -261,11 +262,16 @@ def _budget(budget, first_seconds: float, started: float, tokens: int) -> tuple[
         return None, None
     if budget == "auto":
         limit = AUTO_BUDGET["times_first"] * first_seconds
-        if tokens <= AUTO_BUDGET["floor_tokens"]:
+        if _floored(tokens):
             limit = max(AUTO_BUDGET["seconds"], limit)
     else:
         limit = float(budget)
     return limit, time.time() + limit - (time.perf_counter() - started)
+
+
+def _floored(tokens: int) -> bool:
+    """Whether auto's floor applies to a training split of ``tokens`` tokens."""
+    return tokens <= AUTO_BUDGET["floor_tokens"]
 
 
 def _budget_text(budget, limit: float, first: str, seconds: float, tokens: int, admitted: list[_Job],
@@ -273,8 +279,9 @@ def _budget_text(budget, limit: float, first: str, seconds: float, tokens: int, 
     times = f"{AUTO_BUDGET['times_first']:g} x {first}'s {seconds:.1f} s"
     if budget != "auto":
         how = "from the config"
-    elif tokens <= AUTO_BUDGET["floor_tokens"]:
-        how = f"auto, the larger of {AUTO_BUDGET['seconds']:g} s and {times}"
+    elif _floored(tokens):
+        how = (f"auto, the larger of {AUTO_BUDGET['seconds']:g} s and {times}; the training split holds "
+               f"{tokens / 1e6:.2f}M tokens, at most {AUTO_BUDGET['floor_tokens'] / 1e6:g}M")
     else:
         how = (f"auto, {times}; no {AUTO_BUDGET['seconds']:g} s floor: the training split holds {tokens / 1e6:.1f}M "
                f"tokens, more than {AUTO_BUDGET['floor_tokens'] / 1e6:g}M")
