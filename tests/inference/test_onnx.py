@@ -33,6 +33,8 @@ VARIANTS = [(name, name, params) for name, params in SMALL.items()] + [
     ("bag_of_ngrams-members", "bag_of_ngrams", {**SMALL["bag_of_ngrams"], "members": 3}),
     # Fewer table columns than classes: the tables are exported as they are, not projected.
     ("bag_of_ngrams-narrow", "bag_of_ngrams", {**SMALL["bag_of_ngrams"], "embedding_dim": 2}),
+    # Word n-grams alone (the default's linear model on long texts): fed its word features.
+    ("linear-words", "linear", {"buckets": 5000}),
 ]
 
 
@@ -71,11 +73,30 @@ def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, 
         assert projected == (name == "bag_of_ngrams" and params["embedding_dim"] > 2)  # (4 classes)
     torch_side, onnx_side = textclf.Predictor.load(run.best_checkpoint), textclf.Predictor.load(out)
     assert onnx_side.runtime == "onnx" and onnx_side.classes == torch_side.classes
+    # A TF-IDF bag without character n-grams takes the word features made in numpy, not the ids.
+    fed = (onnx_side.artifact.export["inputs"] or {}).get("form")
+    assert fed == ("word_features" if name in ("bag_of_ngrams", "linear") and not params.get("maxn") else None)
     p_torch, p_onnx = torch_side.predict_proba(texts), onnx_side.predict_proba(texts)
     assert len(texts) == 1000
     np.testing.assert_allclose(p_onnx, p_torch, atol=1e-4, rtol=0)
     # predict() is labels_of(predict_proba()): the labels of the probabilities above, not a third pass.
     assert onnx_side.labels_of(p_onnx) == torch_side.labels_of(p_torch)
+
+
+def test_an_export_fed_what_this_version_cannot_make_is_refused_in_one_line(trained_run, tmp_path, capsys):
+    import json
+
+    out = tmp_path / "onnx"
+    assert main(["export", "--checkpoint", str(trained_run / "checkpoints" / "best.ckpt"), "--output", str(out)]) == 0
+    meta = json.loads((out / "textclf.json").read_text())
+    meta["export"]["inputs"] = {"form": "char_features"}  # as a later version might write
+    (out / "textclf.json").write_text(json.dumps(meta))
+    source = tmp_path / "texts.csv"
+    source.write_text("text\nhello\n")
+    assert main(["predict", "--checkpoint", str(out), "--input", str(source), "--output", str(tmp_path / "o.csv")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "'char_features'" in err and "export the checkpoint again" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o.csv").exists()
 
 
 def _exported_with_texts(trained_run, tmp_path, texts):
@@ -167,6 +188,7 @@ def test_an_onnx_runner_keeps_the_models_token_budget(trained_run, tmp_path):
 
     runner = OnnxRunner.__new__(OnnxRunner)
     runner.session, runner.max_batch_tokens, runner.threads, runner.max_rows = Session(), 1000, 2, None
+    runner.inputs = None  # (the graph takes ids and lengths)
     lengths = np.array([300] * 10 + [5] * 50)
     ids = np.ones(int(lengths.sum()), dtype=np.int32)
     offsets = np.concatenate([[0], np.cumsum(lengths)])

@@ -6,6 +6,7 @@ import torch
 from conftest import minilm_path
 from textclf.config import TrainConfig
 from textclf.errors import ConfigError
+from textclf.graph_inputs import graph_feeds
 from textclf.models import BuildContext, build_model, list_models
 from textclf.models.rnn import PaddedRNN, reverse_padded
 from textclf.task import get_task
@@ -263,7 +264,8 @@ def test_the_hash_is_the_floor_division_it_has_always_been():
     """The n-gram hash keeps the high bits of the mixed key by an exact division (the form that
     exports as three ONNX operators); its buckets must stay those of rounding_mode="floor", or
     every saved model would read other rows."""
-    from textclf.models.bag_of_ngrams import _MIX, hashed_ngrams
+    from textclf.graph_inputs import MIX
+    from textclf.models.bag_of_ngrams import hashed_ngrams
 
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(0, 200_000, (64, 300), generator=generator)
@@ -275,7 +277,7 @@ def test_the_hash_is_the_floor_division_it_has_always_been():
         key = ids[:, :width]
         for k in range(1, n):
             key = key * vocab + ids[:, k: k + width]
-        floor = torch.div(key * _MIX, 1 << 20, rounding_mode="floor")
+        floor = torch.div(key * MIX, 1 << 20, rounding_mode="floor")
         assert torch.equal(got, torch.remainder(floor, buckets))
 
 
@@ -360,5 +362,9 @@ def test_the_bags_export_form_gives_its_logits(task, members, dim, classes, char
     model.eval()
     export = model.export_module()
     assert (export.projected_bias is not None) == projected
+    # Without character n-grams the graph is fed the word features that numpy makes of the ids.
+    assert (model.export_inputs() is None) == chars
+    feeds = graph_feeds(model.export_inputs(), ids.numpy(), lengths.numpy())
     with torch.no_grad():
-        torch.testing.assert_close(export(ids, lengths), model(ids, lengths), rtol=0, atol=1e-5)
+        got = export(*(torch.from_numpy(a) for a in feeds.values()))
+        torch.testing.assert_close(got, model(ids, lengths), rtol=0, atol=1e-5)

@@ -1,8 +1,10 @@
 """``textclf export --format onnx``: a model artifact as an ONNX graph plus its metadata.
 
 The output folder holds ``model.onnx`` (inputs ``ids`` (batch, length) int64 and ``lengths``
-(batch,) int64, output ``logits`` (batch, num_classes); batch and length are dynamic) and
-``textclf.json`` (the artifact without its weights: classes, task, the text pipeline's tokenizer
+(batch,) int64, output ``logits`` (batch, num_classes); batch and length are dynamic; a TF-IDF
+bag without character n-grams takes its word features instead, ``features`` and ``weights``
+(batch, width), which ``textclf/graph_inputs.py`` makes of the ids: textclf.json's
+``export.inputs`` says which) and ``textclf.json`` (the artifact without its weights: classes, task, the text pipeline's tokenizer
 settings and vocabulary, the model's name and parameters, the config). ``Predictor.load(folder)``
 runs it with onnxruntime. The graph is traced from the model's ``export_module()`` with
 PyTorch's TorchScript-based exporter, then checked against the PyTorch model on documents of
@@ -25,6 +27,7 @@ import torch
 
 from textclf.artifact import EXPORT_GRAPH, EXPORT_METADATA, ModelArtifact
 from textclf.errors import CheckpointError, UsageError
+from textclf.graph_inputs import graph_feeds
 from textclf.text.vocabulary import PAD_ID
 
 __all__ = ["export_onnx", "OPSET"]
@@ -51,18 +54,21 @@ def export_onnx(checkpoint: str | Path, output: str | Path, quantize: str | None
         raise UsageError(f'textclf export needs onnx and onnxruntime ({exc.name} is missing): '
                          'pip install "textclf[onnx]"') from None
     module = model.export_module().eval()
+    inputs = model.export_inputs()
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
         graph = tmp / EXPORT_GRAPH
         ids, lengths = _sample(artifact, batch=3, length=7, seed=0)
+        feeds = graph_feeds(inputs, ids.numpy(), lengths.numpy())
+        axes = {name: {0: "batch", 1: "length" if name == "ids" else "width"} if array.ndim == 2 else {0: "batch"}
+                for name, array in feeds.items()}
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer notes about constants and RNN batch sizes
             torch.onnx.export(
-                module, (ids, lengths), str(graph), input_names=["ids", "lengths"],
+                module, tuple(torch.from_numpy(a) for a in feeds.values()), str(graph), input_names=list(feeds),
                 output_names=["logits"], opset_version=OPSET, dynamo=False,
-                dynamic_axes={"ids": {0: "batch", 1: "length"}, "lengths": {0: "batch"},
-                              "logits": {0: "batch"}},
+                dynamic_axes={**axes, "logits": {0: "batch"}},
             )
         if quantize == "int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -78,12 +84,13 @@ def export_onnx(checkpoint: str | Path, output: str | Path, quantize: str | None
             os.replace(quantized, graph)
         session = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
         if quantize is None:
-            _check_parity(model, session, artifact, tolerance)
+            _check_parity(model, session, artifact, inputs, tolerance)
         meta = artifact.metadata()
         meta["export"] = {"format": "onnx", "opset": OPSET, "quantize": quantize,
                           "checkpoint": str(checkpoint), "checkpoint_sha256": artifact.sha256(),
                           # how the runner batches it (read without importing the model classes)
-                          "batch_rows": type(model).onnx_batch_rows, "max_batch_tokens": type(model).max_batch_tokens}
+                          "batch_rows": type(model).onnx_batch_rows, "max_batch_tokens": type(model).max_batch_tokens,
+                          "inputs": inputs}  # what the graph takes (None: ids and lengths)
         (tmp / EXPORT_METADATA).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         if output.exists():
             output.rmdir()  # empty, checked above
@@ -103,12 +110,12 @@ def _sample(artifact: ModelArtifact, batch: int, length: int, seed: int) -> tupl
     return ids, lengths
 
 
-def _check_parity(model, session, artifact: ModelArtifact, tolerance: float) -> None:
+def _check_parity(model, session, artifact: ModelArtifact, inputs: dict | None, tolerance: float) -> None:
     for batch, length in ((1, 1), (4, 13), (9, 64)):
         ids, lengths = _sample(artifact, batch, length, seed=batch)
         with torch.no_grad():
             expected = model(ids, lengths).numpy()
-        got = session.run(None, {"ids": ids.numpy(), "lengths": lengths.numpy()})[0]
+        got = session.run(None, graph_feeds(inputs, ids.numpy(), lengths.numpy()))[0]
         gap = float(np.abs(got - expected).max())
         if not gap <= tolerance:
             raise CheckpointError(

@@ -114,7 +114,8 @@ class Predictor:
             return TorchRunner(artifact.build_model(self.device), self.device, artifact.train_setting("precision"),
                                artifact.train_setting("compile"))
         rows, tokens = artifact.onnx_batching()
-        return OnnxRunner(artifact.onnx_path, threads=self.threads, max_batch_tokens=tokens, max_rows=rows)
+        return OnnxRunner(artifact.onnx_path, threads=self.threads, max_batch_tokens=tokens, max_rows=rows,
+                          inputs=(artifact.export or {}).get("inputs"))
 
     @classmethod
     def load(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from textclf.errors import UsageError
+from textclf.graph_inputs import FORMS, graph_feeds
 from textclf.text.encoding import EncodedSplit
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class OnnxRunner:
     runtime = "onnx"
 
     def __init__(self, path: Path, threads: int | None = None, max_batch_tokens: int | None = None,
-                 max_rows: int | None = None):
+                 max_rows: int | None = None, inputs: dict | None = None):
         # Batches hold at most this many padded tokens, as the PyTorch path's (a transformer's
         # attention memory grows with the square of a document's length).
         self.max_batch_tokens = max_batch_tokens
@@ -75,8 +76,12 @@ class OnnxRunner:
             import onnxruntime as ort
         except ImportError:
             raise UsageError(f'{path}: running an ONNX export needs onnxruntime: pip install "textclf[onnx]"') from None
+        if inputs is not None and inputs.get("form") not in FORMS:
+            raise UsageError(f"{path}: its graph takes {inputs.get('form')!r} inputs, which this version of "
+                             "textclf cannot make; upgrade textclf, or export the checkpoint again with this one")
         self.threads = max(1, threads or cpu_threads())
         self.max_rows = max_rows
+        self.inputs = inputs  # what the graph takes (the export's record; None: ids and lengths)
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
@@ -85,7 +90,7 @@ class OnnxRunner:
 
     def _run(self, batch) -> tuple[np.ndarray, np.ndarray]:
         indices, (ids, lengths, _) = batch
-        return indices, self.session.run(None, {"ids": ids, "lengths": lengths})[0]
+        return indices, self.session.run(None, graph_feeds(self.inputs, ids, lengths))[0]
 
     def logits(self, split: EncodedSplit, batch_size: int) -> np.ndarray:
         out: np.ndarray | None = None

@@ -114,8 +114,15 @@ class TextClassifier(nn.Module):
 
     def export_module(self) -> nn.Module:
         """A module whose ``forward(ids, lengths)`` gives the same logits and that ONNX can
-        trace with dynamic batch and length axes (``textclf export``); by default the model."""
+        trace with dynamic batch and length axes (``textclf export``); by default the model.
+        With ``export_inputs``, its forward takes the feeds that ``graph_inputs.graph_feeds``
+        makes of those instead."""
         return self
+
+    def export_inputs(self) -> dict[str, Any] | None:
+        """What the export's graph is fed instead of the padded ids and lengths, as
+        ``textclf/graph_inputs.py`` names it (stored in the export's textclf.json); None: the ids."""
+        return None
 
     def artifact_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """The parameters stored in model artifacts, from those of the config."""

@@ -1,0 +1,68 @@
+"""The word features an export of a TF-IDF bag is fed (textclf/graph_inputs.py, numpy) are the
+torch model's: the same hashed buckets, and sorted features with the term frequencies the model
+counts itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from textclf.graph_inputs import first_weights, graph_feeds, hashed_ngrams, word_features
+from textclf.models.bag_of_ngrams import BagOfNgrams, BagOfNgramsParams, hashed_ngrams as torch_ngrams
+from textclf.models.base import BuildContext
+
+
+@st.composite
+def batches(draw, high=2**31 - 1):
+    """A padded batch: ids below ``vocab`` (some near 2**31, where the products wrap), lengths 0 to width."""
+    vocab = draw(st.integers(3, high))
+    rows, width = draw(st.integers(1, 5)), draw(st.integers(1, 12))
+    ids = np.array(draw(st.lists(st.integers(0, vocab - 1), min_size=rows * width, max_size=rows * width)),
+                   dtype=np.int64).reshape(rows, width)
+    lengths = np.array(draw(st.lists(st.integers(0, width), min_size=rows, max_size=rows)), dtype=np.int64)
+    return vocab, ids, lengths
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches(), st.integers(2, 5), st.integers(1, 2**24))
+def test_the_numpy_hash_is_the_torch_models(batch, n, buckets):
+    vocab, ids, lengths = batch
+    bucket, valid = hashed_ngrams(ids, lengths, n, vocab, buckets)
+    expected, expected_valid = torch_ngrams(torch.from_numpy(ids), torch.from_numpy(lengths), n, vocab, buckets)
+    np.testing.assert_array_equal(valid, expected_valid.numpy())
+    np.testing.assert_array_equal(bucket[valid], expected.numpy()[valid])
+    assert ((bucket >= 0) & (bucket < buckets)).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(batches(high=40), st.integers(1, 3))
+def test_the_features_and_weights_are_the_models_sorted_runs(batch, ngrams):
+    """Few distinct ids and buckets, so features repeat: each document's sorted features, and
+    ``1 + log tf`` on each one's first occurrence, equal ``BagOfNgrams._sorted_runs``'s."""
+    vocab, ids, lengths = batch
+    params = BagOfNgramsParams(embedding_dim=4, ngrams=ngrams, buckets=7, tfidf=True)
+    model = BagOfNgrams(params, BuildContext(vocab_size=vocab, num_classes=3))
+    inputs = model.export_inputs()
+    assert inputs == {"form": "word_features", "vocab_size": vocab, "buckets": 7, "ngrams": ngrams}
+    feeds = graph_feeds(inputs, ids, lengths)
+    feats, valid = model.features(torch.from_numpy(ids), torch.from_numpy(lengths))
+    ordered, first, tf = model._sorted_runs(feats, valid)
+    width = feeds["features"].shape[1]
+    assert width == max(1, int(valid.sum(1).max()))
+    np.testing.assert_array_equal(feeds["features"], ordered.numpy()[:, :width])
+    expected = torch.where(first, 1.0 + torch.log(tf), 0.0).numpy()[:, :width]
+    np.testing.assert_allclose(feeds["weights"], expected, rtol=1e-6)
+    assert not ordered.numpy()[:, width:].size or (ordered.numpy()[:, width:] == model.num_features).all()
+
+
+def test_a_feature_repeated_weighs_once_with_its_log_count():
+    features = np.array([[3, 3, 3, 5, 9, 9], [1, 2, 9, 9, 9, 9]])
+    weights = first_weights(features, num_features=9)
+    np.testing.assert_allclose(weights, [[1 + np.log(3), 0, 0, 1, 0, 0], [1, 1, 0, 0, 0, 0]], rtol=1e-6)
+
+
+def test_empty_documents_get_one_padding_column():
+    features = word_features(np.zeros((2, 3), dtype=np.int64), np.array([0, 0]), vocab_size=10, buckets=4, ngrams=2)
+    assert features.tolist() == [[14], [14]]
