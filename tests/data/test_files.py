@@ -1,12 +1,17 @@
+import codecs
+import csv
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import REPO
 from textclf.config import Config, DataConfig
 from textclf.data import load_corpus
+from textclf.data.files import ColumnChunk, iter_columns
 from textclf.errors import DataError
 
 ROWS = [("good movie", "pos"), ("bad film", "neg"), ("great acting", "pos"), ("awful plot", "neg")] * 10
@@ -175,3 +180,51 @@ def test_environment_paths_are_absolute_when_read(tmp_path, monkeypatch):
     cache = cache_dir(config_from_dict({}))
     assert root == tmp_path / "shared" / "data" and root.is_absolute()
     assert cache == tmp_path / "shared" / "cache" and cache.is_absolute()
+
+
+# Any text a CSV writer may write, in UTF-8 (no lone surrogates), quotes, commas, tabs and
+# line breaks of every kind included.
+_CELLS = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_CELLS, _CELLS), min_size=1, max_size=25), st.booleans(), st.sampled_from([".csv", ".tsv"]),
+       st.integers(1, 7))
+def test_the_arrow_reader_of_a_predicted_file_reads_every_row_written(tmp_path_factory, rows, two_columns, suffix, chunk):
+    """``iter_columns`` (pyarrow, for textclf predict) gives back every cell that a CSV writer
+    wrote, in order, chunk by chunk."""
+    path = tmp_path_factory.mktemp("t") / f"f{suffix}"
+    rows = [list(r) if two_columns else [r[1]] for r in rows]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, delimiter="\t" if suffix == ".tsv" else ",")
+        writer.writerow(["id", "text"] if two_columns else ["text"])
+        writer.writerows(rows)
+    chunks = list(iter_columns(path, "utf-8", chunk))
+    assert all(isinstance(c, ColumnChunk) for c in chunks) and all(len(c["text"]) == chunk for c in chunks[:-1])
+    assert [cell for c in chunks for cell in c["text"]] == [r[-1] for r in rows]
+    if two_columns:
+        assert [cell for c in chunks for cell in c["id"]] == [r[0] for r in rows]
+
+
+def test_a_plain_csv_is_read_by_arrow_and_the_rest_by_pandas(tmp_path):
+    plain = tmp_path / "plain.csv"
+    plain.write_text('id,text\n1,"a, b"\n2,"line\nbreak"\n3,\n', encoding="utf-8")
+    chunks = list(iter_columns(plain, "utf-8", 2))
+    assert all(isinstance(c, ColumnChunk) for c in chunks)
+    assert [c["text"] for c in chunks] == [["a, b", "line\nbreak"], [""]] and chunks[0]["id"] == ["1", "2"]
+    # A row of spaces alone is a row (pandas takes it for a blank line in a one-column file and
+    # drops it, and every row number after it would name the wrong text).
+    spaces = tmp_path / "spaces.csv"
+    spaces.write_text("text\n  \nb\n", encoding="utf-8")
+    assert [list(c["text"]) for c in iter_columns(spaces, "utf-8")] == [["  ", "b"]]
+    # Another encoding, a byte-order mark, a row too long: pandas reads it, or names the mistake.
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("text\ncaf\xe9\n".encode("latin-1"))
+    assert [list(c["text"]) for c in iter_columns(latin, "latin-1")] == [["caf\xe9"]]
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(codecs.BOM_UTF8 + b"text\nx\n")
+    assert not isinstance(next(iter_columns(bom, "utf-8")), ColumnChunk)
+    long_row = tmp_path / "long.csv"
+    long_row.write_text("id,text\n1,a\n2,b,c\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"long.csv:3: 3 fields where the header has 2"):
+        list(iter_columns(long_row, "utf-8"))

@@ -1,7 +1,8 @@
 """Predicting a whole file with nothing but a checkpoint: a submission CSV.
 
-Rows are read in chunks (bounded memory), predicted, and written in input order to a temporary
-file that is renamed into place only when complete. Columns: the id, the predicted label, then
+Rows are read in chunks (bounded memory; a UTF-8 CSV or TSV of up to 256 MB is parsed at once
+by pyarrow and then taken in chunks: ``data.files.iter_columns``), predicted, and written in
+input order to a temporary file that is renamed into place only when complete. Columns: the id, the predicted label, then
 optionally the K best labels (space-separated) and one probability column per class. For a
 multilabel model the label column holds the predicted labels joined by the model's
 ``data.label_separator`` (``|`` by default; empty when the model allows no label).
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from textclf.data.files import iter_table, texts_of
+from textclf.data.files import iter_columns, texts_of
 from textclf.errors import DataError, UsageError
 from textclf.files import atomic_path
 from textclf.inference import Predictor
@@ -98,7 +99,7 @@ def predict_file(
         # The next chunk is read and encoded on a thread of its own while the model runs on this
         # one: tokenizing holds the interpreter, the model's runtime mostly does not
         # (benchmarks/read_ahead.py times it both ways).
-        chunks = iter_table(input_path, encoding, chunk_rows)
+        chunks = iter_columns(input_path, encoding, chunk_rows)
         for texts, ids, encoded in in_order(read, chunks, 1 if read_ahead else 0, ahead=1):
             ids = ids if ids is not None else [str(i) for i in range(rows, rows + len(texts))]
             probs = predictor.proba_encoded(encoded)
