@@ -62,13 +62,17 @@ def fast_form(tokenizer, vocab=None) -> dict[str, Any] | None:
     if kind is None:
         return None
     vocabulary = None if vocab is None else _strings(vocab.itos_)
-    return {"classes": _classes(kind), "table": _table(inner.lowercase, digits), "vocabulary": vocabulary}
+    # Each byte's class (high byte) and what it becomes (low byte) in one 256-entry table: a
+    # numpy gather costs about as much a byte whatever the width of what it gathers, so one
+    # gather of two bytes and two shifts cost less than two gathers of one.
+    lookup = _table(inner.lowercase, digits).astype(np.uint16) | (_classes(kind).astype(np.uint16) << 8)
+    return {"lookup": lookup, "vocabulary": vocabulary}
 
 
 def _classes(kind: str) -> np.ndarray:
     """Each byte's class: 0 space (never in a token), 1 word character, 2 symbol; a token is a
     maximal run of one class."""
-    classes = np.zeros(256, dtype=np.int8)
+    classes = np.zeros(256, dtype=np.uint8)
     if kind == "whitespace":  # every non-space byte is one class: runs between spaces
         classes[:] = 1
         classes[list(_SPACE)] = 0
@@ -234,7 +238,8 @@ def _runs(texts: list[str], form: dict[str, Any]):
     if offsets[-1] == 0:  # only empty texts
         return _strings([]), np.zeros(0, dtype=np.int64), np.zeros(len(texts), dtype=np.int64)
     raw = np.frombuffer("".join(texts).encode("ascii"), dtype=np.uint8)
-    kind = form["classes"][raw]  # (the table keeps every byte's class: lower case and 0 are words)
+    looked = form["lookup"][raw]
+    kind = (looked >> 8).astype(np.uint8)  # (the class of the byte as read: lower case and 0 are words)
     # Where a run of one class starts (a token, or a gap), and the end of the last one.
     starts = np.empty(len(raw) + 1, dtype=bool)
     starts[0] = starts[-1] = True
@@ -244,7 +249,7 @@ def _runs(texts: list[str], form: dict[str, Any]):
     # Every run is a string of the array, gaps too (looking them up costs less than cutting
     # them out of the buffer); the caller drops the gaps.
     runs = pa.Array.from_buffers(pa.large_string(), len(bounds) - 1,
-                                 [None, pa.py_buffer(bounds), pa.py_buffer(form["table"][raw])])
+                                 [None, pa.py_buffer(bounds), pa.py_buffer(looked.astype(np.uint8))])
     tokens = np.flatnonzero(kind[bounds[:-1]] != 0)  # the runs that are tokens
     # each text's count: its first run's place among the token runs (both sorted)
     counts = np.diff(np.searchsorted(tokens, np.searchsorted(bounds, offsets))).astype(np.int64)
