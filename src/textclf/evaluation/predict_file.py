@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from textclf.data.files import iter_columns, texts_of
 from textclf.errors import DataError, UsageError
@@ -75,7 +74,7 @@ def predict_file(
     with atomic_path(output_path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(header)
-        bar = tqdm(desc="predicting", unit="doc", disable=not progress)
+        bar = _progress_bar(progress)
 
         def read(frame) -> tuple[list[str], list[str], list]:
             """A chunk's texts, ids and encoding (on the reading thread)."""
@@ -122,3 +121,21 @@ def predict_file(
         print(f"warning: {empty:,} of {rows:,} texts are empty; they were predicted from no words "
               "(the model's prior)", file=sys.stderr)
     return rows
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(progress: bool):
+    """tqdm's bar (rate and ETA) on stderr; with ``--no-progress`` none, and tqdm not imported
+    (a hundredth of a second of a short prediction's process)."""
+    if not progress:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(desc="predicting", unit="doc")
