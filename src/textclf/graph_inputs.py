@@ -16,16 +16,32 @@ linear model's node time, the hash's Mod another 9 % (RESULTS.md "onnx-profile")
 model keeps its own hash (``models/bag_of_ngrams.hashed_ngrams``, on any device); both use
 :data:`MIX`, and tests/models/test_models.py checks that they give the same buckets.
 
+With character n-grams (``minn``/``maxn``) the graph is fed them too, made alike:
+
+- ``char_rows`` (batch, width) int64: each document's distinct character n-gram buckets (of its
+  words' n-grams, fastText's subwords: :func:`subword_table`), padded with ``char_buckets``;
+- ``char_weights`` (batch, width) float32: ``1 + log tf`` of each, 0 on padding.
+
+Their counting sorts the whole batch's (document, bucket) pairs, which onnxruntime did with TopK
+too. The table of each vocabulary word's n-gram buckets is the model's (rebuilt from the
+vocabulary's strings, a Python loop over every word's n-grams), so an export stores it beside its
+graph (``subwords.npz``) and its runner reads it back.
+
 This module imports numpy only: a Predictor of exports runs without torch.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import zlib
+from array import array
+from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["MIX", "FORMS", "hashed_ngrams", "word_features", "first_weights", "graph_feeds"]
+__all__ = ["MIX", "FORMS", "SUBWORDS_FILE", "hashed_ngrams", "word_features", "first_weights", "char_ngrams",
+           "subword_table", "char_features", "read_subwords", "graph_feeds"]
+
+SUBWORDS_FILE = "subwords.npz"  # beside an export's graph: its words' character n-gram buckets
 
 FORMS = ("word_features",)  # the feeds this version makes besides the ids (export.inputs' "form")
 
@@ -80,13 +96,82 @@ def first_weights(features: np.ndarray, num_features: int) -> np.ndarray:
     return weights.reshape(features.shape)
 
 
-def graph_feeds(inputs: dict[str, Any] | None, ids: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
+def char_ngrams(word: str, minn: int, maxn: int) -> list[str]:
+    """The character n-grams of ``<word>`` of length ``minn``..``maxn``, as fastText cuts them (the
+    lone markers ``<`` and ``>`` are not n-grams)."""
+    wrapped = f"<{word}>"
+    grams = [wrapped[start: start + n] for n in range(minn, maxn + 1) for start in range(len(wrapped) - n + 1)]
+    return [g for g in grams if g not in ("<", ">")]
+
+
+def subword_table(tokens: Sequence[str], minn: int, maxn: int, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """``offsets`` (vocab_size + 1,) and ``rows`` (all n-grams,) int64: the buckets of word ``i``'s
+    n-grams (CRC-32 of their UTF-8 bytes, modulo ``buckets``) are ``rows[offsets[i]:offsets[i + 1]]``;
+    special tokens (empty strings) have none."""
+    counts = np.zeros(len(tokens), dtype=np.int64)
+    rows = array("q")  # 8 bytes a row (a list of Python ints would take 4 times as much)
+    for i, token in enumerate(tokens):
+        if not token:  # a special token (padding, unknown)
+            continue
+        grams = char_ngrams(token, minn, maxn)
+        counts[i] = len(grams)
+        rows.extend(zlib.crc32(g.encode("utf-8")) % buckets for g in grams)
+    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets, np.frombuffer(rows, dtype=np.int64).copy()
+
+
+def char_features(ids: np.ndarray, lengths: np.ndarray, vocab_size: int, char_buckets: int,
+                  subwords: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``char_rows`` and ``char_weights`` (batch, width): each document's distinct character
+    n-gram buckets in ascending order, padded with ``char_buckets``, and ``1 + log tf`` of each
+    (tf: how often the n-gram occurs in the document's words), 0 on padding; width is the most
+    n-grams of one document (at least 1). The torch model's ``char_grams``, in numpy."""
+    offsets, rows = subwords
+    batch = ids.shape[0]
+    mask = np.arange(ids.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    docs = np.nonzero(mask)[0].astype(np.int64)
+    # Each distinct (document, word) once, with its count; then the word's n-grams.
+    pairs, counts = np.unique(docs * vocab_size + ids[mask].astype(np.int64), return_counts=True)
+    words = pairs % vocab_size
+    starts, sizes = offsets[words], offsets[words + 1] - offsets[words]
+    owner = np.repeat(np.arange(len(pairs)), sizes)
+    position = np.arange(len(owner)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    flat = rows[starts[owner] + position]
+    keys, inverse = np.unique((pairs // vocab_size)[owner] * char_buckets + flat, return_inverse=True)
+    tf = np.bincount(inverse.ravel(), weights=counts[owner], minlength=len(keys))
+    doc, bucket = keys // char_buckets, keys % char_buckets
+    per_doc = np.bincount(doc, minlength=batch)
+    width = max(1, int(per_doc.max(initial=0)))
+    slot = np.arange(len(keys)) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc)
+    char_rows = np.full((batch, width), char_buckets, dtype=np.int64)
+    char_weights = np.zeros((batch, width), dtype=np.float32)
+    char_rows[doc, slot] = bucket
+    char_weights[doc, slot] = 1.0 + np.log(tf)
+    return char_rows, char_weights
+
+
+def read_subwords(folder) -> tuple[np.ndarray, np.ndarray]:
+    """An export's :data:`SUBWORDS_FILE`: its words' n-gram table (offsets, rows)."""
+    from pathlib import Path
+
+    with np.load(Path(folder) / SUBWORDS_FILE) as arrays:
+        return arrays["offsets"], arrays["rows"]
+
+
+def graph_feeds(inputs: dict[str, Any] | None, ids: np.ndarray, lengths: np.ndarray,
+                subwords: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The feeds of an exported graph for a padded batch: ``inputs`` is what the export recorded
-    (textclf.json's ``export.inputs``; None: the graph takes ``ids`` and ``lengths``)."""
+    (textclf.json's ``export.inputs``; None: the graph takes ``ids`` and ``lengths``);
+    ``subwords``: the words' n-gram table (:func:`subword_table`) where it names ``chars``."""
     if inputs is None:
         return {"ids": ids, "lengths": lengths}
     if inputs.get("form") not in FORMS:  # (the runner refuses such an export when it opens it)
         raise ValueError(f"an export's graph takes {inputs.get('form')!r}, which this textclf cannot make")
     features = word_features(ids, lengths, inputs["vocab_size"], inputs["buckets"], inputs["ngrams"])
     num_features = inputs["vocab_size"] + (inputs["buckets"] if inputs["ngrams"] > 1 else 0)
-    return {"features": features, "weights": first_weights(features, num_features)}
+    feeds = {"features": features, "weights": first_weights(features, num_features)}
+    if inputs.get("chars"):
+        feeds["char_rows"], feeds["char_weights"] = char_features(
+            ids, lengths, inputs["vocab_size"], inputs["chars"]["buckets"], subwords)
+    return feeds

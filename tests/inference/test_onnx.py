@@ -63,7 +63,9 @@ def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, 
                         run_dir=tmp_path / "run")
     out = tmp_path / "export"
     assert main(["export", "--checkpoint", str(run.best_checkpoint), "--output", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["model.onnx", "textclf.json"]
+    # A bag with TF-IDF and character n-grams keeps its words' n-gram table beside the graph.
+    chars = name in ("bag_of_ngrams", "linear") and bool(params.get("maxn"))
+    assert sorted(p.name for p in out.iterdir()) == ["model.onnx", *(["subwords.npz"] if chars else []), "textclf.json"]
     if name in ("bag_of_ngrams", "linear"):  # a Loop node runs once per element: 80 times slower (subwords.owners)
         import onnx
         graph = onnx.load(str(out / "model.onnx")).graph
@@ -73,9 +75,10 @@ def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, 
         assert projected == (name == "bag_of_ngrams" and params["embedding_dim"] > 2)  # (4 classes)
     torch_side, onnx_side = textclf.Predictor.load(run.best_checkpoint), textclf.Predictor.load(out)
     assert onnx_side.runtime == "onnx" and onnx_side.classes == torch_side.classes
-    # A TF-IDF bag without character n-grams takes the word features made in numpy, not the ids.
-    fed = (onnx_side.artifact.export["inputs"] or {}).get("form")
-    assert fed == ("word_features" if name in ("bag_of_ngrams", "linear") and not params.get("maxn") else None)
+    # A TF-IDF bag takes the word features (and character n-grams) made in numpy, not the ids.
+    fed = onnx_side.artifact.export["inputs"] or {}
+    assert fed.get("form") == ("word_features" if name in ("bag_of_ngrams", "linear") else None)
+    assert bool(fed.get("chars")) == chars
     p_torch, p_onnx = torch_side.predict_proba(texts), onnx_side.predict_proba(texts)
     assert len(texts) == 1000
     np.testing.assert_allclose(p_onnx, p_torch, atol=1e-4, rtol=0)
@@ -188,7 +191,7 @@ def test_an_onnx_runner_keeps_the_models_token_budget(trained_run, tmp_path):
 
     runner = OnnxRunner.__new__(OnnxRunner)
     runner.session, runner.max_batch_tokens, runner.threads, runner.max_rows = Session(), 1000, 2, None
-    runner.inputs = None  # (the graph takes ids and lengths)
+    runner.inputs = runner.subwords = None  # (the graph takes ids and lengths)
     lengths = np.array([300] * 10 + [5] * 50)
     ids = np.ones(int(lengths.sum()), dtype=np.int32)
     offsets = np.concatenate([[0], np.cumsum(lengths)])

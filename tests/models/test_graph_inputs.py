@@ -66,3 +66,27 @@ def test_a_feature_repeated_weighs_once_with_its_log_count():
 def test_empty_documents_get_one_padding_column():
     features = word_features(np.zeros((2, 3), dtype=np.int64), np.array([0, 0]), vocab_size=10, buckets=4, ngrams=2)
     assert features.tolist() == [[14], [14]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(batches(high=30), st.integers(1, 3), st.integers(2, 4), st.integers(5, 60))
+def test_the_char_features_are_the_models_char_grams(batch, minn, span, char_buckets):
+    """Each document's distinct character n-gram buckets in order, padded, with ``1 + log tf``:
+    the torch model's ``char_grams`` (document, bucket, tf), laid out a row a document."""
+    vocab, ids, lengths = batch
+    tokens = ["", ""] + [f"w{i % 7}x{i}" for i in range(2, vocab)]  # (shared n-grams between words)
+    params = BagOfNgramsParams(embedding_dim=4, ngrams=2, buckets=7, tfidf=True, minn=minn, maxn=minn + span - 1,
+                               char_buckets=char_buckets)
+    model = BagOfNgrams(params, BuildContext(vocab_size=vocab, num_classes=3, tokens=tuple(tokens)))
+    inputs = model.export_inputs()
+    assert inputs["chars"] == {"minn": minn, "maxn": minn + span - 1, "buckets": char_buckets}
+    subwords = (model.subword_offsets.numpy(), model.subword_rows.numpy())
+    feeds = graph_feeds(inputs, ids, lengths, subwords)
+    doc, bucket, tf = (t.numpy() for t in model.char_grams(torch.from_numpy(ids), torch.from_numpy(lengths)))
+    rows, weights = feeds["char_rows"], feeds["char_weights"]
+    for d in range(len(ids)):
+        n = int((doc == d).sum())
+        assert rows[d, :n].tolist() == bucket[doc == d].tolist() and (rows[d, n:] == char_buckets).all()
+        np.testing.assert_allclose(weights[d, :n], 1 + np.log(tf[doc == d]), rtol=1e-6)
+        assert (weights[d, n:] == 0).all()
+    assert rows.shape[1] == max(1, max(int((doc == d).sum()) for d in range(len(ids))))

@@ -362,9 +362,11 @@ def test_the_bags_export_form_gives_its_logits(task, members, dim, classes, char
     model.eval()
     export = model.export_module()
     assert (export.projected_bias is not None) == projected
-    # Without character n-grams the graph is fed the word features that numpy makes of the ids.
-    assert (model.export_inputs() is None) == chars
-    feeds = graph_feeds(model.export_inputs(), ids.numpy(), lengths.numpy())
+    # The graph is fed the word features (and character n-grams) that numpy makes of the ids.
+    inputs = model.export_inputs()
+    assert inputs["form"] == "word_features" and bool(inputs.get("chars")) == chars
+    subwords = (model.subword_offsets.numpy(), model.subword_rows.numpy()) if chars else None
+    feeds = graph_feeds(inputs, ids.numpy(), lengths.numpy(), subwords)
     with torch.no_grad():
         got = export(*(torch.from_numpy(a) for a in feeds.values()))
         torch.testing.assert_close(got, model(ids, lengths), rtol=0, atol=1e-5)

@@ -2,8 +2,9 @@
 
 The output folder holds ``model.onnx`` (inputs ``ids`` (batch, length) int64 and ``lengths``
 (batch,) int64, output ``logits`` (batch, num_classes); batch and length are dynamic; a TF-IDF
-bag without character n-grams takes its word features instead, ``features`` and ``weights``
-(batch, width), which ``textclf/graph_inputs.py`` makes of the ids: textclf.json's
+bag takes its features instead, ``features`` and ``weights`` (batch, width), and with character
+n-grams ``char_rows`` and ``char_weights``, which ``textclf/graph_inputs.py`` makes of the ids
+with the words' n-gram table the folder then holds too (``subwords.npz``): textclf.json's
 ``export.inputs`` says which) and ``textclf.json`` (the artifact without its weights: classes, task, the text pipeline's tokenizer
 settings and vocabulary, the model's name and parameters, the config). ``Predictor.load(folder)``
 runs it with onnxruntime. The graph is traced from the model's ``export_module()`` with
@@ -27,7 +28,7 @@ import torch
 
 from textclf.artifact import EXPORT_GRAPH, EXPORT_METADATA, ModelArtifact
 from textclf.errors import CheckpointError, UsageError
-from textclf.graph_inputs import graph_feeds
+from textclf.graph_inputs import SUBWORDS_FILE, graph_feeds
 from textclf.text.vocabulary import PAD_ID
 
 __all__ = ["export_onnx", "OPSET"]
@@ -60,7 +61,11 @@ def export_onnx(checkpoint: str | Path, output: str | Path, quantize: str | None
     try:
         graph = tmp / EXPORT_GRAPH
         ids, lengths = _sample(artifact, batch=3, length=7, seed=0)
-        feeds = graph_feeds(inputs, ids.numpy(), lengths.numpy())
+        files = model.export_files()  # arrays the feeds need beside the graph (a bag's n-gram table)
+        for name, arrays in files.items():
+            np.savez(tmp / name, **arrays)
+        subwords = (files[SUBWORDS_FILE]["offsets"], files[SUBWORDS_FILE]["rows"]) if SUBWORDS_FILE in files else None
+        feeds = graph_feeds(inputs, ids.numpy(), lengths.numpy(), subwords)
         axes = {name: {0: "batch", 1: "length" if name == "ids" else "width"} if array.ndim == 2 else {0: "batch"}
                 for name, array in feeds.items()}
         with warnings.catch_warnings(), torch.no_grad():
@@ -84,7 +89,7 @@ def export_onnx(checkpoint: str | Path, output: str | Path, quantize: str | None
             os.replace(quantized, graph)
         session = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
         if quantize is None:
-            _check_parity(model, session, artifact, inputs, tolerance)
+            _check_parity(model, session, artifact, lambda i, n: graph_feeds(inputs, i, n, subwords), tolerance)
         meta = artifact.metadata()
         meta["export"] = {"format": "onnx", "opset": OPSET, "quantize": quantize,
                           "checkpoint": str(checkpoint), "checkpoint_sha256": artifact.sha256(),
@@ -110,12 +115,12 @@ def _sample(artifact: ModelArtifact, batch: int, length: int, seed: int) -> tupl
     return ids, lengths
 
 
-def _check_parity(model, session, artifact: ModelArtifact, inputs: dict | None, tolerance: float) -> None:
+def _check_parity(model, session, artifact: ModelArtifact, feeds, tolerance: float) -> None:
     for batch, length in ((1, 1), (4, 13), (9, 64)):
         ids, lengths = _sample(artifact, batch, length, seed=batch)
         with torch.no_grad():
             expected = model(ids, lengths).numpy()
-        got = session.run(None, graph_feeds(inputs, ids.numpy(), lengths.numpy()))[0]
+        got = session.run(None, feeds(ids.numpy(), lengths.numpy()))[0]
         gap = float(np.abs(got - expected).max())
         if not gap <= tolerance:
             raise CheckpointError(

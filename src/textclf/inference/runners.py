@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from textclf.errors import UsageError
-from textclf.graph_inputs import FORMS, graph_feeds
+from textclf.graph_inputs import FORMS, graph_feeds, read_subwords
 from textclf.text.encoding import EncodedSplit
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ class OnnxRunner:
         self.threads = max(1, threads or cpu_threads())
         self.max_rows = max_rows
         self.inputs = inputs  # what the graph takes (the export's record; None: ids and lengths)
+        self.subwords = read_subwords(Path(path).parent) if inputs and inputs.get("chars") else None
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
@@ -90,7 +91,7 @@ class OnnxRunner:
 
     def _run(self, batch) -> tuple[np.ndarray, np.ndarray]:
         indices, (ids, lengths, _) = batch
-        return indices, self.session.run(None, graph_feeds(self.inputs, ids, lengths))[0]
+        return indices, self.session.run(None, graph_feeds(self.inputs, ids, lengths, self.subwords))[0]
 
     def logits(self, split: EncodedSplit, batch_size: int) -> np.ndarray:
         out: np.ndarray | None = None

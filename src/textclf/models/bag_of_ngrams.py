@@ -37,7 +37,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from torch import nn
 
 from textclf.errors import ConfigError
-from textclf.graph_inputs import MIX
+from textclf.graph_inputs import MIX, SUBWORDS_FILE
 from textclf.models.base import BuildContext, TextClassifier, lookup
 from textclf.models.registry import ModelParams, register_model
 from textclf.models.subwords import subword_bags, subword_table
@@ -287,13 +287,22 @@ class BagOfNgrams(TextClassifier):
     def export_module(self) -> nn.Module:
         return _FeatureForm(self) if self.export_inputs() else _ExportForm(self)
 
+    def export_files(self) -> dict[str, dict[str, np.ndarray]]:
+        """Arrays the export's feeds need beside its graph: the words' character n-gram table."""
+        if self.export_inputs() is None or self.char_embedding is None:
+            return {}
+        return {SUBWORDS_FILE: {"offsets": self.subword_offsets.numpy(), "rows": self.subword_rows.numpy()}}
+
     def export_inputs(self) -> dict | None:
-        """With TF-IDF and no character n-grams the export is fed the word features made in
+        """With TF-IDF the export is fed the word features (and character n-grams) made in
         numpy (``textclf/graph_inputs.py``), not the ids: see ``_FeatureForm``."""
-        if not self.params.tfidf or self.char_embedding is not None:
+        if not self.params.tfidf:
             return None
-        return {"form": "word_features", "vocab_size": self.vocab_size, "buckets": self.params.buckets,
-                "ngrams": self.params.ngrams}
+        inputs = {"form": "word_features", "vocab_size": self.vocab_size, "buckets": self.params.buckets,
+                  "ngrams": self.params.ngrams}
+        if self.char_embedding is not None:
+            inputs["chars"] = {"minn": self.params.minn, "maxn": self.params.maxn, "buckets": self.params.char_buckets}
+        return inputs
 
     def _head(self, doc, grams, ids, lengths) -> torch.Tensor:
         """Add the hashed n-grams' vectors (``grams``: their rows and weights) and the character
@@ -386,6 +395,11 @@ class _ExportForm(nn.Module):
             self.projected_bias = bias.float()
             tables = {name: None if t is None else (t.double() @ weight).float() for name, t in tables.items()}
         self.register_buffer("char_table", tables["char_embedding"])
+        self.register_buffer("char_tfidf_table", None)
+        if model.params.tfidf and self.char_table is not None:  # as word_table: IDF², then rows × IDF; a zero row last
+            char_idf = torch.cat([model.char_idf, torch.zeros(1)])[:, None].double()
+            rows = torch.cat([self.char_table, torch.zeros_like(self.char_table[:1])]).double()
+            self.char_tfidf_table = torch.cat([char_idf ** 2, rows * char_idf], 1).float()
         self.register_buffer("word_table", None)
         self.register_buffer("ngram_table", None)
         if model.params.tfidf:
@@ -428,11 +442,11 @@ class _ExportForm(nn.Module):
         ordered, first, tf = self.model._sorted_runs(feats, valid)
         return self._tfidf_sum(ordered, torch.where(first, 1.0 + torch.log(tf), 0.0))
 
-    def _tfidf_sum(self, features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    def _tfidf_sum(self, features: torch.Tensor, weight: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, columns) of sorted ``features`` (padding: the zero row) and ``weight``, ``1 +
         log tf`` on each feature's first occurrence and 0 elsewhere: the TF-IDF sum of their
-        vectors over its L2 norm."""
-        rows = self.word_table[features]  # (batch, n, 1 + columns)
+        vectors over its L2 norm (``table``: the word table, or the character n-grams')."""
+        rows = (self.word_table if table is None else table)[features]  # (batch, n, 1 + columns)
         sums = torch.bmm(torch.stack([weight, weight * weight], 1), rows)  # (batch, 2, 1 + columns)
         return sums[:, 0, 1:] / sums[:, 1, :1].sqrt().clamp_min(1e-12)
 
@@ -458,14 +472,19 @@ class _ExportForm(nn.Module):
 
 
 class _FeatureForm(_ExportForm):
-    """The export of a bag with TF-IDF and no character n-grams, fed each document's sorted word
-    features and their ``1 + log tf`` weights, made in numpy by ``textclf/graph_inputs.py``
-    (``export_inputs`` records how): one Gather and one batched MatMul, ``_ExportForm``'s without
-    the sort and the hash. On 20 Newsgroups bydate's test posts the linear model's export ran
-    about twice as fast model only (``benchmarks/onnx_profile.py``)."""
+    """The export of a bag with TF-IDF, fed each document's sorted word features and their ``1 +
+    log tf`` weights, and with character n-grams each document's distinct n-gram buckets and
+    theirs, all made in numpy by ``textclf/graph_inputs.py`` (``export_inputs`` records how): a
+    Gather and a batched MatMul a block, ``_ExportForm``'s without the sorts and the hash. The
+    20 Newsgroups linear model's export ran about twice as fast model only
+    (``benchmarks/onnx_profile.py``, RESULTS.md "onnx-profile")."""
 
-    def forward(self, features: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        return self._logits(self._tfidf_sum(features, weights))
+    def forward(self, features: torch.Tensor, weights: torch.Tensor, char_rows: torch.Tensor | None = None,
+                char_weights: torch.Tensor | None = None) -> torch.Tensor:
+        doc = self._tfidf_sum(features, weights)
+        if char_rows is not None:
+            doc = doc + self._tfidf_sum(char_rows, char_weights, self.char_tfidf_table)
+        return self._logits(doc)
 
 
 def _weighted_rows(table: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -124,6 +124,11 @@ class TextClassifier(nn.Module):
         ``textclf/graph_inputs.py`` names it (stored in the export's textclf.json); None: the ids."""
         return None
 
+    def export_files(self) -> dict[str, dict[str, Any]]:
+        """Files of numpy arrays that the export writes beside its graph for ``export_inputs``'s
+        feeds ({file name: {array name: array}}); none by default."""
+        return {}
+
     def artifact_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """The parameters stored in model artifacts, from those of the config."""
         return params

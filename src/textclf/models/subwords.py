@@ -12,38 +12,22 @@ strings whenever it is built, so checkpoints do not store it.
 
 from __future__ import annotations
 
-import zlib
-from array import array
 from typing import Sequence
 
-import numpy as np
 import torch
+
+from textclf.graph_inputs import char_ngrams
+from textclf.graph_inputs import subword_table as numpy_subword_table
 
 __all__ = ["char_ngrams", "owners", "subword_bags", "subword_table"]
 
 
-def char_ngrams(word: str, minn: int, maxn: int) -> list[str]:
-    """The character n-grams of ``<word>`` of length ``minn``..``maxn``, as fastText cuts them (the
-    lone markers ``<`` and ``>`` are not n-grams)."""
-    wrapped = f"<{word}>"
-    grams = [wrapped[start : start + n] for n in range(minn, maxn + 1) for start in range(len(wrapped) - n + 1)]
-    return [g for g in grams if g not in ("<", ">")]
-
-
 def subword_table(tokens: Sequence[str], minn: int, maxn: int, buckets: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``offsets`` (vocab_size + 1,) and ``rows`` (all n-grams,) int64: the hashed rows of word
-    ``i``'s n-grams are ``rows[offsets[i]:offsets[i + 1]]``."""
-    counts = np.zeros(len(tokens), dtype=np.int64)
-    rows = array("q")  # 8 bytes a row (a list of Python ints would take 4 times as much)
-    for i, token in enumerate(tokens):
-        if not token:  # a special token (padding, unknown)
-            continue
-        grams = char_ngrams(token, minn, maxn)
-        counts[i] = len(grams)
-        rows.extend(zlib.crc32(g.encode("utf-8")) % buckets for g in grams)
-    offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return torch.from_numpy(offsets), torch.from_numpy(np.frombuffer(rows, dtype=np.int64).copy())
+    ``i``'s n-grams are ``rows[offsets[i]:offsets[i + 1]]`` (``graph_inputs.subword_table``, the
+    numpy side of an export's feeds, as tensors)."""
+    offsets, rows = numpy_subword_table(tokens, minn, maxn, buckets)
+    return torch.from_numpy(offsets), torch.from_numpy(rows)
 
 
 def subword_bags(offsets: torch.Tensor, rows: torch.Tensor, ids: torch.Tensor):
