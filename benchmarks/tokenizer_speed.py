@@ -93,7 +93,8 @@ def _pyarrow(pipeline):
     from textclf.text.fast_encoding import fast_form
 
     vocabulary = pa.array(pipeline.vocab_.itos_)
-    table = fast_form(pipeline.tokenizer)["table"]  # (lower case, digits to 0: the compiled path's)
+    # (lower case, digits to 0: the compiled path's table, the low byte of its lookup)
+    table = fast_form(pipeline.tokenizer)["lookup"].astype(np.uint8)
 
     def encode(pipeline, texts):
         array = pa.array(texts, pa.large_string())
