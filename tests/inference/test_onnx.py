@@ -70,6 +70,12 @@ def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, 
         import onnx
         graph = onnx.load(str(out / "model.onnx")).graph
         assert "Loop" not in {node.op_type for node in graph.node}
+        # The features' and the character n-grams' widths are two axes (one name: one size to
+        # onnxruntime, which then warns on every batch and allocates anew).
+        dims = {i.name: [d.dim_param for d in i.type.tensor_type.shape.dim] for i in graph.input}
+        assert dims["features"] == dims["weights"] == ["batch", "width"]
+        if chars:
+            assert dims["char_rows"] == dims["char_weights"] == ["batch", "char_width"]
         # A bag with fewer output columns than table columns exports its tables projected onto them.
         projected = any("projected_" in init.name for init in graph.initializer)
         assert projected == (name == "bag_of_ngrams" and params["embedding_dim"] > 2)  # (4 classes)

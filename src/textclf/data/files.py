@@ -321,7 +321,10 @@ def texts_of(frame: pd.DataFrame, text_column: str | list[str], path: Path) -> l
     """The text of each row; several columns are joined with a space."""
     columns = [text_column] if isinstance(text_column, str) else list(text_column)
     _require_columns(frame, columns, path, "data.text_column")
-    parts = [_as_strings(frame[c]) for c in columns]
+    # (a ColumnChunk holds strings already)
+    parts = [list(frame[c]) if isinstance(frame, ColumnChunk) else _as_strings(frame[c]) for c in columns]
+    if len(parts) == 1:
+        return parts[0]
     return [" ".join(p for p in row if p) for row in zip(*parts)]
 
 

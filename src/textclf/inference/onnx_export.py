@@ -34,6 +34,9 @@ from textclf.text.vocabulary import PAD_ID
 __all__ = ["export_onnx", "OPSET"]
 
 OPSET = 17
+# The second axis of each input: a document's positions, its sorted word features, its character n-grams.
+_WIDTH = {"ids": "length", "features": "width", "weights": "width", "char_rows": "char_width",
+          "char_weights": "char_width"}
 
 
 def export_onnx(checkpoint: str | Path, output: str | Path, quantize: str | None = None,
@@ -66,7 +69,8 @@ def export_onnx(checkpoint: str | Path, output: str | Path, quantize: str | None
             np.savez(tmp / name, **arrays)
         subwords = (files[SUBWORDS_FILE]["offsets"], files[SUBWORDS_FILE]["rows"]) if SUBWORDS_FILE in files else None
         feeds = graph_feeds(inputs, ids.numpy(), lengths.numpy(), subwords)
-        axes = {name: {0: "batch", 1: "length" if name == "ids" else "width"} if array.ndim == 2 else {0: "batch"}
+        # Each input's own second axis: onnxruntime takes two axes of one name for one size.
+        axes = {name: {0: "batch", 1: _WIDTH.get(name, f"{name}_width")} if array.ndim == 2 else {0: "batch"}
                 for name, array in feeds.items()}
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer notes about constants and RNN batch sizes
