@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
         options.profile_file_prefix = str(Path(tmp) / "profile")
         session = ort.InferenceSession(str(Path(tmp) / "onnx" / "model.onnx"), options,
                                        providers=["CPUExecutionProvider"])
-        feeds = [graph_feeds(inputs, ids, lengths) for ids, lengths in batches]
+        subwords = runners["onnxruntime"].subwords  # (a bag's n-gram table, read from beside its graph)
+        feeds = [graph_feeds(inputs, ids, lengths, subwords) for ids, lengths in batches]
         for feed in feeds:
             session.run(None, feed)
         events = json.loads(Path(session.end_profiling()).read_text())
