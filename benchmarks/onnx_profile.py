@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     text = (f"{name}: {len(test):,} test documents, {args.threads} threads. Model only, through the "
             f"Predictor's runners (onnxruntime: {args.threads} batches side by side, one thread each), best of "
             f"{args.repeat}:\n\n{rates}\n\nonnxruntime's profiler, one pass in batches of {args.batch_size} "
-            f"on one session of {args.threads} threads" + (" (the graph's nodes only: the word features it is fed are made "
+            f"on one session of {args.threads} threads" + (" (the graph's nodes only: the features it is fed are made "
                                                     "in numpy before, which the docs/s above include)" if inputs else "") +
             f":\n\n{table}")
     print(text)
