@@ -6,8 +6,7 @@ The bag of n-grams and the linear model count term frequencies by sorting each d
 feature ids (word ids, then hashed n-gram buckets: int64 below about 1.5 million). On the CPU
 their PyTorch path sorts with numpy (``models/bag_of_ngrams.py::_sort``); an ONNX graph sorts
 with a TopK node (ONNX has no sort), which onnxruntime runs on one thread a batch in textclf's
-runner (what the TF-IDF bags' exports did until numpy made their features, textclf/graph_inputs.py;
-a bag without TF-IDF still does). This times the same (documents, positions) int64 arrays of random ids, shaped like the
+runner (what the TF-IDF bags' exports did until numpy made their features, textclf/graph_inputs.py). This times the same (documents, positions) int64 arrays of random ids, shaped like the
 batches those paths see, on each: torch.sort on torch's threads and on one, ``np.sort`` (values
 only: what the TF-IDF sum reads), ``np.argsort`` (what the explanations' weights need) and a
 one-node ONNX graph (TopK, k = the row's length, ascending) on one thread. Best of ``--repeats``.
