@@ -155,8 +155,16 @@ def read_subwords(folder) -> tuple[np.ndarray, np.ndarray]:
     """An export's :data:`SUBWORDS_FILE`: its words' n-gram table (offsets, rows)."""
     from pathlib import Path
 
-    with np.load(Path(folder) / SUBWORDS_FILE) as arrays:
-        return arrays["offsets"], arrays["rows"]
+    from textclf.errors import CheckpointError
+
+    path = Path(folder) / SUBWORDS_FILE
+    try:
+        with np.load(path) as arrays:
+            return arrays["offsets"], arrays["rows"]
+    except (OSError, KeyError, ValueError) as exc:
+        reason = "it is missing" if not path.exists() else f"it is not readable ({type(exc).__name__})"
+        raise CheckpointError(f"{path}: the export's table of its words' character n-grams, but {reason}; "
+                              "copy the whole export folder, or export the checkpoint again") from None
 
 
 def graph_feeds(inputs: dict[str, Any] | None, ids: np.ndarray, lengths: np.ndarray,

@@ -108,6 +108,21 @@ def test_an_export_fed_what_this_version_cannot_make_is_refused_in_one_line(trai
     assert not (tmp_path / "o.csv").exists()
 
 
+def test_an_export_without_its_ngram_table_is_refused_in_one_line(mini_config, tmp_path, capsys):
+    run = textclf.train(mini_config, overrides={"model": {"name": "linear", **SMALL["linear"]}, "train.epochs": 1},
+                        run_dir=tmp_path / "run")
+    out = tmp_path / "export"
+    assert main(["export", "--checkpoint", str(run.best_checkpoint), "--output", str(out)]) == 0
+    (out / "subwords.npz").unlink()  # (a copy of model.onnx and textclf.json alone)
+    capsys.readouterr()
+    source = tmp_path / "texts.csv"
+    source.write_text("text\nhello\n")
+    assert main(["predict", "--checkpoint", str(out), "--input", str(source), "--output", str(tmp_path / "o.csv")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "subwords.npz" in err and "it is missing" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o.csv").exists()
+
+
 def _exported_with_texts(trained_run, tmp_path, texts):
     """The run's best checkpoint, its export (``tmp_path/onnx``) and a CSV of ``texts``."""
     best = trained_run / "checkpoints" / "best.ckpt"
