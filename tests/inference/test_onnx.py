@@ -54,7 +54,7 @@ def test_every_registered_model_has_a_parity_case():
 # The real MiniLM's export and its parity on 1,000 texts take half a minute: -m slow.
 @pytest.mark.parametrize("name,params", [pytest.param(n, p, id=case, marks=[pytest.mark.slow] if n == "transformer" else [])
                                          for case, n, p in VARIANTS])
-def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, texts):
+def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, texts, capsys):
     params = {k: minilm_path() if v == "MINILM" else v for k, v in params.items()}
     overrides = {"model": {"name": name, **params}, "train.epochs": 1}
     if name == "transformer":
@@ -65,7 +65,9 @@ def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, 
     assert main(["export", "--checkpoint", str(run.best_checkpoint), "--output", str(out)]) == 0
     # A bag with TF-IDF and character n-grams keeps its words' n-gram table beside the graph.
     chars = name in ("bag_of_ngrams", "linear") and bool(params.get("maxn"))
-    assert sorted(p.name for p in out.iterdir()) == ["model.onnx", *(["subwords.npz"] if chars else []), "textclf.json"]
+    files = ["model.onnx", *(["subwords.npz"] if chars else []), "textclf.json"]
+    assert sorted(p.name for p in out.iterdir()) == files
+    assert f"({', '.join(files)};" in capsys.readouterr().out  # the command names what it wrote
     if name in ("bag_of_ngrams", "linear"):  # a Loop node runs once per element: 80 times slower (subwords.owners)
         import onnx
         graph = onnx.load(str(out / "model.onnx")).graph

@@ -183,8 +183,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from textclf.inference.onnx_export import export_onnx
 
     out = export_onnx(args.checkpoint, args.output, quantize=args.quantize)
-    size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
-    print(f"wrote {out}/ (model.onnx, textclf.json; {size:.1f} MB); run it with: "
+    files = sorted(out.iterdir())
+    size = sum(f.stat().st_size for f in files) / 1e6
+    print(f"wrote {out}/ ({', '.join(f.name for f in files)}; {size:.1f} MB); run it with: "
           f"textclf predict --checkpoint {out} --input F --output O")
     return 0
 
