@@ -142,6 +142,19 @@ def run_without_last(tmp: Path, trained: Path) -> Path:
     return run
 
 
+def export_from_a_later_version(tmp: Path, trained: Path) -> Path:
+    """The run's export whose textclf.json says its graph takes inputs this version cannot make."""
+    import json
+
+    from textclf.inference.onnx_export import export_onnx
+
+    out = export_onnx(best(trained), tmp / "later-export")
+    meta = json.loads((out / "textclf.json").read_text())
+    meta["export"]["inputs"] = {"form": "char_features"}
+    (out / "textclf.json").write_text(json.dumps(meta))
+    return out
+
+
 def used_folder(tmp: Path) -> Path:
     folder = tmp / "used"
     folder.mkdir()
@@ -243,6 +256,10 @@ CASES += [
      "checkpoint not found"),
     ("export-a-folder-checkpoint", lambda t, r, a: ["evaluate", "--checkpoint", r / "checkpoints"], 5,
      "a folder, but not one written by textclf export"),
+    ("export-from-a-later-version", lambda t, r, a: ["predict", "--checkpoint", export_from_a_later_version(t, r),
+                                                     "--input", csv_file(t, GOOD_CSV.encode()), "--output",
+                                                     t / "o.csv", "--no-progress"], 5,
+     "cannot make; upgrade textclf, or export the checkpoint again"),
     # --- multilabel
     ("unknown-task", lambda t, r, a: ["train", "-c", config(t, "task: multi_label\n")], 3, "'multiclass' or 'multilabel'"),
     ("threshold-above-1", lambda t, r, a: ["train", "-c", config(t, "task: multilabel\ntrain:\n  threshold: 1.5\n")],

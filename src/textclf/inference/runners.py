@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from textclf.errors import UsageError
+from textclf.errors import CheckpointError, UsageError
 from textclf.graph_inputs import FORMS, graph_feeds, read_subwords
 from textclf.text.encoding import EncodedSplit
 
@@ -77,8 +77,9 @@ class OnnxRunner:
         except ImportError:
             raise UsageError(f'{path}: running an ONNX export needs onnxruntime: pip install "textclf[onnx]"') from None
         if inputs is not None and inputs.get("form") not in FORMS:
-            raise UsageError(f"{path}: its graph takes {inputs.get('form')!r} inputs, which this version of "
-                             "textclf cannot make; upgrade textclf, or export the checkpoint again with this one")
+            raise CheckpointError(f"{Path(path).parent}: its graph takes {inputs.get('form')!r} inputs, which this "
+                                  "version of textclf cannot make; upgrade textclf, or export the checkpoint again "
+                                  "with this one")
         self.threads = max(1, threads or cpu_threads())
         self.max_rows = max_rows
         self.inputs = inputs  # what the graph takes (the export's record; None: ids and lengths)
