@@ -39,7 +39,8 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["MIX", "FORMS", "SUBWORDS_FILE", "hashed_ngrams", "word_features", "first_weights", "char_ngrams",
-           "subword_table", "char_features", "read_subwords", "graph_feeds"]
+           "subword_table", "char_features", "write_subwords", "read_subwords",
+           "graph_feeds"]
 
 SUBWORDS_FILE = "subwords.npz"  # beside an export's graph: its words' character n-gram buckets
 
@@ -136,19 +137,31 @@ def char_features(ids: np.ndarray, lengths: np.ndarray, vocab_size: int, char_bu
     words = pairs % vocab_size
     starts, sizes = offsets[words], offsets[words + 1] - offsets[words]
     owner = np.repeat(np.arange(len(pairs)), sizes)
-    position = np.arange(len(owner)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    flat = rows[starts[owner] + position]
+    flat = rows[starts[owner] + _ranks(sizes)]
     keys, inverse = np.unique((pairs // vocab_size)[owner] * char_buckets + flat, return_inverse=True)
     tf = np.bincount(inverse.ravel(), weights=counts[owner], minlength=len(keys))
     doc, bucket = keys // char_buckets, keys % char_buckets
     per_doc = np.bincount(doc, minlength=batch)
     width = max(1, int(per_doc.max(initial=0)))
-    slot = np.arange(len(keys)) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc)
+    slot = _ranks(per_doc)
     char_rows = np.full((batch, width), char_buckets, dtype=np.int64)
     char_weights = np.zeros((batch, width), dtype=np.float32)
     char_rows[doc, slot] = bucket
     char_weights[doc, slot] = 1.0 + np.log(tf)
     return char_rows, char_weights
+
+
+def _ranks(counts: np.ndarray) -> np.ndarray:
+    """For groups of ``counts`` entries laid end to end: each entry's place in its group."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def write_subwords(folder, subwords: tuple[np.ndarray, np.ndarray]) -> None:
+    """Write an export's :data:`SUBWORDS_FILE` (what :func:`read_subwords` reads back)."""
+    from pathlib import Path
+
+    offsets, rows = subwords
+    np.savez(Path(folder) / SUBWORDS_FILE, offsets=offsets, rows=rows)
 
 
 def read_subwords(folder) -> tuple[np.ndarray, np.ndarray]:

@@ -102,12 +102,8 @@ def test_an_export_fed_what_this_version_cannot_make_is_refused_in_one_line(trai
     meta = json.loads((out / "textclf.json").read_text())
     meta["export"]["inputs"] = {"form": "char_features"}  # as a later version might write
     (out / "textclf.json").write_text(json.dumps(meta))
-    source = tmp_path / "texts.csv"
-    source.write_text("text\nhello\n")
-    assert main(["predict", "--checkpoint", str(out), "--input", str(source), "--output", str(tmp_path / "o.csv")]) != 0
-    err = capsys.readouterr().err.strip()
-    assert "'char_features'" in err and "export the checkpoint again" in err and len(err.splitlines()) == 1
-    assert not (tmp_path / "o.csv").exists()
+    err = _refused_prediction(out, tmp_path, capsys)
+    assert "'char_features'" in err and "export the checkpoint again" in err
 
 
 def test_an_export_without_its_ngram_table_is_refused_in_one_line(mini_config, tmp_path, capsys):
@@ -116,13 +112,20 @@ def test_an_export_without_its_ngram_table_is_refused_in_one_line(mini_config, t
     out = tmp_path / "export"
     assert main(["export", "--checkpoint", str(run.best_checkpoint), "--output", str(out)]) == 0
     (out / "subwords.npz").unlink()  # (a copy of model.onnx and textclf.json alone)
+    err = _refused_prediction(out, tmp_path, capsys)
+    assert "subwords.npz" in err and "it is missing" in err
+
+
+def _refused_prediction(export, tmp_path, capsys) -> str:
+    """``textclf predict`` on ``export`` fails with one line and writes nothing: that line."""
     capsys.readouterr()
     source = tmp_path / "texts.csv"
     source.write_text("text\nhello\n")
-    assert main(["predict", "--checkpoint", str(out), "--input", str(source), "--output", str(tmp_path / "o.csv")]) != 0
+    assert main(["predict", "--checkpoint", str(export), "--input", str(source), "--output", str(tmp_path / "o.csv")]) != 0
     err = capsys.readouterr().err.strip()
-    assert "subwords.npz" in err and "it is missing" in err and len(err.splitlines()) == 1
+    assert len(err.splitlines()) == 1
     assert not (tmp_path / "o.csv").exists()
+    return err
 
 
 def _exported_with_texts(trained_run, tmp_path, texts):

@@ -138,7 +138,8 @@ class TrainConfig(_Section):
     # (the default selection): unset means auto, which is 3 x the first candidate's seconds, and
     # at least 50 s on a training split of at most 1.5M tokens (config.AUTO_BUDGET); the selection
     # starts a candidate only when its estimated seconds (its cost times the first one's and
-    # config.COST_START_SECONDS) and a refit fit in what is left, and gives each the seconds left; null in the file: no limit. auto in a run of a named model: no limit.
+    # config.COST_START_SECONDS) and a refit fit in what is left, and gives each the seconds
+    # left; null in the file: no limit. auto in a run of a named model: no limit.
     budget: Union[Literal["auto"], float, None] = None
     # After training, train the model again from scratch on train + val together, for the epochs
     # that the held-out run found best (a solver: its one pass), and keep that model. The

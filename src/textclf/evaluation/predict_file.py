@@ -3,9 +3,9 @@
 Rows are read in chunks (bounded memory; a UTF-8 CSV or TSV of up to 256 MB is parsed at once
 by pyarrow and then taken in chunks: ``data.files.iter_columns``), predicted, and written in
 input order to a temporary file that is renamed into place only when complete. Columns: the id,
-the predicted label, then optionally the K best labels (space-separated) and one probability column per class. For a
-multilabel model the label column holds the predicted labels joined by the model's
-``data.label_separator`` (``|`` by default; empty when the model allows no label).
+the predicted label, then optionally the K best labels (space-separated) and one probability
+column per class. For a multilabel model the label column holds the predicted labels joined by
+the model's ``data.label_separator`` (``|`` by default; empty when the model allows no label).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import torch
 
 from textclf.artifact import EXPORT_GRAPH, EXPORT_METADATA, ModelArtifact
 from textclf.errors import CheckpointError, UsageError
-from textclf.graph_inputs import SUBWORDS_FILE, graph_feeds
+from textclf.graph_inputs import graph_feeds, write_subwords
 from textclf.text.vocabulary import PAD_ID
 
 __all__ = ["export_onnx", "OPSET"]
@@ -64,10 +64,9 @@ def export_onnx(checkpoint: str | Path, output: str | Path, quantize: str | None
     try:
         graph = tmp / EXPORT_GRAPH
         ids, lengths = _sample(artifact, batch=3, length=7, seed=0)
-        files = model.export_files()  # arrays the feeds need beside the graph (a bag's n-gram table)
-        for name, arrays in files.items():
-            np.savez(tmp / name, **arrays)
-        subwords = (files[SUBWORDS_FILE]["offsets"], files[SUBWORDS_FILE]["rows"]) if SUBWORDS_FILE in files else None
+        subwords = model.export_subwords()  # (a bag's n-gram table, which its feeds need beside the graph)
+        if subwords is not None:
+            write_subwords(tmp, subwords)
         feeds = graph_feeds(inputs, ids.numpy(), lengths.numpy(), subwords)
         # Each input's own second axis: onnxruntime takes two axes of one name for one size.
         axes = {name: {0: "batch", 1: _WIDTH.get(name, f"{name}_width")} if array.ndim == 2 else {0: "batch"}

@@ -37,14 +37,13 @@ from pydantic import Field, ValidationInfo, field_validator
 from torch import nn
 
 from textclf.errors import ConfigError
-from textclf.graph_inputs import MIX, SUBWORDS_FILE
+from textclf.graph_inputs import MIX
 from textclf.models.base import BuildContext, TextClassifier, lookup
 from textclf.models.registry import ModelParams, register_model
 from textclf.models.subwords import subword_bags, subword_table
 from textclf.task import get_task
 
 __all__ = ["BagOfNgrams", "BagOfNgramsParams", "hashed_ngrams"]
-
 
 
 class BagOfNgramsParams(ModelParams):
@@ -287,11 +286,12 @@ class BagOfNgrams(TextClassifier):
     def export_module(self) -> nn.Module:
         return _FeatureForm(self) if self.export_inputs() else _ExportForm(self)
 
-    def export_files(self) -> dict[str, dict[str, np.ndarray]]:
-        """Arrays the export's feeds need beside its graph: the words' character n-gram table."""
+    def export_subwords(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The words' character n-gram table that the export's feeds need (with TF-IDF and
+        character n-grams)."""
         if self.export_inputs() is None or self.char_embedding is None:
-            return {}
-        return {SUBWORDS_FILE: {"offsets": self.subword_offsets.numpy(), "rows": self.subword_rows.numpy()}}
+            return None
+        return self.subword_offsets.numpy(), self.subword_rows.numpy()
 
     def export_inputs(self) -> dict | None:
         """With TF-IDF the export is fed the word features (and character n-grams) made in
@@ -361,26 +361,17 @@ def _bag(table: nn.Embedding, rows: torch.Tensor, weights: torch.Tensor, offsets
 
 
 class _ExportForm(nn.Module):
-    """The same logits without ``embedding_bag`` (whose ``padding_idx`` ONNX cannot express):
-    rows are gathered and summed with their weights (a batched MatMul), which are 0 wherever
-    ``padding_idx`` would have skipped a row. The ids get ``ngrams - 1`` padding columns first, so
-    that every n-gram length has at least one (masked) position whatever the traced length is.
+    """The same logits without ``embedding_bag`` (whose ``padding_idx`` ONNX cannot express), for
+    a bag without TF-IDF (a TF-IDF bag's export is ``_FeatureForm``): rows are gathered and summed
+    with their weights (a batched MatMul), which are 0 wherever ``padding_idx`` would have skipped
+    a row. The ids get ``ngrams - 1`` padding columns first, so that every n-gram length has at
+    least one (masked) position whatever the traced length is.
 
     Gathering the rows is most of the work in onnxruntime, so when the output layer has fewer
     columns than the tables (members × classes < members × embedding_dim: a few classes) the
     tables are exported already multiplied by it: a document's weighted sum of projected rows is
     its logits before the bias (the layer is linear and dropout is off), and each gathered row is
-    ``members × classes`` numbers wide instead of ``members × embedding_dim``.
-
-    With TF-IDF the word and n-gram tables are exported as one: a feature's row is its IDF
-    squared, then its vector times its IDF; a zero row last stands for invalid positions. The
-    features (word ids, then n-gram buckets after the vocabulary) are sorted once per document,
-    one Gather reads each position's row, and one MatMul sums them with two weights per
-    position, ``1 + log tf`` (on a feature's first occurrence, else 0) and its square: the first
-    gives the TF-IDF sum of vectors, the second the squared L2 norm (the IDF² column) that
-    divides it. In onnxruntime that took a quarter less node time than two sorts, two IDF Gathers
-    and two table Gathers (``benchmarks/onnx_profile.py``); the L2 norm was over both blocks
-    already. """
+    ``members × classes`` numbers wide instead of ``members × embedding_dim``."""
 
     def __init__(self, model: BagOfNgrams):
         super().__init__()
@@ -394,35 +385,18 @@ class _ExportForm(nn.Module):
             weight, bias = layer
             self.projected_bias = bias.float()
             tables = {name: None if t is None else (t.double() @ weight).float() for name, t in tables.items()}
+        self.register_buffer("word_table", tables["embedding"])
+        self.register_buffer("ngram_table", tables["ngram_embedding"])
         self.register_buffer("char_table", tables["char_embedding"])
-        self.register_buffer("char_tfidf_table", None)
-        if model.params.tfidf and self.char_table is not None:  # as word_table: IDF², then rows × IDF; a zero row last
-            char_idf = torch.cat([model.char_idf, torch.zeros(1)])[:, None].double()
-            rows = torch.cat([self.char_table, torch.zeros_like(self.char_table[:1])]).double()
-            self.char_tfidf_table = torch.cat([char_idf ** 2, rows * char_idf], 1).float()
-        self.register_buffer("word_table", None)
-        self.register_buffer("ngram_table", None)
-        if model.params.tfidf:
-            rows = [tables["embedding"]]
-            if tables["ngram_embedding"] is not None:
-                rows.append(tables["ngram_embedding"][:-1])  # its padding row: the zero row below
-            rows = torch.cat([*rows, torch.zeros_like(rows[0][:1])])
-            idf = torch.cat([model.idf, torch.zeros(1)])[:, None].double()
-            self.word_table = torch.cat([idf ** 2, rows * idf], 1).float()  # (num_features + 1, 1 + columns)
-        else:
-            self.word_table, self.ngram_table = tables["embedding"], tables["ngram_embedding"]
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         m = self.model
         ids = nn.functional.pad(ids, (0, m.params.ngrams - 1), value=m.pad_id)
         feats, valid = m.features(ids, lengths)
-        if m.params.tfidf:
-            doc = self._tfidf_document(feats, valid)
-        else:
-            (words, word_w), (grams, gram_w) = m._table_terms(feats, valid, ids.size(1))
-            doc = _weighted_rows(self.word_table, words, word_w)
-            if self.ngram_table is not None:
-                doc = doc + _weighted_rows(self.ngram_table, grams, gram_w)
+        (words, word_w), (grams, gram_w) = m._table_terms(feats, valid, ids.size(1))
+        doc = _weighted_rows(self.word_table, words, word_w)
+        if self.ngram_table is not None:
+            doc = doc + _weighted_rows(self.ngram_table, grams, gram_w)
         if self.char_table is not None:
             doc = doc + self._char_document(ids, lengths, self.char_table)
         return self._logits(doc)
@@ -435,20 +409,6 @@ class _ExportForm(nn.Module):
         if m.params.members == 1:
             return logits
         return m.task.combine(logits.view(logits.size(0), m.params.members, -1))
-
-    def _tfidf_document(self, feats: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """(batch, columns): the word features' sublinear TF-IDF sum of their vectors,
-        L2-normalised, as ``BagOfNgrams._sorted_tfidf`` and ``forward`` compute it."""
-        ordered, first, tf = self.model._sorted_runs(feats, valid)
-        return self._tfidf_sum(ordered, torch.where(first, 1.0 + torch.log(tf), 0.0))
-
-    def _tfidf_sum(self, features: torch.Tensor, weight: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
-        """(batch, columns) of sorted ``features`` (padding: the zero row) and ``weight``, ``1 +
-        log tf`` on each feature's first occurrence and 0 elsewhere: the TF-IDF sum of their
-        vectors over its L2 norm (``table``: the word table, or the character n-grams')."""
-        rows = (self.word_table if table is None else table)[features]  # (batch, n, 1 + columns)
-        sums = torch.bmm(torch.stack([weight, weight * weight], 1), rows)  # (batch, 2, 1 + columns)
-        return sums[:, 0, 1:] / sums[:, 1, :1].sqrt().clamp_min(1e-12)
 
     def _char_document(self, ids: torch.Tensor, lengths: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """``BagOfNgrams.char_document`` without ``embedding_bag``'s offsets form (no ONNX
@@ -474,17 +434,46 @@ class _ExportForm(nn.Module):
 class _FeatureForm(_ExportForm):
     """The export of a bag with TF-IDF, fed each document's sorted word features and their ``1 +
     log tf`` weights, and with character n-grams each document's distinct n-gram buckets and
-    theirs, all made in numpy by ``textclf/graph_inputs.py`` (``export_inputs`` records how): a
-    Gather and a batched MatMul a block, ``_ExportForm``'s without the sorts and the hash. The
-    20 Newsgroups linear model's export ran about twice as fast model only
-    (``benchmarks/onnx_profile.py``, RESULTS.md "onnx-profile")."""
+    theirs, all made in numpy by ``textclf/graph_inputs.py`` (``export_inputs`` records how).
+
+    The word and n-gram tables are exported as one, and the character n-grams' as another: a
+    feature's row is its IDF squared, then its vector times its IDF; a zero row last stands for
+    padding. One Gather reads each position's row and one batched MatMul sums them with two
+    weights a position, ``1 + log tf`` and its square: the first gives the TF-IDF sum of vectors,
+    the second the squared L2 norm (the IDF² column) that divides it. The 20 Newsgroups linear
+    model's export ran about twice as fast model only as when the graph sorted the features
+    itself (``benchmarks/onnx_profile.py``, RESULTS.md "onnx-profile")."""
+
+    def __init__(self, model: BagOfNgrams):
+        super().__init__(model)
+        words = [self.word_table] + ([self.ngram_table[:-1]] if self.ngram_table is not None else [])
+        self.word_table = _tfidf_table(torch.cat(words), model.idf)  # (the n-grams' padding row: the zero row)
+        self.ngram_table = None
+        if self.char_table is not None:
+            self.char_table = _tfidf_table(self.char_table, model.char_idf)
 
     def forward(self, features: torch.Tensor, weights: torch.Tensor, char_rows: torch.Tensor | None = None,
                 char_weights: torch.Tensor | None = None) -> torch.Tensor:
-        doc = self._tfidf_sum(features, weights)
+        doc = _tfidf_sum(self.word_table, features, weights)
         if char_rows is not None:
-            doc = doc + self._tfidf_sum(char_rows, char_weights, self.char_tfidf_table)
+            doc = doc + _tfidf_sum(self.char_table, char_rows, char_weights)
         return self._logits(doc)
+
+
+def _tfidf_table(rows: torch.Tensor, idf: torch.Tensor) -> torch.Tensor:
+    """(rows + 1, 1 + columns) float32: each row's IDF², then the row times its IDF; a zero row last."""
+    rows = torch.cat([rows, torch.zeros_like(rows[:1])]).double()
+    idf = torch.cat([idf, torch.zeros(1, dtype=idf.dtype)])[:, None].double()
+    return torch.cat([idf ** 2, rows * idf], 1).float()
+
+
+def _tfidf_sum(table: torch.Tensor, features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """(batch, columns) of sorted ``features`` (padding: ``table``'s zero row) and ``weight``, ``1 +
+    log tf`` on each feature's first occurrence and 0 elsewhere: the TF-IDF sum of their vectors
+    over its L2 norm."""
+    rows = table[features]  # (batch, n, 1 + columns)
+    sums = torch.bmm(torch.stack([weight, weight * weight], 1), rows)  # (batch, 2, 1 + columns)
+    return sums[:, 0, 1:] / sums[:, 1, :1].sqrt().clamp_min(1e-12)
 
 
 def _weighted_rows(table: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

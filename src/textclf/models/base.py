@@ -124,10 +124,10 @@ class TextClassifier(nn.Module):
         ``textclf/graph_inputs.py`` names it (stored in the export's textclf.json); None: the ids."""
         return None
 
-    def export_files(self) -> dict[str, dict[str, Any]]:
-        """Files of numpy arrays that the export writes beside its graph for ``export_inputs``'s
-        feeds ({file name: {array name: array}}); none by default."""
-        return {}
+    def export_subwords(self) -> tuple[Any, Any] | None:
+        """The words' character n-gram table (``graph_inputs.subword_table``'s offsets and rows)
+        that ``export_inputs``' feeds need, written beside the graph; None by default."""
+        return None
 
     def artifact_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """The parameters stored in model artifacts, from those of the config."""

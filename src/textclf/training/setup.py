@@ -87,15 +87,16 @@ class RunSetup:
 
     def optimizer_state(self) -> dict:
         """What last.ckpt keeps of the optimizer: a solver's run built none ({})."""
-        if self.model.solver is not None and self._optimizer is None:
-            return {}
-        return self.optimizer.state_dict()
+        return {} if self._solver_only else self.optimizer.state_dict()
 
     def lr(self) -> float:
         """The learning rate of the first parameter group now (a solver's run: the configured one)."""
-        if self.model.solver is not None and self._optimizer is None:
-            return self.config.train.lr
-        return self.optimizer.param_groups[0]["lr"]
+        return self.config.train.lr if self._solver_only else self.optimizer.param_groups[0]["lr"]
+
+    @property
+    def _solver_only(self) -> bool:
+        """A solver's run that has not built the optimizer (and need not)."""
+        return self.model.solver is not None and self._optimizer is None
 
     @property
     def train_model(self) -> nn.Module:
