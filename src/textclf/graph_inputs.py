@@ -47,7 +47,7 @@ SUBWORDS_FILE = "subwords.npz"  # beside an export's graph: its words' character
 FORMS = ("word_features",)  # the feeds this version makes besides the ids (export.inputs' "form")
 
 MIX = 0x9E3779B97F4A7C15 - (1 << 64)  # a 64-bit odd constant (golden ratio), as a signed int64
-_SHIFT = 1 << 20
+_SHIFT_BITS = 20  # the hash keeps the product's bits above these
 
 
 def hashed_ngrams(ids: np.ndarray, lengths: np.ndarray, n: int, vocab_size: int,
@@ -64,9 +64,12 @@ def hashed_ngrams(ids: np.ndarray, lengths: np.ndarray, n: int, vocab_size: int,
             key *= vocab_size
             key += ids[:, k: k + width]
         key *= MIX
-        mixed = (key - np.remainder(key, _SHIFT)) // _SHIFT  # an exact division: the high bits
+    # The high bits: an arithmetic shift floors as the torch model's exact division does (a
+    # third of the time of numpy's int64 remainder and division).
+    key >>= _SHIFT_BITS
+    np.remainder(key, buckets, out=key)
     valid = np.arange(width)[None, :] < (lengths - n + 1)[:, None]
-    return np.remainder(mixed, buckets), valid
+    return key, valid
 
 
 def word_features(ids: np.ndarray, lengths: np.ndarray, vocab_size: int, buckets: int, ngrams: int) -> np.ndarray:
@@ -74,11 +77,21 @@ def word_features(ids: np.ndarray, lengths: np.ndarray, vocab_size: int, buckets
     sorted, padded with ``num_features``; width is the most features of one document (at least 1)."""
     lengths = np.asarray(lengths, dtype=np.int64)
     num_features = vocab_size + (buckets if ngrams > 1 else 0)
-    blocks = [np.where(np.arange(ids.shape[1])[None, :] < lengths[:, None], ids, num_features)]
+    length = ids.shape[1]
+    # The word ids, then each n-gram length's buckets, side by side in one array (padding:
+    # num_features), sorted in place.
+    features = np.empty((ids.shape[0], sum(max(length - n + 1, 0) for n in range(1, ngrams + 1))), dtype=np.int64)
+    words = features[:, :length]
+    np.copyto(words, ids, casting="unsafe")
+    words[np.arange(length)[None, :] >= lengths[:, None]] = num_features
+    at = length
     for n in range(2, ngrams + 1):
         bucket, valid = hashed_ngrams(ids, lengths, n, vocab_size, buckets)
-        blocks.append(np.where(valid, bucket + vocab_size, num_features))
-    features = np.sort(np.concatenate(blocks, axis=1).astype(np.int64, copy=False), axis=1)
+        bucket += vocab_size
+        bucket[~valid] = num_features
+        features[:, at: at + bucket.shape[1]] = bucket
+        at += bucket.shape[1]
+    features.sort(axis=1)
     counts = np.clip(lengths, 0, None) + sum(np.clip(lengths - n + 1, 0, None) for n in range(2, ngrams + 1))
     width = max(1, int(counts.max(initial=0)))
     return np.ascontiguousarray(features[:, :width])
