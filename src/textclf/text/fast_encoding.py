@@ -188,10 +188,10 @@ def _strings(items: list[str]):
     second of a predicting process)."""
     import pyarrow as pa
 
-    encoded = [item.encode("utf-8") for item in items]
-    return pa.Array.from_buffers(pa.large_string(), len(items),
-                                 [None, pa.py_buffer(_offsets(map(len, encoded), len(encoded))),
-                                  pa.py_buffer(b"".join(encoded))])
+    # Each item's length in bytes: its length in characters where it is ASCII (most words).
+    lengths = (len(item) if item.isascii() else len(item.encode("utf-8")) for item in items)
+    offsets, data = _offsets(lengths, len(items)), "".join(items).encode("utf-8")
+    return pa.Array.from_buffers(pa.large_string(), len(items), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def _offsets(lengths, n: int) -> np.ndarray:
