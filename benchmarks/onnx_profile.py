@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> None:
         session = ort.InferenceSession(str(Path(tmp) / "onnx" / "model.onnx"), options,
                                        providers=["CPUExecutionProvider"])
         subwords = runners["onnxruntime"].subwords  # (a bag's n-gram table, read from beside its graph)
-        feeds = [graph_feeds(inputs, ids, lengths, subwords) for ids, lengths in batches]
+        # what making the feeds costs, beside the graph's node time (one thread, best of --repeat)
+        feed_seconds, feeds = best_of(lambda: [graph_feeds(inputs, ids, lengths, subwords) for ids, lengths in batches],
+                                      args.repeat)
         for feed in feeds:
             session.run(None, feed)
         events = json.loads(Path(session.end_profiling()).read_text())
@@ -105,7 +107,9 @@ def main(argv: list[str] | None = None) -> None:
             f"{args.repeat}:\n\n{rates}\n\nonnxruntime's profiler, one pass in batches of {args.batch_size} "
             f"on one session of {args.threads} threads" + (" (the graph's nodes only: the features it is fed are made "
                                                     "in numpy before, which the docs/s above include)" if inputs else "") +
-            f":\n\n{table}")
+            f":\n\n{table}" + (f"\n\nMaking those feeds in numpy (one thread, best of {args.repeat}): "
+                                f"{1000 * feed_seconds:.1f} ms; the graph's node time: {total / 1000:.1f} ms."
+                                if inputs else ""))
     print(text)
     if args.write:
         write_section(args.section, f"Where an export spends its time in onnxruntime: {Path(args.config).stem}", text)
