@@ -23,9 +23,9 @@ With character n-grams (``minn``/``maxn``) the graph is fed them too, made alike
 - ``char_weights`` (batch, width) float32: ``1 + log tf`` of each, 0 on padding.
 
 Their counting sorts the whole batch's (document, bucket) pairs, which onnxruntime did with TopK
-too. The table of each vocabulary word's n-gram buckets is the model's (rebuilt from the
-vocabulary's strings, a Python loop over every word's n-grams), so an export stores it beside its
-graph (``subwords.npz``) and its runner reads it back.
+too. The table of each vocabulary word's n-gram buckets (:func:`subword_table`) is built from
+the vocabulary's strings whenever a model is built; an export stores it beside its graph
+(``subwords.npz``) and its runner reads it back, so a Predictor of exports builds nothing.
 
 This module imports numpy only: a Predictor of exports runs without torch.
 """
@@ -120,19 +120,67 @@ def char_ngrams(word: str, minn: int, maxn: int) -> list[str]:
 
 def subword_table(tokens: Sequence[str], minn: int, maxn: int, buckets: int) -> tuple[np.ndarray, np.ndarray]:
     """``offsets`` (vocab_size + 1,) and ``rows`` (all n-grams,) int64: the buckets of word ``i``'s
-    n-grams (CRC-32 of their UTF-8 bytes, modulo ``buckets``) are ``rows[offsets[i]:offsets[i + 1]]``;
-    special tokens (empty strings) have none."""
+    n-grams (CRC-32 of their UTF-8 bytes, modulo ``buckets``) are ``rows[offsets[i]:offsets[i + 1]]``,
+    in :func:`char_ngrams`' order; special tokens (empty strings) have none.
+
+    The ASCII words (most of a vocabulary) are cut and hashed as arrays (:func:`_ascii_grams`);
+    the others a word at a time with ``zlib.crc32``, which gives the same buckets."""
+    ascii_words = np.fromiter((bool(t) and t.isascii() for t in tokens), dtype=bool, count=len(tokens))
     counts = np.zeros(len(tokens), dtype=np.int64)
-    rows = array("q")  # 8 bytes a row (a list of Python ints would take 4 times as much)
-    for i, token in enumerate(tokens):
+    fast_counts, fast_rows = _ascii_grams([t for t, a in zip(tokens, ascii_words) if a], minn, maxn, buckets)
+    counts[ascii_words] = fast_counts
+    slow_rows = array("q")  # 8 bytes a row (a list of Python ints would take 4 times as much)
+    for i in np.flatnonzero(~ascii_words):
+        token = tokens[i]
         if not token:  # a special token (padding, unknown)
             continue
         grams = char_ngrams(token, minn, maxn)
         counts[i] = len(grams)
-        rows.extend(zlib.crc32(g.encode("utf-8")) % buckets for g in grams)
+        slow_rows.extend(zlib.crc32(g.encode("utf-8")) % buckets for g in grams)
     offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    return offsets, np.frombuffer(rows, dtype=np.int64).copy()
+    rows = np.empty(int(offsets[-1]), dtype=np.int64)
+    from_fast = np.repeat(ascii_words, counts)
+    rows[from_fast], rows[~from_fast] = fast_rows, np.frombuffer(slow_rows, dtype=np.int64)
+    return offsets, rows
+
+
+def _crc_table() -> np.ndarray:
+    """CRC-32's (zlib's: reflected, polynomial 0xEDB88320) table of each byte's remainder."""
+    table = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        table = np.where(table & 1, (table >> 1) ^ np.uint32(0xEDB88320), table >> 1).astype(np.uint32)
+    return table
+
+
+def _ascii_grams(words: list[str], minn: int, maxn: int, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`subword_table` of non-empty ASCII ``words``: each word's n-gram count and all their
+    buckets, word after word, each word's in :func:`char_ngrams`' order (by length, then start).
+    One byte is one character, so an n-gram is n bytes of the wrapped words laid end to end, and
+    CRC-32 runs over all n-grams of one length at once, a byte position at a time."""
+    if not words:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    wrapped = np.frombuffer("".join(f"<{w}>" for w in words).encode("ascii"), dtype=np.uint8)
+    sizes = np.fromiter((len(w) + 2 for w in words), dtype=np.int64, count=len(words))
+    firsts = np.cumsum(sizes) - sizes  # where each wrapped word starts
+    table = _crc_table()
+    owners, buckets_of = [], []
+    for n in range(minn, maxn + 1):
+        per_word = np.clip(sizes - n + 1, 0, None)
+        word = np.repeat(np.arange(len(words)), per_word)
+        start = firsts[word] + _ranks(per_word)
+        if n == 1:  # a lone "<" or ">" is not an n-gram (the markers, and such a character of the word)
+            keep = (wrapped[start] != ord("<")) & (wrapped[start] != ord(">"))
+            word, start = word[keep], start[keep]
+        crc = np.full(len(start), 0xFFFFFFFF, dtype=np.uint32)
+        for k in range(n):
+            crc = table[(crc ^ wrapped[start + k]) & 0xFF] ^ (crc >> 8)
+        owners.append(word)
+        buckets_of.append((crc ^ np.uint32(0xFFFFFFFF)).astype(np.int64) % buckets)
+    word = np.concatenate(owners)
+    order = np.argsort(word, kind="stable")  # each word's n-grams together, by length then start
+    counts = np.bincount(word, minlength=len(words)).astype(np.int64)
+    return counts, np.concatenate(buckets_of)[order]
 
 
 def char_features(ids: np.ndarray, lengths: np.ndarray, vocab_size: int, char_buckets: int,

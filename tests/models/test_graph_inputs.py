@@ -90,3 +90,35 @@ def test_the_char_features_are_the_models_char_grams(batch, minn, span, char_buc
         np.testing.assert_allclose(weights[d, :n], 1 + np.log(tf[doc == d]), rtol=1e-6)
         assert (weights[d, n:] == 0).all()
     assert rows.shape[1] == max(1, max(int((doc == d).sum()) for d in range(len(ids))))
+
+
+def _reference_table(tokens, minn, maxn, buckets):
+    """subword_table a word and an n-gram at a time, with zlib's CRC-32."""
+    import zlib
+
+    from textclf.graph_inputs import char_ngrams
+
+    counts, rows = [], []
+    for token in tokens:
+        grams = char_ngrams(token, minn, maxn) if token else []
+        counts.append(len(grams))
+        rows += [zlib.crc32(g.encode("utf-8")) % buckets for g in grams]
+    return counts, rows
+
+
+_WORDS = st.lists(st.one_of(st.just(""), st.text(alphabet=st.characters(max_codepoint=127), max_size=9),
+                            st.text(max_size=6)), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_WORDS, st.integers(1, 4), st.integers(0, 3), st.integers(1, 2**24))
+def test_the_array_subword_table_is_the_word_by_word_one(tokens, minn, extra, buckets):
+    """ASCII words cut and hashed as arrays, the others with zlib a word at a time, in order: the
+    same rows as cutting and hashing every word in Python (empty strings, non-ASCII, 1-grams)."""
+    from textclf.graph_inputs import subword_table
+
+    offsets, rows = subword_table(tokens, minn, minn + extra, buckets)
+    counts, expected = _reference_table(tokens, minn, minn + extra, buckets)
+    np.testing.assert_array_equal(np.diff(offsets), counts)
+    np.testing.assert_array_equal(rows, np.asarray(expected, dtype=np.int64))
+    assert offsets.dtype == rows.dtype == np.int64
