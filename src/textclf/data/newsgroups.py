@@ -12,13 +12,11 @@ import hashlib
 import os
 import re
 import tarfile
-import urllib.request
 from pathlib import Path
 from typing import Literal, Optional
 
 import numpy as np
 from pydantic import Field
-from tqdm import tqdm
 
 from textclf.data.examples import Corpus, Examples
 from textclf.data.location import ENV_VAR, data_location
@@ -97,6 +95,11 @@ def _find_in(place: Path) -> Path | None:
 
 def download_archive(url: str, sha256: str, target: Path) -> Path:
     """Download ``url`` to ``target``, keeping it only if its sha256 matches."""
+    # (imported here: urllib.request brings http, email and ssl, a part of every command's start)
+    import urllib.request
+
+    from tqdm import tqdm
+
     digest = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=60) as response, atomic_path(target) as tmp:
