@@ -244,3 +244,21 @@ def test_a_candidate_level_with_the_best_accuracy_wins_on_its_calibrated_loss():
     for row in rows:
         row.pop("_correct"), row.update(status="trained")
     assert _rank(rows, "val_accuracy") == "best"
+
+
+def test_the_auto_budget_never_skips_the_refit_of_the_winner(sms, tmp_path, monkeypatch):
+    """train.budget auto bounds which candidates train; the winner is refit on train + val even
+    when the seconds have run out (here: a budget already spent when the first candidate ends),
+    so that the model kept does not depend on the machine's speed. A budget in seconds still
+    skips it (tests/training/test_refit.py)."""
+    import time
+
+    from textclf.training import select
+
+    monkeypatch.setattr(select, "_budget", lambda budget, first, started, tokens: (1.0, time.time() - 1.0))
+    run = textclf.train({**sms, "train": {**sms["train"], "epochs": 1}}, run_dir=tmp_path / "run")
+    assert load_config(run.layout.config).train.budget == "auto"
+    with open(run.layout.leaderboard, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert all(r["status"].startswith("skipped: train.budget") for r in rows[1:])  # the choice was bounded
+    assert "skipped" not in run.results["refit"] and run.results["refit"]["train_examples"] > 0  # the refit was not

@@ -146,7 +146,8 @@ class TrainConfig(_Section):
     # validation metrics, the temperature and the multilabel thresholds still come from the
     # held-out run (val is no longer unseen by the kept model); test is evaluated on the refit
     # model. A default selection (no model section) refits its winner unless this is set to false.
-    # Under train.budget, a refit that would not end in the seconds left is skipped (and said so).
+    # Under a train.budget in seconds, a refit that would not end in the seconds left is skipped (and
+    # said so); under auto (the default selection's) the winner is always refit.
     refit: bool = False
     # A config with no model section: when a weighted mean of the candidates'
     # probabilities beats the best candidate alone on the monitored validation metric (members

@@ -166,14 +166,19 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         print(f"default selection: {winner} wins on validation ({monitor} {result.best_score:.4f}); "
               f"its config: {run.config}", file=sys.stderr, flush=True)
     do_refit = cand_config.train.refit and allow_refit
+    # train.budget auto bounds the choice, not the refit of what was chosen: the model a user
+    # keeps does not then depend on how fast the machine ran that day (the candidates' costs are
+    # estimates, and a candidate that ran longer than its estimate left no time for its refit). A
+    # budget in seconds bounds the refit too.
+    refit_ends = None if budget == "auto" else ends
     if members:
         print(f"default selection: kept {_members_text(members)} as one ensemble (better on validation than "
               f"{winner} alone: leaderboard.csv); config.yaml chooses among those candidates again, each "
               "member's own config is in candidates/<name>/config.yaml", file=sys.stderr, flush=True)
         refit = partial(refit_members, run, members, partial(refit_run, train=train, progress=progress)
-                        if do_refit else None, *_workers(config, len(members)), progress=progress, ends=ends)
+                        if do_refit else None, *_workers(config, len(members)), progress=progress, ends=refit_ends)
     else:
-        refit_ends = None if ends is None else time.perf_counter() + ends - time.time()  # (ends: wall clock)
+        refit_ends = None if refit_ends is None else time.perf_counter() + refit_ends - time.time()  # (wall clock)
         refit = (partial(refit_run, cand_config, prepared, run, result.best_epoch, train, progress, result.history,
                          refit_ends) if do_refit else None)
     if not final_evaluation:
