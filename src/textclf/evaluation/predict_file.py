@@ -98,9 +98,9 @@ def predict_file(
         warn_once = threading.Lock()  # (taken, never released, by the reading thread that warns)
         # The next chunks are read and encoded on threads of their own while the model runs on
         # this one. Encoding is the longest part; two threads of it (each holding the interpreter
-        # for part of its time) and smaller chunks, which start the model sooner, ran a whole
-        # `textclf predict` 6-7 % faster than one thread with chunks of 10,000 rows on 2 cores
-        # (benchmarks/read_ahead.py times the three ways).
+        # for part of its time) and smaller chunks, which start the model sooner, ran an export
+        # 8 % faster than one thread with chunks of 10,000 rows on 2 cores (benchmarks/read_ahead.py
+        # times the three ways; RESULTS.md "read-ahead").
         threads = 0 if not read_ahead else encode_threads or min(2, cpu_threads())
         chunks = iter_columns(input_path, encoding, chunk_rows)
         for texts, ids, encoded in in_order(read, chunks, threads, ahead=threads):

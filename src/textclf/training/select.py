@@ -170,7 +170,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     # keeps does not then depend on how fast the machine ran that day (the candidates' costs are
     # estimates, and a candidate that ran longer than its estimate left no time for its refit). A
     # budget in seconds bounds the refit too.
-    refit_ends = None if budget == "auto" else ends
+    refit_ends = None if budget == "auto" else ends  # (a time.time(), as ends)
     if members:
         print(f"default selection: kept {_members_text(members)} as one ensemble (better on validation than "
               f"{winner} alone: leaderboard.csv); config.yaml chooses among those candidates again, each "
@@ -178,9 +178,9 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         refit = partial(refit_members, run, members, partial(refit_run, train=train, progress=progress)
                         if do_refit else None, *_workers(config, len(members)), progress=progress, ends=refit_ends)
     else:
-        refit_ends = None if refit_ends is None else time.perf_counter() + refit_ends - time.time()  # (wall clock)
+        until = None if refit_ends is None else time.perf_counter() + refit_ends - time.time()  # (refit_run's clock)
         refit = (partial(refit_run, cand_config, prepared, run, result.best_epoch, train, progress, result.history,
-                         refit_ends) if do_refit else None)
+                         until) if do_refit else None)
     if not final_evaluation:
         if refit is not None:
             refit()
