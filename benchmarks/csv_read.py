@@ -4,7 +4,7 @@
 
 20 Newsgroups bydate's test posts, ``--copies`` times, in one CSV (as predict_process.py writes
 it). Each row is a fresh process, best of ``--repeats``, that imports its reader and reads every
-row's text into a list of str, the way ``textclf predict`` does: ``data.files.iter_columns``
+row's text into a list of str, the way ``textclf predict`` does: ``data.tables.iter_columns``
 (pyarrow.csv, what predicting a UTF-8 CSV now reads with) and ``iter_table`` (pandas, what it
 read with before; training still does), each in chunks of 10,000 rows; and for reference the
 bare readers, ``pandas.read_csv`` and ``pyarrow.csv.read_csv``, with the import alone timed
@@ -27,10 +27,10 @@ from lib.results import markdown_table, write_section
 # Each program prints: its import seconds, its read seconds, and a digest of the texts read.
 PROGRAMS = {
     "textclf iter_columns (pyarrow.csv)": (
-        "from textclf.data.files import iter_columns, texts_of",
+        "from textclf.data.tables import iter_columns, texts_of",
         "texts = [t for c in iter_columns(path, 'utf-8', 10000) for t in texts_of(c, 'text', path)]"),
     "textclf iter_table (pandas)": (
-        "from textclf.data.files import iter_table, texts_of",
+        "from textclf.data.tables import iter_table, texts_of",
         "texts = [t for c in iter_table(path, 'utf-8', 10000) for t in texts_of(c, 'text', path)]"),
     "pandas.read_csv": (
         "import pandas as pd",

@@ -171,10 +171,11 @@ class ModelArtifact:
         """``data.<key>`` of the config the model was trained with (how its files were read:
         ``text_column``, ``encoding``, ``id_column``, ``label_separator``); the files source's
         default where the saved config lacks it (a model trained on another source, or an older
-        artifact): the file it is given now is a table (``data.files.table_settings``)."""
-        from textclf.data.files import table_settings
+        artifact): the file it is given now is a table (``data.tables.READ_DEFAULTS``)."""
+        from textclf.data.tables import READ_DEFAULTS
 
-        return getattr(table_settings(self.config.get("data") or {}), key)
+        data = self.config.get("data") or {}
+        return data[key] if key in data else READ_DEFAULTS[key]
 
     def train_setting(self, key: str) -> Any:
         """``train.<key>`` of the config the model was trained with (``precision``, ``compile``:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["Registry", "check_params"]
 
@@ -68,6 +69,8 @@ def check_params(params: type[BaseModel], values: dict[str, Any],
     """``values`` checked against the parameter class ``params`` of ``owner`` (``model 'lstm'``,
     ``source 'files'``): (problems as (key, message), the validated object or None). An unknown
     key's message names the closest valid key, or all of them."""
+    from pydantic import ValidationError  # (here: the tokenizers' registry is read by a prediction)
+
     try:
         return [], params.model_validate(values)
     except ValidationError as exc:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from conftest import REPO
 from textclf.config import Config, DataConfig
 from textclf.data import load_corpus
-from textclf.data.files import ColumnChunk, iter_columns
+from textclf.data.tables import ColumnChunk, iter_columns
 from textclf.errors import DataError
 
 ROWS = [("good movie", "pos"), ("bad film", "neg"), ("great acting", "pos"), ("awful plot", "neg")] * 10

@@ -296,7 +296,7 @@ def test_predicting_a_file_in_chunks_on_an_export_keeps_every_row_in_order(train
 
 def test_an_export_predicts_a_file_in_a_process_without_torch(trained_run, tmp_path, texts):
     """``textclf predict`` on an export needs onnxruntime, numpy and the text pipeline only: in a
-    process where importing torch fails, it writes the labels the checkpoint gives. An export
+    process where importing torch or pydantic fails, it writes the labels the checkpoint gives. An export
     written before the folder stored its batching still loads (asking the model class)."""
     import json
     import subprocess
@@ -305,7 +305,7 @@ def test_an_export_predicts_a_file_in_a_process_without_torch(trained_run, tmp_p
     from textclf.models.registry import model_class
 
     best, out, source = _exported_with_texts(trained_run, tmp_path, texts[:200])
-    code = ("import sys; sys.modules['torch'] = None\n"  # any import of torch raises
+    code = ("import sys; sys.modules['torch'] = sys.modules['pydantic'] = None\n"  # any import of them raises
             "from textclf.cli import main\n"
             f"sys.exit(main(['predict', '--checkpoint', {str(out)!r}, '--input', {str(source)!r}, "
             f"'--output', {str(tmp_path / 'onnx.csv')!r}, '--no-progress']))")

@@ -126,7 +126,7 @@ def test_members_logits_give_the_mean_of_their_losses_with_or_without_weights():
 def test_a_single_label_source_keeps_its_weights_when_the_task_is_multilabel(monkeypatch):
     """A source that knows one label per document gets one-hot rows for a multilabel task; its
     sample weights must travel with them."""
-    import textclf.data as data
+    import textclf.data.sources as sources
     from textclf.data.examples import Corpus, Examples
     from textclf.data.sources import DataSource, SourceParams
 
@@ -136,7 +136,7 @@ def test_a_single_label_source_keeps_its_weights_when_the_task_is_multilabel(mon
         split = Examples(["a b", "c d", "e f"], np.array([0, 1, 0]), weights)
         return Corpus(["x", "y"], {"train": split, "val": split.subset([0, 1]), "test": split.subset([2])})
 
-    monkeypatch.setattr(data, "get_source", lambda name: DataSource(name, SourceParams, load, lambda c, s: "fp"))
+    monkeypatch.setattr(sources, "get_source", lambda name: DataSource(name, SourceParams, load, lambda c, s: "fp"))
     corpus = load_corpus(config_from_dict({"task": "multilabel", "data": {"source": "files", "train": "x.csv"}}))
     assert corpus["train"].labels.tolist() == [[1, 0], [0, 1], [1, 0]]
     assert corpus["train"].weights.tolist() == [1.0, 0.0, 2.5] and corpus["test"].weights.tolist() == [2.5]

@@ -5,19 +5,16 @@ come from their own files or, when missing, from stratified seeded splits of the
 For a multilabel task a label cell holds a document's labels joined by ``data.label_separator``
 (``approval|neutral``; an empty cell is the empty set), or a list in JSON and Parquet files.
 ``TableParams`` are the keys of any source that reads such a table (``hf`` shares them);
-``FilesParams`` adds the files' paths and encoding. pandas is imported when a table is read, so
-that loading a config does not import it.
+``FilesParams`` adds the files' paths and encoding. The tables are read by ``data/tables.py``;
+pandas is imported when a table is read, so that loading a config does not import it.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
-import difflib
 import sys
-import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, Union
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -26,6 +23,7 @@ from textclf.data.examples import Corpus, Examples
 from textclf.data.location import resolve_data_path
 from textclf.data.sources import SourceParams, register_source
 from textclf.data.splits import split_train_val_test, stratified_split
+from textclf.data.tables import READ_DEFAULTS, as_strings, read_table, require_columns, texts_of
 from textclf.errors import DataError
 
 if TYPE_CHECKING:
@@ -35,12 +33,6 @@ __all__ = [
     "TableParams",
     "FilesParams",
     "table_settings",
-    "FORMATS",
-    "read_table",
-    "iter_table",
-    "iter_columns",
-    "ColumnChunk",
-    "texts_of",
     "read_labelled",
     "number_labels",
     "number_label_sets",
@@ -50,18 +42,16 @@ __all__ = [
     "files_fingerprint",
 ]
 
-FORMATS = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
-
 
 class TableParams(SourceParams):
     """The keys of a source that reads a labelled table (files, hf)."""
 
-    text_column: Union[str, list[str]] = "text"  # a list is joined with a space
-    label_column: str = "label"  # the label (multilabel: the labels) of each row
+    text_column: Union[str, list[str]] = READ_DEFAULTS["text_column"]  # a list is joined with a space
+    label_column: str = READ_DEFAULTS["label_column"]  # the label (multilabel: the labels) of each row
     # task: multilabel: what separates a row's labels in a table cell (JSON and Parquet may also
     # hold a list); an empty cell is a document with no label.
-    label_separator: str = Field("|", min_length=1)
-    id_column: Optional[str] = None  # the column textclf predict writes as the id
+    label_separator: str = Field(READ_DEFAULTS["label_separator"], min_length=1)
+    id_column: Optional[str] = READ_DEFAULTS["id_column"]  # the column textclf predict writes as the id
     # A column of non-negative numbers: each training document's weight in the loss (and val/test
     # rows' weights are read but unused). Unset: every document weighs 1.
     weight_column: Optional[str] = None
@@ -79,7 +69,7 @@ class FilesParams(TableParams):
     train: Optional[str] = Field(None, validate_default=True)
     val: Optional[str] = None  # missing: a stratified val_size fraction of train
     test: Optional[str] = None  # missing: a stratified test_size fraction of train
-    encoding: str = "utf-8"  # any codec Python knows (utf-8, latin-1, cp1252, utf-16, ...)
+    encoding: str = READ_DEFAULTS["encoding"]  # any codec Python knows (utf-8, latin-1, cp1252, utf-16, ...)
 
     @field_validator("encoding")
     @classmethod
@@ -108,223 +98,6 @@ def table_settings(data: Mapping[str, Any]) -> FilesParams:
     reading a file with a model's columns: FilesParams' defaults where the section lacks them."""
     known = {k: v for k, v in data.items() if k in FilesParams.model_fields and k not in ("train", "val", "test")}
     return FilesParams.model_validate({**known, "train": "(a file)"})
-
-
-def _format(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise DataError(f"{path}: unsupported file type '{suffix}'; use one of {', '.join(FORMATS)}")
-    return suffix
-
-
-def _decode_error(path: Path, exc: UnicodeDecodeError, encoding: str) -> DataError:
-    """Name the line and byte offset of the first byte that does not decode."""
-    raw = path.read_bytes()
-    # pandas reads in chunks, so exc.start may be relative to a chunk: find the real offset.
-    try:
-        raw.decode(encoding)
-        offset = exc.start
-    except UnicodeDecodeError as full:
-        offset = full.start
-    line = raw.count(b"\n", 0, offset) + 1
-    return DataError(
-        f"{path}:{line}: cannot decode byte 0x{raw[offset]:02x} at offset {offset} as {encoding}; "
-        "set data.encoding to the file's encoding (for example latin-1)"
-    )
-
-
-def iter_table(path: Path, encoding: str = "utf-8", chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
-    """Read a table as DataFrames of strings (in chunks of ``chunk_rows`` where the format allows)."""
-    import pandas as pd
-
-    path = Path(path)
-    kind = _format(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: the file is empty")
-    try:
-        if kind in (".csv", ".tsv"):
-            yield from _delimited(path, "\t" if kind == ".tsv" else ",", encoding, chunk_rows)
-        elif kind == ".jsonl":
-            reader = pd.read_json(path, lines=True, dtype=False, encoding=encoding, chunksize=chunk_rows)
-            yield from ([reader] if chunk_rows is None else reader)
-        elif kind == ".json":
-            try:
-                frame = pd.read_json(path, orient="records", dtype=False, encoding=encoding)
-            except ValueError:
-                if _looks_like_json_lines(path, encoding):
-                    raise DataError(f"{path}: this looks like JSON lines (one object per line); "
-                                    "name the file .jsonl") from None
-                raise
-            yield frame
-        else:
-            import pyarrow.parquet as pq
-
-            parquet = pq.ParquetFile(path)
-            for batch in parquet.iter_batches(batch_size=chunk_rows or 65536):
-                yield batch.to_pandas()
-    except UnicodeDecodeError as exc:
-        raise _decode_error(path, exc, encoding) from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file has no header and no rows") from None
-    except (ValueError, pd.errors.ParserError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: cannot read it as {kind[1:]}: {first}") from None
-
-
-def _delimited(path: Path, sep: str, encoding: str, chunk_rows: int | None) -> Iterator[pd.DataFrame]:
-    """A CSV or TSV file's rows. A row with more fields than the header is an error naming its
-    line: pandas would otherwise take the extra leading fields of the first row as an index (a text
-    with an unquoted comma loses its start) or drop them with a warning."""
-    import pandas as pd
-
-    def guarded(read):
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            try:
-                return read()
-            except (pd.errors.ParserWarning, pd.errors.ParserError):
-                overlong = _overlong_row(path, sep, encoding)
-                if overlong is None:
-                    raise
-                line, fields, header = overlong
-                what = "comma" if sep == "," else "tab"
-                raise DataError(f"{path}:{line}: {fields} fields where the header has {header}; a text with a "
-                                f"{what} in it must be quoted (\"like, this\"), or the file written by a CSV "
-                                "writer") from None
-
-    reader = guarded(lambda: pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding,
-                                         chunksize=chunk_rows, index_col=False))
-    if chunk_rows is None:
-        yield reader
-        return
-    while (chunk := guarded(lambda: next(reader, None))) is not None:
-        yield chunk
-
-
-# A UTF-8 CSV or TSV file up to this size is parsed whole by pyarrow when a file is predicted.
-ARROW_MAX_BYTES = 256 << 20
-
-
-class ColumnChunk(dict):
-    """Rows of a table as {column name: list of str}, read without pandas: ``chunk.columns`` and
-    ``chunk[name]`` as a DataFrame's (what predicting a file reads of its chunks)."""
-
-    @property
-    def columns(self) -> list[str]:
-        return list(self)
-
-
-def iter_columns(path: Path, encoding: str | None = "utf-8", chunk_rows: int = 10000) -> Iterator[Any]:
-    """The chunks of ``iter_table``, for predicting a file. A UTF-8 CSV or TSV file of at most
-    ``ARROW_MAX_BYTES`` is parsed at once by pyarrow's reader (on its own threads, without
-    importing pandas: 0.08 s against 0.37 s for 20 Newsgroups' test posts ×3, 41.6 MB, imports
-    included, in ``benchmarks/csv_read.py``) and comes in :class:`ColumnChunk` s of
-    ``chunk_rows`` rows; it keeps a row of spaces alone, which pandas drops from a one-column
-    file as a blank line. Whatever it
-    does not read as pandas would (another encoding, a byte-order mark, duplicate or empty
-    column names, a row of another width, bytes that are not UTF-8) goes to ``iter_table``,
-    which reads it or names the mistake."""
-    path = Path(path)
-    table = _arrow_table(path, encoding)
-    if table is None:
-        yield from iter_table(path, encoding or "utf-8", chunk_rows)
-        return
-    names = table.column_names
-    for start in range(0, table.num_rows, chunk_rows):
-        part = table.slice(start, chunk_rows)
-        yield ColumnChunk((name, part.column(i).to_pylist()) for i, name in enumerate(names))
-
-
-def _arrow_table(path: Path, encoding: str | None):
-    """The whole table of strings by pyarrow.csv, or None where ``iter_table`` must read it."""
-    import importlib.util
-
-    kind = path.suffix.lower()
-    if kind not in (".csv", ".tsv") or importlib.util.find_spec("pyarrow") is None:
-        return None
-    try:
-        if codecs.lookup(encoding or "utf-8").name != "utf-8" or not 0 < path.stat().st_size <= ARROW_MAX_BYTES:
-            return None
-        sep = "\t" if kind == ".tsv" else ","
-        with open(path, newline="", encoding="utf-8") as f:
-            header = next(csv.reader(f, delimiter=sep), None)
-    except (OSError, LookupError, UnicodeDecodeError, csv.Error):
-        return None
-    if (not header or header[0].startswith("\ufeff")  # (a byte-order mark)
-            or any(not name for name in header) or len(set(header)) < len(header)):
-        return None
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
-    try:
-        table = pcsv.read_csv(
-            path, parse_options=pcsv.ParseOptions(delimiter=sep, newlines_in_values=True),
-            convert_options=pcsv.ConvertOptions(column_types={name: pa.string() for name in header},
-                                                strings_can_be_null=False, quoted_strings_can_be_null=False))
-    except (pa.ArrowException, OSError):
-        return None
-    return table if table.column_names == header else None
-
-
-def _overlong_row(path: Path, sep: str, encoding: str) -> tuple[int, int, int] | None:
-    """(line, fields, header fields) of the first row with more fields than the header, or None."""
-    with open(path, newline="", encoding=encoding) as f:
-        rows = csv.reader(f, delimiter=sep)
-        header = next(rows, [])
-        for row in rows:
-            if len(row) > len(header):
-                return rows.line_num, len(row), len(header)
-    return None
-
-
-def _looks_like_json_lines(path: Path, encoding: str) -> bool:
-    import json
-
-    with open(path, encoding=encoding, errors="replace") as f:
-        lines = [line for line in (f.readline() for _ in range(3)) if line.strip()]
-    try:
-        return len(lines) >= 2 and all(isinstance(json.loads(line), dict) for line in lines)
-    except ValueError:
-        return False
-
-
-def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
-    """The whole table; a table without rows is a DataError."""
-    import pandas as pd
-
-    frames = list(iter_table(path, encoding))
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if len(frame) == 0:
-        raise DataError(f"{path}: the table has no rows (a header alone, or an empty list)")
-    return frame
-
-
-def _require_columns(frame: pd.DataFrame, columns: list[str], path: Path, key: str) -> None:
-    for column in columns:
-        if column not in frame.columns:
-            have = [str(c) for c in frame.columns]
-            close = difflib.get_close_matches(column, have, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise DataError(
-                f"{path}: no column '{column}' (from {key}); {hint}columns: {', '.join(have)}"
-            )
-
-
-def _as_strings(values: pd.Series) -> list[str]:
-    return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
-
-
-def texts_of(frame: pd.DataFrame, text_column: str | list[str], path: Path) -> list[str]:
-    """The text of each row; several columns are joined with a space."""
-    columns = [text_column] if isinstance(text_column, str) else list(text_column)
-    _require_columns(frame, columns, path, "data.text_column")
-    # (a ColumnChunk holds strings already)
-    parts = [frame[c] if isinstance(frame, ColumnChunk) else _as_strings(frame[c]) for c in columns]
-    if len(parts) == 1:
-        return parts[0]
-    return [" ".join(p for p in row if p) for row in zip(*parts)]
 
 
 def _label_sets(values: pd.Series, separator: str) -> list[list[str]]:
@@ -356,11 +129,11 @@ def labelled_rows(
     """:func:`read_labelled` of a table already read (``path`` names it in messages)."""
     texts = texts_of(frame, config.text_column, path)
     weights = _weights_of(frame, config.weight_column, path) if config.weight_column else None
-    _require_columns(frame, [config.label_column], path, "data.label_column")
+    require_columns(frame, [config.label_column], path, "data.label_column")
     if task == "multilabel":
         labels: list = _label_sets(frame[config.label_column], config.label_separator)
     else:
-        labels = _as_strings(frame[config.label_column])
+        labels = as_strings(frame[config.label_column])
         missing = [i for i, label in enumerate(labels) if not label.strip()]
         if missing:
             raise DataError(f"{path}: rows {_rows(missing)} have no label in column '{config.label_column}'")
@@ -376,7 +149,7 @@ def labelled_rows(
 def _weights_of(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
     import pandas as pd
 
-    _require_columns(frame, [column], path, "data.weight_column")
+    require_columns(frame, [column], path, "data.weight_column")
     values = pd.to_numeric(frame[column].replace("", np.nan), errors="coerce").to_numpy(dtype=np.float64)
     bad = [i for i, v in enumerate(values) if not np.isfinite(v) or v < 0]
     if bad:

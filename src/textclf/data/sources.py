@@ -18,7 +18,7 @@ a key another source reads is an error that names the valid ones. ``task`` is th
 ``multiclass`` or ``multilabel``. A source that only knows one label per document may ignore it
 and return class indices: for a multilabel task they become one-hot rows.
 
-Adding a source is one file plus its import in ``data/__init__.py``. An unknown name is an
+Adding a source is one file plus its import in ``data/builtin.py``. An unknown name is an
 error that lists the registered ones.
 """
 
@@ -62,7 +62,7 @@ class DataSource:
     fingerprint: Callable[[Any, int], str]
 
 
-_REGISTRY: Registry[DataSource] = Registry("data source", "textclf.data")
+_REGISTRY: Registry[DataSource] = Registry("data source", "textclf.data.builtin")
 
 
 def register_source(name: str, params: type[SourceParams], fingerprint: Callable[[Any, int], str]):

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from textclf.data.files import texts_of
+from textclf.data.tables import texts_of
 from textclf.errors import UsageError
 from textclf.inference import Predictor
 

@@ -1,7 +1,7 @@
 """Predicting a whole file with nothing but a checkpoint: a submission CSV.
 
 Rows are read in chunks (bounded memory; a UTF-8 CSV or TSV of up to 256 MB is parsed at once
-by pyarrow and then taken in chunks: ``data.files.iter_columns``), predicted, and written in
+by pyarrow and then taken in chunks: ``data.tables.iter_columns``), predicted, and written in
 input order to a temporary file that is renamed into place only when complete. Columns: the id,
 the predicted label, then optionally the K best labels (space-separated) and one probability
 column per class. For a multilabel model the label column holds the predicted labels joined by
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from textclf.data.files import iter_columns, texts_of
+from textclf.data.tables import iter_columns, texts_of
 from textclf.errors import DataError, UsageError
 from textclf.files import atomic_path
 from textclf.inference import Predictor

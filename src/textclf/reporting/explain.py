@@ -45,7 +45,7 @@ def texts_from_file(predictor: Predictor, path: str | Path, text_column: str | N
                     encoding: str | None = None, limit: int | None = None) -> list[str]:
     """The first ``limit`` texts of a table file, read as the checkpoint's data were (its
     ``data.text_column`` and ``data.encoding`` unless given)."""
-    from textclf.data.files import read_table, texts_of
+    from textclf.data.tables import read_table, texts_of
 
     setting = predictor.artifact.data_setting
     path = Path(path)
