@@ -307,10 +307,14 @@ def test_an_export_predicts_a_file_in_a_process_without_torch(trained_run, tmp_p
     best, out, source = _exported_with_texts(trained_run, tmp_path, texts[:200])
     code = ("import sys; sys.modules['torch'] = sys.modules['pydantic'] = None\n"  # any import of them raises
             "from textclf.cli import main\n"
-            f"sys.exit(main(['predict', '--checkpoint', {str(out)!r}, '--input', {str(source)!r}, "
-            f"'--output', {str(tmp_path / 'onnx.csv')!r}, '--no-progress']))")
+            f"code = main(['predict', '--checkpoint', {str(out)!r}, '--input', {str(source)!r}, "
+            f"'--output', {str(tmp_path / 'onnx.csv')!r}, '--no-progress'])\n"
+            # nor what only training uses: the process pool, pyarrow's Python compute wrappers
+            "print(sorted(m for m in ('multiprocessing', 'pyarrow.compute', 'pandas') if m in sys.modules))\n"
+            "sys.exit(code)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
     with open(tmp_path / "onnx.csv", newline="") as f:
         labels = [r["Category"] for r in csv.DictReader(f)]
     assert labels == textclf.Predictor.load(best).predict(texts[:200])

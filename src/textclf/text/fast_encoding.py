@@ -170,9 +170,13 @@ def token_table(texts: list[str], form: dict[str, Any], reference, consume: bool
 
 def _vocabulary_ids(runs, vocabulary) -> np.ndarray:
     """Each string's row in ``vocabulary`` (an Arrow array), ``<unk>``'s id where it has none."""
-    import pyarrow.compute as pc
+    try:  # (the compute functions' C++ entry point: importing pyarrow.compute makes a Python
+        # wrapper of every one of them, 30 ms of a predicting process's start)
+        from pyarrow._compute import SetLookupOptions, call_function
+    except ImportError:  # (pyarrow.compute's public names for the same two)
+        from pyarrow.compute import SetLookupOptions, call_function
 
-    found = pc.index_in(runs, value_set=vocabulary)  # int32, null where a run is not in it
+    found = call_function("index_in", [runs], SetLookupOptions(vocabulary))  # int32, null where a run is not in it
     validity, values = found.buffers()
     start, n = found.offset, len(found)
     ids = np.frombuffer(values, dtype=np.int32, count=start + n)[start:]

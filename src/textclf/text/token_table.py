@@ -8,10 +8,8 @@ processes (fork, on Linux), each on a contiguous share of the documents; their t
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
 from typing import Callable
@@ -105,6 +103,10 @@ def token_table(texts: list[str], tokenize: Callable[[str], list[str]], workers:
                 if consume:
                     texts[a:b] = [""] * (b - a)  # this chunk's strings are freed
         else:
+            # (imported here: a prediction's process reads this module and never forks)
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
                 results = pool.map(_worker, shares)  # every worker is forked by now (fork context)
