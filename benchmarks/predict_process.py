@@ -7,7 +7,7 @@
 training posts, and scikit-learn's TF-IDF (1–2-grams, sublinear tf, min_df 2, max_df 0.5) +
 LinearSVC is fitted on the same posts (train + val, as peers.py fits it) and pickled. The test
 posts, ``--copies`` times, are written to one CSV. Each side is then timed as a fresh process,
-from start to exit, best of ``--repeats``: ``python -m textclf predict`` (loading the checkpoint,
+from start to exit, best of ``--repeats`` rounds that run the three in turn: ``python -m textclf predict`` (loading the checkpoint,
 reading the CSV, encoding, the model, writing the submission CSV), the same command on the
 checkpoint's ONNX export (``textclf export``; a process that never imports torch), and a script
 that unpickles the peer, reads the same CSV with pandas, predicts and writes the same CSV. ``--textclf-src`` runs
@@ -47,8 +47,16 @@ pd.DataFrame({"Id": range(len(texts)), "Category": labels}).to_csv(sys.argv[3], 
 '''
 
 
-def _best(cmd: list[str], repeats: int, env: dict) -> float:
-    return best_of(lambda: subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL), repeats)[0]
+def _best_in_rounds(commands: list[tuple[list[str], dict]], repeats: int) -> list[float]:
+    """Each (command, environment)'s fewest seconds, timed in ``repeats`` alternating rounds (each
+    round runs every command once): the machine's speed drifts by a third from minute to minute
+    here, and commands timed in blocks of their own met different speeds."""
+    best = [float("inf")] * len(commands)
+    for _ in range(repeats):
+        for i, (cmd, env) in enumerate(commands):
+            seconds = best_of(lambda: subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL), 1)[0]
+            best[i] = min(best[i], seconds)
+    return best
 
 
 # A process whose only child is the command: its children's peak resident memory is the command's.
@@ -103,18 +111,18 @@ def main() -> int:
         truth = np.tile(np.asarray(test.labels), args.copies)
         ours_cmd = [sys.executable, "-m", "textclf", "predict", "--checkpoint", str(RunLayout(result.run_dir).best_checkpoint),
                     "--input", str(source), "--output", str(tmp / "ours.csv"), "--no-progress"]
-        ours_s, ours_mb = _best(ours_cmd, args.repeats, env), _peak_mb(ours_cmd, env)
         names = {name: i for i, name in enumerate(corpus.label_names)}
-        ours = pd.read_csv(tmp / "ours.csv")["Category"].map(names)
         subprocess.run([sys.executable, "-m", "textclf", "export", "--checkpoint",
                         str(RunLayout(result.run_dir).best_checkpoint), "--output", str(tmp / "onnx")],
                        check=True, env=env, stdout=subprocess.DEVNULL)
         onnx_cmd = [sys.executable, "-m", "textclf", "predict", "--checkpoint", str(tmp / "onnx"),
                     "--input", str(source), "--output", str(tmp / "onnx.csv"), "--no-progress"]
-        onnx_s, onnx_mb = _best(onnx_cmd, args.repeats, env), _peak_mb(onnx_cmd, env)
-        exported = pd.read_csv(tmp / "onnx.csv")["Category"].map(names)
         script_cmd = [sys.executable, "-c", SCRIPT, str(tmp / "peer.pkl"), str(source), str(tmp / "peer.csv")]
-        peer_s, peer_mb = _best(script_cmd, args.repeats, dict(os.environ)), _peak_mb(script_cmd, dict(os.environ))
+        ours_s, onnx_s, peer_s = _best_in_rounds([(ours_cmd, env), (onnx_cmd, env), (script_cmd, dict(os.environ))],
+                                                 args.repeats)
+        ours_mb, onnx_mb, peer_mb = _peak_mb(ours_cmd, env), _peak_mb(onnx_cmd, env), _peak_mb(script_cmd, dict(os.environ))
+        ours = pd.read_csv(tmp / "ours.csv")["Category"].map(names)
+        exported = pd.read_csv(tmp / "onnx.csv")["Category"].map(names)
         peer = pd.read_csv(tmp / "peer.csv")["Category"]
         rows.append({"system": "textclf predict (the default's checkpoint)" +
                      (f", src {args.textclf_src}" if args.textclf_src else ""),
@@ -132,7 +140,7 @@ def main() -> int:
     if args.write:
         write_section("predict-process", "Predicting a file as a whole process",
                       f"20 Newsgroups bydate's test posts ×{args.copies} ({n:,} rows in one CSV), each side a fresh "
-                      f"process from start to exit (imports and loading included, textclf's modules compiled to bytecode as an install has them), best of {args.repeats}; peak memory: the resident set's peak in one more run.\n\n"
+                      f"process from start to exit (imports and loading included, textclf's modules compiled to bytecode as an install has them), best of {args.repeats} alternating rounds; peak memory: the resident set's peak in one more run.\n\n"
                       + table)
     return 0
 
