@@ -14,6 +14,12 @@ from textclf.text.vocabulary import PAD_ID, UNK_ID, Vocabulary
 __all__ = ["EncodedSplit", "encode_texts", "table_ids", "assemble", "concatenate"]
 
 
+# A batch at least this wide is padded a row at a time: 64 posts of 20 Newsgroups, up to 512
+# tokens, took 112 µs that way against 249 µs for the index arrays; 64 texts of up to 32 tokens,
+# 64 µs against 33 µs (about 1 µs a row against a few ns a padded position).
+LONG_ROWS = 256
+
+
 @dataclass
 class EncodedSplit:
     ids: np.ndarray  # (total_tokens,) int32: every document's ids, truncated, back to back
@@ -41,10 +47,14 @@ class EncodedSplit:
         starts = self.offsets[indices]
         lengths = self.offsets[indices + 1] - starts
         width = int(lengths.max()) if len(indices) else 0
-        columns = np.arange(width, dtype=np.int64)
-        inside = columns[None, :] < lengths[:, None]
         ids = np.full((len(indices), width), PAD_ID, dtype=np.int64)
-        ids[inside] = self.ids[(starts[:, None] + columns[None, :])[inside]]
+        if width >= LONG_ROWS:  # one slice copy a row: index arrays the batch's size cost more
+            for row, (start, length) in enumerate(zip(starts.tolist(), lengths.tolist())):
+                ids[row, :length] = self.ids[start: start + length]
+        else:
+            columns = np.arange(width, dtype=np.int64)
+            inside = columns[None, :] < lengths[:, None]
+            ids[inside] = self.ids[(starts[:, None] + columns[None, :])[inside]]
         return ids, lengths.astype(np.int64), np.asarray(self.labels[indices])
 
     def by_length(self, batch_size: int, max_tokens: int | None = None):
