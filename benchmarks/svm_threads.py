@@ -1,4 +1,4 @@
-"""The linear candidates' solver: liblinear in one call against textclf's SVMs side by side in threads.
+"""The linear candidates' solver: liblinear in one call against textclf's SVMs side by side.
 
     TEXTCLF_DATA=../shared/data python benchmarks/svm_threads.py [--threads 2] [--write]
 
@@ -9,11 +9,13 @@ builds it, and then fitted three ways, timed alone:
 - the peer: scikit-learn's ``LinearSVC`` in one call (liblinear's own one-vs-rest; for a
   multi-label set one call per label, in turn), as a script would;
 - textclf's solver with one thread;
-- textclf's solver with ``--threads`` threads (multiclass: the classes split into one liblinear
-  call per thread; multi-label: one label per task).
+- textclf's solver on ``--threads`` CPUs (torch's thread count: the calls side by side in as many
+  forked processes; multiclass: the classes split into one liblinear call per process;
+  multi-label: one label per task).
 
 The last column is the largest difference between textclf's coefficients and the peer's (the
-same optimisation problems: the stopping tolerance's rounding).
+same optimisation problems: textclf stops at liblinear's own tolerance, 0.1, the peer at
+scikit-learn's 1e-4).
 """
 
 from __future__ import annotations
@@ -83,13 +85,13 @@ def main(argv: list[str] | None = None) -> None:
         print(rows[-1], flush=True)
     table = markdown_table(rows, [("set", "features", ""), ("shape", "training matrix", ""),
                                   ("peer", "LinearSVC, one call s", ".1f"), ("one", "textclf, 1 thread s", ".1f"),
-                                  ("many", f"textclf, {args.threads} threads s", ".1f"),
+                                  ("many", f"textclf, {args.threads} processes s", ".1f"),
                                   ("speedup", "speed-up over the peer", ".2f"),
                                   ("gap", "largest coefficient difference", ".1e")])
     text = f"The solver alone (the feature matrix built before timing), C = 1.\n\n{table}"
     print(text)
     if args.write:
-        write_section("svm-threads", "The linear candidates' solver: one liblinear call against threads", text)
+        write_section("svm-threads", "The linear candidates' solver: one liblinear call against side by side", text)
 
 
 if __name__ == "__main__":
