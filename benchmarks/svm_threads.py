@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     text = f"The solver alone (the feature matrix built before timing), C = 1.\n\n{table}"
     print(text)
     if args.write:
-        write_section("svm-threads", "The linear candidates' solver: one liblinear call against side by side", text)
+        write_section("svm-threads", "The linear candidates' solver: one liblinear call against textclf's calls side by side", text)
 
 
 if __name__ == "__main__":

@@ -209,7 +209,7 @@ def _svm_multiclass(X, y, num_classes: int, C: float, weights, sample_weight, to
         intercept[a], intercept[b] = -svm.intercept_[0] / 2, svm.intercept_[0] / 2
         return coef, intercept
     # One-vs-rest as liblinear does it (a class's weight on its own documents only), the classes
-    # split into one group per thread: each group is one liblinear call in which every other
+    # split into one group per CPU: each group is one liblinear call in which every other
     # class's documents carry one "rest" label, whose extra SVM is dropped (liblinear converts
     # the matrix once a call, so a call per class would cost more than its SVM on large sets).
     groups = np.array_split(present, min(_threads(), len(present)))
