@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import threading
 import warnings
 from collections import OrderedDict
 from typing import Any, Callable
@@ -259,8 +260,10 @@ def _threads() -> int:
     return max(1, torch.get_num_threads())
 
 
-# What the forked workers of ``_in_parallel`` run (set before they are forked; they inherit it).
+# What the forked workers of ``_in_parallel`` run (set before they are forked; they inherit it),
+# and the lock that keeps two threads' calls (an estimator fitted in threads) from sharing it.
 _TASK: Callable[[Any], Any] | None = None
+_TASK_LOCK = threading.Lock()
 
 
 def _in_parallel(function: Callable[[Any], Any], items) -> list:
@@ -282,12 +285,13 @@ def _in_parallel(function: Callable[[Any], Any], items) -> list:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    _TASK = function
-    try:  # (a fork context starts every worker on the first submission, after _TASK is set)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_run_task, items))  # (a call's exception is raised here)
-    finally:
-        _TASK = None
+    with _TASK_LOCK:
+        _TASK = function
+        try:  # (a fork context starts every worker on the first submission, after _TASK is set)
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                return list(pool.map(_run_task, items))  # (a call's exception is raised here)
+        finally:
+            _TASK = None
 
 
 def _run_task(item: Any) -> Any:
