@@ -181,7 +181,7 @@ def test_on_one_thread_two_fits_of_the_same_matrix_are_identical(tmp_path):
 
 
 @pytest.mark.parametrize("threads", [2], indirect=True)
-def test_on_two_threads_the_fits_are_reproducible(threads):
+def test_on_two_threads_the_fits_are_reproducible(threads, monkeypatch):
     """liblinear draws from one random generator for the whole process: two fits side by side in
     threads interleaved their draws, and the same matrix and seed gave other coefficients on
     every run (up to 7e-4 apart on this matrix). Side by side in forked processes they are the
@@ -189,8 +189,10 @@ def test_on_two_threads_the_fits_are_reproducible(threads):
     import scipy.sparse as sp
     import torch
 
+    from textclf.training import solver
     from textclf.training.solver import fit_svms
 
+    monkeypatch.setattr(solver, "_PARALLEL_WORK", 0)  # (this small matrix would go one fit after the other)
     rng = np.random.default_rng(0)
     X = sp.random(4000, 20000, density=0.003, random_state=1, format="csr")
     y = rng.integers(0, 20, 4000)
@@ -206,6 +208,36 @@ def test_on_two_threads_the_fits_are_reproducible(threads):
     np.testing.assert_array_equal(both[0], one[0])
     np.testing.assert_array_equal(both[1], one[1])
     assert both[1][4] == -1.0 and not both[0][4].any()
+
+
+def _fit_in_a_daemon(out) -> None:
+    import scipy.sparse as sp
+    import torch
+
+    from textclf.training import solver
+
+    torch.set_num_threads(2)  # (a selection's worker handed a finished one's threads)
+    solver._PARALLEL_WORK = 0
+    X = sp.random(500, 3000, density=0.01, random_state=1, format="csr")
+    y = np.random.default_rng(0).integers(0, 4, 500)
+    try:
+        out.put(solver.fit_svms(X, y, False, 4, 1.0)[0].sum())
+    except BaseException as exc:  # (the parent reports it)
+        out.put(repr(exc))
+
+
+def test_a_daemonic_process_fits_its_svms_one_after_the_other():
+    """The default selection's workers are daemonic processes, which may not start children: one
+    given two threads must fit in its own process, not fail (the selection's linear_chars did)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    worker = context.Process(target=_fit_in_a_daemon, args=(out,), daemon=True)
+    worker.start()
+    got = out.get(timeout=60)
+    worker.join(timeout=60)
+    assert isinstance(got, float), got
 
 
 def test_a_solver_run_builds_no_torch_optimizer(tmp_path):
