@@ -1,7 +1,7 @@
 """The imports of src/textclf point one way: down the data flow, never up, and never in a circle.
 
 Layers, lowest first (a module may import its own layer and the ones below):
-errors/exports/files/graph_inputs/precision/registry/run_layout/runtime/task ← models ← data ← config ← text ← batching ← artifact ←
+errors/exports/files/forked/graph_inputs/precision/registry/run_layout/runtime/task ← models ← data ← config ← text ← batching ← artifact ←
 inference ← evaluation, reporting, serving ← training ← api, sklearn ← cli.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "textclf"
 
 LAYERS = [
-    ("textclf.errors", "textclf.exports", "textclf.files", "textclf.graph_inputs", "textclf.precision", "textclf.registry", "textclf.run_layout", "textclf.runtime", "textclf.task"),
+    ("textclf.errors", "textclf.exports", "textclf.files", "textclf.forked", "textclf.graph_inputs", "textclf.precision", "textclf.registry", "textclf.run_layout", "textclf.runtime", "textclf.task"),
     ("textclf.models",),
     ("textclf.data",),
     ("textclf.config", "textclf.config_reference"),

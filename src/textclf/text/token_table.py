@@ -3,25 +3,25 @@
 This is the fast core of preprocessing. Each distinct token string is hashed once (pandas'
 C hash table) instead of looking up every occurrence in a Python dict, so building the vocabulary
 is a ``bincount`` and encoding is an array lookup. Large inputs are tokenized by two or more
-processes (fork, on Linux), each on a contiguous share of the documents; their tables are merged.
+processes (forked, on Linux: ``textclf/forked.py``), each on a contiguous share of the documents;
+their tables are merged.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from itertools import chain
 from typing import Callable
 
 import numpy as np
 
+from textclf.forked import can_fork, fork_map
+
 __all__ = ["TokenTable", "token_table", "merge_tables"]
 
 PARALLEL_MIN_DOCS = 4000  # below this, starting processes costs more than it saves
 CHUNK_DOCS = 50_000  # documents tokenized at once by one process
-
-_shared: tuple[list[str], Callable[[str], list[str]]] | None = None  # read by forked workers
 
 
 @dataclass
@@ -41,11 +41,6 @@ def _table(texts: list[str], tokenize: Callable[[str], list[str]]) -> TokenTable
 
     codes, uniques = pd.factorize(flat)
     return TokenTable(codes.astype(np.int32), list(uniques), lengths)  # int32: half to pickle
-
-
-def _worker(bounds: tuple[int, int]) -> TokenTable:
-    texts, tokenize = _shared
-    return _table(texts[bounds[0] : bounds[1]], tokenize)
 
 
 def merge_tables(parts: list[TokenTable]) -> TokenTable:
@@ -82,7 +77,7 @@ def token_table(texts: list[str], tokenize: Callable[[str], list[str]], workers:
     not needed (once the workers have their forked copy, or chunk by chunk in one process), so
     the texts' memory is freed during tokenizing."""
     if workers is None:
-        big = len(texts) >= PARALLEL_MIN_DOCS and sys.platform.startswith("linux")
+        big = len(texts) >= PARALLEL_MIN_DOCS and can_fork()
         workers = min(os.cpu_count() or 1, 8) if big else 1
     workers = max(1, min(workers, len(texts)))
     pieces = max(workers, -(-len(texts) // chunk_docs))
@@ -93,29 +88,18 @@ def token_table(texts: list[str], tokenize: Callable[[str], list[str]], workers:
         if consume:
             texts.clear()
         return table
-    global _shared
-    _shared = (texts, tokenize)
-    try:
-        if workers == 1:
-            parts = []
-            for a, b in shares:
-                parts.append(_worker((a, b)))
-                if consume:
-                    texts[a:b] = [""] * (b - a)  # this chunk's strings are freed
-        else:
-            # (imported here: a prediction's process reads this module and never forks)
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
 
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                results = pool.map(_worker, shares)  # every worker is forked by now (fork context)
-                if consume:
-                    _shared = None
-                    texts.clear()
-                parts = list(results)
-    finally:
-        _shared = None
+    def part(bounds: tuple[int, int]) -> TokenTable:
+        return _table(texts[bounds[0]: bounds[1]], tokenize)
+
+    if workers == 1:
+        parts = []
+        for a, b in shares:
+            parts.append(part((a, b)))
+            if consume:
+                texts[a:b] = [""] * (b - a)  # this chunk's strings are freed
+    else:  # (the workers read their forked copy of texts: the caller's may go once they exist)
+        parts = fork_map(part, shares, workers, forked=texts.clear if consume else None)
     if consume:
         texts.clear()
     return merge_tables(parts)

@@ -18,8 +18,6 @@ epoch: the record, the validation, the checkpoint and TensorBoard are as for any
 from __future__ import annotations
 
 import hashlib
-import sys
-import threading
 import warnings
 from collections import OrderedDict
 from typing import Any, Callable
@@ -29,6 +27,7 @@ import torch
 
 from textclf.batching import sorted_batches
 from textclf.errors import UsageError
+from textclf.forked import fork_map
 from textclf.models.base import SOLVER_SETTING
 
 __all__ = ["fit_with_solver", "feature_matrix", "fit_svms", "fit_complement_nb"]
@@ -261,15 +260,11 @@ def _threads() -> int:
     return max(1, torch.get_num_threads())
 
 
-# What the forked workers of ``_in_parallel`` run (set before they are forked; they inherit it),
-# and the lock that keeps two threads' calls (an estimator fitted in threads) from sharing it.
-_TASK: Callable[[Any], Any] | None = None
-_TASK_LOCK = threading.Lock()
 # Below this much work (the matrix's non-zeros times the SVMs fitted) the calls run one after the
-# other: forking and sending the coefficients back cost about 0.1 s a call, more than a second
-# CPU saves on a small fit (a 1,557-document matrix of 0.39M non-zeros, 5 classes: 0.45 s in two
-# processes, 0.31 s in one; 20 Newsgroups bydate, 4.2M non-zeros and 20 classes: 2.5 s against
-# 4.1 s).
+# other: forking the workers and sending every coefficient back (a dense row of the matrix's width
+# per SVM) cost more than a second CPU saves on a small fit. Above it they pay: 20 Newsgroups
+# bydate, 4.1M non-zeros × 20 classes, fitted in 3.4 s on two CPUs against 5.0 s on one
+# (benchmarks/svm_threads.py, RESULTS.md "svm-threads").
 _PARALLEL_WORK = 10_000_000
 
 
@@ -282,30 +277,7 @@ def _in_parallel(function: Callable[[Any], Any], items, work: int) -> list:
     their draws: the default's linear model on 20 Newsgroups came out different on every run
     with the same seed (validation accuracy 0.9479 in one run, 0.9470 in the next; coefficients
     up to 7e-4 apart on a random matrix, and none apart on one thread). Each call runs in a
-    process of its own instead, forked, so that the training matrix is shared rather than copied
-    (only the items and the results travel); where a process cannot be forked (not Linux: macOS
-    forks a threaded process unsafely; a daemonic process, which may not have children), the
-    calls run one after the other."""
-    global _TASK
-    import multiprocessing
-
+    forked process of its own instead (``textclf/forked.py``: the training matrix is shared,
+    not copied; one after the other where a process cannot fork)."""
     items = list(items)
-    workers = min(_threads(), len(items))
-    # (a daemonic process may not start children: the default selection's workers are daemons,
-    # and one that is handed a finished worker's threads fits here with two of them)
-    if (workers <= 1 or work < _PARALLEL_WORK or not sys.platform.startswith("linux")
-            or multiprocessing.current_process().daemon):
-        return [function(item) for item in items]
-    from concurrent.futures import ProcessPoolExecutor
-
-    with _TASK_LOCK:
-        _TASK = function
-        try:  # (a fork context starts every worker on the first submission, after _TASK is set)
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                return list(pool.map(_run_task, items))  # (a call's exception is raised here)
-        finally:
-            _TASK = None
-
-
-def _run_task(item: Any) -> Any:
-    return _TASK(item)
+    return fork_map(function, items, min(_threads(), len(items)) if work >= _PARALLEL_WORK else 1)
