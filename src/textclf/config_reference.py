@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from textclf.config import (
-    AUTO_BUDGET,
+    AUTO_MAX_TOKENS,
     CANDIDATES,
     DEFAULT_RECIPE,
     SHORT_TEXT_MODEL,
@@ -133,10 +133,10 @@ def config_reference() -> str:
               "`leaderboard.csv`, and the run's config.yaml names the winner (an ensemble's: the config's own keys "
               "with `model.candidates` its members). Keys the config sets itself win over every candidate's; "
               "`model.candidates` (a list of `" + "`, `".join(c.name for c in CANDIDATES) + "`) restricts "
-              "the selection to those; `train.budget` bounds the seconds (unset: auto, "
-              f"{AUTO_BUDGET['times_first']:g} x the first candidate's, and at least {AUTO_BUDGET['seconds']:g} s "
-              f"when the training split holds at most {AUTO_BUDGET['floor_tokens'] / 1e6:g}M tokens; a "
-              "candidate is started only when its estimated seconds and a refit fit). The other commands "
+              "the selection to those; `train.budget` decides which are tried (unset: auto, by the data's size: "
+              f"each candidate after the first when the training split holds at most {AUTO_MAX_TOKENS / 1e6:g}M "
+              "tokens, each to convergence; a number of seconds: a candidate is started only when its estimated "
+              "seconds and a refit fit; null: every one). The other commands "
               "(and torchrun) train the default recipe, each key only where the config does not set it: "
               + "; ".join(f"`{section}`: " + ", ".join(f"`{k}` {json.dumps(v)}" for k, v in values.items())
                           for section, values in DEFAULT_RECIPE.items())

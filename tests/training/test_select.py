@@ -100,49 +100,47 @@ def test_the_budget_skips_the_candidates_not_started_in_time(sms, tmp_path, caps
 
     markdown, _ = build_report(run.dir, explain_examples=0)
     skipped = ", ".join(c.name for c in CANDIDATES[1:])
-    assert f"Not trained within train.budget: {skipped}" in markdown.read_text()
+    assert f"Not trained under train.budget: {skipped}" in markdown.read_text()
 
 
-def test_the_auto_budget_starts_what_fits_beside_the_first_candidate():
-    """train.budget auto: 3 x the first candidate's seconds, at least 50 s on a training split of
-    at most 1.5M tokens; a further candidate starts only when its cost times the first one's
-    seconds, and a refit, fit on the least busy lane."""
+def test_the_auto_budget_tries_what_the_datas_size_admits_and_a_budget_in_seconds_what_fits():
+    """train.budget auto: a candidate is tried when the training split holds at most its
+    max_tokens, whatever the machine's speed; a budget in seconds starts one only when its cost
+    times the first one's seconds (and the start-up), and a refit, fit on the least busy lane."""
     import time
+    from types import SimpleNamespace
 
-    from textclf.config import AUTO_BUDGET, COST_START_SECONDS, Candidate
-    from textclf.training.select import _admit, _budget, _budget_text
+    from textclf.config import AUTO_MAX_TOKENS, CANDIDATES, COST_START_SECONDS, Candidate
+    from textclf.training.select import _admit, _admit_by_size, _budget, _budget_text
 
-    assert AUTO_BUDGET == {"seconds": 50.0, "times_first": 3.0, "floor_tokens": 1_500_000}
+    assert AUTO_MAX_TOKENS == 1_500_000 and CANDIDATES[0].max_tokens is None
+    assert all(c.max_tokens == AUTO_MAX_TOKENS for c in CANDIDATES[1:])
+    cands = [Candidate(name, {"name": "bag_of_ngrams"}, cost=cost, max_tokens=most) for name, cost, most in
+             (("a", 4.0, None), ("b", 5.0, 1_000), ("c", 10.0, 2_000))]
+    jobs = [SimpleNamespace(name=c.name) for c in cands]
+    assert _admit_by_size(jobs, cands, 1_000) == (jobs, [])
+    admitted, skipped = _admit_by_size(jobs, cands, 1_001)
+    assert admitted == [jobs[0], jobs[2]] and [j for j, _ in skipped] == [jobs[1]]
+    assert "at most 0.001M tokens, and this one holds 0.00M; train.budget: null" in skipped[0][1]
+    assert _admit_by_size(jobs, cands, 10**9)[0] == [jobs[0]]
+    assert _budget_text(None, 2_960_000, [], [(jobs[1], "")]).startswith(
+        "default selection: train.budget auto: by the data's size, each candidate to convergence; the training "
+        "split holds 2.96M tokens: starting no other candidate; skipping")
+
     now = time.perf_counter()
-    small, large = 500_000, 3_000_000
-    assert _budget(None, 5.0, now, small) == (None, None)
-    assert _budget("auto", 2.0, now, small)[0] == 50.0 and _budget("auto", 30.0, now, small)[0] == 90.0
-    assert _budget("auto", 2.0, now, 1_500_000)[0] == 50.0 and _budget("auto", 2.0, now, 1_500_001)[0] == 6.0
-    # A large split: no floor, whatever the machine's speed (the same choice on a faster one).
-    assert _budget("auto", 2.0, now, large)[0] == 6.0 and _budget("auto", 30.0, now, large)[0] == 90.0
-    assert _budget(7, 2.0, now, small)[0] == 7.0 and _budget(7, 2.0, now, large)[0] == 7.0
-    assert "no 50 s floor: the training split holds 3.0M tokens, more than 1.5M" in _budget_text(
-        "auto", 6.0, "linear", 2.0, large, [], [])
-    assert "the larger of 50 s and 3 x linear's 2.0 s" in _budget_text("auto", 50.0, "linear", 2.0, small, [], [])
-    limit, ends = _budget("auto", 1.0, now, small)
-    assert ends == pytest.approx(time.time() + 50.0, abs=0.5)
+    assert _budget(None, now) == (None, None)
+    limit, ends = _budget(50, now)
+    assert limit == 50.0 and ends == pytest.approx(time.time() + 50.0, abs=0.5)
+    assert "train.budget 50 s, from the config: starting a" in _budget_text(limit, 1, [jobs[0]], [])
     assert COST_START_SECONDS == 0.9
-    cands = [Candidate(name, {"name": "bag_of_ngrams"}, cost=cost) for name, cost in
-             (("a", 4.0), ("b", 5.0), ("c", 10.0))]
-    jobs = [object() for _ in cands]
-    # A small set (the first took 1.5 s, and 0.9 s of start-up the costs count): a (9.6 s) and b
-    # (12 s) on two lanes, then c (24 s) after a would end at 33.6 s and its refit, 24 s, after
-    # the 50 s.
+    # The first took 1.5 s, and 0.9 s of start-up the costs count: a (9.6 s) and b (12 s) on two
+    # lanes, then c (24 s) after a would end at 33.6 s and its refit, 24 s, after the 50 s.
     admitted, skipped = _admit(jobs, cands, 1.5, limit, ends, workers=2)
     assert admitted == jobs[:2] and [j for j, _ in skipped] == [jobs[2]]
     assert "train.budget 50 s would not cover it (about 24 s, 10 x the first candidate's 1.5 s and 0.9 s" in skipped[0][1]
     assert _admit(jobs, cands, 0.1, limit, ends, workers=2) == (jobs, [])  # c: 4 + 10, refit 10
-    # A large one (the first took 30 s, the budget 90 s): a alone would take 124 s.
-    limit, ends = _budget("auto", 30.0, time.perf_counter(), small)
+    # A slow first (30 s): a alone would take 124 s.
     assert _admit(jobs, cands, 30.0, limit, ends, workers=2)[0] == []
-    # A large split on a fast machine (the first took 2 s): 6 s starts nothing (a: 11.6 s).
-    limit, ends = _budget("auto", 2.0, time.perf_counter(), large)
-    assert _admit(jobs, cands, 2.0, limit, ends, workers=2)[0] == []
     # No budget (train.budget: null in the file): every candidate.
     assert _admit(jobs, cands, 12.0, None, None, workers=2) == (jobs, [])
 
@@ -246,19 +244,20 @@ def test_a_candidate_level_with_the_best_accuracy_wins_on_its_calibrated_loss():
     assert _rank(rows, "val_accuracy") == "best"
 
 
-def test_the_auto_budget_never_skips_the_refit_of_the_winner(sms, tmp_path, monkeypatch):
-    """train.budget auto bounds which candidates train; the winner is refit on train + val even
-    when the seconds have run out (here: a budget already spent when the first candidate ends),
-    so that the model kept does not depend on the machine's speed. A budget in seconds still
-    skips it (tests/training/test_refit.py)."""
-    import time
+def test_the_auto_budget_skips_by_size_and_still_refits_the_winner(sms, tmp_path, monkeypatch, capsys):
+    """train.budget auto bounds which candidates train by the training split's tokens (here every
+    candidate after the first allows fewer than SMS spam holds); the winner is refit on train + val."""
+    import dataclasses
 
     from textclf.training import select
 
-    monkeypatch.setattr(select, "_budget", lambda budget, first, started, tokens: (1.0, time.time() - 1.0))
+    monkeypatch.setattr(select, "CANDIDATES", [select.CANDIDATES[0], *(dataclasses.replace(c, max_tokens=1_000)
+                                                                       for c in select.CANDIDATES[1:])])
     run = textclf.train({**sms, "train": {**sms["train"], "epochs": 1}}, run_dir=tmp_path / "run")
     assert load_config(run.layout.config).train.budget == "auto"
     with open(run.layout.leaderboard, newline="") as f:
         rows = list(csv.DictReader(f))
-    assert all(r["status"].startswith("skipped: train.budget") for r in rows[1:])  # the choice was bounded
-    assert "skipped" not in run.results["refit"] and run.results["refit"]["train_examples"] > 0  # the refit was not
+    assert all(r["status"].startswith("skipped: train.budget auto tries it on a training split of at most 0.001M")
+               for r in rows[1:])
+    assert "train.budget auto: by the data's size" in capsys.readouterr().err
+    assert "skipped" not in run.results["refit"] and run.results["refit"]["train_examples"] > 0

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from textclf.config.schema import Config
 
 __all__ = ["DEFAULT_RECIPE", "SHORT_TEXT_TOKENS", "SHORT_TEXT_MODEL", "SHORT_TEXT_TRAIN", "SHORT_TEXT_PREPROCESS",
-           "Candidate", "CANDIDATES", "SELECTION_TRAIN", "AUTO_BUDGET", "COST_START_SECONDS", "apply_default_recipe",
+           "Candidate", "CANDIDATES", "SELECTION_TRAIN", "AUTO_MAX_TOKENS", "COST_START_SECONDS", "apply_default_recipe",
            "decide_from_data", "candidate_raw"]
 
 # ---------------------------------------------------------------------------------------- 1. fill
@@ -75,19 +75,17 @@ def apply_default_recipe(raw: dict) -> None:
 SELECTION_TRAIN: dict[str, Any] = {"epochs": 40, "early_stopping_patience": 2, "min_steps": None, "refit": True,
                                    "budget": "auto"}
 
-# train.budget auto, the selection's seconds: times_first x the first candidate's own seconds (the
-# first, the linear model: TF-IDF + LinearSVC's fit, always trained in full), and at least
-# `seconds` when the training split holds at most `floor_tokens` tokens. The floor lets small and
-# medium sets try the other candidates, which cost seconds there and are where they win; a large
-# set keeps to about what its linear fit costs, since a bag there takes several times that for a
-# few tenths of a point. The floor is decided by the data's size, not by seconds, so that a faster
-# machine makes the same choice on the same data: as a floor in seconds alone it admitted
-# linear_chars on 20NG bydate whenever the linear fit took under about 5.5 s, and the default
-# then took 3.5 x the script's time (docs/architecture.md, "The budget decides what is tried";
-# the measurements: benchmarks/candidate_settings.py). 1.5M tokens: the largest benchmark set that
-# gains from the others holds 0.58M (GoEmotions, multi-label), 20NG bydate 2.96M (the run's budget
-# line gives the count).
-AUTO_BUDGET: dict[str, float] = {"seconds": 50.0, "times_first": 3.0, "floor_tokens": 1_500_000}
+# train.budget auto decides which candidates are tried from the data's size, not from seconds, so
+# that the same data gets the same candidates on any machine: a candidate is tried when the
+# training split holds at most its `max_tokens` tokens, and each one tried trains to convergence
+# (early stopping) without a deadline. AUTO_MAX_TOKENS: the larger sets keep to the linear
+# model's cost, since a bag there takes several times that for a few tenths of a point (20NG
+# bydate: 2.96M tokens, random: 4.35M; the run's budget line gives the count); the largest
+# benchmark set that gains from the others holds 0.58M (GoEmotions, multi-label). As a budget in
+# seconds (3 x the first candidate's, at least 50 s) the same code tried fewer candidates on a
+# slower day: on the 5 small news groups bag_chars on one day and not the next, on full
+# GoEmotions linear_chars likewise (docs/architecture.md, "The budget decides what is tried").
+AUTO_MAX_TOKENS = 1_500_000
 
 _WORDS = {"ngrams": 2, "buckets": 200000}
 # C: fitted from 1 down until a value scores lower on val, the best kept (ties: the smaller). Character n-grams and short
@@ -120,12 +118,15 @@ class Candidate:
     # Preprocessing settings for a multiclass task only.
     multiclass_preprocess: dict[str, Any] = field(default_factory=dict)
     # About how many times the first candidate's seconds this one trains for (on validation runs
-    # of the benchmark sets: benchmarks/candidate_settings.py). Under train.budget the selection
-    # starts it only if that estimate, and a refit as long, fit in the seconds left.
+    # of the benchmark sets: benchmarks/candidate_settings.py). Under a train.budget in seconds the
+    # selection starts it only if that estimate, and a refit as long, fit in the seconds left.
     cost: float = 1.0
+    # Under train.budget auto, tried only on a training split of at most this many tokens (None:
+    # on any).
+    max_tokens: int | None = None
 
 
-# The costs are ratios to the first candidate's seconds as they were measured while its run still
+# (A budget in seconds.) The costs are ratios to the first candidate's seconds as they were measured while its run still
 # built a torch optimizer, and so imported torch's compiler stack (0.9 s here), as every other
 # candidate's run does and a solver's run no longer does. The estimate adds those seconds back to
 # the first candidate's, so that the costs keep their meaning: without them, on GoEmotions
@@ -150,10 +151,10 @@ COST_START_SECONDS = 0.9
 CANDIDATES: list[Candidate] = [
     Candidate("linear", {**_SVM, **_WORDS}),
     Candidate("linear_chars", {**_SVM, **_WORDS, **_CHARS}, {}, {"tokenizer": "wordpunct"},
-              multiclass_preprocess=_RARE_WORDS, cost=4.0),
-    Candidate("bag", _BAG, {"lr": 0.005, "batch_size": 64}, cost=4.5),
+              multiclass_preprocess=_RARE_WORDS, cost=4.0, max_tokens=AUTO_MAX_TOKENS),
+    Candidate("bag", _BAG, {"lr": 0.005, "batch_size": 64}, cost=4.5, max_tokens=AUTO_MAX_TOKENS),
     Candidate("bag_chars", {**_BAG, **_CHARS}, {"lr": 0.005, "batch_size": 64}, {"tokenizer": "wordpunct"},
-              multiclass_train={"label_smoothing": 0.1}, cost=12.0),
+              multiclass_train={"label_smoothing": 0.1}, cost=12.0, max_tokens=AUTO_MAX_TOKENS),
 ]
 
 

@@ -135,11 +135,12 @@ class TrainConfig(_Section):
     early_stopping_patience: Optional[int] = Field(None, ge=1)
     # Seconds of training: the run stops after the epoch in which they run out and keeps its best
     # epoch (a solver's one-pass fit is not cut). Unset: no limit. A config with no model section
-    # (the default selection): unset means auto, which is 3 x the first candidate's seconds, and
-    # at least 50 s on a training split of at most 1.5M tokens (config.AUTO_BUDGET); the selection
-    # starts a candidate only when its estimated seconds (its cost times the first one's and
-    # config.COST_START_SECONDS) and a refit fit in what is left, and gives each the seconds
-    # left; null in the file: no limit. auto in a run of a named model: no limit.
+    # (the default selection): unset means auto, which decides by the data's size rather than by
+    # seconds: a candidate is tried when the training split holds at most its max_tokens
+    # (config.AUTO_MAX_TOKENS: 1.5M for every one after the first), and trains to convergence. A
+    # number: the selection starts a candidate only when its estimated seconds (its cost times the
+    # first one's and config.COST_START_SECONDS) and a refit fit in what is left, and gives each
+    # the seconds left; null in the file: no limit. auto in a run of a named model: no limit.
     budget: Union[Literal["auto"], float, None] = None
     # After training, train the model again from scratch on train + val together, for the epochs
     # that the held-out run found best (a solver: its one pass), and keep that model. The

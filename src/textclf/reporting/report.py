@@ -245,7 +245,7 @@ def _selection_section(doc: _Document, run: RunLayout) -> None:
                   "the status column says when). The others' curves are under candidates/.")
     skipped = [r["candidate"] for r in rows if r.get("status", "").startswith("skipped")]
     if skipped:
-        doc.paragraph(f"Not trained within train.budget: {', '.join(skipped)} (the status column says why; "
+        doc.paragraph(f"Not trained under train.budget: {', '.join(skipped)} (the status column says why; "
                       "train.budget: null in the config trains every candidate).")
     if rows and rows[0]["candidate"] == "ensemble":
         doc.paragraph(f"The run keeps an ensemble ({rows[0]['settings']}): the weighted mean of those candidates' "

@@ -4,13 +4,13 @@ A config that names no model (``model.auto``) gets, from ``textclf train``, the 
 ``config/default_recipe.py``, each a normal run trained until its monitored validation metric
 stops improving, all on the same split (data encoded once per tokenizer, from the cache). The
 first (the cheapest: the linear model, TF-IDF + LinearSVC's fit) trains in this process on every
-thread; its seconds set the pace. Under ``train.budget`` (auto unless the config sets it: 3 x
-the first candidate's seconds, and at least 50 s when the training split holds at most 1.5M
-tokens) each further candidate is started only when
-its estimated seconds (its ``cost`` times the first one's and ``COST_START_SECONDS``) and a refit
-fit in what is left, and
-each one started stops after the epoch in which the budget runs out, keeping its best epoch; so
-a small set tries every candidate and a large one keeps to about the cost of its linear fit.
+thread. Under ``train.budget`` auto (unless the config sets it) the data's size decides which
+others are tried: each one whose ``max_tokens`` the training split does not exceed, trained to
+convergence, so that the same data gets the same candidates on any machine (a small or medium
+set tries every candidate; 20 Newsgroups, 3-4M tokens, keeps to its linear fit). Under a
+``train.budget`` in seconds each further candidate is started only when its estimated seconds
+(its ``cost`` times the first one's and ``COST_START_SECONDS``) and a refit fit in what is left,
+and each one started stops after the epoch in which the budget runs out, keeping its best epoch.
 On two or more threads (``train.num_threads``, else torch's) the candidates started train side
 by side, one process per thread (up to one per candidate) with one thread each: the bags'
 sparse steps use a second thread poorly, so two one-thread candidates get more done than one
@@ -50,7 +50,7 @@ from typing import Callable
 
 import numpy as np
 
-from textclf.config import (AUTO_BUDGET, CANDIDATES, COST_START_SECONDS, Candidate, Config, PreprocessConfig,
+from textclf.config import (CANDIDATES, COST_START_SECONDS, Candidate, Config, PreprocessConfig,
                             candidate_raw, config_from_dict, own_config_text)
 from textclf.errors import TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
@@ -109,18 +109,21 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     jobs[0].prepared = prepared_by[keys[0]]
     results = {}
     try:
-        # The first candidate (the cheapest) in this process on every thread: its seconds set the
-        # pace, the auto budget and the others' estimates.
+        # The first candidate (the cheapest) in this process on every thread: under a budget in
+        # seconds, its seconds set the others' estimates.
         print(f"default selection: candidate 1/{len(jobs)} {jobs[0].name} ({_settings(jobs[0].config)})",
               file=sys.stderr, flush=True)
         first = _train_one(jobs[0], progress)  # (no deadline: the first always trains in full)
         tokens = int(prepared_by[keys[0]].splits["train"].lengths.sum())
-        limit, ends = _budget(budget, first[0]["seconds"], started, tokens)
-        admitted, skipped = _admit(jobs[1:], candidates[1:], first[0]["seconds"], limit, ends,
-                                   _workers(config, len(jobs) - 1)[0])
-        if limit is not None:
-            print(_budget_text(budget, limit, jobs[0].name, first[0]["seconds"], tokens, admitted, skipped),
-                  file=sys.stderr, flush=True)
+        if budget == "auto":
+            limit, ends = None, None
+            admitted, skipped = _admit_by_size(jobs[1:], candidates[1:], tokens)
+        else:
+            limit, ends = _budget(budget, started)
+            admitted, skipped = _admit(jobs[1:], candidates[1:], first[0]["seconds"], limit, ends,
+                                       _workers(config, len(jobs) - 1)[0])
+        if budget is not None:
+            print(_budget_text(limit, tokens, admitted, skipped), file=sys.stderr, flush=True)
         for job in admitted:
             key = _preprocessing(job.config)
             if key not in prepared_by:
@@ -166,19 +169,15 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         print(f"default selection: {winner} wins on validation ({monitor} {result.best_score:.4f}); "
               f"its config: {run.config}", file=sys.stderr, flush=True)
     do_refit = cand_config.train.refit and allow_refit
-    # train.budget auto bounds the choice, not the refit of what was chosen: the model a user
-    # keeps does not then depend on how fast the machine ran that day (the candidates' costs are
-    # estimates, and a candidate that ran longer than its estimate left no time for its refit). A
-    # budget in seconds bounds the refit too.
-    refit_ends = None if budget == "auto" else ends  # (a time.time(), as ends)
+    # A budget in seconds bounds the refit too (ends: a time.time(); auto has none).
     if members:
         print(f"default selection: kept {_members_text(members)} as one ensemble (better on validation than "
               f"{winner} alone: leaderboard.csv); config.yaml chooses among those candidates again, each "
               "member's own config is in candidates/<name>/config.yaml", file=sys.stderr, flush=True)
         refit = partial(refit_members, run, members, partial(refit_run, train=train, progress=progress)
-                        if do_refit else None, *_workers(config, len(members)), progress=progress, ends=refit_ends)
+                        if do_refit else None, *_workers(config, len(members)), progress=progress, ends=ends)
     else:
-        until = None if refit_ends is None else time.perf_counter() + refit_ends - time.time()  # (refit_run's clock)
+        until = None if ends is None else time.perf_counter() + ends - time.time()  # (refit_run's clock)
         refit = (partial(refit_run, cand_config, prepared, run, result.best_epoch, train, progress, result.history,
                          until) if do_refit else None)
     if not final_evaluation:
@@ -258,41 +257,36 @@ class _Job:
     tracking_parent: str | None
 
 
-def _budget(budget, first_seconds: float, started: float, tokens: int) -> tuple[float | None, float | None]:
-    """The selection's seconds (``train.budget``: a number, auto, or None for no limit) and when
-    they run out, as a ``time.time()``, counted from ``started`` (a ``time.perf_counter()``);
-    ``tokens``: the training split's (auto's floor applies to a split of at most
-    ``AUTO_BUDGET["floor_tokens"]``)."""
+def _budget(budget: float | None, started: float) -> tuple[float | None, float | None]:
+    """The selection's seconds (a ``train.budget`` number, or None for no limit) and when they
+    run out, as a ``time.time()``, counted from ``started`` (a ``time.perf_counter()``)."""
     if budget is None:
         return None, None
-    if budget == "auto":
-        limit = AUTO_BUDGET["times_first"] * first_seconds
-        if _floored(tokens):
-            limit = max(AUTO_BUDGET["seconds"], limit)
-    else:
-        limit = float(budget)
+    limit = float(budget)
     return limit, time.time() + limit - (time.perf_counter() - started)
 
 
-def _floored(tokens: int) -> bool:
-    """Whether auto's floor applies to a training split of ``tokens`` tokens."""
-    return tokens <= AUTO_BUDGET["floor_tokens"]
+def _admit_by_size(jobs: list[_Job], candidates: list[Candidate],
+                   tokens: int) -> tuple[list[_Job], list[tuple[_Job, str]]]:
+    """``train.budget`` auto: the candidates after the first that a training split of ``tokens``
+    tokens tries (each one's ``max_tokens``), and the others with the reason."""
+    admitted, skipped = [], []
+    for job, candidate in zip(jobs, candidates):
+        if candidate.max_tokens is None or tokens <= candidate.max_tokens:
+            admitted.append(job)
+        else:
+            skipped.append((job, f"skipped: train.budget auto tries it on a training split of at most "
+                                 f"{candidate.max_tokens / 1e6:g}M tokens, and this one holds {tokens / 1e6:.2f}M; "
+                                 "train.budget: null (or a number of seconds) trains it"))
+    return admitted, skipped
 
 
-def _budget_text(budget, limit: float, first: str, seconds: float, tokens: int, admitted: list[_Job],
-                 skipped: list[tuple[_Job, str]]) -> str:
-    times = f"{AUTO_BUDGET['times_first']:g} x {first}'s {seconds:.1f} s"
-    if budget != "auto":
-        how = "from the config"
-    elif _floored(tokens):
-        how = (f"auto, the larger of {AUTO_BUDGET['seconds']:g} s and {times}; the training split holds "
-               f"{tokens / 1e6:.2f}M tokens, at most {AUTO_BUDGET['floor_tokens'] / 1e6:g}M")
-    else:
-        how = (f"auto, {times}; no {AUTO_BUDGET['seconds']:g} s floor: the training split holds {tokens / 1e6:.1f}M "
-               f"tokens, more than {AUTO_BUDGET['floor_tokens'] / 1e6:g}M")
+def _budget_text(limit: float | None, tokens: int, admitted: list[_Job], skipped: list[tuple[_Job, str]]) -> str:
+    how = ("auto: by the data's size, each candidate to convergence; the training split holds "
+           f"{tokens / 1e6:.2f}M tokens" if limit is None else f"{limit:g} s, from the config")
     started = ", ".join(job.name for job in admitted) or "no other candidate"
     left = f"; skipping {', '.join(job.name for job, _ in skipped)} (leaderboard.csv says why)" if skipped else ""
-    return f"default selection: train.budget {limit:.0f} s ({how}): starting {started}{left}"
+    return f"default selection: train.budget {how}: starting {started}{left}"
 
 
 def _admit(jobs: list[_Job], candidates: list[Candidate], first_seconds: float, limit: float | None,
