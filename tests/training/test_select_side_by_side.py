@@ -59,3 +59,24 @@ def test_a_selection_side_by_side_stops_its_workers_on_sigterm_and_leaves_nothin
     for _ in range(2):  # nothing left, and nothing written later by a worker left behind
         assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
         time.sleep(3)
+
+
+def test_workers_done_exit_by_themselves_and_leak_no_semaphore(tmp_path):
+    """Once every call is done the workers exit on their own rather than being terminated, so
+    what they made (here a lock, registered with the resource tracker in a spawned process) is
+    released and Python prints no "leaked semaphore" warning at the end of the run."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "leaky.py").write_text("import multiprocessing\nKEEP = []\n\n\ndef call(share):\n"
+                                       "    KEEP.append(multiprocessing.Lock())\n    return 1\n")
+    (tmp_path / "main.py").write_text(
+        "from textclf.training.side_by_side import side_by_side\nimport leaky\n\n"
+        "if __name__ == '__main__':\n"
+        "    print(side_by_side([leaky.call] * 2, ['a', 'b'], 2, 1, False, 'calls', lambda i, r: 'done', 'stop'))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(tmp_path / "main.py")], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1, 1]" and "leaked" not in done.stderr

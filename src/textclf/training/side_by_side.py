@@ -30,6 +30,9 @@ from textclf.files import write_text
 
 __all__ = ["worker_count", "side_by_side", "logged"]
 
+# Seconds a worker with nothing left to do gets to exit by itself before it is terminated.
+_EXIT_WAIT = 10.0
+
 
 def worker_count(threads: int, calls: int) -> tuple[int, int]:
     """How many processes for ``calls`` trainings on ``threads`` threads, and each one's threads:
@@ -59,6 +62,7 @@ def side_by_side(calls: list[Callable[[Callable[[dict], None]], Any]], names: li
         todo.put(None)  # (one stop mark a worker)
         process.start()
     results: list = [None] * len(calls)
+    finished = False
     try:
         with _sigterm_raises(interrupted), tqdm(total=len(calls), desc=desc, unit="run", disable=not progress,
                                                 leave=False) as bar:
@@ -69,8 +73,11 @@ def side_by_side(calls: list[Callable[[Callable[[dict], None]], Any]], names: li
                 results[i] = result
                 bar.write(f"{desc}: {line(i, result)}", file=sys.stderr)
                 bar.update()
+        finished = True
     finally:
         for process in processes:
+            if finished:  # (each has taken its stop mark: let it exit, so that its exit unregisters the
+                process.join(timeout=_EXIT_WAIT)  # semaphores it made; killed, it left them to the tracker's warning)
             if process.is_alive():
                 process.terminate()
         for process in processes:
