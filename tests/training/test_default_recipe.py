@@ -164,3 +164,19 @@ def test_min_steps_raises_the_epochs_of_small_data_sets_only(tmp_path, capsys):
     # A config that sets its epochs gets no minimum from the recipe.
     own = config_from_dict({**raw, "train": {"device": "cpu", "epochs": 2}})
     assert own.train.min_steps is None and setup_run(own).config.train.epochs == 2
+
+
+def test_on_a_multilabel_task_the_bags_weigh_each_labels_positives_and_the_linear_models_do_not(tmp_path):
+    """Balanced class weights (pos_weight) for the bag candidates on a multi-label task only, as
+    chosen on validation (benchmarks/multilabel_thresholds.py); a config's own class_weights win."""
+    from textclf.config import CANDIDATES
+    from textclf.training.select import candidate_config
+
+    def weights(text: str) -> dict[str, str]:
+        config = load_config(write_config(tmp_path / "c.yaml", text))
+        return {c.name: candidate_config(config, c).train.class_weights for c in CANDIDATES}
+
+    assert weights("task: multilabel\n") == {"linear": "none", "linear_chars": "none", "bag": "balanced",
+                                             "bag_chars": "balanced"}
+    assert set(weights("task: multiclass\n").values()) == {"none"}
+    assert set(weights("task: multilabel\ntrain:\n  class_weights: inverse\n").values()) == {"inverse"}
