@@ -84,7 +84,7 @@ SELECTION_TRAIN: dict[str, Any] = {"epochs": 40, "early_stopping_patience": 2, "
 # benchmark set that gains from the others holds 0.58M (GoEmotions, multi-label). As a budget in
 # seconds (3 x the first candidate's, at least 50 s) the same code tried fewer candidates on a
 # slower day: on the 5 small news groups bag_chars on one day and not the next, on full
-# GoEmotions linear_chars likewise (docs/architecture.md, "The budget decides what is tried").
+# GoEmotions linear_chars likewise (docs/architecture.md, "The data's size decides what is tried").
 AUTO_MAX_TOKENS = 1_500_000
 
 _WORDS = {"ngrams": 2, "buckets": 200000}
@@ -133,14 +133,14 @@ class Candidate:
     max_tokens: int | None = None
 
 
-# (A budget in seconds.) The costs are ratios to the first candidate's seconds as they were measured while its run still
-# built a torch optimizer, and so imported torch's compiler stack (0.9 s here), as every other
-# candidate's run does and a solver's run no longer does. The estimate adds those seconds back to
-# the first candidate's, so that the costs keep their meaning: without them, on GoEmotions
-# sentiment the estimates fell to a third to a half of what the candidates took, bag_chars was
-# started and the winner's refit no longer fitted in the budget (68.95 % on test against 69.76 %;
-# on the 8 benchmark sets that start the others, they took 4-100 x the faster first one's
-# seconds: benchmarks/peers.py at 37cf9c2).
+# (A budget in seconds.) The costs are ratios to the first candidate's seconds as they were measured
+# while its run still built a torch optimizer, and so imported torch's compiler stack (0.9 s here),
+# as every other candidate's run does and a solver's run no longer does. The estimate adds those
+# seconds back to the first candidate's, so that the costs keep their meaning: without them, on
+# GoEmotions sentiment the estimates fell to a third to a half of what the candidates took,
+# bag_chars was started and the winner's refit no longer fitted in the budget (68.95 % on test
+# against 69.76 %; on the 8 benchmark sets that start the others, they took 4-100 x the faster first
+# one's seconds: benchmarks/peers.py at 37cf9c2).
 COST_START_SECONDS = 0.9
 
 # Trained in this order (cheapest first), on the same split; ``cost``: each one's training seconds

@@ -75,9 +75,12 @@ def side_by_side(calls: list[Callable[[Callable[[dict], None]], Any]], names: li
                 bar.update()
         finished = True
     finally:
+        # Done, each worker has taken its stop mark: let it exit by itself, so that its exit
+        # unregisters the semaphores it made (killed, it left them to the resource tracker's
+        # "leaked semaphore" warning). Interrupted or failed: stop it now.
         for process in processes:
-            if finished:  # (each has taken its stop mark: let it exit, so that its exit unregisters the
-                process.join(timeout=_EXIT_WAIT)  # semaphores it made; killed, it left them to the tracker's warning)
+            if finished:
+                process.join(timeout=_EXIT_WAIT)
             if process.is_alive():
                 process.terminate()
         for process in processes:
