@@ -93,8 +93,8 @@ def _pyarrow(pipeline):
     from textclf.text.fast_encoding import fast_form
 
     vocabulary = pa.array(pipeline.vocab_.itos_)
-    # (lower case, digits to 0: the compiled path's table, the low byte of its lookup)
-    table = fast_form(pipeline.tokenizer)["lookup"].astype(np.uint8)
+    # (lower case, digits to 0: the compiled path's table of what each byte becomes)
+    table = np.frombuffer(fast_form(pipeline.tokenizer)["lower"], dtype=np.uint8)
 
     def encode(pipeline, texts):
         array = pa.array(texts, pa.large_string())

@@ -4,10 +4,10 @@ Most exports take a batch's padded token ids and their lengths. A bag of n-grams
 no character n-grams (``bag_of_ngrams``, ``linear``: the default on long texts) takes its word
 features instead, made here:
 
-- ``features`` (batch, width) int64: each document's word ids and its word n-grams' hashed
+- ``features`` (batch, width) int64: each document's distinct word ids and word n-grams' hashed
   buckets (after the vocabulary), sorted, padded with ``num_features`` (the graph's zero row);
-- ``weights`` (batch, width) float32: ``1 + log tf`` on each feature's first occurrence, 0 on
-  its repeats and on padding.
+- ``weights`` (batch, width) float32: ``1 + log tf`` of each (tf: how often it occurs), 0 on
+  padding.
 
 The graph is then a Gather of the table rows and one batched MatMul. Counting the term
 frequencies needs a sort, which ONNX has only as TopK, and onnxruntime's TopK ran 12-14 times
@@ -38,7 +38,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["MIX", "FORMS", "SUBWORDS_FILE", "hashed_ngrams", "word_features", "first_weights", "char_ngrams",
+__all__ = ["MIX", "FORMS", "SUBWORDS_FILE", "hashed_ngrams", "word_features", "distinct_features", "char_ngrams",
            "subword_table", "char_features", "write_subwords", "read_subwords",
            "graph_feeds"]
 
@@ -97,17 +97,32 @@ def word_features(ids: np.ndarray, lengths: np.ndarray, vocab_size: int, buckets
     return np.ascontiguousarray(features[:, :width])
 
 
-def first_weights(features: np.ndarray, num_features: int) -> np.ndarray:
-    """(batch, width) float32 of sorted ``features``: ``1 + log tf`` on each feature's first
-    occurrence (tf: its run's length), 0 elsewhere and on padding."""
+def distinct_features(features: np.ndarray, num_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of sorted ``features`` (padding, ``num_features``, last) once a distinct feature:
+    (batch, width) int64 features, padded with ``num_features``, and (batch, width) float32 ``1 +
+    log tf`` of each (tf: its run's length), 0 on padding; width is the most distinct features of
+    a row (at least 1).
+
+    The graph gathers a table row for every column it is fed; with the repeats kept (weight 0)
+    a quarter of 20 Newsgroups' gathered rows were repeats, and the linear model's session took
+    0.27-0.30 s for its test posts ×3 against 0.20-0.21 s fed each feature once, for 0.01-0.05 s
+    more here (a scratch timing, batches of 64 posts)."""
+    batch, width = features.shape
     starts = np.ones(features.shape, dtype=bool)
     np.not_equal(features[:, 1:], features[:, :-1], out=starts[:, 1:])
+    flat = features.ravel()
     first = np.flatnonzero(starts)  # (each row starts a run: its first column is always True)
     run = np.diff(first, append=features.size)
-    weights = np.zeros(features.size, dtype=np.float32)
-    weights[first] = np.where(features.ravel()[first] < num_features,
-                              1.0 + np.log(run.astype(np.float32)), np.float32(0))
-    return weights.reshape(features.shape)
+    real = flat[first] < num_features  # (a row's padding is one run, its last)
+    first, run = first[real], run[real]
+    per_row = np.bincount(first // width, minlength=batch)
+    out_width = max(1, int(per_row.max(initial=0)))
+    inside = np.arange(out_width)[None, :] < per_row[:, None]  # (row-major: first's order)
+    distinct = np.full((batch, out_width), num_features, dtype=np.int64)
+    weights = np.zeros((batch, out_width), dtype=np.float32)
+    distinct[inside] = flat[first]
+    weights[inside] = 1.0 + np.log(run.astype(np.float32))
+    return distinct, weights
 
 
 def char_ngrams(word: str, minn: int, maxn: int) -> list[str]:
@@ -252,7 +267,7 @@ def graph_feeds(inputs: dict[str, Any] | None, ids: np.ndarray, lengths: np.ndar
         raise ValueError(f"an export's graph takes {inputs.get('form')!r}, which this textclf cannot make")
     features = word_features(ids, lengths, inputs["vocab_size"], inputs["buckets"], inputs["ngrams"])
     num_features = inputs["vocab_size"] + (inputs["buckets"] if inputs["ngrams"] > 1 else 0)
-    feeds = {"features": features, "weights": first_weights(features, num_features)}
+    feeds = dict(zip(("features", "weights"), distinct_features(features, num_features)))
     if inputs.get("chars"):
         feeds["char_rows"], feeds["char_weights"] = char_features(
             ids, lengths, inputs["vocab_size"], inputs["chars"]["buckets"], subwords)

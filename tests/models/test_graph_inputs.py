@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from textclf.graph_inputs import first_weights, graph_feeds, hashed_ngrams, word_features
+from textclf.graph_inputs import distinct_features, graph_feeds, hashed_ngrams, word_features
 from textclf.models.bag_of_ngrams import BagOfNgrams, BagOfNgramsParams, hashed_ngrams as torch_ngrams
 from textclf.models.base import BuildContext
 
@@ -39,8 +39,8 @@ def test_the_numpy_hash_is_the_torch_models(batch, n, buckets):
 @settings(max_examples=100, deadline=None)
 @given(batches(high=40), st.integers(1, 3))
 def test_the_features_and_weights_are_the_models_sorted_runs(batch, ngrams):
-    """Few distinct ids and buckets, so features repeat: each document's sorted features, and
-    ``1 + log tf`` on each one's first occurrence, equal ``BagOfNgrams._sorted_runs``'s."""
+    """Few distinct ids and buckets, so features repeat: each document's distinct features in
+    order, with ``1 + log tf``, are ``BagOfNgrams._sorted_runs``'s first occurrences."""
     vocab, ids, lengths = batch
     params = BagOfNgramsParams(embedding_dim=4, ngrams=ngrams, buckets=7, tfidf=True)
     model = BagOfNgrams(params, BuildContext(vocab_size=vocab, num_classes=3))
@@ -49,18 +49,20 @@ def test_the_features_and_weights_are_the_models_sorted_runs(batch, ngrams):
     feeds = graph_feeds(inputs, ids, lengths)
     feats, valid = model.features(torch.from_numpy(ids), torch.from_numpy(lengths))
     ordered, first, tf = model._sorted_runs(feats, valid)
-    width = feeds["features"].shape[1]
-    assert width == max(1, int(valid.sum(1).max()))
-    np.testing.assert_array_equal(feeds["features"], ordered.numpy()[:, :width])
-    expected = torch.where(first, 1.0 + torch.log(tf), 0.0).numpy()[:, :width]
-    np.testing.assert_allclose(feeds["weights"], expected, rtol=1e-6)
-    assert not ordered.numpy()[:, width:].size or (ordered.numpy()[:, width:] == model.num_features).all()
+    counts = first.sum(1).numpy()
+    assert feeds["features"].shape == feeds["weights"].shape == (len(ids), max(1, int(counts.max())))
+    for row, n in enumerate(counts):
+        np.testing.assert_array_equal(feeds["features"][row, :n], ordered[row][first[row]].numpy())
+        np.testing.assert_allclose(feeds["weights"][row, :n], 1.0 + torch.log(tf[row][first[row]]).numpy(), rtol=1e-6)
+        assert (feeds["features"][row, n:] == model.num_features).all() and (feeds["weights"][row, n:] == 0).all()
 
 
-def test_a_feature_repeated_weighs_once_with_its_log_count():
-    features = np.array([[3, 3, 3, 5, 9, 9], [1, 2, 9, 9, 9, 9]])
-    weights = first_weights(features, num_features=9)
-    np.testing.assert_allclose(weights, [[1 + np.log(3), 0, 0, 1, 0, 0], [1, 1, 0, 0, 0, 0]], rtol=1e-6)
+def test_a_repeated_feature_comes_once_with_its_log_count():
+    features = np.array([[3, 3, 3, 5, 9, 9], [1, 2, 9, 9, 9, 9], [4, 4, 4, 4, 4, 4]])
+    distinct, weights = distinct_features(features, num_features=9)
+    assert distinct.tolist() == [[3, 5], [1, 2], [4, 9]]
+    np.testing.assert_allclose(weights, [[1 + np.log(3), 1], [1, 1], [1 + np.log(6), 0]], rtol=1e-6)
+    assert distinct_features(np.full((2, 3), 9), num_features=9)[0].tolist() == [[9], [9]]
 
 
 def test_empty_documents_get_one_padding_column():

@@ -36,7 +36,7 @@ __all__ = ["export_onnx", "OPSET"]
 OPSET = 17
 # Operator types --quantize int8 leaves in float (see export_onnx).
 INT8_SKIPPED = frozenset({"Conv"})
-# The second axis of each input: a document's positions, its sorted word features, its character n-grams.
+# The second axis of each input: a document's positions, its distinct word features, its character n-grams.
 _WIDTH = {"ids": "length", "features": "width", "weights": "width", "char_rows": "char_width",
           "char_weights": "char_width"}
 

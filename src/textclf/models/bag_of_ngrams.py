@@ -432,7 +432,7 @@ class _ExportForm(nn.Module):
 
 
 class _FeatureForm(_ExportForm):
-    """The export of a bag with TF-IDF, fed each document's sorted word features and their ``1 +
+    """The export of a bag with TF-IDF, fed each document's distinct word features and their ``1 +
     log tf`` weights, and with character n-grams each document's distinct n-gram buckets and
     theirs, all made in numpy by ``textclf/graph_inputs.py`` (``export_inputs`` records how).
 
@@ -468,9 +468,9 @@ def _tfidf_table(rows: torch.Tensor, idf: torch.Tensor) -> torch.Tensor:
 
 
 def _tfidf_sum(table: torch.Tensor, features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """(batch, columns) of sorted ``features`` (padding: ``table``'s zero row) and ``weight``, ``1 +
-    log tf`` on each feature's first occurrence and 0 elsewhere: the TF-IDF sum of their vectors
-    over its L2 norm."""
+    """(batch, columns) of each document's distinct ``features`` (padding: ``table``'s zero row)
+    and their ``weight``, ``1 + log tf`` (0 on padding): the TF-IDF sum of their vectors over its
+    L2 norm."""
     rows = table[features]  # (batch, n, 1 + columns)
     sums = torch.bmm(torch.stack([weight, weight * weight], 1), rows)  # (batch, 2, 1 + columns)
     return sums[:, 0, 1:] / sums[:, 1, :1].sqrt().clamp_min(1e-12)

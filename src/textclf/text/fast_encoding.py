@@ -3,8 +3,9 @@
 ``TextPipeline.encode`` tokenizes a text at a time in Python (``re.findall``, then a dictionary
 lookup per token). For a large batch, :func:`encode_ids` does the same work on whole arrays:
 
-1. the ASCII texts become one byte buffer (numpy), each byte mapped through a 256-entry table
-   (lower case, digits to 0) and given a class: space, word character or symbol;
+1. the ASCII texts become one byte buffer, translated through two 256-byte tables
+   (``bytes.translate``): what each byte becomes (lower case, digits to 0) and its class (space,
+   word character or symbol);
 2. a run starts wherever a byte's class differs from the byte before it (or a text starts):
    the runs of word characters and symbols are the tokens, those of spaces the gaps between
    them; the runs are an Arrow string array over that buffer, with no copy per run;
@@ -62,11 +63,12 @@ def fast_form(tokenizer, vocab=None) -> dict[str, Any] | None:
     if kind is None:
         return None
     vocabulary = None if vocab is None else _strings(vocab.itos_)
-    # Each byte's class (high byte) and what it becomes (low byte) in one 256-entry table: a
-    # numpy gather costs about as much a byte whatever the width of what it gathers, so one
-    # gather of two bytes and two shifts cost less than two gathers of one.
-    lookup = _table(inner.lowercase, digits).astype(np.uint16) | (_classes(kind).astype(np.uint16) << 8)
-    return {"lookup": lookup, "vocabulary": vocabulary}
+    # What each byte becomes, and its class, as tables for bytes.translate: a C loop over the
+    # bytes that ran 2.6 times as fast as numpy gathering both from one 256-entry uint16 table
+    # (and then splitting it with a shift and two casts), 14 ms against 36-43 ms for 20 Newsgroups'
+    # 13.7 MB of test posts.
+    return {"lower": _table(inner.lowercase, digits).tobytes(), "classes": _classes(kind).tobytes(),
+            "vocabulary": vocabulary}
 
 
 def _classes(kind: str) -> np.ndarray:
@@ -241,9 +243,8 @@ def _runs(texts: list[str], form: dict[str, Any]):
     offsets = _offsets(map(len, texts), len(texts))
     if offsets[-1] == 0:  # only empty texts
         return _strings([]), np.zeros(0, dtype=np.int64), np.zeros(len(texts), dtype=np.int64)
-    raw = np.frombuffer("".join(texts).encode("ascii"), dtype=np.uint8)
-    looked = form["lookup"][raw]
-    kind = (looked >> 8).astype(np.uint8)  # (the class of the byte as read: lower case and 0 are words)
+    raw = "".join(texts).encode("ascii")
+    kind = np.frombuffer(raw.translate(form["classes"]), dtype=np.uint8)  # (of the byte as read)
     # Where a run of one class starts (a token, or a gap), and the end of the last one.
     starts = np.empty(len(raw) + 1, dtype=bool)
     starts[0] = starts[-1] = True
@@ -253,7 +254,7 @@ def _runs(texts: list[str], form: dict[str, Any]):
     # Every run is a string of the array, gaps too (looking them up costs less than cutting
     # them out of the buffer); the caller drops the gaps.
     runs = pa.Array.from_buffers(pa.large_string(), len(bounds) - 1,
-                                 [None, pa.py_buffer(bounds), pa.py_buffer(looked.astype(np.uint8))])
+                                 [None, pa.py_buffer(bounds), pa.py_buffer(raw.translate(form["lower"]))])
     tokens = np.flatnonzero(kind[bounds[:-1]] != 0)  # the runs that are tokens
     # each text's count: its first run's place among the token runs (both sorted)
     counts = np.diff(np.searchsorted(tokens, np.searchsorted(bounds, offsets))).astype(np.int64)
