@@ -13,7 +13,7 @@ from textclf.config import config_from_dict
 from textclf.errors import UsageError
 from textclf.inference.logits import predict_logits
 from textclf.training.setup import setup_run
-from textclf.training.solver import feature_matrix
+from textclf.training.solver import _tfidf_rows, feature_matrix
 
 
 def _sms(tmp_path, classes: int = 2) -> dict:
@@ -147,6 +147,33 @@ def test_complement_naive_bayes_is_scikit_learns_on_the_models_features_and_sing
                        "cache_dir": str(tmp_path / "c2")},
               "model": {"name": "linear", "solver": "nb", "buckets": 1000}}
         fit_with_solver(setup_run(config_from_dict(ml)))
+
+
+@pytest.mark.parametrize("chars", [False, True])
+def test_the_matrix_made_in_numpy_is_the_models_sparse_features(tmp_path, chars):
+    """The solver's matrix (numpy, from what the export is fed) holds the entries of the model's
+    own sparse_features (torch): IDF-weighted, each block normalised, the same columns."""
+    import scipy.sparse as sp
+
+    from textclf.batching import sorted_batches
+
+    raw = _sms(tmp_path)
+    if not chars:
+        raw["model"].update(minn=0, maxn=0)
+    setup = setup_run(config_from_dict(raw))
+    model, train = setup.model, setup.prepared.splits["train"]
+    assert float(model.idf.std()) > 0  # (fitted TF-IDF weights)
+    assert _tfidf_rows(model) is not None  # (the matrix is made in numpy, not by sparse_features)
+    matrix = feature_matrix(model, train)
+    rows, columns, values = [], [], []
+    for indices, (ids, lengths, _) in sorted_batches(train, 64):
+        r, c, v = (t.numpy() for t in model.sparse_features(ids, lengths))
+        rows.append(np.asarray(indices)[r]), columns.append(c), values.append(v)
+    expected = sp.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))),
+                             shape=matrix.shape)
+    assert (matrix.indptr == expected.indptr).all() and (matrix.indices == expected.indices).all()
+    np.testing.assert_allclose(matrix.data, expected.data, rtol=1e-5)
+    assert (matrix[:, model.num_features:].nnz > 0) == chars
 
 
 def test_the_same_documents_and_features_build_one_matrix(tmp_path):

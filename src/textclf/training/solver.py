@@ -71,15 +71,60 @@ def _build_matrix(model, split, batch_size: int):
     import scipy.sparse as sp
 
     device = next(model.parameters()).device  # (features on the model's device, e.g. a GPU; the matrix on the CPU)
+    in_numpy = _tfidf_rows(model) if device.type == "cpu" else None
     rows, cols, vals = [], [], []
     for indices, (ids, lengths, _) in sorted_batches(split, batch_size):
-        r, c, v = (t.cpu() for t in model.sparse_features(ids.to(device), lengths.to(device)))
-        rows.append(torch.as_tensor(indices)[r].numpy())  # batch rows -> document indices
-        cols.append(c.numpy())
-        vals.append(v.numpy())
+        if in_numpy is not None:
+            r, c, v = in_numpy(ids.numpy(), lengths.numpy())
+        else:
+            r, c, v = (t.cpu().numpy() for t in model.sparse_features(ids.to(device), lengths.to(device)))
+        rows.append(np.asarray(indices)[r])  # batch rows -> document indices
+        cols.append(c)
+        vals.append(v)
     matrix = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                            shape=(len(split), model.feature_columns), dtype=np.float64)
     return matrix.tocsr()
+
+
+def _tfidf_rows(model) -> Callable[[np.ndarray, np.ndarray], tuple] | None:
+    """A function of a padded batch (ids, lengths) giving ``model.sparse_features``' (rows,
+    columns, values) in numpy, for a bag with TF-IDF (None for another model): what its ONNX
+    export is fed (``graph_inputs``: each document's distinct features and their counts, made with
+    numpy's sort), ``1 + log tf`` times each feature's IDF, L2-normalised per document over the
+    word features and over the character n-grams apart, as the model's forward pass weighs them.
+    On 20 Newsgroups bydate's training posts it took half the torch path's time (the default
+    selection builds four such matrices: train, val, and both again for the refit's IDF)."""
+    from textclf.graph_inputs import char_runs, feature_runs, word_features
+
+    inputs = model.export_inputs() if hasattr(model, "export_inputs") else None
+    if inputs is None:
+        return None
+    vocab_size, chars = inputs["vocab_size"], inputs.get("chars")
+    words = vocab_size + (inputs["buckets"] if inputs["ngrams"] > 1 else 0)  # (the char columns' start)
+    subwords = model.export_subwords()
+    idf = model.idf.cpu().numpy()
+    char_idf = model.char_idf.cpu().numpy() if chars else None
+
+    def rows(ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        features = word_features(ids, lengths, vocab_size, inputs["buckets"], inputs["ngrams"])
+        parts = [_normalised(*feature_runs(features, words), idf, 0, len(ids))]
+        if chars:
+            runs = char_runs(ids, lengths, vocab_size, chars["buckets"], subwords)
+            parts.append(_normalised(*runs, char_idf, words, len(ids)))
+        return tuple(np.concatenate(p) for p in zip(*parts))
+
+    return rows
+
+
+def _normalised(row: np.ndarray, feature: np.ndarray, tf: np.ndarray, idf: np.ndarray, first_column: int,
+                batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, columns, values) of one block: each feature's ``1 + log tf`` times its IDF, over the
+    document's L2 norm of them (a feature whose IDF is 0 left out, as the model leaves it)."""
+    value = idf[feature] * (1.0 + np.log(tf.astype(np.float32)))
+    norm = np.sqrt(np.bincount(row, weights=value * value, minlength=batch))
+    value /= np.maximum(norm, 1e-12).astype(np.float32)[row]
+    kept = value != 0
+    return row[kept], feature[kept] + first_column, value[kept]
 
 
 def fit_with_solver(setup) -> tuple[float, int, int]:
