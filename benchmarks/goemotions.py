@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from lib import ROOT
-from lib.results import markdown_table, write_section
+from lib.results import machine, markdown_table, write_section
 
 ROWS = Path(__file__).resolve().parent / "goemotions_rows.json"
 SYSTEMS = {
@@ -304,8 +304,15 @@ def main() -> int:
 
 def _write(stored: list[dict]) -> None:
     """The "goemotions" section of RESULTS.md, from every stored row."""
+    # The tables gather rows of several runs, each with its own options (a table's heading names
+    # them; each row's date is in its measured column): the command says so, not the last run's.
+    rerun = ("TEXTCLF_DATA=../shared/data python benchmarks/goemotions.py --systems SYSTEM[,SYSTEM...] "
+             "[--train-rows 3000 | --dataset 20news-merged] --write")
     write_section("goemotions", "Multi-label: GoEmotions against one-vs-rest LinearSVC and fastText -loss ova",
-                  _body(stored))
+                  "Each table holds the rows of the runs with its own options (the whole split: neither "
+                  "option); SYSTEM is one of the script's SYSTEMS, a row's date and threads are in its "
+                  "measured column.\n\n" + _body(stored),
+                  measured=(rerun, machine(), datetime.date.today().isoformat()))
 
 
 def _body(stored: list[dict]) -> str:
