@@ -80,7 +80,7 @@ import numpy as np
 from lib import ROOT
 from lib.datasets import DATASETS, labelled
 from lib.peers import PEERS, fasttext, linear_svc
-from lib.results import markdown_table, write_section
+from lib.results import command, machine, markdown_table, write_section
 from lib.systems import OURS, base_system, members, system_config, winner
 
 ROWS = Path(__file__).resolve().parent / "peers_rows.json"
@@ -224,8 +224,7 @@ def main() -> int:
     if args.seeds > 1 and args.split_seeds:
         parser.error("--seeds and --split-seeds: give one of them (each split trains its own seed)")
     if args.rebuild:
-        stored = json.loads(ROWS.read_text())
-        path = write_section("peers", "Accuracy and speed against the peers", tables(stored, with_dates=True))
+        path = _write_rows(json.loads(ROWS.read_text()))
         print(f"written to {path}", file=sys.stderr)
         return 0
 
@@ -257,6 +256,7 @@ def main() -> int:
             _paired(rows)
         for row in rows:
             row["measured"] = f"{datetime.date.today().isoformat()}, --threads {args.threads}"
+            row["command"] = command()
             print(f"[{dataset}] {row['system']}: {row['accuracy']:.2f} % in {row['train_s']:.1f} s"
                   + (f" (each part: {', '.join(f'{a:.2f}' for a in row['part_accuracies'])} %; parts weighed "
                      f"alike: {row['parts_mean_accuracy']:.2f} %)" if "part_accuracies" in row else "")
@@ -271,7 +271,7 @@ def main() -> int:
         fresh = {(r["dataset"], r["system"]) for r in measured}
         stored = [r for r in stored if (r["dataset"], r["system"]) not in fresh] + measured
         ROWS.write_text(json.dumps(stored, indent=1) + "\n")
-        path = write_section("peers", "Accuracy and speed against the peers", tables(stored, with_dates=True))
+        path = _write_rows(stored)
         print(f"written to {path}", file=sys.stderr)
     return 0
 
@@ -347,9 +347,27 @@ def tables(rows: list[dict], with_dates: bool = False) -> str:
         columns = COLUMNS + ([("measured", "measured", "")] if with_dates else [])
         labelled = max((r["n_labelled"] for r in mine if "n_labelled" in r), default=None)
         sizes = f"train {mine[0]['n_train']:,}" + (f" (train + val {labelled:,})" if labelled else "")
+        commands = sorted({r["command"] for r in mine if "command" in r}) if with_dates else []
         sections.append(f"### {title}\n\n{sizes} / test {mine[0]['n_test']:,} "
-                        f"documents\n\n{markdown_table(mine, columns)}\n")
+                        f"documents\n\n{markdown_table(mine, columns)}\n"
+                        + "".join(f"\nMeasured by `{c}`\n" for c in commands))
     return "\n".join(sections)
+
+
+# The stored rows come from runs of their own (a data set, a system at a time, or all at once):
+# the section's command is the general form, each row's date is in its measured column, and the
+# commands of the rows stored since they were kept are under their tables.
+RERUN = ("TEXTCLF_DATA=../shared/data python benchmarks/peers.py --datasets DATASET[,DATASET...] "
+         "--systems SYSTEM[,SYSTEM...] --seeds 3 --write")
+
+
+def _write_rows(stored: list[dict]) -> Path:
+    """The peers section of RESULTS.md, from every stored row."""
+    return write_section("peers", "Accuracy and speed against the peers",
+                         "Each row is the mean of its own run's seeds (a peer: one run), dated in its measured "
+                         "column; the command that measured it is under its table where it was stored with "
+                         "the row.\n\n" + tables(stored, with_dates=True),
+                         measured=(RERUN, machine(), datetime.date.today().isoformat()))
 
 
 if __name__ == "__main__":

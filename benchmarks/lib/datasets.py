@@ -39,6 +39,9 @@ DATASETS = {
     # from each of 5 unrelated newsgroups, stratified 70/10/20.
     "20news-5small": ("20 Newsgroups, 5 unrelated groups × 445 posts without headers, stratified 70/10/20",
                       []),
+    # Little data in many classes, like a small hand-labelled set: 50 posts (headers removed) from
+    # each of the 20 groups, stratified 70/10/20 (5 validation posts a class).
+    "20news-few": ("20 Newsgroups, 20 groups × 50 posts without headers, stratified 70/10/20", []),
     # Short texts in many classes: each post's subject line (a few words), 20 groups, bydate.
     "20news-subjects": ("20 Newsgroups subject lines only (20 classes, a few words each), bydate split", []),
     # Shaped like a small set of short questions: a few words, 6 coarse classes of unequal size,
@@ -59,6 +62,7 @@ COARSE = {"comp.": "computers", "rec.": "recreation", "sci.": "science", "talk.p
 LEAD_TOPICS = ["computers", "recreation", "science", "politics"]
 SUBJECTS6_SIZES = (5452, 500)  # 20news-subjects6: training and test texts
 LEAD_PER_TOPIC = 1900  # 20news-lead4: texts of each topic
+FEW_PER_GROUP = 50  # 20news-few: posts of each group
 SMALL_GROUPS = ["comp.graphics", "rec.autos", "sci.med", "soc.religion.christian", "talk.politics.guns"]
 # The paper's grouping of GoEmotions' 27 emotions (and neutral) by sentiment.
 SENTIMENT = {
@@ -97,7 +101,8 @@ def goemotions_single_label(dataset: str, folder: Path) -> list[str]:
 
 
 def newsgroups_small(dataset: str, folder: Path) -> list[str]:
-    """Write 20news-5small's one CSV (text,label) into ``folder``; the overrides that read it."""
+    """Write 20news-5small's or 20news-few's one CSV (text,label) into ``folder``; the overrides
+    that read it."""
     import pandas as pd
 
     from textclf.config import load_config
@@ -107,8 +112,11 @@ def newsgroups_small(dataset: str, folder: Path) -> list[str]:
     texts = [t for split in corpus.splits.values() for t in split.texts]
     labels = [corpus.label_names[i] for split in corpus.splits.values() for i in split.labels]
     frame = pd.DataFrame({"text": texts, "label": labels})
-    frame = frame[frame["label"].isin(SMALL_GROUPS) & (frame["text"].str.strip() != "")]
-    frame = frame.groupby("label").sample(445, random_state=0)
+    frame = frame[frame["text"].str.strip() != ""]
+    if dataset == "20news-5small":
+        frame = frame[frame["label"].isin(SMALL_GROUPS)].groupby("label").sample(445, random_state=0)
+    else:
+        frame = frame.groupby("label").sample(FEW_PER_GROUP, random_state=0)
     frame.to_csv(folder / "small.csv", index=False)
     return ["data.source=files", f"data.train={folder / 'small.csv'}", "data.test_size=0.2",
             "data.val_size=0.1"]
@@ -200,7 +208,7 @@ def newsgroups_coarse(dataset: str, folder: Path) -> list[str]:
 # config overrides that read them.
 DERIVED = {"goemotions-sentiment": goemotions_single_label, "goemotions-single": goemotions_single_label,
            "goemotions-polarity": goemotions_single_label,
-           "20news-5small": newsgroups_small, "20news-subjects": newsgroups_subjects,
+           "20news-5small": newsgroups_small, "20news-few": newsgroups_small, "20news-subjects": newsgroups_subjects,
            "20news-subjects6": newsgroups_coarse, "20news-lead4": newsgroups_coarse}
 
 
