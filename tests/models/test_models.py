@@ -187,15 +187,18 @@ def test_lstm_final_state_is_the_true_last_step_not_the_padded_one():
         torch.testing.assert_close(last[row], torch.cat([h_f[0, 0], h_b[0, 0]]))
 
 
-def test_bag_of_ngrams_tfidf_equals_scikit_learn():
+@pytest.mark.parametrize("max_df", [1.0, 0.5])
+def test_bag_of_ngrams_tfidf_equals_scikit_learn(max_df):
     """With an identity embedding, the document vector is the TF-IDF vector: sublinear tf, smooth
-    idf from the training documents, L2 norm — TfidfVectorizer's numbers."""
+    idf from the training documents, L2 norm — TfidfVectorizer's numbers; with max_df, without the
+    words of more than that share of the training documents (word 2: 3 of 4), as its max_df."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vocab = 12
     train_docs = [[2, 3, 3, 4], [3, 5], [6, 7, 7, 7, 2], [2, 2, 8]]
     test_docs = [[3, 3, 3, 2, 9], [7, 1]]
-    model = build_model("bag_of_ngrams", {"embedding_dim": vocab, "ngrams": 1, "tfidf": True}, BuildContext(vocab, 2))
+    model = build_model("bag_of_ngrams", {"embedding_dim": vocab, "ngrams": 1, "tfidf": True, "max_df": max_df},
+                        BuildContext(vocab, 2))
 
     def as_batch(docs):
         lengths = torch.tensor([len(d) for d in docs])
@@ -215,8 +218,9 @@ def test_bag_of_ngrams_tfidf_equals_scikit_learn():
     # scikit-learn learns its vocabulary from the training documents, so words never seen there
     # (9, and <unk> = 1) weigh nothing; ours gives them idf 0.
     words = lambda docs: [" ".join(f"w{i}" for i in d) for d in docs]  # noqa: E731
-    vectorizer = TfidfVectorizer(sublinear_tf=True, token_pattern=r"\S+", lowercase=False)
+    vectorizer = TfidfVectorizer(sublinear_tf=True, token_pattern=r"\S+", lowercase=False, max_df=max_df)
     vectorizer.fit(words(train_docs))
+    assert ("w2" in vectorizer.vocabulary_) == (max_df == 1.0)
     sk = vectorizer.transform(words(test_docs)).toarray()
     expected = torch.zeros(len(test_docs), vocab)
     for word, column in vectorizer.vocabulary_.items():

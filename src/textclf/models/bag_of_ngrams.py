@@ -52,6 +52,10 @@ class BagOfNgramsParams(ModelParams):
     buckets: int = Field(500_000, ge=1)  # hash table rows for the n-grams of length >= 2
     tfidf: bool = False
     min_df: int = Field(1, ge=1)  # only with tfidf
+    # Only with tfidf: a word feature (a word or word n-gram) in more than this share of the
+    # training documents weighs nothing (its IDF is 0), as scikit-learn's max_df drops it: stop
+    # words, a corpus's boilerplate. Character n-grams keep theirs.
+    max_df: float = Field(1.0, gt=0, le=1)
     dropout: float = Field(0.0, ge=0, lt=1)
     sparse: bool = True
     # Character n-grams of each word, from minn to maxn characters (e.g. 2 and 5); 0: none.
@@ -169,14 +173,15 @@ class BagOfNgrams(TextClassifier):
             n_docs += ids.size(0)
             if self.char_embedding is not None:
                 char_df += torch.bincount(self.char_grams(ids, lengths)[1], minlength=self.params.char_buckets)
-        self.idf.copy_(self._idf(df, n_docs))
+        self.idf.copy_(self._idf(df, n_docs, self.params.max_df))
         if self.char_embedding is not None:
             self.char_idf.copy_(self._idf(char_df.double(), n_docs))
 
-    def _idf(self, df: torch.Tensor, n_docs: int) -> torch.Tensor:
+    def _idf(self, df: torch.Tensor, n_docs: int, max_df: float = 1.0) -> torch.Tensor:
         idf = torch.log((1.0 + n_docs) / (1.0 + df)) + 1.0
         idf[df < self.params.min_df] = 0.0  # and features never seen in training (df = 0)
         idf[df == 0] = 0.0
+        idf[df > max_df * n_docs] = 0.0
         return idf.float()
 
     def char_grams(self, ids: torch.Tensor, lengths: torch.Tensor, unique=None):

@@ -44,6 +44,9 @@ class LinearParams(ModelParams):
     ngrams: int = Field(2, ge=1, le=5)  # word n-grams up to this length
     buckets: int = Field(500_000, ge=1)  # hash table rows for the n-grams of length >= 2
     min_df: int = Field(1, ge=1)  # features in fewer training documents weigh 0
+    # A word feature (word or word n-gram) in more than this share of the training documents
+    # weighs 0, as scikit-learn's max_df drops it; character n-grams keep theirs.
+    max_df: float = Field(1.0, gt=0, le=1)
     # Character n-grams of each word, from minn to maxn characters (e.g. 2 and 5); 0: none.
     minn: int = Field(0, ge=0)
     maxn: int = Field(0, ge=0, validate_default=True)
@@ -88,7 +91,7 @@ class LinearModel(BagOfNgrams):
     def __init__(self, params: LinearParams, context: BuildContext):
         bag = BagOfNgramsParams(
             embedding_dim=context.num_classes, ngrams=params.ngrams, buckets=params.buckets, tfidf=True,
-            min_df=params.min_df, dropout=0.0, sparse=params.sparse, minn=params.minn, maxn=params.maxn,
+            min_df=params.min_df, max_df=params.max_df, dropout=0.0, sparse=params.sparse, minn=params.minn, maxn=params.maxn,
             char_buckets=params.char_buckets, members=1)
         super().__init__(bag, context)
         self.l2 = params.l2
