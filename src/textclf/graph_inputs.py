@@ -38,8 +38,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["MIX", "FORMS", "SUBWORDS_FILE", "hashed_ngrams", "word_features", "feature_runs", "distinct_features", "char_ngrams",
-           "subword_table", "char_features", "char_runs", "write_subwords", "read_subwords",
+__all__ = ["MIX", "FORMS", "SUBWORDS_FILE", "hashed_ngrams", "word_features", "feature_runs", "distinct_features",
+           "char_ngrams", "subword_table", "char_features", "char_runs", "write_subwords", "read_subwords",
            "graph_feeds"]
 
 SUBWORDS_FILE = "subwords.npz"  # beside an export's graph: its words' character n-gram buckets

@@ -94,6 +94,28 @@ def test_the_char_features_are_the_models_char_grams(batch, minn, span, char_buc
     assert rows.shape[1] == max(1, max(int((doc == d).sum()) for d in range(len(ids))))
 
 
+def test_the_packed_count_and_the_unique_path_give_the_same_char_runs():
+    """char_runs sums each (document, bucket)'s counts through one sort with the count in the
+    key's low bits; keys too large for that (a huge char_buckets) take np.unique instead: the
+    same runs either way."""
+    from textclf.graph_inputs import char_runs
+
+    offsets = np.array([0, 0, 0, 3, 5, 8])  # words 2-4 have n-grams (0 and 1: special tokens)
+    rows = np.array([4, 1, 4, 1, 7, 2, 4, 9])
+    ids = np.array([[2, 3, 2, 4, 0], [4, 4, 4, 3, 2], [1, 0, 0, 0, 0]])
+    lengths = np.array([4, 5, 1])
+    small = char_runs(ids, lengths, 5, 16, (offsets, rows))
+    huge = char_runs(ids, lengths, 5, 1 << 61, (offsets, rows))  # (document 1's keys pass 2**61)
+    for a, b in zip(small, huge):
+        np.testing.assert_array_equal(a, b)
+    doc, bucket, tf = small
+    assert doc.tolist() == [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+    assert bucket.tolist() == [1, 2, 4, 7, 9, 1, 2, 4, 7, 9]
+    # document 0: word 2 twice (4, 1, 4), word 3 once (1, 7), word 4 once (2, 4, 9);
+    # document 1: word 4 three times, word 3 once, word 2 once; document 2: <unk>, no n-grams
+    assert tf.tolist() == [3, 1, 5, 1, 1, 2, 3, 5, 1, 3]
+
+
 def _reference_table(tokens, minn, maxn, buckets):
     """subword_table a word and an n-gram at a time, with zlib's CRC-32."""
     import zlib
