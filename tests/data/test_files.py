@@ -228,3 +228,28 @@ def test_a_plain_csv_is_read_by_arrow_and_the_rest_by_pandas(tmp_path):
     long_row.write_text("id,text\n1,a\n2,b,c\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"long.csv:3: 3 fields where the header has 2"):
         list(iter_columns(long_row, "utf-8"))
+
+
+def test_a_class_with_one_example_stays_in_training_and_tiny_data_is_split_unstratified(tmp_path, capsys):
+    """Small data is split as far as it can be: a class with a single example cannot be on both
+    sides (it stays in train, with a warning naming it), and a held-out part too small to hold
+    every class is drawn at random (a warning says so); only what cannot be split at all is an
+    error."""
+    from textclf.data.splits import stratified_split
+
+    rows = [f"apple banana {i},fruit" for i in range(30)] + [f"car wheel {i},car" for i in range(30)]
+    (tmp_path / "one.csv").write_text("text,label\n" + "\n".join(rows + ["goal match team,sport"]) + "\n")
+    corpus = load_corpus(Config(data=DataConfig(source="files", train=str(tmp_path / "one.csv"),
+                                                cache_dir=str(tmp_path / "cache"))))
+    sport = corpus.label_names.index("sport")
+    assert sport in corpus["train"].labels
+    assert sport not in corpus["val"].labels and sport not in corpus["test"].labels
+    assert sum(len(corpus[s]) for s in ("train", "val", "test")) == 61
+    assert "1 class(es) with a single example ('sport') stay in training" in capsys.readouterr().err
+
+    labels = np.repeat(np.arange(12), 3)  # 36 examples of 12 classes: 10 % held out is 4
+    kept, held = stratified_split(labels, 0.1, 0, "tiny")
+    assert len(held) == 4 and sorted(np.concatenate([kept, held]).tolist()) == list(range(36))
+    assert "too few for a stratified 0.1 held-out fraction" in capsys.readouterr().err
+    with pytest.raises(DataError, match="cannot split tiny .1 examples."):
+        stratified_split(np.array([0]), 0.1, 0, "tiny")

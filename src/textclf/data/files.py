@@ -285,11 +285,11 @@ def corpus_from_rows(raw: dict[str, tuple], paths: dict[str, Path | str], config
 
     train = splits["train"]
     if "test" not in splits and "val" not in splits:
-        tr, va, te = split_train_val_test(train.labels, config.test_size, config.val_size, seed)
+        tr, va, te = split_train_val_test(train.labels, config.test_size, config.val_size, seed, label_names)
         splits.update(train=train.subset(tr), val=train.subset(va), test=train.subset(te))
     elif "test" not in splits or "val" not in splits:
         missing = "test" if "test" not in splits else "val"
         fraction = config.test_size if missing == "test" else config.val_size
-        kept, held = stratified_split(train.labels, fraction, seed, str(paths["train"]))
+        kept, held = stratified_split(train.labels, fraction, seed, str(paths["train"]), label_names)
         splits.update(train=train.subset(kept), **{missing: train.subset(held)})
     return Corpus(label_names, {s: splits[s] for s in ("train", "val", "test")})
