@@ -43,12 +43,13 @@ def stratified_split(
     groups = strata(labels)
     positions = np.arange(len(groups))
     values, counts = np.unique(groups, return_counts=True)
-    alone = np.isin(groups, values[counts < 2])
-    if alone.any():
+    single = values[counts < 2]
+    alone = np.isin(groups, single)
+    if len(single):
         shown = ", ".join(repr(names[int(v)]) if names is not None and np.ndim(labels) == 1 else str(v)
-                          for v in values[counts < 2][:5])
-        more = "" if (counts < 2).sum() <= 5 else f" and {(counts < 2).sum() - 5} more"
-        _warn_once(f"warning: {what}: {int(alone.sum())} class(es) with a single example ({shown}{more}) stay "
+                          for v in single[:5])
+        more = "" if len(single) <= 5 else f" and {len(single) - 5} more"
+        _warn_once(f"warning: {what}: {len(single)} class(es) with a single example ({shown}{more}) stay "
                    "in training: a held-out split cannot have them too", key=f"single {shown}{more}")
     pool = positions[~alone]
     try:
@@ -64,7 +65,7 @@ def stratified_split(
         _warn_once(f"warning: {what}: {len(pool)} examples of {len(values)} classes are too few for a "
                    f"stratified {fraction:.3g} held-out fraction ({exc}); it is drawn at random, and some "
                    "classes may be missing from it")
-    return np.sort(np.concatenate([kept, positions[alone]])) if alone.any() else kept, held
+    return np.sort(np.concatenate([kept, positions[alone]])) if len(single) else kept, held
 
 
 _WARNED: set[str] = set()  # (a run reads its data several times: each warning once a process)

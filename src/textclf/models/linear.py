@@ -91,8 +91,8 @@ class LinearModel(BagOfNgrams):
     def __init__(self, params: LinearParams, context: BuildContext):
         bag = BagOfNgramsParams(
             embedding_dim=context.num_classes, ngrams=params.ngrams, buckets=params.buckets, tfidf=True,
-            min_df=params.min_df, max_df=params.max_df, dropout=0.0, sparse=params.sparse, minn=params.minn, maxn=params.maxn,
-            char_buckets=params.char_buckets, members=1)
+            min_df=params.min_df, max_df=params.max_df, dropout=0.0, sparse=params.sparse, minn=params.minn,
+            maxn=params.maxn, char_buckets=params.char_buckets, members=1)
         super().__init__(bag, context)
         self.l2 = params.l2
         self.solver = None if params.solver == "sgd" else params.solver
