@@ -21,7 +21,10 @@ it did not choose on, with no look at the test split:
   log-loss;
 - ``greedy_loss``: the same steps, taken when they lower the calibrated log-loss of the mean (a
   smoother target than accuracy on a few hundred documents);
-- ``mean_all``: the mean of every candidate, chosen on nothing.
+- ``mean_all``: the mean of every candidate, chosen on nothing;
+- ``mean_level``: the plain mean of the candidates level on accuracy with the most accurate one
+  (within the noise of their paired difference, the selection's rule), alone when none is: when
+  the split cannot tell them apart, average rather than pick.
 
 The test column is each rule applied to the whole validation split and scored on test, for
 reference only. ``--write`` replaces the candidate-ensemble section of benchmarks/RESULTS.md.
@@ -41,7 +44,7 @@ import numpy as np
 from lib.results import write_section
 from lib.systems import system_config
 
-RULES = ["selection", "single", "greedy_accuracy", "greedy_lexical", "greedy_loss", "mean_all"]
+RULES = ["selection", "single", "greedy_accuracy", "greedy_lexical", "greedy_loss", "mean_all", "mean_level"]
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -73,6 +76,11 @@ def choose(rule: str, probabilities: dict[str, np.ndarray], y: np.ndarray) -> di
     single = max(probabilities, key=lambda n: (_accuracy(probabilities[n], y), -_loss(probabilities[n], y)))
     if rule == "single":
         return {single: 1}
+    if rule == "mean_level":
+        from textclf.training.ensemble import level_within_noise
+
+        right = {name: p.argmax(1) == y for name, p in probabilities.items()}
+        return {name: 1 for name in probabilities if level_within_noise(right[single], right[name])}
     if rule != "greedy_lexical":  # the selection's greedy step, on accuracy or on the loss
         return greedy_ensemble(probabilities, y, single, "val_loss" if rule == "greedy_loss" else "val_accuracy")
     counts, total = {single: 1}, probabilities[single].copy()
