@@ -433,7 +433,9 @@ def _from_version_1(old: dict[str, Any]) -> dict[str, Any]:
         "task": "multiclass",
         "classes": list(old["label_names"]),
         "pipeline": {
-            "tokenizer": {"name": pre["tokenizer"], "lowercase": pre["lowercase"]},
+            # (a config of 0.1 has no unicode_words: its tokens were \w+ runs)
+            "tokenizer": {"name": pre["tokenizer"], "lowercase": pre["lowercase"],
+                          **({"unicode_words": True} if pre.get("unicode_words") else {})},
             "min_freq": pre["min_freq"],
             "max_size": pre["max_size"],
             "max_length": pre["max_seq_len"],

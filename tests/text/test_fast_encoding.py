@@ -16,9 +16,12 @@ from textclf.text.pipeline import TextPipeline
 pytest.importorskip("pyarrow")
 
 CORPUS = ["Call 0800 FREE now!!", "the_cat sat... on\tthe MAT", "C++ & C# :) 42 £5", "a\x1cb\x1fc\x0bd",
-          "snake_case ALL-CAPS x2", "", "   ", "ünïcödé and ascii", "!!!", "Ends with space "]
-SETTINGS = [{"name": name, "lowercase": lower, **({"digits_to_zero": True} if digits else {})}
-            for name in ("study", "wordpunct", "whitespace") for lower in (True, False) for digits in (False, True)]
+          "snake_case ALL-CAPS x2", "", "   ", "ünïcödé and ascii", "!!!", "Ends with space ",
+          "हिन्दी भाषा", "今天天气很好，我们去公园吧。"]
+SETTINGS = [{"name": name, "lowercase": lower, **({"digits_to_zero": True} if digits else {}),
+             **({"unicode_words": True} if uni else {})}
+            for name in ("study", "wordpunct", "whitespace") for lower in (True, False) for digits in (False, True)
+            for uni in ((False, True) if name != "whitespace" else (False,))]
 _PIPELINES = {}
 
 

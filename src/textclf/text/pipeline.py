@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from textclf.text.encoding import EncodedSplit, assemble, table_ids
-from textclf.text.tokenizers import build_tokenizer
+from textclf.text.tokenizers import build_tokenizer, takes_setting
 from textclf.text.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ class TextPipeline:
         """From the config's ``preprocess`` section (a PreprocessConfig or its dict)."""
         pre = pre if isinstance(pre, dict) else pre.model_dump()
         tokenizer = {"name": pre["tokenizer"], "lowercase": pre["lowercase"]}
+        if pre.get("unicode_words", True) and takes_setting(pre["tokenizer"], "unicode_words"):
+            tokenizer["unicode_words"] = True
         if pre.get("digits_to_zero"):
             tokenizer["digits_to_zero"] = True
         return cls(

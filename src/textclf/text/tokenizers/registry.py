@@ -22,6 +22,7 @@ number repeats.
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any, Callable, Protocol
 
@@ -29,7 +30,7 @@ from textclf.errors import ConfigError
 from textclf.registry import Registry
 
 __all__ = ["Tokenizer", "register_tokenizer", "build_tokenizer", "list_tokenizers", "check_tokenizer_name",
-           "tokenizer_version"]
+           "tokenizer_version", "takes_setting"]
 
 
 class Tokenizer(Protocol):
@@ -60,6 +61,14 @@ def check_tokenizer_name(name: str) -> str | None:
 def tokenizer_version(name: str) -> int:
     """The code version of the registered tokenizer ``name`` (its class's ``version``, else 1)."""
     return int(getattr(_REGISTRY[name], "version", 1)) if name in _REGISTRY else 1
+
+
+def takes_setting(name: str, key: str) -> bool:
+    """Whether the registered tokenizer ``name`` takes the keyword setting ``key`` (``study`` and
+    ``wordpunct`` take ``unicode_words``; ``whitespace`` and a tokenizer of yours may not)."""
+    if name not in _REGISTRY:
+        return False
+    return key in inspect.signature(_REGISTRY[name].__init__).parameters
 
 
 def build_tokenizer(settings: dict[str, Any] | str = "study", **kwargs: Any) -> Tokenizer:

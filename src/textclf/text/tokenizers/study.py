@@ -1,11 +1,17 @@
 """The reference study's tokenizer: lowercase, every character that is neither a word character
-nor whitespace becomes a space, then split on whitespace."""
+nor whitespace becomes a space, then split on whitespace.
+
+With ``unicode_words`` (what a config's ``preprocess.unicode_words`` gives, on by default) a
+non-ASCII text is cut by Unicode's words instead (``unicode.py``): combining marks stay in their
+word and each character of a script written without spaces is a token. Without it (an artifact
+made before the setting existed) every text is cut by the pattern alone, as it was."""
 
 from __future__ import annotations
 
 import re
 
 from textclf.text.tokenizers.registry import register_tokenizer
+from textclf.text.tokenizers.unicode import unicode_tokens
 
 __all__ = ["StudyTokenizer"]
 
@@ -19,14 +25,19 @@ class StudyTokenizer:
     # Replacing every non-word, non-space character by a space and splitting on whitespace leaves
     # exactly the maximal runs of word characters, which findall returns in one C pass.
     pattern = re.compile(r"\w+")
+    symbols = False  # whether runs of symbols are tokens too (the pattern's second part)
 
-    def __init__(self, lowercase: bool = True):
+    def __init__(self, lowercase: bool = True, unicode_words: bool = False):
         self.lowercase = lowercase
+        self.unicode_words = unicode_words
 
     def __call__(self, text: str) -> list[str]:
         if self.lowercase:
             text = text.lower()
+        if self.unicode_words and not text.isascii():
+            return unicode_tokens(text, self.symbols)
         return self.pattern.findall(text)
 
     def settings(self) -> dict:
-        return {"name": self.name, "lowercase": self.lowercase}
+        # (the key only when set: the settings of an artifact made without it stay what they were)
+        return {"name": self.name, "lowercase": self.lowercase, **({"unicode_words": True} if self.unicode_words else {})}

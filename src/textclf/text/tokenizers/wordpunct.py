@@ -19,3 +19,4 @@ __all__ = ["WordPunctTokenizer"]
 class WordPunctTokenizer(StudyTokenizer):
     name = "wordpunct"
     pattern = re.compile(r"\w+|[^\w\s]+")
+    symbols = True
