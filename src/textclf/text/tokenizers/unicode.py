@@ -14,9 +14,9 @@ makes of them:
   bigrams, the usual features for classifying Chinese text without a segmenter.
 
 The patterns are built on first use from ``unicodedata`` (about 15 ms; 50 ms more for the first
-text with characters above U+FFFF), and used only for a text that is not ASCII: on ASCII text
-they find exactly what ``\\w+`` finds, and the tokenizers keep their plain pattern for it. On
-GoEmotions' non-ASCII comments they take 1.2 times the plain pattern's time.
+text with a mark or an unspaced letter above U+FFFF), and used only for a text that is not
+ASCII: on ASCII text they find exactly what ``\\w+`` finds, and the tokenizers keep their plain
+pattern for it.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def _pattern(symbols: bool, astral: bool) -> re.Pattern:
     nor space (a mark after a symbol stays in its run: an emoji's variation selector). A mark
     after a space starts nothing: ``study`` drops it, as it drops every symbol. ``astral``: the
     planes above the basic one too, in a pattern about twice as slow (``re`` tests ranges above
-    U+FFFF one by one), used only for a text that has such characters."""
+    U+FFFF one by one), used only for a text with a mark or an unspaced letter up there."""
     marks, unspaced = _classes("bmp")
     if astral:
         more_marks, more_unspaced = _classes("astral")
@@ -102,7 +102,19 @@ def _pattern(symbols: bool, astral: bool) -> re.Pattern:
     return re.compile(pattern)
 
 
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_ASTRAL_BLOCKS = [(low, high) for low, high in UNSPACED_BLOCKS if low > _BMP]
+
+
+def _needs_astral(text: str) -> bool:
+    """Whether a character above U+FFFF of ``text`` is a mark or an unspaced letter: only then do
+    the two patterns differ (an emoji is a symbol to both, a letter of another script a word
+    character), so that the common emoji do not cost a text the slower pattern."""
+    return any(_is_mark(char) or any(low <= ord(char) <= high for low, high in _ASTRAL_BLOCKS)
+               for char in _ASTRAL.findall(text))  # (one regex pass: 3 times as fast as max(text))
+
+
 def unicode_tokens(text: str, symbols: bool) -> list[str]:
     """The tokens of ``text`` (not ASCII, so not empty) by Unicode's words; ``symbols``: runs of
     symbols are tokens too (``wordpunct``)."""
-    return _pattern(symbols, max(text) > "\uffff").findall(text)
+    return _pattern(symbols, _needs_astral(text)).findall(text)
