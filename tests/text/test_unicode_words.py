@@ -24,13 +24,14 @@ def test_marks_stay_in_their_word_and_unspaced_scripts_give_a_token_a_character(
     assert old("हिन्दी भाषा") == (["ह", "न", "द", "भ", "ष"] if name == "study" else
                                  ["ह", "ि", "न", "्", "द", "ी", "भ", "ा", "ष", "ा"])
     assert new("हिन्दी भाषा") == ["हिन्दी", "भाषा"]
-    assert new("cafe\u0301 naïve") == ["cafe\u0301", "naïve"]  # decomposed and composed accents
+    assert new("cafe\u0301 naïve") == ["café", "naïve"]  # a decomposed accent: composed (NFKC), one word
+    assert new("d\u0336u\u0336") == ["d\u0336u\u0336"]  # a mark with no composed form stays in the word
     assert old("今天天气很好") == ["今天天气很好"]
     assert new("今天天气很好") == list("今天天气很好")
     assert new("日本語のテキスト") == list("日本語のテキスト")
     assert new("ภาษาไทย") == ["ภ", "า", "ษ", "า", "ไ", "ท", "ย"]
     assert new("Привет мир 2024") == ["привет", "мир", "2024"]  # scripts with spaces: words as before
-    punctuation = ["，", "。"] if name == "wordpunct" else []
+    punctuation = [",", "。"] if name == "wordpunct" else []  # (NFKC: the full-width comma is a comma)
     assert new("我们，公园。") == ["我", "们", *punctuation[:1], "公", "园", *punctuation[1:]]
 
 
@@ -63,6 +64,12 @@ def test_on_any_text_wordpunct_keeps_every_character_and_study_its_words(text):
     if max(text) <= "\uffff":
         for symbols in (False, True):
             assert _pattern(symbols, False).findall(text) == _pattern(symbols, True).findall(text)
+
+
+def test_one_word_typed_in_several_unicode_forms_is_one_token():
+    tokenizer = build_tokenizer("wordpunct", unicode_words=True, digits_to_zero=True)
+    assert tokenizer("ｃａｆé cafe\u0301 café ﬁne… x²") == ["café", "café", "café", "fine", "...", "x0"]
+    assert build_tokenizer("study")("cafe\u0301 ｃａｆé") == ["cafe", "ｃａｆé"]  # (without: three spellings)
 
 
 def test_an_emojis_variation_selector_stays_with_it_and_a_stray_mark_makes_no_word():

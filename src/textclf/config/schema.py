@@ -65,11 +65,11 @@ class PreprocessConfig(_Section):
     # Every digit becomes 0 before tokenizing: numbers of one shape (phone numbers, prices,
     # dates) share a token.
     digits_to_zero: bool = False
-    # study and wordpunct on a text that is not ASCII: a word keeps its combining marks (the vowel
-    # signs of Hindi, Bengali, Tamil, Thai; the accents of decomposed text), and each character of
-    # a script written without spaces (Chinese, Japanese, Thai, Lao, Khmer, Myanmar) is a token.
-    # false: runs of \w alone, which cut words at every mark and make a whole Chinese clause one
-    # token.
+    # study and wordpunct on a text that is not ASCII: NFKC form first (a decomposed accent, a
+    # full-width letter, a ligature read as its usual form), then a word keeps its combining
+    # marks (the vowel signs of Hindi, Bengali, Tamil, Thai) and each character of a script
+    # written without spaces (Chinese, Japanese, Thai, Lao, Khmer, Myanmar) is a token. false:
+    # runs of \w alone, which cut words at every mark and make a whole Chinese clause one token.
     unicode_words: bool = True
     min_freq: int = Field(2, ge=1)  # tokens seen fewer times in the training split become <unk>
     max_size: int = Field(50000, ge=3)  # the vocabulary's size at most, counting <pad> and <unk>

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import unicodedata
 from typing import Any, Callable, Protocol
 
 from textclf.errors import ConfigError
@@ -95,6 +96,8 @@ class DigitsToZero:
         self.tokenizer = tokenizer
 
     def __call__(self, text: str) -> list[str]:
+        if getattr(self.tokenizer, "unicode_words", False) and not text.isascii():
+            text = unicodedata.normalize("NFKC", text)  # (as the tokenizer will: "x²" is "x2", then "x0")
         return self.tokenizer(_DIGITS.sub("0", text))
 
     def settings(self) -> dict[str, Any]:

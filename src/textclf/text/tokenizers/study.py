@@ -2,13 +2,15 @@
 nor whitespace becomes a space, then split on whitespace.
 
 With ``unicode_words`` (what a config's ``preprocess.unicode_words`` gives, on by default) a
-non-ASCII text is cut by Unicode's words instead (``unicode.py``): combining marks stay in their
-word and each character of a script written without spaces is a token. Without it (an artifact
-made before the setting existed) every text is cut by the pattern alone, as it was."""
+non-ASCII text is put in Unicode's compatibility form (NFKC) and cut by Unicode's words
+(``unicode.py``): combining marks stay in their word and each character of a script written
+without spaces is a token. Without it (an artifact made before the setting existed) every text
+is cut by the pattern alone, as it was."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from textclf.text.tokenizers.registry import register_tokenizer
 from textclf.text.tokenizers.unicode import unicode_tokens
@@ -32,10 +34,13 @@ class StudyTokenizer:
         self.unicode_words = unicode_words
 
     def __call__(self, text: str) -> list[str]:
+        if self.unicode_words and not text.isascii():
+            # NFKC first: a decomposed accent, a full-width letter or a ligature is the same
+            # character as its usual form, so one word is one token however it was typed.
+            text = unicodedata.normalize("NFKC", text)
+            return unicode_tokens(text.lower() if self.lowercase else text, self.symbols)
         if self.lowercase:
             text = text.lower()
-        if self.unicode_words and not text.isascii():
-            return unicode_tokens(text, self.symbols)
         return self.pattern.findall(text)
 
     def settings(self) -> dict:
