@@ -115,6 +115,6 @@ def _needs_astral(text: str) -> bool:
 
 
 def unicode_tokens(text: str, symbols: bool) -> list[str]:
-    """The tokens of ``text`` (not ASCII, so not empty) by Unicode's words; ``symbols``: runs of
-    symbols are tokens too (``wordpunct``)."""
+    """The tokens of ``text`` by Unicode's words (on ASCII text, those of ``\\w+``); ``symbols``:
+    runs of symbols are tokens too (``wordpunct``)."""
     return _pattern(symbols, _needs_astral(text)).findall(text)
