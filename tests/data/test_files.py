@@ -77,6 +77,18 @@ def test_unknown_labels_error_or_drop(tmp_path, capsys):
     assert "dropped 2 rows" in capsys.readouterr().err
 
 
+def test_labels_that_differ_only_in_case_or_spaces_are_kept_apart_with_a_warning(tmp_path, capsys):
+    rows = ROWS + [("fine movie", "Pos"), ("poor film", "neg ")] * 5
+    write(frame(rows), tmp_path / "train.csv")
+    corpus = load_corpus(files_config(train=str(tmp_path / "train.csv"), test_size=0.2, val_size=0.2))
+    assert corpus.label_names == ["Pos", "neg", "neg ", "pos"]  # (nothing merged behind the user's back)
+    err = capsys.readouterr().err
+    assert "differ only in case or spaces are separate classes: 'Pos' and 'pos'; 'neg' and 'neg '" in err
+    write(frame(), tmp_path / "clean.csv")
+    load_corpus(files_config(train=str(tmp_path / "clean.csv"), test_size=0.25, val_size=0.25))
+    assert "differ only" not in capsys.readouterr().err
+
+
 def test_empty_texts_error_names_rows_or_are_kept(tmp_path):
     df = frame()
     df.loc[[3, 7], ["title", "body"]] = ""

@@ -237,6 +237,21 @@ def _hint_multilabel(labels: list[str], path: Path, config: TableParams) -> None
               file=sys.stderr)
 
 
+def _hint_near_duplicates(label_names: list[str], path: Path | str, config: TableParams) -> None:
+    """Warn when classes differ only in case or in surrounding spaces ('neg' and 'neg ', 'Pos'
+    and 'pos'): usually one class typed two ways, which then splits its examples in two."""
+    groups: dict[str, list[str]] = {}
+    for name in label_names:
+        groups.setdefault(name.strip().casefold(), []).append(name)
+    alike = [names for names in groups.values() if len(names) > 1]
+    if alike:
+        shown = "; ".join(" and ".join(repr(n) for n in names) for names in alike[:3])
+        more = f" (and {len(alike) - 3} more groups)" if len(alike) > 3 else ""
+        print(f"warning: {path}: labels in column '{config.label_column}' that differ only in case or "
+              f"spaces are separate classes: {shown}{more}; if each group is one class, write it one way",
+              file=sys.stderr)
+
+
 def files_fingerprint(config: FilesParams, seed: int) -> str:
     parts = ["files"]
     for name in (config.train, config.val, config.test):
@@ -268,6 +283,7 @@ def corpus_from_rows(raw: dict[str, tuple], paths: dict[str, Path | str], config
     multilabel = task == "multilabel"
     train_labels = raw["train"][1]
     label_names = sorted({x for labels in train_labels for x in labels} if multilabel else set(train_labels))
+    _hint_near_duplicates(label_names, paths["train"], config)
     if multilabel:
         _check_label_sets(train_labels, label_names, paths["train"], config)
     elif len(label_names) < 2:
