@@ -16,8 +16,8 @@ from textclf.cli import main
 
 # One thread everywhere: the subprocess and this process must do the same arithmetic. A cosine
 # schedule with warm-up changes the learning rate at every step: resuming must restore it too.
-# 8 epochs: the run goes on for about 3.5 s after its first checkpoint (3 epochs left 2 s, and the
-# kill comes up to 1.5 s after that checkpoint: on a fast hour the run had ended first).
+# 8 epochs: the run goes on for about 3.7 s after its first checkpoint; with 3 it was about 2 s,
+# and the kill comes up to 1.5 s after that checkpoint, so on a fast hour the run could end first.
 SETTINGS = ["--set", "train.num_threads=1", "--set", "train.checkpoint_every_steps=3",
             "--set", "train.epochs=8", "--set", "train.scheduler=cosine", "--set", "train.warmup=4"]
 
