@@ -13,12 +13,28 @@ import sys
 import threading
 from typing import Any, Callable
 
-__all__ = ["can_fork", "fork_map"]
+__all__ = ["can_fork", "fork_map", "refuse_while_starting_up"]
 
 # What the workers run: set before they are forked (they inherit it), under a lock, so that two
 # threads mapping at once do not share it.
 _TASK: Callable[[Any], Any] | None = None
 _TASK_LOCK = threading.Lock()
+
+
+def refuse_while_starting_up() -> None:
+    """Raise a UsageError when this process is a spawned worker still importing its parent's main
+    script. The default selection's and a search's workers are spawned, and a spawned process
+    first runs the parent's script as a module: a script that trains at its top level, not under
+    ``if __name__ == "__main__":``, would start the same training again in every worker (which
+    then failed on the run folder its parent had made, and the parent saw only its workers end)."""
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        from textclf.errors import UsageError
+
+        raise UsageError("training was started again while a worker process of textclf was importing your "
+                         "script: a default selection and a search start worker processes, which import the main "
+                         "script first; put the script's training under `if __name__ == \"__main__\":`")
 
 
 def can_fork() -> bool:

@@ -80,3 +80,25 @@ def test_workers_done_exit_by_themselves_and_leak_no_semaphore(tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[1, 1]" and "leaked" not in done.stderr
+
+
+def test_a_script_that_trains_at_import_gets_told_to_guard_it(sms, tmp_path):
+    """A spawned worker imports the main script first: a script that calls textclf.train at its
+    top level (no ``if __name__ == "__main__":``) would start the training again in each worker.
+    The worker stops at once with a UsageError that says so, and the parent's error points at it."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    config = tmp_path / "auto.yaml"
+    config.write_text(yaml.safe_dump({**sms, "train": {**sms["train"], "num_threads": 2}}))
+    (tmp_path / "script.py").write_text(f"import textclf\n\ntextclf.train({str(config)!r})\n")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run([sys.executable, str(tmp_path / "script.py")], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode != 0
+    assert "textclf.errors.UsageError: training was started again while a worker process" in done.stderr
+    assert 'put the script\'s training under `if __name__ == "__main__":`' in done.stderr
+    assert "the workers' error is above" in done.stderr.splitlines()[-1]

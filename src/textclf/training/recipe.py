@@ -34,6 +34,7 @@ from textclf.errors import TextclfError, TrainingError, TrainingInterrupted, Usa
 from textclf.evaluation.metrics import classification_metrics, cross_entropy, multilabel_metrics
 from textclf.evaluation.thresholds import tune_thresholds
 from textclf.files import write_json, write_text
+from textclf.forked import refuse_while_starting_up
 from textclf.inference import predict_logits
 from textclf.precision import autocast, check_training
 from textclf.reporting.data_stats import write_data_statistics
@@ -143,6 +144,7 @@ def train(
     ``until_epoch`` (a refit) stops after that epoch of the configured schedule and keeps the last
     epoch, not the best on validation. ``data_statistics`` off writes no ``data/`` folder (a
     selection writes its winner's once; a refit's data are the run's)."""
+    refuse_while_starting_up()  # (a script without a main guard, re-run by a spawned worker)
     dist = current()  # under torchrun: this process's rank; else a single process
     check_training(resolve_device(config.train.device), config.train.precision)  # before any candidate starts
     check_refit(config, dist.active)

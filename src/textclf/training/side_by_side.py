@@ -113,8 +113,9 @@ def _next_done(done, processes, desc: str) -> tuple:
             return done.get(timeout=0.5)
         except queue.Empty:
             if not any(p.is_alive() for p in processes):
-                raise TrainingError(f"{desc}: its worker processes ended before every run was done "
-                                    "(out of memory?)") from None
+                raise TrainingError(f"{desc}: its worker processes ended before every run was done (out of "
+                                    "memory? or, from a script, training that is not under "
+                                    "`if __name__ == \"__main__\":`: the workers' error is above)") from None
 
 
 def _worker(todo, done, threads: int, idle, workers: int) -> None:
