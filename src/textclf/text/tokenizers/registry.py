@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import unicodedata
 from typing import Any, Callable, Protocol
 
 from textclf.errors import ConfigError
@@ -96,9 +95,13 @@ class DigitsToZero:
         self.tokenizer = tokenizer
 
     def __call__(self, text: str) -> list[str]:
-        if getattr(self.tokenizer, "unicode_words", False) and not text.isascii():
-            text = unicodedata.normalize("NFKC", text)  # (as the tokenizer will: "x²" is "x2", then "x0")
-        return self.tokenizer(_DIGITS.sub("0", text))
+        # A tokenizer that normalizes its text first (study, wordpunct) has its digits zeroed in
+        # between, so that a digit the normal form makes is zeroed too, and the text is
+        # normalized once.
+        normalize = getattr(self.tokenizer, "normalize", None)
+        if normalize is None:
+            return self.tokenizer(_DIGITS.sub("0", text))
+        return self.tokenizer.cut(_DIGITS.sub("0", normalize(text)))
 
     def settings(self) -> dict[str, Any]:
         return {**self.tokenizer.settings(), "digits_to_zero": True}

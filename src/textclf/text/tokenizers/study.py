@@ -34,13 +34,20 @@ class StudyTokenizer:
         self.unicode_words = unicode_words
 
     def __call__(self, text: str) -> list[str]:
-        if self.unicode_words and not text.isascii():
-            # NFKC first: a decomposed accent, a full-width letter or a ligature is the same
-            # character as its usual form, so one word is one token however it was typed.
-            text = unicodedata.normalize("NFKC", text)
-            return unicode_tokens(text.lower() if self.lowercase else text, self.symbols)
+        return self.cut(self.normalize(text))
+
+    def normalize(self, text: str) -> str:
+        """With ``unicode_words``, a non-ASCII text in NFKC form: a decomposed accent, a full-width
+        letter or a ligature is the same character as its usual form, so one word is one token
+        however it was typed (``digits_to_zero`` zeroes the digits of this form: "x²" is "x0")."""
+        return unicodedata.normalize("NFKC", text) if self.unicode_words and not text.isascii() else text
+
+    def cut(self, text: str) -> list[str]:
+        """The tokens of a text :meth:`normalize` gave."""
         if self.lowercase:
             text = text.lower()
+        if self.unicode_words and not text.isascii():
+            return unicode_tokens(text, self.symbols)
         return self.pattern.findall(text)
 
     def settings(self) -> dict:

@@ -47,7 +47,6 @@ _BMP = 0xFFFF
 # Marks outside the basic multilingual plane lie below U+30000, but for the variation selectors
 # supplement.
 _MARK_SCAN = [(0x10000, 0x2FFFF), (0xE0100, 0xE01EF)]
-_WORD = re.compile(r"\w")
 
 
 def _ranges(points: list[int]) -> str:
@@ -67,9 +66,9 @@ def _is_mark(char: str) -> bool:
 
 
 def _is_unspaced(char: str) -> bool:
-    """A letter of :data:`UNSPACED_BLOCKS` (their marks are marks, their digits digits of a word,
-    their punctuation symbols)."""
-    return unicodedata.category(char).startswith("L") and _WORD.match(char) is not None
+    """A letter of :data:`UNSPACED_BLOCKS` (every letter is ``\\w``; their marks are marks, their
+    digits digits of a word, their punctuation symbols)."""
+    return unicodedata.category(char).startswith("L")
 
 
 @lru_cache(maxsize=None)
