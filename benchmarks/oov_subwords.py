@@ -35,32 +35,32 @@ from lib.results import markdown_table, write_section
 from lib.systems import system_config
 
 
-def _open_fit_encode(self, train, *others, labels=None, consume=False):
-    """``TextPipeline.fit_encode`` with the validation split's new words in the vocabulary
-    (``others[0]`` is val; test's words are not added)."""
-    from textclf.text.encoding import assemble, table_ids
-    from textclf.text.token_table import token_table
+def _open_fit_encode(shipped):
+    """``TextPipeline.fit_encode`` (``shipped``) with the validation split's new words in the
+    vocabulary (``others[0]`` is val; test's words are not added): its vocabulary's counts get
+    each validation word's count where the training split has none."""
+    from collections import Counter
+
     from textclf.text.vocabulary import Vocabulary
 
-    groups = [train, *others]
-    sizes = [len(g) for g in groups]
-    texts = [t for g in groups for t in g]
-    table = self._fast_table(texts, False) or token_table(texts, self.tokenizer)
-    ends = np.cumsum([int(table.lengths[sum(sizes[:i]):sum(sizes[:i + 1])].sum()) for i in range(len(sizes))])
-    train_counts = np.bincount(table.codes[: ends[0]], minlength=len(table.tokens))
-    val_counts = np.bincount(table.codes[ends[0]: ends[1]], minlength=len(table.tokens))
-    kept = np.where(train_counts >= self.min_freq, train_counts, 0)
-    kept = np.where((train_counts == 0) & (val_counts > 0), val_counts, kept)  # the validation split's new words
-    self.vocab_ = Vocabulary(1, self.max_size).fit_counts(table.tokens, kept)
-    ids = table_ids(table, self.vocab_)
-    out, doc, token = [], 0, 0
-    for i, size in enumerate(sizes):
-        lengths = table.lengths[doc: doc + size]
-        n = int(lengths.sum())
-        group_labels = labels[i] if labels is not None else np.zeros(size, dtype=np.int64)
-        out.append(assemble(ids[token: token + n], lengths, group_labels, self.max_length))
-        doc, token = doc + size, token + n
-    return out
+    def fit_encode(self, train, *others, labels=None, consume=False):
+        val_counts = Counter(token for text in others[0] for token in self.tokenizer(text))
+        fit_counts = Vocabulary.fit_counts
+
+        def with_val_words(vocabulary, tokens, counts):
+            counts = np.array(counts, dtype=np.int64)
+            for i, token in enumerate(tokens):
+                if counts[i] == 0 and token in val_counts:
+                    counts[i] = max(val_counts[token], vocabulary.min_freq)
+            return fit_counts(vocabulary, tokens, counts)
+
+        Vocabulary.fit_counts = with_val_words
+        try:
+            return shipped(self, train, *others, labels=labels, consume=consume)
+        finally:
+            Vocabulary.fit_counts = fit_counts
+
+    return fit_encode
 
 
 def _val_score(dataset: str, open_vocabulary: bool, threads: int) -> tuple[float, float]:
@@ -78,7 +78,7 @@ def _val_score(dataset: str, open_vocabulary: bool, threads: int) -> tuple[float
         config = candidate_config(system_config("default", dataset, Path(tmp), [f"train.num_threads={threads}"]),
                                   candidate)
         if open_vocabulary:
-            pipeline_module.TextPipeline.fit_encode = _open_fit_encode
+            pipeline_module.TextPipeline.fit_encode = _open_fit_encode(shipped)
         try:
             prepared = prepare_data(config)
         finally:
