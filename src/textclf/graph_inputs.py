@@ -22,6 +22,10 @@ With character n-grams (``minn``/``maxn``) the graph is fed them too, made alike
   words' n-grams, fastText's subwords: :func:`subword_table`), padded with ``char_buckets``;
 - ``char_weights`` (batch, width) float32: ``1 + log tf`` of each, 0 on padding.
 
+With ``unknown_chars`` the ids of a document end in its unknown words' n-gram buckets (from
+``vocab_size`` on: ``text/unknown_subwords.py``): they count among its character n-grams, and
+its word features are those of the ids before them (``chars.unknown`` in the inputs).
+
 Their counting sorts the whole batch's (document, bucket) pairs, which onnxruntime did with TopK
 too. The table of each vocabulary word's n-gram buckets (:func:`subword_table`) is built from
 the vocabulary's strings whenever a model is built; an export stores it beside its graph
@@ -39,8 +43,8 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["MIX", "FORMS", "SUBWORDS_FILE", "hashed_ngrams", "word_features", "feature_runs", "distinct_features",
-           "char_ngrams", "subword_table", "char_features", "char_runs", "write_subwords", "read_subwords",
-           "graph_feeds"]
+           "char_ngrams", "subword_table", "char_features", "char_runs", "word_lengths", "write_subwords",
+           "read_subwords", "graph_feeds"]
 
 SUBWORDS_FILE = "subwords.npz"  # beside an export's graph: its words' character n-gram buckets
 
@@ -227,7 +231,9 @@ def char_runs(ids: np.ndarray, lengths: np.ndarray, vocab_size: int, char_bucket
     """Each document's distinct character n-gram buckets of the padded batch, flat and document
     by document, in ascending order: (document, bucket, tf) int64 arrays."""
     offsets, rows = subwords
-    mask = np.arange(ids.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    inside = np.arange(ids.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    is_word = ids < vocab_size
+    mask = inside & is_word
     docs = np.nonzero(mask)[0].astype(np.int64)
     # Each distinct (document, word) once, with its count; then the word's n-grams.
     pairs, counts = np.unique(docs * vocab_size + ids[mask].astype(np.int64), return_counts=True)
@@ -237,6 +243,11 @@ def char_runs(ids: np.ndarray, lengths: np.ndarray, vocab_size: int, char_bucket
     flat = rows[starts[owner] + _ranks(sizes)]
     keys = (pairs // vocab_size)[owner] * char_buckets + flat
     weights = counts[owner]
+    tail = inside & ~is_word  # unknown words' n-grams after the words (text/unknown_subwords.py), once each
+    if tail.any():
+        tail_docs = np.nonzero(tail)[0].astype(np.int64)
+        keys = np.concatenate([keys, tail_docs * char_buckets + ids[tail].astype(np.int64) - vocab_size])
+        weights = np.concatenate([weights, np.ones(len(tail_docs), dtype=weights.dtype)])
     # Each (document, bucket) once, with the sum of its words' counts: the count rides in the
     # key's low bits through one sort (numpy's vectorised sort: np.unique's return_inverse,
     # an argsort, took 3 times as long on 2.3M keys), and the runs of equal keys are summed.
@@ -252,6 +263,13 @@ def char_runs(ids: np.ndarray, lengths: np.ndarray, vocab_size: int, char_bucket
     tf = np.add.reduceat(packed & ((1 << bits) - 1), first)
     keys = keys[first]
     return keys // char_buckets, keys % char_buckets, tf
+
+
+def word_lengths(ids: np.ndarray, lengths: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Each document's count of words (ids below ``vocab_size``) in a padded batch whose
+    documents end in their unknown words' n-grams (``text/unknown_subwords.py``)."""
+    inside = np.arange(ids.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    return (inside & (ids < vocab_size)).sum(1).astype(np.int64)
 
 
 def _ranks(counts: np.ndarray) -> np.ndarray:
@@ -292,7 +310,8 @@ def graph_feeds(inputs: dict[str, Any] | None, ids: np.ndarray, lengths: np.ndar
         return {"ids": ids, "lengths": lengths}
     if inputs.get("form") not in FORMS:  # (the runner refuses such an export when it opens it)
         raise ValueError(f"an export's graph takes {inputs.get('form')!r}, which this textclf cannot make")
-    features = word_features(ids, lengths, inputs["vocab_size"], inputs["buckets"], inputs["ngrams"])
+    words = word_lengths(ids, lengths, inputs["vocab_size"]) if (inputs.get("chars") or {}).get("unknown") else lengths
+    features = word_features(ids, words, inputs["vocab_size"], inputs["buckets"], inputs["ngrams"])
     num_features = inputs["vocab_size"] + (inputs["buckets"] if inputs["ngrams"] > 1 else 0)
     feeds = dict(zip(("features", "weights"), distinct_features(features, num_features)))
     if inputs.get("chars"):

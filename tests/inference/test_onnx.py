@@ -35,6 +35,11 @@ VARIANTS = [(name, name, params) for name, params in SMALL.items()] + [
     ("bag_of_ngrams-narrow", "bag_of_ngrams", {**SMALL["bag_of_ngrams"], "embedding_dim": 2}),
     # Word n-grams alone (the default's linear model on long texts): fed its word features.
     ("linear-words", "linear", {"buckets": 5000}),
+    # Unknown words' character n-grams after the ids: fed with them, and a bag without TF-IDF
+    # reads them in its graph.
+    ("linear-unknown-chars", "linear", {**SMALL["linear"], "unknown_chars": True}),
+    ("bag_of_ngrams-unknown-chars", "bag_of_ngrams",
+     {**SMALL["bag_of_ngrams"], "tfidf": False, "minn": 2, "maxn": 4, "char_buckets": 3000, "unknown_chars": True}),
 ]
 
 
@@ -64,7 +69,8 @@ def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, 
     out = tmp_path / "export"
     assert main(["export", "--checkpoint", str(run.best_checkpoint), "--output", str(out)]) == 0
     # A bag with TF-IDF and character n-grams keeps its words' n-gram table beside the graph.
-    chars = name in ("bag_of_ngrams", "linear") and bool(params.get("maxn"))
+    fed_features = name == "linear" or (name == "bag_of_ngrams" and params.get("tfidf"))
+    chars = fed_features and bool(params.get("maxn"))
     files = ["model.onnx", *(["subwords.npz"] if chars else []), "textclf.json"]
     assert sorted(p.name for p in out.iterdir()) == files
     assert f"({', '.join(files)};" in capsys.readouterr().out  # the command names what it wrote
@@ -75,7 +81,8 @@ def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, 
         # The features' and the character n-grams' widths are two axes (one name: one size to
         # onnxruntime, which then warns on every batch and allocates anew).
         dims = {i.name: [d.dim_param for d in i.type.tensor_type.shape.dim] for i in graph.input}
-        assert dims["features"] == dims["weights"] == ["batch", "width"]
+        if fed_features:
+            assert dims["features"] == dims["weights"] == ["batch", "width"]
         if chars:
             assert dims["char_rows"] == dims["char_weights"] == ["batch", "char_width"]
         # A bag with fewer output columns than table columns exports its tables projected onto them.
@@ -85,7 +92,7 @@ def test_export_parity_with_the_checkpoint(name, params, mini_config, tmp_path, 
     assert onnx_side.runtime == "onnx" and onnx_side.classes == torch_side.classes
     # A TF-IDF bag takes the word features (and character n-grams) made in numpy, not the ids.
     fed = onnx_side.artifact.export["inputs"] or {}
-    assert fed.get("form") == ("word_features" if name in ("bag_of_ngrams", "linear") else None)
+    assert fed.get("form") == ("word_features" if fed_features else None)
     assert bool(fed.get("chars")) == chars
     p_torch, p_onnx = torch_side.predict_proba(texts), onnx_side.predict_proba(texts)
     assert len(texts) == 1000

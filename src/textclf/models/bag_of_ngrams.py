@@ -43,7 +43,7 @@ from textclf.models.registry import ModelParams, register_model
 from textclf.models.subwords import subword_bags, subword_table
 from textclf.task import get_task
 
-__all__ = ["BagOfNgrams", "BagOfNgramsParams", "hashed_ngrams"]
+__all__ = ["BagOfNgrams", "BagOfNgramsParams", "hashed_ngrams", "unknown_chars_setting"]
 
 
 class BagOfNgramsParams(ModelParams):
@@ -62,6 +62,9 @@ class BagOfNgramsParams(ModelParams):
     minn: int = Field(0, ge=0)
     maxn: int = Field(0, ge=0, validate_default=True)
     char_buckets: int = Field(200_000, ge=1)  # hash table rows for the character n-grams
+    # With minn/maxn: a word outside the vocabulary brings its character n-grams too, cut when a
+    # text is encoded, as fastText cuts unknown words (text/unknown_subwords.py); off: it is <unk>
+    unknown_chars: bool = Field(False, validate_default=True)
     # Classifiers trained side by side, each embedding_dim wide with its own output layer; the
     # prediction averages their probabilities (an ensemble at the cost of one wider model).
     members: int = Field(1, ge=1, le=16)
@@ -74,6 +77,24 @@ class BagOfNgramsParams(ModelParams):
             raise ValueError(f"minn={minn}, maxn={maxn}: character n-grams need 1 <= minn <= maxn "
                              "(e.g. minn: 2, maxn: 5), or both 0 for none")
         return maxn
+
+    @field_validator("unknown_chars")
+    @classmethod
+    def _chars_of_unknown_words(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not info.data.get("minn"):
+            raise ValueError("unknown_chars: true cuts unknown words into character n-grams, which need "
+                             "minn and maxn (e.g. minn: 2, maxn: 5)")
+        return value
+
+    def encoding_subwords(self) -> dict[str, int] | None:
+        return unknown_chars_setting(self)
+
+
+def unknown_chars_setting(params) -> dict[str, int] | None:
+    """The text pipeline's ``subwords`` for a bag's ``params`` (``ModelParams.encoding_subwords``)."""
+    if not params.unknown_chars:
+        return None
+    return {"minn": params.minn, "maxn": params.maxn, "buckets": params.char_buckets}
 
 
 def hashed_ngrams(ids: torch.Tensor, lengths: torch.Tensor, n: int, vocab_size: int, buckets: int):
@@ -127,6 +148,8 @@ class BagOfNgrams(TextClassifier):
                 self.ngram_embedding.weight[-1].zero_()
         self.register_buffer("idf", torch.ones(self.num_features) if params.tfidf else torch.ones(0))
         self.char_embedding = None
+        # Each document's ids may end in its unknown words' n-gram buckets (from vocab_size on).
+        self.unknown_chars = bool(params.minn and params.unknown_chars)
         if params.minn:
             if len(context.tokens) != context.vocab_size:
                 raise ConfigError("model.minn: character n-grams need the vocabulary's words, "
@@ -148,8 +171,24 @@ class BagOfNgrams(TextClassifier):
     def num_features(self) -> int:
         return self.vocab_size + (self.params.buckets if self.params.ngrams > 1 else 0)
 
+    def words(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch's word ids without the unknown words' n-grams after them (``unknown_chars``):
+        (the ids with those positions padding, each document's word count)."""
+        if not self.unknown_chars:
+            return ids, lengths
+        is_word = ids < self.vocab_size
+        inside = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
+        return torch.where(is_word, ids, self.pad_id), (is_word & inside).sum(1)
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        if self.unknown_chars:  # (an unknown word's n-grams have no token vector: padding's)
+            ids = torch.where(ids < self.vocab_size, ids, self.pad_id)
+        return super().embed(ids)
+
     def features(self, ids: torch.Tensor, lengths: torch.Tensor):
-        """Feature ids in [0, num_features) and their valid mask, both (batch, n_features)."""
+        """Feature ids in [0, num_features) and their valid mask, both (batch, n_features), of the
+        words (an unknown word's n-grams after them are read by ``char_grams``)."""
+        ids, lengths = self.words(ids, lengths)
         mask = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
         feats, valid = [ids], [mask]
         for n in range(2, self.params.ngrams + 1):
@@ -189,16 +228,21 @@ class BagOfNgrams(TextClassifier):
         (document index, bucket, count in the document), each 1-D. ``unique``: a function with
         ``torch.unique``'s sorted results (distinct values, inverse, counts) for the export."""
         unique = unique or (lambda x: torch.unique(x, return_inverse=True, return_counts=True))
-        mask = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
-        docs = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(ids)[mask]
+        inside = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
+        mask = inside & (ids < self.vocab_size) if self.unknown_chars else inside
+        all_docs = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(ids)
         # Each distinct word of a document once, with its count; then its n-grams.
-        pairs, _, counts = unique(docs * self.vocab_size + ids[mask])
+        pairs, _, counts = unique(all_docs[mask] * self.vocab_size + ids[mask])
         flat, word = subword_bags(self.subword_offsets, self.subword_rows, pairs % self.vocab_size)
         buckets = self.params.char_buckets
         keys = (pairs // self.vocab_size)[word] * buckets + flat
+        counts = counts[word]
+        if self.unknown_chars:  # and each of an unknown word's n-grams after the words, once
+            tail = inside & (ids >= self.vocab_size)
+            tail_keys = all_docs[tail] * buckets + ids[tail] - self.vocab_size
+            keys, counts = torch.cat([keys, tail_keys]), torch.cat([counts, torch.ones_like(tail_keys)])
         distinct, inverse, _ = unique(keys)
-        tf = torch.zeros(distinct.numel(), device=ids.device).scatter_add_(
-            0, inverse, counts[word].float())
+        tf = torch.zeros(distinct.numel(), device=ids.device).scatter_add_(0, inverse, counts.float())
         return distinct // buckets, distinct % buckets, tf
 
     def char_weights(self, ids: torch.Tensor, lengths: torch.Tensor, unique=None):
@@ -307,6 +351,8 @@ class BagOfNgrams(TextClassifier):
                   "ngrams": self.params.ngrams}
         if self.char_embedding is not None:
             inputs["chars"] = {"minn": self.params.minn, "maxn": self.params.maxn, "buckets": self.params.char_buckets}
+            if self.unknown_chars:  # (the ids end in unknown words' n-grams: graph_inputs.word_lengths)
+                inputs["chars"]["unknown"] = True
         return inputs
 
     def _head(self, doc, grams, ids, lengths) -> torch.Tensor:

@@ -33,7 +33,7 @@ import torch
 from pydantic import Field, ValidationInfo, field_validator
 from torch import nn
 
-from textclf.models.bag_of_ngrams import BagOfNgrams, BagOfNgramsParams
+from textclf.models.bag_of_ngrams import BagOfNgrams, BagOfNgramsParams, unknown_chars_setting
 from textclf.models.base import SOLVER_SETTING, BuildContext, lookup
 from textclf.models.registry import ModelParams, register_model
 
@@ -51,6 +51,9 @@ class LinearParams(ModelParams):
     minn: int = Field(0, ge=0)
     maxn: int = Field(0, ge=0, validate_default=True)
     char_buckets: int = Field(200_000, ge=1)  # hash table rows for the character n-grams
+    # With minn/maxn: a word outside the vocabulary brings its character n-grams too, cut when a
+    # text is encoded, as fastText cuts unknown words (text/unknown_subwords.py); off: it is <unk>
+    unknown_chars: bool = Field(False, validate_default=True)
     # L2 penalty on the weights of the features a batch reads (0: early stopping alone).
     l2: float = Field(0.0, ge=0)
     sparse: bool = True
@@ -83,6 +86,14 @@ class LinearParams(ModelParams):
     def _char_range(cls, maxn: int, info: ValidationInfo) -> int:
         return BagOfNgramsParams._char_range(maxn, info)
 
+    @field_validator("unknown_chars")
+    @classmethod
+    def _chars_of_unknown_words(cls, value: bool, info: ValidationInfo) -> bool:
+        return BagOfNgramsParams._chars_of_unknown_words(value, info)
+
+    def encoding_subwords(self) -> dict[str, int] | None:
+        return unknown_chars_setting(self)
+
 
 @register_model("linear", LinearParams)
 class LinearModel(BagOfNgrams):
@@ -92,7 +103,7 @@ class LinearModel(BagOfNgrams):
         bag = BagOfNgramsParams(
             embedding_dim=context.num_classes, ngrams=params.ngrams, buckets=params.buckets, tfidf=True,
             min_df=params.min_df, max_df=params.max_df, dropout=0.0, sparse=params.sparse, minn=params.minn,
-            maxn=params.maxn, char_buckets=params.char_buckets, members=1)
+            maxn=params.maxn, char_buckets=params.char_buckets, unknown_chars=params.unknown_chars, members=1)
         super().__init__(bag, context)
         self.l2 = params.l2
         self.solver = None if params.solver == "sgd" else params.solver

@@ -44,6 +44,12 @@ class ModelParams(BaseModel):
         tokenizer and the learned vocabulary), or None."""
         return None
 
+    def encoding_subwords(self) -> dict[str, int] | None:
+        """``minn``, ``maxn`` and ``buckets`` of the character n-grams that the text pipeline
+        appends to a document's ids for each of its words outside the vocabulary
+        (``text/unknown_subwords.py``), for a model that reads them; None: plain ids."""
+        return None
+
     def input_windows(self) -> int:
         """With a pretrained tokenizer: in how many windows of ``preprocess.max_seq_len`` sub-words
         (each with the tokenizer's special tokens) the pipeline gives a long document to the model;

@@ -61,7 +61,10 @@ def explain_texts(predictor: Predictor, texts: list[str]) -> list[Explanation]:
     docs = []
     for text in texts:
         tokens = pipeline.tokens(text) or ["<empty>"]
-        docs.append((tokens, pipeline.vocab_.encode(tokens)))
+        if getattr(pipeline, "subwords", None):  # the words' ids, then unknown words' n-grams
+            docs.append((tokens, pipeline.encode([text]).document(0).tolist()))
+        else:
+            docs.append((tokens, pipeline.vocab_.encode(tokens)))
     return explain_ids(predictor.models[0], docs, predictor.classes, predictor.device, task=predictor.task_,
                        decide=predictor.decide)
 
@@ -70,8 +73,10 @@ def explain_ids(
     model: TextClassifier, docs: list[tuple[list[str], list[int]]], names: list[str],
     device: str | torch.device = "cpu", task: Task = Task("multiclass"), decide=None,
 ) -> list[Explanation]:
-    """Explain documents given as (tokens to show, ids the model reads). ``decide`` (a
-    Predictor's) names a multilabel model's predicted classes; without it, those at 0.5."""
+    """Explain documents given as (tokens to show, ids the model reads: a token's id each, then
+    anything the model reads besides, such as unknown words' n-grams, which get no weight of their
+    own). ``decide`` (a Predictor's) names a multilabel model's predicted classes; without it,
+    those at 0.5."""
     model.eval()
     has_attention = type(model).has_attention
     out = []
@@ -92,10 +97,10 @@ def explain_ids(
         if task.multilabel:
             chosen = decide(probs) if decide is not None else task.decide(probs)
             predicted = [names[j] for j in chosen[0].nonzero()[0]]
-        scores = scores.float().cpu()
+        scores = scores.float().cpu()[: len(tokens)]
         scores = scores / scores.max().clamp_min(1e-12)
         out.append(Explanation(
-            tokens, [i == UNK_ID for i in ids[0].tolist()], scores.tolist(), names[best],
+            tokens, [i == UNK_ID for i in id_list[: len(tokens)]], scores.tolist(), names[best],
             float(probs[0, best]), method, predicted,
         ))
     return out

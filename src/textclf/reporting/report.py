@@ -376,11 +376,11 @@ def _explanations_section(doc: _Document, run: RunLayout, count: int) -> None:
         doc.paragraph(f"Not available: {exc.problems[0]}")
         return
     split = prepared.splits["test"]
-    itos = predictor.pipelines[0].vocab_.itos_
+    vocab = predictor.pipelines[0].vocab_
     docs = []
     for r in chosen:
         ids = split.document(int(r["index"])).tolist()
-        docs.append(([itos[i] for i in ids], ids))
+        docs.append((vocab.decode(ids), ids))
     explanations = explain_ids(predictor.models[0], docs, predictor.classes, task=predictor.task_)
     titles = [f"test #{r['index']}, true {r['true']}" for r in chosen]
     doc.heading("Explained examples (test)")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from textclf.task import label_array
 from textclf.text.token_table import TokenTable, token_table
 from textclf.text.vocabulary import PAD_ID, UNK_ID, Vocabulary
+
+if TYPE_CHECKING:
+    from textclf.text.unknown_subwords import UnknownWords
 
 __all__ = ["EncodedSplit", "encode_texts", "table_ids", "assemble", "concatenate"]
 
@@ -123,8 +126,11 @@ def table_ids(table: TokenTable, vocab: Vocabulary) -> np.ndarray:
     return to_id[table.codes] if len(table.codes) else np.zeros(0, dtype=np.int32)
 
 
-def assemble(all_ids: np.ndarray, full: np.ndarray, labels: np.ndarray, max_seq_len: int) -> EncodedSplit:
-    """Documents back to back in ``all_ids`` (``full[i]`` ids each) → a truncated EncodedSplit."""
+def assemble(all_ids: np.ndarray, full: np.ndarray, labels: np.ndarray, max_seq_len: int,
+             unknown: "UnknownWords | None" = None) -> EncodedSplit:
+    """Documents back to back in ``all_ids`` (``full[i]`` ids each) → a truncated EncodedSplit.
+    ``unknown``: its unknown words' character n-grams are appended to each document's words, as
+    they are after truncation (``text/unknown_subwords.py``)."""
     n = len(full)
     full = np.asarray(full, dtype=np.int64)
     starts = np.zeros(n + 1, dtype=np.int64)
@@ -138,17 +144,25 @@ def assemble(all_ids: np.ndarray, full: np.ndarray, labels: np.ndarray, max_seq_
         cut = np.zeros(len(all_ids) + 1, dtype=np.int8)
         cut[starts[long] + max_seq_len] = 1  # the marked spans never overlap: the running sum is 0 or 1
         cut[starts[long + 1]] -= 1
-        kept = all_ids[np.cumsum(cut[:-1], dtype=np.int8) == 0]
+        inside = np.cumsum(cut[:-1], dtype=np.int8) == 0
         del cut
+        kept = all_ids[inside]
+        kept_index = None if unknown is None else unknown.index[inside]
+        del inside
     else:
         kept = all_ids
+        kept_index = None if unknown is None else unknown.index
     lengths = np.minimum(full, max_seq_len)
     empty = np.flatnonzero(full == 0)
     if len(empty):  # an empty document becomes a single <unk>
         kept_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         kept = np.insert(kept, kept_starts[empty], UNK_ID)
+        if kept_index is not None:  # (not a word of the text: no n-grams)
+            kept_index = np.insert(kept_index, kept_starts[empty], -1)
         lengths[empty] = 1
+    flat = kept.astype(np.int32, copy=False)
+    if unknown is not None:
+        flat, lengths = unknown.append_to(flat, lengths, kept_index)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    flat = kept.astype(np.int32, copy=False)
     return EncodedSplit(flat, offsets, label_array(labels), full, unk)

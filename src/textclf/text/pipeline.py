@@ -14,6 +14,7 @@ lookup per token that needs neither pandas nor worker processes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -25,6 +26,7 @@ from textclf.text.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     from textclf.text.pretrained import PretrainedPipeline
+    from textclf.text.unknown_subwords import UnknownWords
 
 __all__ = ["TextPipeline", "pipeline_for", "pipeline_from_spec"]
 
@@ -40,25 +42,27 @@ class TextPipeline:
         min_freq: int = 2,
         max_size: int = 50000,
         max_length: int = 400,
+        subwords: dict[str, int] | None = None,
     ):
         self.tokenizer = build_tokenizer(tokenizer or {"name": "study", "lowercase": True})
         self.min_freq = min_freq
         self.max_size = max_size
         self.max_length = max_length
+        # minn, maxn, buckets: each document's ids end in its unknown words' character n-grams
+        # (text/unknown_subwords.py), for a model that reads them (its unknown_chars)
+        self.subwords = dict(subwords) if subwords else None
 
     @classmethod
-    def from_preprocess(cls, pre) -> "TextPipeline":
-        """From the config's ``preprocess`` section (a PreprocessConfig or its dict)."""
+    def from_preprocess(cls, pre, subwords: dict[str, int] | None = None) -> "TextPipeline":
+        """From the config's ``preprocess`` section (a PreprocessConfig or its dict), and the
+        model's ``subwords`` setting (``ModelParams.encoding_subwords``)."""
         pre = pre if isinstance(pre, dict) else pre.model_dump()
         tokenizer = {"name": pre["tokenizer"], "lowercase": pre["lowercase"]}
         if pre.get("unicode_words", True) and takes_setting(pre["tokenizer"], "unicode_words"):
             tokenizer["unicode_words"] = True
         if pre.get("digits_to_zero"):
             tokenizer["digits_to_zero"] = True
-        return cls(
-            tokenizer,
-            pre["min_freq"], pre["max_size"], pre["max_seq_len"],
-        )
+        return cls(tokenizer, pre["min_freq"], pre["max_size"], pre["max_seq_len"], subwords)
 
     # ----------------------------------------------------------------- learning
 
@@ -95,7 +99,7 @@ class TextPipeline:
             stop = min(start + (1 << 22), train_tokens)
             counts += np.bincount(table.codes[start:stop], minlength=len(table.tokens))
         self.vocab_ = Vocabulary(self.min_freq, self.max_size).fit_counts(table.tokens, counts)
-        ids = table_ids(table, self.vocab_)
+        ids, unknown = self._table_ids(table)
         all_lengths = table.lengths
         del table
         out, doc, token = [], 0, 0
@@ -103,9 +107,20 @@ class TextPipeline:
             lengths = all_lengths[doc : doc + size]
             n_tokens = int(lengths.sum())
             group_labels = labels[i] if labels is not None else np.zeros(size, dtype=np.int64)
-            out.append(assemble(ids[token : token + n_tokens], lengths, group_labels, self.max_length))
+            part = None if unknown is None else replace(unknown, index=unknown.index[token : token + n_tokens])
+            out.append(assemble(ids[token : token + n_tokens], lengths, group_labels, self.max_length, part))
             doc, token = doc + size, token + n_tokens
         return out
+
+    def _table_ids(self, table) -> tuple[np.ndarray, "UnknownWords | None"]:
+        """Every occurrence's id of a token table, and with ``subwords`` its unknown words."""
+        if self.subwords is None:
+            return table_ids(table, self.vocab_), None
+        from textclf.text.unknown_subwords import unknown_words
+
+        to_id = self.vocab_.ids(table.tokens)
+        ids = to_id[table.codes] if len(table.codes) else np.zeros(0, dtype=np.int32)
+        return ids, unknown_words(table.tokens, to_id, table.codes, self.subwords, len(self.vocab_))
 
     def _fast_table(self, texts: list[str], consume: bool):
         """``token_table`` of ``texts`` by compiled code (``text/fast_encoding.py``), or None
@@ -133,7 +148,12 @@ class TextPipeline:
         """Encode the output of :meth:`tokenize` (shared by pipelines with the same tokenizer)."""
         ids = self.vocab_.ids(tokens)
         labels = np.zeros(len(lengths), dtype=np.int64) if labels is None else labels
-        return assemble(ids, lengths, labels, self.max_length)
+        unknown = None
+        if self.subwords is not None:
+            from textclf.text.unknown_subwords import unknown_words
+
+            unknown = unknown_words(tokens, ids, None, self.subwords, len(self.vocab_))
+        return assemble(ids, lengths, labels, self.max_length, unknown)
 
     def encode(self, texts: Sequence[str], labels: np.ndarray | None = None) -> EncodedSplit:
         """Tokenize, map to ids, truncate to ``max_length``; an empty text becomes one ``<unk>``.
@@ -142,10 +162,16 @@ class TextPipeline:
         if self.encodes_fast(len(texts)):
             from textclf.text.fast_encoding import encode_ids
 
-            got = encode_ids(list(texts), self._fast[1], self.vocab_, self.tokenize)
-            if got is not None:
-                labels = np.zeros(len(texts), dtype=np.int64) if labels is None else labels
-                return assemble(got[0], got[1], labels, self.max_length)
+            labels = np.zeros(len(texts), dtype=np.int64) if labels is None else labels
+            if self.subwords is not None:  # (the unknown words' strings are needed: a token table)
+                table = self._fast_table(list(texts), consume=False)
+                if table is not None:
+                    ids, unknown = self._table_ids(table)
+                    return assemble(ids, table.lengths, labels, self.max_length, unknown)
+            else:
+                got = encode_ids(list(texts), self._fast[1], self.vocab_, self.tokenize)
+                if got is not None:
+                    return assemble(got[0], got[1], labels, self.max_length)
         return self.encode_tokens(*self.tokenize(texts), labels)
 
     def encodes_fast(self, n_texts: int) -> bool:
@@ -176,12 +202,14 @@ class TextPipeline:
             "min_freq": self.min_freq,
             "max_size": self.max_size,
             "max_length": self.max_length,
+            **({"subwords": self.subwords} if self.subwords else {}),  # (older artifacts: without)
             "vocab": list(self.vocab_.itos_),
         }
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "TextPipeline":
-        pipeline = cls(spec["tokenizer"], spec["min_freq"], spec["max_size"], spec["max_length"])
+        pipeline = cls(spec["tokenizer"], spec["min_freq"], spec["max_size"], spec["max_length"],
+                       spec.get("subwords"))
         pipeline.vocab_ = Vocabulary.from_itos(spec["vocab"], spec["min_freq"], spec["max_size"])
         return pipeline
 
@@ -191,7 +219,8 @@ class TextPipeline:
 
     def __repr__(self) -> str:
         size = f", vocab {len(self.vocab_):,}" if hasattr(self, "vocab_") else ""
-        return f"TextPipeline({self.tokenizer.settings()}, max_length={self.max_length}{size})"
+        subwords = f", subwords={self.subwords}" if self.subwords else ""
+        return f"TextPipeline({self.tokenizer.settings()}, max_length={self.max_length}{subwords}{size})"
 
 
 def pipeline_for(config) -> "TextPipeline | PretrainedPipeline":
@@ -204,7 +233,7 @@ def pipeline_for(config) -> "TextPipeline | PretrainedPipeline":
     source = params.pretrained_tokenizer()
     if source:
         return PretrainedPipeline.from_pretrained(source, config.preprocess.max_seq_len, params.input_windows())
-    return TextPipeline.from_preprocess(config.preprocess)
+    return TextPipeline.from_preprocess(config.preprocess, params.encoding_subwords())
 
 
 def pipeline_from_spec(spec: dict[str, Any]) -> "TextPipeline | PretrainedPipeline":

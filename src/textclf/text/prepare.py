@@ -59,7 +59,7 @@ def cache_dir(config: Config) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser().absolute() / "textclf" / "encoded"
 
 
-def _cache_key(config: Config, pipeline: PretrainedPipeline | None = None) -> str:
+def _cache_key(config: Config, pipeline: PretrainedPipeline | None = None, subwords: dict | None = None) -> str:
     material = json.dumps(
         {
             "version": CACHE_VERSION,
@@ -71,6 +71,8 @@ def _cache_key(config: Config, pipeline: PretrainedPipeline | None = None) -> st
             "tokenizer_version": None if pipeline is not None else tokenizer_version(config.preprocess.tokenizer),
             # documents cut into windows (model.chunks) are other encodings than truncated ones
             **({"windows": pipeline.windows} if pipeline is not None and pipeline.windows > 1 else {}),
+            # ids that end in unknown words' character n-grams (a model's unknown_chars)
+            **({"subwords": subwords} if subwords else {}),
         },
         sort_keys=True,
     )
@@ -81,7 +83,8 @@ def prepare_data(config: Config) -> PreparedData:
     """Load, split, tokenize, build the vocabulary and encode (or read all that from the cache)."""
     pipeline = pipeline_for(config)
     pretrained = pipeline if isinstance(pipeline, PretrainedPipeline) else None
-    folder = cache_dir(config) / _cache_key(config, pretrained) if config.data.cache else None
+    subwords = None if pretrained else pipeline.subwords
+    folder = cache_dir(config) / _cache_key(config, pretrained, subwords) if config.data.cache else None
     if folder is not None and (folder / "meta.json").is_file():
         cached = _read_cache(folder)
         if cached is not None:
@@ -103,7 +106,8 @@ def prepare_with_recipe(config: Config, prepared: PreparedData | None = None,
     prepared = prepared or prepare_data(config)
     config = decide_from_data(config, prepared.splits["train"].lengths, quiet=quiet)
     pipeline = prepared.pipeline
-    if isinstance(pipeline, TextPipeline) and pipeline.tokenizer.settings()["name"] != config.preprocess.tokenizer:
+    if isinstance(pipeline, TextPipeline) and (pipeline.tokenizer.settings()["name"] != config.preprocess.tokenizer
+                                               or pipeline.subwords != pipeline_for(config).subwords):
         prepared = prepare_data(config)
     return config, prepared
 

@@ -68,4 +68,7 @@ class Vocabulary:
         return [get(t, UNK_ID) for t in tokens]
 
     def decode(self, ids: Iterable[int]) -> list[str]:
-        return [self.itos_[i] for i in ids]
+        """The tokens of ``ids``; an id past the vocabulary (an unknown word's character n-gram,
+        after a document's words: ``text/unknown_subwords.py``) is not a token and is left out."""
+        size = len(self.itos_)
+        return [self.itos_[i] for i in ids if i < size]

@@ -61,6 +61,7 @@ from textclf.models.base import SOLVER_SETTING
 from textclf.run_layout import RunLayout
 from textclf.runtime import resolve_device
 from textclf.reporting.data_stats import write_data_statistics
+from textclf.text.pipeline import pipeline_for
 from textclf.text.prepare import PreparedData, prepare_data
 from textclf.training.final import TrainResult, evaluate_run
 from textclf.training.ensemble import (Decision, Member, ensemble_score, greedy_ensemble, keep_ensemble,
@@ -386,7 +387,10 @@ def _train_one(job: _Job, progress: bool, on_epoch=None) -> tuple[dict, TrainRes
 
 
 def _preprocessing(config: Config) -> str:
-    return json.dumps(config.preprocess.model_dump(), sort_keys=True)
+    """Equal for candidates that can share one encoded corpus: the same preprocessing, and ids
+    with (or without) the same unknown words' n-grams after them."""
+    subwords = getattr(pipeline_for(config), "subwords", None)
+    return json.dumps([config.preprocess.model_dump(), subwords], sort_keys=True)
 
 
 def _validation(result: TrainResult, config: Config, prepared: PreparedData) -> tuple[float, dict]:

@@ -95,7 +95,7 @@ def _tfidf_rows(model) -> Callable[[np.ndarray, np.ndarray], tuple] | None:
     On 20 Newsgroups bydate's training posts it took about two thirds of the torch path's time,
     four fifths with character n-grams (the default selection builds four such matrices: train,
     val, and both again for the refit's IDF)."""
-    from textclf.graph_inputs import char_runs, feature_runs, word_features
+    from textclf.graph_inputs import char_runs, feature_runs, word_features, word_lengths
 
     inputs = model.export_inputs() if hasattr(model, "export_inputs") else None
     if inputs is None:
@@ -107,7 +107,8 @@ def _tfidf_rows(model) -> Callable[[np.ndarray, np.ndarray], tuple] | None:
     char_idf = model.char_idf.cpu().numpy() if chars else None
 
     def rows(ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        features = word_features(ids, lengths, vocab_size, inputs["buckets"], inputs["ngrams"])
+        counts = word_lengths(ids, lengths, vocab_size) if chars and chars.get("unknown") else lengths
+        features = word_features(ids, counts, vocab_size, inputs["buckets"], inputs["ngrams"])
         parts = [_normalised(*feature_runs(features, words), idf, 0, len(ids))]
         if chars:
             runs = char_runs(ids, lengths, vocab_size, chars["buckets"], subwords)
