@@ -30,7 +30,7 @@ from lib.systems import system_config
 
 def _val_score(dataset: str, candidate_name: str, unknown_chars: bool, threads: int) -> tuple[float, float, float]:
     """(validation score, share of validation tokens outside the vocabulary, seconds of training)."""
-    from textclf.config import CANDIDATES
+    from textclf.config import CANDIDATES, config_from_dict
     from textclf.text.prepare import prepare_data
     from textclf.training import train
     from textclf.training.select import candidate_config
@@ -38,8 +38,11 @@ def _val_score(dataset: str, candidate_name: str, unknown_chars: bool, threads: 
     candidate = next(c for c in CANDIDATES if c.name == candidate_name)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")
-        overrides = [f"train.num_threads={threads}", f"model.unknown_chars={str(unknown_chars).lower()}"]
-        config = candidate_config(system_config("default", dataset, Path(tmp), overrides), candidate)
+        config = candidate_config(system_config("default", dataset, Path(tmp), [f"train.num_threads={threads}"]),
+                                  candidate)
+        raw = config.model_dump(mode="json")
+        raw["model"]["unknown_chars"] = unknown_chars
+        config = config_from_dict(raw, source="oov_subwords")
         prepared = prepare_data(config)
         val = prepared.splits["val"]
         unknown = float(val.unk_counts.sum() / max(1, val.full_lengths.sum()))
