@@ -83,7 +83,7 @@ def test_the_selected_candidate_is_recorded_and_the_model_reloads_as_it_trained(
     first = textclf.train(raw, run_dir=tmp_path / "first")
     assert load_config(first.layout.config).model.params()["minn"] == 0
     # Every candidate trains: whichever wins, its config and its model agree.
-    run = textclf.train({**raw, "train": {"epochs": 1, "device": "cpu"}}, run_dir=tmp_path / "run")
+    run = textclf.train({**raw, "train": {"epochs": 1, "device": "cpu", "ensemble": False}}, run_dir=tmp_path / "run")
     saved = textclf.load_config(run.layout.config)
     assert not saved.model.auto
     predictor = textclf.Predictor.load(run.best_checkpoint)

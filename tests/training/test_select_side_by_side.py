@@ -13,7 +13,7 @@ from test_select import sms  # noqa: F401 (the fixture: a config naming no model
 def test_candidates_side_by_side_rank_as_one_after_the_other(sms, tmp_path, capsys):
     """With two threads the candidates train in two processes of one thread each: the same
     leaderboard, each one's output in its train.log."""
-    runs = {threads: textclf.train({**sms, "train": {**sms["train"], "num_threads": threads}},
+    runs = {threads: textclf.train({**sms, "train": {**sms["train"], "num_threads": threads, "ensemble": False}},
                                    run_dir=tmp_path / f"threads{threads}") for threads in (1, 2)}
     err = capsys.readouterr().err
     assert "3 more candidates in 2 processes of 1 thread each" in err
