@@ -182,5 +182,12 @@ def test_new_forms_of_the_training_words_are_read_only_with_unknown_chars(tmp_pa
     predictor = textclf.Predictor.load(run.best_checkpoint)
     assert predictor.pipelines[0].subwords == ({"minn": 2, "maxn": 5, "buckets": 200000} if unknown_chars else None)
     if unknown_chars:
-        assert predictor.predict(["footballing thundered investing"])[0] in ("sport", "weather", "money")
-        assert predictor.predict(["the raincloudish sky"]) == ["weather"]
+        assert predictor.predict(["they said raincloudish"]) == ["weather"]
+        # An explanation reads the text as the Predictor does (its unknown words' n-grams too).
+        from textclf.reporting.explain import explain_texts
+
+        explanation, = explain_texts(predictor, ["they said raincloudish"])
+        assert explanation.tokens == ["they", "said", "raincloudish"] and explanation.unknown == [False, False, True]
+        assert explanation.label == "weather" and len(explanation.weights) == 3
+        assert explanation.probability == pytest.approx(
+            float(predictor.predict_proba(["they said raincloudish"]).max()), abs=1e-5)
