@@ -9,6 +9,9 @@ each of its words (``models/subwords.py``; within word boundaries, as scikit-lea
 analyzer and fastText's subwords), hashed into a third table of ``char_buckets`` rows, weighted
 like the words (below) but normalised on their own, and added to the document vector. Words that
 share a stem, an affix or a misspelling then share features, which helps short, noisy texts.
+With ``unknown_chars`` a word outside the vocabulary brings its n-grams too: the text pipeline
+appends their buckets after the document's word ids, as ids from ``vocab_size`` on
+(``text/unknown_subwords.py``); ``words`` reads the ids before them, ``char_grams`` counts them.
 
 Weighting of the features of one document (the character n-grams are a second block, weighted
 the same way on their own):
