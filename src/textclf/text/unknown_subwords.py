@@ -68,14 +68,13 @@ def unknown_words(tokens: Sequence[str], token_ids: np.ndarray, codes: np.ndarra
     are the occurrences themselves). ``setting``: ``minn``, ``maxn``, ``buckets``."""
     from textclf.text.vocabulary import UNK_ID
 
-    if codes is None:  # distinct unknown strings of the occurrences
-        unknown_at = np.flatnonzero(token_ids == UNK_ID)
+    unknown_at = np.flatnonzero(token_ids == UNK_ID)
+    if codes is None:  # the occurrences themselves: each distinct unknown string gets a row
         rows: dict[str, int] = {}
         index = np.full(len(tokens), -1, dtype=np.int32)
         index[unknown_at] = [rows.setdefault(tokens[i], len(rows)) for i in unknown_at]
         words = list(rows)
-    else:
-        unknown_at = np.flatnonzero(token_ids == UNK_ID)
+    else:  # distinct tokens already: a row for each unknown one, read through the codes
         of_token = np.full(len(tokens), -1, dtype=np.int32)
         of_token[unknown_at] = np.arange(len(unknown_at), dtype=np.int32)
         index = of_token[codes] if len(codes) else np.zeros(0, dtype=np.int32)
