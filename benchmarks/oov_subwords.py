@@ -8,10 +8,12 @@ A word that the training split lacks (or has fewer than ``min_freq`` times) is `
 vocabulary. With ``model.unknown_chars`` the text pipeline still cuts it into its character
 n-grams, as fastText cuts unknown words (``text/unknown_subwords.py``). Each candidate named
 (those of ``config/default_recipe.py`` with character n-grams) trains as the selection trains it
-on each ``peers.py`` data set, read as the ``default`` system reads it, twice: with
-``unknown_chars`` off and on. The table gives the validation score of each (accuracy; the C
-chosen on it, as the selection does) and the share of validation tokens that are ``<unk>``. The
-test split is not read: this is for choosing the candidates' settings.
+on each ``peers.py`` data set, read as the ``default`` system reads it (and on the multi-label
+sets of ``goemotions.py``: ``goemotions-multilabel``, ``goemotions-3000``, ``20news-merged``), twice:
+with ``unknown_chars`` off and on. The table gives the validation score of each (accuracy, or
+micro-F1 for multi-label; the C chosen on it, as the selection does) and the share of validation
+tokens that are ``<unk>``. The test split is not read: this is for choosing the candidates'
+settings.
 """
 
 from __future__ import annotations
@@ -24,8 +26,29 @@ import tempfile
 import time
 from pathlib import Path
 
+from lib import ROOT
 from lib.results import markdown_table, write_section
 from lib.systems import system_config
+
+# goemotions.py's multi-label sets: configs/goemotions_default.yaml, on all of GoEmotions, on 3,000
+# of its training comments, or on 20 Newsgroups posts joined into multi-label documents
+MULTILABEL = ("goemotions-multilabel", "goemotions-3000", "20news-merged")
+
+
+def _base_config(dataset: str, workdir: Path, threads: int):
+    """The config the ``default`` system trains on ``dataset``."""
+    if dataset not in MULTILABEL:
+        return system_config("default", dataset, workdir, [f"train.num_threads={threads}"])
+    from goemotions import newsgroups_merged, subsample
+
+    from textclf.config import load_config
+
+    sets = [f"train.num_threads={threads}"]
+    if dataset == "20news-merged":
+        sets += newsgroups_merged(workdir)
+    elif dataset == "goemotions-3000":
+        sets += subsample(3000, workdir)
+    return load_config(ROOT / "configs/goemotions_default.yaml", sets)
 
 
 def _val_score(dataset: str, candidate_name: str, unknown_chars: bool, threads: int) -> tuple[float, float, float]:
@@ -38,8 +61,7 @@ def _val_score(dataset: str, candidate_name: str, unknown_chars: bool, threads: 
     candidate = next(c for c in CANDIDATES if c.name == candidate_name)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")
-        config = candidate_config(system_config("default", dataset, Path(tmp), [f"train.num_threads={threads}"]),
-                                  candidate)
+        config = candidate_config(_base_config(dataset, Path(tmp), threads), candidate)
         raw = config.model_dump(mode="json")
         raw["model"]["unknown_chars"] = unknown_chars
         config = config_from_dict(raw, source="oov_subwords")
@@ -57,7 +79,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="sms_spam,20news-subjects6,goemotions-polarity,20news-lead4,"
                                               "20news-few,20news-subjects,goemotions-sentiment,goemotions-single,"
-                                              "20news-5small")
+                                              "20news-5small," + ",".join(MULTILABEL))
     parser.add_argument("--candidates", default="linear_chars")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--write", action="store_true")
@@ -76,7 +98,7 @@ def main() -> int:
             print(f"{dataset} {candidate}: {off:.4f} -> {on:.4f}", flush=True)
     columns = [("dataset", "data set", ""), ("candidate", "candidate", ""),
                ("unknown", "val tokens outside the vocabulary %", ".2f"),
-               ("off", "val score, unknown_chars off", ".4f"), ("on", "val score, on", ".4f"),
+               ("off", "val score (accuracy; multi-label: micro-F1), unknown_chars off", ".4f"), ("on", "val score, on", ".4f"),
                ("gain", "gain (points)", "+.2f"), ("off_s", "train s, off", ".1f"), ("on_s", "train s, on", ".1f")]
     table = markdown_table(rows, columns)
     print(table)
