@@ -101,8 +101,14 @@ def test_an_unknown_words_ngrams_count_as_a_vocabulary_words_do(tfidf):
     feats, valid = opened.features(ids, lengths)
     words, word_valid = opened.features(torch.tensor([[2, UNK_ID, 4, UNK_ID], [3, 4, 0, 0]]), plain_lengths)
     assert feats[valid].tolist() == words[word_valid].tolist()
-    # The forward pass reads them (and nothing past the table: the n-grams are not token ids).
-    assert opened(ids, lengths).shape == (2, 3)
+    # The forward pass reads them (and nothing past the table: the n-grams are not token ids),
+    # each document as it reads it alone (the batch's word columns are cut to its most words).
+    opened.eval()
+    with torch.no_grad():
+        together = opened(ids, lengths)
+        for i in range(2):
+            alone = opened(ids[i: i + 1, : int(lengths[i])], lengths[i: i + 1])
+            torch.testing.assert_close(together[i: i + 1], alone)
     assert opened.embed(ids).shape[:2] == ids.shape
 
 

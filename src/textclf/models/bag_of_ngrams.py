@@ -174,24 +174,32 @@ class BagOfNgrams(TextClassifier):
     def num_features(self) -> int:
         return self.vocab_size + (self.params.buckets if self.params.ngrams > 1 else 0)
 
-    def words(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def words(self, ids: torch.Tensor, lengths: torch.Tensor,
+              narrow: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """A batch's word ids without the unknown words' n-grams after them (``unknown_chars``):
-        (the ids with those positions padding, each document's word count)."""
+        (the ids with those positions padding, each document's word count). ``narrow`` (in eager
+        mode): only as many columns as the most words of a document. A long text's n-grams can
+        make its row many times longer than its words (a 20 Newsgroups post: 3,000 columns of
+        words, 20,900 with the n-grams), and the word features' sort would read them all."""
         if not self.unknown_chars:
             return ids, lengths
         is_word = ids < self.vocab_size
         inside = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
-        return torch.where(is_word, ids, self.pad_id), (is_word & inside).sum(1)
+        words, counts = torch.where(is_word, ids, self.pad_id), (is_word & inside).sum(1)
+        if narrow and counts.numel() and not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+            words = words[:, : max(int(counts.max()), 1)]
+        return words, counts
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         if self.unknown_chars:  # (an unknown word's n-grams have no token vector: padding's)
             ids = torch.where(ids < self.vocab_size, ids, self.pad_id)
         return super().embed(ids)
 
-    def features(self, ids: torch.Tensor, lengths: torch.Tensor):
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor, narrow: bool = True):
         """Feature ids in [0, num_features) and their valid mask, both (batch, n_features), of the
-        words (an unknown word's n-grams after them are read by ``char_grams``)."""
-        ids, lengths = self.words(ids, lengths)
+        words (an unknown word's n-grams after them are read by ``char_grams``; ``narrow``: see
+        ``words``, whose width the unigrams' block has)."""
+        ids, lengths = self.words(ids, lengths, narrow)
         mask = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
         feats, valid = [ids], [mask]
         for n in range(2, self.params.ngrams + 1):
@@ -323,14 +331,15 @@ class BagOfNgrams(TextClassifier):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         # Weighted sums of the tables' rows, without materialising the token vectors.
-        feats, valid = self.features(ids, lengths)
-        (words, word_w), grams = self._table_terms(feats, valid, ids.size(1))
+        word_ids, word_counts = self.words(ids, lengths)
+        feats, valid = self.features(word_ids, word_counts)
+        (words, word_w), grams = self._table_terms(feats, valid, word_ids.size(1))
         doc = _bag(self.embedding, words, word_w, padding_idx=self.pad_id)
         return self._head(doc, grams, ids, lengths)
 
     def classify(self, embedded: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The same logits from the (batch, seq_len, dim) token vectors (for explanations)."""
-        feats, valid = self.features(ids, lengths)
+        feats, valid = self.features(ids, lengths, narrow=False)  # (a column a token vector)
         (_, word_w), grams = self._table_terms(feats, valid, ids.size(1), aligned=True)
         doc = torch.bmm(word_w[:, None, :], embedded).squeeze(1)  # (batch, dim)
         return self._head(doc, grams, ids, lengths)
@@ -446,7 +455,7 @@ class _ExportForm(nn.Module):
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         m = self.model
         ids = nn.functional.pad(ids, (0, m.params.ngrams - 1), value=m.pad_id)
-        feats, valid = m.features(ids, lengths)
+        feats, valid = m.features(ids, lengths, narrow=False)  # (a traced graph keeps its shapes)
         (words, word_w), (grams, gram_w) = m._table_terms(feats, valid, ids.size(1))
         doc = _weighted_rows(self.word_table, words, word_w)
         if self.ngram_table is not None:

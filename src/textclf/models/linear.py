@@ -130,12 +130,14 @@ class LinearModel(BagOfNgrams):
         return penalty
 
     def _penalty(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        feats, valid = self.features(ids, lengths)
+        word_ids, word_counts = self.words(ids, lengths)
+        feats, valid = self.features(word_ids, word_counts)
         total = torch.zeros((), device=ids.device)
-        words = torch.unique(ids[valid[:, : ids.size(1)]])
+        width = word_ids.size(1)
+        words = torch.unique(word_ids[valid[:, :width]])
         total = total + _rows(self.embedding, words).pow(2).sum()
-        if self.ngram_embedding is not None and feats.size(1) > ids.size(1):
-            grams = torch.unique(feats[:, ids.size(1):][valid[:, ids.size(1):]] - self.vocab_size)
+        if self.ngram_embedding is not None and feats.size(1) > width:
+            grams = torch.unique(feats[:, width:][valid[:, width:]] - self.vocab_size)
             total = total + _rows(self.ngram_embedding, grams).pow(2).sum()
         if self.char_embedding is not None:
             _, bucket, _ = self.char_grams(ids, lengths)
@@ -151,9 +153,10 @@ class LinearModel(BagOfNgrams):
     def sparse_features(self, ids: torch.Tensor, lengths: torch.Tensor):
         """The batch as a sparse matrix, (rows, columns, values) 1-D tensors, each (row, column)
         once, such that ``forward`` is its product with the tables plus the bias."""
-        feats, valid = self.features(ids, lengths)
+        word_ids, word_counts = self.words(ids, lengths)
+        feats, valid = self.features(word_ids, word_counts)
         parts = []
-        for columns, weights in self._sorted_tfidf(feats, valid, ids.size(1)):
+        for columns, weights in self._sorted_tfidf(feats, valid, word_ids.size(1)):
             rows = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(columns)
             keep = weights != 0
             parts.append((rows[keep], columns[keep], weights[keep]))
