@@ -26,7 +26,9 @@ LONG_ROWS = 256
 
 @dataclass
 class EncodedSplit:
-    ids: np.ndarray  # (total_tokens,) int32: every document's ids, truncated, back to back
+    # (total_tokens,) int32: every document's ids, truncated, back to back (with a pipeline's
+    # subwords, each document's ids then end in its unknown words' n-grams: text/unknown_subwords.py)
+    ids: np.ndarray
     offsets: np.ndarray  # (n + 1,) int64: document i is ids[offsets[i]:offsets[i + 1]]
     labels: np.ndarray  # (n,) int64, or (n, num_classes) uint8 for a multilabel task
     full_lengths: np.ndarray  # (n,) int64: token count before truncation

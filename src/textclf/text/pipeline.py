@@ -32,7 +32,8 @@ __all__ = ["TextPipeline", "pipeline_for", "pipeline_from_spec"]
 
 
 class TextPipeline:
-    """Tokenizer settings, a vocabulary learned by ``fit`` (``vocab_``) and a maximum length."""
+    """Tokenizer settings, a vocabulary learned by ``fit`` (``vocab_``) and a maximum length; with
+    ``subwords``, the character n-grams of each document's unknown words after its word ids."""
 
     window = 0  # documents are truncated, never cut into windows (BuildContext.window)
 
