@@ -43,8 +43,8 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["MIX", "FORMS", "SUBWORDS_FILE", "hashed_ngrams", "word_features", "feature_runs", "distinct_features",
-           "char_ngrams", "subword_table", "char_features", "char_runs", "word_lengths", "write_subwords",
-           "read_subwords", "graph_feeds"]
+           "char_ngrams", "subword_table", "char_features", "char_runs", "table_rows", "word_lengths", "ranks",
+           "write_subwords", "read_subwords", "graph_feeds"]
 
 SUBWORDS_FILE = "subwords.npz"  # beside an export's graph: its words' character n-gram buckets
 
@@ -201,7 +201,7 @@ def _ascii_grams(words: list[str], minn: int, maxn: int, buckets: int) -> tuple[
     for n in range(minn, maxn + 1):
         per_word = np.clip(sizes - n + 1, 0, None)
         word = np.repeat(np.arange(len(words)), per_word)
-        start = firsts[word] + _ranks(per_word)
+        start = firsts[word] + ranks(per_word)
         if n == 1:  # a lone "<" or ">" is not an n-gram (the markers, and such a character of the word)
             keep = (wrapped[start] != ord("<")) & (wrapped[start] != ord(">"))
             word, start = word[keep], start[keep]
@@ -237,10 +237,7 @@ def char_runs(ids: np.ndarray, lengths: np.ndarray, vocab_size: int, char_bucket
     docs = np.nonzero(mask)[0].astype(np.int64)
     # Each distinct (document, word) once, with its count; then the word's n-grams.
     pairs, counts = np.unique(docs * vocab_size + ids[mask].astype(np.int64), return_counts=True)
-    words = pairs % vocab_size
-    starts, sizes = offsets[words], offsets[words + 1] - offsets[words]
-    owner = np.repeat(np.arange(len(pairs)), sizes)
-    flat = rows[starts[owner] + _ranks(sizes)]
+    owner, flat = table_rows(offsets, rows, pairs % vocab_size)
     keys = (pairs // vocab_size)[owner] * char_buckets + flat
     weights = counts[owner]
     tail = inside & ~is_word  # unknown words' n-grams after the words (text/unknown_subwords.py), once each
@@ -265,14 +262,25 @@ def char_runs(ids: np.ndarray, lengths: np.ndarray, vocab_size: int, char_bucket
     return keys // char_buckets, keys % char_buckets, tf
 
 
-def word_lengths(ids: np.ndarray, lengths: np.ndarray, vocab_size: int) -> np.ndarray:
-    """Each document's count of words (ids below ``vocab_size``) in a padded batch whose
-    documents end in their unknown words' n-grams (``text/unknown_subwords.py``)."""
+def table_rows(offsets: np.ndarray, rows: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``items`` in a CSR table (item i's: ``rows[offsets[i]:offsets[i + 1]]``), item
+    after item: (for each row, the position in ``items`` of its item; the rows)."""
+    starts, sizes = offsets[items], offsets[items + 1] - offsets[items]
+    owner = np.repeat(np.arange(len(items)), sizes)
+    return owner, rows[starts[owner] + ranks(sizes)]
+
+
+def word_lengths(inputs: dict[str, Any], ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Each document's count of word ids in a padded batch: ``lengths``, or where the model reads
+    unknown words' n-grams after the words (``chars.unknown`` in an export's ``inputs``:
+    ``text/unknown_subwords.py``), the ids below ``vocab_size``."""
+    if not (inputs.get("chars") or {}).get("unknown"):
+        return lengths
     inside = np.arange(ids.shape[1])[None, :] < np.asarray(lengths)[:, None]
-    return (inside & (ids < vocab_size)).sum(1).astype(np.int64)
+    return (inside & (ids < inputs["vocab_size"])).sum(1).astype(np.int64)
 
 
-def _ranks(counts: np.ndarray) -> np.ndarray:
+def ranks(counts: np.ndarray) -> np.ndarray:
     """For groups of ``counts`` entries laid end to end: each entry's place in its group."""
     return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
@@ -310,8 +318,8 @@ def graph_feeds(inputs: dict[str, Any] | None, ids: np.ndarray, lengths: np.ndar
         return {"ids": ids, "lengths": lengths}
     if inputs.get("form") not in FORMS:  # (the runner refuses such an export when it opens it)
         raise ValueError(f"an export's graph takes {inputs.get('form')!r}, which this textclf cannot make")
-    words = word_lengths(ids, lengths, inputs["vocab_size"]) if (inputs.get("chars") or {}).get("unknown") else lengths
-    features = word_features(ids, words, inputs["vocab_size"], inputs["buckets"], inputs["ngrams"])
+    features = word_features(ids, word_lengths(inputs, ids, lengths), inputs["vocab_size"], inputs["buckets"],
+                             inputs["ngrams"])
     num_features = inputs["vocab_size"] + (inputs["buckets"] if inputs["ngrams"] > 1 else 0)
     feeds = dict(zip(("features", "weights"), distinct_features(features, num_features)))
     if inputs.get("chars"):

@@ -183,22 +183,29 @@ class BagOfNgrams(TextClassifier):
         words, 20,900 with the n-grams), and the word features' sort would read them all."""
         if not self.unknown_chars:
             return ids, lengths
-        is_word = ids < self.vocab_size
         inside = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
-        words, counts = torch.where(is_word, ids, self.pad_id), (is_word & inside).sum(1)
+        words = self._word_ids(ids)
+        counts = (inside & (ids < self.vocab_size)).sum(1)
         if narrow and counts.numel() and not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
             words = words[:, : max(int(counts.max()), 1)]
         return words, counts
 
+    def _word_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """``ids`` with the unknown words' n-grams (from ``vocab_size`` on) as padding."""
+        return torch.where(ids < self.vocab_size, ids, self.pad_id) if self.unknown_chars else ids
+
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        if self.unknown_chars:  # (an unknown word's n-grams have no token vector: padding's)
-            ids = torch.where(ids < self.vocab_size, ids, self.pad_id)
-        return super().embed(ids)
+        return super().embed(self._word_ids(ids))  # (an n-gram has no token vector: padding's)
 
     def features(self, ids: torch.Tensor, lengths: torch.Tensor, narrow: bool = True):
         """Feature ids in [0, num_features) and their valid mask, both (batch, n_features), of the
         words (an unknown word's n-grams after them are read by ``char_grams``; ``narrow``: see
-        ``words``, whose width the unigrams' block has)."""
+        ``words``)."""
+        feats, valid, _ = self.word_features(ids, lengths, narrow)
+        return feats, valid
+
+    def word_features(self, ids: torch.Tensor, lengths: torch.Tensor, narrow: bool = True):
+        """``features`` and the width of their unigrams' block: the first columns, a word each."""
         ids, lengths = self.words(ids, lengths, narrow)
         mask = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
         feats, valid = [ids], [mask]
@@ -206,7 +213,7 @@ class BagOfNgrams(TextClassifier):
             bucket, ok = hashed_ngrams(ids, lengths, n, self.vocab_size, self.params.buckets)
             feats.append(bucket + self.vocab_size)
             valid.append(ok)
-        return torch.cat(feats, 1), torch.cat(valid, 1)
+        return torch.cat(feats, 1), torch.cat(valid, 1), ids.size(1)
 
     def fit_statistics(self, ids_batches) -> None:
         """Document frequencies from the training split, for TF-IDF: ``ids_batches`` yields
@@ -331,9 +338,8 @@ class BagOfNgrams(TextClassifier):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         # Weighted sums of the tables' rows, without materialising the token vectors.
-        word_ids, word_counts = self.words(ids, lengths)
-        feats, valid = self.features(word_ids, word_counts)
-        (words, word_w), grams = self._table_terms(feats, valid, word_ids.size(1))
+        feats, valid, width = self.word_features(ids, lengths)
+        (words, word_w), grams = self._table_terms(feats, valid, width)
         doc = _bag(self.embedding, words, word_w, padding_idx=self.pad_id)
         return self._head(doc, grams, ids, lengths)
 

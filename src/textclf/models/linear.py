@@ -130,11 +130,9 @@ class LinearModel(BagOfNgrams):
         return penalty
 
     def _penalty(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        word_ids, word_counts = self.words(ids, lengths)
-        feats, valid = self.features(word_ids, word_counts)
+        feats, valid, width = self.word_features(ids, lengths)
         total = torch.zeros((), device=ids.device)
-        width = word_ids.size(1)
-        words = torch.unique(word_ids[valid[:, :width]])
+        words = torch.unique(feats[:, :width][valid[:, :width]])
         total = total + _rows(self.embedding, words).pow(2).sum()
         if self.ngram_embedding is not None and feats.size(1) > width:
             grams = torch.unique(feats[:, width:][valid[:, width:]] - self.vocab_size)
@@ -153,10 +151,9 @@ class LinearModel(BagOfNgrams):
     def sparse_features(self, ids: torch.Tensor, lengths: torch.Tensor):
         """The batch as a sparse matrix, (rows, columns, values) 1-D tensors, each (row, column)
         once, such that ``forward`` is its product with the tables plus the bias."""
-        word_ids, word_counts = self.words(ids, lengths)
-        feats, valid = self.features(word_ids, word_counts)
+        feats, valid, width = self.word_features(ids, lengths)
         parts = []
-        for columns, weights in self._sorted_tfidf(feats, valid, word_ids.size(1)):
+        for columns, weights in self._sorted_tfidf(feats, valid, width):
             rows = torch.arange(ids.size(0), device=ids.device)[:, None].expand_as(columns)
             keep = weights != 0
             parts.append((rows[keep], columns[keep], weights[keep]))

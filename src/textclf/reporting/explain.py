@@ -19,6 +19,7 @@ import torch
 from textclf.inference import Predictor
 from textclf.models import TextClassifier
 from textclf.task import Task
+from textclf.text.pipeline import TextPipeline
 from textclf.text.vocabulary import UNK_ID
 
 __all__ = ["Explanation", "explain_texts", "explain_ids", "explanations_html", "explanation_page"]
@@ -61,9 +62,9 @@ def explain_texts(predictor: Predictor, texts: list[str]) -> list[Explanation]:
     docs = []
     for text in texts:
         tokens = pipeline.tokens(text) or ["<empty>"]
-        if getattr(pipeline, "subwords", None):  # the words' ids, then unknown words' n-grams
+        if isinstance(pipeline, TextPipeline):  # the ids as the model reads them (unknown words' n-grams too)
             docs.append((tokens, pipeline.encode([text]).document(0).tolist()))
-        else:
+        else:  # (a pretrained tokenizer's encoding adds its special tokens, which are not shown)
             docs.append((tokens, pipeline.vocab_.encode(tokens)))
     return explain_ids(predictor.models[0], docs, predictor.classes, predictor.device, task=predictor.task_,
                        decide=predictor.decide)

@@ -122,9 +122,10 @@ def encode_texts(
     return assemble(table_ids(table, vocab), table.lengths, labels, max_seq_len)
 
 
-def table_ids(table: TokenTable, vocab: Vocabulary) -> np.ndarray:
-    """The vocabulary id of every token occurrence of ``table`` (unknown tokens: ``<unk>``)."""
-    to_id = vocab.ids(table.tokens)
+def table_ids(table: TokenTable, vocab: Vocabulary, to_id: np.ndarray | None = None) -> np.ndarray:
+    """The vocabulary id of every token occurrence of ``table`` (unknown tokens: ``<unk>``);
+    ``to_id``: the ids of ``table.tokens``, where the caller has them already."""
+    to_id = vocab.ids(table.tokens) if to_id is None else to_id
     return to_id[table.codes] if len(table.codes) else np.zeros(0, dtype=np.int32)
 
 

@@ -120,8 +120,7 @@ class TextPipeline:
         from textclf.text.unknown_subwords import unknown_words
 
         to_id = self.vocab_.ids(table.tokens)
-        ids = to_id[table.codes] if len(table.codes) else np.zeros(0, dtype=np.int32)
-        return ids, unknown_words(table.tokens, to_id, table.codes, self.subwords, len(self.vocab_))
+        return table_ids(table, self.vocab_, to_id), unknown_words(table.tokens, to_id, table.codes, self.subwords, len(self.vocab_))
 
     def _fast_table(self, texts: list[str], consume: bool):
         """``token_table`` of ``texts`` by compiled code (``text/fast_encoding.py``), or None

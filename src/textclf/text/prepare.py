@@ -59,7 +59,9 @@ def cache_dir(config: Config) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser().absolute() / "textclf" / "encoded"
 
 
-def _cache_key(config: Config, pipeline: PretrainedPipeline | None = None, subwords: dict | None = None) -> str:
+def _cache_key(config: Config, pipeline: TextPipeline | PretrainedPipeline) -> str:
+    pretrained = pipeline if isinstance(pipeline, PretrainedPipeline) else None
+    subwords = getattr(pipeline, "subwords", None)
     material = json.dumps(
         {
             "version": CACHE_VERSION,
@@ -67,10 +69,10 @@ def _cache_key(config: Config, pipeline: PretrainedPipeline | None = None, subwo
             "preprocess": config.preprocess.model_dump(mode="json"),
             # a pretrained tokenizer replaces the learned vocabulary: its identity is its content;
             # a registered one's is its name and settings (above) and its code version
-            "tokenizer": None if pipeline is None else list(pipeline.tokenizer_key()),
-            "tokenizer_version": None if pipeline is not None else tokenizer_version(config.preprocess.tokenizer),
+            "tokenizer": None if pretrained is None else list(pretrained.tokenizer_key()),
+            "tokenizer_version": None if pretrained is not None else tokenizer_version(config.preprocess.tokenizer),
             # documents cut into windows (model.chunks) are other encodings than truncated ones
-            **({"windows": pipeline.windows} if pipeline is not None and pipeline.windows > 1 else {}),
+            **({"windows": pretrained.windows} if pretrained is not None and pretrained.windows > 1 else {}),
             # ids that end in unknown words' character n-grams (a model's unknown_chars)
             **({"subwords": subwords} if subwords else {}),
         },
@@ -82,9 +84,7 @@ def _cache_key(config: Config, pipeline: PretrainedPipeline | None = None, subwo
 def prepare_data(config: Config) -> PreparedData:
     """Load, split, tokenize, build the vocabulary and encode (or read all that from the cache)."""
     pipeline = pipeline_for(config)
-    pretrained = pipeline if isinstance(pipeline, PretrainedPipeline) else None
-    subwords = None if pretrained else pipeline.subwords
-    folder = cache_dir(config) / _cache_key(config, pretrained, subwords) if config.data.cache else None
+    folder = cache_dir(config) / _cache_key(config, pipeline) if config.data.cache else None
     if folder is not None and (folder / "meta.json").is_file():
         cached = _read_cache(folder)
         if cached is not None:

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from textclf.graph_inputs import subword_table
+from textclf.graph_inputs import ranks, subword_table, table_rows
 
 __all__ = ["UnknownWords", "unknown_words"]
 
@@ -40,24 +40,15 @@ class UnknownWords:
         """The documents ``ids`` (back to back, ``lengths`` each; ``index``: the rows of their
         occurrences, as truncated) with each one's unknown words' buckets after its words:
         (ids, lengths), int32 and int64."""
-        n = len(lengths)
-        doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
         unknown = np.flatnonzero(index >= 0)
-        words = index[unknown].astype(np.int64)
-        counts = self.offsets[words + 1] - self.offsets[words]
-        owner = np.repeat(np.arange(len(words)), counts)
-        ranks = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        buckets = self.rows[self.offsets[words][owner] + ranks] + self.vocab_size
-        tail_doc = doc[unknown][owner]  # (in document order: the occurrences are)
-        tails = np.bincount(tail_doc, minlength=n).astype(np.int64)
-        total = lengths + tails
-        starts = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(total, out=starts[1:])
-        out = np.empty(int(starts[-1]), dtype=np.int32)
-        word_starts = np.cumsum(lengths) - lengths
-        out[starts[doc] + np.arange(len(ids)) - word_starts[doc]] = ids
-        tail_starts = np.cumsum(tails) - tails
-        out[starts[tail_doc] + lengths[tail_doc] + np.arange(len(buckets)) - tail_starts[tail_doc]] = buckets
+        owner, buckets = table_rows(self.offsets, self.rows, index[unknown].astype(np.int64))
+        # Each n-gram's document (the occurrences, and so their n-grams, come in document order).
+        doc = np.repeat(np.arange(len(lengths)), lengths)[unknown][owner]
+        total = lengths + np.bincount(doc, minlength=len(lengths))
+        # A document's first lengths[d] places are its words, the rest its unknown words' n-grams.
+        in_words = ranks(total) < np.repeat(lengths, total)
+        out = np.empty(int(total.sum()), dtype=np.int32)
+        out[in_words], out[~in_words] = ids, buckets + self.vocab_size
         return out, total
 
 

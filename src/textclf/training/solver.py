@@ -107,8 +107,8 @@ def _tfidf_rows(model) -> Callable[[np.ndarray, np.ndarray], tuple] | None:
     char_idf = model.char_idf.cpu().numpy() if chars else None
 
     def rows(ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        counts = word_lengths(ids, lengths, vocab_size) if chars and chars.get("unknown") else lengths
-        features = word_features(ids, counts, vocab_size, inputs["buckets"], inputs["ngrams"])
+        features = word_features(ids, word_lengths(inputs, ids, lengths), vocab_size, inputs["buckets"],
+                                 inputs["ngrams"])
         parts = [_normalised(*feature_runs(features, words), idf, 0, len(ids))]
         if chars:
             runs = char_runs(ids, lengths, vocab_size, chars["buckets"], subwords)
