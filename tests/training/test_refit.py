@@ -165,3 +165,32 @@ def test_a_refit_that_would_overrun_the_budget_is_skipped_and_the_held_out_model
     assert run.results["test_accuracy"] == held_out.results["test_accuracy"]
     report, _ = build_report(run.layout.root, explain_examples=0)
     assert "Refit (train.refit) skipped: train.budget has 0 s left" in report.read_text()
+
+
+def test_a_refit_weighs_only_the_features_of_the_split_its_vocabulary_was_fitted_on(tmp_path):
+    # Every positive val review is made of words the training split never had: each is <unk>
+    # (min_freq 1: train itself has none). TF-IDF weights fitted on train + val gave <unk> a
+    # weight that the refit learnt from those val reviews alone, and then a negative test review
+    # with new words came out positive.
+    rng = np.random.default_rng(0)
+    good, bad = ["good", "great", "fine", "lovely"], ["bad", "awful", "poor", "dreadful"]
+    rows = lambda words, label, n: [(" ".join(rng.choice(words, 3)), label) for _ in range(n)]  # noqa: E731
+    pd.DataFrame(rows(good, "pos", 20) + rows(bad, "neg", 20), columns=["text", "label"]).to_csv(
+        tmp_path / "train.csv", index=False)
+    new_words = [f"zq{i}" for i in range(40)]
+    pd.DataFrame(rows(new_words, "pos", 30) + rows(bad, "neg", 30), columns=["text", "label"]).to_csv(
+        tmp_path / "val.csv", index=False)
+    test = [(f"{w} zq{100 + i} zq{200 + i} zq{300 + i}", label) for words, label in ((bad, "neg"), (good, "pos"))
+            for i, w in enumerate(words * 5)]
+    pd.DataFrame(test, columns=["text", "label"]).to_csv(tmp_path / "test.csv", index=False)
+    config = {"name": "unk", "output_dir": str(tmp_path / "runs"),
+              "data": {"source": "files", "train": str(tmp_path / "train.csv"), "val": str(tmp_path / "val.csv"),
+                       "test": str(tmp_path / "test.csv"), "cache_dir": str(tmp_path / "cache")},
+              "preprocess": {"min_freq": 1},
+              "model": {"name": "linear", "solver": "svm", "buckets": 1000},
+              "train": {"device": "cpu", "refit": True}}
+    run = textclf.train(config, run_dir=tmp_path / "run")
+    assert run.results["refit"]["train_examples"] == 100
+    model = textclf.Predictor.load(run.best_checkpoint).models[0]
+    assert float(model.idf[1]) == 0.0  # <unk>: in no training document, so weightless in the refit too
+    assert run.results["test_accuracy"] == 1.0

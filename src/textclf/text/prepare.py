@@ -41,6 +41,14 @@ class PreparedData:
     pipeline: TextPipeline | PretrainedPipeline  # fitted on the training split
     splits: dict[str, EncodedSplit]
     from_cache: bool = False
+    # The split the pipeline was fitted on, where training reads another (a refit's train + val):
+    # what a model learns from its training documents before it trains (TF-IDF weights) comes
+    # from this one (None: the training split). training/refit.py says why.
+    fitted_on: EncodedSplit | None = None
+
+    @property
+    def statistics_split(self) -> EncodedSplit:
+        return self.splits["train"] if self.fitted_on is None else self.fitted_on
 
     @property
     def vocab(self) -> Vocabulary:

@@ -155,8 +155,8 @@ def setup_run(config: Config, prepared: PreparedData | None = None,
     model = build_model(config.model.name, config.model.params(), build_context(prepared, task.name))
     if config.model.params().get("pretrained_vectors"):
         _load_vectors(model, config.model.params(), prepared)
-    if model.needs_statistics:  # e.g. TF-IDF weights from the training split
-        model.fit_statistics((ids, lengths) for _, (ids, lengths, _) in sorted_batches(train_split, 1024))
+    if model.needs_statistics:  # e.g. TF-IDF weights from the training split (a refit's: train's)
+        model.fit_statistics((ids, lengths) for _, (ids, lengths, _) in sorted_batches(prepared.statistics_split, 1024))
     if state_dict is not None:
         model.load_state_dict(state_dict)
     model = model.to(device)
