@@ -30,7 +30,9 @@ files), ``goemotions-polarity`` (its positive and negative comments only: binary
 texts), ``20news-subjects`` (20 Newsgroups subject lines, 20 classes, bydate). ``--write`` stores
 every row in benchmarks/fewshot_rows.json (replacing rows of the same data set, size, system and
 draw, so runs on different days add up) and rebuilds the "fewshot" section of RESULTS.md: mean ±
-sd of test accuracy over the draws, and the mean training seconds.
+sd of test accuracy over the draws, and the mean training seconds. ``--held-out N`` scores every
+system on N other texts of the training pool instead (a validation set for choosing settings: the
+test pool is not read, and the rows are not stored).
 """
 
 from __future__ import annotations
@@ -132,6 +134,8 @@ def measure(args) -> list[dict]:
             for k in map(int, args.sizes.split(",")):
                 for d in range(args.draws):
                     train = draw(train_pool, k, d)
+                    if args.held_out:  # (validation: other texts of the training pool, the test pool unread)
+                        test = train_pool.drop(train.index).sample(n=args.held_out, random_state=100 + d)
                     for system in args.systems.split(","):
                         work = folder / f"{system}-{k}-{d}"
                         work.mkdir()
@@ -181,10 +185,13 @@ def main() -> None:
     parser.add_argument("--loop-head", action="store_true",
                         help="minilm_contrastive: its head trained by the epoch loop (model.solver: sgd) instead of "
                              "fitted by the SVM (not stored: rows do not record it)")
+    parser.add_argument("--held-out", type=int, default=0, metavar="N",
+                        help="score on N texts of the training pool outside each draw (seed 100 + draw) instead of "
+                             "the test pool: for choosing settings without reading the test split (not stored)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    if (args.head_defaults or args.loop_head) and args.write:
-        parser.error("--head-defaults and --loop-head rows are not stored: leave out --write")
+    if (args.head_defaults or args.loop_head or args.held_out) and args.write:
+        parser.error("--head-defaults, --loop-head and --held-out rows are not stored: leave out --write")
     rows = measure(args)
     print(summarise(rows))
     if args.write:
