@@ -22,9 +22,8 @@ alike. So do the TF-IDF weights (``PreparedData.fitted_on``): a feature the trai
 had weighs 0 in both. Fitted on train + val, they had given weight to what only the val documents
 hold, ``<unk>`` above all (with ``min_freq: 1`` train has none, and every val word outside the
 vocabulary is one), and the refit learnt its weight from the val documents alone: a feature of the
-few hundred documents that happened to be val, which in use marks every text with a new word.
-With 64 comments a class (binary sentiment; 13 of them val) it turned the kept model's
-predictions on other comments from 52 % negative to 85 % (``docs/architecture.md``, "Refit on train + val").
+documents that happened to be val, which in use marks every text with a new word
+(``docs/architecture.md``, "Refit on train + val").
 """
 
 from __future__ import annotations
