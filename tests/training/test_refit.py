@@ -48,7 +48,7 @@ def test_a_refit_linear_model_is_the_svm_of_train_and_val_and_keeps_the_held_out
     run = textclf.train(_sms(tmp_path, refit=True), run_dir=tmp_path / "run")
     setup = setup_run(config_from_dict(_sms(tmp_path)))
     train, val, test = (setup.prepared.splits[s] for s in ("train", "val", "test"))
-    model = textclf.Predictor.load(run.best_checkpoint).models[0]  # (its TF-IDF weights: of train + val)
+    model = textclf.Predictor.load(run.best_checkpoint).models[0]  # (its TF-IDF weights: of train, as the vocabulary)
     X = feature_matrix(model, concatenate([train, val]))
     svm = LinearSVC(C=1.0, dual=True, max_iter=5000).fit(X, np.concatenate([train.labels, val.labels]))
     decision = svm.decision_function(feature_matrix(model, test))
