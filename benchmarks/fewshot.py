@@ -32,7 +32,8 @@ every row in benchmarks/fewshot_rows.json (replacing rows of the same data set, 
 draw, so runs on different days add up) and rebuilds the "fewshot" section of RESULTS.md: mean ±
 sd of test accuracy over the draws, and the mean training seconds. ``--held-out N`` scores every
 system on N other texts of the training pool instead (a validation set for choosing settings: the
-test pool is not read, and the rows are not stored).
+test pool is not read, and the rows are not stored); ``--set KEY=VALUE`` (repeatable) overrides a
+config key in every run of ours (not stored either).
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def run_peer(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
 
 
 def run_ours(system: str, train: pd.DataFrame, test: pd.DataFrame, folder: Path, seed: int,
-             head_defaults: bool = False, loop_head: bool = False) -> np.ndarray:
+             head_defaults: bool = False, loop_head: bool = False, extra: list[str] = ()) -> np.ndarray:
     import textclf
 
     train.to_csv(folder / "train.csv", index=False)
@@ -120,7 +121,7 @@ def run_ours(system: str, train: pd.DataFrame, test: pd.DataFrame, folder: Path,
             if system == "minilm_frozen" or loop_head:  # a head trained by the epoch loop
                 config["model"]["solver"] = "sgd"
                 overrides = [] if head_defaults else [f"{k}={v}" for k, v in HEAD.items()]
-    run = textclf.train(config, overrides=overrides, progress=False)
+    run = textclf.train(config, overrides=[*overrides, *extra], progress=False)
     return np.asarray(run.predictor().predict(test["text"].tolist()))
 
 
@@ -141,7 +142,8 @@ def measure(args) -> list[dict]:
                         work.mkdir()
                         started = time.perf_counter()
                         predicted = (run_peer(train, test) if system == "linear_svc"
-                                     else run_ours(system, train, test, work, d, args.head_defaults, args.loop_head))
+                                     else run_ours(system, train, test, work, d, args.head_defaults, args.loop_head,
+                                                   args.set))
                         seconds = time.perf_counter() - started
                         accuracy = float((predicted == test["label"].to_numpy()).mean())
                         row = {"dataset": dataset, "k": k, "draw": d, "system": system, "accuracy": accuracy,
@@ -188,10 +190,12 @@ def main() -> None:
     parser.add_argument("--held-out", type=int, default=0, metavar="N",
                         help="score on N texts of the training pool outside each draw (seed 100 + draw) instead of "
                              "the test pool: for choosing settings without reading the test split (not stored)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for every run of ours, e.g. preprocess.min_freq=1 (not stored)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    if (args.head_defaults or args.loop_head or args.held_out) and args.write:
-        parser.error("--head-defaults, --loop-head and --held-out rows are not stored: leave out --write")
+    if (args.head_defaults or args.loop_head or args.held_out or args.set) and args.write:
+        parser.error("--head-defaults, --loop-head, --held-out and --set rows are not stored: leave out --write")
     rows = measure(args)
     print(summarise(rows))
     if args.write:
