@@ -54,6 +54,8 @@ def test_a_config_without_a_model_trains_every_candidate_and_keeps_the_best_on_v
     assert "default selection, best first:" in err
     with open(run.layout.leaderboard, newline="") as f:
         rows = list(csv.DictReader(f))
+    # (300 messages: a validation tenth of 31, too few to choose on firmly, and the run says so)
+    assert "the validation split holds only 31 examples, so each one is 3.2 points of accuracy" in err
     assert list(rows[0]) == LEADERBOARD_COLUMNS
     assert [r["candidate"] for r in rows] != [] and {r["candidate"] for r in rows} == {c.name for c in CANDIDATES}
     assert [int(r["rank"]) for r in rows] == [1, 2, 3, 4]
@@ -144,6 +146,13 @@ def test_the_auto_budget_tries_what_the_datas_size_admits_and_a_budget_in_second
     assert _admit(jobs, cands, 30.0, limit, ends, workers=2)[0] == []
     # No budget (train.budget: null in the file): every candidate.
     assert _admit(jobs, cands, 12.0, None, None, workers=2) == (jobs, [])
+
+
+def test_a_validation_split_of_a_hundred_examples_or_more_is_enough_to_choose_on_without_a_word():
+    from textclf.training.select import _few_to_choose_on
+
+    assert _few_to_choose_on(100) is None and _few_to_choose_on(5_000) is None
+    assert "holds only 1 example, so each one is 100.0 points" in _few_to_choose_on(1)
 
 
 def test_the_leaderboard_lists_the_candidates_not_trained_last():
