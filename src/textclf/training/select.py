@@ -99,7 +99,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     # nothing); another tokenizer's only once a candidate that needs it is started.
     prepared_by = {keys[0]: prepare_data(configs[0])}
     timing = {"prepare_s": time.perf_counter() - started}  # (where the run's time went: results.json)
-    if (few := _few_to_choose_on(len(prepared_by[keys[0]].splits["val"]))) is not None:
+    if (few := _few_to_choose_on(len(prepared_by[keys[0]].splits["val"]), config.task == "multilabel")) is not None:
         print(few, file=sys.stderr, flush=True)
     started = time.perf_counter()
     run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir))
@@ -289,13 +289,15 @@ def _admit_by_size(jobs: list[_Job], candidates: list[Candidate],
 FEW_TO_CHOOSE_ON = 100
 
 
-def _few_to_choose_on(examples: int) -> str | None:
-    """What the run says when its validation split is too small to choose on firmly, else None."""
+def _few_to_choose_on(examples: int, multilabel: bool = False) -> str | None:
+    """What the run says when its validation split is too small to choose on firmly, else None.
+    (Multi-label: micro-F1 counts label decisions, so an example has no fixed share of it.)"""
     if examples >= FEW_TO_CHOOSE_ON:
         return None
+    share = "and " if multilabel else f"so each one is {100 / max(examples, 1):.1f} points of accuracy and "
     return (f"default selection: the validation split holds only {examples} example{'s' * (examples != 1)}, "
-            f"so each one is {100 / max(examples, 1):.1f} points of accuracy and the choice between candidates "
-            "rests on a handful of them: a larger validation split (data.val, or data.val_size) makes it firmer")
+            f"{share}the choice between candidates rests on a handful of them: a larger validation split "
+            "(data.val, or data.val_size) makes it firmer")
 
 
 def _budget_text(limit: float | None, tokens: int, admitted: list[_Job], skipped: list[tuple[_Job, str]]) -> str:
