@@ -162,6 +162,12 @@ class TrainConfig(_Section):
     # refit as train.refit says; multi-label: with thresholds tuned on validation for the mean).
     # false: always keep the best single candidate.
     ensemble: bool = True
+    # A config with no model section: compare the candidates (and their ensemble) on out-of-fold
+    # predictions over train + val, each candidate trained that many times more on all folds but
+    # one with the settings it chose on val, rather than on val alone (multiclass;
+    # training/cross_validation.py). auto: 5 folds when the validation split holds fewer than 100
+    # examples, too few to choose on, else val alone; a number: that many folds; null: val alone.
+    cv_folds: Union[Literal["auto"], int, None] = "auto"
     # Batches of similar length: far less padding, same examples per epoch.
     bucket_by_length: bool = True
     num_threads: Optional[int] = Field(None, ge=1)  # torch's CPU threads; unset: torch's default
@@ -185,6 +191,15 @@ class TrainConfig(_Section):
         if isinstance(value, float) and not 0 < value < 1:
             raise ValueError("a threshold is a probability between 0 and 1 (exclusive), or "
                              "tune_global, tune_per_class or tune_mixed")
+        return value
+
+    @field_validator("cv_folds", mode="before")
+    @classmethod
+    def _folds_or_auto(cls, value):
+        if value is None or value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise ValueError("cv_folds is a whole number of folds of at least 2, auto, or null (choose on val alone)")
         return value
 
     @field_validator("budget", mode="before")

@@ -14,7 +14,7 @@ from textclf.text.vocabulary import PAD_ID, UNK_ID, Vocabulary
 if TYPE_CHECKING:
     from textclf.text.unknown_subwords import UnknownWords
 
-__all__ = ["EncodedSplit", "encode_texts", "table_ids", "assemble", "concatenate"]
+__all__ = ["EncodedSplit", "encode_texts", "table_ids", "assemble", "concatenate", "take"]
 
 
 # A batch at least this wide is padded a row at a time, one slice copy a row (about a microsecond
@@ -104,6 +104,25 @@ def concatenate(splits: list[EncodedSplit]) -> EncodedSplit:
         full_lengths=np.concatenate([s.full_lengths for s in splits]),
         unk_counts=np.concatenate([s.unk_counts for s in splits]),
         weights=np.concatenate([s.weights for s in splits]) if all(weighted) else None,
+    )
+
+
+def take(split: EncodedSplit, indices) -> EncodedSplit:
+    """Documents ``indices`` of ``split`` as a split of their own, in that order."""
+    indices = np.asarray(indices, dtype=np.int64)
+    starts, ends = split.offsets[indices], split.offsets[indices + 1]
+    lengths = ends - starts
+    offsets = np.zeros(len(indices) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    # every kept position: each document's start, then one step at a time up to its end
+    positions = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1], dtype=np.int64)
+    return EncodedSplit(
+        ids=split.ids[positions],
+        offsets=offsets,
+        labels=split.labels[indices],
+        full_lengths=split.full_lengths[indices],
+        unk_counts=split.unk_counts[indices],
+        weights=None if split.weights is None else split.weights[indices],
     )
 
 

@@ -63,6 +63,7 @@ from textclf.runtime import resolve_device
 from textclf.reporting.data_stats import write_data_statistics
 from textclf.text.pipeline import pipeline_for
 from textclf.text.prepare import PreparedData, prepare_data
+from textclf.training.cross_validation import FOLDS, fold_plan, out_of_fold_logits, pooled
 from textclf.training.final import TrainResult, evaluate_run
 from textclf.training.ensemble import (Decision, Member, ensemble_score, greedy_ensemble, keep_ensemble,
                                       level_within_noise, refit_members, worth_keeping)
@@ -99,15 +100,19 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     # nothing); another tokenizer's only once a candidate that needs it is started.
     prepared_by = {keys[0]: prepare_data(configs[0])}
     timing = {"prepare_s": time.perf_counter() - started}  # (where the run's time went: results.json)
-    if (few := _few_to_choose_on(len(prepared_by[keys[0]].splits["val"]), config.task == "multilabel")) is not None:
+    plan = _cv_plan(config, prepared_by[keys[0]])
+    if (few := _few_to_choose_on(len(prepared_by[keys[0]].splits["val"]), config.task == "multilabel",
+                                 plan, len(prepared_by[keys[0]].splits["train"]))) is not None:
         print(few, file=sys.stderr, flush=True)
+    # What the candidates are compared on: val's labels, or train + val's (out-of-fold predictions)
+    choice_labels = (prepared_by[keys[0]].splits["val"] if plan is None else pooled(prepared_by[keys[0]])).labels
     started = time.perf_counter()
     run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir))
     budget = configs[0].train.budget  # (the config's own, else auto: SELECTION_TRAIN)
     monitor = configs[0].train.monitor
     rows = [{"candidate": c.name, "model": cc.model.name, "settings": _settings(cc), "monitor": monitor}
             for c, cc in zip(candidates, configs)]
-    jobs = [_Job(train, c.name, cc, run.candidates / c.name, None, None, tracking_parent)
+    jobs = [_Job(train, c.name, cc, run.candidates / c.name, None, None, tracking_parent, plan)
             for c, cc in zip(candidates, configs)]
     jobs[0].prepared = prepared_by[keys[0]]
     results = {}
@@ -150,10 +155,10 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
                                 + "; ".join(f"{r['candidate']}: {r['status']}" for r in rows) + ")")
         winner = _rank(rows, monitor)
         by_name = {job.name: job for job in jobs}
-        members, thresholds = _ensemble(rows, winner, monitor, config, by_name, results)
+        members, thresholds = _ensemble(rows, winner, monitor, config, by_name, results, choice_labels)
         _best_first(rows)
         _write_leaderboard(run, rows)
-        print(_leaderboard_text(rows), file=sys.stderr, flush=True)
+        print(_leaderboard_text(rows, plan), file=sys.stderr, flush=True)
         result = results[winner]
         kept = {m.name for m in members}
         _promote(run, result.run_dir, [r.run_dir for name, r in results.items() if name not in kept | {winner}])
@@ -193,9 +198,10 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
 
 
 def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs: dict[str, "_Job"],
-              results: dict[str, TrainResult]) -> tuple[list[Member], np.ndarray | None]:
+              results: dict[str, TrainResult], labels: np.ndarray) -> tuple[list[Member], np.ndarray | None]:
     """The ensemble's members when a greedy ensemble of the trained candidates beats the winner
-    on validation (``training/ensemble.py``), with a leaderboard row for it ranked first, and,
+    on validation (``labels``: val's, or train + val's when the candidates were cross-validated;
+    ``training/ensemble.py``), with a leaderboard row for it ranked first, and,
     multi-label, the thresholds tuned on validation for their mean; else nothing. Under
     ``train.ensemble``. On accuracy the ensemble is judged against
     the winner as the candidates are against each other (``_rank``): an ensemble ahead by no more
@@ -204,7 +210,6 @@ def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs:
     probabilities = {r["candidate"]: r["_probabilities"] for r in rows if "_probabilities" in r}
     if not config.train.ensemble or len(probabilities) < 2 or winner not in probabilities:
         return [], None
-    labels = jobs[winner].prepared.splits["val"].labels
     decision = Decision(config.train.threshold, config.train.allow_empty) if config.task == "multilabel" else None
     counts = greedy_ensemble(probabilities, labels, winner, monitor, decision=decision)
     if len(counts) < 2:
@@ -258,6 +263,7 @@ class _Job:
     prepared: PreparedData | None  # (read once the candidate is started)
     ends: float | None
     tracking_parent: str | None
+    folds: list[np.ndarray] | None = None  # (held-out indices of train + val: cross-validated scores)
 
 
 def _budget(budget: float | None, started: float) -> tuple[float | None, float | None]:
@@ -289,15 +295,36 @@ def _admit_by_size(jobs: list[_Job], candidates: list[Candidate],
 FEW_TO_CHOOSE_ON = 100
 
 
-def _few_to_choose_on(examples: int, multilabel: bool = False) -> str | None:
-    """What the run says when its validation split is too small to choose on firmly, else None.
+def _few_to_choose_on(examples: int, multilabel: bool = False, plan: list[np.ndarray] | None = None,
+                      train: int = 0) -> str | None:
+    """What the run says when its validation split is too small to choose on firmly, else None:
+    that the candidates are compared by cross-validation (``plan``'s folds of the ``train``
+    examples and val's), or else that a larger validation split would make the choice firmer.
     (Multi-label: micro-F1 counts label decisions, so an example has no fixed share of it.)"""
+    if plan is not None:
+        what = f"{examples} validation example{'s' * (examples != 1)}" if examples < FEW_TO_CHOOSE_ON else "val"
+        return (f"default selection: rather than on {what} alone, the candidates are compared on "
+                f"{len(plan)}-fold cross-validation of train + val ({train + examples:,} examples; "
+                "train.cv_folds): each trains again on all folds but one and predicts that one")
     if examples >= FEW_TO_CHOOSE_ON:
         return None
     share = "and " if multilabel else f"so each one is {100 / max(examples, 1):.1f} points of accuracy and "
     return (f"default selection: the validation split holds only {examples} example{'s' * (examples != 1)}, "
             f"{share}the choice between candidates rests on a handful of them: a larger validation split "
             "(data.val, or data.val_size) makes it firmer")
+
+
+def _cv_plan(config: Config, prepared: PreparedData) -> list[np.ndarray] | None:
+    """The folds of train + val the candidates are compared on (``train.cv_folds``; multiclass),
+    or None: on val alone."""
+    folds = config.train.cv_folds
+    if config.task != "multiclass" or folds is None:
+        return None
+    if folds == "auto":
+        if len(prepared.splits["val"]) >= FEW_TO_CHOOSE_ON:
+            return None
+        folds = FOLDS
+    return fold_plan(pooled(prepared).labels, folds, config.seed)
 
 
 def _budget_text(limit: float | None, tokens: int, admitted: list[_Job], skipped: list[tuple[_Job, str]]) -> str:
@@ -401,7 +428,35 @@ def _train_one(job: _Job, progress: bool, on_epoch=None) -> tuple[dict, TrainRes
     if kept:  # (a list of C or alpha: the value val chose, beside the list)
         fields["settings"] = _settings(job.config, kept)
     fields.update(private)  # (not written out)
+    if job.folds is not None:  # (its scores, loss and probabilities replace val's)
+        cross_validated = _cross_validated(job, result)
+        cross_validated["status"] = f"{fields['status']}; {cross_validated.pop('_cv_status')}"
+        fields.update(cross_validated, seconds=time.perf_counter() - t0)
     return fields, result
+
+
+def _cross_validated(job: _Job, result: TrainResult) -> dict:
+    """The leaderboard fields of ``job``'s candidate as its out-of-fold predictions over train +
+    val score (``training/cross_validation.py``), in place of its validation split's: the
+    monitored metric, the calibrated loss, which documents it gets right, its temperature and its
+    probabilities for the ensemble."""
+    config, monitor = job.config, job.config.train.monitor
+    logits = out_of_fold_logits(config, job.prepared, RunLayout(result.run_dir).best_checkpoint, result.best_epoch,
+                                job.train, job.run_dir / "folds", job.folds)
+    labels = np.asarray(pooled(job.prepared).labels)
+    temperature = fit_temperature(logits, labels)
+    scaled = logits / temperature
+    probabilities = _softmax(scaled if config.train.calibration == "temperature" else logits)
+    score = ensemble_score(_softmax(scaled), labels, monitor)
+    return {"val_score": -score if monitor == "val_loss" else score, "val_loss": cross_entropy(scaled, labels),
+            "_correct": logits.argmax(1) == labels, "_temperature": temperature,
+            "_probabilities": probabilities.astype(np.float32),
+            "_cv_status": f"{len(job.folds)}-fold cross-validated; val alone: {result.best_score:.4f}"}
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(1, keepdims=True))
+    return shifted / shifted.sum(1, keepdims=True)
 
 
 def _preprocessing(config: Config) -> str:
@@ -516,8 +571,9 @@ def _write_leaderboard(run: RunLayout, rows: list[dict]) -> None:
     write_text(run.leaderboard, out.getvalue())
 
 
-def _leaderboard_text(rows: list[dict]) -> str:
-    lines = ["default selection, best first:",
+def _leaderboard_text(rows: list[dict], plan: list[np.ndarray] | None = None) -> str:
+    scored = "" if plan is None else f" (scores: {len(plan)}-fold cross-validation of train + val)"
+    lines = [f"default selection, best first{scored}:",
              f"  {'#':>2}  {'candidate':<13} {'val score':>9} {'val loss':>8} {'epochs':>6} {'seconds':>7}  settings"]
     for row in rows:
         if row["candidate"] == "ensemble":

@@ -1,0 +1,90 @@
+"""Cross-validated choice: when the validation split is too small to choose on, score each
+default candidate on out-of-fold predictions over train + val instead.
+
+With 8 labelled texts a class, a 10 % validation split holds one or two documents of each, and
+the candidates' validation accuracies can only be a few values apart: the choice is a coin. The
+selection (``training/select.py``) then trains each candidate as usual (on train, its epochs or
+its C chosen on val), and also k times more with those settings fixed, as its refit would train it
+(``training/refit.py``: ``refit_config``, the held-out run's best epoch, no early stopping),
+each time on all of train + val but one fold (stratified), predicting that fold. Every document of
+train + val is then predicted once by a model that did not train on it: the candidates, and a
+greedy ensemble of them, are compared on all those predictions rather than on val's few.
+scikit-learn's ``cross_val_predict`` and AutoGluon's bagging do the same.
+
+Each fold's vocabulary is the candidate's own (fitted on train), but its TF-IDF weights are fitted
+on the fold's training documents (``PreparedData.fitted_on``): a word that only the held-out fold
+holds weighs 0, as a word that train never had does at prediction time.
+
+The fold runs are in ``folds/<k>/`` of the candidate's run folder (config, metrics, TensorBoard
+and train.log; no checkpoint).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from textclf.artifact import ModelArtifact
+from textclf.config import Config
+from textclf.inference import Predictor
+from textclf.run_layout import RunLayout
+from textclf.text.encoding import EncodedSplit, concatenate, take
+from textclf.text.prepare import PreparedData
+from textclf.training.refit import refit_config
+from textclf.training.side_by_side import logged
+
+__all__ = ["FOLDS", "fold_plan", "pooled", "out_of_fold_logits"]
+
+# Folds of train + val (fewer when a class has fewer documents than this).
+FOLDS = 5
+
+
+def pooled(prepared: PreparedData) -> EncodedSplit:
+    """Train and val as one split, in that order: what the folds divide."""
+    return concatenate([prepared.splits["train"], prepared.splits["val"]])
+
+
+def fold_plan(labels: np.ndarray, folds: int, seed: int) -> list[np.ndarray] | None:
+    """The held-out documents of each of ``folds`` stratified folds of ``labels`` (train + val's,
+    multiclass), as index arrays; fewer folds when the smallest class has fewer documents, and
+    None when it has only one (no fold could hold it out and still train on it)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = np.asarray(labels)
+    counts = np.bincount(labels)
+    present = counts[counts > 0]
+    folds = min(folds, int(present.min()) if present.size else 0)
+    if folds < 2:
+        return None
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return [held for _, held in splitter.split(np.zeros(len(labels)), labels)]
+
+
+def out_of_fold_logits(config: Config, prepared: PreparedData, checkpoint: Path, best_epoch: int,
+                       train: Callable, folder: Path, plan: list[np.ndarray]) -> np.ndarray:
+    """(n, classes) logits of train + val (``pooled`` order), each row from the model trained with
+    ``train`` (the recipe's) on the other folds of ``plan``: ``config`` with the settings the
+    held-out run (``checkpoint``) chose on val, for its ``best_epoch`` epochs."""
+    pool = pooled(prepared)
+    fixed = refit_config(config, ModelArtifact.load(checkpoint))
+    logits = None
+    for k, held in enumerate(plan, 1):
+        rest = np.setdiff1d(np.arange(len(pool)), held)
+        fold_train, fold_val = take(pool, rest), take(pool, held)
+        data = PreparedData(prepared.label_names, prepared.pipeline,
+                            {**prepared.splits, "train": fold_train, "val": fold_val}, prepared.from_cache,
+                            fitted_on=fold_train)
+        run_dir = folder / str(k)
+        logged(lambda _: train(fixed, run_dir=run_dir, prepared=data, progress=False, final_evaluation=False,
+                               resumable=False, until_epoch=best_epoch, data_statistics=False), run_dir, None)
+        layout = RunLayout(run_dir)
+        predicted = Predictor.load(layout.best_checkpoint, batch_size=config.train.eval_batch_size
+                                   ).log_proba_encoded([fold_val], calibrated=False)
+        shutil.rmtree(layout.checkpoints, ignore_errors=True)
+        if logits is None:
+            logits = np.zeros((len(pool), predicted.shape[1]), dtype=np.float32)
+        logits[held] = predicted
+    return logits
