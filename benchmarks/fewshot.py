@@ -1,7 +1,7 @@
 """Few labels: K examples per class, several random draws, textclf's encoders against TF-IDF + LinearSVC.
 
     TEXTCLF_DATA=../shared/data python benchmarks/fewshot.py [--datasets sms_spam,goemotions-sentiment,goemotions-polarity]
-        [--sizes 8,16] [--draws 3] [--systems linear_svc,minilm_frozen,minilm_contrastive] [--test-rows 1000]
+        [--sizes 8,16] [--draws 3] [--first-draw 0] [--systems linear_svc,minilm_frozen,minilm_contrastive] [--test-rows 1000]
         [--write]
 
 Each draw d (seed d) takes K training examples of every class at random from the data set's
@@ -133,7 +133,7 @@ def measure(args) -> list[dict]:
             train_pool, test_pool = pools(dataset, folder)
             test = test_pool.sample(frac=1.0, random_state=0).iloc[: args.test_rows]
             for k in map(int, args.sizes.split(",")):
-                for d in range(args.draws):
+                for d in range(args.first_draw, args.first_draw + args.draws):
                     train = draw(train_pool, k, d)
                     if args.held_out:  # (validation: other texts of the training pool, the test pool unread)
                         test = train_pool.drop(train.index).sample(n=args.held_out, random_state=100 + d)
@@ -179,6 +179,8 @@ def main() -> None:
     parser.add_argument("--datasets", default="sms_spam,goemotions-sentiment")
     parser.add_argument("--sizes", default="8,16")
     parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--first-draw", type=int, default=0, metavar="D",
+                        help="draws D, D + 1, ...: more draws of a run already made (its rows have draws 0 to D - 1)")
     parser.add_argument("--systems", default="linear_svc,minilm_frozen,minilm_contrastive")
     parser.add_argument("--test-rows", type=int, default=1000)
     parser.add_argument("--head-defaults", action="store_true",

@@ -51,17 +51,18 @@ def test_a_config_without_a_model_trains_every_candidate_and_keeps_the_best_on_v
     # (a single winner: the ensemble's own run folder is tests/training/test_selection_ensemble.py's)
     run = textclf.train({**sms, "train": {**sms["train"], "ensemble": False}}, run_dir=tmp_path / "run")
     err = capsys.readouterr().err
-    assert "default selection, best first:" in err
+    assert "default selection, best first (scores: 5-fold cross-validation of train + val):" in err
     with open(run.layout.leaderboard, newline="") as f:
         rows = list(csv.DictReader(f))
-    # (300 messages: a validation tenth of 31, too few to choose on firmly, and the run says so)
-    assert "the validation split holds only 31 examples, so each one is 3.2 points of accuracy" in err
+    # (300 messages: a validation tenth of 31, too few to choose on firmly: the candidates are
+    # compared out of fold, and the run says so; tests/training/test_cross_validation.py)
+    assert "rather than on 31 validation examples alone, the candidates are compared on 5-fold" in err
     assert list(rows[0]) == LEADERBOARD_COLUMNS
     assert [r["candidate"] for r in rows] != [] and {r["candidate"] for r in rows} == {c.name for c in CANDIDATES}
     assert [int(r["rank"]) for r in rows] == [1, 2, 3, 4]
     scores = [float(r["val_score"]) for r in rows[1:]]  # (the winner may be level with a higher score)
     assert scores == sorted(scores, reverse=True)
-    assert all(r["status"].startswith("trained") for r in rows)
+    assert all(r["status"].startswith("trained; 5-fold cross-validated; val alone: ") for r in rows)
     # (a model fitted by a solver converges in one pass: one epoch)
     assert all(int(r["epochs"]) == (1 if "solver=svm" in r["settings"] else 2) for r in rows)
     assert sum("solver=svm" in r["settings"] for r in rows) == 2
@@ -72,7 +73,8 @@ def test_a_config_without_a_model_trains_every_candidate_and_keeps_the_best_on_v
     winner = rows[0]
     saved = load_config(run.layout.config)
     assert saved.model.name == winner["model"] and not saved.model.auto
-    assert abs(run.results["best_score"] - float(winner["val_score"])) < 1e-5
+    # (its score on val alone is the run's; the leaderboard's is the cross-validation's)
+    assert abs(run.results["best_score"] - float(winner["status"].split("val alone: ")[1].split(";")[0])) < 1e-4
     assert textclf.Predictor.load(run.best_checkpoint).predict(["see you at lunch?"]) in (["ham"], ["spam"])
     assert run.test_metrics["accuracy"] > 0.5
     losers = {r["candidate"] for r in rows[1:]}
@@ -195,25 +197,30 @@ def test_a_candidate_cut_short_by_the_budget_is_told_from_one_stopped_early():
         {"name": "x", "model": {"name": "linear", "solver": "svm"}, "train": train}))
 
 
-def test_an_interrupted_selection_says_it_does_not_resume_and_leaves_nothing(sms, tmp_path):
+@pytest.mark.parametrize("where", ["candidate", "fold"])
+def test_an_interrupted_selection_says_it_does_not_resume_and_leaves_nothing(sms, tmp_path, where):
     import signal
 
     from textclf.errors import TrainingInterrupted
     from textclf.training.recipe import train
     from textclf.training.select import select_and_train
 
-    calls = []
+    # A real SIGINT after the first epoch of the second candidate, or of the first one's second
+    # cross-validation fold.
+    run_dir = tmp_path / "run" / "candidates" / (CANDIDATES[1].name if where == "candidate" else
+                                                 f"{CANDIDATES[0].name}/folds/2")
 
-    def interrupted_second(config, **kwargs):
-        calls.append(kwargs)
+    def interrupted(config, **kwargs):
         assert kwargs["resumable"] is False  # candidates write no last.ckpt
-        if len(calls) == 2:  # a real SIGINT after the second candidate's first epoch
+        if kwargs["run_dir"] == run_dir:
             kwargs["on_epoch"] = lambda record: signal.raise_signal(signal.SIGINT)
         return train(config, **kwargs)
 
     with pytest.raises(TrainingInterrupted, match="does not resume") as caught:
-        select_and_train(config_from_dict(sms), interrupted_second, run_dir=tmp_path / "run", progress=False)
-    assert "--resume" not in str(caught.value) and CANDIDATES[1].name in str(caught.value)
+        select_and_train(config_from_dict(sms), interrupted, run_dir=tmp_path / "run", progress=False)
+    said = {"candidate": f"of default candidate {CANDIDATES[1].name};",
+            "fold": f"of default candidate {CANDIDATES[0].name}'s cross-validation;"}[where]
+    assert "--resume" not in str(caught.value) and said in str(caught.value)
     assert not (tmp_path / "run").exists()
 
 

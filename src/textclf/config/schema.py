@@ -166,7 +166,8 @@ class TrainConfig(_Section):
     # predictions over train + val, each candidate trained that many times more on all folds but
     # one with the settings it chose on val, rather than on val alone (multiclass;
     # training/cross_validation.py). auto: 5 folds when the validation split holds fewer than 100
-    # examples, too few to choose on, else val alone; a number: that many folds; null: val alone.
+    # examples, too few to choose on, and train.budget is not a number of seconds (the fold runs
+    # are not counted in it), else val alone; a number: that many folds; null: val alone.
     cv_folds: Union[Literal["auto"], int, None] = "auto"
     # Batches of similar length: far less padding, same examples per epoch.
     bucket_by_length: bool = True

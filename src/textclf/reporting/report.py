@@ -14,6 +14,7 @@ import base64
 import csv
 import html
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -243,6 +244,14 @@ def _selection_section(doc: _Document, run: RunLayout) -> None:
                   "stopped improving, and the best on validation is this run (a candidate within the noise of the "
                   "best accuracy counts as level with it, and the lower calibrated validation loss decides; "
                   "the status column says when). The others' curves are under candidates/.")
+    folds = next((m.group(1) for r in rows if (m := re.search(r"(\d+)-fold cross-validated", r.get("status", "")))),
+                 None)
+    if folds is not None:
+        doc.paragraph(f"The validation split was too small to choose on (train.cv_folds), so the scores below are "
+                      f"{folds}-fold cross-validation's: each candidate trained {folds} more times with the settings it "
+                      "chose on val, on all of train + val but one fold, and every document was predicted by a model that "
+                      "had not trained on it (its score on val alone is in the status column). The runs are under "
+                      "folds/ of each candidate's folder.")
     skipped = [r["candidate"] for r in rows if r.get("status", "").startswith("skipped")]
     if skipped:
         doc.paragraph(f"Not trained under train.budget: {', '.join(skipped)} (the status column says why; "

@@ -155,7 +155,8 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
                                 + "; ".join(f"{r['candidate']}: {r['status']}" for r in rows) + ")")
         winner = _rank(rows, monitor)
         by_name = {job.name: job for job in jobs}
-        members, thresholds = _ensemble(rows, winner, monitor, config, by_name, results, choice_labels)
+        members, thresholds = _ensemble(rows, winner, monitor, config, by_name, results, choice_labels,
+                                        "on validation" if plan is None else "out of fold")
         _best_first(rows)
         _write_leaderboard(run, rows)
         print(_leaderboard_text(rows, plan), file=sys.stderr, flush=True)
@@ -174,12 +175,15 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     timing["selection_s"] = time.perf_counter() - started
     cand_config, prepared = by_name[winner].config, by_name[winner].prepared
     if not members:
-        print(f"default selection: {winner} wins on validation ({monitor} {result.best_score:.4f}); "
+        where = "on validation" if plan is None else f"on {len(plan)}-fold cross-validation"
+        score = next(r["val_score"] for r in rows if r["candidate"] == winner)
+        print(f"default selection: {winner} wins {where} ({monitor} {score:.4f}); "
               f"its config: {run.config}", file=sys.stderr, flush=True)
     do_refit = cand_config.train.refit and allow_refit
     # A budget in seconds bounds the refit too (ends: a time.time(); auto has none).
     if members:
-        print(f"default selection: kept {_members_text(members)} as one ensemble (better on validation than "
+        print(f"default selection: kept {_members_text(members)} as one ensemble (better "
+              f"{'on validation' if plan is None else 'out of fold'} than "
               f"{winner} alone: leaderboard.csv); config.yaml chooses among those candidates again, each "
               "member's own config is in candidates/<name>/config.yaml", file=sys.stderr, flush=True)
         refit = partial(refit_members, run, members, partial(refit_run, train=train, progress=progress)
@@ -198,10 +202,12 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
 
 
 def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs: dict[str, "_Job"],
-              results: dict[str, TrainResult], labels: np.ndarray) -> tuple[list[Member], np.ndarray | None]:
+              results: dict[str, TrainResult], labels: np.ndarray,
+              judged: str = "on validation") -> tuple[list[Member], np.ndarray | None]:
     """The ensemble's members when a greedy ensemble of the trained candidates beats the winner
     on validation (``labels``: val's, or train + val's when the candidates were cross-validated;
-    ``training/ensemble.py``), with a leaderboard row for it ranked first, and,
+    ``training/ensemble.py``; ``judged``: where, for its status), with a leaderboard row for it
+    ranked first, and,
     multi-label, the thresholds tuned on validation for their mean; else nothing. Under
     ``train.ensemble``. On accuracy the ensemble is judged against
     the winner as the candidates are against each other (``_rank``): an ensemble ahead by no more
@@ -232,7 +238,7 @@ def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs:
     rows.append({"rank": 1, "candidate": "ensemble", "model": "ensemble", "settings": _members_text(members),
                  "monitor": monitor, "val_score": -score if monitor == "val_loss" else score,
                  "val_loss": loss,
-                 "status": f"kept: a weighted mean of the candidates, better on validation than {winner} alone"})
+                 "status": f"kept: a weighted mean of the candidates, better {judged} than {winner} alone"})
     return members, None if decision is None else decision.thresholds(mean, labels, monitor)
 
 
@@ -320,8 +326,8 @@ def _cv_plan(config: Config, prepared: PreparedData) -> list[np.ndarray] | None:
     folds = config.train.cv_folds
     if config.task != "multiclass" or folds is None:
         return None
-    if folds == "auto":
-        if len(prepared.splits["val"]) >= FEW_TO_CHOOSE_ON:
+    if folds == "auto":  # (under a budget in seconds, which the fold runs would overrun: val alone)
+        if len(prepared.splits["val"]) >= FEW_TO_CHOOSE_ON or config.train.budget not in ("auto", None):
             return None
         folds = FOLDS
     return fold_plan(pooled(prepared).labels, folds, config.seed)
@@ -429,7 +435,13 @@ def _train_one(job: _Job, progress: bool, on_epoch=None) -> tuple[dict, TrainRes
         fields["settings"] = _settings(job.config, kept)
     fields.update(private)  # (not written out)
     if job.folds is not None:  # (its scores, loss and probabilities replace val's)
-        cross_validated = _cross_validated(job, result)
+        try:
+            cross_validated = _cross_validated(job, result)
+        except TrainingError as exc:
+            return {"status": f"failed in its cross-validation: {exc}", "seconds": time.perf_counter() - t0}, None
+        except TrainingInterrupted as exc:
+            raise TrainingInterrupted(f"{exc} of default candidate {job.name}'s cross-validation; "
+                                      f"{_NO_RESUME}") from None
         cross_validated["status"] = f"{fields['status']}; {cross_validated.pop('_cv_status')}"
         fields.update(cross_validated, seconds=time.perf_counter() - t0)
     return fields, result

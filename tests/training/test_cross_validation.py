@@ -1,0 +1,107 @@
+"""Cross-validated choice: on a small validation split the default candidates are compared on
+out-of-fold predictions over train + val (training/cross_validation.py)."""
+
+import csv
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import textclf
+from conftest import sms_selection_config
+from textclf.config import config_from_dict
+from textclf.errors import ConfigError
+from textclf.text.encoding import EncodedSplit, take
+from textclf.text.prepare import prepare_data
+from textclf.training.cross_validation import fold_plan, out_of_fold_logits, pooled
+from textclf.training.recipe import train
+
+
+def test_the_folds_are_stratified_and_hold_out_every_document_once():
+    labels = np.array([0] * 10 + [1] * 20 + [2] * 5)
+    plan = fold_plan(labels, 5, seed=0)
+    assert len(plan) == 5 and sorted(np.concatenate(plan).tolist()) == list(range(len(labels)))
+    assert all(np.bincount(labels[held], minlength=3).tolist() == [2, 4, 1] for held in plan)
+    assert [held.tolist() for held in fold_plan(labels, 5, seed=0)] == [held.tolist() for held in plan]
+    # As many folds as the smallest class has documents, at most; none when one has a single one.
+    assert len(fold_plan(np.array([0] * 3 + [1] * 9), 5, seed=0)) == 3
+    assert fold_plan(np.array([0] * 9 + [1]), 5, seed=0) is None
+
+
+def test_take_keeps_each_documents_ids_label_and_counts_in_the_order_asked():
+    split = EncodedSplit(ids=np.arange(10, dtype=np.int32), offsets=np.array([0, 3, 3, 7, 10]),
+                         labels=np.array([0, 1, 0, 1]), full_lengths=np.array([3, 0, 4, 5]),
+                         unk_counts=np.array([0, 0, 1, 2]), weights=np.array([1, 2, 3, 4], dtype=np.float32))
+    part = take(split, [3, 1, 0])
+    assert [part.document(i).tolist() for i in range(3)] == [[7, 8, 9], [], [0, 1, 2]]
+    assert part.labels.tolist() == [1, 1, 0] and part.full_lengths.tolist() == [5, 0, 3]
+    assert part.unk_counts.tolist() == [2, 0, 0] and part.weights.tolist() == [4, 2, 1]
+
+
+def test_each_document_is_predicted_by_models_that_did_not_train_on_it(tmp_path):
+    # Every document has a word of its own; half also have a word of their class. A model that
+    # had trained on a document gets it right by its own word; one that had not can only go by
+    # the class word, so the others are a coin's toss.
+    rng = np.random.default_rng(0)
+    labels = rng.permutation(["pos", "neg"] * 40)
+    texts = [f"own{i}" + (f" {'good' if label == 'pos' else 'bad'}" * (i % 2 == 0)) for i, label in enumerate(labels)]
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(tmp_path / "train.csv", index=False)
+    config = config_from_dict({
+        "name": "oof", "output_dir": str(tmp_path / "runs"),
+        "data": {"source": "files", "train": str(tmp_path / "train.csv"), "val_size": 0.25,
+                 "cache_dir": str(tmp_path / "cache")},
+        "preprocess": {"min_freq": 1}, "model": {"name": "linear", "solver": "svm", "C": 10.0, "buckets": 1000},
+        "train": {"device": "cpu"}})
+    run = textclf.train(config, run_dir=tmp_path / "run")
+    prepared = prepare_data(config)
+    plan = fold_plan(pooled(prepared).labels, 5, seed=0)
+    logits = out_of_fold_logits(config, prepared, run.best_checkpoint, 1, train, tmp_path / "folds", plan)
+    pool = pooled(prepared)
+    own_word_only = np.array(["good" not in t and "bad" not in t for t in _texts(prepared, pool)])
+    right = logits.argmax(1) == pool.labels
+    assert right[~own_word_only].mean() == 1.0
+    assert right[own_word_only].mean() <= 0.7  # (trained on them, it gets every one: the model fits C=10)
+    assert sorted(p.name for p in (tmp_path / "folds").iterdir()) == ["1", "2", "3", "4", "5"]
+    for k in "12345":
+        assert (tmp_path / "folds" / k / "metrics.jsonl").is_file() and (tmp_path / "folds" / k / "train.log").is_file()
+        assert not (tmp_path / "folds" / k / "checkpoints").exists()
+
+
+def _texts(prepared, split) -> list[str]:
+    vocab = prepared.vocab
+    return [" ".join(vocab.itos_[i] for i in split.document(d)) for d in range(len(split))]
+
+
+@pytest.mark.parametrize("folds", [None, 3])
+def test_a_selection_on_a_small_validation_split_compares_the_candidates_out_of_fold(tmp_path, capsys, folds):
+    sms = sms_selection_config(tmp_path, per_class=60, buckets=2000, ensemble=False,
+                               **({} if folds is None else {"cv_folds": folds}))
+    sms["model"]["candidates"] = ["linear", "linear_chars"]
+    run = textclf.train(sms, run_dir=tmp_path / "run")
+    err = capsys.readouterr().err
+    count = 5 if folds is None else folds  # (auto: 5 on a validation split of 12 messages)
+    assert (f"rather than on 12 validation examples alone, the candidates are compared on {count}-fold "
+            "cross-validation of train + val (108 examples; train.cv_folds)") in err
+    assert f"best first (scores: {count}-fold cross-validation of train + val)" in err
+    with open(run.layout.leaderboard, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert all(f"; {count}-fold cross-validated; val alone: " in r["status"] for r in rows)
+    from textclf.reporting.report import build_report
+
+    markdown, _ = build_report(run.dir, explain_examples=0)
+    assert f"the scores below are {count}-fold cross-validation's" in markdown.read_text()
+    loser = rows[1]["candidate"]
+    assert len(list((run.dir / "folds").iterdir())) == len(list((run.layout.candidates / loser / "folds").iterdir())) == count
+
+
+def test_cv_folds_null_chooses_on_val_alone_and_a_wrong_value_says_so(tmp_path, capsys):
+    sms = sms_selection_config(tmp_path, per_class=60, buckets=2000, ensemble=False, cv_folds=None)
+    sms["model"]["candidates"] = ["linear", "linear_chars"]
+    run = textclf.train(sms, run_dir=tmp_path / "run")
+    assert "the validation split holds only 12 examples, so each one is 8.3 points" in capsys.readouterr().err
+    with open(run.layout.leaderboard, newline="") as f:
+        assert all(r["status"] == "trained" for r in csv.DictReader(f))
+    assert not (run.dir / "folds").exists()
+    for wrong in (1, True, "5", 2.5):
+        with pytest.raises(ConfigError, match="cv_folds is a whole number of folds of at least 2"):
+            config_from_dict({**sms, "train": {**sms["train"], "cv_folds": wrong}})
