@@ -115,6 +115,12 @@ class RunLayout:
         return self.root / "candidates"
 
     @property
+    def folds(self) -> Path:
+        """A default candidate's cross-validation runs, one folder a fold (training/cross_validation.py):
+        config, metrics, TensorBoard and train.log, no checkpoint."""
+        return self.root / "folds"
+
+    @property
     def refit(self) -> Path:
         """train.refit: the run trained again on train + val (training/refit.py); its config,
         metrics and TensorBoard events (its weights became checkpoints/best.ckpt)."""

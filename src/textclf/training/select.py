@@ -23,13 +23,19 @@ run becomes the run folder (``config.yaml`` is the winner's own, so ``textclf tr
 of it retrains that model directly), then is evaluated on val, trained again on train + val
 (``train.refit``, on unless the config turns it off: ``training/refit.py``) and evaluated on test.
 When a greedy mean of the candidates beats the winner on validation (``train.ensemble``), that
-ensemble is what the run keeps, in one checkpoint file, each member refit (``training/ensemble.py``)::
+ensemble is what the run keeps, in one checkpoint file, each member refit (``training/ensemble.py``).
+A validation split of fewer than ``FEW_TO_CHOOSE_ON`` examples is too small to choose on: under
+``train.cv_folds`` auto (multiclass, no budget in seconds) each candidate is then scored, and the
+ensemble chosen, on out-of-fold predictions over train + val instead
+(``training/cross_validation.py``)::
 
     runs/<name>-<timestamp>/
       leaderboard.csv              candidate, model, settings, validation score, epochs, seconds
       config.yaml, checkpoints/, metrics.jsonl, tensorboard/, evaluation/, ...   the winner's
       candidates/<candidate>/      every other candidate's run (config, metrics, TensorBoard;
                                    no checkpoints; train.log when trained side by side)
+      folds/<k>/, candidates/<candidate>/folds/<k>/   each candidate's cross-validation runs, when
+                                   the validation split was too small to choose on (train.cv_folds)
 
 Nothing downstream knows a selection happened: the winner is an ordinary artifact (an ensemble
 file loads through ``Predictor.load`` as one model does).
@@ -454,7 +460,7 @@ def _cross_validated(job: _Job, result: TrainResult) -> dict:
     probabilities for the ensemble."""
     config, monitor = job.config, job.config.train.monitor
     logits = out_of_fold_logits(config, job.prepared, RunLayout(result.run_dir).best_checkpoint, result.best_epoch,
-                                job.train, job.run_dir / "folds", job.folds)
+                                job.train, RunLayout(job.run_dir).folds, job.folds)
     labels = np.asarray(pooled(job.prepared).labels)
     temperature = fit_temperature(logits, labels)
     scaled = logits / temperature
