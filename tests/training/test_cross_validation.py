@@ -105,3 +105,24 @@ def test_cv_folds_null_chooses_on_val_alone_and_a_wrong_value_says_so(tmp_path, 
     for wrong in (1, True, "5", 2.5):
         with pytest.raises(ConfigError, match="cv_folds is a whole number of folds of at least 2"):
             config_from_dict({**sms, "train": {**sms["train"], "cv_folds": wrong}})
+
+
+def test_auto_cross_validates_a_small_multiclass_validation_split_unless_the_budget_is_in_seconds(tmp_path):
+    from textclf.text.prepare import PreparedData
+    from textclf.training.select import _cv_plan
+
+    def prepared(val: int) -> PreparedData:
+        split = lambda n: EncodedSplit(ids=np.zeros(n, np.int32), offsets=np.arange(n + 1),  # noqa: E731
+                                       labels=np.arange(n) % 2, full_lengths=np.ones(n, np.int64),
+                                       unk_counts=np.zeros(n, np.int64))
+        return PreparedData(["a", "b"], None, {"train": split(400), "val": split(val)})
+
+    sms = sms_selection_config(tmp_path, per_class=1, buckets=100)
+    config = lambda **train: config_from_dict({**sms, "train": {**sms["train"], **train}})  # noqa: E731
+    assert len(_cv_plan(config(), prepared(99))) == 5
+    assert _cv_plan(config(), prepared(100)) is None
+    assert len(_cv_plan(config(cv_folds=3), prepared(500))) == 3
+    assert _cv_plan(config(budget=60), prepared(20)) is None and len(_cv_plan(config(budget=60, cv_folds=5),
+                                                                             prepared(20))) == 5
+    assert _cv_plan(config(budget="auto"), prepared(20)) is not None
+    assert _cv_plan(config_from_dict({**sms, "task": "multilabel"}), prepared(20)) is None
