@@ -11,7 +11,7 @@ import textclf
 from conftest import sms_selection_config
 from textclf.config import config_from_dict
 from textclf.errors import ConfigError
-from textclf.text.encoding import EncodedSplit, take
+from textclf.text.encoding import EncodedSplit, subset
 from textclf.text.prepare import prepare_data
 from textclf.training.cross_validation import fold_plan, out_of_fold_logits, pooled
 from textclf.training.recipe import train
@@ -28,11 +28,11 @@ def test_the_folds_are_stratified_and_hold_out_every_document_once():
     assert fold_plan(np.array([0] * 9 + [1]), 5, seed=0) is None
 
 
-def test_take_keeps_each_documents_ids_label_and_counts_in_the_order_asked():
+def test_subset_keeps_each_documents_ids_label_and_counts_in_the_order_asked():
     split = EncodedSplit(ids=np.arange(10, dtype=np.int32), offsets=np.array([0, 3, 3, 7, 10]),
                          labels=np.array([0, 1, 0, 1]), full_lengths=np.array([3, 0, 4, 5]),
                          unk_counts=np.array([0, 0, 1, 2]), weights=np.array([1, 2, 3, 4], dtype=np.float32))
-    part = take(split, [3, 1, 0])
+    part = subset(split, [3, 1, 0])
     assert [part.document(i).tolist() for i in range(3)] == [[7, 8, 9], [], [0, 1, 2]]
     assert part.labels.tolist() == [1, 1, 0] and part.full_lengths.tolist() == [5, 0, 3]
     assert part.unk_counts.tolist() == [2, 0, 0] and part.weights.tolist() == [4, 2, 1]

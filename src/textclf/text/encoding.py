@@ -14,7 +14,7 @@ from textclf.text.vocabulary import PAD_ID, UNK_ID, Vocabulary
 if TYPE_CHECKING:
     from textclf.text.unknown_subwords import UnknownWords
 
-__all__ = ["EncodedSplit", "encode_texts", "table_ids", "assemble", "concatenate", "take"]
+__all__ = ["EncodedSplit", "encode_texts", "table_ids", "assemble", "concatenate", "subset"]
 
 
 # A batch at least this wide is padded a row at a time, one slice copy a row (about a microsecond
@@ -107,7 +107,7 @@ def concatenate(splits: list[EncodedSplit]) -> EncodedSplit:
     )
 
 
-def take(split: EncodedSplit, indices) -> EncodedSplit:
+def subset(split: EncodedSplit, indices) -> EncodedSplit:
     """Documents ``indices`` of ``split`` as a split of their own, in that order."""
     indices = np.asarray(indices, dtype=np.int64)
     starts, ends = split.offsets[indices], split.offsets[indices + 1]

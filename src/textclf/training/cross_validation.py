@@ -29,14 +29,13 @@ import numpy as np
 
 from textclf.artifact import ModelArtifact
 from textclf.config import Config
-from textclf.inference import Predictor
 from textclf.run_layout import RunLayout
-from textclf.text.encoding import EncodedSplit, concatenate, take
+from textclf.text.encoding import EncodedSplit, concatenate, subset
 from textclf.text.prepare import PreparedData
 from textclf.training.refit import refit_config
 from textclf.training.side_by_side import logged
 
-__all__ = ["FOLDS", "fold_plan", "pooled", "out_of_fold_logits"]
+__all__ = ["FOLDS", "fold_plan", "pooled", "out_of_fold_logits", "best_epoch"]
 
 # Folds of train + val (fewer when a class has fewer documents than this).
 FOLDS = 5
@@ -63,28 +62,40 @@ def fold_plan(labels: np.ndarray, folds: int, seed: int) -> list[np.ndarray] | N
     return [held for _, held in splitter.split(np.zeros(len(labels)), labels)]
 
 
-def out_of_fold_logits(config: Config, prepared: PreparedData, checkpoint: Path, best_epoch: int,
+def out_of_fold_logits(config: Config, prepared: PreparedData, checkpoint: Path, epochs: int,
                        train: Callable, folder: Path, plan: list[np.ndarray]) -> np.ndarray:
-    """(n, classes) logits of train + val (``pooled`` order), each row from the model trained with
-    ``train`` (the recipe's) on the other folds of ``plan``: ``config`` with the settings the
-    held-out run (``checkpoint``) chose on val, for its ``best_epoch`` epochs."""
+    """(epochs, n, classes) logits of train + val (``pooled`` order) after each of ``epochs``
+    epochs, each row from the model trained with ``train`` (the recipe's) on the other folds of
+    ``plan``: ``config`` with the settings the held-out run (``checkpoint``) chose on val, its
+    schedule run for ``epochs`` epochs (a solver: its one pass)."""
     pool = pooled(prepared)
     fixed = refit_config(config, ModelArtifact.load(checkpoint))
     logits = None
     for k, held in enumerate(plan, 1):
         rest = np.setdiff1d(np.arange(len(pool)), held)
-        fold_train, fold_val = take(pool, rest), take(pool, held)
+        fold_train, fold_val = subset(pool, rest), subset(pool, held)
         data = PreparedData(prepared.label_names, prepared.pipeline,
                             {**prepared.splits, "train": fold_train, "val": fold_val}, prepared.from_cache,
                             fitted_on=fold_train)
+        seen = {}
         run_dir = folder / str(k)
         logged(lambda _: train(fixed, run_dir=run_dir, prepared=data, progress=False, final_evaluation=False,
-                               resumable=False, until_epoch=best_epoch, data_statistics=False), run_dir, None)
-        layout = RunLayout(run_dir)
-        predicted = Predictor.load(layout.best_checkpoint, batch_size=config.train.eval_batch_size
-                                   ).log_proba_encoded([fold_val], calibrated=False)
-        shutil.rmtree(layout.checkpoints, ignore_errors=True)
+                               resumable=False, until_epoch=epochs, data_statistics=False,
+                               on_validation=lambda epoch, predicted: seen.__setitem__(epoch, predicted)),
+               run_dir, None)
+        shutil.rmtree(RunLayout(run_dir).checkpoints, ignore_errors=True)
         if logits is None:
-            logits = np.zeros((len(pool), predicted.shape[1]), dtype=np.float32)
-        logits[held] = predicted
+            logits = np.zeros((epochs, len(pool), seen[1].shape[1]), dtype=np.float32)
+        for epoch in range(1, epochs + 1):
+            logits[epoch - 1, held] = seen[min(epoch, max(seen))]  # (a solver's one pass is every epoch)
     return logits
+
+
+def best_epoch(logits: np.ndarray, labels: np.ndarray, score: Callable[[np.ndarray, np.ndarray], float]) -> int:
+    """The epoch (from 1) whose out-of-fold ``logits`` (``out_of_fold_logits``) ``score`` best
+    (larger is better); ties go to the lower cross-entropy: the choice val made on a few documents,
+    where the first epoch that got them all right kept its place however little it had trained, is
+    made again on all of train + val."""
+    from textclf.evaluation.metrics import cross_entropy
+
+    return 1 + min(range(len(logits)), key=lambda e: (-score(logits[e], labels), cross_entropy(logits[e], labels)))

@@ -25,6 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -130,6 +131,7 @@ def train(
     until_epoch: int | None = None,
     refit: bool = True,
     data_statistics: bool = True,
+    on_validation: Callable[[int, np.ndarray], None] | None = None,
 ) -> TrainResult:
     """Train ``config``'s model and write a complete run folder; return its summary.
 
@@ -143,7 +145,9 @@ def train(
     ``train.budget`` does (a default selection gives its candidates the end of its own budget).
     ``until_epoch`` (a refit) stops after that epoch of the configured schedule and keeps the last
     epoch, not the best on validation. ``data_statistics`` off writes no ``data/`` folder (a
-    selection writes its winner's once; a refit's data are the run's)."""
+    selection writes its winner's once; a refit's data are the run's). ``on_validation(epoch,
+    logits)`` sees every epoch's validation logits, in the split's order (a cross-validated
+    selection's fold runs: ``training/cross_validation.py``)."""
     refuse_while_starting_up()  # (a script without a main guard, re-run by a spawned worker)
     dist = current()  # under torchrun: this process's rank; else a single process
     check_training(resolve_device(config.train.device), config.train.precision)  # before any candidate starts
@@ -155,7 +159,7 @@ def train(
         setup = setup_run(*_prepare_in_turn(config, prepared, dist), dist)
         setup.resumable, setup.deadline, setup.until_epoch = resumable, deadline, until_epoch
         setup.refit = refit and config.train.refit
-        setup.data_statistics = data_statistics
+        setup.data_statistics, setup.on_validation = data_statistics, on_validation
         run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir) if dist.is_main
                         else create_run_dir("", "", scratch / "run"))
         return _train_in(setup, run, progress and dist.is_main, on_epoch, final_evaluation and dist.is_main,
@@ -370,6 +374,8 @@ def _validate(setup: RunSetup, state: LoopState, epoch: int) -> dict:
     started = time.perf_counter()
     val_split, p, t = setup.prepared.splits["val"], state.partial, setup.config.train
     logits = predict_logits(setup.eval_model, val_split, t.eval_batch_size, setup.device, t.precision)
+    if setup.on_validation is not None:
+        setup.on_validation(epoch, logits)
     loss_sum, correct, seen = setup.distributed.sum([p.loss_sum, float(p.correct), float(p.seen)])  # all ranks
     record = {"epoch": epoch, "step": state.step, "train/loss": loss_sum / seen, "train/accuracy": correct / seen}
     if setup.task.multilabel:

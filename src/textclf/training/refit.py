@@ -70,7 +70,7 @@ def refit_config(config: Config, held_out: ModelArtifact) -> Config:
 def refit_run(config: Config, prepared: PreparedData, run: RunLayout, best_epoch: int,
               train: Callable, progress: bool = True, history: list[dict] | None = None,
               ends: float | None = None, checkpoint: Path | None = None, folder: Path | None = None,
-              on_epoch: Callable[[dict], None] | None = None) -> dict:
+              on_epoch: Callable[[dict], None] | None = None, chosen: str | None = None) -> dict:
     """Train ``config`` on train + val of ``prepared`` for ``best_epoch`` epochs with ``train`` (the
     recipe's), and replace the run's best checkpoint by that model, which keeps the held-out
     model's config, temperature, thresholds and epoch record. What was done, for results.json.
@@ -81,7 +81,8 @@ def refit_run(config: Config, prepared: PreparedData, run: RunLayout, best_epoch
 
     ``checkpoint`` and ``folder`` (an ensemble's member: ``training/ensemble.py``): the held-out
     checkpoint to replace and the refit run's folder, instead of the run's best checkpoint and
-    ``refit/``."""
+    ``refit/``. ``chosen``: where ``best_epoch`` comes from, when not the held-out run's best (a
+    cross-validated selection's: ``training/cross_validation.py``)."""
     checkpoint = run.best_checkpoint if checkpoint is None else checkpoint
     folder = run.refit if folder is None else folder
     splits = prepared.splits
@@ -97,8 +98,9 @@ def refit_run(config: Config, prepared: PreparedData, run: RunLayout, best_epoch
     held_out = ModelArtifact.load(checkpoint)
     data = PreparedData(prepared.label_names, prepared.pipeline, {**splits, "train": both}, prepared.from_cache,
                         fitted_on=splits["train"])
+    chosen = chosen or "the held-out run's best"
     print(f"refit: training {config.model.name} again on train + val ({len(both):,} examples) for "
-          f"{best_epoch} epoch{'s' * (best_epoch != 1)}, the held-out run's best; val metrics, temperature "
+          f"{best_epoch} epoch{'s' * (best_epoch != 1)}, {chosen}; val metrics, temperature "
           "and thresholds stay the held-out run's", file=sys.stderr, flush=True)
     started = time.perf_counter()
     train(refit_config(config, held_out), run_dir=folder, prepared=data, progress=progress, final_evaluation=False,

@@ -69,7 +69,7 @@ from textclf.runtime import resolve_device
 from textclf.reporting.data_stats import write_data_statistics
 from textclf.text.pipeline import pipeline_for
 from textclf.text.prepare import PreparedData, prepare_data
-from textclf.training.cross_validation import FOLDS, fold_plan, out_of_fold_logits, pooled
+from textclf.training.cross_validation import FOLDS, best_epoch, fold_plan, out_of_fold_logits, pooled
 from textclf.training.final import TrainResult, evaluate_run
 from textclf.training.ensemble import (Decision, Member, ensemble_score, greedy_ensemble, keep_ensemble,
                                       level_within_noise, refit_members, worth_keeping)
@@ -186,18 +186,20 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         print(f"default selection: {winner} wins {where} ({monitor} {score:.4f}); "
               f"its config: {run.config}", file=sys.stderr, flush=True)
     do_refit = cand_config.train.refit and allow_refit
+    chosen = None if plan is None else f"the {len(plan)}-fold cross-validation's best"  # (the refit's epochs)
     # A budget in seconds bounds the refit too (ends: a time.time(); auto has none).
     if members:
         print(f"default selection: kept {_members_text(members)} as one ensemble (better "
               f"{'on validation' if plan is None else 'out of fold'} than "
               f"{winner} alone: leaderboard.csv); config.yaml chooses among those candidates again, each "
               "member's own config is in candidates/<name>/config.yaml", file=sys.stderr, flush=True)
-        refit = partial(refit_members, run, members, partial(refit_run, train=train, progress=progress)
+        refit = partial(refit_members, run, members, partial(refit_run, train=train, progress=progress, chosen=chosen)
                         if do_refit else None, *_workers(config, len(members)), progress=progress, ends=ends)
     else:
         until = None if ends is None else time.perf_counter() + ends - time.time()  # (refit_run's clock)
-        refit = (partial(refit_run, cand_config, prepared, run, result.best_epoch, train, progress, result.history,
-                         until) if do_refit else None)
+        epochs = _refit_epochs(rows, winner, result)
+        refit = (partial(refit_run, cand_config, prepared, run, epochs, train, progress, result.history,
+                         until, chosen=chosen) if do_refit else None)
     if not final_evaluation:
         if refit is not None:
             refit()
@@ -228,7 +230,8 @@ def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs:
         return [], None
     fitted = {r["candidate"]: r["_temperature"] for r in rows if "_temperature" in r}
     calibrated = config.train.calibration == "temperature"
-    members = [Member(name, counts[name], jobs[name].config, jobs[name].prepared, results[name].best_epoch,
+    members = [Member(name, counts[name], jobs[name].config, jobs[name].prepared,
+                      _refit_epochs(rows, name, results[name]),
                       results[name].history, fitted.get(name) if calibrated else None)
                for name in sorted(counts, key=lambda n: (n != winner, -counts[n]))]
     mean = sum(probabilities[m.name] * m.count for m in members) / sum(m.count for m in members)
@@ -246,6 +249,12 @@ def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs:
                  "val_loss": loss,
                  "status": f"kept: a weighted mean of the candidates, better {judged} than {winner} alone"})
     return members, None if decision is None else decision.thresholds(mean, labels, monitor)
+
+
+def _refit_epochs(rows: list[dict], name: str, result: TrainResult) -> int:
+    """How many epochs candidate ``name``'s refit trains: the cross-validation's choice when its
+    scores are out of fold, else its held-out run's best epoch."""
+    return next(r for r in rows if r["candidate"] == name).get("_cv_epoch", result.best_epoch)
 
 
 def _ensemble_config(run: RunLayout, config: Config, winner: str, names: list[str]) -> None:
@@ -457,19 +466,24 @@ def _cross_validated(job: _Job, result: TrainResult) -> dict:
     """The leaderboard fields of ``job``'s candidate as its out-of-fold predictions over train +
     val score (``training/cross_validation.py``), in place of its validation split's: the
     monitored metric, the calibrated loss, which documents it gets right, its temperature and its
-    probabilities for the ensemble."""
+    probabilities for the ensemble, at the epoch count they score best (``_cv_epoch``: what its
+    refit trains), among the epochs its held-out run trained."""
     config, monitor = job.config, job.config.train.monitor
-    logits = out_of_fold_logits(config, job.prepared, RunLayout(result.run_dir).best_checkpoint, result.best_epoch,
-                                job.train, RunLayout(job.run_dir).folds, job.folds)
     labels = np.asarray(pooled(job.prepared).labels)
+    by_epoch = out_of_fold_logits(config, job.prepared, RunLayout(result.run_dir).best_checkpoint,
+                                  len(result.history), job.train, RunLayout(job.run_dir).folds, job.folds)
+    epoch = best_epoch(by_epoch, labels, lambda logits, truth: ensemble_score(_softmax(logits), truth, monitor))
+    logits = by_epoch[epoch - 1]
     temperature = fit_temperature(logits, labels)
     scaled = logits / temperature
     probabilities = _softmax(scaled if config.train.calibration == "temperature" else logits)
     score = ensemble_score(_softmax(scaled), labels, monitor)
+    epochs = "" if len(result.history) == 1 else f" at {epoch} epoch{'s' * (epoch != 1)}"
     return {"val_score": -score if monitor == "val_loss" else score, "val_loss": cross_entropy(scaled, labels),
             "_correct": logits.argmax(1) == labels, "_temperature": temperature,
-            "_probabilities": probabilities.astype(np.float32),
-            "_cv_status": f"{len(job.folds)}-fold cross-validated; val alone: {result.best_score:.4f}"}
+            "_probabilities": probabilities.astype(np.float32), "_cv_epoch": epoch,
+            "_cv_status": f"{len(job.folds)}-fold cross-validated{epochs}; val alone: {result.best_score:.4f}"
+                          + ("" if len(result.history) == 1 else f" at epoch {result.best_epoch}")}
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

@@ -69,6 +69,8 @@ class RunSetup:
     # A refit (training/refit.py): run only this many epochs of the configured schedule and keep
     # the last one as best.ckpt, whatever the validation split says (it is in the training data).
     until_epoch: int | None = None
+    # recipe.train(on_validation=): called with each epoch's validation logits.
+    on_validation: Callable[[int, np.ndarray], None] | None = None
     # Whether the run ends with train.refit's second training on train + val (train(refit=) off:
     # a selection's candidates and a search's trials, which are chosen on val, not kept).
     refit: bool = False
