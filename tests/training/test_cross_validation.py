@@ -2,6 +2,7 @@
 out-of-fold predictions over train + val (training/cross_validation.py)."""
 
 import csv
+import re
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from textclf.config import config_from_dict
 from textclf.errors import ConfigError
 from textclf.text.encoding import EncodedSplit, subset
 from textclf.text.prepare import prepare_data
-from textclf.training.cross_validation import fold_plan, out_of_fold_logits, pooled
+from textclf.training.cross_validation import best_epoch, fold_plan, out_of_fold_logits, pooled
 from textclf.training.recipe import train
 
 
@@ -55,7 +56,7 @@ def test_each_document_is_predicted_by_models_that_did_not_train_on_it(tmp_path)
     run = textclf.train(config, run_dir=tmp_path / "run")
     prepared = prepare_data(config)
     plan = fold_plan(pooled(prepared).labels, 5, seed=0)
-    logits = out_of_fold_logits(config, prepared, run.best_checkpoint, 1, train, tmp_path / "folds", plan)
+    logits = out_of_fold_logits(config, prepared, run.best_checkpoint, 1, train, tmp_path / "folds", plan)[0]
     pool = pooled(prepared)
     own_word_only = np.array(["good" not in t and "bad" not in t for t in _texts(prepared, pool)])
     right = logits.argmax(1) == pool.labels
@@ -126,3 +127,26 @@ def test_auto_cross_validates_a_small_multiclass_validation_split_unless_the_bud
                                                                              prepared(20))) == 5
     assert _cv_plan(config(budget="auto"), prepared(20)) is not None
     assert _cv_plan(config_from_dict({**sms, "task": "multilabel"}), prepared(20)) is None
+
+
+def test_the_epoch_count_is_the_one_that_scores_best_out_of_fold_ties_to_the_lower_loss():
+    labels = np.array([0, 1, 1, 0])
+    accuracy = lambda logits, truth: float((logits.argmax(1) == truth).mean())  # noqa: E731
+    unsure = np.array([[0.1, 0.0], [0.0, 0.1], [0.0, 0.1], [0.1, 0.0]])  # all right, barely
+    wrong = unsure[::-1].copy()
+    assert best_epoch(np.stack([wrong, unsure, unsure * 20, wrong]), labels, accuracy) == 3
+    assert best_epoch(np.stack([unsure, wrong]), labels, accuracy) == 1
+
+
+def test_a_candidate_trained_by_epochs_is_refit_for_the_epochs_that_scored_best_out_of_fold(tmp_path, capsys):
+    sms = sms_selection_config(tmp_path, per_class=60, buckets=2000, epochs=4, early_stopping_patience=None)
+    sms["model"]["candidates"] = ["bag"]
+    run = textclf.train(sms, run_dir=tmp_path / "run")
+    with open(run.layout.leaderboard, newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    chosen = int(re.search(r"5-fold cross-validated at (\d) epochs?; val alone: [0-9.]+ at epoch \d$",
+                           row["status"]).group(1))
+    assert run.results["refit"]["epochs"] == chosen
+    assert f"for {chosen} epoch{'s' * (chosen != 1)}, the 5-fold cross-validation's best" in capsys.readouterr().err
+    for fold in (run.dir / "folds").iterdir():  # (each fold ran every epoch its candidate's run did)
+        assert len((fold / "metrics.jsonl").read_text().splitlines()) == 4
