@@ -31,6 +31,7 @@ import numpy as np
 
 from textclf.artifact import ModelArtifact
 from textclf.config import Config
+from textclf.evaluation.metrics import cross_entropy
 from textclf.run_layout import RunLayout
 from textclf.text.encoding import EncodedSplit, concatenate, subset
 from textclf.text.prepare import PreparedData
@@ -98,6 +99,4 @@ def best_epoch(logits: np.ndarray, labels: np.ndarray, score: Callable[[np.ndarr
     (larger is better); ties go to the lower cross-entropy: the choice val made on a few documents,
     where the first epoch that got them all right kept its place however little it had trained, is
     made again on all of train + val."""
-    from textclf.evaluation.metrics import cross_entropy
-
     return 1 + min(range(len(logits)), key=lambda e: (-score(logits[e], labels), cross_entropy(logits[e], labels)))

@@ -66,6 +66,7 @@ from textclf.inference import Predictor
 from textclf.models.base import SOLVER_SETTING
 from textclf.run_layout import RunLayout
 from textclf.runtime import resolve_device
+from textclf.task import get_task
 from textclf.reporting.data_stats import write_data_statistics
 from textclf.text.pipeline import pipeline_for
 from textclf.text.prepare import PreparedData, prepare_data
@@ -469,26 +470,22 @@ def _cross_validated(job: _Job, result: TrainResult) -> dict:
     probabilities for the ensemble, at the epoch count they score best (``_cv_epoch``: what its
     refit trains), among the epochs its held-out run trained."""
     config, monitor = job.config, job.config.train.monitor
+    softmax = get_task(config.task).probabilities  # (multiclass: cross-validation is for it alone)
     labels = np.asarray(pooled(job.prepared).labels)
     by_epoch = out_of_fold_logits(config, job.prepared, RunLayout(result.run_dir).best_checkpoint,
                                   len(result.history), job.train, RunLayout(job.run_dir).folds, job.folds)
-    epoch = best_epoch(by_epoch, labels, lambda logits, truth: ensemble_score(_softmax(logits), truth, monitor))
+    epoch = best_epoch(by_epoch, labels, lambda logits, truth: ensemble_score(softmax(logits), truth, monitor))
     logits = by_epoch[epoch - 1]
     temperature = fit_temperature(logits, labels)
     scaled = logits / temperature
-    probabilities = _softmax(scaled if config.train.calibration == "temperature" else logits)
-    score = ensemble_score(_softmax(scaled), labels, monitor)
+    probabilities = softmax(scaled if config.train.calibration == "temperature" else logits)
+    score = ensemble_score(softmax(scaled), labels, monitor)
     epochs = "" if len(result.history) == 1 else f" at {epoch} epoch{'s' * (epoch != 1)}"
     return {"val_score": -score if monitor == "val_loss" else score, "val_loss": cross_entropy(scaled, labels),
             "_correct": logits.argmax(1) == labels, "_temperature": temperature,
-            "_probabilities": probabilities.astype(np.float32), "_cv_epoch": epoch,
+            "_probabilities": probabilities, "_cv_epoch": epoch,
             "_cv_status": f"{len(job.folds)}-fold cross-validated{epochs}; val alone: {result.best_score:.4f}"
                           + ("" if len(result.history) == 1 else f" at epoch {result.best_epoch}")}
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(1, keepdims=True))
-    return shifted / shifted.sum(1, keepdims=True)
 
 
 def _preprocessing(config: Config) -> str:
