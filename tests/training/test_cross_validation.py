@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import textclf
+from textclf.artifact import ModelArtifact
 from conftest import sms_selection_config
 from textclf.config import config_from_dict
 from textclf.errors import ConfigError
@@ -39,7 +40,7 @@ def test_subset_keeps_each_documents_ids_label_and_counts_in_the_order_asked():
     assert part.unk_counts.tolist() == [2, 0, 0] and part.weights.tolist() == [4, 2, 1]
 
 
-def test_each_document_is_predicted_by_models_that_did_not_train_on_it(tmp_path):
+def test_each_document_is_predicted_by_models_that_did_not_train_on_it(tmp_path, monkeypatch):
     # Every document has a word of its own; half also have a word of their class. A model that
     # had trained on a document gets it right by its own word; one that had not can only go by
     # the class word, so the others are a coin's toss.
@@ -56,6 +57,8 @@ def test_each_document_is_predicted_by_models_that_did_not_train_on_it(tmp_path)
     run = textclf.train(config, run_dir=tmp_path / "run")
     prepared = prepare_data(config)
     plan = fold_plan(pooled(prepared).labels, 5, seed=0)
+    saved = []  # (the fold runs write no checkpoint: train(checkpoints=False))
+    monkeypatch.setattr(ModelArtifact, "save", lambda self, path, *args: saved.append(path))
     logits = out_of_fold_logits(config, prepared, run.best_checkpoint, 1, train, tmp_path / "folds", plan)[0]
     pool = pooled(prepared)
     own_word_only = np.array(["good" not in t and "bad" not in t for t in _texts(prepared, pool)])
@@ -66,6 +69,7 @@ def test_each_document_is_predicted_by_models_that_did_not_train_on_it(tmp_path)
     for k in "12345":
         assert (tmp_path / "folds" / k / "metrics.jsonl").is_file() and (tmp_path / "folds" / k / "train.log").is_file()
         assert not (tmp_path / "folds" / k / "checkpoints").exists()
+    assert saved == []
 
 
 def _texts(prepared, split) -> list[str]:

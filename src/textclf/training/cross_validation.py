@@ -18,7 +18,8 @@ on the fold's training documents (``PreparedData.fitted_on``): a word that only 
 holds weighs 0, as a word that train never had does at prediction time.
 
 The fold runs are in ``folds/<k>/`` of the candidate's run folder (config, metrics, TensorBoard
-and train.log; no checkpoint).
+and train.log; no checkpoint: ``recipe.train(checkpoints=False)`` neither copies nor writes the
+weights, which for a bag was half of a fold run's time).
 """
 
 from __future__ import annotations
@@ -83,10 +84,10 @@ def out_of_fold_logits(config: Config, prepared: PreparedData, checkpoint: Path,
         seen = {}
         run_dir = folder / str(k)
         logged(lambda _: train(fixed, run_dir=run_dir, prepared=data, progress=False, final_evaluation=False,
-                               resumable=False, until_epoch=epochs, data_statistics=False,
+                               resumable=False, checkpoints=False, until_epoch=epochs, data_statistics=False,
                                on_validation=lambda epoch, predicted: seen.__setitem__(epoch, predicted)),
                run_dir, None)
-        shutil.rmtree(RunLayout(run_dir).checkpoints, ignore_errors=True)
+        shutil.rmtree(RunLayout(run_dir).checkpoints, ignore_errors=True)  # (the empty folder)
         if logits is None:
             logits = np.zeros((epochs, len(pool), seen[1].shape[1]), dtype=np.float32)
         for epoch in range(1, epochs + 1):

@@ -132,6 +132,7 @@ def train(
     refit: bool = True,
     data_statistics: bool = True,
     on_validation: Callable[[int, np.ndarray], None] | None = None,
+    checkpoints: bool = True,
 ) -> TrainResult:
     """Train ``config``'s model and write a complete run folder; return its summary.
 
@@ -147,7 +148,9 @@ def train(
     epoch, not the best on validation. ``data_statistics`` off writes no ``data/`` folder (a
     selection writes its winner's once; a refit's data are the run's). ``on_validation(epoch,
     logits)`` sees every epoch's validation logits, in the split's order (a cross-validated
-    selection's fold runs: ``training/cross_validation.py``)."""
+    selection's fold runs: ``training/cross_validation.py``); ``checkpoints`` off (with
+    ``resumable`` off) writes no checkpoint at all (those fold runs: their predictions are what
+    they are for)."""
     refuse_while_starting_up()  # (a script without a main guard, re-run by a spawned worker)
     dist = current()  # under torchrun: this process's rank; else a single process
     check_training(resolve_device(config.train.device), config.train.precision)  # before any candidate starts
@@ -160,6 +163,7 @@ def train(
         setup.resumable, setup.deadline, setup.until_epoch = resumable, deadline, until_epoch
         setup.refit = refit and config.train.refit
         setup.data_statistics, setup.on_validation = data_statistics, on_validation
+        setup.checkpoints = checkpoints or resumable
         run = RunLayout(create_run_dir(config.output_dir, config.name, run_dir) if dist.is_main
                         else create_run_dir("", "", scratch / "run"))
         return _train_in(setup, run, progress and dist.is_main, on_epoch, final_evaluation and dist.is_main,
@@ -334,8 +338,10 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
                 out_of_time = (stop_at is not None and not state.stopped_early and epoch < t.epochs
                                and time.perf_counter() >= stop_at)
                 state.stopped_early = state.stopped_early or out_of_time
-                artifact = _save_last(setup, run, state, record) if setup.resumable else setup.artifact(record)
-                if epoch == last if setup.until_epoch is not None else improved:  # (a refit keeps its last)
+                artifact = (_save_last(setup, run, state, record) if setup.resumable
+                            else setup.artifact(record) if setup.checkpoints else None)
+                keep = epoch == last if setup.until_epoch is not None else improved  # (a refit keeps its last)
+                if artifact is not None and keep:
                     if setup.resumable:  # weights only: resuming reads last.ckpt
                         artifact.save(run.best_checkpoint)
                     else:  # written once, when the loop ends (a run that cannot resume has no use for it before)

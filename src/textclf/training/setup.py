@@ -63,6 +63,10 @@ class RunSetup:
     # Whether the run writes last.ckpt (optimizer and loop state) for --resume; a default
     # selection's candidates do not (the selection does not resume), which saves their writes.
     resumable: bool = True
+    # Whether the run writes best.ckpt at all (recipe.train(checkpoints=) off: a cross-validated
+    # selection's fold runs, whose predictions reach on_validation and whose weights no one loads;
+    # holding and writing a copy of a bag's tables was half of such a run's time).
+    checkpoints: bool = True
     # A time.perf_counter() after which training stops at the end of its epoch, besides
     # train.budget: a default selection's deadline for its candidates (the config keeps its budget).
     deadline: float | None = None
