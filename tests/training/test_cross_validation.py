@@ -10,6 +10,7 @@ import pytest
 
 import textclf
 from textclf.artifact import ModelArtifact
+from textclf.config import CANDIDATES
 from conftest import sms_selection_config
 from textclf.config import config_from_dict
 from textclf.errors import ConfigError
@@ -112,25 +113,33 @@ def test_cv_folds_null_chooses_on_val_alone_and_a_wrong_value_says_so(tmp_path, 
             config_from_dict({**sms, "train": {**sms["train"], "cv_folds": wrong}})
 
 
-def test_auto_cross_validates_a_small_multiclass_validation_split_unless_the_budget_is_in_seconds(tmp_path):
+def test_auto_cross_validates_a_multiclass_validation_split_below_its_size_when_there_is_a_choice(tmp_path):
+    from textclf.config import AUTO_MAX_TOKENS
     from textclf.text.prepare import PreparedData
-    from textclf.training.select import _cv_plan
+    from textclf.training.select import CV_BELOW, _cv_plan
 
-    def prepared(val: int) -> PreparedData:
-        split = lambda n: EncodedSplit(ids=np.zeros(n, np.int32), offsets=np.arange(n + 1),  # noqa: E731
-                                       labels=np.arange(n) % 2, full_lengths=np.ones(n, np.int64),
-                                       unk_counts=np.zeros(n, np.int64))
-        return PreparedData(["a", "b"], None, {"train": split(400), "val": split(val)})
+    def prepared(val: int, train_tokens: int = 400) -> PreparedData:
+        def split(n: int, tokens: int) -> EncodedSplit:
+            return EncodedSplit(ids=np.zeros(tokens, np.int32), offsets=np.linspace(0, tokens, n + 1).astype(np.int64),
+                                labels=np.arange(n) % 2, full_lengths=np.ones(n, np.int64),
+                                unk_counts=np.zeros(n, np.int64))
+        return PreparedData(["a", "b"], None, {"train": split(400, train_tokens), "val": split(val, val)})
 
     sms = sms_selection_config(tmp_path, per_class=1, buckets=100)
     config = lambda **train: config_from_dict({**sms, "train": {**sms["train"], **train}})  # noqa: E731
-    assert len(_cv_plan(config(), prepared(99))) == 5
-    assert _cv_plan(config(), prepared(100)) is None
-    assert len(_cv_plan(config(cv_folds=3), prepared(500))) == 3
+    assert len(_cv_plan(config(), prepared(99))) == 5 and len(_cv_plan(config(), prepared(CV_BELOW - 1))) == 5
+    assert _cv_plan(config(), prepared(CV_BELOW)) is None
+    assert len(_cv_plan(config(cv_folds=3), prepared(CV_BELOW * 2))) == 3
+    # A budget in seconds does not count the fold runs: val alone, unless folds are asked for.
     assert _cv_plan(config(budget=60), prepared(20)) is None and len(_cv_plan(config(budget=60, cv_folds=5),
                                                                              prepared(20))) == 5
     assert _cv_plan(config(budget="auto"), prepared(20)) is not None
     assert _cv_plan(config_from_dict({**sms, "task": "multilabel"}), prepared(20)) is None
+    # Nothing to choose between: a training split above the others' size trains the first
+    # candidate alone under budget auto (budget null trains them all), as does a list of one.
+    large = prepared(20, train_tokens=AUTO_MAX_TOKENS + 400)
+    assert _cv_plan(config(), large) is None and _cv_plan(config(budget=None), large) is not None
+    assert _cv_plan(config(), prepared(20), CANDIDATES[:1]) is None and _cv_plan(config(), prepared(20), CANDIDATES[:2])
 
 
 def test_the_epoch_count_is_the_one_that_scores_best_out_of_fold_ties_to_the_lower_loss():
@@ -143,7 +152,8 @@ def test_the_epoch_count_is_the_one_that_scores_best_out_of_fold_ties_to_the_low
 
 
 def test_a_candidate_trained_by_epochs_is_refit_for_the_epochs_that_scored_best_out_of_fold(tmp_path, capsys):
-    sms = sms_selection_config(tmp_path, per_class=60, buckets=2000, epochs=4, early_stopping_patience=None)
+    sms = sms_selection_config(tmp_path, per_class=60, buckets=2000, epochs=4, early_stopping_patience=None,
+                               cv_folds=5)  # (auto would not: one candidate has nothing to be chosen against)
     sms["model"]["candidates"] = ["bag"]
     run = textclf.train(sms, run_dir=tmp_path / "run")
     with open(run.layout.leaderboard, newline="") as f:

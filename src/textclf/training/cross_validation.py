@@ -1,16 +1,17 @@
-"""Cross-validated choice: when the validation split is too small to choose on, score each
-default candidate on out-of-fold predictions over train + val instead.
+"""Cross-validated choice: when the validation split is small, score each default candidate on
+out-of-fold predictions over train + val instead.
 
 With 8 labelled texts a class, a 10 % validation split holds one or two documents of each, and
-the candidates' validation accuracies can only be a few values apart: the choice is a coin. The
-selection (``training/select.py``) then trains each candidate as usual (on train, its epochs or
+the candidates' validation accuracies can only be a few values apart: the choice is a coin. With
+a hundred or a few hundred, the candidates are often a few documents apart, which is still noise.
+The selection (``training/select.py``) then trains each candidate as usual (on train, its epochs or
 its C chosen on val), and also k times more with its C fixed and no early stopping, as its refit
 would train it (``training/refit.py``: ``refit_config``), each time on all of train + val but one
 fold (stratified), for the epochs its held-out run trained, predicting that fold after each epoch.
 Every document of train + val is then predicted once by a model that did not train on it, at
 every epoch count: the count that scores best over all of them is the candidate's (``best_epoch``:
 what its refit trains), and the candidates, and a greedy ensemble of them, are compared on those
-predictions rather than on val's few. scikit-learn's ``cross_val_predict`` and AutoGluon's bagging
+predictions rather than on val's. scikit-learn's ``cross_val_predict`` and AutoGluon's bagging
 do the same.
 
 Each fold's vocabulary is the candidate's own (fitted on train), but its TF-IDF weights are fitted

@@ -24,9 +24,9 @@ of it retrains that model directly), then is evaluated on val, trained again on 
 (``train.refit``, on unless the config turns it off: ``training/refit.py``) and evaluated on test.
 When a greedy mean of the candidates beats the winner on validation (``train.ensemble``), that
 ensemble is what the run keeps, in one checkpoint file, each member refit (``training/ensemble.py``).
-A validation split of fewer than ``FEW_TO_CHOOSE_ON`` examples is too small to choose on: under
-``train.cv_folds`` auto (multiclass, no budget in seconds) each candidate is then scored, and the
-ensemble chosen, on out-of-fold predictions over train + val instead
+On a validation split of fewer than ``CV_BELOW`` examples a few of them decide the choice: under
+``train.cv_folds`` auto (multiclass, no budget in seconds, more than one candidate) each candidate
+is then scored, and the ensemble chosen, on out-of-fold predictions over train + val instead
 (``training/cross_validation.py``)::
 
     runs/<name>-<timestamp>/
@@ -35,7 +35,7 @@ ensemble chosen, on out-of-fold predictions over train + val instead
       candidates/<candidate>/      every other candidate's run (config, metrics, TensorBoard;
                                    no checkpoints; train.log when trained side by side)
       folds/<k>/, candidates/<candidate>/folds/<k>/   each candidate's cross-validation runs, when
-                                   the validation split was too small to choose on (train.cv_folds)
+                                   the validation split was small (train.cv_folds)
 
 Nothing downstream knows a selection happened: the winner is an ordinary artifact (an ensemble
 file loads through ``Predictor.load`` as one model does).
@@ -56,7 +56,7 @@ from typing import Callable
 
 import numpy as np
 
-from textclf.config import (CANDIDATES, COST_START_SECONDS, Candidate, Config, PreprocessConfig,
+from textclf.config import (CANDIDATES, COST_START_SECONDS, SELECTION_TRAIN, Candidate, Config, PreprocessConfig,
                             candidate_raw, config_from_dict, own_config_text)
 from textclf.errors import TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
@@ -107,7 +107,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     # nothing); another tokenizer's only once a candidate that needs it is started.
     prepared_by = {keys[0]: prepare_data(configs[0])}
     timing = {"prepare_s": time.perf_counter() - started}  # (where the run's time went: results.json)
-    plan = _cv_plan(config, prepared_by[keys[0]])
+    plan = _cv_plan(config, prepared_by[keys[0]], candidates)
     if (few := _few_to_choose_on(len(prepared_by[keys[0]].splits["val"]), config.task == "multilabel",
                                  plan, len(prepared_by[keys[0]].splits["train"]))) is not None:
         print(few, file=sys.stderr, flush=True)
@@ -297,13 +297,18 @@ def _budget(budget: float | None, started: float) -> tuple[float | None, float |
     return limit, time.time() + limit - (time.perf_counter() - started)
 
 
+def _tried_by_size(candidate: Candidate, tokens: int) -> bool:
+    """Whether ``train.budget`` auto tries ``candidate`` on a training split of ``tokens`` tokens."""
+    return candidate.max_tokens is None or tokens <= candidate.max_tokens
+
+
 def _admit_by_size(jobs: list[_Job], candidates: list[Candidate],
                    tokens: int) -> tuple[list[_Job], list[tuple[_Job, str]]]:
     """``train.budget`` auto: the candidates after the first that a training split of ``tokens``
     tokens tries (each one's ``max_tokens``), and the others with the reason."""
     admitted, skipped = [], []
     for job, candidate in zip(jobs, candidates):
-        if candidate.max_tokens is None or tokens <= candidate.max_tokens:
+        if _tried_by_size(candidate, tokens):
             admitted.append(job)
         else:
             skipped.append((job, f"skipped: train.budget auto tries it on a training split of at most "
@@ -324,7 +329,7 @@ def _few_to_choose_on(examples: int, multilabel: bool = False, plan: list[np.nda
     examples and val's), or else that a larger validation split would make the choice firmer.
     (Multi-label: micro-F1 counts label decisions, so an example has no fixed share of it.)"""
     if plan is not None:
-        what = f"{examples} validation example{'s' * (examples != 1)}" if examples < FEW_TO_CHOOSE_ON else "val"
+        what = f"{examples:,} validation example{'s' * (examples != 1)}"
         return (f"default selection: rather than on {what} alone, the candidates are compared on "
                 f"{len(plan)}-fold cross-validation of train + val ({train + examples:,} examples; "
                 "train.cv_folds): each trains again on all folds but one and predicts that one")
@@ -336,15 +341,28 @@ def _few_to_choose_on(examples: int, multilabel: bool = False, plan: list[np.nda
             "(data.val, or data.val_size) makes it firmer")
 
 
-def _cv_plan(config: Config, prepared: PreparedData) -> list[np.ndarray] | None:
-    """The folds of train + val the candidates are compared on (``train.cv_folds``; multiclass),
-    or None: on val alone."""
+# train.cv_folds auto cross-validates below this many validation examples (where a few examples
+# decide the choice; docs/architecture.md, "Cross-validated choice").
+CV_BELOW = 1000
+
+
+def _cv_plan(config: Config, prepared: PreparedData,
+             candidates: list[Candidate] = CANDIDATES) -> list[np.ndarray] | None:
+    """The folds of train + val the ``candidates`` are compared on (``train.cv_folds``;
+    multiclass), or None: on val alone. Under auto: when val holds fewer than ``CV_BELOW``
+    examples, the candidates' ``train.budget`` is not a number of seconds (which the fold runs
+    would overrun) and more than one candidate will train (under budget auto the training
+    split's size decides which: ``_tried_by_size``)."""
     folds = config.train.cv_folds
     if config.task != "multiclass" or folds is None:
         return None
-    if folds == "auto":  # (under a budget in seconds, which the fold runs would overrun: val alone)
-        if len(prepared.splits["val"]) >= FEW_TO_CHOOSE_ON or config.train.budget not in ("auto", None):
+    if folds == "auto":
+        budget = config.train.budget if config.sets("train.budget") else SELECTION_TRAIN["budget"]
+        if len(prepared.splits["val"]) >= CV_BELOW or budget not in ("auto", None):
             return None
+        tokens = int(prepared.splits["train"].lengths.sum())
+        if sum(budget is None or _tried_by_size(c, tokens) for c in candidates[1:]) == 0:
+            return None  # (one candidate: nothing to choose between)
         folds = FOLDS
     return fold_plan(pooled(prepared).labels, folds, config.seed)
 
