@@ -165,8 +165,9 @@ class TrainConfig(_Section):
     # A config with no model section: compare the candidates (and their ensemble) on out-of-fold
     # predictions over train + val, each candidate trained that many times more on all folds but
     # one with the C it chose on val, rather than on val alone; the epoch count that scores best
-    # out of fold is what its refit trains (multiclass; training/cross_validation.py). auto: 5 folds when the validation split holds fewer than 100
-    # examples, too few to choose on, and train.budget is not a number of seconds (the fold runs
+    # out of fold is what its refit trains (multiclass; training/cross_validation.py). auto: 5
+    # folds when the validation split holds fewer than 1,000 examples (a few of them would decide),
+    # more than one candidate trains, and train.budget is not a number of seconds (the fold runs
     # are not counted in it), else val alone; a number: that many folds; null: val alone.
     cv_folds: Union[Literal["auto"], int, None] = "auto"
     # Batches of similar length: far less padding, same examples per epoch.
