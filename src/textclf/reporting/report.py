@@ -248,11 +248,11 @@ def _selection_section(doc: _Document, run: RunLayout) -> None:
                  None)
     if folds is not None:
         doc.paragraph(f"The validation split was small enough for a few of its examples to decide the choice "
-                      f"(train.cv_folds), so the scores below are {folds}-fold cross-validation's: each candidate trained {folds} more times with the C it "
-                      "chose on val, on all of train + val but one fold, and every document was predicted by a model that "
-                      "had not trained on it, after each epoch; the epoch count that scored best is the candidate's and "
-                      "what its refit trained (its score on val alone is in the status column). The runs are under "
-                      "folds/ of each candidate's folder.")
+                      f"(train.cv_folds), so the scores below are {folds}-fold cross-validation's: each candidate "
+                      f"trained {folds} more times with the C it chose on val, on all of train + val but one fold, and "
+                      "every document was predicted by a model that had not trained on it, after each epoch; the "
+                      "epoch count that scored best is the candidate's and what its refit trained (its score on val "
+                      "alone is in the status column). The runs are under folds/ of each candidate's folder.")
     skipped = [r["candidate"] for r in rows if r.get("status", "").startswith("skipped")]
     if skipped:
         doc.paragraph(f"Not trained under train.budget: {', '.join(skipped)} (the status column says why; "
