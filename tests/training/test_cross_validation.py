@@ -9,10 +9,9 @@ import pandas as pd
 import pytest
 
 import textclf
-from textclf.artifact import ModelArtifact
-from textclf.config import CANDIDATES
 from conftest import sms_selection_config
-from textclf.config import config_from_dict
+from textclf.artifact import ModelArtifact
+from textclf.config import CANDIDATES, config_from_dict
 from textclf.errors import ConfigError
 from textclf.text.encoding import EncodedSplit, subset
 from textclf.text.prepare import prepare_data
@@ -116,7 +115,7 @@ def test_cv_folds_null_chooses_on_val_alone_and_a_wrong_value_says_so(tmp_path, 
 def test_auto_cross_validates_a_multiclass_validation_split_below_its_size_when_there_is_a_choice(tmp_path):
     from textclf.config import AUTO_MAX_TOKENS
     from textclf.text.prepare import PreparedData
-    from textclf.training.select import CV_BELOW, _cv_plan
+    from textclf.training.select import CV_BELOW, _cv_plan, candidate_config
 
     def prepared(val: int, train_tokens: int = 400) -> PreparedData:
         def split(n: int, tokens: int) -> EncodedSplit:
@@ -126,7 +125,9 @@ def test_auto_cross_validates_a_multiclass_validation_split_below_its_size_when_
         return PreparedData(["a", "b"], None, {"train": split(400, train_tokens), "val": split(val, val)})
 
     sms = sms_selection_config(tmp_path, per_class=1, buckets=100)
-    config = lambda **train: config_from_dict({**sms, "train": {**sms["train"], **train}})  # noqa: E731
+    def config(**train):  # (the first candidate's, as the selection passes it)
+        return candidate_config(config_from_dict({**sms, "train": {**sms["train"], **train}}), CANDIDATES[0])
+
     assert len(_cv_plan(config(), prepared(99))) == 5 and len(_cv_plan(config(), prepared(CV_BELOW - 1))) == 5
     assert _cv_plan(config(), prepared(CV_BELOW)) is None
     assert len(_cv_plan(config(cv_folds=3), prepared(CV_BELOW * 2))) == 3

@@ -25,7 +25,6 @@ weights, which for a bag was half of a fold run's time).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -34,7 +33,6 @@ import numpy as np
 from textclf.artifact import ModelArtifact
 from textclf.config import Config
 from textclf.evaluation.metrics import cross_entropy
-from textclf.run_layout import RunLayout
 from textclf.text.encoding import EncodedSplit, concatenate, subset
 from textclf.text.prepare import PreparedData
 from textclf.training.refit import refit_config
@@ -88,7 +86,6 @@ def out_of_fold_logits(config: Config, prepared: PreparedData, checkpoint: Path,
                                resumable=False, checkpoints=False, until_epoch=epochs, data_statistics=False,
                                on_validation=lambda epoch, predicted: seen.__setitem__(epoch, predicted)),
                run_dir, None)
-        shutil.rmtree(RunLayout(run_dir).checkpoints, ignore_errors=True)  # (the empty folder)
         if logits is None:
             logits = np.zeros((epochs, len(pool), seen[1].shape[1]), dtype=np.float32)
         for epoch in range(1, epochs + 1):

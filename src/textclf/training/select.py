@@ -56,7 +56,7 @@ from typing import Callable
 
 import numpy as np
 
-from textclf.config import (CANDIDATES, COST_START_SECONDS, SELECTION_TRAIN, Candidate, Config, PreprocessConfig,
+from textclf.config import (CANDIDATES, COST_START_SECONDS, Candidate, Config, PreprocessConfig,
                             candidate_raw, config_from_dict, own_config_text)
 from textclf.errors import TrainingError, TrainingInterrupted
 from textclf.evaluation.calibration import fit_temperature
@@ -107,7 +107,7 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
     # nothing); another tokenizer's only once a candidate that needs it is started.
     prepared_by = {keys[0]: prepare_data(configs[0])}
     timing = {"prepare_s": time.perf_counter() - started}  # (where the run's time went: results.json)
-    plan = _cv_plan(config, prepared_by[keys[0]], candidates)
+    plan = _cv_plan(configs[0], prepared_by[keys[0]], candidates)
     if (few := _few_to_choose_on(len(prepared_by[keys[0]].splits["val"]), config.task == "multilabel",
                                  plan, len(prepared_by[keys[0]].splits["train"]))) is not None:
         print(few, file=sys.stderr, flush=True)
@@ -349,19 +349,19 @@ CV_BELOW = 1000
 def _cv_plan(config: Config, prepared: PreparedData,
              candidates: list[Candidate] = CANDIDATES) -> list[np.ndarray] | None:
     """The folds of train + val the ``candidates`` are compared on (``train.cv_folds``;
-    multiclass), or None: on val alone. Under auto: when val holds fewer than ``CV_BELOW``
-    examples, the candidates' ``train.budget`` is not a number of seconds (which the fold runs
-    would overrun) and more than one candidate will train (under budget auto the training
-    split's size decides which: ``_tried_by_size``)."""
+    multiclass), or None: on val alone. ``config`` is the first candidate's (its ``train.budget``
+    is the selection's). Under auto: when val holds fewer than ``CV_BELOW`` examples, the budget is
+    not a number of seconds (which the fold runs would overrun) and more than one candidate will
+    train (under budget auto the training split's size decides which: ``_tried_by_size``)."""
     folds = config.train.cv_folds
     if config.task != "multiclass" or folds is None:
         return None
     if folds == "auto":
-        budget = config.train.budget if config.sets("train.budget") else SELECTION_TRAIN["budget"]
+        budget = config.train.budget
         if len(prepared.splits["val"]) >= CV_BELOW or budget not in ("auto", None):
             return None
         tokens = int(prepared.splits["train"].lengths.sum())
-        if sum(budget is None or _tried_by_size(c, tokens) for c in candidates[1:]) == 0:
+        if not any(budget is None or _tried_by_size(c, tokens) for c in candidates[1:]):
             return None  # (one candidate: nothing to choose between)
         folds = FOLDS
     return fold_plan(pooled(prepared).labels, folds, config.seed)
