@@ -75,6 +75,24 @@ def test_a_path_and_a_config_object_train_the_same_model(mini_archive, tmp_path)
     np.testing.assert_array_equal(a.predictor().predict_proba(TEXTS), b.predictor().predict_proba(TEXTS))
 
 
+def test_a_config_object_that_names_no_model_still_gets_each_candidates_own_settings(tmp_path):
+    # A Config carries which keys its file set: the default candidates' settings (character
+    # n-grams, wordpunct) apply to every other key, as they do for the YAML path itself.
+    from textclf.api import resolve_config
+    from textclf.config import CANDIDATES
+    from textclf.training.select import candidate_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"name": "own", "data": {"source": "files", "train": "t.csv"},
+                                    "train": {"lr": 0.01}}))
+    for given in (path, textclf.load_config(path)):
+        config = resolve_config(given, {"preprocess.lowercase": False})
+        assert config.model.auto and config.sets("train.lr") and config.sets("preprocess.lowercase")
+        assert not config.sets("model.minn") and not config.sets("preprocess.tokenizer")
+        chars = candidate_config(config, next(c for c in CANDIDATES if c.name == "bag_chars"))
+        assert (chars.model.minn, chars.preprocess.tokenizer, chars.train.lr) == (2, "wordpunct", 0.01)
+
+
 def test_api_mistakes_are_textclf_errors(mini_archive, tmp_path, trained_run):
     with pytest.raises(ConfigError, match="train.lr"):
         textclf.train(_config(mini_archive, tmp_path), overrides={"train.lr": -1})

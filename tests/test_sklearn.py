@@ -109,3 +109,17 @@ def test_mistakes_are_one_line_errors(sms):
         TextClassifier().fit(texts[:5], ["ham"] * 5)
     with pytest.raises(UsageError, match="text 1 is a int"):
         TextClassifier().fit(["a", 3], ["x", "y"])
+
+
+def test_a_config_object_as_the_base_keeps_only_the_keys_it_set(tmp_path):
+    # A loaded Config that names no model: the candidates' own settings still apply to the keys
+    # its file did not set (before, every key of the dump counted as the user's).
+    import yaml
+
+    from textclf.config import load_config
+
+    path = tmp_path / "base.yaml"
+    path.write_text(yaml.safe_dump({"data": {"source": "files", "train": "x.csv"}, "train": {"lr": 0.02}}))
+    config = TextClassifier(config=load_config(path))._config(tmp_path, multilabel=False)
+    assert config.model.auto and config.train.lr == 0.02 and config.sets("train.lr")
+    assert not config.sets("model.minn") and not config.sets("preprocess.tokenizer")

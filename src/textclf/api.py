@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from textclf.config import Config, apply_overrides, config_from_dict, load_config
+from textclf.config import Config, apply_overrides, config_from_dict, load_config, own_raw
 from textclf.errors import UsageError
 from textclf.run_layout import RunLayout
 
@@ -80,8 +80,8 @@ def resolve_config(
     items = _override_items(overrides)
     if isinstance(config, (str, Path)):
         return load_config(config, items)
-    if isinstance(config, Config):
-        raw = config.model_dump(mode="json")
+    if isinstance(config, Config):  # (its own keys only: the rest are defaults, not the user's choices)
+        raw = own_raw(config)
     elif isinstance(config, Mapping):
         raw = json.loads(json.dumps(config, default=str))  # a deep copy of plain containers
     else:

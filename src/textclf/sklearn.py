@@ -158,14 +158,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         import yaml
 
         from textclf.api import resolve_config
-        from textclf.config import Config, load_config
+        from textclf.config import Config, load_config, own_raw
 
         base = self.config if self.config is not None else {}
         if isinstance(base, (str, Path)):
             load_config(base)  # its mistakes reported as textclf train reports them
             raw = yaml.safe_load(Path(base).read_text(encoding="utf-8")) or {}
-        elif isinstance(base, Config):  # (every key counts as set by it)
-            raw = base.model_dump(mode="json")
+        elif isinstance(base, Config):  # (the keys its file set: the rest stay the defaults')
+            raw = own_raw(base)
         elif isinstance(base, Mapping):
             raw = json.loads(json.dumps(dict(base), default=str))  # a deep copy
         else:

@@ -9,6 +9,7 @@ from textclf.config.loading import (
     dump_config,
     load_config,
     own_config_text,
+    own_raw,
     parse_overrides,
     set_dotted,
 )
@@ -44,5 +45,5 @@ __all__ = [
     "SHORT_TEXT_TRAIN", "CANDIDATES", "SELECTION_TRAIN", "AUTO_MAX_TOKENS", "COST_START_SECONDS", "Candidate",
     "apply_default_recipe", "decide_from_data", "candidate_raw",
     "load_config", "config_from_dict", "parse_overrides", "apply_overrides", "dump_config", "set_dotted",
-    "own_config_text",
+    "own_config_text", "own_raw",
 ]

@@ -186,15 +186,23 @@ def own_config_text(config: Config, model: dict[str, Any] | None = None) -> str:
     not known), and ``model`` as its model section when given: a config that names no model
     written so that reloading it fills the rest again (the default candidates' settings apply
     to every key it does not set)."""
+    raw = own_raw(config)
+    if model is not None:
+        raw["model"] = model
+    return yaml.safe_dump(raw, sort_keys=False)
+
+
+def own_raw(config: Config) -> dict:
+    """``config`` as a plain dict of only the keys its file and overrides set (every key when that
+    is not known): validated again, it is the same config, and one that names no model is again
+    filled by the default recipe (its candidates' settings apply where it sets nothing)."""
     raw = config.model_dump(mode="json")
     if config._own_keys is not None:
         raw = {key: ({k: v for k, v in value.items() if f"{key}.{k}" in config._own_keys}
                      if isinstance(value, dict) else value)
                for key, value in raw.items()}
         raw = {key: value for key, value in raw.items() if value != {}}
-    if model is not None:
-        raw["model"] = model
-    return yaml.safe_dump(raw, sort_keys=False)
+    return raw
 
 
 def _own_keys(raw: dict) -> frozenset[str]:
