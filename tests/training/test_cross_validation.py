@@ -115,6 +115,7 @@ def test_cv_folds_null_chooses_on_val_alone_and_a_wrong_value_says_so(tmp_path, 
 def test_auto_cross_validates_a_multiclass_validation_split_below_its_size_when_there_is_a_choice(tmp_path):
     from textclf.config import AUTO_MAX_TOKENS
     from textclf.text.prepare import PreparedData
+    from textclf.training.cross_validation import FEWER_FOLDS_FROM
     from textclf.training.select import CV_BELOW, _cv_plan, candidate_config
 
     def prepared(val: int, train_tokens: int = 400) -> PreparedData:
@@ -128,7 +129,10 @@ def test_auto_cross_validates_a_multiclass_validation_split_below_its_size_when_
     def config(**train):  # (the first candidate's, as the selection passes it)
         return candidate_config(config_from_dict({**sms, "train": {**sms["train"], **train}}), CANDIDATES[0])
 
-    assert len(_cv_plan(config(), prepared(99))) == 5 and len(_cv_plan(config(), prepared(CV_BELOW - 1))) == 5
+    assert len(_cv_plan(config(), prepared(99))) == 5 and len(_cv_plan(config(), prepared(FEWER_FOLDS_FROM - 1))) == 5
+    # From FEWER_FOLDS_FROM validation examples, 3 folds (a number asks for its own anywhere).
+    assert len(_cv_plan(config(), prepared(FEWER_FOLDS_FROM))) == 3 == len(_cv_plan(config(), prepared(CV_BELOW - 1)))
+    assert len(_cv_plan(config(cv_folds=5), prepared(CV_BELOW - 1))) == 5
     assert _cv_plan(config(), prepared(CV_BELOW)) is None
     assert len(_cv_plan(config(cv_folds=3), prepared(CV_BELOW * 2))) == 3
     # A budget in seconds does not count the fold runs: val alone, unless folds are asked for.

@@ -70,7 +70,7 @@ from textclf.task import get_task
 from textclf.reporting.data_stats import write_data_statistics
 from textclf.text.pipeline import pipeline_for
 from textclf.text.prepare import PreparedData, prepare_data
-from textclf.training.cross_validation import FOLDS, best_epoch, fold_plan, out_of_fold_logits, pooled
+from textclf.training.cross_validation import auto_folds, best_epoch, fold_plan, out_of_fold_logits, pooled
 from textclf.training.final import TrainResult, evaluate_run
 from textclf.training.ensemble import (Decision, Member, ensemble_score, greedy_ensemble, keep_ensemble,
                                       level_within_noise, refit_members, worth_keeping)
@@ -352,7 +352,8 @@ def _cv_plan(config: Config, prepared: PreparedData,
     multiclass), or None: on val alone. ``config`` is the first candidate's (its ``train.budget``
     is the selection's). Under auto: when val holds fewer than ``CV_BELOW`` examples, the budget is
     not a number of seconds (which the fold runs would overrun) and more than one candidate will
-    train (under budget auto the training split's size decides which: ``_tried_by_size``)."""
+    train (under budget auto the training split's size decides which: ``_tried_by_size``); 5 folds,
+    or 3 from 500 validation examples (``cross_validation.auto_folds``)."""
     folds = config.train.cv_folds
     if config.task != "multiclass" or folds is None:
         return None
@@ -363,7 +364,7 @@ def _cv_plan(config: Config, prepared: PreparedData,
         tokens = int(prepared.splits["train"].lengths.sum())
         if not any(budget is None or _tried_by_size(c, tokens) for c in candidates[1:]):
             return None  # (one candidate: nothing to choose between)
-        folds = FOLDS
+        folds = auto_folds(len(prepared.splits["val"]))
     return fold_plan(pooled(prepared).labels, folds, config.seed)
 
 
