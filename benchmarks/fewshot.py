@@ -143,7 +143,12 @@ def measure(args) -> list[dict]:
                 for d in range(args.first_draw, args.first_draw + args.draws):
                     train = draw(train_pool, k, d)
                     if args.held_out:  # (validation: other texts of the training pool, the test pool unread)
-                        test = train_pool.drop(train.index).sample(n=args.held_out, random_state=100 + d)
+                        rest = train_pool.drop(train.index)
+                        if len(rest) < args.held_out:
+                            raise SystemExit(f"fewshot.py: --held-out {args.held_out}: {dataset}'s training pool keeps "
+                                             f"only {len(rest):,} texts outside a draw of {k} a class; give "
+                                             f"--held-out {len(rest)} or less, or a smaller --sizes")
+                        test = rest.sample(n=args.held_out, random_state=100 + d)
                     for system in args.systems.split(","):
                         work = folder / f"{system}-{k}-{d}"
                         work.mkdir()
