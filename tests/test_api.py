@@ -93,6 +93,18 @@ def test_a_config_object_that_names_no_model_still_gets_each_candidates_own_sett
         assert (chars.model.minn, chars.preprocess.tokenizer, chars.train.lr) == (2, "wordpunct", 0.01)
 
 
+def test_every_shipped_config_is_the_same_config_when_given_as_a_config_object():
+    from pathlib import Path
+
+    from textclf.api import resolve_config
+
+    paths = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+    assert paths
+    for path in paths:
+        loaded = textclf.load_config(path)
+        assert resolve_config(loaded).model_dump() == loaded.model_dump(), path.name
+
+
 def test_api_mistakes_are_textclf_errors(mini_archive, tmp_path, trained_run):
     with pytest.raises(ConfigError, match="train.lr"):
         textclf.train(_config(mini_archive, tmp_path), overrides={"train.lr": -1})
