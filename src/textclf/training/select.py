@@ -352,8 +352,8 @@ def _cv_plan(config: Config, prepared: PreparedData,
     multiclass), or None: on val alone. ``config`` is the first candidate's (its ``train.budget``
     is the selection's). Under auto: when val holds fewer than ``CV_BELOW`` examples, the budget is
     not a number of seconds (which the fold runs would overrun) and more than one candidate will
-    train (under budget auto the training split's size decides which: ``_tried_by_size``); 5 folds,
-    or 3 from 500 validation examples (``cross_validation.auto_folds``)."""
+    train (under budget auto the training split's size decides which: ``_tried_by_size``), in as
+    many folds as ``cross_validation.auto_folds`` gives val's size."""
     folds = config.train.cv_folds
     if config.task != "multiclass" or folds is None:
         return None
