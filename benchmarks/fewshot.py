@@ -34,7 +34,8 @@ size, system and draw, so runs on different days add up) and rebuilds the "fewsh
 RESULTS.md: mean ± sd of test accuracy over the draws, and the mean training seconds. ``--held-out N`` scores every
 system on N other texts of the training pool instead (a validation set for choosing settings: the
 test pool is not read, and the rows are not stored); ``--set KEY=VALUE`` (repeatable) overrides a
-config key in every run of ours (not stored either).
+config key in every run of ours (not stored either). Each row of ours also has the log-loss and
+expected calibration error of its probabilities (``log_loss``, ``ece``; the printed JSON lines).
 """
 
 from __future__ import annotations
@@ -129,7 +130,21 @@ def run_ours(system: str, train: pd.DataFrame, test: pd.DataFrame, folder: Path,
                 config["model"]["solver"] = "sgd"
                 overrides = [] if head_defaults else [f"{k}={v}" for k, v in HEAD.items()]
     run = textclf.train(config, overrides=[*overrides, *extra], progress=False)
-    return np.asarray(run.predictor().predict(test["text"].tolist()))
+    predictor = run.predictor()
+    return np.asarray(predictor.predict_proba(test["text"].tolist())), list(predictor.classes)
+
+
+def calibration(probabilities: np.ndarray, classes: list[str], truth: np.ndarray) -> dict:
+    """How far the probabilities of ours are to be trusted on the scored texts: their log-loss
+    (scikit-learn's) and expected calibration error (textclf's, 15 bins)."""
+    from sklearn.metrics import log_loss
+
+    from textclf.evaluation.calibration import expected_calibration_error
+
+    index = {c: i for i, c in enumerate(classes)}
+    labels = np.array([index[t] for t in truth])
+    return {"log_loss": float(log_loss(labels, probabilities, labels=range(len(classes)))),
+            "ece": expected_calibration_error(probabilities, labels)}
 
 
 def measure(args) -> list[dict]:
@@ -153,13 +168,19 @@ def measure(args) -> list[dict]:
                         work = folder / f"{system}-{k}-{d}"
                         work.mkdir()
                         started = time.perf_counter()
-                        predicted = (run_peer(train, test) if system == "linear_svc"
-                                     else run_ours(system, train, test, work, d, args.head_defaults, args.loop_head,
-                                                   args.set))
+                        probabilities = None
+                        if system == "linear_svc":
+                            predicted = run_peer(train, test)
+                        else:
+                            probabilities, classes = run_ours(system, train, test, work, d, args.head_defaults,
+                                                              args.loop_head, args.set)
+                            predicted = np.asarray(classes)[probabilities.argmax(1)]
                         seconds = time.perf_counter() - started
                         accuracy = float((predicted == test["label"].to_numpy()).mean())
                         row = {"dataset": dataset, "k": k, "draw": d, "system": system, "accuracy": accuracy,
                                "train_s": seconds, "test_rows": len(test), "classes": int(train_pool["label"].nunique())}
+                        if probabilities is not None:
+                            row.update(calibration(probabilities, classes, test["label"].to_numpy()))
                         print(json.dumps(row), flush=True)
                         rows.append(row)
     return rows

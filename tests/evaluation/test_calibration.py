@@ -13,6 +13,7 @@ from textclf.cli import main
 from textclf.evaluation.calibration import (
     expected_calibration_error,
     fit_temperature,
+    kept_temperature,
     reliability_bins,
 )
 from textclf.inference import Predictor
@@ -24,6 +25,19 @@ def test_the_fit_recovers_the_temperature_that_made_the_labels():
     probs = torch.softmax(torch.from_numpy(logits) / 2.0, dim=1).numpy()
     labels = np.array([rng.choice(5, p=p / p.sum()) for p in probs])
     assert fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.05)
+
+
+def test_with_no_document_wrong_the_model_keeps_its_own_probabilities():
+    # Every document right: the loss falls as T shrinks; the fit stops wherever it is flat.
+    logits = np.array([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0]])
+    labels = np.array([0, 1, 0])
+    fitted = fit_temperature(logits, labels)
+    assert fitted < 0.05
+    assert kept_temperature(fitted, logits.argmax(1) == labels) == 1.0
+    # One wrong document: a finite optimum, kept as fitted.
+    labels = np.array([0, 1, 1])
+    fitted = fit_temperature(logits, labels)
+    assert 0.1 < fitted < 100 and kept_temperature(fitted, logits.argmax(1) == labels) == fitted
 
 
 def test_expected_calibration_error_by_hand():

@@ -99,6 +99,30 @@ def test_a_selection_on_a_small_validation_split_compares_the_candidates_out_of_
     assert len(list((run.dir / "folds").iterdir())) == len(list((run.layout.candidates / loser / "folds").iterdir())) == count
 
 
+def test_a_cross_validated_winner_keeps_the_temperature_fitted_out_of_fold(tmp_path, monkeypatch):
+    # 12 validation messages, all right: fitted on them alone the temperature is the search's
+    # bound (kept as 1); the winner keeps the one fitted on its out-of-fold logits of all 120.
+    import textclf.training.select as select
+
+    fitted = {}
+    cross_validated = select._cross_validated
+
+    def spy(job, result):
+        fields = cross_validated(job, result)
+        fitted[job.name] = fields["_temperature"]
+        return fields
+
+    monkeypatch.setattr(select, "_cross_validated", spy)
+    sms = sms_selection_config(tmp_path, per_class=60, buckets=2000, ensemble=False, cv_folds=3)
+    sms["model"]["candidates"] = ["linear", "linear_chars"]
+    run = textclf.train(sms, run_dir=tmp_path / "run")
+    with open(run.layout.leaderboard, newline="") as f:
+        winner = next(csv.DictReader(f))["candidate"]
+    assert run.results["val_accuracy"] == 1.0 and fitted[winner] < 0.5
+    assert run.results["temperature"] == pytest.approx(fitted[winner])
+    assert ModelArtifact.load(run.layout.best_checkpoint).temperature == pytest.approx(fitted[winner])
+
+
 def test_cv_folds_null_chooses_on_val_alone_and_a_wrong_value_says_so(tmp_path, capsys):
     sms = sms_selection_config(tmp_path, per_class=60, buckets=2000, ensemble=False, cv_folds=None)
     sms["model"]["candidates"] = ["linear", "linear_chars"]

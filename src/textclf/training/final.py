@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from textclf.config import Config
-from textclf.evaluation.calibration import fit_temperature
+from textclf.evaluation.calibration import fit_temperature, kept_temperature
 from textclf.evaluation.evaluate import evaluate_encoded
 from textclf.files import write_json
 from textclf.inference import Predictor
@@ -56,20 +56,22 @@ def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_scor
 def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, run: RunLayout, best_epoch: int,
                  best_score: float, history: list[dict], refit: Callable[[], dict] | None = None,
                  members: list[str] | None = None, member_data: list[PreparedData] | None = None,
-                 timing: dict[str, float] | None = None) -> TrainResult:
+                 timing: dict[str, float] | None = None, temperature: float | None = None) -> TrainResult:
     """``final_evaluation`` of a run whose set-up is gone (the default selection's winner).
     ``refit`` (``refit.refit_run`` bound to the run) replaces the best checkpoint by the model
     trained on train + val once val is evaluated, and returns what it did. ``members``: the
     candidates of an ensemble checkpoint, named in results.json; ``member_data``: each one's
     encoded data, in the same order (members may tokenize differently). ``timing``: seconds the
     run spent before this (``prepare_s``, ``selection_s``), completed with ``refit_s`` and
-    ``evaluation_s`` into results.json's ``timing``."""
+    ``evaluation_s`` into results.json's ``timing``. ``temperature``: one fitted elsewhere, which
+    the best checkpoint stores instead of one fitted on val (a cross-validated selection's winner:
+    fitted on its out-of-fold logits of train + val, which hold many more documents than val)."""
     started = time.perf_counter()
     task = get_task(config.task)
     data = member_data or [prepared]
     predictor = _predictor(config, prepared, device, run)
     if config.train.calibration == "temperature" and not task.multilabel and len(predictor) == 1:
-        calibrate(predictor, prepared.splits["val"])  # (an ensemble's members were calibrated one by one)
+        calibrate(predictor, prepared.splits["val"], temperature)  # (an ensemble's members: one by one)
     results = {"val": evaluate_encoded(predictor, [d.splits["val"] for d in data], run.evaluation("val"),
                                        subject=f"val, epoch {best_epoch}")}
     refit_started = time.perf_counter()
@@ -113,11 +115,14 @@ def _predictor(config: Config, prepared: PreparedData, device: torch.device, run
     return predictor
 
 
-def calibrate(predictor: Predictor, val) -> float:
-    """Fit the temperature of a one-checkpoint ``predictor`` on the encoded validation split; the
-    predictor applies it from now on, and its checkpoint file stores it."""
+def calibrate(predictor: Predictor, val, temperature: float | None = None) -> float:
+    """Fit the temperature of a one-checkpoint ``predictor`` on the encoded validation split (or
+    give it ``temperature``); the predictor applies it from now on, and its checkpoint file stores it."""
     artifact = predictor.artifact
-    logits = predictor.log_proba_encoded([val], calibrated=False)
-    artifact.temperature = fit_temperature(logits, val.labels)
+    if temperature is None:
+        logits = predictor.log_proba_encoded([val], calibrated=False)
+        correct = logits.argmax(1) == np.asarray(val.labels)
+        temperature = kept_temperature(fit_temperature(logits, val.labels), correct)
+    artifact.temperature = temperature
     artifact.save(artifact.source)
     return artifact.temperature

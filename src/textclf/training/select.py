@@ -59,7 +59,7 @@ import numpy as np
 from textclf.config import (CANDIDATES, COST_START_SECONDS, Candidate, Config, PreprocessConfig,
                             candidate_raw, config_from_dict, own_config_text)
 from textclf.errors import TrainingError, TrainingInterrupted
-from textclf.evaluation.calibration import fit_temperature
+from textclf.evaluation.calibration import fit_temperature, kept_temperature
 from textclf.evaluation.metrics import cross_entropy
 from textclf.files import write_text
 from textclf.inference import Predictor
@@ -205,9 +205,12 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         if refit is not None:
             refit()
         return TrainResult(run.root, result.best_epoch, result.best_score, result.history)
+    # Cross-validated: the winner's temperature was fitted on its out-of-fold logits of train + val
+    # (at the epoch count its refit trains), not on val's few documents alone.
+    temperature = None if plan is None else next(r for r in rows if r["candidate"] == winner).get("_temperature")
     return evaluate_run(cand_config, prepared, resolve_device(cand_config.train.device), run, result.best_epoch,
                         result.best_score, result.history, refit, [m.name for m in members],
-                        [m.prepared for m in members], timing)
+                        [m.prepared for m in members], timing, temperature)
 
 
 def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs: dict[str, "_Job"],
@@ -495,13 +498,13 @@ def _cross_validated(job: _Job, result: TrainResult) -> dict:
                                   len(result.history), job.train, RunLayout(job.run_dir).folds, job.folds)
     epoch = best_epoch(by_epoch, labels, lambda logits, truth: ensemble_score(softmax(logits), truth, monitor))
     logits = by_epoch[epoch - 1]
-    temperature = fit_temperature(logits, labels)
-    scaled = logits / temperature
-    probabilities = softmax(scaled if config.train.calibration == "temperature" else logits)
+    temperature, correct = fit_temperature(logits, labels), logits.argmax(1) == labels
+    scaled, kept = logits / temperature, kept_temperature(temperature, correct)
+    probabilities = softmax(logits / kept if config.train.calibration == "temperature" else logits)
     score = ensemble_score(softmax(scaled), labels, monitor)
     epochs = "" if len(result.history) == 1 else f" at {epoch} epoch{'s' * (epoch != 1)}"
     return {"val_score": -score if monitor == "val_loss" else score, "val_loss": cross_entropy(scaled, labels),
-            "_correct": logits.argmax(1) == labels, "_temperature": temperature,
+            "_correct": correct, "_temperature": kept,
             "_probabilities": probabilities, "_cv_epoch": epoch,
             "_cv_status": f"{len(job.folds)}-fold cross-validated{epochs}; val alone: {result.best_score:.4f}"
                           + ("" if len(result.history) == 1 else f" at epoch {result.best_epoch}")}
@@ -529,12 +532,12 @@ def _validation(result: TrainResult, config: Config, prepared: PreparedData) -> 
     logits = predictor.log_proba_encoded([val], calibrated=False)
     if config.task != "multiclass":  # (multi-label: the sigmoids as they are, for the ensemble)
         return best, {"_probabilities": predictor.task_.probabilities(logits).astype(np.float32), "_kept": kept}
-    temperature = fit_temperature(logits, val.labels)
-    scaled = logits / temperature
+    temperature, correct = fit_temperature(logits, val.labels), logits.argmax(1) == np.asarray(val.labels)
+    kept_t = kept_temperature(temperature, correct)  # (what the model keeps; the ranking's loss uses the fit)
     calibrated = config.train.calibration == "temperature"
-    return cross_entropy(scaled, val.labels), {
-        "_correct": logits.argmax(1) == np.asarray(val.labels), "_temperature": temperature, "_kept": kept,
-        "_probabilities": predictor.task_.probabilities(scaled if calibrated else logits).astype(np.float32)}
+    return cross_entropy(logits / temperature, val.labels), {
+        "_correct": correct, "_temperature": kept_t, "_kept": kept,
+        "_probabilities": predictor.task_.probabilities(logits / kept_t if calibrated else logits).astype(np.float32)}
 
 
 def _cut_short(result: TrainResult, config: Config) -> bool:
