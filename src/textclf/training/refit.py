@@ -82,7 +82,8 @@ def refit_run(config: Config, prepared: PreparedData, run: RunLayout, best_epoch
     ``checkpoint`` and ``folder`` (an ensemble's member: ``training/ensemble.py``): the held-out
     checkpoint to replace and the refit run's folder, instead of the run's best checkpoint and
     ``refit/``. ``chosen``: where ``best_epoch`` comes from, when not the held-out run's best (a
-    cross-validated selection's: ``training/cross_validation.py``)."""
+    cross-validated selection's: ``training/cross_validation.py``; the held-out checkpoint then
+    carries the temperature fitted out of fold)."""
     checkpoint = run.best_checkpoint if checkpoint is None else checkpoint
     folder = run.refit if folder is None else folder
     splits = prepared.splits
@@ -98,10 +99,11 @@ def refit_run(config: Config, prepared: PreparedData, run: RunLayout, best_epoch
     held_out = ModelArtifact.load(checkpoint)
     data = PreparedData(prepared.label_names, prepared.pipeline, {**splits, "train": both}, prepared.from_cache,
                         fitted_on=splits["train"])
+    kept = ("val metrics, temperature and thresholds stay the held-out run's" if chosen is None else
+            "val metrics and thresholds stay the held-out run's, the temperature the cross-validation's")
     chosen = chosen or "the held-out run's best"
     print(f"refit: training {config.model.name} again on train + val ({len(both):,} examples) for "
-          f"{best_epoch} epoch{'s' * (best_epoch != 1)}, {chosen}; val metrics, temperature "
-          "and thresholds stay the held-out run's", file=sys.stderr, flush=True)
+          f"{best_epoch} epoch{'s' * (best_epoch != 1)}, {chosen}; {kept}", file=sys.stderr, flush=True)
     started = time.perf_counter()
     train(refit_config(config, held_out), run_dir=folder, prepared=data, progress=progress, final_evaluation=False,
           resumable=False, until_epoch=best_epoch, on_epoch=on_epoch, data_statistics=False)
