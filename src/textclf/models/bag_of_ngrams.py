@@ -42,6 +42,7 @@ from torch import nn
 from textclf.errors import ConfigError
 from textclf.graph_inputs import MIX
 from textclf.models.base import BuildContext, TextClassifier, lookup
+from textclf.models.char_memo import memo_for, table_key
 from textclf.models.registry import ModelParams, register_model
 from textclf.models.subwords import subword_bags, subword_table
 from textclf.task import get_task
@@ -151,6 +152,7 @@ class BagOfNgrams(TextClassifier):
                 self.ngram_embedding.weight[-1].zero_()
         self.register_buffer("idf", torch.ones(self.num_features) if params.tfidf else torch.ones(0))
         self.char_embedding = None
+        self.memo_key = None
         # Each document's ids may end in its unknown words' n-gram buckets (from vocab_size on).
         self.unknown_chars = bool(params.minn and params.unknown_chars)
         if params.minn:
@@ -161,6 +163,9 @@ class BagOfNgrams(TextClassifier):
             # Rebuilt from the vocabulary at every build: not part of the state dict.
             self.register_buffer("subword_offsets", offsets, persistent=False)
             self.register_buffer("subword_rows", rows, persistent=False)
+            # Each document's n-grams counted once per process (models/char_memo.py): this table's memo.
+            self.memo_key = (table_key(offsets, rows, params.char_buckets, context.vocab_size, self.unknown_chars)
+                             if params.char_buckets < 2**31 else None)
             self.char_embedding = nn.Embedding(params.char_buckets, dim, sparse=params.sparse)
             nn.init.uniform_(self.char_embedding.weight, -1.0 / member_dim, 1.0 / member_dim)
             self.register_buffer("char_idf", torch.ones(params.char_buckets if params.tfidf else 0))
@@ -244,7 +249,15 @@ class BagOfNgrams(TextClassifier):
     def char_grams(self, ids: torch.Tensor, lengths: torch.Tensor, unique=None):
         """The batch's distinct (document, character n-gram) pairs, ordered by document:
         (document index, bucket, count in the document), each 1-D. ``unique``: a function with
-        ``torch.unique``'s sorted results (distinct values, inverse, counts) for the export."""
+        ``torch.unique``'s sorted results (distinct values, inverse, counts) for the export. On the
+        CPU in eager mode each document's are counted once per process (``models/char_memo.py``)."""
+        if (unique is None and self.memo_key is not None and ids.device.type == "cpu"
+                and not (torch.jit.is_tracing() or torch.compiler.is_compiling())):
+            return memo_for(self.memo_key).grams(ids, lengths, self.count_char_grams)
+        return self.count_char_grams(ids, lengths, unique)
+
+    def count_char_grams(self, ids: torch.Tensor, lengths: torch.Tensor, unique=None):
+        """``char_grams`` counted from the ids and the vocabulary's n-gram table."""
         unique = unique or (lambda x: torch.unique(x, return_inverse=True, return_counts=True))
         inside = torch.arange(ids.size(1), device=ids.device)[None, :] < lengths.to(ids.device)[:, None]
         mask = inside & (ids < self.vocab_size) if self.unknown_chars else inside
