@@ -32,14 +32,16 @@ from lib.systems import system_config
 
 
 def run_candidate(config, prepared, folder: Path) -> tuple[float, float, np.ndarray]:
-    """Seconds of the held-out run and its fold runs, its best val score, its out-of-fold logits."""
+    """Seconds of the held-out run and its fold runs, its best val score, its out-of-fold logits
+    (in one ``remembering`` block, as the selection trains a candidate: ``select._train_one``)."""
+    from textclf.models.char_memo import remembering
     from textclf.run_layout import RunLayout
     from textclf.training import train
     from textclf.training.cross_validation import auto_folds, fold_plan, out_of_fold_logits, pooled
 
     plan = fold_plan(pooled(prepared).labels, auto_folds(len(prepared.splits["val"])), config.seed)
     started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), remembering():
         result = train(config, run_dir=folder, prepared=prepared, progress=False, final_evaluation=False,
                        resumable=False, refit=False)
         logits = out_of_fold_logits(config, prepared, RunLayout(folder).best_checkpoint, len(result.history), train,
@@ -79,7 +81,6 @@ def main() -> int:
                 for i in range(args.repeats):
                     for arm in ("counted", "memo") if i % 2 == 0 else ("memo", "counted"):
                         char_memo.MAX_ENTRIES = limit if arm == "memo" else 0
-                        char_memo._memos.clear()
                         s, score, logits[arm] = run_candidate(config, prepared, Path(tmp) / f"{candidate.name}-{arm}-{i}")
                         seconds[arm].append(s)
                         print(f"{dataset} {candidate.name} {arm}: {s:.1f} s", flush=True)

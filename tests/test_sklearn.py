@@ -109,6 +109,8 @@ def test_mistakes_are_one_line_errors(sms):
         TextClassifier().fit(texts[:5], ["ham"] * 5)
     with pytest.raises(UsageError, match="text 1 is a int"):
         TextClassifier().fit(["a", 3], ["x", "y"])
+    with pytest.raises(UsageError, match="config: give a YAML path, a dict or a textclf.Config, not int"):
+        TextClassifier(config=3).fit(["a b", "c d", "e f", "g h"], ["x", "y", "x", "y"])
 
 
 def test_a_config_object_as_the_base_keeps_only_the_keys_it_set(tmp_path):

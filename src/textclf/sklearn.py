@@ -14,8 +14,9 @@ test split (scikit-learn's own tools do that). The fitted model lives
 in memory (``artifact_``, ``predictor_``; ``artifacts_`` and ``weights_`` when the default kept an
 ensemble); no run folder is kept unless ``run_dir`` names one
 (then each fit replaces it with its own: under cross-validation, the last fit's is kept).
-Everything the constructor does not name comes from ``config`` (a YAML path or a dict, as for
-``textclf.train``): its ``data`` section's source and paths are replaced, its other keys used.
+Everything the constructor does not name comes from ``config`` (a YAML path, a dict or a
+``textclf.Config``, as for ``textclf.train``): its ``data`` section's source and paths are
+replaced, its other keys used.
 
 Multi-label ``y``: a list of label lists, or an indicator matrix (n, C). Either way ``predict``
 returns an indicator matrix whose columns are ``classes_`` (scikit-learn's convention, which
@@ -44,7 +45,8 @@ __all__ = ["TextClassifier"]
 class TextClassifier(ClassifierMixin, BaseEstimator):
     """A textclf model as a scikit-learn classifier.
 
-    ``config``: a YAML path or a dict for everything the other parameters do not set.
+    ``config``: a YAML path, a dict or a ``textclf.Config`` for everything the other parameters
+    do not set.
     ``model``: a registered model name (its defaults, or the config's model keys for it);
     None: the config's model, or the default selection when the config names none.
     ``epochs``, ``lr``, ``batch_size``: ``train.*`` when given. ``seed``: the split of the
@@ -169,7 +171,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         elif isinstance(base, Mapping):
             raw = json.loads(json.dumps(dict(base), default=str))  # a deep copy
         else:
-            raise UsageError(f"config: give a YAML path or a dict, not {type(base).__name__}")
+            raise UsageError(f"config: give a YAML path, a dict or a textclf.Config, not {type(base).__name__}")
         from textclf.data.files import FilesParams
 
         # The base's table settings (a config of another source: those the files source has).

@@ -47,11 +47,13 @@ def _batch(docs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
 
 @settings(max_examples=60, deadline=None)
 @given(_documents(), st.randoms(use_true_random=False))
+@char_memo.remembering()
 def test_a_batch_from_the_memo_is_the_batch_counted_afresh(drawn, random):
     vocab, char_buckets, unknown, docs = drawn
     model = _model(vocab, char_buckets, unknown)
     first = _batch(docs)
     _same(model.char_grams(*first), model.count_char_grams(*first))  # counted, and kept
+    assert char_memo.memo_for(model.memo_key).documents
     # Again, shuffled, padded wider and with a new document: from the memo, and counted where new.
     again = random.sample(docs, len(docs)) + [[1] * 11]
     batch = _batch(again)
@@ -63,13 +65,15 @@ def test_the_memo_keeps_no_more_than_its_entries_and_answers_the_same_past_them(
     docs = [[2 + (i * 7 + j) % 38 for j in range(1 + i % 6)] for i in range(30)]
     ids, lengths = _batch(docs)
     monkeypatch.setattr(char_memo, "MAX_ENTRIES", 25)
-    for _ in range(2):
-        _same(model.char_grams(ids, lengths), model.count_char_grams(ids, lengths))
-    memo = char_memo.memo_for(model.memo_key)
-    assert 0 < len(memo.documents) < len(docs) and memo.entries <= 25
-    assert memo.entries == sum(len(buckets) for buckets, _ in memo.documents.values())
+    with char_memo.remembering():
+        for _ in range(2):
+            _same(model.char_grams(ids, lengths), model.count_char_grams(ids, lengths))
+        memo = char_memo.memo_for(model.memo_key)
+        assert 0 < len(memo.documents) < len(docs) and memo.entries <= 25
+        assert memo.entries == sum(len(buckets) for buckets, _ in memo.documents.values())
 
 
+@char_memo.remembering()
 def test_the_least_recently_used_table_goes_past_the_limit():
     keys = [_model(10 + i, 31, unknown=False).memo_key for i in range(char_memo.TABLES + 1)]
     memos = [char_memo.memo_for(key) for key in keys]
@@ -78,40 +82,51 @@ def test_the_least_recently_used_table_goes_past_the_limit():
 
 
 def test_a_model_trained_with_the_memo_is_the_one_trained_without(tmp_path, monkeypatch):
+    kept_by = []
+
     def trained(folder, entries: int) -> dict:
         monkeypatch.setattr(char_memo, "MAX_ENTRIES", entries)
-        monkeypatch.setattr(char_memo, "_memos", type(char_memo._memos)())
+        grams = char_memo.CharGramMemo.grams
+
+        def spy(self, *args):  # (how many documents the memo holds as training goes)
+            kept_by.append((entries, self.entries))
+            return grams(self, *args)
+
+        monkeypatch.setattr(char_memo.CharGramMemo, "grams", spy)
         folder.mkdir()
         config = sms_selection_config(folder, per_class=40, buckets=500, epochs=2)
         config["model"] = {"name": "bag_of_ngrams", "embedding_dim": 8, "members": 2, "tfidf": True, "minn": 2,
                            "maxn": 4, "buckets": 500, "char_buckets": 500, "unknown_chars": True}
         run = textclf.train(config, run_dir=folder / "run")
+        assert not char_memo._memos and not char_memo.is_remembering()  # (dropped when training ends)
         return ModelArtifact.load(run.layout.best_checkpoint).state_dict
 
     kept, counted = trained(tmp_path / "memo", char_memo.MAX_ENTRIES), trained(tmp_path / "counted", 0)
-    assert char_memo.memo_for(next(iter(char_memo._memos))).entries == 0  # (the second run kept none)
+    assert max(n for limit, n in kept_by if limit) > 0 and max(n for limit, n in kept_by if not limit) == 0
     assert kept.keys() == counted.keys()
     for name in kept:
         torch.testing.assert_close(kept[name], counted[name], rtol=0, atol=0)
 
 
-def test_no_memo_without_character_n_grams_nor_under_a_trace():
+def test_no_memo_outside_training_without_character_n_grams_or_under_a_trace():
     plain = BagOfNgrams(BagOfNgramsParams(embedding_dim=4, buckets=7),
                         BuildContext(vocab_size=5, num_classes=2, tokens=("", "", "a", "b", "c")))
     assert plain.memo_key is None
     model = _model(12, 31, unknown=False)
     ids, lengths = _batch([[2, 3, 4], [5]])
+    model.char_grams(ids, lengths)  # (predicting, as a server does: nothing kept)
+    assert not char_memo._memos
     calls = []
-    monkeypatch_grams = char_memo.CharGramMemo.grams
+    grams = char_memo.CharGramMemo.grams
 
     def spy(self, *args):
         calls.append(1)
-        return monkeypatch_grams(self, *args)
+        return grams(self, *args)
 
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, char_memo.remembering():
         patch.setattr(char_memo.CharGramMemo, "grams", spy)
         model.char_grams(ids, lengths)
         model.char_grams(ids, lengths, unique=lambda x: torch.unique(x, return_inverse=True, return_counts=True))
-    assert calls == [1]  # (the export passes its own unique: counted in the graph)
+        assert calls == [1]  # (the export passes its own unique: counted in the graph)
     np.testing.assert_array_equal(model.char_grams(ids, lengths)[1].numpy(),
                                   model.count_char_grams(ids, lengths)[1].numpy())

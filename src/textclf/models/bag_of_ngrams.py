@@ -42,7 +42,7 @@ from torch import nn
 from textclf.errors import ConfigError
 from textclf.graph_inputs import MIX
 from textclf.models.base import BuildContext, TextClassifier, lookup
-from textclf.models.char_memo import memo_for, table_key
+from textclf.models.char_memo import is_remembering, memo_for, table_key
 from textclf.models.registry import ModelParams, register_model
 from textclf.models.subwords import subword_bags, subword_table
 from textclf.task import get_task
@@ -249,9 +249,9 @@ class BagOfNgrams(TextClassifier):
     def char_grams(self, ids: torch.Tensor, lengths: torch.Tensor, unique=None):
         """The batch's distinct (document, character n-gram) pairs, ordered by document:
         (document index, bucket, count in the document), each 1-D. ``unique``: a function with
-        ``torch.unique``'s sorted results (distinct values, inverse, counts) for the export. On the
-        CPU in eager mode each document's are counted once per process (``models/char_memo.py``)."""
-        if (unique is None and self.memo_key is not None and ids.device.type == "cpu"
+        ``torch.unique``'s sorted results (distinct values, inverse, counts) for the export. While
+        training on the CPU in eager mode each document's are counted once (``models/char_memo.py``)."""
+        if (unique is None and self.memo_key is not None and ids.device.type == "cpu" and is_remembering()
                 and not (torch.jit.is_tracing() or torch.compiler.is_compiling())):
             return memo_for(self.memo_key).grams(ids, lengths, self.count_char_grams)
         return self.count_char_grams(ids, lengths, unique)

@@ -15,7 +15,11 @@ by a 128-bit BLAKE2 digest of its ids (unknown words' n-gram ids included) and h
 from the memo is the same tensors, to the bit, as one counted afresh. At most :data:`MAX_ENTRIES`
 (bucket, count) pairs are kept in all, 8 bytes each; documents past that are counted as before
 and not kept. The model uses it on the CPU in eager mode only (an export traces the counting
-into its graph; on a GPU the counting is cheap next to the copies a memo would need).
+into its graph; on a GPU the counting is cheap next to the copies a memo would need), and only
+inside :func:`remembering` blocks: ``recipe.train`` is one, and so is a default selection's
+training of one candidate with its fold runs. When the outermost block ends, every memo is
+dropped, so a process that only predicts (a server) never keeps one, and one that has trained
+keeps none afterwards.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from typing import Callable
 
 import numpy as np
 import torch
 
-__all__ = ["MAX_ENTRIES", "TABLES", "table_key", "memo_for", "CharGramMemo"]
+__all__ = ["MAX_ENTRIES", "TABLES", "table_key", "memo_for", "remembering", "is_remembering", "CharGramMemo"]
 
 # About 200 MB of pairs at most (a 20 Newsgroups post has ~1,500 distinct n-grams: ~16,000 posts).
 MAX_ENTRIES = 25_000_000
@@ -81,6 +86,27 @@ class CharGramMemo:
 
 _memos: OrderedDict[bytes, CharGramMemo] = OrderedDict()
 _memos_lock = threading.Lock()
+_depth = 0  # remembering blocks open (a search's trials may train in threads of one process)
+
+
+@contextmanager
+def remembering():
+    """A block (or, as a decorator, a function) in which documents' n-grams are kept; when the
+    outermost one ends, every memo is dropped."""
+    global _depth
+    with _memos_lock:
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _memos_lock:
+            _depth -= 1
+            if _depth == 0:
+                _memos.clear()
+
+
+def is_remembering() -> bool:
+    return _depth > 0
 
 
 def memo_for(key: bytes) -> CharGramMemo:

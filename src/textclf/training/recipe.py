@@ -37,6 +37,7 @@ from textclf.evaluation.thresholds import tune_thresholds
 from textclf.files import write_json, write_text
 from textclf.forked import refuse_while_starting_up
 from textclf.inference import predict_logits
+from textclf.models.char_memo import remembering
 from textclf.precision import autocast, check_training
 from textclf.reporting.data_stats import write_data_statistics
 from textclf.run_layout import RunLayout
@@ -118,6 +119,7 @@ class LoopState:
         return improved
 
 
+@remembering()  # (each document's character n-grams counted once while it trains: models/char_memo.py)
 def train(
     config: Config,
     run_dir: str | Path | None = None,
@@ -243,6 +245,7 @@ def _prepare_in_turn(config: Config, prepared: PreparedData | None,
     return prepare_with_recipe(config, quiet=True)
 
 
+@remembering()
 def resume(run_dir: str | Path, progress: bool = True) -> TrainResult:
     """Continue an interrupted run from ``checkpoints/last.ckpt``, exactly where it stopped."""
     run = RunLayout(run_dir)

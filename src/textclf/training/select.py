@@ -63,6 +63,7 @@ from textclf.evaluation.calibration import fit_temperature, kept_temperature
 from textclf.evaluation.metrics import cross_entropy
 from textclf.files import write_text
 from textclf.inference import Predictor
+from textclf.models.char_memo import remembering
 from textclf.models.base import SOLVER_SETTING
 from textclf.run_layout import RunLayout
 from textclf.runtime import resolve_device
@@ -449,6 +450,7 @@ def _outcome_text(fields: dict) -> str:
     return f"trained: val score {fields['val_score']:.4f}, {epochs}, {fields['seconds']:.1f} s"
 
 
+@remembering()  # (its held-out run and fold runs count each document's character n-grams once)
 def _train_one(job: _Job, progress: bool, on_epoch=None) -> tuple[dict, TrainResult | None]:
     """Train one candidate (unless its budget, ``job.ends``, is spent before it starts); its
     leaderboard fields and its result (None when it did not train)."""
