@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import textclf
 from conftest import sms_selection_config
+from textclf.errors import ConfigError
 from textclf.artifact import ModelArtifact
 from textclf.models import char_memo
 from textclf.models.bag_of_ngrams import BagOfNgrams, BagOfNgramsParams
@@ -130,3 +131,21 @@ def test_no_memo_outside_training_without_character_n_grams_or_under_a_trace():
         assert calls == [1]  # (the export passes its own unique: counted in the graph)
     np.testing.assert_array_equal(model.char_grams(ids, lengths)[1].numpy(),
                                   model.count_char_grams(ids, lengths)[1].numpy())
+
+
+def test_textclf_char_memo_sets_the_limit_and_a_wrong_value_says_so(monkeypatch):
+    model = _model(12, 31, unknown=False)
+    ids, lengths = _batch([[2, 3, 4], [5]])
+    monkeypatch.setenv("TEXTCLF_CHAR_MEMO", "0")
+    with char_memo.remembering():
+        model.char_grams(ids, lengths)
+        assert char_memo.memo_for(model.memo_key).entries == 0
+    monkeypatch.setenv("TEXTCLF_CHAR_MEMO", "1000")
+    with char_memo.remembering():
+        model.char_grams(ids, lengths)
+        assert char_memo.memo_for(model.memo_key).entries > 0
+    monkeypatch.setenv("TEXTCLF_CHAR_MEMO", "lots")
+    with pytest.raises(ConfigError, match="TEXTCLF_CHAR_MEMO='lots': give how many"):
+        with char_memo.remembering():
+            pass
+    assert not char_memo.is_remembering()

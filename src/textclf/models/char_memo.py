@@ -13,8 +13,8 @@ it), at most :data:`TABLES` of them (the one used longest ago goes); a document'
 by a 128-bit BLAKE2 digest of its ids (unknown words' n-gram ids included) and holds its buckets
 (int32) and counts (float32), in the order ``char_grams`` gives them, so a batch put together
 from the memo is the same tensors, to the bit, as one counted afresh. At most :data:`MAX_ENTRIES`
-(bucket, count) pairs are kept in all, 8 bytes each; documents past that are counted as before
-and not kept. The model uses it on the CPU in eager mode only (an export traces the counting
+(bucket, count) pairs are kept in all, 8 bytes each (``TEXTCLF_CHAR_MEMO``, when set, is that
+number instead; 0 keeps none); documents past that are counted as before and not kept. The model uses it on the CPU in eager mode only (an export traces the counting
 into its graph; on a GPU the counting is cheap next to the copies a memo would need), and only
 inside :func:`remembering` blocks: ``recipe.train`` is one, and so is a default selection's
 training of one candidate with its fold runs. When the outermost block ends, every memo is
@@ -25,6 +25,7 @@ keeps none afterwards.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -33,7 +34,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-__all__ = ["MAX_ENTRIES", "TABLES", "table_key", "memo_for", "remembering", "is_remembering", "CharGramMemo"]
+from textclf.errors import ConfigError
+
+__all__ = ["MAX_ENTRIES", "TABLES", "table_key", "memo_for", "remembering", "is_remembering", "entries_limit",
+           "CharGramMemo"]
 
 # About 200 MB of pairs at most (a 20 Newsgroups post has ~1,500 distinct n-grams: ~16,000 posts).
 MAX_ENTRIES = 25_000_000
@@ -75,7 +79,7 @@ class CharGramMemo:
             with self._lock:
                 for i, entry in zip(missing, counted):
                     found[i] = entry
-                    if self.entries + len(entry[0]) <= MAX_ENTRIES and keys[i] not in self.documents:
+                    if self.entries + len(entry[0]) <= _limit and keys[i] not in self.documents:
                         self.documents[keys[i]] = entry
                         self.entries += len(entry[0])
         per_doc = np.array([len(entry[0]) for entry in found])
@@ -87,14 +91,29 @@ class CharGramMemo:
 _memos: OrderedDict[bytes, CharGramMemo] = OrderedDict()
 _memos_lock = threading.Lock()
 _depth = 0  # remembering blocks open (a search's trials may train in threads of one process)
+_limit = MAX_ENTRIES  # (the outermost block's: MAX_ENTRIES or TEXTCLF_CHAR_MEMO)
+
+
+def entries_limit() -> int:
+    """How many (bucket, count) pairs the memos may keep: ``TEXTCLF_CHAR_MEMO`` when set, else
+    :data:`MAX_ENTRIES`."""
+    value = os.environ.get("TEXTCLF_CHAR_MEMO", "").strip()
+    if not value:
+        return MAX_ENTRIES
+    if not value.isdigit():
+        raise ConfigError(f"TEXTCLF_CHAR_MEMO={value!r}: give how many (bucket, count) pairs of character n-grams "
+                          "to keep while training (8 bytes each, e.g. 25000000), or 0 to keep none")
+    return int(value)
 
 
 @contextmanager
 def remembering():
     """A block (or, as a decorator, a function) in which documents' n-grams are kept; when the
     outermost one ends, every memo is dropped."""
-    global _depth
+    global _depth, _limit
     with _memos_lock:
+        if _depth == 0:
+            _limit = entries_limit()
         _depth += 1
     try:
         yield
