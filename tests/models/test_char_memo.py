@@ -72,6 +72,9 @@ def test_the_memo_keeps_no_more_than_its_entries_and_answers_the_same_past_them(
         memo = char_memo.memo_for(model.memo_key)
         assert 0 < len(memo.documents) < len(docs) and memo.entries <= 25
         assert memo.entries == sum(len(buckets) for buckets, _ in memo.documents.values())
+        other = _model(41, 97, unknown=False)  # (another table: the limit is all the memos')
+        _same(other.char_grams(ids, lengths), other.count_char_grams(ids, lengths))
+        assert memo.entries + char_memo.memo_for(other.memo_key).entries <= 25
 
 
 @char_memo.remembering()

@@ -13,7 +13,7 @@ it), at most :data:`TABLES` of them (the one used longest ago goes); a document'
 by a 128-bit BLAKE2 digest of its ids (unknown words' n-gram ids included) and holds its buckets
 (int32) and counts (float32), in the order ``char_grams`` gives them, so a batch put together
 from the memo is the same tensors, to the bit, as one counted afresh. At most :data:`MAX_ENTRIES`
-(bucket, count) pairs are kept in all, 8 bytes each (``TEXTCLF_CHAR_MEMO``, when set, is that
+(bucket, count) pairs are kept in all the memos together, 8 bytes each (``TEXTCLF_CHAR_MEMO``, when set, is that
 number instead; 0 keeps none); documents past that are counted as before and not kept. The model uses it on the CPU in eager mode only (an export traces the counting
 into its graph; on a GPU the counting is cheap next to the copies a memo would need), and only
 inside :func:`remembering` blocks: ``recipe.train`` is one, and so is a default selection's
@@ -62,11 +62,11 @@ class CharGramMemo:
     def __init__(self) -> None:
         self.documents: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         self.entries = 0
-        self._lock = threading.Lock()  # (a search's trials may train in threads of one process)
 
     def grams(self, ids: torch.Tensor, lengths: torch.Tensor, count: Counter):
         """``count(ids, lengths)``'s (document index, bucket, count) for the batch, from the memo
         where it has the document; ``count`` counts the others (as one smaller batch)."""
+        global _kept
         array, sizes = ids.numpy(), lengths.tolist()
         keys = [hashlib.blake2b(array[i, :n].tobytes(), digest_size=16).digest() for i, n in enumerate(sizes)]
         found = [self.documents.get(key) for key in keys]
@@ -76,12 +76,13 @@ class CharGramMemo:
             doc, bucket, tf = count(ids[which], lengths[which])
             ends = np.cumsum(torch.bincount(doc, minlength=len(missing)).numpy())[:-1]
             counted = zip(np.split(bucket.numpy().astype(np.int32), ends), np.split(tf.numpy(), ends))
-            with self._lock:
+            with _memos_lock:  # (a search's trials may train in threads of one process)
                 for i, entry in zip(missing, counted):
                     found[i] = entry
-                    if self.entries + len(entry[0]) <= _limit and keys[i] not in self.documents:
+                    if _kept + len(entry[0]) <= _limit and keys[i] not in self.documents:
                         self.documents[keys[i]] = entry
                         self.entries += len(entry[0])
+                        _kept += len(entry[0])  # (all memos together: the limit is theirs)
         per_doc = np.array([len(entry[0]) for entry in found])
         return (torch.from_numpy(np.repeat(np.arange(len(found)), per_doc)),
                 torch.from_numpy(np.concatenate([entry[0] for entry in found]).astype(np.int64)),
@@ -92,6 +93,7 @@ _memos: OrderedDict[bytes, CharGramMemo] = OrderedDict()
 _memos_lock = threading.Lock()
 _depth = 0  # remembering blocks open (a search's trials may train in threads of one process)
 _limit = MAX_ENTRIES  # (the outermost block's: MAX_ENTRIES or TEXTCLF_CHAR_MEMO)
+_kept = 0  # pairs in all the memos
 
 
 def entries_limit() -> int:
@@ -110,7 +112,7 @@ def entries_limit() -> int:
 def remembering():
     """A block (or, as a decorator, a function) in which documents' n-grams are kept; when the
     outermost one ends, every memo is dropped."""
-    global _depth, _limit
+    global _depth, _limit, _kept
     with _memos_lock:
         if _depth == 0:
             _limit = entries_limit()
@@ -122,6 +124,7 @@ def remembering():
             _depth -= 1
             if _depth == 0:
                 _memos.clear()
+                _kept = 0
 
 
 def is_remembering() -> bool:
@@ -131,9 +134,10 @@ def is_remembering() -> bool:
 def memo_for(key: bytes) -> CharGramMemo:
     """The memo of the table ``key`` (``table_key``), made when new; the least recently used one
     is dropped past :data:`TABLES`."""
+    global _kept
     with _memos_lock:
         memo = _memos.pop(key, None) or CharGramMemo()
         _memos[key] = memo
         while len(_memos) > TABLES:
-            _memos.popitem(last=False)
+            _kept -= _memos.popitem(last=False)[1].entries
         return memo
