@@ -135,7 +135,9 @@ class TrainConfig(_Section):
     # label (true) or its most likely class (false).
     allow_empty: bool = False
     # temperature: after training, fit one temperature on the validation split so that the
-    # probabilities are calibrated (predictions do not change); none: raw softmax. Multiclass only.
+    # probabilities are calibrated (predictions do not change; a cross-validated default selection
+    # fits it on its winner's out-of-fold predictions; it stays 1 when no document is wrong);
+    # none: raw softmax. Multiclass only.
     calibration: Literal["temperature", "none"] = "temperature"
     # Stop after this many epochs without a better monitored metric; unset: run every epoch.
     early_stopping_patience: Optional[int] = Field(None, ge=1)
