@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fit_temperature", "kept_temperature", "expected_calibration_error", "reliability_bins"]
+__all__ = ["fit_temperature", "kept_temperature", "fitted_and_kept", "expected_calibration_error", "reliability_bins"]
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 100) -> float:
@@ -48,6 +48,13 @@ def kept_temperature(temperature: float, correct: np.ndarray) -> float:
     were both right: T = 0.0015, test log-loss 29.3). Ranking candidates may still use the fit:
     every such candidate's calibrated loss is then about 0, a tie."""
     return 1.0 if len(correct) and bool(np.all(correct)) else temperature
+
+
+def fitted_and_kept(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(the temperature fitted on ``logits`` and ``labels``, the one a model keeps:
+    ``kept_temperature``)."""
+    fitted = fit_temperature(logits, labels)
+    return fitted, kept_temperature(fitted, np.asarray(logits).argmax(1) == np.asarray(labels))
 
 
 def reliability_bins(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> list[dict]:

@@ -152,7 +152,7 @@ class BagOfNgrams(TextClassifier):
                 self.ngram_embedding.weight[-1].zero_()
         self.register_buffer("idf", torch.ones(self.num_features) if params.tfidf else torch.ones(0))
         self.char_embedding = None
-        self.memo_key = None
+        self._memo_key = None  # (models/char_memo.py: made on first use, see memo_key)
         # Each document's ids may end in its unknown words' n-gram buckets (from vocab_size on).
         self.unknown_chars = bool(params.minn and params.unknown_chars)
         if params.minn:
@@ -163,9 +163,6 @@ class BagOfNgrams(TextClassifier):
             # Rebuilt from the vocabulary at every build: not part of the state dict.
             self.register_buffer("subword_offsets", offsets, persistent=False)
             self.register_buffer("subword_rows", rows, persistent=False)
-            # Each document's n-grams counted once per process (models/char_memo.py): this table's memo.
-            self.memo_key = (table_key(offsets, rows, params.char_buckets, context.vocab_size, self.unknown_chars)
-                             if params.char_buckets < 2**31 else None)
             self.char_embedding = nn.Embedding(params.char_buckets, dim, sparse=params.sparse)
             nn.init.uniform_(self.char_embedding.weight, -1.0 / member_dim, 1.0 / member_dim)
             self.register_buffer("char_idf", torch.ones(params.char_buckets if params.tfidf else 0))
@@ -174,6 +171,17 @@ class BagOfNgrams(TextClassifier):
             self.fc = nn.Linear(dim, context.num_classes)
         else:  # one output layer per member, on its own columns
             self.member_fc = _MemberLinear(params.members, member_dim, context.num_classes)
+
+    @property
+    def memo_key(self) -> bytes | None:
+        """The key of this vocabulary's n-gram table among the memos of documents' n-grams
+        (``models/char_memo.py``); None without character n-grams (or with buckets past int32).
+        Made on first use: hashing a 200,000-word table takes ~0.14 s, which a process that only
+        loads the model to predict has no use for."""
+        if self._memo_key is None and self.char_embedding is not None and self.params.char_buckets < 2**31:
+            self._memo_key = table_key(self.subword_offsets, self.subword_rows, self.params.char_buckets,
+                                       self.vocab_size, self.unknown_chars)
+        return self._memo_key
 
     @property
     def num_features(self) -> int:
@@ -251,7 +259,7 @@ class BagOfNgrams(TextClassifier):
         (document index, bucket, count in the document), each 1-D. ``unique``: a function with
         ``torch.unique``'s sorted results (distinct values, inverse, counts) for the export. While
         training on the CPU in eager mode each document's are counted once (``models/char_memo.py``)."""
-        if (unique is None and self.memo_key is not None and ids.device.type == "cpu" and is_remembering()
+        if (unique is None and ids.device.type == "cpu" and is_remembering() and self.memo_key is not None
                 and not (torch.jit.is_tracing() or torch.compiler.is_compiling())):
             return memo_for(self.memo_key).grams(ids, lengths, self.count_char_grams)
         return self.count_char_grams(ids, lengths, unique)

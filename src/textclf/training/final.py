@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from textclf.config import Config
-from textclf.evaluation.calibration import fit_temperature, kept_temperature
+from textclf.evaluation.calibration import fitted_and_kept
 from textclf.evaluation.evaluate import evaluate_encoded
 from textclf.files import write_json
 from textclf.inference import Predictor
@@ -120,9 +120,7 @@ def calibrate(predictor: Predictor, val, temperature: float | None = None) -> fl
     give it ``temperature``); the predictor applies it from now on, and its checkpoint file stores it."""
     artifact = predictor.artifact
     if temperature is None:
-        logits = predictor.log_proba_encoded([val], calibrated=False)
-        correct = logits.argmax(1) == np.asarray(val.labels)
-        temperature = kept_temperature(fit_temperature(logits, val.labels), correct)
+        _, temperature = fitted_and_kept(predictor.log_proba_encoded([val], calibrated=False), val.labels)
     artifact.temperature = temperature
     artifact.save(artifact.source)
     return artifact.temperature

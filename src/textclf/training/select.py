@@ -59,7 +59,7 @@ import numpy as np
 from textclf.config import (CANDIDATES, COST_START_SECONDS, Candidate, Config, PreprocessConfig,
                             candidate_raw, config_from_dict, own_config_text)
 from textclf.errors import TrainingError, TrainingInterrupted
-from textclf.evaluation.calibration import fit_temperature, kept_temperature
+from textclf.evaluation.calibration import fitted_and_kept
 from textclf.evaluation.metrics import cross_entropy
 from textclf.files import write_text
 from textclf.inference import Predictor
@@ -500,13 +500,13 @@ def _cross_validated(job: _Job, result: TrainResult) -> dict:
                                   len(result.history), job.train, RunLayout(job.run_dir).folds, job.folds)
     epoch = best_epoch(by_epoch, labels, lambda logits, truth: ensemble_score(softmax(logits), truth, monitor))
     logits = by_epoch[epoch - 1]
-    temperature, correct = fit_temperature(logits, labels), logits.argmax(1) == labels
-    scaled, kept = logits / temperature, kept_temperature(temperature, correct)
+    temperature, kept = fitted_and_kept(logits, labels)
+    scaled = logits / temperature  # (the ranking's; the probabilities are the kept temperature's)
     probabilities = softmax(logits / kept if config.train.calibration == "temperature" else logits)
     score = ensemble_score(softmax(scaled), labels, monitor)
     epochs = "" if len(result.history) == 1 else f" at {epoch} epoch{'s' * (epoch != 1)}"
     return {"val_score": -score if monitor == "val_loss" else score, "val_loss": cross_entropy(scaled, labels),
-            "_correct": correct, "_temperature": kept,
+            "_correct": logits.argmax(1) == labels, "_temperature": kept,
             "_probabilities": probabilities, "_cv_epoch": epoch,
             "_cv_status": f"{len(job.folds)}-fold cross-validated{epochs}; val alone: {result.best_score:.4f}"
                           + ("" if len(result.history) == 1 else f" at epoch {result.best_epoch}")}
@@ -534,11 +534,10 @@ def _validation(result: TrainResult, config: Config, prepared: PreparedData) -> 
     logits = predictor.log_proba_encoded([val], calibrated=False)
     if config.task != "multiclass":  # (multi-label: the sigmoids as they are, for the ensemble)
         return best, {"_probabilities": predictor.task_.probabilities(logits).astype(np.float32), "_kept": kept}
-    temperature, correct = fit_temperature(logits, val.labels), logits.argmax(1) == np.asarray(val.labels)
-    kept_t = kept_temperature(temperature, correct)  # (what the model keeps; the ranking's loss uses the fit)
+    temperature, kept_t = fitted_and_kept(logits, val.labels)  # (the ranking's loss uses the fit)
     calibrated = config.train.calibration == "temperature"
     return cross_entropy(logits / temperature, val.labels), {
-        "_correct": correct, "_temperature": kept_t, "_kept": kept,
+        "_correct": logits.argmax(1) == np.asarray(val.labels), "_temperature": kept_t, "_kept": kept,
         "_probabilities": predictor.task_.probabilities(logits / kept_t if calibrated else logits).astype(np.float32)}
 
 
