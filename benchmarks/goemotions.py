@@ -162,11 +162,30 @@ MERGED_RATIO = 0.72  # each next group of 20news-merged keeps this share of the 
 MERGED_SIZES = (0.75, 0.20, 0.05)  # documents of one, two and three posts
 
 
+def merged_documents(texts: list[str], labels: np.ndarray, names: list[str], order: np.ndarray, rng):
+    """20news-merged's documents (a DataFrame of text, labels) from single-label posts: group
+    ``order[r]`` keeps ``MERGED_RATIO ** r`` of its posts (at least 2), the kept posts shuffled and
+    joined by ``MERGED_SIZES``, a document's labels its posts' groups joined by |."""
+    import pandas as pd
+
+    kept = []
+    for rank, group in enumerate(order):
+        posts = np.flatnonzero(labels == group)
+        n = max(2, int(round(len(posts) * MERGED_RATIO ** rank)))
+        kept += [(texts[i], names[group]) for i in rng.choice(posts, min(n, len(posts)), replace=False)]
+    kept = [kept[i] for i in rng.permutation(len(kept))]
+    docs, start = [], 0
+    while start < len(kept):
+        size = int(rng.choice([1, 2, 3], p=MERGED_SIZES))
+        chunk = kept[start:start + size]
+        start += size
+        docs.append(("\n\n".join(t for t, _ in chunk), "|".join(sorted({g for _, g in chunk}))))
+    return pd.DataFrame(docs, columns=["text", "labels"])
+
+
 def newsgroups_merged(folder: Path) -> list[str]:
     """Write 20news-merged's train/dev/test CSVs (text, labels) into ``folder``; the overrides
     that read them."""
-    import pandas as pd
-
     from textclf.config import load_config
     from textclf.data import load_corpus
 
@@ -178,19 +197,7 @@ def newsgroups_merged(folder: Path) -> list[str]:
         splits = [corpus["train"], corpus["val"]] if part == "train" else [corpus["test"]]  # bydate train = both
         texts = [t for split in splits for t in split.texts]
         labels = np.concatenate([split.labels for split in splits])
-        kept = []
-        for rank, group in enumerate(order):
-            posts = np.flatnonzero(labels == group)
-            n = max(2, int(round(len(posts) * MERGED_RATIO ** rank)))
-            kept += [(texts[i], corpus.label_names[group]) for i in rng.choice(posts, min(n, len(posts)), replace=False)]
-        kept = [kept[i] for i in rng.permutation(len(kept))]
-        docs, start = [], 0
-        while start < len(kept):
-            size = int(rng.choice([1, 2, 3], p=MERGED_SIZES))
-            chunk = kept[start:start + size]
-            start += size
-            docs.append(("\n\n".join(t for t, _ in chunk), "|".join(sorted({g for _, g in chunk}))))
-        frames[part] = pd.DataFrame(docs, columns=["text", "labels"])
+        frames[part] = merged_documents(texts, labels, corpus.label_names, order, rng)
     train = frames["train"].sample(frac=1.0, random_state=0)
     cut = int(len(train) * 0.85)
     outputs = {"train": train[:cut], "dev": train[cut:], "test": frames["test"]}

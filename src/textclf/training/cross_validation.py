@@ -63,12 +63,32 @@ def pooled(prepared: PreparedData) -> EncodedSplit:
 
 
 def fold_plan(labels: np.ndarray, folds: int, seed: int) -> list[np.ndarray] | None:
-    """The held-out documents of each of ``folds`` stratified folds of ``labels`` (train + val's,
-    multiclass), as index arrays; fewer folds when the smallest class has fewer documents, and
-    None when it has only one (no fold could hold it out and still train on it)."""
-    from sklearn.model_selection import StratifiedKFold
+    """The held-out documents of each of ``folds`` stratified folds of ``labels`` (train + val's),
+    as index arrays, or None when no plan can hold.
+
+    Multiclass (``labels`` (n,)): fewer folds when the smallest class has fewer documents, and
+    None when it has only one (no fold could hold it out and still train on it). Multi-label
+    (``labels`` (n, C) 0/1): each document is stratified by the rarest class it carries (a
+    document with none by itself), so a rare class's few documents are spread over the folds; a
+    class with a single document is still predicted out of fold, by models that never saw it, as
+    the refit will meet such classes. Fewer folds only when there are fewer documents."""
+    import warnings
+
+    from sklearn.model_selection import KFold, StratifiedKFold
 
     labels = np.asarray(labels)
+    if labels.ndim == 2:
+        folds = min(folds, len(labels))
+        if folds < 2:
+            return None
+        strata = _rarest_class(labels.astype(bool))
+        if np.bincount(strata).max() < folds:  # (no stratum fills the folds: plain shuffled folds)
+            splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
+        else:
+            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():  # ("the least populated class has only N members": meant so)
+            warnings.simplefilter("ignore", UserWarning)
+            return [held for _, held in splitter.split(np.zeros(len(labels)), strata)]
     counts = np.bincount(labels)
     present = counts[counts > 0]
     folds = min(folds, int(present.min()) if present.size else 0)
@@ -76,6 +96,14 @@ def fold_plan(labels: np.ndarray, folds: int, seed: int) -> list[np.ndarray] | N
         return None
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     return [held for _, held in splitter.split(np.zeros(len(labels)), labels)]
+
+
+def _rarest_class(truth: np.ndarray) -> np.ndarray:
+    """(n,) int: each row of the (n, C) bool ``truth`` as its rarest class over all rows (ties:
+    the lower index), and C for a row with no class."""
+    counts = truth.sum(0)
+    ranked = np.where(truth, counts[None, :], np.iinfo(np.int64).max)
+    return np.where(truth.any(1), ranked.argmin(1), truth.shape[1])
 
 
 def out_of_fold_logits(config: Config, prepared: PreparedData, checkpoint: Path, epochs: int,
@@ -106,9 +134,10 @@ def out_of_fold_logits(config: Config, prepared: PreparedData, checkpoint: Path,
     return logits
 
 
-def best_epoch(logits: np.ndarray, labels: np.ndarray, score: Callable[[np.ndarray, np.ndarray], float]) -> int:
+def best_epoch(logits: np.ndarray, labels: np.ndarray, score: Callable[[np.ndarray, np.ndarray], float],
+               loss: Callable[[np.ndarray, np.ndarray], float] = cross_entropy) -> int:
     """The epoch (from 1) whose out-of-fold ``logits`` (``out_of_fold_logits``) ``score`` best
-    (larger is better); ties go to the lower cross-entropy: the choice val made on a few documents,
-    where the first epoch that got them all right kept its place however little it had trained, is
-    made again on all of train + val."""
-    return 1 + min(range(len(logits)), key=lambda e: (-score(logits[e], labels), cross_entropy(logits[e], labels)))
+    (larger is better); ties go to the lower ``loss`` (cross-entropy; multi-label the task's
+    binary one): the choice val made on a few documents, where the first epoch that got them all
+    right kept its place however little it had trained, is made again on all of train + val."""
+    return 1 + min(range(len(logits)), key=lambda e: (-score(logits[e], labels), loss(logits[e], labels)))

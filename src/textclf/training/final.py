@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from textclf.artifact import ModelArtifact
 from textclf.config import Config
 from textclf.evaluation.calibration import fitted_and_kept
 from textclf.evaluation.evaluate import evaluate_encoded
@@ -56,7 +57,8 @@ def final_evaluation(setup: RunSetup, run: RunLayout, best_epoch: int, best_scor
 def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, run: RunLayout, best_epoch: int,
                  best_score: float, history: list[dict], refit: Callable[[], dict] | None = None,
                  members: list[str] | None = None, member_data: list[PreparedData] | None = None,
-                 timing: dict[str, float] | None = None, temperature: float | None = None) -> TrainResult:
+                 timing: dict[str, float] | None = None, temperature: float | None = None,
+                 thresholds: np.ndarray | None = None) -> TrainResult:
     """``final_evaluation`` of a run whose set-up is gone (the default selection's winner).
     ``refit`` (``refit.refit_run`` bound to the run) replaces the best checkpoint by the model
     trained on train + val once val is evaluated, and returns what it did. ``members``: the
@@ -65,10 +67,16 @@ def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, r
     run spent before this (``prepare_s``, ``selection_s``), completed with ``refit_s`` and
     ``evaluation_s`` into results.json's ``timing``. ``temperature``: one fitted elsewhere, which
     the best checkpoint stores instead of one fitted on val (a cross-validated selection's winner:
-    fitted on its out-of-fold logits of train + val, which hold many more documents than val)."""
+    fitted on its out-of-fold logits of train + val, which hold many more documents than val).
+    ``thresholds``: multi-label, likewise, decision thresholds tuned elsewhere (the same
+    selection's, on its winner's out-of-fold probabilities), stored instead of val's."""
     started = time.perf_counter()
     task = get_task(config.task)
     data = member_data or [prepared]
+    if thresholds is not None:
+        artifact = ModelArtifact.load(run.best_checkpoint)
+        artifact.thresholds = [float(t) for t in thresholds]
+        artifact.save(run.best_checkpoint)
     predictor = _predictor(config, prepared, device, run)
     if config.train.calibration == "temperature" and not task.multilabel and len(predictor) == 1:
         calibrate(predictor, prepared.splits["val"], temperature)  # (an ensemble's members: one by one)

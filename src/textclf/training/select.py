@@ -208,10 +208,12 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         return TrainResult(run.root, result.best_epoch, result.best_score, result.history)
     # Cross-validated: the winner's temperature was fitted on its out-of-fold logits of train + val
     # (at the epoch count its refit trains), not on val's few documents alone.
-    temperature = None if plan is None else next(r for r in rows if r["candidate"] == winner).get("_temperature")
+    # Multi-label, its thresholds were tuned on those out-of-fold probabilities (an ensemble's: on
+    # their mean, already stored with its members).
+    lead = {} if plan is None or members else next(r for r in rows if r["candidate"] == winner)
     return evaluate_run(cand_config, prepared, resolve_device(cand_config.train.device), run, result.best_epoch,
                         result.best_score, result.history, refit, [m.name for m in members],
-                        [m.prepared for m in members], timing, temperature)
+                        [m.prepared for m in members], timing, lead.get("_temperature"), lead.get("_thresholds"))
 
 
 def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs: dict[str, "_Job"],
@@ -359,7 +361,7 @@ def _cv_plan(config: Config, prepared: PreparedData,
     train (under budget auto the training split's size decides which: ``_tried_by_size``), in as
     many folds as ``cross_validation.auto_folds`` gives val's size."""
     folds = config.train.cv_folds
-    if config.task != "multiclass" or folds is None:
+    if folds is None:
         return None
     if folds == "auto":
         budget = config.train.budget
@@ -490,26 +492,41 @@ def _train_one(job: _Job, progress: bool, on_epoch=None) -> tuple[dict, TrainRes
 def _cross_validated(job: _Job, result: TrainResult) -> dict:
     """The leaderboard fields of ``job``'s candidate as its out-of-fold predictions over train +
     val score (``training/cross_validation.py``), in place of its validation split's: the
-    monitored metric, the calibrated loss, which documents it gets right, its temperature and its
-    probabilities for the ensemble, at the epoch count they score best (``_cv_epoch``: what its
-    refit trains), among the epochs its held-out run trained."""
+    monitored metric, the loss, its probabilities for the ensemble and, multiclass, which
+    documents it gets right and its temperature (``_temperature``), multi-label its thresholds
+    (``_thresholds``, tuned on all of train + val's out-of-fold probabilities), at the epoch count
+    they score best (``_cv_epoch``: what its refit trains), among the epochs its held-out run
+    trained."""
     config, monitor = job.config, job.config.train.monitor
-    softmax = get_task(config.task).probabilities  # (multiclass: cross-validation is for it alone)
+    task = get_task(config.task)
     labels = np.asarray(pooled(job.prepared).labels)
     by_epoch = out_of_fold_logits(config, job.prepared, RunLayout(result.run_dir).best_checkpoint,
                                   len(result.history), job.train, RunLayout(job.run_dir).folds, job.folds)
+    epochs = "" if len(result.history) == 1 else " at {} epoch{}"
+    status = (f"{len(job.folds)}-fold cross-validated{epochs}; val alone: {result.best_score:.4f}"
+              + ("" if len(result.history) == 1 else f" at epoch {result.best_epoch}"))
+    if task.multilabel:
+        decision = Decision(config.train.threshold, config.train.allow_empty)
+        epoch = best_epoch(by_epoch, labels, lambda logits, truth: ensemble_score(
+            task.probabilities(logits), truth, monitor, decision), task.loss)
+        logits = by_epoch[epoch - 1]
+        probabilities = task.probabilities(logits)
+        score = ensemble_score(probabilities, labels, monitor, decision)
+        return {"val_score": -score if monitor == "val_loss" else score, "val_loss": task.loss(logits, labels),
+                "_thresholds": decision.thresholds(probabilities, labels, monitor),
+                "_probabilities": probabilities, "_cv_epoch": epoch,
+                "_cv_status": status.format(epoch, "s" * (epoch != 1))}
+    softmax = task.probabilities
     epoch = best_epoch(by_epoch, labels, lambda logits, truth: ensemble_score(softmax(logits), truth, monitor))
     logits = by_epoch[epoch - 1]
     temperature, kept = fitted_and_kept(logits, labels)
     scaled = logits / temperature  # (the ranking's; the probabilities are the kept temperature's)
     probabilities = softmax(logits / kept if config.train.calibration == "temperature" else logits)
     score = ensemble_score(softmax(scaled), labels, monitor)
-    epochs = "" if len(result.history) == 1 else f" at {epoch} epoch{'s' * (epoch != 1)}"
     return {"val_score": -score if monitor == "val_loss" else score, "val_loss": cross_entropy(scaled, labels),
             "_correct": logits.argmax(1) == labels, "_temperature": kept,
             "_probabilities": probabilities, "_cv_epoch": epoch,
-            "_cv_status": f"{len(job.folds)}-fold cross-validated{epochs}; val alone: {result.best_score:.4f}"
-                          + ("" if len(result.history) == 1 else f" at epoch {result.best_epoch}")}
+            "_cv_status": status.format(epoch, "s" * (epoch != 1))}
 
 
 def _preprocessing(config: Config) -> str:
