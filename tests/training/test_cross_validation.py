@@ -30,6 +30,24 @@ def test_the_folds_are_stratified_and_hold_out_every_document_once():
     assert fold_plan(np.array([0] * 9 + [1]), 5, seed=0) is None
 
 
+def test_multilabel_folds_spread_each_rare_class_and_hold_out_every_document_once():
+    rng = np.random.default_rng(0)
+    labels = np.zeros((60, 4), dtype=np.float32)
+    labels[:, 0] = 1  # a class on every document
+    labels[rng.choice(60, 5, replace=False), 1] = 1  # a rare one: one document in each fold
+    labels[7, 2] = 1  # a class of one document: predicted by models that never saw it
+    labels[50:, 0] = 0  # ten documents with no class
+    plan = fold_plan(labels, 5, seed=0)
+    assert len(plan) == 5 and sorted(np.concatenate(plan).tolist()) == list(range(60))
+    assert [int(labels[held, 1].sum()) for held in plan] == [1] * 5
+    assert sorted(int((labels[held].sum(1) == 0).sum()) for held in plan) == [2] * 5
+    assert [held.tolist() for held in fold_plan(labels, 5, seed=0)] == [held.tolist() for held in plan]
+    # Fewer folds only when there are fewer documents; a plan needs two at least.
+    assert len(fold_plan(labels[:3], 5, seed=0)) == 3 and fold_plan(labels[:1], 5, seed=0) is None
+    # Every document in a class of its own: no class fills the folds, plain shuffled folds.
+    assert sorted(len(held) for held in fold_plan(np.eye(6, dtype=np.float32), 3, seed=0)) == [2, 2, 2]
+
+
 def test_subset_keeps_each_documents_ids_label_and_counts_in_the_order_asked():
     split = EncodedSplit(ids=np.arange(10, dtype=np.int32), offsets=np.array([0, 3, 3, 7, 10]),
                          labels=np.array([0, 1, 0, 1]), full_lengths=np.array([3, 0, 4, 5]),
@@ -163,7 +181,13 @@ def test_auto_cross_validates_a_multiclass_validation_split_below_its_size_when_
     assert _cv_plan(config(budget=60), prepared(20)) is None and len(_cv_plan(config(budget=60, cv_folds=5),
                                                                              prepared(20))) == 5
     assert _cv_plan(config(budget="auto"), prepared(20)) is not None
-    assert _cv_plan(config_from_dict({**sms, "task": "multilabel"}), prepared(20)) is None
+    # Multi-label too (its labels an indicator matrix: folds by each document's rarest class).
+    multilabel = prepared(20)
+    multilabel.splits = {k: subset(v, np.arange(len(v))) for k, v in multilabel.splits.items()}
+    for split in multilabel.splits.values():
+        split.labels = np.eye(2, dtype=np.float32)[split.labels]
+    assert len(_cv_plan(candidate_config(config_from_dict({**sms, "task": "multilabel"}), CANDIDATES[0]),
+                        multilabel)) == 5
     # Nothing to choose between: a training split above the others' size trains the first
     # candidate alone under budget auto (budget null trains them all), as does a list of one.
     large = prepared(20, train_tokens=AUTO_MAX_TOKENS + 400)
@@ -193,3 +217,39 @@ def test_a_candidate_trained_by_epochs_is_refit_for_the_epochs_that_scored_best_
     assert f"for {chosen} epoch{'s' * (chosen != 1)}, the 5-fold cross-validation's best" in capsys.readouterr().err
     for fold in (run.dir / "folds").iterdir():  # (each fold ran every epoch its candidate's run did)
         assert len((fold / "metrics.jsonl").read_text().splitlines()) == 4
+
+
+def test_a_cross_validated_multilabel_winner_decides_at_the_thresholds_tuned_out_of_fold(tmp_path, monkeypatch, capsys):
+    # 60 validation comments: the candidates are compared, and the winner's threshold tuned, on
+    # out-of-fold probabilities of all 300; the refit keeps that threshold.
+    import textclf.training.select as select
+    from conftest import goemotions_slices
+
+    tuned = {}
+    cross_validated = select._cross_validated
+
+    def spy(job, result):
+        fields = cross_validated(job, result)
+        tuned[job.name] = fields["_thresholds"]
+        return fields
+
+    monkeypatch.setattr(select, "_cross_validated", spy)
+    goemotions_slices(tmp_path, {"train": 240, "dev": 60, "test": 60})
+    config = {"name": "ml", "task": "multilabel", "output_dir": str(tmp_path / "runs"),
+              "model": {"candidates": ["linear", "linear_chars"], "buckets": 2000, "char_buckets": 2000},
+              "data": {"source": "files", "train": str(tmp_path / "train.csv"), "val": str(tmp_path / "dev.csv"),
+                       "test": str(tmp_path / "test.csv"), "label_column": "labels", "unknown_labels": "drop",
+                       "cache_dir": str(tmp_path / "cache")},
+              "train": {"device": "cpu", "num_threads": 1, "ensemble": False}}
+    run = textclf.train(config, run_dir=tmp_path / "run")
+    err = capsys.readouterr().err
+    assert "compared on 5-fold cross-validation of train + val (300 examples" in err
+    assert "val metrics stay the held-out run's, the thresholds the cross-validation's" in err
+    with open(run.layout.leaderboard, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert all("; 5-fold cross-validated; val alone: " in r["status"] for r in rows)
+    winner = rows[0]["candidate"]
+    assert set(tuned) == {"linear", "linear_chars"}
+    stored = ModelArtifact.load(run.layout.best_checkpoint).thresholds
+    assert stored == pytest.approx(tuned[winner].tolist())
+    assert len(set(stored)) == 1 and run.results["refit"]["epochs"] == 1  # (tune_global: one threshold)

@@ -167,7 +167,9 @@ class TrainConfig(_Section):
     # A config with no model section: compare the candidates (and their ensemble) on out-of-fold
     # predictions over train + val, each candidate trained that many times more on all folds but
     # one with the C it chose on val, rather than on val alone; the epoch count that scores best
-    # out of fold is what its refit trains (multiclass; training/cross_validation.py). auto: 5
+    # out of fold is what its refit trains, and the winner keeps the temperature (multiclass) or
+    # the decision thresholds (multilabel) fitted on those predictions
+    # (training/cross_validation.py). auto: 5
     # folds (3 from 500 validation examples, where more would cost without choosing better) when
     # the validation split holds fewer than 1,000 examples (a few of them would decide),
     # more than one candidate trains, and train.budget is not a number of seconds (the fold runs

@@ -99,8 +99,9 @@ def refit_run(config: Config, prepared: PreparedData, run: RunLayout, best_epoch
     held_out = ModelArtifact.load(checkpoint)
     data = PreparedData(prepared.label_names, prepared.pipeline, {**splits, "train": both}, prepared.from_cache,
                         fitted_on=splits["train"])
-    kept = ("val metrics, temperature and thresholds stay the held-out run's" if chosen is None else
-            "val metrics and thresholds stay the held-out run's, the temperature the cross-validation's")
+    fitted = "thresholds" if config.task == "multilabel" else "temperature"  # (what a selection may fit out of fold)
+    kept = (f"val metrics and {fitted} stay the held-out run's" if chosen is None else
+            f"val metrics stay the held-out run's, the {fitted} the cross-validation's")
     chosen = chosen or "the held-out run's best"
     print(f"refit: training {config.model.name} again on train + val ({len(both):,} examples) for "
           f"{best_epoch} epoch{'s' * (best_epoch != 1)}, {chosen}; {kept}", file=sys.stderr, flush=True)
