@@ -4,8 +4,8 @@
         [--draws 3] [--arms val,cv,cv_mixed,val_mixed] [--held-out 3000] [--write]
 
 Each draw d of a set is a small multi-label data set (train, val) and, from the same pool, texts
-that neither holds (the held-out texts, ``--held-out`` at most; those with a class that the
-training split lacks are left out): the sets' test files are never read, so what this measures
+that neither holds (the held-out texts, ``--held-out`` at most; val and held-out texts with a
+class that the training split lacks are left out): the sets' test files are never read, so what this measures
 can decide a default. Sets:
 
 - ``goemotions:N``: N random comments of GoEmotions' training file (seed d), as many of its dev
@@ -26,14 +26,16 @@ Arms (each ``configs/goemotions_default.yaml``, no model section, with its data 
 
 Also TF-IDF (1–2-grams, sublinear) + one-vs-rest LinearSVC on train + val (decision > 0), the
 peer of ``goemotions.py``. Each row: micro-F1 and macro-F1 on the held-out texts, the winner, and
-the training seconds (in-process, one run after another). ``--write`` replaces the
-"multilabel-cv" section of RESULTS.md.
+the training seconds (in-process, one run after another). ``--write`` stores the rows in
+benchmarks/multilabel_cv_rows.json (replacing those of the same set, draw and system, so runs add
+up) and rebuilds the "multilabel-cv" section of RESULTS.md from all of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import io
 import json
 import sys
@@ -48,6 +50,7 @@ from lib import ROOT
 from lib.results import markdown_table, write_section
 from lib.systems import winner
 
+ROWS = Path(__file__).resolve().parent / "multilabel_cv_rows.json"
 ARMS = {"val": {"train.cv_folds": None}, "cv": {},
         "val_mixed": {"train.cv_folds": None, "train.threshold": "tune_mixed"},
         "cv_mixed": {"train.threshold": "tune_mixed"}}
@@ -66,7 +69,8 @@ def goemotions_draw(rows: int, seed: int, held_out: int, folder: Path) -> None:
     dev = pd.read_csv(root / "dev.csv", keep_default_na=False)
     chosen = train.sample(rows, random_state=seed)
     chosen.to_csv(folder / "train.csv", index=False)
-    dev.sample(max(1, round(rows * len(dev) / len(train))), random_state=seed).to_csv(folder / "dev.csv", index=False)
+    _known(dev.sample(max(1, round(rows * len(dev) / len(train))), random_state=seed), chosen).to_csv(
+        folder / "dev.csv", index=False)
     rest = _known(train.drop(chosen.index), chosen)
     rest.sample(min(held_out, len(rest)), random_state=seed).to_csv(folder / "held_out.csv", index=False)
 
@@ -94,7 +98,7 @@ def merged_draw(seed: int, held_out: int, folder: Path) -> None:
     split = int(len(rest) * 0.85)
     _known(docs[:cut], rest[:split]).to_csv(folder / "held_out.csv", index=False)
     rest[:split].to_csv(folder / "train.csv", index=False)
-    rest[split:].to_csv(folder / "dev.csv", index=False)
+    _known(rest[split:], rest[:split]).to_csv(folder / "dev.csv", index=False)
 
 
 def peer(folder: Path) -> dict:
@@ -137,17 +141,18 @@ def ours(folder: Path, arm: str, seed: int) -> dict:
             **winner(run.dir)}
 
 
-def measure(sets: list[str], draws: int, arms: list[str], held_out: int) -> list[dict]:
+def measure(sets: list[str], draws: range, arms: list[str], held_out: int) -> list[dict]:
     rows = []
     for name in sets:
-        for d in range(draws):
+        for d in draws:
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp)
                 if name == "20news-merged":
                     merged_draw(d, held_out, folder)
                 else:
                     goemotions_draw(int(name.partition(":")[2]), d, held_out, folder)
-                base = {"set": name, "draw": d}
+                base = {"set": name, "draw": d, "held_out": held_out,
+                        "measured": datetime.date.today().isoformat()}
                 rows.append({**base, "system": "one-vs-rest LinearSVC", **peer(folder)})
                 print(json.dumps(rows[-1]), flush=True)
                 for arm in arms:
@@ -167,9 +172,12 @@ def summary(rows: list[dict]) -> list[dict]:
             row = {"set": name, "system": system, "draws": len(chosen),
                    "micro": np.mean([r["micro"] for r in chosen]), "macro": np.mean([r["macro"] for r in chosen]),
                    "seconds": np.mean([r["seconds"] for r in chosen])}
-            if base and system != "val" and system in ARMS:
-                row["d_micro"] = np.mean([r["micro"] - base[r["draw"]]["micro"] for r in chosen])
-                row["d_macro"] = np.mean([r["macro"] - base[r["draw"]]["macro"] for r in chosen])
+            paired = [r for r in chosen if r["draw"] in base]
+            if paired and system != "val" and system in ARMS:
+                for f in ("micro", "macro"):
+                    moves = np.array([r[f] - base[r["draw"]][f] for r in paired])
+                    row[f"d_{f}"] = moves.mean()
+                    row[f"{f}_moves"] = f"{int((moves > 0).sum())} / {int((moves < 0).sum())}"
             row["winners"] = ", ".join(sorted({r["winner"] for r in chosen if r.get("winner")}))
             out.append(row)
     return out
@@ -177,7 +185,8 @@ def summary(rows: list[dict]) -> list[dict]:
 
 COLUMNS = [("set", "set", ""), ("system", "system", ""), ("draws", "draws", ""),
            ("micro", "held-out micro-F1", ".4f"), ("macro", "held-out macro-F1", ".4f"),
-           ("d_micro", "micro − val arm", "+.4f"), ("d_macro", "macro − val arm", "+.4f"),
+           ("d_micro", "micro − val arm", "+.4f"), ("micro_moves", "draws up / down (micro)", ""),
+           ("d_macro", "macro − val arm", "+.4f"), ("macro_moves", "draws up / down (macro)", ""),
            ("seconds", "train s", ".1f"), ("winners", "winners", "")]
 
 
@@ -185,6 +194,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="goemotions:1000,goemotions:3000,20news-merged")
     parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--first-draw", type=int, default=0)
     parser.add_argument("--arms", default="val,cv,cv_mixed")
     parser.add_argument("--held-out", type=int, default=3000)
     parser.add_argument("--write", action="store_true", help="replace the multilabel-cv section of RESULTS.md")
@@ -192,13 +202,21 @@ def main() -> int:
     arms = args.arms.split(",")
     if unknown := [a for a in arms if a not in ARMS]:
         parser.error(f"unknown arm(s) {', '.join(unknown)}: choose from {', '.join(ARMS)}")
-    rows = summary(measure(args.sets.split(","), args.draws, arms, args.held_out))
-    table = markdown_table(rows, COLUMNS)
+    rows = measure(args.sets.split(","), range(args.first_draw, args.first_draw + args.draws), arms, args.held_out)
+    if args.write:
+        key = lambda r: (r["set"], r["draw"], r["system"])  # noqa: E731
+        fresh = {key(r) for r in rows}
+        stored = json.loads(ROWS.read_text()) if ROWS.exists() else []
+        rows = [r for r in stored if key(r) not in fresh] + rows
+        tmp = ROWS.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rows, indent=1) + "\n")
+        tmp.replace(ROWS)
+    table = markdown_table(summary(rows), COLUMNS)
     print(table)
     if args.write:
-        body = ("Each set's draws are small multi-label data sets with held-out texts "
-                "from the same pool (the test files are not read); means over the draws, each arm's difference "
-                "from the `val` arm on the same draws.\n\n" + table)
+        body = ("Each set's draws are small multi-label data sets with held-out texts from the same pool (the "
+                "test files are not read); means over the draws, each arm's difference from the `val` arm on the "
+                "same draws. Rows: benchmarks/multilabel_cv_rows.json.\n\n" + table)
         write_section("multilabel-cv", "Multi-label: choosing on val alone or on cross-validation (held-out texts)",
                       body)
     return 0
