@@ -253,3 +253,9 @@ def test_a_cross_validated_multilabel_winner_decides_at_the_thresholds_tuned_out
     stored = ModelArtifact.load(run.layout.best_checkpoint).thresholds
     assert stored == pytest.approx(tuned[winner].tolist())
     assert len(set(stored)) == 1 and run.results["refit"]["epochs"] == 1  # (tune_global: one threshold)
+    from textclf.reporting.report import build_report
+
+    markdown = build_report(run.dir, explain_examples=0)[0].read_text()
+    assert "once 5-fold cross-validation had chosen its epochs" in markdown
+    assert "The validation results are the held-out model's, the thresholds the cross-validation's" in markdown
+    assert "(multi-label: the decision thresholds) fitted on those out-of-fold predictions" in markdown

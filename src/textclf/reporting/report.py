@@ -113,17 +113,25 @@ def build_report(run_dir: str | Path, explain_examples: int = 3) -> tuple[Path, 
                 f"Refit (train.refit): once validation had chosen them, each of the ensemble's {len(refit['members'])} "
                 f"members was trained again on train + val ({refit['train_examples']:,} examples) for its own best "
                 f"epochs, in {refit['seconds']:.1f} s in all; those models are the checkpoint and give the test "
-                "results. The validation results and temperatures are the held-out members' (their curves under "
-                "refit/<candidate>/)."
+                "results. The validation results are the held-out members', and their temperatures (multi-label: "
+                "the mean's thresholds) were fitted on "
+                + ("validation" if _cross_validation_folds(run) is None else "the cross-validation's out-of-fold "
+                   "predictions") + " (their curves under refit/<candidate>/)."
             )
         elif "refit" in results:
             refit = results["refit"]
+            folds = _cross_validation_folds(run)
+            fitted = "thresholds" if "test_f1_micro" in results else "temperature"
+            chosen, kept = ((f"validation had chosen epoch {results['best_epoch']}",
+                             "The validation results, temperature and thresholds are the held-out model's")
+                            if folds is None else
+                            (f"{folds}-fold cross-validation had chosen its epochs",
+                             f"The validation results are the held-out model's, the {fitted} the cross-validation's"))
             doc.paragraph(
-                f"Refit (train.refit): once validation had chosen epoch {results['best_epoch']}, the model was trained "
+                f"Refit (train.refit): once {chosen}, the model was trained "
                 f"again on train + val ({refit['train_examples']:,} examples) for {refit['epochs']} epoch"
                 f"{'s' * (refit['epochs'] != 1)} in {refit['seconds']:.1f} s; that model is the checkpoint and gives "
-                "the test results. The validation results, temperature and thresholds are the held-out model's "
-                "(its curves under refit/)."
+                f"the test results. {kept} (its curves under refit/)."
             )
     doc.heading("Configuration")
     doc.code(run.config.read_text(encoding="utf-8"))
@@ -233,6 +241,16 @@ def _plot_search(rows: list[dict], path: Path) -> Path | None:
     return save_figure(fig, path)
 
 
+def _cross_validation_folds(run: RunLayout) -> str | None:
+    """How many folds the default selection of ``run`` was cross-validated on (its leaderboard's
+    status column), or None: on val alone, or no selection."""
+    if not run.leaderboard.is_file():
+        return None
+    with open(run.leaderboard, newline="", encoding="utf-8") as f:
+        return next((m.group(1) for r in csv.DictReader(f)
+                     if (m := re.search(r"(\d+)-fold cross-validated", r.get("status", "")))), None)
+
+
 def _selection_section(doc: _Document, run: RunLayout) -> None:
     """The default selection's leaderboard, when the run's model was chosen on validation."""
     if not run.leaderboard.is_file():
@@ -244,15 +262,16 @@ def _selection_section(doc: _Document, run: RunLayout) -> None:
                   "stopped improving, and the best on validation is this run (a candidate within the noise of the "
                   "best accuracy counts as level with it, and the lower calibrated validation loss decides; "
                   "the status column says when). The others' curves are under candidates/.")
-    folds = next((m.group(1) for r in rows if (m := re.search(r"(\d+)-fold cross-validated", r.get("status", "")))),
-                 None)
+    folds = _cross_validation_folds(run)
     if folds is not None:
         doc.paragraph(f"The validation split was small enough for a few of its examples to decide the choice "
                       f"(train.cv_folds), so the scores below are {folds}-fold cross-validation's: each candidate "
                       f"trained {folds} more times with the C it chose on val, on all of train + val but one fold, and "
                       "every document was predicted by a model that had not trained on it, after each epoch; the "
                       "epoch count that scored best is the candidate's and what its refit trained (its score on val "
-                      "alone is in the status column). The runs are under folds/ of each candidate's folder.")
+                      "alone is in the status column). The runs are under folds/ of each candidate's folder. The "
+                      "model kept carries the temperature (multi-label: the decision thresholds) fitted on those "
+                      "out-of-fold predictions, not on val alone.")
     skipped = [r["candidate"] for r in rows if r.get("status", "").startswith("skipped")]
     if skipped:
         doc.paragraph(f"Not trained under train.budget: {', '.join(skipped)} (the status column says why; "
