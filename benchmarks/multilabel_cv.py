@@ -1,7 +1,7 @@
 """Multi-label default selection: choosing on val alone or on cross-validation of train + val, scored on held-out texts.
 
     TEXTCLF_DATA=../shared/data python benchmarks/multilabel_cv.py [--sets goemotions:1000,goemotions:3000,20news-merged]
-        [--draws 3] [--arms val,cv,cv_mixed,val_mixed] [--held-out 3000] [--write]
+        [--draws 3] [--arms val,cv,cv_mixed,val_mixed,cv3] [--held-out 3000] [--write]
 
 Each draw d of a set is a small multi-label data set (train, val) and, from the same pool, texts
 that neither holds (the held-out texts, ``--held-out`` at most; val and held-out texts with a
@@ -22,7 +22,9 @@ Arms (each ``configs/goemotions_default.yaml``, no model section, with its data 
 - ``cv``: the default (``train.cv_folds: auto``): on a validation split of fewer than 1,000
   documents, on out-of-fold predictions over train + val;
 - ``val_mixed`` / ``cv_mixed``: the same with ``train.threshold: tune_mixed`` (each class with
-  enough positives its own threshold).
+  enough positives its own threshold);
+- ``cv3``: ``train.cv_folds: 3`` (auto divides train + val into 5 folds below 500 validation
+  documents, 3 from there).
 
 Also TF-IDF (1–2-grams, sublinear) + one-vs-rest LinearSVC on train + val (decision > 0), the
 peer of ``goemotions.py``. Each row: micro-F1 and macro-F1 on the held-out texts, the winner, and
@@ -53,7 +55,7 @@ from lib.systems import winner
 ROWS = Path(__file__).resolve().parent / "multilabel_cv_rows.json"
 ARMS = {"val": {"train.cv_folds": None}, "cv": {},
         "val_mixed": {"train.cv_folds": None, "train.threshold": "tune_mixed"},
-        "cv_mixed": {"train.threshold": "tune_mixed"}}
+        "cv_mixed": {"train.threshold": "tune_mixed"}, "cv3": {"train.cv_folds": 3}}
 MERGED_HELD_OUT = 0.3
 
 
