@@ -147,7 +147,14 @@ def test_cv_folds_null_chooses_on_val_alone_and_a_wrong_value_says_so(tmp_path, 
     run = textclf.train(sms, run_dir=tmp_path / "run")
     assert "the validation split holds only 12 examples, so each one is 8.3 points" in capsys.readouterr().err
     with open(run.layout.leaderboard, newline="") as f:
-        assert all(r["status"] == "trained" for r in csv.DictReader(f))
+        rows = list(csv.DictReader(f))
+    assert all(r["status"] == "trained" for r in rows)
+    # (macro-F1 on val alone: the best epoch's, as its metrics.jsonl has it)
+    import json
+
+    records = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    best = records[int(rows[0]["best_epoch"]) - 1]
+    assert float(rows[0]["val_f1_macro"]) == pytest.approx(best["val/f1_macro"], abs=1e-5)
     assert not (run.dir / "folds").exists()
     for wrong in (1, True, "5", 2.5):
         with pytest.raises(ConfigError, match="cv_folds is a whole number of folds of at least 2"):
@@ -225,12 +232,18 @@ def test_a_cross_validated_multilabel_winner_decides_at_the_thresholds_tuned_out
     import textclf.training.select as select
     from conftest import goemotions_slices
 
-    tuned = {}
+    tuned, macro = {}, {}
     cross_validated = select._cross_validated
 
     def spy(job, result):
+        from sklearn.metrics import f1_score
+
+        from textclf.task import get_task
+
         fields = cross_validated(job, result)
         tuned[job.name] = fields["_thresholds"]
+        chosen = get_task("multilabel").decide(fields["_probabilities"], fields["_thresholds"], False)
+        macro[job.name] = f1_score(pooled(job.prepared).labels.astype(bool), chosen, average="macro", zero_division=0)
         return fields
 
     monkeypatch.setattr(select, "_cross_validated", spy)
@@ -248,6 +261,9 @@ def test_a_cross_validated_multilabel_winner_decides_at_the_thresholds_tuned_out
     with open(run.layout.leaderboard, newline="") as f:
         rows = list(csv.DictReader(f))
     assert all("; 5-fold cross-validated; val alone: " in r["status"] for r in rows)
+    # Macro-F1 beside the monitored micro-F1, out of fold too, in the file and the printed table.
+    assert {r["candidate"]: float(r["val_f1_macro"]) for r in rows} == pytest.approx(macro, abs=1e-5)
+    assert "val loss macro-F1 epochs" in err
     winner = rows[0]["candidate"]
     assert set(tuned) == {"linear", "linear_chars"}
     stored = ModelArtifact.load(run.layout.best_checkpoint).thresholds

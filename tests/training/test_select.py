@@ -58,6 +58,7 @@ def test_a_config_without_a_model_trains_every_candidate_and_keeps_the_best_on_v
     # compared out of fold, and the run says so; tests/training/test_cross_validation.py)
     assert "rather than on 31 validation examples alone, the candidates are compared on 5-fold" in err
     assert list(rows[0]) == LEADERBOARD_COLUMNS
+    assert all(0 < float(r["val_f1_macro"]) <= 1 for r in rows)
     assert [r["candidate"] for r in rows] != [] and {r["candidate"] for r in rows} == {c.name for c in CANDIDATES}
     assert [int(r["rank"]) for r in rows] == [1, 2, 3, 4]
     scores = [float(r["val_score"]) for r in rows[1:]]  # (the winner may be level with a higher score)

@@ -282,9 +282,9 @@ def _selection_section(doc: _Document, run: RunLayout) -> None:
                       "validation score) beat the best candidate alone on validation. checkpoints/best.ckpt holds "
                       "every member; config.yaml (model.candidates) trains them and chooses again.")
     doc.table(["rank", "candidate", "model", "settings", rows[0]["monitor"] if rows else "val score", "val loss",
-               "epochs", "seconds", "status"],
-              [[r["rank"], r["candidate"], r["model"], r["settings"], r["val_score"], r["val_loss"], r["epochs"],
-                r["seconds"], r["status"]] for r in rows])
+               "val macro-F1", "epochs", "seconds", "status"],
+              [[r["rank"], r["candidate"], r["model"], r["settings"], r["val_score"], r["val_loss"],
+                r.get("val_f1_macro", ""), r["epochs"], r["seconds"], r["status"]] for r in rows])
 
 
 def _training_section(doc: _Document, run: RunLayout, results: dict | None) -> None:

@@ -73,7 +73,7 @@ from textclf.text.pipeline import pipeline_for
 from textclf.text.prepare import PreparedData, prepare_data
 from textclf.training.cross_validation import auto_folds, best_epoch, fold_plan, out_of_fold_logits, pooled
 from textclf.training.final import TrainResult, evaluate_run
-from textclf.training.ensemble import (Decision, Member, ensemble_score, greedy_ensemble, keep_ensemble,
+from textclf.training.ensemble import (Decision, Member, ensemble_score, f1_scores, greedy_ensemble, keep_ensemble,
                                       level_within_noise, refit_members, worth_keeping)
 from textclf.training.refit import refit_run
 from textclf.training.run_dir import create_run_dir
@@ -85,8 +85,10 @@ __all__ = ["candidate_config", "select_and_train", "LEADERBOARD_COLUMNS"]
 _NO_RESUME = ("a default selection does not resume, so its run folder is removed: run textclf train "
               "--config again")
 
-LEADERBOARD_COLUMNS = ["rank", "candidate", "model", "settings", "monitor", "val_score", "val_loss", "best_epoch",
-                       "epochs", "seconds", "status"]
+# val_f1_macro: beside the monitored score, whatever it is (rare classes count as much as common
+# ones there: what a choice on micro-F1 or accuracy must not give up).
+LEADERBOARD_COLUMNS = ["rank", "candidate", "model", "settings", "monitor", "val_score", "val_loss", "val_f1_macro",
+                       "best_epoch", "epochs", "seconds", "status"]
 
 
 def candidate_config(config: Config, candidate: Candidate) -> Config:
@@ -253,7 +255,8 @@ def _ensemble(rows: list[dict], winner: str, monitor: str, config: Config, jobs:
             row["rank"] += 1
     rows.append({"rank": 1, "candidate": "ensemble", "model": "ensemble", "settings": _members_text(members),
                  "monitor": monitor, "val_score": -score if monitor == "val_loss" else score,
-                 "val_loss": loss,
+                 "val_loss": loss, "val_f1_macro": (ensemble_score(mean, labels, "val_f1_macro") if decision is None
+                                                    else f1_scores(mean, labels, monitor, decision)[1]),
                  "status": f"kept: a weighted mean of the candidates, better {judged} than {winner} alone"})
     return members, None if decision is None else decision.thresholds(mean, labels, monitor)
 
@@ -469,7 +472,8 @@ def _train_one(job: _Job, progress: bool, on_epoch=None) -> tuple[dict, TrainRes
     except TrainingInterrupted as exc:  # the selection cannot be resumed
         raise TrainingInterrupted(f"{exc} of default candidate {job.name}; {_NO_RESUME}") from None
     val_loss, private = _validation(result, job.config, job.prepared)
-    fields = {"val_score": result.best_score, "val_loss": val_loss, "best_epoch": result.best_epoch,
+    fields = {"val_score": result.best_score, "val_loss": val_loss,
+              "val_f1_macro": result.history[result.best_epoch - 1].get("val/f1_macro"), "best_epoch": result.best_epoch,
               "epochs": len(result.history), "seconds": time.perf_counter() - t0,
               "status": "trained" + ("; cut short by train.budget" if _cut_short(result, job.config) else "")}
     kept = private.pop("_kept")
@@ -513,6 +517,7 @@ def _cross_validated(job: _Job, result: TrainResult) -> dict:
         probabilities = task.probabilities(logits)
         score = ensemble_score(probabilities, labels, monitor, decision)
         return {"val_score": -score if monitor == "val_loss" else score, "val_loss": task.loss(logits, labels),
+                "val_f1_macro": f1_scores(probabilities, labels, monitor, decision)[1],
                 "_thresholds": decision.thresholds(probabilities, labels, monitor),
                 "_probabilities": probabilities, "_cv_epoch": epoch,
                 "_cv_status": status.format(epoch, "s" * (epoch != 1))}
@@ -524,6 +529,7 @@ def _cross_validated(job: _Job, result: TrainResult) -> dict:
     probabilities = softmax(logits / kept if config.train.calibration == "temperature" else logits)
     score = ensemble_score(softmax(scaled), labels, monitor)
     return {"val_score": -score if monitor == "val_loss" else score, "val_loss": cross_entropy(scaled, labels),
+            "val_f1_macro": ensemble_score(logits, labels, "val_f1_macro"),
             "_correct": logits.argmax(1) == labels, "_temperature": kept,
             "_probabilities": probabilities, "_cv_epoch": epoch,
             "_cv_status": status.format(epoch, "s" * (epoch != 1))}
@@ -643,20 +649,27 @@ def _write_leaderboard(run: RunLayout, rows: list[dict]) -> None:
 def _leaderboard_text(rows: list[dict], plan: list[np.ndarray] | None = None) -> str:
     scored = "" if plan is None else f" (scores: {len(plan)}-fold cross-validation of train + val)"
     lines = [f"default selection, best first{scored}:",
-             f"  {'#':>2}  {'candidate':<13} {'val score':>9} {'val loss':>8} {'epochs':>6} {'seconds':>7}  settings"]
+             f"  {'#':>2}  {'candidate':<13} {'val score':>9} {'val loss':>8} {'macro-F1':>8} {'epochs':>6} "
+             f"{'seconds':>7}  settings"]
     for row in rows:
         if row["candidate"] == "ensemble":
             lines.append(f"  {row['rank']:>2}  {'ensemble':<13} {row['val_score']:>9.4f} {row['val_loss']:>8.4f} "
-                         f"{'':>6} {'':>7}  {row['settings']}")
+                         f"{_macro(row)} {'':>6} {'':>7}  {row['settings']}")
             continue
         if not row.get("status", "").startswith("trained"):
             lines.append(f"  {'-':>2}  {row['candidate']:<13} {row.get('status', '')}")
             continue
         lines.append(f"  {row['rank']:>2}  {row['candidate']:<13} {row['val_score']:>9.4f} {row['val_loss']:>8.4f} "
-                     f"{row['epochs']:>6} {row['seconds']:>7.1f}  {row['settings']}")
+                     f"{_macro(row)} {row['epochs']:>6} {row['seconds']:>7.1f}  {row['settings']}")
         if row["status"] != "trained":
             lines.append(f"      ({row['status'].removeprefix('trained; ')})")
     return "\n".join(lines)
+
+
+def _macro(row: dict) -> str:
+    """The leaderboard's macro-F1 cell, 8 wide (a dash when the row has none)."""
+    value = row.get("val_f1_macro")
+    return f"{'-':>8}" if value is None else f"{value:>8.4f}"
 
 
 def _promote(run: RunLayout, winner: Path, losers: list[Path]) -> None:
