@@ -164,7 +164,8 @@ def fit_with_solver(setup) -> tuple[float, int, int]:
         coef, intercept = fit(getattr(model, name))
     model.set_coefficients(coef, intercept)
     logits = torch.as_tensor(np.asarray(X @ coef.T) + intercept, dtype=torch.float32, device=setup.device)
-    targets = torch.from_numpy(labels if task.multilabel else labels.astype(np.int64)).to(setup.device)
+    # (a copy either way: a cached split's labels are a read-only memory map, which torch warns about)
+    targets = torch.from_numpy(np.array(labels) if task.multilabel else labels.astype(np.int64)).to(setup.device)
     with torch.no_grad():
         loss = float(setup.criterion(logits, targets))
     return loss * len(split), task.correct(logits, targets), len(split)
