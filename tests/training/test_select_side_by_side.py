@@ -102,3 +102,32 @@ def test_a_script_that_trains_at_import_gets_told_to_guard_it(sms, tmp_path):
     assert "textclf.errors.UsageError: training was started again while a worker process" in done.stderr
     assert 'put the script\'s training under `if __name__ == "__main__":`' in done.stderr
     assert "the workers' error is above" in done.stderr.splitlines()[-1]
+
+
+def test_the_bar_moves_for_each_part_of_a_call_as_the_workers_report_it(tmp_path):
+    """A call of several trainings (a candidate and its fold runs) reports each part done with
+    ``step_done``; the parent's bar counts parts, so its rate and ETA follow the work. A call
+    that reports fewer parts than it was given still ends the bar at its total."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "parts.py").write_text(
+        "import time\nfrom textclf.training.side_by_side import step_done\n\n\n"
+        "def three(share):\n    for _ in range(2):\n        time.sleep(0.2)\n        step_done()\n    return 3\n\n\n"
+        "def silent(share):\n    return 1\n")
+    (tmp_path / "main.py").write_text(
+        "import tqdm\nimport parts\nfrom textclf.training.side_by_side import side_by_side\n\n\n"
+        "class Bar:\n    def __init__(self, total, **kw):\n        self.total, self.moves = total, []\n"
+        "    def __enter__(self):\n        return self\n    def __exit__(self, *exc):\n"
+        "        print('total', self.total, 'moves', self.moves)\n"
+        "    def update(self, n=1):\n        self.moves.append(n)\n    def write(self, text, file=None):\n        pass\n\n\n"
+        "if __name__ == '__main__':\n    tqdm.tqdm = Bar\n"
+        "    print(side_by_side([parts.three, parts.silent], ['a', 'b'], 1, 1, True, 'calls', lambda i, r: 'done',"
+        " 'stop', steps=[3, 4]))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(tmp_path / "main.py")], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    # One worker, the calls in turn: the first call's two parts, its end, then the silent call's four.
+    assert done.stdout.splitlines() == ["total 7 moves [1, 1, 1, 4]", "[3, 1]"]

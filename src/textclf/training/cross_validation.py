@@ -36,7 +36,7 @@ from textclf.evaluation.metrics import cross_entropy
 from textclf.text.encoding import EncodedSplit, concatenate, subset
 from textclf.text.prepare import PreparedData
 from textclf.training.refit import refit_config
-from textclf.training.side_by_side import logged
+from textclf.training.side_by_side import logged, step_done
 
 __all__ = ["FOLDS", "FEWER_FOLDS", "FEWER_FOLDS_FROM", "auto_folds", "fold_plan", "pooled", "out_of_fold_logits",
            "best_epoch"]
@@ -131,6 +131,7 @@ def out_of_fold_logits(config: Config, prepared: PreparedData, checkpoint: Path,
             logits = np.zeros((epochs, len(pool), seen[1].shape[1]), dtype=np.float32)
         for epoch in range(1, epochs + 1):
             logits[epoch - 1, held] = seen[min(epoch, max(seen))]  # (a solver's one pass is every epoch)
+        step_done()  # (side by side: the selection's bar counts the fold runs)
     return logits
 
 

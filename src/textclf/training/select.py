@@ -443,9 +443,11 @@ def _side_by_side(jobs: list[_Job], workers: int, threads: int, progress: bool) 
     print(f"default selection: {len(jobs)} more candidates in {workers} processes of {threads} thread"
           f"{'s' * (threads > 1)} each (each one's output: candidates/<name>/train.log)", file=sys.stderr, flush=True)
     calls = [partial(logged, partial(_train_one, job, False), job.run_dir) for job in jobs]
+    # The bar counts training runs: a candidate's own and, cross-validated, each of its fold runs.
     return side_by_side(calls, [f"default candidate {job.name}" for job in jobs], workers, threads, progress,
                         "default selection", lambda i, outcome: f"{jobs[i].name} {_outcome_text(outcome[0])}",
-                        "during the default selection; " + _NO_RESUME, order)
+                        "during the default selection; " + _NO_RESUME, order,
+                        [1 + len(job.folds or ()) for job in jobs])
 
 
 def _outcome_text(fields: dict) -> str:

@@ -6,7 +6,10 @@ thread poorly, so two one-thread trainings get more done than one two-thread tra
 other. Each call runs in a worker as ``call(share)``: ``share`` is an ``on_epoch`` callback that,
 once other workers have nothing left to do, gives their threads to this training from its next
 epoch on. A call's output is the call's own business (e.g. a train.log in its run folder);
-this process shows one bar over the calls and a line as each one ends.
+this process shows one bar over the calls and a line as each one ends. A call made of several
+trainings (a candidate and its cross-validation's fold runs) calls ``step_done()`` after each
+part, and the bar moves by one for each (``steps``: how many parts each call has), so that its
+rate and ETA follow the work rather than the calls.
 
 On an error or a signal here, the workers get SIGTERM (a training stops after its step) and the
 error is raised with the message given (e.g. that a selection cannot be resumed).
@@ -22,16 +25,27 @@ import signal
 import sys
 import threading
 import traceback
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 from textclf.errors import TextclfError, TrainingError, TrainingInterrupted
 from textclf.files import write_text
 
-__all__ = ["worker_count", "side_by_side", "logged"]
+__all__ = ["worker_count", "side_by_side", "logged", "step_done"]
 
 # Seconds a worker with nothing left to do gets to exit by itself before it is terminated.
 _EXIT_WAIT = 10.0
+
+# In a worker, while it runs a call: tells the parent that one more part of the call is done.
+_on_step: Callable[[], None] | None = None
+
+
+def step_done() -> None:
+    """One part of the current call is done (the parent's bar moves by one); outside a worker of
+    ``side_by_side`` it does nothing."""
+    if _on_step is not None:
+        _on_step()
 
 
 def worker_count(threads: int, calls: int) -> tuple[int, int]:
@@ -43,14 +57,17 @@ def worker_count(threads: int, calls: int) -> tuple[int, int]:
 
 def side_by_side(calls: list[Callable[[Callable[[dict], None]], Any]], names: list[str], workers: int, threads: int,
                  progress: bool, desc: str, line: Callable[[int, Any], str], interrupted: str,
-                 order: list[int] | None = None) -> list[Any]:
+                 order: list[int] | None = None, steps: list[int] | None = None) -> list[Any]:
     """Each call's result, in the order of ``calls``, run in ``workers`` processes of ``threads``
     torch threads each, started in ``order`` (indices; all in turn by default). ``names`` name the
     calls in errors; ``line(i, result)`` is printed as call ``i`` ends; ``interrupted`` is what a
-    SIGTERM here says. A call that raises stops the rest (its error is raised here)."""
+    SIGTERM here says. A call that raises stops the rest (its error is raised here). ``steps``:
+    the parts of each call, which the bar counts (each call reports its parts with ``step_done``;
+    one each by default)."""
     from tqdm import tqdm
 
     order = list(range(len(calls))) if order is None else order
+    steps = [1] * len(calls) if steps is None else steps
     context = multiprocessing.get_context("spawn")
     todo, done = context.Queue(), context.Queue()
     for i in order:
@@ -64,15 +81,21 @@ def side_by_side(calls: list[Callable[[Callable[[dict], None]], Any]], names: li
     results: list = [None] * len(calls)
     finished = False
     try:
-        with _sigterm_raises(interrupted), tqdm(total=len(calls), desc=desc, unit="run", disable=not progress,
+        with _sigterm_raises(interrupted), tqdm(total=sum(steps), desc=desc, unit="run", disable=not progress,
                                                 leave=False) as bar:
+            counted = [0] * len(calls)  # (the parts of each call the bar has moved for)
             for _ in calls:
-                i, result, error = _next_done(done, processes, desc)
+                while len(message := _next_done(done, processes, desc)) == 1:  # (a part of a call done)
+                    (i,) = message
+                    if counted[i] < steps[i] - 1:  # (the last part moves the bar with the call's end)
+                        counted[i] += 1
+                        bar.update()
+                i, result, error = message
                 if error is not None:
                     raise error
                 results[i] = result
                 bar.write(f"{desc}: {line(i, result)}", file=sys.stderr)
-                bar.update()
+                bar.update(steps[i] - counted[i])
         finished = True
     finally:
         # Done, each worker has taken its stop mark: let it exit by itself, so that its exit
@@ -130,9 +153,11 @@ def _worker(todo, done, threads: int, idle, workers: int) -> None:
         busy = max(1, workers - idle.value)
         torch.set_num_threads(threads * workers // busy)
 
+    global _on_step
     while (item := todo.get()) is not None:
         i, call, name = item
         torch.set_num_threads(threads)
+        _on_step = partial(done.put, (i,))  # (a one-element message: a part of call i is done)
         try:
             done.put((i, call(share), None))
         except TrainingInterrupted as exc:
@@ -142,6 +167,7 @@ def _worker(todo, done, threads: int, idle, workers: int) -> None:
             error = exc if isinstance(exc, TextclfError) else TrainingError(
                 f"{name} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             done.put((i, None, error))
+    _on_step = None
     with idle.get_lock():
         idle.value += 1
 
