@@ -104,24 +104,21 @@ def merged_draw(seed: int, held_out: int, folder: Path) -> None:
 
 
 def peer(folder: Path) -> dict:
-    """One-vs-rest LinearSVC on train + dev, scored on held_out.csv."""
+    """``goemotions.py``'s one-vs-rest LinearSVC on train + dev, scored on held_out.csv."""
+    from types import SimpleNamespace
+
     import pandas as pd
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.metrics import f1_score
-    from sklearn.multiclass import OneVsRestClassifier
     from sklearn.preprocessing import MultiLabelBinarizer
-    from sklearn.svm import LinearSVC
 
     fit = pd.concat([pd.read_csv(folder / f, keep_default_na=False) for f in ("train.csv", "dev.csv")])
     test = pd.read_csv(folder / "held_out.csv", keep_default_na=False)
     binarizer = MultiLabelBinarizer().fit([s.split("|") for s in pd.concat([fit, test])["labels"]])
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
-    started = time.perf_counter()
-    model = OneVsRestClassifier(LinearSVC()).fit(vectorizer.fit_transform(fit["text"]),
-                                                  binarizer.transform([s.split("|") for s in fit["labels"]]))
-    predicted = model.predict(vectorizer.transform(test["text"]))
-    seconds = time.perf_counter() - started
-    truth = binarizer.transform([s.split("|") for s in test["labels"]])
+    split = {name: SimpleNamespace(texts=frame["text"].tolist(),
+                                   labels=binarizer.transform([s.split("|") for s in frame["labels"]]))
+             for name, frame in (("fit", fit), ("test", test))}
+    predicted, seconds, _ = goemotions._linear_svc(split["fit"], split["test"], binarizer.classes_)
+    truth = split["test"].labels
     return {"micro": f1_score(truth, predicted, average="micro", zero_division=0),
             "macro": f1_score(truth, predicted, average="macro", zero_division=0), "seconds": seconds}
 

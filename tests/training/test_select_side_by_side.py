@@ -65,19 +65,13 @@ def test_workers_done_exit_by_themselves_and_leak_no_semaphore(tmp_path):
     """Once every call is done the workers exit on their own rather than being terminated, so
     what they made (here a lock, registered with the resource tracker in a spawned process) is
     released and Python prints no "leaked semaphore" warning at the end of the run."""
-    import os
-    import subprocess
-    import sys
-
     (tmp_path / "leaky.py").write_text("import multiprocessing\nKEEP = []\n\n\ndef call(share):\n"
                                        "    KEEP.append(multiprocessing.Lock())\n    return 1\n")
     (tmp_path / "main.py").write_text(
         "from textclf.training.side_by_side import side_by_side\nimport leaky\n\n"
         "if __name__ == '__main__':\n"
         "    print(side_by_side([leaky.call] * 2, ['a', 'b'], 2, 1, False, 'calls', lambda i, r: 'done', 'stop'))\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, str(tmp_path / "main.py")], capture_output=True, text=True, env=env,
-                          timeout=120)
+    done = _run_main(tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[1, 1]" and "leaked" not in done.stderr
 
@@ -108,10 +102,6 @@ def test_the_bar_moves_for_each_part_of_a_call_as_the_workers_report_it(tmp_path
     """A call of several trainings (a candidate and its fold runs) reports each part done with
     ``step_done``; the parent's bar counts parts, so its rate and ETA follow the work. A call
     that reports fewer parts than it was given still ends the bar at its total."""
-    import os
-    import subprocess
-    import sys
-
     (tmp_path / "parts.py").write_text(
         "import time\nfrom textclf.training.side_by_side import step_done\n\n\n"
         "def three(share):\n    for _ in range(2):\n        time.sleep(0.2)\n        step_done()\n    return 3\n\n\n"
@@ -125,9 +115,18 @@ def test_the_bar_moves_for_each_part_of_a_call_as_the_workers_report_it(tmp_path
         "if __name__ == '__main__':\n    tqdm.tqdm = Bar\n"
         "    print(side_by_side([parts.three, parts.silent], ['a', 'b'], 1, 1, True, 'calls', lambda i, r: 'done',"
         " 'stop', steps=[3, 4]))\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, str(tmp_path / "main.py")], capture_output=True, text=True, env=env,
-                          timeout=120)
+    done = _run_main(tmp_path)
     assert done.returncode == 0, done.stderr
     # One worker, the calls in turn: the first call's two parts, its end, then the silent call's four.
     assert done.stdout.splitlines() == ["total 7 moves [1, 1, 1, 4]", "[3, 1]"]
+
+
+def _run_main(folder):
+    """Run ``folder``/main.py in a fresh Python with ``folder`` importable (spawned workers too)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, str(folder / "main.py")], capture_output=True, text=True, env=env,
+                          timeout=120)

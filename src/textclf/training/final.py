@@ -18,7 +18,6 @@ from typing import Callable
 import numpy as np
 import torch
 
-from textclf.artifact import ModelArtifact
 from textclf.config import Config
 from textclf.evaluation.calibration import fitted_and_kept
 from textclf.evaluation.evaluate import evaluate_encoded
@@ -30,7 +29,7 @@ from textclf.task import get_task
 from textclf.text.prepare import PreparedData
 from textclf.training.setup import RunSetup, feature_batches, features_folder
 
-__all__ = ["TrainResult", "final_evaluation", "evaluate_run"]
+__all__ = ["TrainResult", "final_evaluation", "evaluate_run", "calibrate", "keep_thresholds"]
 
 # The metrics of val and test that results.json repeats, by task.
 _SUMMARY = {
@@ -73,13 +72,11 @@ def evaluate_run(config: Config, prepared: PreparedData, device: torch.device, r
     started = time.perf_counter()
     task = get_task(config.task)
     data = member_data or [prepared]
-    if thresholds is not None:
-        artifact = ModelArtifact.load(run.best_checkpoint)
-        artifact.thresholds = [float(t) for t in thresholds]
-        artifact.save(run.best_checkpoint)
     predictor = _predictor(config, prepared, device, run)
     if config.train.calibration == "temperature" and not task.multilabel and len(predictor) == 1:
         calibrate(predictor, prepared.splits["val"], temperature)  # (an ensemble's members: one by one)
+    if thresholds is not None:
+        keep_thresholds(predictor, thresholds)
     results = {"val": evaluate_encoded(predictor, [d.splits["val"] for d in data], run.evaluation("val"),
                                        subject=f"val, epoch {best_epoch}")}
     refit_started = time.perf_counter()
@@ -132,3 +129,12 @@ def calibrate(predictor: Predictor, val, temperature: float | None = None) -> fl
     artifact.temperature = temperature
     artifact.save(artifact.source)
     return artifact.temperature
+
+
+def keep_thresholds(predictor: Predictor, thresholds) -> None:
+    """Give a one-checkpoint multi-label ``predictor`` these decision ``thresholds`` (one per
+    class) in place of those stored with it; its checkpoint file stores them too."""
+    artifact = predictor.artifact
+    artifact.thresholds = [float(t) for t in thresholds]
+    artifact.save(artifact.source)
+    predictor.thresholds = np.asarray(artifact.thresholds, dtype=np.float32)

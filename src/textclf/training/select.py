@@ -25,7 +25,7 @@ of it retrains that model directly), then is evaluated on val, trained again on 
 When a greedy mean of the candidates beats the winner on validation (``train.ensemble``), that
 ensemble is what the run keeps, in one checkpoint file, each member refit (``training/ensemble.py``).
 On a validation split of fewer than ``CV_BELOW`` examples a few of them decide the choice: under
-``train.cv_folds`` auto (multiclass, no budget in seconds, more than one candidate) each candidate
+``train.cv_folds`` auto (no budget in seconds, more than one candidate) each candidate
 is then scored, and the ensemble chosen, on out-of-fold predictions over train + val instead
 (``training/cross_validation.py``)::
 
@@ -357,8 +357,8 @@ CV_BELOW = 1000
 
 def _cv_plan(config: Config, prepared: PreparedData,
              candidates: list[Candidate] = CANDIDATES) -> list[np.ndarray] | None:
-    """The folds of train + val the ``candidates`` are compared on (``train.cv_folds``;
-    multiclass), or None: on val alone. ``config`` is the first candidate's (its ``train.budget``
+    """The folds of train + val the ``candidates`` are compared on (``train.cv_folds``), or
+    None: on val alone. ``config`` is the first candidate's (its ``train.budget``
     is the selection's). Under auto: when val holds fewer than ``CV_BELOW`` examples, the budget is
     not a number of seconds (which the fold runs would overrun) and more than one candidate will
     train (under budget auto the training split's size decides which: ``_tried_by_size``), in as
@@ -508,9 +508,6 @@ def _cross_validated(job: _Job, result: TrainResult) -> dict:
     labels = np.asarray(pooled(job.prepared).labels)
     by_epoch = out_of_fold_logits(config, job.prepared, RunLayout(result.run_dir).best_checkpoint,
                                   len(result.history), job.train, RunLayout(job.run_dir).folds, job.folds)
-    epochs = "" if len(result.history) == 1 else " at {} epoch{}"
-    status = (f"{len(job.folds)}-fold cross-validated{epochs}; val alone: {result.best_score:.4f}"
-              + ("" if len(result.history) == 1 else f" at epoch {result.best_epoch}"))
     if task.multilabel:
         decision = Decision(config.train.threshold, config.train.allow_empty)
         epoch = best_epoch(by_epoch, labels, lambda logits, truth: ensemble_score(
@@ -521,8 +518,7 @@ def _cross_validated(job: _Job, result: TrainResult) -> dict:
         return {"val_score": -score if monitor == "val_loss" else score, "val_loss": task.loss(logits, labels),
                 "val_f1_macro": f1_scores(probabilities, labels, monitor, decision)[1],
                 "_thresholds": decision.thresholds(probabilities, labels, monitor),
-                "_probabilities": probabilities, "_cv_epoch": epoch,
-                "_cv_status": status.format(epoch, "s" * (epoch != 1))}
+                "_probabilities": probabilities, "_cv_epoch": epoch, "_cv_status": _cv_status(job, result, epoch)}
     softmax = task.probabilities
     epoch = best_epoch(by_epoch, labels, lambda logits, truth: ensemble_score(softmax(logits), truth, monitor))
     logits = by_epoch[epoch - 1]
@@ -533,8 +529,16 @@ def _cross_validated(job: _Job, result: TrainResult) -> dict:
     return {"val_score": -score if monitor == "val_loss" else score, "val_loss": cross_entropy(scaled, labels),
             "val_f1_macro": ensemble_score(logits, labels, "val_f1_macro"),
             "_correct": logits.argmax(1) == labels, "_temperature": kept,
-            "_probabilities": probabilities, "_cv_epoch": epoch,
-            "_cv_status": status.format(epoch, "s" * (epoch != 1))}
+            "_probabilities": probabilities, "_cv_epoch": epoch, "_cv_status": _cv_status(job, result, epoch)}
+
+
+def _cv_status(job: _Job, result: TrainResult, epoch: int) -> str:
+    """The leaderboard status of a cross-validated candidate: its folds, the epoch count chosen
+    out of fold, and its score and best epoch on val alone (a solver's one pass: no epochs)."""
+    if len(result.history) == 1:
+        return f"{len(job.folds)}-fold cross-validated; val alone: {result.best_score:.4f}"
+    return (f"{len(job.folds)}-fold cross-validated at {epoch} epoch{'s' * (epoch != 1)}; "
+            f"val alone: {result.best_score:.4f} at epoch {result.best_epoch}")
 
 
 def _preprocessing(config: Config) -> str:
