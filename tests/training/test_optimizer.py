@@ -7,7 +7,7 @@ import copy
 import torch
 from torch import nn
 
-from textclf.training.optimizer import RowAdam
+from textclf.training.optimizer import RowAdam, coalesced
 
 
 def _embedding_steps(optimizer_class, steps: int = 6, lr: float = 0.05, **kwargs):
@@ -16,9 +16,11 @@ def _embedding_steps(optimizer_class, steps: int = 6, lr: float = 0.05, **kwargs
     optimizer = optimizer_class(table.parameters(), lr=lr, **kwargs)
     batches = torch.Generator().manual_seed(1)
     for _ in range(steps):
-        # repeated rows and rows some steps skip: the lazy moments and the coalescing both matter
+        # repeated rows and rows some steps skip: the lazy moments and the coalescing both matter;
         ids = torch.randint(0, 20, (4, 7), generator=batches)
         weights = torch.randn(4, 7, 8, generator=batches)
+        # zeros as dropout leaves them: rows whose moments stay exactly 0 in some columns
+        weights = weights * (torch.rand(4, 7, 8, generator=batches) > 0.3)
         optimizer.zero_grad()
         (table(ids) * weights).sum().backward()
         optimizer.step()
@@ -56,3 +58,16 @@ def test_row_adam_resumes_from_a_sparse_adam_state():
         table(ids).sum().backward()
         optimizer.step()
     torch.testing.assert_close(ours.weight, theirs.weight, rtol=1e-5, atol=1e-6)
+
+
+def test_a_gradient_whose_rows_increase_is_marked_coalesced_and_any_other_is_coalesced():
+    values = torch.arange(12.0).reshape(3, 4)
+    increasing = torch.sparse_coo_tensor(torch.tensor([[1, 4, 9]]), values, (10, 4), check_invariants=False)
+    assert not increasing.is_coalesced()
+    marked = coalesced(increasing)
+    assert marked.is_coalesced() and marked._indices()[0].tolist() == [1, 4, 9]
+    assert torch.equal(marked._values(), values)
+    repeated = torch.sparse_coo_tensor(torch.tensor([[4, 1, 4]]), values, (10, 4), check_invariants=False)
+    summed = coalesced(repeated)
+    assert summed.is_coalesced() and summed._indices()[0].tolist() == [1, 4]
+    torch.testing.assert_close(summed.to_dense(), repeated.to_dense())

@@ -41,7 +41,7 @@ from torch import nn
 
 from textclf.errors import ConfigError
 from textclf.graph_inputs import MIX
-from textclf.models.base import BuildContext, TextClassifier, lookup
+from textclf.models.base import BuildContext, TextClassifier, lookup, sparse_bag
 from textclf.models.char_memo import is_remembering, memo_for, table_key
 from textclf.models.registry import ModelParams, register_model
 from textclf.models.subwords import subword_bags, subword_table
@@ -436,15 +436,17 @@ class _MemberLinear(nn.Module):
 def _bag(table: nn.Embedding, rows: torch.Tensor, weights: torch.Tensor, offsets: torch.Tensor | None = None,
          padding_idx: int | None = None) -> torch.Tensor:
     """``embedding_bag``'s weighted sums of ``table``'s ``rows`` (2-D, or 1-D with ``offsets``),
-    reading each distinct row once: a sparse table's gradient then has one entry per distinct row
-    of the batch instead of one per occurrence, so SparseAdam coalesces fewer entries and its step is
-    faster. Sparse or not as the table is (distributed training
-    turns it off); ``padding_idx``'s row gets no gradient.
+    with a gradient of one entry per distinct row of the batch instead of one per occurrence, so
+    the optimizer's step reads each row once: a sparse table's through ``sparse_bag`` (its own
+    backward), else (distributed training turns sparse off; weights that need a gradient) by
+    reading each distinct row once. ``padding_idx``'s row gets no gradient.
 
     Without gradients (prediction) it is one ``embedding_bag`` call without ``padding_idx`` (the
     padding rows' weights are 0 wherever they are read), which keeps it on the fast kernel."""
     if not torch.is_grad_enabled():
         return nn.functional.embedding_bag(rows, table.weight, offsets, mode="sum", per_sample_weights=weights)
+    if table.sparse and not weights.requires_grad:
+        return sparse_bag(table, rows, weights, offsets, padding_idx)
     distinct, inverse = torch.unique(rows, return_inverse=True)
     vectors = lookup(table, distinct, padding_idx)
     return nn.functional.embedding_bag(inverse, vectors, offsets, mode="sum", per_sample_weights=weights)

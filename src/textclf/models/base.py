@@ -60,7 +60,7 @@ from torch import nn
 
 from textclf.precision import before_compile
 
-__all__ = ["BuildContext", "TextClassifier", "lookup", "SOLVER_SETTING"]
+__all__ = ["BuildContext", "TextClassifier", "lookup", "sparse_bag", "SOLVER_SETTING"]
 
 # Each solver's setting that may be a list: its values tried on validation, the best kept.
 SOLVER_SETTING: dict[str, str] = {"svm": "C", "nb": "alpha"}
@@ -148,6 +148,51 @@ def lookup(table: nn.Embedding, rows: torch.Tensor, padding_idx: int | None = No
     if table.sparse:
         return _eager(nn.functional.embedding, rows, table.weight, padding_idx=padding_idx, sparse=True)
     return nn.functional.embedding(rows, table.weight, padding_idx=padding_idx)
+
+
+def sparse_bag(table: nn.Embedding, rows: torch.Tensor, weights: torch.Tensor, offsets: torch.Tensor | None = None,
+               padding_idx: int | None = None) -> torch.Tensor:
+    """``embedding_bag``'s weighted sums (mode sum) of a sparse ``table``'s ``rows`` (2-D: a bag a
+    row; 1-D: bags from ``offsets``), with a gradient that has one entry per distinct row read,
+    already coalesced (``padding_idx``'s row gets none); ``weights`` get no gradient.
+
+    Its backward is the forward's kernel turned round: the positions sorted by row are bags of
+    their own, one a distinct row, that sum the documents' gradients with the same weights. On a
+    batch of the default bag that took about a fifth of the time of autograd's route (a lookup of the
+    distinct rows, ``embedding_bag``'s dense backward, the sparse lookup's backward and a coalesce),
+    the same sums in another order (float rounding)."""
+    return _eager(_SparseBag.apply, table.weight, rows, weights, offsets, padding_idx)
+
+
+class _SparseBag(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, weight, rows, weights, offsets, padding_idx):
+        ctx.save_for_backward(rows, weights, offsets)
+        ctx.shape, ctx.dtype, ctx.padding_idx = weight.shape, weight.dtype, padding_idx
+        return nn.functional.embedding_bag(rows, weight, offsets, mode="sum", per_sample_weights=weights)
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows, weights, offsets = ctx.saved_tensors
+        positions = torch.arange(grad.size(0), device=rows.device)
+        if offsets is None:  # (bags, width)
+            bags = positions.repeat_interleave(rows.size(1))
+        else:
+            ends = torch.cat([offsets[1:], offsets.new_tensor([rows.numel()])])
+            bags = positions.repeat_interleave(ends - offsets)
+        ordered, order = torch.sort(rows.reshape(-1), stable=True)
+        first = torch.ones_like(ordered, dtype=torch.bool)
+        first[1:] = ordered[1:] != ordered[:-1]
+        starts = first.nonzero().squeeze(1)
+        values = nn.functional.embedding_bag(bags[order], grad.contiguous(), starts, mode="sum",
+                                             per_sample_weights=weights.reshape(-1)[order].to(grad.dtype))
+        distinct = ordered[starts]
+        if ctx.padding_idx is not None:
+            keep = distinct != ctx.padding_idx
+            distinct, values = distinct[keep], values[keep]
+        table_grad = torch.sparse_coo_tensor(distinct.unsqueeze(0), values.to(ctx.dtype), ctx.shape, is_coalesced=True,
+                                             check_invariants=False)
+        return table_grad, None, None, None, None
 
 
 def _eager(function, *args, **kwargs):

@@ -35,7 +35,7 @@ class RowAdam(torch.optim.SparseAdam):
     SparseAdam reads the moments of the gradient's rows with ``sparse_mask`` and writes them back
     by adding sparse tensors, each a pass over sparse machinery; gathering the rows once
     (``index_select``), updating them densely and writing them back (``index_copy_``,
-    ``index_add_``) does the same arithmetic in about 0.6 of the time: the optimizer was half of
+    ``scatter_add_``) does the same arithmetic in about 0.6 of the time: the optimizer was half of
     a bag epoch on 20 Newsgroups (``benchmarks/sparse_adam.py``)."""
 
     @torch.no_grad()
@@ -59,7 +59,7 @@ class RowAdam(torch.optim.SparseAdam):
                     state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 state["step"] += 1
-                grad = p.grad.coalesce()  # the update is not linear: each row once
+                grad = coalesced(p.grad)  # the update is not linear: each row once
                 rows, values = grad.indices()[0], grad.values()
                 if values.numel() == 0:
                     continue
@@ -72,7 +72,13 @@ class RowAdam(torch.optim.SparseAdam):
                 state["exp_avg_sq"].index_copy_(0, rows, exp_avg_sq)
                 step = state["step"]
                 step_size = lr * math.sqrt(1 - beta2 ** step) / (1 - beta1 ** step)
-                p.index_add_(0, rows, exp_avg.div_(exp_avg_sq.sqrt_().add_(eps)), alpha=-step_size)
+                # A row's zero entries (dropout zeroes a document's columns, and a row read by one
+                # document then has zero gradient there) took torch's sqrt 5-10 x as long as the
+                # rest; raised to 1e-30 they take no longer, and the denominator moves by at most
+                # 1e-15 beside eps (float rounding). The rows are distinct (coalesced), so the
+                # update is a scatter_add_, 2-3 x faster than index_add_ on the CPU.
+                update = exp_avg.div_(exp_avg_sq.clamp_min_(1e-30).sqrt_().add_(eps)).mul_(-step_size)
+                p.scatter_add_(0, rows.unsqueeze(1).expand_as(update), update)
         return loss
 
 
@@ -124,13 +130,26 @@ def make_optimizer(
     return SplitOptimizer(parts + [RowAdam(sparse, lr=lr)])
 
 
+def coalesced(grad: torch.Tensor) -> torch.Tensor:
+    """A sparse gradient with each row once (``coalesce``). A table's gradient from
+    ``models.base.sparse_bag`` already is, but autograd's accumulation into ``.grad`` drops its
+    mark, and ``coalesce`` then sorts it again (a millisecond a table a step): rows that already
+    increase strictly are only marked."""
+    if grad.is_coalesced():
+        return grad
+    rows = grad._indices()
+    if rows.size(0) == 1 and bool((rows[0, 1:] > rows[0, :-1]).all()):
+        return grad._coalesced_(True)
+    return grad.coalesce()
+
+
 def gradient_values(p: torch.Tensor) -> torch.Tensor | None:
     """The gradient's stored values: the tensor itself when dense, the (coalesced) touched rows
     when sparse; None when there is no gradient."""
     if p.grad is None:
         return None
     if p.grad.is_sparse:
-        p.grad = p.grad.coalesce()  # duplicate rows summed, so norms are the true ones
+        p.grad = coalesced(p.grad)  # duplicate rows summed, so norms are the true ones
         return p.grad._values()
     return p.grad
 
