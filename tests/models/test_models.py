@@ -305,32 +305,33 @@ def test_bag_of_ngrams_sparse_gradients_hold_each_batch_row_once():
 
 
 @pytest.mark.parametrize("form", ["rows", "offsets"])
-def test_a_sparse_bag_has_autograds_gradient_one_entry_a_distinct_row_and_none_for_padding(form):
+@pytest.mark.parametrize("padding", [0, 12, 39])
+def test_a_sparse_bag_has_autograds_gradient_one_entry_a_distinct_row_and_none_for_padding(form, padding):
     """sparse_bag's own backward gives what embedding + embedding_bag give through autograd:
-    rows repeated within and across bags, weights, the padding row (index 0) read with weight 0,
-    and (1-D) an empty bag."""
+    rows repeated within and across bags, weights, the padding row (the first, a middle or the
+    last row read) read with weight 0, and (1-D) an empty bag."""
     from textclf.models.base import sparse_bag
 
     torch.manual_seed(0)
     table = torch.nn.Embedding(40, 6, sparse=True)
     rows = torch.tensor([[3, 3, 7, 0], [7, 12, 39, 0], [5, 3, 12, 12]])
-    weights = torch.rand(3, 4) * (rows != 0)
+    weights = torch.rand(3, 4) * (rows != padding)
     offsets = None
     if form == "offsets":  # the same bags flattened, with an empty one between the first two
         rows, weights, offsets = rows.reshape(-1), weights.reshape(-1), torch.tensor([0, 4, 4, 8])
-    out = sparse_bag(table, rows, weights, offsets, padding_idx=0)
+    out = sparse_bag(table, rows, weights, offsets, padding_idx=padding)
     upstream = torch.randn_like(out)
     (out * upstream).sum().backward()
-    reference = torch.nn.Embedding(40, 6, padding_idx=0)
+    reference = torch.nn.Embedding(40, 6, padding_idx=padding)
     reference.weight.data.copy_(table.weight.data)
     expected = torch.nn.functional.embedding_bag(rows, reference.weight, offsets, mode="sum", per_sample_weights=weights,
-                                                 padding_idx=0)
+                                                 padding_idx=padding)
     torch.testing.assert_close(out, expected)
     (expected * upstream).sum().backward()
     grad = table.weight.grad
     assert grad.is_sparse
     torch.testing.assert_close(grad.to_dense(), reference.weight.grad)
-    assert grad._indices()[0].tolist() == [3, 5, 7, 12, 39]  # each distinct row once, no padding row
+    assert grad._indices()[0].tolist() == [row for row in (0, 3, 5, 7, 12, 39) if row != padding]  # each once
 
 
 def test_bag_of_ngrams_members_are_an_ensemble_trained_side_by_side():

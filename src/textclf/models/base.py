@@ -188,11 +188,22 @@ class _SparseBag(torch.autograd.Function):
                                              per_sample_weights=weights.reshape(-1)[order].to(grad.dtype))
         distinct = ordered[starts]
         if ctx.padding_idx is not None:
-            keep = distinct != ctx.padding_idx
-            distinct, values = distinct[keep], values[keep]
+            distinct, values = _without_row(distinct, values, ctx.padding_idx)
         table_grad = torch.sparse_coo_tensor(distinct.unsqueeze(0), values.to(ctx.dtype), ctx.shape, is_coalesced=True,
                                              check_invariants=False)
         return table_grad, None, None, None, None
+
+
+def _without_row(rows: torch.Tensor, values: torch.Tensor, row: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sorted distinct ``rows`` and their ``values`` without ``row``; the models' padding rows are
+    their tables' first or last, so that is a view, not a copy of the values."""
+    at = int(torch.searchsorted(rows, row))
+    if at == rows.numel() or int(rows[at]) != row:
+        return rows, values
+    if at in (0, rows.numel() - 1):
+        keep = slice(1, None) if at == 0 else slice(None, -1)
+        return rows[keep], values[keep]
+    return torch.cat([rows[:at], rows[at + 1:]]), torch.cat([values[:at], values[at + 1:]])
 
 
 def _eager(function, *args, **kwargs):
