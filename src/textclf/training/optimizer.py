@@ -35,7 +35,7 @@ class RowAdam(torch.optim.SparseAdam):
     SparseAdam reads the moments of the gradient's rows with ``sparse_mask`` and writes them back
     by adding sparse tensors, each a pass over sparse machinery; gathering the rows once
     (``index_select``), updating them densely and writing them back (``index_copy_``,
-    ``scatter_add_``) does the same arithmetic in about 0.6 of the time: the optimizer was half of
+    ``scatter_add_``) does the same arithmetic in about half the time: the optimizer was half of
     a bag epoch on 20 Newsgroups (``benchmarks/sparse_adam.py``)."""
 
     @torch.no_grad()
