@@ -157,10 +157,11 @@ def sparse_bag(table: nn.Embedding, rows: torch.Tensor, weights: torch.Tensor, o
     already coalesced (``padding_idx``'s row gets none); ``weights`` get no gradient.
 
     Its backward is the forward's kernel turned round: the positions sorted by row are bags of
-    their own, one a distinct row, that sum the documents' gradients with the same weights. On a
-    batch of the default bag that took about a fifth of the time of autograd's route (a lookup of the
-    distinct rows, ``embedding_bag``'s dense backward, the sparse lookup's backward and a coalesce),
-    the same sums in another order (float rounding)."""
+    their own, one a distinct row, that sum the documents' gradients with the same weights. It
+    replaced autograd's route (a lookup of the distinct rows, ``embedding_bag``'s dense backward,
+    the sparse lookup's backward and a coalesce): the same sums in another order (float rounding),
+    and a training step of the default's bag on 1,557 news posts about 20 → 17 ms with
+    ``optimizer.coalesced`` (``RowAdam``'s own changes had taken it from 25 to 20)."""
     return _eager(_SparseBag.apply, table.weight, rows, weights, offsets, padding_idx)
 
 
