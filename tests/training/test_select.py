@@ -279,3 +279,33 @@ def test_the_auto_budget_skips_by_size_and_still_refits_the_winner(sms, tmp_path
                for r in rows[1:])
     assert "train.budget auto: by the data's size" in capsys.readouterr().err
     assert "skipped" not in run.results["refit"] and run.results["refit"]["train_examples"] > 0
+
+def test_a_candidate_keeps_its_best_epochs_weights_when_later_epochs_do_not_improve(sms, tmp_path, monkeypatch):
+    """The in-memory copy of the best epoch's weights (written over at each improvement) holds the
+    last improving epoch's, not the last epoch's: epoch 2 of 3, as a 2-epoch resumable run writes
+    it (to best.ckpt, at the epoch)."""
+    import torch
+
+    from textclf.artifact import ModelArtifact
+    from textclf.training.recipe import LoopState, train
+
+    end_epoch = LoopState.end_epoch
+
+    def improves_twice(self, record, *args):  # (epochs 1 and 2 improve, 3 does not)
+        end_epoch(self, record, *args)
+        return self.epoch_done <= 2
+
+    monkeypatch.setattr(LoopState, "end_epoch", improves_twice)
+    bag = next(c for c in CANDIDATES if c.name == "bag")
+    weights = {}
+    for epochs, resumable in ((3, False), (2, True)):  # (a resumable run writes best.ckpt at each improvement)
+        config = candidate_config(config_from_dict(sms), bag)
+        config = config.model_copy(update={"train": config.train.model_copy(update={
+            "epochs": epochs, "early_stopping_patience": None})})
+        result = train(config, run_dir=tmp_path / f"run{epochs}", progress=False, final_evaluation=False,
+                       refit=False, resumable=resumable)
+        assert len(result.history) == epochs
+        weights[epochs] = ModelArtifact.load(result.run_dir / "checkpoints" / "best.ckpt").state_dict
+    assert weights[3].keys() == weights[2].keys()
+    for key in weights[3]:
+        assert torch.equal(weights[3][key], weights[2][key]), key

@@ -348,8 +348,8 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
                     if setup.resumable:  # weights only: resuming reads last.ckpt
                         artifact.save(run.best_checkpoint)
                     else:  # written once, when the loop ends (a run that cannot resume has no use for it before)
-                        best = replace(artifact, state_dict={k: v.detach().clone() for k, v in
-                                                             artifact.state_dict.items()})
+                        best = replace(artifact, state_dict=_kept_weights(artifact.state_dict,
+                                                                          None if best is None else best.state_dict))
                 writer.log(record, step=epoch)
                 if tracker is not None:
                     tracker.log_epoch(record)
@@ -375,6 +375,18 @@ def _fit(setup: RunSetup, run: RunLayout, state: LoopState, progress: bool,
     finally:
         writer.close()
     return state
+
+
+def _kept_weights(state_dict: dict, kept: dict | None) -> dict:
+    """A copy of ``state_dict`` (the model's, which training changes next), written into ``kept``
+    (the last copy) when there is one: a selection's candidate on a few hundred documents improves
+    at most epochs, and copying into the tensors it has is about a third of the time of new ones
+    (0.03 against 0.1 s for the bag's 110 MB)."""
+    if kept is None:
+        return {key: value.detach().clone() for key, value in state_dict.items()}
+    for key, value in state_dict.items():
+        kept[key].copy_(value.detach())
+    return kept
 
 
 def _validate(setup: RunSetup, state: LoopState, epoch: int) -> dict:
