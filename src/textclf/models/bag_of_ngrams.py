@@ -438,8 +438,8 @@ def _bag(table: nn.Embedding, rows: torch.Tensor, weights: torch.Tensor, offsets
     """``embedding_bag``'s weighted sums of ``table``'s ``rows`` (2-D, or 1-D with ``offsets``),
     with a gradient of one entry per distinct row of the batch instead of one per occurrence, so
     the optimizer's step reads each row once: a sparse table's through ``sparse_bag`` (its own
-    backward), else (distributed training turns sparse off; weights that need a gradient) by
-    reading each distinct row once. ``padding_idx``'s row gets no gradient.
+    backward), else (``model.sparse: false``; weights that need a gradient) by reading each
+    distinct row once. ``padding_idx``'s row gets no gradient.
 
     Without gradients (prediction) it is one ``embedding_bag`` call without ``padding_idx`` (the
     padding rows' weights are 0 wherever they are read), which keeps it on the fast kernel."""

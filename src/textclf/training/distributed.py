@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from textclf.training.optimizer import coalesced
+
 __all__ = ["Distributed", "current", "shutdown"]
 
 
@@ -84,7 +86,7 @@ class Distributed:
         if not self.active:
             return
         for p in parameters:
-            grad = p.grad.coalesce() if p.grad is not None else None
+            grad = coalesced(p.grad) if p.grad is not None else None  # (sparse_bag's: already, unmarked)
             rows = grad.indices()[0] if grad is not None else torch.zeros(0, dtype=torch.long, device=p.device)
             values = grad.values() if grad is not None else p.new_zeros((0, *p.shape[1:]))
             count = torch.tensor([rows.numel()], device=p.device)
