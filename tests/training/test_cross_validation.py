@@ -125,10 +125,10 @@ def test_a_cross_validated_winner_keeps_the_temperature_fitted_out_of_fold(tmp_p
     fitted = {}
     cross_validated = select._cross_validated
 
-    def spy(job, result):
-        fields = cross_validated(job, result)
+    def spy(job, *args):
+        fields, result = cross_validated(job, *args)
         fitted[job.name] = fields["_temperature"]
-        return fields
+        return fields, result
 
     monkeypatch.setattr(select, "_cross_validated", spy)
     sms = sms_selection_config(tmp_path, per_class=60, buckets=2000, ensemble=False, cv_folds=3)
@@ -235,16 +235,16 @@ def test_a_cross_validated_multilabel_winner_decides_at_the_thresholds_tuned_out
     tuned, macro = {}, {}
     cross_validated = select._cross_validated
 
-    def spy(job, result):
+    def spy(job, *args):
         from sklearn.metrics import f1_score
 
         from textclf.task import get_task
 
-        fields = cross_validated(job, result)
+        fields, result = cross_validated(job, *args)
         tuned[job.name] = fields["_thresholds"]
         chosen = get_task("multilabel").decide(fields["_probabilities"], fields["_thresholds"], False)
         macro[job.name] = f1_score(pooled(job.prepared).labels.astype(bool), chosen, average="macro", zero_division=0)
-        return fields
+        return fields, result
 
     monkeypatch.setattr(select, "_cross_validated", spy)
     goemotions_slices(tmp_path, {"train": 240, "dev": 60, "test": 60})

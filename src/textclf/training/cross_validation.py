@@ -38,8 +38,8 @@ from textclf.text.prepare import PreparedData
 from textclf.training.refit import refit_config
 from textclf.training.side_by_side import logged, step_done
 
-__all__ = ["FOLDS", "FEWER_FOLDS", "FEWER_FOLDS_FROM", "auto_folds", "fold_plan", "pooled", "out_of_fold_logits",
-           "best_epoch"]
+__all__ = ["FOLDS", "FEWER_FOLDS", "FEWER_FOLDS_FROM", "auto_folds", "fold_plan", "pooled", "fold_config",
+           "fold_logits", "assembled", "out_of_fold_logits", "best_epoch"]
 
 # Folds of train + val under train.cv_folds auto (fewer when a class has fewer documents than
 # that): FOLDS on a validation split of fewer than FEWER_FOLDS_FROM examples, FEWER_FOLDS from
@@ -106,33 +106,55 @@ def _rarest_class(truth: np.ndarray) -> np.ndarray:
     return np.where(truth.any(1), ranked.argmin(1), truth.shape[1])
 
 
+def fold_config(config: Config, checkpoint: Path) -> Config:
+    """What every fold run of a candidate trains: ``config`` with the settings its held-out run
+    (``checkpoint``) chose on val, as its refit trains it."""
+    return refit_config(config, ModelArtifact.load(checkpoint))
+
+
+def fold_logits(fixed: Config, prepared: PreparedData, held: np.ndarray, epochs: int, train: Callable,
+                run_dir: Path, on_epoch: Callable[[dict], None] | None = None) -> np.ndarray:
+    """(epochs, len(held), classes) logits of the ``held`` documents of train + val (``pooled``
+    order) after each of ``epochs`` epochs of ``fixed`` (``fold_config``), trained with ``train``
+    (the recipe's) on all the others (a solver: its one pass, the same at every epoch). Its run
+    folder is ``run_dir``, its output that folder's train.log."""
+    pool = pooled(prepared)
+    rest = np.setdiff1d(np.arange(len(pool)), held)
+    fold_train, fold_val = subset(pool, rest), subset(pool, held)
+    data = PreparedData(prepared.label_names, prepared.pipeline,
+                        {**prepared.splits, "train": fold_train, "val": fold_val}, prepared.from_cache,
+                        fitted_on=fold_train)
+    seen = {}
+    logged(lambda share: train(fixed, run_dir=run_dir, prepared=data, progress=False, final_evaluation=False,
+                               resumable=False, checkpoints=False, until_epoch=epochs, data_statistics=False,
+                               on_epoch=share, on_validation=lambda epoch, predicted: seen.__setitem__(epoch, predicted)),
+           run_dir, on_epoch)
+    return np.stack([seen[min(epoch, max(seen))] for epoch in range(1, epochs + 1)])
+
+
+def assembled(parts: list[np.ndarray], plan: list[np.ndarray]) -> np.ndarray:
+    """(epochs, n, classes): each fold's ``fold_logits`` in its documents' rows of train + val."""
+    n = sum(len(held) for held in plan)
+    logits = np.zeros((parts[0].shape[0], n, parts[0].shape[2]), dtype=np.float32)
+    for held, part in zip(plan, parts):
+        logits[:, held] = part
+    return logits
+
+
 def out_of_fold_logits(config: Config, prepared: PreparedData, checkpoint: Path, epochs: int,
                        train: Callable, folder: Path, plan: list[np.ndarray]) -> np.ndarray:
     """(epochs, n, classes) logits of train + val (``pooled`` order) after each of ``epochs``
     epochs, each row from the model trained with ``train`` (the recipe's) on the other folds of
     ``plan``: ``config`` with the settings the held-out run (``checkpoint``) chose on val, its
-    schedule run for ``epochs`` epochs (a solver: its one pass)."""
-    pool = pooled(prepared)
-    fixed = refit_config(config, ModelArtifact.load(checkpoint))
-    logits = None
+    schedule run for ``epochs`` epochs (a solver: its one pass), one fold after the other in this
+    process (side by side, the selection gives each fold run to a worker of its own:
+    ``training/select.py``)."""
+    fixed = fold_config(config, checkpoint)
+    parts = []
     for k, held in enumerate(plan, 1):
-        rest = np.setdiff1d(np.arange(len(pool)), held)
-        fold_train, fold_val = subset(pool, rest), subset(pool, held)
-        data = PreparedData(prepared.label_names, prepared.pipeline,
-                            {**prepared.splits, "train": fold_train, "val": fold_val}, prepared.from_cache,
-                            fitted_on=fold_train)
-        seen = {}
-        run_dir = folder / str(k)
-        logged(lambda _: train(fixed, run_dir=run_dir, prepared=data, progress=False, final_evaluation=False,
-                               resumable=False, checkpoints=False, until_epoch=epochs, data_statistics=False,
-                               on_validation=lambda epoch, predicted: seen.__setitem__(epoch, predicted)),
-               run_dir, None)
-        if logits is None:
-            logits = np.zeros((epochs, len(pool), seen[1].shape[1]), dtype=np.float32)
-        for epoch in range(1, epochs + 1):
-            logits[epoch - 1, held] = seen[min(epoch, max(seen))]  # (a solver's one pass is every epoch)
+        parts.append(fold_logits(fixed, prepared, held, epochs, train, folder / str(k)))
         step_done()  # (side by side: the selection's bar counts the fold runs)
-    return logits
+    return assembled(parts, plan)
 
 
 def best_epoch(logits: np.ndarray, labels: np.ndarray, score: Callable[[np.ndarray, np.ndarray], float],

@@ -71,13 +71,14 @@ from textclf.task import get_task
 from textclf.reporting.data_stats import write_data_statistics
 from textclf.text.pipeline import pipeline_for
 from textclf.text.prepare import PreparedData, prepare_data
-from textclf.training.cross_validation import auto_folds, best_epoch, fold_plan, out_of_fold_logits, pooled
+from textclf.training.cross_validation import (assembled, auto_folds, best_epoch, fold_config, fold_logits, fold_plan,
+                                               out_of_fold_logits, pooled)
 from textclf.training.final import TrainResult, evaluate_run
 from textclf.training.ensemble import (Decision, Member, ensemble_score, f1_scores, greedy_ensemble, keep_ensemble,
                                       level_within_noise, refit_members, worth_keeping)
 from textclf.training.refit import refit_run
 from textclf.training.run_dir import create_run_dir
-from textclf.training.side_by_side import logged, side_by_side, worker_count
+from textclf.training.side_by_side import Then, logged, side_by_side, worker_count
 
 __all__ = ["candidate_config", "select_and_train", "LEADERBOARD_COLUMNS"]
 
@@ -437,17 +438,20 @@ def _in_turn(jobs: list[_Job], progress: bool, number: dict[str, int]) -> list[t
 
 def _side_by_side(jobs: list[_Job], workers: int, threads: int, progress: bool) -> list[tuple[dict, TrainResult | None]]:
     """The candidates after the first in ``workers`` processes of ``threads`` torch threads each,
-    the dearest first (the list is cheapest first) so that the longest does not start last. Each
-    one's output goes to its run folder's train.log."""
+    the dearest first (the list is cheapest first) so that the longest does not start last; a
+    cross-validated candidate's fold runs go, once its held-out run has trained, to whichever
+    worker is free (``side_by_side.Then``), so that they do not all wait for the worker that
+    trained it. Each run's output goes to its run folder's train.log."""
     order = list(range(len(jobs)))[::-1]
     print(f"default selection: {len(jobs)} more candidates in {workers} processes of {threads} thread"
           f"{'s' * (threads > 1)} each (each one's output: candidates/<name>/train.log)", file=sys.stderr, flush=True)
-    calls = [partial(logged, partial(_train_one, job, False), job.run_dir) for job in jobs]
+    calls = [partial(logged, partial(_held_out, job), job.run_dir) for job in jobs]
     # The bar counts training runs: a candidate's own and, cross-validated, each of its fold runs.
     return side_by_side(calls, [f"default candidate {job.name}" for job in jobs], workers, threads, progress,
                         "default selection", lambda i, outcome: f"{jobs[i].name} {_outcome_text(outcome[0])}",
                         "during the default selection; " + _NO_RESUME, order,
-                        [1 + len(job.folds or ()) for job in jobs])
+                        [1 + len(job.folds or ()) for job in jobs],
+                        lambda i, state, parts: _with_folds(jobs[i], *state, parts))
 
 
 def _outcome_text(fields: dict) -> str:
@@ -459,8 +463,64 @@ def _outcome_text(fields: dict) -> str:
 
 @remembering()  # (its held-out run and fold runs count each document's character n-grams once)
 def _train_one(job: _Job, progress: bool, on_epoch=None) -> tuple[dict, TrainResult | None]:
-    """Train one candidate (unless its budget, ``job.ends``, is spent before it starts); its
-    leaderboard fields and its result (None when it did not train)."""
+    """Train one candidate (unless its budget, ``job.ends``, is spent before it starts), its fold
+    runs after it in this process when it is cross-validated; its leaderboard fields and its
+    result (None when it did not train)."""
+    fields, result = _trained(job, progress, on_epoch)
+    if job.folds is None or result is None:
+        return fields, result
+    t0 = time.perf_counter()
+    try:
+        by_epoch = out_of_fold_logits(job.config, job.prepared, RunLayout(result.run_dir).best_checkpoint,
+                                      len(result.history), job.train, RunLayout(job.run_dir).folds, job.folds)
+    except TrainingError as exc:
+        return _cv_failed(fields, exc, time.perf_counter() - t0)
+    except TrainingInterrupted as exc:
+        raise _cv_interrupted(job.name, exc) from None
+    return _cross_validated(job, fields, result, by_epoch, time.perf_counter() - t0)
+
+
+def _held_out(job: _Job, on_epoch=None) -> tuple[dict, TrainResult | None] | Then:
+    """In a worker of ``side_by_side``: train one candidate as ``_train_one`` does; when it is
+    cross-validated, its fold runs are returned as further calls (``_fold``), and
+    ``_with_folds`` scores it from them."""
+    fields, result = _trained(job, False, on_epoch)
+    if job.folds is None or result is None:
+        return fields, result
+    fixed = fold_config(job.config, RunLayout(result.run_dir).best_checkpoint)
+    folder = RunLayout(job.run_dir).folds
+    calls = [partial(_fold, job.name, fixed, job.prepared, held, len(result.history), job.train, folder / str(k))
+             for k, held in enumerate(job.folds, 1)]
+    return Then(calls, [f"default candidate {job.name}, fold run {k}" for k in range(1, len(calls) + 1)],
+                (fields, result), cost=fields["seconds"])
+
+
+def _fold(name: str, fixed: Config, prepared: PreparedData, held: np.ndarray, epochs: int, train: Callable,
+          run_dir: Path, on_epoch=None) -> tuple[np.ndarray | TrainingError, float]:
+    """In a worker: one fold run of candidate ``name`` (``cross_validation.fold_logits``) and its
+    seconds; a training error is returned, not raised (the candidate fails, not the selection)."""
+    t0 = time.perf_counter()
+    try:
+        return fold_logits(fixed, prepared, held, epochs, train, run_dir, on_epoch), time.perf_counter() - t0
+    except TrainingError as exc:
+        return exc, time.perf_counter() - t0
+    except TrainingInterrupted as exc:
+        raise _cv_interrupted(name, exc) from None
+
+
+def _with_folds(job: _Job, fields: dict, result: TrainResult,
+                parts: list[tuple[np.ndarray | TrainingError, float]]) -> tuple[dict, TrainResult | None]:
+    """``job``'s outcome once its fold runs (``_fold``) are done."""
+    seconds = sum(s for _, s in parts)
+    failed = next((p for p, _ in parts if isinstance(p, TrainingError)), None)
+    if failed is not None:
+        return _cv_failed(fields, failed, seconds)
+    return _cross_validated(job, fields, result, assembled([p for p, _ in parts], job.folds), seconds)
+
+
+def _trained(job: _Job, progress: bool, on_epoch=None) -> tuple[dict, TrainResult | None]:
+    """Train one candidate on train, choosing on val (unless its budget, ``job.ends``, is spent
+    before it starts); its leaderboard fields and its result (None when it did not train)."""
     if job.ends is not None and time.time() >= job.ends:
         return {"status": "skipped: train.budget spent before it started"}, None
     t0 = time.perf_counter()
@@ -482,32 +542,29 @@ def _train_one(job: _Job, progress: bool, on_epoch=None) -> tuple[dict, TrainRes
     if kept:  # (a list of C or alpha: the value val chose, beside the list)
         fields["settings"] = _settings(job.config, kept)
     fields.update(private)  # (not written out)
-    if job.folds is not None:  # (its scores, loss and probabilities replace val's)
-        try:
-            cross_validated = _cross_validated(job, result)
-        except TrainingError as exc:
-            return {"status": f"failed in its cross-validation: {exc}", "seconds": time.perf_counter() - t0}, None
-        except TrainingInterrupted as exc:
-            raise TrainingInterrupted(f"{exc} of default candidate {job.name}'s cross-validation; "
-                                      f"{_NO_RESUME}") from None
-        cross_validated["status"] = f"{fields['status']}; {cross_validated.pop('_cv_status')}"
-        fields.update(cross_validated, seconds=time.perf_counter() - t0)
     return fields, result
 
 
-def _cross_validated(job: _Job, result: TrainResult) -> dict:
-    """The leaderboard fields of ``job``'s candidate as its out-of-fold predictions over train +
-    val score (``training/cross_validation.py``), in place of its validation split's: the
-    monitored metric, the loss, its probabilities for the ensemble and, multiclass, which
-    documents it gets right and its temperature (``_temperature``), multi-label its thresholds
-    (``_thresholds``, tuned on all of train + val's out-of-fold probabilities), at the epoch count
-    they score best (``_cv_epoch``: what its refit trains), among the epochs its held-out run
-    trained."""
+def _cv_failed(fields: dict, exc: TrainingError, seconds: float) -> tuple[dict, None]:
+    return {"status": f"failed in its cross-validation: {exc}", "seconds": fields["seconds"] + seconds}, None
+
+
+def _cv_interrupted(name: str, exc: TrainingInterrupted) -> TrainingInterrupted:
+    return TrainingInterrupted(f"{exc} of default candidate {name}'s cross-validation; {_NO_RESUME}")
+
+
+def _cross_validated(job: _Job, fields: dict, result: TrainResult, by_epoch: np.ndarray,
+                     seconds: float) -> tuple[dict, TrainResult]:
+    """``job``'s outcome scored by its out-of-fold predictions over train + val (``by_epoch``,
+    ``training/cross_validation.py``) in place of its validation split's (``fields``: its held-out
+    run's; ``seconds``: its fold runs'): the monitored metric, the loss, its probabilities for the
+    ensemble and, multiclass, which documents it gets right and its temperature
+    (``_temperature``), multi-label its thresholds (``_thresholds``, tuned on all of train + val's
+    out-of-fold probabilities), at the epoch count they score best (``_cv_epoch``: what its refit
+    trains), among the epochs its held-out run trained."""
     config, monitor = job.config, job.config.train.monitor
     task = get_task(config.task)
     labels = np.asarray(pooled(job.prepared).labels)
-    by_epoch = out_of_fold_logits(config, job.prepared, RunLayout(result.run_dir).best_checkpoint,
-                                  len(result.history), job.train, RunLayout(job.run_dir).folds, job.folds)
     if task.multilabel:
         decision = Decision(config.train.threshold, config.train.allow_empty)
         epoch = best_epoch(by_epoch, labels, lambda logits, truth: ensemble_score(
@@ -515,21 +572,23 @@ def _cross_validated(job: _Job, result: TrainResult) -> dict:
         logits = by_epoch[epoch - 1]
         probabilities = task.probabilities(logits)
         score = ensemble_score(probabilities, labels, monitor, decision)
-        return {"val_score": -score if monitor == "val_loss" else score, "val_loss": task.loss(logits, labels),
-                "val_f1_macro": f1_scores(probabilities, labels, monitor, decision)[1],
-                "_thresholds": decision.thresholds(probabilities, labels, monitor),
-                "_probabilities": probabilities, "_cv_epoch": epoch, "_cv_status": _cv_status(job, result, epoch)}
-    softmax = task.probabilities
-    epoch = best_epoch(by_epoch, labels, lambda logits, truth: ensemble_score(softmax(logits), truth, monitor))
-    logits = by_epoch[epoch - 1]
-    temperature, kept = fitted_and_kept(logits, labels)
-    scaled = logits / temperature  # (the ranking's; the probabilities are the kept temperature's)
-    probabilities = softmax(logits / kept if config.train.calibration == "temperature" else logits)
-    score = ensemble_score(softmax(scaled), labels, monitor)
-    return {"val_score": -score if monitor == "val_loss" else score, "val_loss": cross_entropy(scaled, labels),
-            "val_f1_macro": ensemble_score(logits, labels, "val_f1_macro"),
-            "_correct": logits.argmax(1) == labels, "_temperature": kept,
-            "_probabilities": probabilities, "_cv_epoch": epoch, "_cv_status": _cv_status(job, result, epoch)}
+        scored = {"val_score": -score if monitor == "val_loss" else score, "val_loss": task.loss(logits, labels),
+                  "val_f1_macro": f1_scores(probabilities, labels, monitor, decision)[1],
+                  "_thresholds": decision.thresholds(probabilities, labels, monitor),
+                  "_probabilities": probabilities}
+    else:
+        softmax = task.probabilities
+        epoch = best_epoch(by_epoch, labels, lambda logits, truth: ensemble_score(softmax(logits), truth, monitor))
+        logits = by_epoch[epoch - 1]
+        temperature, kept = fitted_and_kept(logits, labels)
+        scaled = logits / temperature  # (the ranking's; the probabilities are the kept temperature's)
+        probabilities = softmax(logits / kept if config.train.calibration == "temperature" else logits)
+        score = ensemble_score(softmax(scaled), labels, monitor)
+        scored = {"val_score": -score if monitor == "val_loss" else score, "val_loss": cross_entropy(scaled, labels),
+                  "val_f1_macro": ensemble_score(logits, labels, "val_f1_macro"),
+                  "_correct": logits.argmax(1) == labels, "_temperature": kept, "_probabilities": probabilities}
+    return {**fields, **scored, "_cv_epoch": epoch, "seconds": fields["seconds"] + seconds,
+            "status": f"{fields['status']}; {_cv_status(job, result, epoch)}"}, result
 
 
 def _cv_status(job: _Job, result: TrainResult, epoch: int) -> str:

@@ -4,12 +4,20 @@ The default selection trains its candidates this way (``training/select.py``), a
 members are refit this way (``training/ensemble.py``). The bags' sparse steps use a second
 thread poorly, so two one-thread trainings get more done than one two-thread training after the
 other. Each call runs in a worker as ``call(share)``: ``share`` is an ``on_epoch`` callback that,
-once other workers have nothing left to do, gives their threads to this training from its next
+while other workers wait with nothing to do, gives their threads to this training from its next
 epoch on. A call's output is the call's own business (e.g. a train.log in its run folder);
-this process shows one bar over the calls and a line as each one ends. A call made of several
-trainings (a candidate and its cross-validation's fold runs) calls ``step_done()`` after each
-part, and the bar moves by one for each (``steps``: how many parts each call has), so that its
-rate and ETA follow the work rather than the calls.
+this process shows one bar over the calls and a line as each one ends.
+
+A call may return :class:`Then`: more calls its result needs (a candidate's cross-validation
+fold runs, once its held-out run has chosen their epochs), which go to whichever worker is free,
+the dearest first, after the calls not yet started; once they are all done, the caller's
+``finish`` makes the call's result from theirs, in this process. So one long candidate's fold
+runs are shared between the workers instead of queueing in the worker that trained it. The bar
+counts parts (``steps``: how many each call has; its own run and each further call is one, and
+a call that trains several parts itself calls ``step_done()`` after each), so that its rate and
+ETA follow the work rather than the calls. A worker keeps each document's character n-grams
+counted for the process's life (``models/char_memo.py``), so the fold runs of a candidate that a
+worker has trained before do not count them again.
 
 On an error or a signal here, the workers get SIGTERM (a training stops after its step) and the
 error is raised with the message given (e.g. that a selection cannot be resumed).
@@ -18,6 +26,7 @@ error is raised with the message given (e.g. that a selection cannot be resumed)
 from __future__ import annotations
 
 import contextlib
+import heapq
 import io
 import multiprocessing
 import queue
@@ -25,6 +34,7 @@ import signal
 import sys
 import threading
 import traceback
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
@@ -32,13 +42,25 @@ from typing import Any, Callable
 from textclf.errors import TextclfError, TrainingError, TrainingInterrupted
 from textclf.files import write_text
 
-__all__ = ["worker_count", "side_by_side", "logged", "step_done"]
+__all__ = ["Then", "worker_count", "side_by_side", "logged", "step_done"]
 
 # Seconds a worker with nothing left to do gets to exit by itself before it is terminated.
 _EXIT_WAIT = 10.0
 
 # In a worker, while it runs a call: tells the parent that one more part of the call is done.
 _on_step: Callable[[], None] | None = None
+
+
+@dataclass
+class Then:
+    """What a call of :func:`side_by_side` returns when its result needs ``calls`` first (each
+    ``calls[j]`` run as a call of its own, named ``names[j]``, about ``cost`` seconds each):
+    ``state`` and their results, in order, go to the caller's ``finish``."""
+
+    calls: list[Callable]
+    names: list[str]
+    state: Any = None
+    cost: float = 0.0
 
 
 def step_done() -> None:
@@ -57,26 +79,32 @@ def worker_count(threads: int, calls: int) -> tuple[int, int]:
 
 def side_by_side(calls: list[Callable[[Callable[[dict], None]], Any]], names: list[str], workers: int, threads: int,
                  progress: bool, desc: str, line: Callable[[int, Any], str], interrupted: str,
-                 order: list[int] | None = None, steps: list[int] | None = None) -> list[Any]:
+                 order: list[int] | None = None, steps: list[int] | None = None,
+                 finish: Callable[[int, Any, list], Any] | None = None) -> list[Any]:
     """Each call's result, in the order of ``calls``, run in ``workers`` processes of ``threads``
     torch threads each, started in ``order`` (indices; all in turn by default). ``names`` name the
     calls in errors; ``line(i, result)`` is printed as call ``i`` ends; ``interrupted`` is what a
     SIGTERM here says. A call that raises stops the rest (its error is raised here). ``steps``:
-    the parts of each call, which the bar counts (each call reports its parts with ``step_done``;
-    one each by default)."""
+    the parts of each call, which the bar counts (one each by default). A call that returns
+    :class:`Then` ends once its further calls have: its result is ``finish(i, then.state,
+    their results)``."""
     from tqdm import tqdm
 
     order = list(range(len(calls))) if order is None else order
     steps = [1] * len(calls) if steps is None else steps
     context = multiprocessing.get_context("spawn")
     todo, done = context.Queue(), context.Queue()
-    for i in order:
-        todo.put((i, calls[i], names[i]))
-    idle = context.Value("i", 0)  # workers with nothing left to do: their threads go to the others
+    # Calls not yet given to a worker, as (rank, task): the calls first, in ``order``, then the
+    # further ones, dearest first. A task is (id, call, name); ``owner[id]``: (its call, its place
+    # among that call's further calls, or None for the call itself).
+    pending: list[tuple[tuple, int, Callable, str]] = [((0, rank), i, calls[i], names[i]) for rank, i in enumerate(order)]
+    heapq.heapify(pending)
+    owner: dict[int, tuple[int, int | None]] = {i: (i, None) for i in range(len(calls))}
+    waiting: dict[int, list] = {}  # call -> [state, results of its further calls, how many are still out]
+    idle = context.Value("i", 0)  # workers waiting for a call: their threads go to the others
     processes = [context.Process(target=_worker, args=(todo, done, threads, idle, workers), daemon=True)
                  for _ in range(workers)]
     for process in processes:
-        todo.put(None)  # (one stop mark a worker)
         process.start()
     results: list = [None] * len(calls)
     finished = False
@@ -84,23 +112,60 @@ def side_by_side(calls: list[Callable[[Callable[[dict], None]], Any]], names: li
         with _sigterm_raises(interrupted), tqdm(total=sum(steps), desc=desc, unit="run", disable=not progress,
                                                 leave=False) as bar:
             counted = [0] * len(calls)  # (the parts of each call the bar has moved for)
-            for _ in calls:
-                while len(message := _next_done(done, processes, desc)) == 1:  # (a part of a call done)
-                    (i,) = message
-                    if counted[i] < steps[i] - 1:  # (the last part moves the bar with the call's end)
-                        counted[i] += 1
-                        bar.update()
-                i, result, error = message
-                if error is not None:
-                    raise error
+
+            def part_done(i: int) -> None:  # (the last part moves the bar with the call's end)
+                if counted[i] < steps[i] - 1:
+                    counted[i] += 1
+                    bar.update()
+
+            def call_done(i: int, result: Any) -> None:
                 results[i] = result
                 bar.write(f"{desc}: {line(i, result)}", file=sys.stderr)
                 bar.update(steps[i] - counted[i])
+                left.discard(i)
+
+            left, free = set(range(len(calls))), workers
+            while left:
+                while free and pending:
+                    _, task, call, name = heapq.heappop(pending)
+                    todo.put((task, call, name))
+                    free -= 1
+                message = _next_done(done, processes, desc)
+                i, place = owner[message[0]]
+                if len(message) == 1:  # (a part of a call done)
+                    part_done(i)
+                    continue
+                free += 1
+                _, result, error = message
+                if error is not None:
+                    raise error
+                if place is not None:  # (one of call i's further calls)
+                    waiting[i][1][place] = result
+                    waiting[i][2] -= 1
+                    part_done(i)
+                    if waiting[i][2] == 0:
+                        state, theirs, _ = waiting.pop(i)
+                        call_done(i, finish(i, state, theirs))
+                elif isinstance(result, Then):
+                    part_done(i)
+                    if not result.calls:
+                        call_done(i, finish(i, result.state, []))
+                        continue
+                    waiting[i] = [result.state, [None] * len(result.calls), len(result.calls)]
+                    for j, (call, name) in enumerate(zip(result.calls, result.names)):
+                        task = len(owner)
+                        owner[task] = (i, j)
+                        heapq.heappush(pending, ((1, -result.cost, task), task, call, name))
+                else:
+                    call_done(i, result)
         finished = True
     finally:
-        # Done, each worker has taken its stop mark: let it exit by itself, so that its exit
-        # unregisters the semaphores it made (killed, it left them to the resource tracker's
-        # "leaked semaphore" warning). Interrupted or failed: stop it now.
+        # Done: each worker gets its stop mark and exits by itself, so that its exit unregisters
+        # the semaphores it made (killed, it left them to the resource tracker's "leaked
+        # semaphore" warning). Interrupted or failed: stop it now.
+        if finished:
+            for process in processes:
+                todo.put(None)
         for process in processes:
             if finished:
                 process.join(timeout=_EXIT_WAIT)
@@ -142,34 +207,43 @@ def _next_done(done, processes, desc: str) -> tuple:
 
 
 def _worker(todo, done, threads: int, idle, workers: int) -> None:
-    """A worker process: run the calls it takes from ``todo`` until a stop mark; put
-    (index, result, None) or (index, None, error) on ``done``. After an interruption it stops."""
+    """A worker process: run the calls it takes from ``todo`` until a stop mark; put (id, result,
+    None) or (id, None, error) on ``done``. After an interruption it stops. Each document's
+    character n-grams are counted once in its life (``models/char_memo.py``)."""
     import torch
+
+    from textclf.models.char_memo import remembering
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the workers
     torch.set_num_threads(threads)
 
-    def share(record: dict) -> None:  # (after each epoch: the busy workers split the idle ones' threads)
+    def share(record: dict) -> None:  # (after each epoch: the busy workers split the waiting ones' threads)
         busy = max(1, workers - idle.value)
         torch.set_num_threads(threads * workers // busy)
 
     global _on_step
-    while (item := todo.get()) is not None:
-        i, call, name = item
-        torch.set_num_threads(threads)
-        _on_step = partial(done.put, (i,))  # (a one-element message: a part of call i is done)
-        try:
-            done.put((i, call(share), None))
-        except TrainingInterrupted as exc:
-            done.put((i, None, exc))
-            return
-        except BaseException as exc:  # (to the parent, picklable)
-            error = exc if isinstance(exc, TextclfError) else TrainingError(
-                f"{name} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-            done.put((i, None, error))
+    with remembering():
+        while True:
+            with idle.get_lock():
+                idle.value += 1
+            item = todo.get()
+            if item is None:
+                break
+            with idle.get_lock():
+                idle.value -= 1
+            i, call, name = item
+            torch.set_num_threads(threads)
+            _on_step = partial(done.put, (i,))  # (a one-element message: a part of call i is done)
+            try:
+                done.put((i, call(share), None))
+            except TrainingInterrupted as exc:
+                done.put((i, None, exc))
+                return
+            except BaseException as exc:  # (to the parent, picklable)
+                error = exc if isinstance(exc, TextclfError) else TrainingError(
+                    f"{name} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+                done.put((i, None, error))
     _on_step = None
-    with idle.get_lock():
-        idle.value += 1
 
 
 @contextlib.contextmanager
