@@ -90,6 +90,37 @@ def test_each_document_is_predicted_by_models_that_did_not_train_on_it(tmp_path,
     assert saved == []
 
 
+def test_a_fold_run_that_fails_fails_its_candidate_and_not_the_selection(tmp_path):
+    """Side by side each fold run is a call of its own (``select._fold``): a training error comes
+    back as a value, and the candidate's outcome says it failed in its cross-validation; the
+    other fold runs' logits are those of the held-out documents, one row each, at every epoch."""
+    import textclf.training.select as select
+    from textclf.errors import TrainingError
+    from textclf.training.cross_validation import fold_config
+
+    pd.DataFrame({"text": [f"w{i % 7} good" if i % 2 else f"w{i % 5} bad" for i in range(40)],
+                  "label": ["pos" if i % 2 else "neg" for i in range(40)]}).to_csv(tmp_path / "train.csv", index=False)
+    config = config_from_dict({
+        "name": "oof", "output_dir": str(tmp_path / "runs"),
+        "data": {"source": "files", "train": str(tmp_path / "train.csv"), "val_size": 0.25,
+                 "cache_dir": str(tmp_path / "cache")},
+        "model": {"name": "linear", "solver": "svm", "buckets": 1000}, "train": {"device": "cpu"}})
+    run = textclf.train(config, run_dir=tmp_path / "run")
+    prepared = prepare_data(config)
+    plan = fold_plan(pooled(prepared).labels, 4, seed=0)
+
+    def diverges(config, **kwargs):
+        raise TrainingError("the loss is nan at epoch 1")
+
+    failed = select._fold("linear", config, prepared, plan[0], 1, diverges, tmp_path / "1")
+    fine = select._fold("linear", fold_config(config, run.best_checkpoint), prepared, plan[1], 1, train, tmp_path / "2")
+    assert isinstance(failed[0], TrainingError) and fine[0].shape == (1, len(plan[1]), 2)
+    assert (fine[0].argmax(2)[0] == pooled(prepared).labels[plan[1]]).all()
+    fields, result = select._with_folds(None, {"status": "trained", "seconds": 1.0}, run, [fine, failed])
+    assert result is None and fields["status"] == "failed in its cross-validation: the loss is nan at epoch 1"
+    assert fields["seconds"] == pytest.approx(1.0 + fine[1] + failed[1])
+
+
 def _texts(prepared, split) -> list[str]:
     vocab = prepared.vocab
     return [" ".join(vocab.itos_[i] for i in split.document(d)) for d in range(len(split))]

@@ -22,8 +22,10 @@ def test_candidates_side_by_side_rank_as_one_after_the_other(sms, tmp_path, caps
     for threads, run in runs.items():
         with open(run.layout.leaderboard, newline="") as f:
             boards[threads] = [(r["candidate"], r["rank"], r["epochs"], round(float(r["val_score"]), 6),
-                                round(float(r["val_loss"]), 4)) for r in csv.DictReader(f)]
+                                round(float(r["val_loss"]), 4), r["status"]) for r in csv.DictReader(f)]
     assert boards[1] == boards[2]
+    # (scored out of fold: side by side, each fold run was a call of its own, in either worker)
+    assert all("5-fold cross-validated" in board[5] for board in boards[2])
     side = runs[2].layout
     assert "run folder:" in (side.root / "train.log").read_text()  # the winner's own output
     # (the first candidate trains in this process, on both threads: its output is the run's own)
@@ -121,12 +123,81 @@ def test_the_bar_moves_for_each_part_of_a_call_as_the_workers_report_it(tmp_path
     assert done.stdout.splitlines() == ["total 7 moves [1, 1, 1, 4]", "[3, 1]"]
 
 
-def _run_main(folder):
+_FURTHER = """\
+import os
+import time
+from textclf.training.side_by_side import Then
+
+LOG = os.environ["CALLS_LOG"]
+
+
+def ran(name):
+    with open(LOG, "a") as f:
+        f.write(name + "\\n")
+
+
+def call(share, name, cost=0.0, further=0, sleep=0.0):
+    ran(name)
+    time.sleep(sleep)
+    if not further:
+        return name, os.getpid()
+    names = [f"{name}{k}" for k in range(1, further + 1)]
+    calls = [__import__("functools").partial(call, name=n, sleep=sleep) for n in names]
+    return Then(calls, names, state=name.upper(), cost=cost)
+
+
+def finish(i, state, results):
+    return state, results
+"""
+
+
+def test_a_calls_further_calls_follow_the_calls_not_yet_started_dearest_first(tmp_path):
+    """A call that returns ``Then`` (a candidate whose fold runs its held-out run has set up) is
+    done once its further calls are: ``finish`` gets its state and their results in order. They
+    are queued after the calls not yet started (whose own further calls are not known yet), the
+    dearest first; the bar counts each as a part of its call."""
+    (tmp_path / "further.py").write_text(_FURTHER)
+    (tmp_path / "main.py").write_text(
+        "import tqdm\nfrom functools import partial\nimport further\n"
+        "from textclf.training.side_by_side import side_by_side\n\n\n"
+        "class Bar:\n    def __init__(self, total, **kw):\n        self.total, self.moves = total, []\n"
+        "    def __enter__(self):\n        return self\n    def __exit__(self, *exc):\n"
+        "        print('total', self.total, 'moves', self.moves)\n"
+        "    def update(self, n=1):\n        self.moves.append(n)\n    def write(self, text, file=None):\n        pass\n\n\n"
+        "if __name__ == '__main__':\n    tqdm.tqdm = Bar\n"
+        "    calls = [partial(further.call, name='a', cost=1.0, further=2), partial(further.call, name='b', cost=5.0, further=2),"
+        " partial(further.call, name='c')]\n"
+        "    results = side_by_side(calls, ['a', 'b', 'c'], 1, 1, True, 'calls', lambda i, r: 'done', 'stop',"
+        " steps=[3, 3, 1], finish=further.finish)\n"
+        "    print([(r[0], [n for n, _ in r[1]]) if isinstance(r[1], list) else r[0] for r in results])\n")
+    done = _run_main(tmp_path, CALLS_LOG=str(tmp_path / "order.log"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "order.log").read_text().split() == ["a", "b", "c", "b1", "b2", "a1", "a2"]
+    assert done.stdout.splitlines() == ["total 7 moves [1, 1, 1, 1, 1, 1, 1]", "[('A', ['a1', 'a2']), ('B', ['b1', 'b2']), 'c']"]
+
+
+def test_a_calls_further_calls_go_to_whichever_worker_is_free(tmp_path):
+    """Two workers: while one trains a call's held-out part, the other finishes a short call;
+    the first call's two further calls then run one in each worker, not both in the first."""
+    (tmp_path / "further.py").write_text(_FURTHER)
+    (tmp_path / "main.py").write_text(
+        "from functools import partial\nimport further\nfrom textclf.training.side_by_side import side_by_side\n\n"
+        "if __name__ == '__main__':\n"
+        "    calls = [partial(further.call, name='a', cost=1.0, further=2, sleep=0.5), partial(further.call, name='b')]\n"
+        "    (state, theirs), b = side_by_side(calls, ['a', 'b'], 2, 1, False, 'calls', lambda i, r: 'done', 'stop',"
+        " finish=further.finish)\n"
+        "    print(state, len({pid for _, pid in theirs}))\n")
+    done = _run_main(tmp_path, CALLS_LOG=str(tmp_path / "order.log"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["A", "2"]
+
+
+def _run_main(folder, **env):
     """Run ``folder``/main.py in a fresh Python with ``folder`` importable (spawned workers too)."""
     import os
     import subprocess
     import sys
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run([sys.executable, str(folder / "main.py")], capture_output=True, text=True, env=env,
                           timeout=120)
