@@ -39,6 +39,19 @@ def test_row_adam_takes_sparse_adams_steps():
     assert torch.equal(ours.weight[untouched], _embedding_steps(RowAdam, steps=0)[0].weight[untouched])
 
 
+def test_row_adam_in_pieces_takes_the_same_steps_to_the_bit(monkeypatch):
+    """A step's rows are updated a piece at a time (a few hundred rows: they stay in the cache);
+    in pieces of 3 rows (the last one shorter) the weights and moments are those of one piece."""
+    import textclf.training.optimizer as optimizer
+
+    whole, whole_opt = _embedding_steps(RowAdam)
+    monkeypatch.setattr(optimizer, "_PIECE", 3 * 8)
+    pieces, pieces_opt = _embedding_steps(RowAdam)
+    assert torch.equal(whole.weight, pieces.weight)
+    for key in ("exp_avg", "exp_avg_sq"):
+        assert torch.equal(whole_opt.state[whole.weight][key], pieces_opt.state[pieces.weight][key])
+
+
 def test_row_adam_maximizes_when_asked():
     ours, _ = _embedding_steps(RowAdam, maximize=True)
     theirs, _ = _embedding_steps(torch.optim.SparseAdam, maximize=True)
