@@ -100,29 +100,6 @@ def test_a_script_that_trains_at_import_gets_told_to_guard_it(sms, tmp_path):
     assert "the workers' error is above" in done.stderr.splitlines()[-1]
 
 
-def test_the_bar_moves_for_each_part_of_a_call_as_the_workers_report_it(tmp_path):
-    """A call of several trainings (a candidate and its fold runs) reports each part done with
-    ``step_done``; the parent's bar counts parts, so its rate and ETA follow the work. A call
-    that reports fewer parts than it was given still ends the bar at its total."""
-    (tmp_path / "parts.py").write_text(
-        "import time\nfrom textclf.training.side_by_side import step_done\n\n\n"
-        "def three(share):\n    for _ in range(2):\n        time.sleep(0.2)\n        step_done()\n    return 3\n\n\n"
-        "def silent(share):\n    return 1\n")
-    (tmp_path / "main.py").write_text(
-        "import tqdm\nimport parts\nfrom textclf.training.side_by_side import side_by_side\n\n\n"
-        "class Bar:\n    def __init__(self, total, **kw):\n        self.total, self.moves = total, []\n"
-        "    def __enter__(self):\n        return self\n    def __exit__(self, *exc):\n"
-        "        print('total', self.total, 'moves', self.moves)\n"
-        "    def update(self, n=1):\n        self.moves.append(n)\n    def write(self, text, file=None):\n        pass\n\n\n"
-        "if __name__ == '__main__':\n    tqdm.tqdm = Bar\n"
-        "    print(side_by_side([parts.three, parts.silent], ['a', 'b'], 1, 1, True, 'calls', lambda i, r: 'done',"
-        " 'stop', steps=[3, 4]))\n")
-    done = _run_main(tmp_path)
-    assert done.returncode == 0, done.stderr
-    # One worker, the calls in turn: the first call's two parts, its end, then the silent call's four.
-    assert done.stdout.splitlines() == ["total 7 moves [1, 1, 1, 4]", "[3, 1]"]
-
-
 _FURTHER = """\
 import os
 import time
@@ -155,7 +132,8 @@ def test_a_calls_further_calls_follow_the_calls_not_yet_started_dearest_first(tm
     """A call that returns ``Then`` (a candidate whose fold runs its held-out run has set up) is
     done once its further calls are: ``finish`` gets its state and their results in order. They
     are queued after the calls not yet started (whose own further calls are not known yet), the
-    dearest first; the bar counts each as a part of its call."""
+    dearest first; the bar counts each as a part of its call, and a call that has fewer parts than
+    it was given still ends the bar at its total."""
     (tmp_path / "further.py").write_text(_FURTHER)
     (tmp_path / "main.py").write_text(
         "import tqdm\nfrom functools import partial\nimport further\n"
@@ -168,12 +146,12 @@ def test_a_calls_further_calls_follow_the_calls_not_yet_started_dearest_first(tm
         "    calls = [partial(further.call, name='a', cost=1.0, further=2), partial(further.call, name='b', cost=5.0, further=2),"
         " partial(further.call, name='c')]\n"
         "    results = side_by_side(calls, ['a', 'b', 'c'], 1, 1, True, 'calls', lambda i, r: 'done', 'stop',"
-        " steps=[3, 3, 1], finish=further.finish)\n"
+        " steps=[3, 3, 2], finish=further.finish)\n"
         "    print([(r[0], [n for n, _ in r[1]]) if isinstance(r[1], list) else r[0] for r in results])\n")
     done = _run_main(tmp_path, CALLS_LOG=str(tmp_path / "order.log"))
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "order.log").read_text().split() == ["a", "b", "c", "b1", "b2", "a1", "a2"]
-    assert done.stdout.splitlines() == ["total 7 moves [1, 1, 1, 1, 1, 1, 1]", "[('A', ['a1', 'a2']), ('B', ['b1', 'b2']), 'c']"]
+    assert done.stdout.splitlines() == ["total 8 moves [1, 1, 2, 1, 1, 1, 1]", "[('A', ['a1', 'a2']), ('B', ['b1', 'b2']), 'c']"]
 
 
 def test_a_calls_further_calls_go_to_whichever_worker_is_free(tmp_path):

@@ -36,7 +36,7 @@ from textclf.evaluation.metrics import cross_entropy
 from textclf.text.encoding import EncodedSplit, concatenate, subset
 from textclf.text.prepare import PreparedData
 from textclf.training.refit import refit_config
-from textclf.training.side_by_side import logged, step_done
+from textclf.training.side_by_side import logged
 
 __all__ = ["FOLDS", "FEWER_FOLDS", "FEWER_FOLDS_FROM", "auto_folds", "fold_plan", "pooled", "fold_config",
            "fold_logits", "assembled", "out_of_fold_logits", "best_epoch"]
@@ -153,7 +153,6 @@ def out_of_fold_logits(config: Config, prepared: PreparedData, checkpoint: Path,
     parts = []
     for k, held in enumerate(plan, 1):
         parts.append(fold_logits(fixed, prepared, held, epochs, train, folder / str(k)))
-        step_done()  # (side by side: the selection's bar counts the fold runs)
     return assembled(parts, plan)
 
 

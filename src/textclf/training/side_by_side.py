@@ -13,9 +13,8 @@ fold runs, once its held-out run has chosen their epochs), which go to whichever
 the dearest first, after the calls not yet started; once they are all done, the caller's
 ``finish`` makes the call's result from theirs, in this process. So one long candidate's fold
 runs are shared between the workers instead of queueing in the worker that trained it. The bar
-counts parts (``steps``: how many each call has; its own run and each further call is one, and
-a call that trains several parts itself calls ``step_done()`` after each), so that its rate and
-ETA follow the work rather than the calls. A worker keeps each document's character n-grams
+counts parts (``steps``: how many each call has; its own run and each further call is one), so
+that its rate and ETA follow the work rather than the calls. A worker keeps each document's character n-grams
 counted for the process's life (``models/char_memo.py``), so the fold runs of a candidate that a
 worker has trained before do not count them again.
 
@@ -35,21 +34,16 @@ import sys
 import threading
 import traceback
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 from textclf.errors import TextclfError, TrainingError, TrainingInterrupted
 from textclf.files import write_text
 
-__all__ = ["Then", "worker_count", "side_by_side", "logged", "step_done"]
+__all__ = ["Then", "worker_count", "side_by_side", "logged"]
 
 # Seconds a worker with nothing left to do gets to exit by itself before it is terminated.
 _EXIT_WAIT = 10.0
-
-# In a worker, while it runs a call: tells the parent that one more part of the call is done.
-_on_step: Callable[[], None] | None = None
-
 
 @dataclass
 class Then:
@@ -61,13 +55,6 @@ class Then:
     names: list[str]
     state: Any = None
     cost: float = 0.0
-
-
-def step_done() -> None:
-    """One part of the current call is done (the parent's bar moves by one); outside a worker of
-    ``side_by_side`` it does nothing."""
-    if _on_step is not None:
-        _on_step()
 
 
 def worker_count(threads: int, calls: int) -> tuple[int, int]:
@@ -130,13 +117,9 @@ def side_by_side(calls: list[Callable[[Callable[[dict], None]], Any]], names: li
                     _, task, call, name = heapq.heappop(pending)
                     todo.put((task, call, name))
                     free -= 1
-                message = _next_done(done, processes, desc)
-                i, place = owner[message[0]]
-                if len(message) == 1:  # (a part of a call done)
-                    part_done(i)
-                    continue
+                task, result, error = _next_done(done, processes, desc)
+                i, place = owner[task]
                 free += 1
-                _, result, error = message
                 if error is not None:
                     raise error
                 if place is not None:  # (one of call i's further calls)
@@ -221,7 +204,6 @@ def _worker(todo, done, threads: int, idle, workers: int) -> None:
         busy = max(1, workers - idle.value)
         torch.set_num_threads(threads * workers // busy)
 
-    global _on_step
     with remembering():
         while True:
             with idle.get_lock():
@@ -233,7 +215,6 @@ def _worker(todo, done, threads: int, idle, workers: int) -> None:
                 idle.value -= 1
             i, call, name = item
             torch.set_num_threads(threads)
-            _on_step = partial(done.put, (i,))  # (a one-element message: a part of call i is done)
             try:
                 done.put((i, call(share), None))
             except TrainingInterrupted as exc:
@@ -243,7 +224,6 @@ def _worker(todo, done, threads: int, idle, workers: int) -> None:
                 error = exc if isinstance(exc, TextclfError) else TrainingError(
                     f"{name} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
                 done.put((i, None, error))
-    _on_step = None
 
 
 @contextlib.contextmanager
