@@ -134,8 +134,7 @@ def test_a_calls_further_calls_follow_the_calls_not_yet_started_dearest_first(tm
     are queued after the calls not yet started (whose own further calls are not known yet), the
     dearest first; the bar counts each as a part of its call, and a call that has fewer parts than
     it was given still ends the bar at its total."""
-    (tmp_path / "further.py").write_text(_FURTHER)
-    (tmp_path / "main.py").write_text(
+    done = _run_further(tmp_path,
         "import tqdm\nfrom functools import partial\nimport further\n"
         "from textclf.training.side_by_side import side_by_side\n\n\n"
         "class Bar:\n    def __init__(self, total, **kw):\n        self.total, self.moves = total, []\n"
@@ -148,8 +147,6 @@ def test_a_calls_further_calls_follow_the_calls_not_yet_started_dearest_first(tm
         "    results = side_by_side(calls, ['a', 'b', 'c'], 1, 1, True, 'calls', lambda i, r: 'done', 'stop',"
         " steps=[3, 3, 2], finish=further.finish)\n"
         "    print([(r[0], [n for n, _ in r[1]]) if isinstance(r[1], list) else r[0] for r in results])\n")
-    done = _run_main(tmp_path, CALLS_LOG=str(tmp_path / "order.log"))
-    assert done.returncode == 0, done.stderr
     assert (tmp_path / "order.log").read_text().split() == ["a", "b", "c", "b1", "b2", "a1", "a2"]
     assert done.stdout.splitlines() == ["total 8 moves [1, 1, 2, 1, 1, 1, 1]", "[('A', ['a1', 'a2']), ('B', ['b1', 'b2']), 'c']"]
 
@@ -157,17 +154,24 @@ def test_a_calls_further_calls_follow_the_calls_not_yet_started_dearest_first(tm
 def test_a_calls_further_calls_go_to_whichever_worker_is_free(tmp_path):
     """Two workers: while one trains a call's held-out part, the other finishes a short call;
     the first call's two further calls then run one in each worker, not both in the first."""
-    (tmp_path / "further.py").write_text(_FURTHER)
-    (tmp_path / "main.py").write_text(
+    done = _run_further(tmp_path,
         "from functools import partial\nimport further\nfrom textclf.training.side_by_side import side_by_side\n\n"
         "if __name__ == '__main__':\n"
         "    calls = [partial(further.call, name='a', cost=1.0, further=2, sleep=0.5), partial(further.call, name='b')]\n"
         "    (state, theirs), b = side_by_side(calls, ['a', 'b'], 2, 1, False, 'calls', lambda i, r: 'done', 'stop',"
         " finish=further.finish)\n"
         "    print(state, len({pid for _, pid in theirs}))\n")
-    done = _run_main(tmp_path, CALLS_LOG=str(tmp_path / "order.log"))
-    assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["A", "2"]
+
+
+def _run_further(folder, main: str):
+    """Run ``main`` as ``folder``/main.py beside _FURTHER's calls (further.py), which log their
+    names in ``folder``/order.log; it must succeed."""
+    (folder / "further.py").write_text(_FURTHER)
+    (folder / "main.py").write_text(main)
+    done = _run_main(folder, CALLS_LOG=str(folder / "order.log"))
+    assert done.returncode == 0, done.stderr
+    return done
 
 
 def _run_main(folder, **env):

@@ -147,8 +147,8 @@ def out_of_fold_logits(config: Config, prepared: PreparedData, checkpoint: Path,
     epochs, each row from the model trained with ``train`` (the recipe's) on the other folds of
     ``plan``: ``config`` with the settings the held-out run (``checkpoint``) chose on val, its
     schedule run for ``epochs`` epochs (a solver: its one pass), one fold after the other in this
-    process (side by side, the selection gives each fold run to a worker of its own:
-    ``training/select.py``)."""
+    process. (The selection runs each ``fold_logits`` as a call of its own, which side by side
+    goes to whichever worker is free: ``training/select.py``.)"""
     fixed = fold_config(config, checkpoint)
     parts = []
     for k, held in enumerate(plan, 1):

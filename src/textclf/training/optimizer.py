@@ -28,9 +28,9 @@ def sparse_parameters(model: nn.Module) -> list[nn.Parameter]:
     ]
 
 
-# RowAdam updates the rows of a step in pieces of about this many values (512 rows of 128): on
-# one thread 256-512 rows of 128 were fastest, on two 512-2,048 (below 32,768 values torch runs
-# an operation on one thread).
+# RowAdam updates the rows of a step in pieces of about this many values (512 rows of 128): in a
+# micro-benchmark of the update alone, on one thread 256-512 rows of 128 were fastest, on two
+# 512-2,048 (below 32,768 values torch runs an operation on one thread).
 _PIECE = 65_536
 
 
@@ -76,8 +76,9 @@ class RowAdam(torch.optim.SparseAdam):
                 # In pieces of about _PIECE values: each piece's gathered rows and the temporaries
                 # of the arithmetic below stay in the core's cache between the passes over them,
                 # where the whole batch's rows (tens of MB for a bag) went through memory at each
-                # pass. The same arithmetic element by element, to the bit; the step took 0.55-0.6
-                # times as long at 20,000-60,000 rows of 128 (benchmarks/sparse_adam.py).
+                # pass. The same arithmetic element by element, to the bit: the update alone took
+                # 0.55-0.6 times as long at 20,000-60,000 rows of 128, the default bag's step on 20
+                # Newsgroups 0.83 times (benchmarks/sparse_adam.py; docs/architecture.md).
                 piece = max(1, _PIECE // max(1, values[0].numel()))
                 for start in range(0, len(rows), piece):
                     self._update(p, state, rows[start:start + piece], values[start:start + piece], beta1, beta2,

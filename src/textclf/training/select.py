@@ -72,7 +72,7 @@ from textclf.reporting.data_stats import write_data_statistics
 from textclf.text.pipeline import pipeline_for
 from textclf.text.prepare import PreparedData, prepare_data
 from textclf.training.cross_validation import (assembled, auto_folds, best_epoch, fold_config, fold_logits, fold_plan,
-                                               out_of_fold_logits, pooled)
+                                               pooled)
 from textclf.training.final import TrainResult, evaluate_run
 from textclf.training.ensemble import (Decision, Member, ensemble_score, f1_scores, greedy_ensemble, keep_ensemble,
                                       level_within_noise, refit_members, worth_keeping)
@@ -464,27 +464,24 @@ def _outcome_text(fields: dict) -> str:
 @remembering()  # (its held-out run and fold runs count each document's character n-grams once)
 def _train_one(job: _Job, progress: bool, on_epoch=None) -> tuple[dict, TrainResult | None]:
     """Train one candidate (unless its budget, ``job.ends``, is spent before it starts), its fold
-    runs after it in this process when it is cross-validated; its leaderboard fields and its
-    result (None when it did not train)."""
+    runs after it in this process when it is cross-validated (up to the first that fails); its
+    leaderboard fields and its result (None when it did not train)."""
+    outcome = _held_out(job, on_epoch, progress)
+    if not isinstance(outcome, Then):
+        return outcome
+    parts = []
+    for call in outcome.calls:
+        parts.append(call())
+        if isinstance(parts[-1][0], TrainingError):
+            break
+    return _with_folds(job, *outcome.state, parts)
+
+
+def _held_out(job: _Job, on_epoch=None, progress: bool = False) -> tuple[dict, TrainResult | None] | Then:
+    """Train one candidate on train, choosing on val; when it is cross-validated, its fold runs
+    are returned as further calls (``_fold``: in a worker of ``side_by_side``, each may go to
+    another worker), and ``_with_folds`` scores it from them."""
     fields, result = _trained(job, progress, on_epoch)
-    if job.folds is None or result is None:
-        return fields, result
-    t0 = time.perf_counter()
-    try:
-        by_epoch = out_of_fold_logits(job.config, job.prepared, RunLayout(result.run_dir).best_checkpoint,
-                                      len(result.history), job.train, RunLayout(job.run_dir).folds, job.folds)
-    except TrainingError as exc:
-        return _cv_failed(fields, exc, time.perf_counter() - t0)
-    except TrainingInterrupted as exc:
-        raise _cv_interrupted(job.name, exc) from None
-    return _cross_validated(job, fields, result, by_epoch, time.perf_counter() - t0)
-
-
-def _held_out(job: _Job, on_epoch=None) -> tuple[dict, TrainResult | None] | Then:
-    """In a worker of ``side_by_side``: train one candidate as ``_train_one`` does; when it is
-    cross-validated, its fold runs are returned as further calls (``_fold``), and
-    ``_with_folds`` scores it from them."""
-    fields, result = _trained(job, False, on_epoch)
     if job.folds is None or result is None:
         return fields, result
     fixed = fold_config(job.config, RunLayout(result.run_dir).best_checkpoint)
@@ -497,15 +494,15 @@ def _held_out(job: _Job, on_epoch=None) -> tuple[dict, TrainResult | None] | The
 
 def _fold(name: str, fixed: Config, prepared: PreparedData, held: np.ndarray, epochs: int, train: Callable,
           run_dir: Path, on_epoch=None) -> tuple[np.ndarray | TrainingError, float]:
-    """In a worker: one fold run of candidate ``name`` (``cross_validation.fold_logits``) and its
-    seconds; a training error is returned, not raised (the candidate fails, not the selection)."""
+    """One fold run of candidate ``name`` (``cross_validation.fold_logits``) and its seconds; a
+    training error is returned, not raised (the candidate fails, not the selection)."""
     t0 = time.perf_counter()
     try:
         return fold_logits(fixed, prepared, held, epochs, train, run_dir, on_epoch), time.perf_counter() - t0
     except TrainingError as exc:
         return exc, time.perf_counter() - t0
     except TrainingInterrupted as exc:
-        raise _cv_interrupted(name, exc) from None
+        raise TrainingInterrupted(f"{exc} of default candidate {name}'s cross-validation; {_NO_RESUME}") from None
 
 
 def _with_folds(job: _Job, fields: dict, result: TrainResult,
@@ -514,7 +511,7 @@ def _with_folds(job: _Job, fields: dict, result: TrainResult,
     seconds = sum(s for _, s in parts)
     failed = next((p for p, _ in parts if isinstance(p, TrainingError)), None)
     if failed is not None:
-        return _cv_failed(fields, failed, seconds)
+        return {"status": f"failed in its cross-validation: {failed}", "seconds": fields["seconds"] + seconds}, None
     return _cross_validated(job, fields, result, assembled([p for p, _ in parts], job.folds), seconds)
 
 
@@ -543,14 +540,6 @@ def _trained(job: _Job, progress: bool, on_epoch=None) -> tuple[dict, TrainResul
         fields["settings"] = _settings(job.config, kept)
     fields.update(private)  # (not written out)
     return fields, result
-
-
-def _cv_failed(fields: dict, exc: TrainingError, seconds: float) -> tuple[dict, None]:
-    return {"status": f"failed in its cross-validation: {exc}", "seconds": fields["seconds"] + seconds}, None
-
-
-def _cv_interrupted(name: str, exc: TrainingInterrupted) -> TrainingInterrupted:
-    return TrainingInterrupted(f"{exc} of default candidate {name}'s cross-validation; {_NO_RESUME}")
 
 
 def _cross_validated(job: _Job, fields: dict, result: TrainResult, by_epoch: np.ndarray,
