@@ -226,10 +226,13 @@ def test_auto_cross_validates_a_multiclass_validation_split_below_its_size_when_
         split.labels = np.eye(2, dtype=np.float32)[split.labels]
     assert len(_cv_plan(candidate_config(config_from_dict({**sms, "task": "multilabel"}), CANDIDATES[0]),
                         multilabel)) == 5
-    # Nothing to choose between: a training split above the others' size trains the first
-    # candidate alone under budget auto (budget null trains them all), as does a list of one.
+    # A training split above the others' size trains the two linear models of words alone under
+    # budget auto: still a choice. Without linear_nb it trains the first alone (budget null: them
+    # all), as does a list of one: nothing to choose between.
     large = prepared(20, train_tokens=AUTO_MAX_TOKENS + 400)
-    assert _cv_plan(config(), large) is None and _cv_plan(config(budget=None), large) is not None
+    assert _cv_plan(config(), large) is not None
+    but_nb = [c for c in CANDIDATES if c.name != "linear_nb"]
+    assert _cv_plan(config(), large, but_nb) is None and _cv_plan(config(budget=None), large, but_nb) is not None
     assert _cv_plan(config(), prepared(20), CANDIDATES[:1]) is None and _cv_plan(config(), prepared(20), CANDIDATES[:2])
 
 

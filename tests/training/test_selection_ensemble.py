@@ -10,7 +10,7 @@ import textclf
 from conftest import goemotions_slices, sms_selection_config
 from textclf.artifact import ModelArtifact, load_members, save_ensemble
 from textclf.cli import main
-from textclf.config import config_from_dict, load_config
+from textclf.config import CANDIDATES, config_from_dict, load_config
 from textclf.errors import CheckpointError, ConfigError
 from textclf.inference import Predictor
 from textclf.training import select
@@ -99,7 +99,7 @@ def test_a_kept_ensemble_is_one_checkpoint_of_calibrated_refit_members(sms, tmp_
     with open(run.layout.leaderboard, newline="") as f:
         rows = list(csv.DictReader(f))
     assert rows[0]["candidate"] == "ensemble" and rows[0]["rank"] == "1" and "linear x2" in rows[0]["settings"]
-    assert [int(r["rank"]) for r in rows] == [1, 2, 3, 4, 5]
+    assert [int(r["rank"]) for r in rows] == list(range(1, len(CANDIDATES) + 2))
     winner = rows[1]["candidate"] if rows[1]["candidate"] != "linear" else rows[2]["candidate"]
     assert "as one ensemble" in err
     # One file: ModelArtifact.load refuses it with the way to read it; the Predictor reads it.
@@ -203,7 +203,7 @@ def test_model_candidates_restricts_the_selection_and_is_checked(sms, tmp_path):
                          "train": {**sms["train"], "refit": False}}, run_dir=tmp_path / "run")
     with open(run.layout.leaderboard, newline="") as f:
         assert [r["candidate"] for r in csv.DictReader(f)] == ["linear"]
-    with pytest.raises(ConfigError, match=r"model.candidates: 'trigrams': give one or more of linear, linear_chars, bag"):
+    with pytest.raises(ConfigError, match=r"model.candidates: 'trigrams': give one or more of linear, linear_nb, linear_chars, bag"):
         config_from_dict({**sms, "model": {"candidates": ["trigrams"]}})
     with pytest.raises(ConfigError, match="only a config that names no model"):
         config_from_dict({**sms, "model": {"name": "linear", "candidates": ["linear"]}})

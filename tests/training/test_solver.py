@@ -123,6 +123,60 @@ def test_a_list_of_c_keeps_the_best_on_validation(tmp_path, capsys):
         config_from_dict({**raw, "model": {**raw["model"], "C": [0.5, 0]}})
 
 
+def _nbsvm_by_hand(X, positive: np.ndarray, V) -> np.ndarray:
+    """Wang & Manning's NBSVM written out: the binarized features' smoothed counts in each side's
+    documents, their log ratio, an SVM on the features times it; its decisions on ``V``."""
+    from sklearn.svm import LinearSVC
+
+    present = (X > 0).astype(np.float64)
+    p = 1.0 + np.asarray(present[positive].sum(0)).ravel()
+    q = 1.0 + np.asarray(present[~positive].sum(0)).ravel()
+    r = np.log((p / p.sum()) / (q / q.sum()))
+    svm = LinearSVC(C=1.0, dual=True, max_iter=5000).fit(X.multiply(r[None, :]).tocsr(), positive)
+    return svm.decision_function(V.multiply(r[None, :]).tocsr())
+
+
+@pytest.mark.parametrize("classes,threads", [(2, 1), (3, 2)], indirect=["threads"])
+def test_nbsvm_gives_the_decisions_of_svms_on_naive_bayes_scaled_features(tmp_path, classes, threads):
+    raw = _sms(tmp_path, classes)
+    raw["model"]["solver"] = "nbsvm"
+    run = textclf.train(raw, run_dir=tmp_path / "run")
+    model = textclf.Predictor.load(run.best_checkpoint).models[0]
+    setup = setup_run(config_from_dict(raw))
+    train, val = setup.prepared.splits["train"], setup.prepared.splits["val"]
+    X, V, y = feature_matrix(setup.model, train), feature_matrix(setup.model, val), np.asarray(train.labels)
+    logits = predict_logits(model, val)
+    if classes == 2:
+        np.testing.assert_allclose(logits[:, 1] - logits[:, 0], _nbsvm_by_hand(X, y == 1, V), atol=1e-4)
+    else:
+        for c in range(classes):
+            np.testing.assert_allclose(logits[:, c], _nbsvm_by_hand(X, y == c, V), atol=1e-4)
+    # ... which are not the plain SVM's: the scaling is in the weights.
+    plain = textclf.train({**raw, "model": {**raw["model"], "solver": "svm"}}, run_dir=tmp_path / "plain")
+    assert not np.allclose(predict_logits(textclf.Predictor.load(plain.best_checkpoint).models[0], val), logits,
+                           atol=1e-2)
+
+
+def test_nbsvm_fits_each_label_on_its_own_scaled_features(tmp_path):
+    goemotions_slices(tmp_path, {"train": 400, "dev": 100, "test": 100})
+    raw = {"name": "ml", "task": "multilabel", "output_dir": str(tmp_path / "runs"),
+           "data": {"source": "files", "train": str(tmp_path / "train.csv"), "val": str(tmp_path / "dev.csv"),
+                    "test": str(tmp_path / "test.csv"), "label_column": "labels", "unknown_labels": "drop",
+                    "cache_dir": str(tmp_path / "cache")},
+           "model": {"name": "linear", "solver": "nbsvm", "tol": 1e-4, "buckets": 2000},
+           "train": {"device": "cpu"}}
+    run = textclf.train(raw, run_dir=tmp_path / "run")
+    setup = setup_run(config_from_dict(raw))
+    train, val = setup.prepared.splits["train"], setup.prepared.splits["val"]
+    labels = np.asarray(train.labels)
+    X, V = feature_matrix(setup.model, train), feature_matrix(setup.model, val)
+    logits = predict_logits(textclf.Predictor.load(run.best_checkpoint).models[0], val)
+    fitted = [j for j in range(labels.shape[1]) if 0 < labels[:, j].sum() < len(labels)][:4]
+    assert len(fitted) == 4
+    for j in fitted:
+        np.testing.assert_allclose(logits[:, j], _nbsvm_by_hand(X, labels[:, j] == 1, V), atol=1e-4)
+
+
 def test_complement_naive_bayes_is_scikit_learns_on_the_models_features_and_single_label_only(tmp_path):
     from sklearn.naive_bayes import ComplementNB
 

@@ -63,7 +63,7 @@ from textclf.precision import before_compile
 __all__ = ["BuildContext", "TextClassifier", "lookup", "sparse_bag", "SOLVER_SETTING"]
 
 # Each solver's setting that may be a list: its values tried on validation, the best kept.
-SOLVER_SETTING: dict[str, str] = {"svm": "C", "nb": "alpha"}
+SOLVER_SETTING: dict[str, str] = {"svm": "C", "nbsvm": "C", "nb": "alpha"}
 
 
 @dataclass(frozen=True)

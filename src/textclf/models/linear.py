@@ -58,9 +58,11 @@ class LinearParams(ModelParams):
     l2: float = Field(0.0, ge=0)
     sparse: bool = True
     # sgd: the epoch loop (minibatches, early stopping); svm: a linear SVM fitted in one pass;
-    # nb: Complement Naive Bayes (Rennie et al. 2003) fitted in one pass (single-label tasks).
-    solver: Literal["sgd", "svm", "nb"] = "sgd"
-    # solver svm: the inverse strength of its L2 penalty; a list: fitted from the largest value
+    # nbsvm: the same SVMs, each on the features scaled by its class's Naive Bayes log-count
+    # ratios (Wang & Manning 2012), folded into its weights; nb: Complement Naive Bayes (Rennie et
+    # al. 2003) fitted in one pass (single-label tasks).
+    solver: Literal["sgd", "svm", "nbsvm", "nb"] = "sgd"
+    # solver svm or nbsvm: the inverse strength of its L2 penalty; a list: fitted from the largest value
     # down until one scores below the best so far, and the best on the validation split kept
     # (accuracy; multi-label: micro-F1 at margin 0)
     C: Union[float, list[float]] = 1.0

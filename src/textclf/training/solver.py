@@ -13,6 +13,11 @@ epoch: the record, the validation, the checkpoint and TensorBoard are as for any
   training document has gets a constant logit). Class weights and sample weights are passed on.
   The SVMs train side by side on as many CPUs as torch uses, each call in a forked process of
   its own (see ``_in_parallel``: in threads, a fit with a fixed seed differed from run to run).
+- ``nbsvm``: the same SVMs, each fitted on the features scaled by its class's Naive Bayes
+  log-count ratios (NBSVM: Wang & Manning 2012, "Baselines and bigrams"): a feature found in a
+  larger share of the class's documents than of the others' weighs more. Each class or label is
+  then a liblinear call of its own (its matrix differs); its weights times the ratios are the
+  model's weights, so the model and its features stay those of ``svm``.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from textclf.errors import UsageError
 from textclf.forked import fork_map
 from textclf.models.base import SOLVER_SETTING
 
-__all__ = ["fit_with_solver", "feature_matrix", "fit_svms", "fit_complement_nb"]
+__all__ = ["fit_with_solver", "feature_matrix", "fit_svms", "nb_ratios", "fit_complement_nb"]
 
 
 # The last few feature matrices built in this process, by (documents, features): the default
@@ -154,7 +159,7 @@ def fit_with_solver(setup) -> tuple[float, int, int]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return fit_svms(X, labels, task.multilabel, setup.prepared.num_classes, value, weights, sample_weight,
-                            model.tol)
+                            model.tol, nb=model.solver == "nbsvm")
 
     name = SOLVER_SETTING[model.solver]  # (a list of it: tried on validation, the best kept)
     if isinstance(getattr(model, name), list):  # (artifacts store the value kept)
@@ -225,13 +230,75 @@ def fit_complement_nb(X, y, num_classes: int, alpha: float, weights=None, sample
 
 
 def fit_svms(X, labels, multilabel: bool, num_classes: int, C: float, weights=None, sample_weight=None,
-             tol: float = 0.1):
+             tol: float = 0.1, nb: bool = False):
     """The SVMs' (coefficients, intercepts), one row per class or label, fitted on the sparse
     matrix ``X``: class indices (multiclass) or a 0/1 matrix (multi-label) as ``labels``; ``tol``:
-    liblinear's stopping tolerance."""
+    liblinear's stopping tolerance; ``nb``: each SVM on the features scaled by its Naive Bayes
+    log-count ratios (``nb_ratios``), the coefficients returned for the unscaled features."""
     if multilabel:
-        return _svm_per_label(X, labels, C, weights, sample_weight, tol)
+        return _svm_per_label(X, labels, C, weights, sample_weight, tol, nb)
+    if nb:
+        return _nbsvm_multiclass(X, labels, num_classes, C, weights, sample_weight, tol)
     return _svm_multiclass(X, labels, num_classes, C, weights, sample_weight, tol)
+
+
+# The additive smoothing of the document counts in the Naive Bayes log-count ratios (Wang &
+# Manning's alpha).
+NB_ALPHA = 1.0
+
+
+def nb_ratios(X, positive: np.ndarray, alpha: float = NB_ALPHA) -> np.ndarray:
+    """Each feature's (column's) Naive Bayes log-count ratio for the documents (rows) where
+    ``positive`` is true against the others: log((p / |p|₁) / (q / |q|₁)), where p and q count the
+    documents of each side that have the feature, plus ``alpha``."""
+    present = _documents_with(X)
+    p = alpha + present.T @ positive.astype(np.float64)
+    q = alpha + present.T @ (~positive).astype(np.float64)
+    return np.log(p / p.sum()) - np.log(q / q.sum())
+
+
+def _documents_with(X):
+    """``X`` with every stored value 1 (its arrays of indices shared, not copied)."""
+    import scipy.sparse as sp
+
+    return sp.csr_matrix((np.ones(X.nnz), X.indices, X.indptr), shape=X.shape)
+
+
+def _nb_svm(X, positive: np.ndarray, C: float, class_weight, sample_weight, tol: float) -> tuple[np.ndarray, float]:
+    """One binary SVM for ``positive`` against the other documents, on ``X``'s columns scaled by
+    their log-count ratios: (its coefficients for ``X`` itself, its intercept)."""
+    ratios = nb_ratios(X, positive)
+    scaled = X.copy()
+    scaled.data *= ratios[scaled.indices]
+    svm = _svm(C, class_weight, tol).fit(scaled, positive.astype(np.int64), sample_weight=sample_weight)
+    return svm.coef_[0] * ratios, float(svm.intercept_[0])
+
+
+def _nbsvm_multiclass(X, y, num_classes: int, C: float, weights, sample_weight, tol: float):
+    """``_svm_multiclass`` with each class's SVM on its own scaled features (a call per class)."""
+    present = np.unique(y)
+    coef = np.zeros((num_classes, X.shape[1]))
+    intercept = np.zeros(num_classes)
+    if len(present) == 1:
+        intercept[present[0]] = 1.0
+        return coef, intercept
+    # Two classes: one margin, split evenly between their logits as _svm_multiclass splits it.
+    fitted = present[1:] if len(present) == 2 else present
+
+    def fit(c: int) -> tuple[np.ndarray, float]:
+        class_weight = None if weights is None else {0: float(weights[present[0]]) if len(present) == 2 else 1.0,
+                                                     1: float(weights[c])}
+        return _nb_svm(X, y == c, C, class_weight, sample_weight, tol)
+
+    rows = _in_parallel(fit, fitted, X.nnz * len(fitted))
+    if len(present) == 2:
+        (row, value), (a, b) = rows[0], present
+        coef[a], coef[b], intercept[a], intercept[b] = -row / 2, row / 2, -value / 2, value / 2
+        return coef, intercept
+    for c, (row, value) in zip(fitted, rows):
+        coef[c], intercept[c] = row, value
+    intercept[np.setdiff1d(np.arange(num_classes), present)] = -1e3  # unseen: never predicted
+    return coef, intercept
 
 
 def _svm(C: float, class_weight=None, tol: float = 0.1):
@@ -282,7 +349,7 @@ def _svm_group(X, y, group, C: float, weights, sample_weight, tol: float):
     return svm.coef_[1:], svm.intercept_[1:]
 
 
-def _svm_per_label(X, Y, C: float, weights, sample_weight, tol: float):
+def _svm_per_label(X, Y, C: float, weights, sample_weight, tol: float, nb: bool = False):
     coef = np.zeros((Y.shape[1], X.shape[1]))
     intercept = np.zeros(Y.shape[1])
 
@@ -292,6 +359,8 @@ def _svm_per_label(X, Y, C: float, weights, sample_weight, tol: float):
             return None, 1.0 if column[0] else -1.0
         # class weights of a multi-label run weigh each label's positives (BCE's pos_weight)
         class_weight = None if weights is None else {0: 1.0, 1: float(weights[j])}
+        if nb:
+            return _nb_svm(X, column == 1, C, class_weight, sample_weight, tol)
         svm = _svm(C, class_weight, tol).fit(X, column, sample_weight=sample_weight)
         return svm.coef_[0], float(svm.intercept_[0])
 
