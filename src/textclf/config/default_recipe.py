@@ -79,7 +79,7 @@ SELECTION_TRAIN: dict[str, Any] = {"epochs": 40, "early_stopping_patience": 2, "
 # that the same data gets the same candidates on any machine: a candidate is tried when the
 # training split holds at most its `max_tokens` tokens, and each one tried trains to convergence
 # (early stopping) without a deadline. AUTO_MAX_TOKENS: the larger sets keep to the linear
-# model's cost, since a bag there takes several times that for a few tenths of a point (20NG
+# models' cost (linear and linear_nb), since a bag there takes several times that for a few tenths of a point (20NG
 # bydate: 2.96M tokens, random: 4.35M; the run's budget line gives the count); the largest
 # benchmark set that gains from the others holds 0.58M (GoEmotions, multi-label). As a budget in
 # seconds (3 x the first candidate's, at least 50 s) the same code tried fewer candidates on a

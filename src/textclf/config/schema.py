@@ -88,7 +88,7 @@ class ModelConfig(BaseModel):
     # false here).
     auto: bool = False
     # A config that names no model: train only these default candidates (names from
-    # config/default_recipe.py's CANDIDATES: linear, bag, linear_chars, bag_chars). A run that
+    # config/default_recipe.py's CANDIDATES: linear, linear_nb, linear_chars, bag, bag_chars). A run that
     # kept an ensemble writes its members here, so that rerunning its config.yaml trains them.
     candidates: Optional[list[str]] = None
 
