@@ -11,7 +11,7 @@ import pytest
 import textclf
 from conftest import sms_selection_config
 from textclf.artifact import ModelArtifact
-from textclf.config import CANDIDATES, config_from_dict
+from textclf.config import CANDIDATES, NB_MIN_DOCUMENTS, config_from_dict
 from textclf.errors import ConfigError
 from textclf.text.encoding import EncodedSplit, subset
 from textclf.text.prepare import prepare_data
@@ -198,12 +198,12 @@ def test_auto_cross_validates_a_multiclass_validation_split_below_its_size_when_
     from textclf.training.cross_validation import FEWER_FOLDS_FROM
     from textclf.training.select import CV_BELOW, _cv_plan, candidate_config
 
-    def prepared(val: int, train_tokens: int = 400) -> PreparedData:
+    def prepared(val: int, train_tokens: int = 400, train_documents: int = 400) -> PreparedData:
         def split(n: int, tokens: int) -> EncodedSplit:
             return EncodedSplit(ids=np.zeros(tokens, np.int32), offsets=np.linspace(0, tokens, n + 1).astype(np.int64),
                                 labels=np.arange(n) % 2, full_lengths=np.ones(n, np.int64),
                                 unk_counts=np.zeros(n, np.int64))
-        return PreparedData(["a", "b"], None, {"train": split(400, train_tokens), "val": split(val, val)})
+        return PreparedData(["a", "b"], None, {"train": split(train_documents, train_tokens), "val": split(val, val)})
 
     sms = sms_selection_config(tmp_path, per_class=1, buckets=100)
     def config(**train):  # (the first candidate's, as the selection passes it)
@@ -227,13 +227,17 @@ def test_auto_cross_validates_a_multiclass_validation_split_below_its_size_when_
     assert len(_cv_plan(candidate_config(config_from_dict({**sms, "task": "multilabel"}), CANDIDATES[0]),
                         multilabel)) == 5
     # A training split above the others' size trains the two linear models of words alone under
-    # budget auto: still a choice. Without linear_nb it trains the first alone (budget null: them
-    # all), as does a list of one: nothing to choose between.
-    large = prepared(20, train_tokens=AUTO_MAX_TOKENS + 400)
+    # budget auto (linear_nb from NB_MIN_DOCUMENTS documents): still a choice. With fewer documents,
+    # or without linear_nb, it trains the first alone (budget null: them all), as does a list of
+    # one: nothing to choose between.
+    large = prepared(20, train_tokens=AUTO_MAX_TOKENS + 4000, train_documents=NB_MIN_DOCUMENTS)
     assert _cv_plan(config(), large) is not None
+    assert _cv_plan(config(), prepared(20, train_tokens=AUTO_MAX_TOKENS + 4000, train_documents=NB_MIN_DOCUMENTS - 1)) is None
     but_nb = [c for c in CANDIDATES if c.name != "linear_nb"]
     assert _cv_plan(config(), large, but_nb) is None and _cv_plan(config(budget=None), large, but_nb) is not None
-    assert _cv_plan(config(), prepared(20), CANDIDATES[:1]) is None and _cv_plan(config(), prepared(20), CANDIDATES[:2])
+    linear_chars = next(c for c in CANDIDATES if c.name == "linear_chars")
+    assert _cv_plan(config(), prepared(20), CANDIDATES[:1]) is None and _cv_plan(config(), prepared(20),
+                                                                                 [CANDIDATES[0], linear_chars])
 
 
 def test_the_epoch_count_is_the_one_that_scores_best_out_of_fold_ties_to_the_lower_loss():

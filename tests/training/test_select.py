@@ -13,6 +13,10 @@ from textclf.config import CANDIDATES, SELECTION_TRAIN
 from textclf.training.select import LEADERBOARD_COLUMNS, candidate_config
 
 
+# The candidates a selection on the fixture's 300 messages trains (linear_nb needs more documents).
+TRIED_ON_300 = [c for c in CANDIDATES if c.min_documents is None]
+
+
 @pytest.fixture
 def sms(tmp_path):
     return sms_selection_config(tmp_path, per_class=150, buckets=5000)
@@ -58,16 +62,20 @@ def test_a_config_without_a_model_trains_every_candidate_and_keeps_the_best_on_v
     # compared out of fold, and the run says so; tests/training/test_cross_validation.py)
     assert "rather than on 31 validation examples alone, the candidates are compared on 5-fold" in err
     assert list(rows[0]) == LEADERBOARD_COLUMNS
-    assert all(0 < float(r["val_f1_macro"]) <= 1 for r in rows)
     assert [r["candidate"] for r in rows] != [] and {r["candidate"] for r in rows} == {c.name for c in CANDIDATES}
-    assert [int(r["rank"]) for r in rows] == list(range(1, len(CANDIDATES) + 1))
+    # (300 messages: linear_nb is tried from NB_MIN_DOCUMENTS training documents, and listed last)
+    assert rows[-1]["candidate"] == "linear_nb" and rows[-1]["status"].startswith(
+        "skipped: train.budget auto tries it on a training split of at least 1,000 documents, and this one holds 2")
+    rows = rows[:-1]
+    assert all(0 < float(r["val_f1_macro"]) <= 1 for r in rows)
+    assert [int(r["rank"]) for r in rows] == list(range(1, len(CANDIDATES)))
     scores = [float(r["val_score"]) for r in rows[1:]]  # (the winner may be level with a higher score)
     assert scores == sorted(scores, reverse=True)
     assert all(re.match(r"trained; 5-fold cross-validated( at \d epochs?)?; val alone: ", r["status"]) for r in rows)
     # (a model fitted by a solver converges in one pass: one epoch)
     solved = [r for r in rows if re.search(r"solver=(nb)?svm ", r["settings"])]
     assert all(int(r["epochs"]) == (1 if r in solved else 2) for r in rows)
-    assert len(solved) == 3 and sum("solver=nbsvm" in r["settings"] for r in rows) == 1
+    assert len(solved) == 2
     # (the C that val kept, beside the list tried)
     assert all(re.search(r"C=(0\.1|0\.3|1) \(of \[0\.1,0\.3,1\]\)", r["settings"]) for r in solved)
     # The winner's run is the run folder; its config names its model and retrains it directly.
@@ -116,22 +124,28 @@ def test_the_auto_budget_tries_what_the_datas_size_admits_and_a_budget_in_second
     import time
     from types import SimpleNamespace
 
-    from textclf.config import AUTO_MAX_TOKENS, CANDIDATES, COST_START_SECONDS, Candidate
+    from textclf.config import AUTO_MAX_TOKENS, CANDIDATES, COST_START_SECONDS, NB_MIN_DOCUMENTS, Candidate
     from textclf.training.select import _admit, _admit_by_size, _budget, _budget_text
 
     # (the linear models of word n-grams are tried on any size; the others up to AUTO_MAX_TOKENS)
     assert AUTO_MAX_TOKENS == 1_500_000
-    assert {c.name: c.max_tokens for c in CANDIDATES} == {
-        "linear": None, "linear_nb": None, "linear_chars": AUTO_MAX_TOKENS, "bag": AUTO_MAX_TOKENS,
-        "bag_chars": AUTO_MAX_TOKENS}
+    assert {c.name: (c.max_tokens, c.min_documents) for c in CANDIDATES} == {
+        "linear": (None, None), "linear_nb": (None, NB_MIN_DOCUMENTS), "linear_chars": (AUTO_MAX_TOKENS, None),
+        "bag": (AUTO_MAX_TOKENS, None), "bag_chars": (AUTO_MAX_TOKENS, None)}
     cands = [Candidate(name, {"name": "bag_of_ngrams"}, cost=cost, max_tokens=most) for name, cost, most in
              (("a", 4.0, None), ("b", 5.0, 1_000), ("c", 10.0, 2_000))]
     jobs = [SimpleNamespace(name=c.name) for c in cands]
-    assert _admit_by_size(jobs, cands, 1_000) == (jobs, [])
-    admitted, skipped = _admit_by_size(jobs, cands, 1_001)
+    assert _admit_by_size(jobs, cands, 1_000, 10) == (jobs, [])
+    admitted, skipped = _admit_by_size(jobs, cands, 1_001, 10)
     assert admitted == [jobs[0], jobs[2]] and [j for j, _ in skipped] == [jobs[1]]
     assert "at most 0.001M tokens, and this one holds 0.00M; train.budget: null" in skipped[0][1]
-    assert _admit_by_size(jobs, cands, 10**9)[0] == [jobs[0]]
+    assert _admit_by_size(jobs, cands, 10**9, 10)[0] == [jobs[0]]
+    # min_documents: from that many training documents on, whatever their tokens
+    few = [Candidate("d", {"name": "linear"}, min_documents=1_000), Candidate("e", {"name": "linear"})]
+    both = [SimpleNamespace(name=c.name) for c in few]
+    assert _admit_by_size(both, few, 10**9, 1_000) == (both, [])
+    admitted, skipped = _admit_by_size(both, few, 50, 999)
+    assert admitted == [both[1]] and "of at least 1,000 documents, and this one holds 999; train.budget: null" in skipped[0][1]
     assert _budget_text(None, 2_960_000, [], [(jobs[1], "")]).startswith(
         "default selection: train.budget auto: by the data's size, each candidate to convergence; the training "
         "split holds 2.96M tokens: starting no other candidate; skipping")
@@ -211,7 +225,7 @@ def test_an_interrupted_selection_says_it_does_not_resume_and_leaves_nothing(sms
 
     # A real SIGINT after the first epoch of the second candidate, or of the first one's second
     # cross-validation fold.
-    run_dir = tmp_path / "run" / "candidates" / (CANDIDATES[1].name if where == "candidate" else
+    run_dir = tmp_path / "run" / "candidates" / (TRIED_ON_300[1].name if where == "candidate" else
                                                  f"{CANDIDATES[0].name}/folds/2")
 
     def interrupted(config, **kwargs):
@@ -222,7 +236,7 @@ def test_an_interrupted_selection_says_it_does_not_resume_and_leaves_nothing(sms
 
     with pytest.raises(TrainingInterrupted, match="does not resume") as caught:
         select_and_train(config_from_dict(sms), interrupted, run_dir=tmp_path / "run", progress=False)
-    said = {"candidate": f"of default candidate {CANDIDATES[1].name};",
+    said = {"candidate": f"of default candidate {TRIED_ON_300[1].name};",
             "fold": f"of default candidate {CANDIDATES[0].name}'s cross-validation;"}[where]
     assert "--resume" not in str(caught.value) and said in str(caught.value)
     assert not (tmp_path / "run").exists()

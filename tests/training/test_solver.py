@@ -337,3 +337,24 @@ def test_a_solver_run_builds_no_torch_optimizer(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [False, textclf.load_config(
         tmp_path / "run" / "config.yaml").train.lr]
+
+
+def test_nbsvm_leaves_a_class_unseen_in_training_unpredicted_and_passes_class_weights_on():
+    """On a random matrix: a class with no training document gets no weights and a very low
+    bias; weighing a class's documents more moves its margins up (liblinear's class weights)."""
+    import scipy.sparse as sp
+
+    from textclf.training.solver import fit_svms, nb_ratios
+
+    rng = np.random.default_rng(0)
+    X = sp.random(60, 40, density=0.3, format="csr", random_state=1)
+    y = rng.integers(0, 3, 60)  # classes 0-2 of 4: class 3 never seen
+    coef, intercept = fit_svms(X, y, False, 4, 1.0, nb=True)
+    assert not coef[3].any() and intercept[3] == -1e3 and coef[:3].any(axis=1).all()
+    heavier, heavier_bias = fit_svms(X, y, False, 4, 1.0, weights=np.array([1.0, 5.0, 1.0, 1.0]), nb=True)
+    assert (np.asarray(X @ heavier[1]) + heavier_bias[1]).mean() > (np.asarray(X @ coef[1]) + intercept[1]).mean()
+    # The ratios: a feature only class 1's documents hold weighs more for it than one all hold.
+    only = sp.csr_matrix(np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 1.0], [0.0, 1.0]]))
+    r = nb_ratios(only, np.array([True, True, False, False]))
+    # p = 1 + (2, 2) of 6, q = 1 + (0, 2) of 4
+    assert r == pytest.approx([np.log((3 / 6) / (1 / 4)), np.log((3 / 6) / (3 / 4))]) and r[0] > 0 > r[1]

@@ -136,7 +136,8 @@ def select_and_train(config: Config, train: Callable[..., TrainResult], run_dir:
         tokens = int(prepared_by[keys[0]].splits["train"].lengths.sum())
         if budget == "auto":
             limit, ends = None, None
-            admitted, skipped = _admit_by_size(jobs[1:], candidates[1:], tokens)
+            admitted, skipped = _admit_by_size(jobs[1:], candidates[1:], tokens,
+                                               len(prepared_by[keys[0]].splits["train"]))
         else:
             limit, ends = _budget(budget, started)
             admitted, skipped = _admit(jobs[1:], candidates[1:], first[0]["seconds"], limit, ends,
@@ -307,23 +308,29 @@ def _budget(budget: float | None, started: float) -> tuple[float | None, float |
     return limit, time.time() + limit - (time.perf_counter() - started)
 
 
-def _tried_by_size(candidate: Candidate, tokens: int) -> bool:
-    """Whether ``train.budget`` auto tries ``candidate`` on a training split of ``tokens`` tokens."""
-    return candidate.max_tokens is None or tokens <= candidate.max_tokens
+def _tried_by_size(candidate: Candidate, tokens: int, documents: int) -> bool:
+    """Whether ``train.budget`` auto tries ``candidate`` on a training split of ``tokens`` tokens
+    in ``documents`` documents."""
+    return ((candidate.max_tokens is None or tokens <= candidate.max_tokens)
+            and (candidate.min_documents is None or documents >= candidate.min_documents))
 
 
-def _admit_by_size(jobs: list[_Job], candidates: list[Candidate],
-                   tokens: int) -> tuple[list[_Job], list[tuple[_Job, str]]]:
+def _admit_by_size(jobs: list[_Job], candidates: list[Candidate], tokens: int,
+                   documents: int) -> tuple[list[_Job], list[tuple[_Job, str]]]:
     """``train.budget`` auto: the candidates after the first that a training split of ``tokens``
-    tokens tries (each one's ``max_tokens``), and the others with the reason."""
+    tokens in ``documents`` documents tries (each one's ``max_tokens`` and ``min_documents``), and
+    the others with the reason."""
     admitted, skipped = [], []
     for job, candidate in zip(jobs, candidates):
-        if _tried_by_size(candidate, tokens):
+        if _tried_by_size(candidate, tokens, documents):
             admitted.append(job)
+            continue
+        if candidate.max_tokens is not None and tokens > candidate.max_tokens:
+            size = f"at most {candidate.max_tokens / 1e6:g}M tokens, and this one holds {tokens / 1e6:.2f}M"
         else:
-            skipped.append((job, f"skipped: train.budget auto tries it on a training split of at most "
-                                 f"{candidate.max_tokens / 1e6:g}M tokens, and this one holds {tokens / 1e6:.2f}M; "
-                                 "train.budget: null (or a number of seconds) trains it"))
+            size = f"at least {candidate.min_documents:,} documents, and this one holds {documents:,}"
+        skipped.append((job, f"skipped: train.budget auto tries it on a training split of {size}; "
+                             "train.budget: null (or a number of seconds) trains it"))
     return admitted, skipped
 
 
@@ -371,8 +378,8 @@ def _cv_plan(config: Config, prepared: PreparedData,
         budget = config.train.budget
         if len(prepared.splits["val"]) >= CV_BELOW or budget not in ("auto", None):
             return None
-        tokens = int(prepared.splits["train"].lengths.sum())
-        if not any(budget is None or _tried_by_size(c, tokens) for c in candidates[1:]):
+        train = prepared.splits["train"]
+        if not any(budget is None or _tried_by_size(c, int(train.lengths.sum()), len(train)) for c in candidates[1:]):
             return None  # (one candidate: nothing to choose between)
         folds = auto_folds(len(prepared.splits["val"]))
     return fold_plan(pooled(prepared).labels, folds, config.seed)
