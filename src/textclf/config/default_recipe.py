@@ -169,7 +169,7 @@ NB_MIN_DOCUMENTS = 1_000
 #   of the same model trained by the epoch loop on most sets, in a fraction of the time
 #   (docs/architecture.md; benchmarks/candidate_settings.py).
 # - linear_nb: the same SVMs, each on the features scaled by its class's Naive Bayes log-count
-#   ratios (NBSVM, Wang & Manning 2012; training/solver.py), tried on every data size like linear:
+#   ratios (NBSVM, Wang & Manning 2012; training/solver.py), tried on large sets too, like linear:
 #   on validation it was ahead of linear by 1.06 points on 20 Newsgroups bydate and 0.31 on the
 #   random split, up to 3.0 on news leads, and behind on short texts (subject lines by 1.06) and
 #   on 35 posts a class (by 11: the ratios of few documents are noise), so it is a candidate
