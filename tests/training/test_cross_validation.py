@@ -232,7 +232,8 @@ def test_auto_cross_validates_a_multiclass_validation_split_below_its_size_when_
     # one: nothing to choose between.
     large = prepared(20, train_tokens=AUTO_MAX_TOKENS + 4000, train_documents=NB_MIN_DOCUMENTS)
     assert _cv_plan(config(), large) is not None
-    assert _cv_plan(config(), prepared(20, train_tokens=AUTO_MAX_TOKENS + 4000, train_documents=NB_MIN_DOCUMENTS - 1)) is None
+    fewer = prepared(20, train_tokens=AUTO_MAX_TOKENS + 4000, train_documents=NB_MIN_DOCUMENTS - 1)
+    assert _cv_plan(config(), fewer) is None
     but_nb = [c for c in CANDIDATES if c.name != "linear_nb"]
     assert _cv_plan(config(), large, but_nb) is None and _cv_plan(config(budget=None), large, but_nb) is not None
     linear_chars = next(c for c in CANDIDATES if c.name == "linear_chars")

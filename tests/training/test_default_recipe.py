@@ -176,7 +176,7 @@ def test_on_a_multilabel_task_the_bags_weigh_each_labels_positives_and_the_linea
         config = load_config(write_config(tmp_path / "c.yaml", text))
         return {c.name: candidate_config(config, c).train.class_weights for c in CANDIDATES}
 
-    assert weights("task: multilabel\n") == {"linear": "none", "linear_nb": "none", "linear_chars": "none", "bag": "balanced",
-                                             "bag_chars": "balanced"}
+    assert weights("task: multilabel\n") == {"linear": "none", "linear_nb": "none", "linear_chars": "none",
+                                             "bag": "balanced", "bag_chars": "balanced"}
     assert set(weights("task: multiclass\n").values()) == {"none"}
     assert set(weights("task: multilabel\ntrain:\n  class_weights: inverse\n").values()) == {"inverse"}

@@ -145,7 +145,8 @@ def test_the_auto_budget_tries_what_the_datas_size_admits_and_a_budget_in_second
     both = [SimpleNamespace(name=c.name) for c in few]
     assert _admit_by_size(both, few, 10**9, 1_000) == (both, [])
     admitted, skipped = _admit_by_size(both, few, 50, 999)
-    assert admitted == [both[1]] and "of at least 1,000 documents, and this one holds 999; train.budget: null" in skipped[0][1]
+    assert admitted == [both[1]]
+    assert "of at least 1,000 documents, and this one holds 999; train.budget: null" in skipped[0][1]
     assert _budget_text(None, 2_960_000, [], [(jobs[1], "")]).startswith(
         "default selection: train.budget auto: by the data's size, each candidate to convergence; the training "
         "split holds 2.96M tokens: starting no other candidate; skipping")

@@ -203,7 +203,8 @@ def test_model_candidates_restricts_the_selection_and_is_checked(sms, tmp_path):
                          "train": {**sms["train"], "refit": False}}, run_dir=tmp_path / "run")
     with open(run.layout.leaderboard, newline="") as f:
         assert [r["candidate"] for r in csv.DictReader(f)] == ["linear"]
-    with pytest.raises(ConfigError, match=r"model.candidates: 'trigrams': give one or more of linear, linear_nb, linear_chars, bag"):
+    with pytest.raises(ConfigError,
+                       match=r"model.candidates: 'trigrams': give one or more of linear, linear_nb, linear_chars, bag"):
         config_from_dict({**sms, "model": {"candidates": ["trigrams"]}})
     with pytest.raises(ConfigError, match="only a config that names no model"):
         config_from_dict({**sms, "model": {"name": "linear", "candidates": ["linear"]}})

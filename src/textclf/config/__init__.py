@@ -15,10 +15,10 @@ from textclf.config.loading import (
 )
 from textclf.config.default_recipe import (
     AUTO_MAX_TOKENS,
-    NB_MIN_DOCUMENTS,
     CANDIDATES,
     COST_START_SECONDS,
     DEFAULT_RECIPE,
+    NB_MIN_DOCUMENTS,
     SELECTION_TRAIN,
     SHORT_TEXT_MODEL,
     SHORT_TEXT_PREPROCESS,
@@ -43,8 +43,8 @@ from textclf.config.schema import (
 __all__ = [
     "Config", "DataConfig", "PreprocessConfig", "ModelConfig", "TrainConfig", "SearchConfig", "SearchRange",
     "TrackingConfig", "DEFAULT_RECIPE", "SHORT_TEXT_MODEL", "SHORT_TEXT_PREPROCESS", "SHORT_TEXT_TOKENS",
-    "SHORT_TEXT_TRAIN", "CANDIDATES", "SELECTION_TRAIN", "AUTO_MAX_TOKENS", "NB_MIN_DOCUMENTS", "COST_START_SECONDS", "Candidate",
-    "apply_default_recipe", "decide_from_data", "candidate_raw",
+    "SHORT_TEXT_TRAIN", "CANDIDATES", "SELECTION_TRAIN", "AUTO_MAX_TOKENS", "NB_MIN_DOCUMENTS", "COST_START_SECONDS",
+    "Candidate", "apply_default_recipe", "decide_from_data", "candidate_raw",
     "load_config", "config_from_dict", "parse_overrides", "apply_overrides", "dump_config", "set_dotted",
     "own_config_text", "own_raw",
 ]

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from textclf.config.schema import Config
 
 __all__ = ["DEFAULT_RECIPE", "SHORT_TEXT_TOKENS", "SHORT_TEXT_MODEL", "SHORT_TEXT_TRAIN", "SHORT_TEXT_PREPROCESS",
-           "Candidate", "CANDIDATES", "SELECTION_TRAIN", "AUTO_MAX_TOKENS", "NB_MIN_DOCUMENTS", "COST_START_SECONDS", "apply_default_recipe",
-           "decide_from_data", "candidate_raw"]
+           "Candidate", "CANDIDATES", "SELECTION_TRAIN", "AUTO_MAX_TOKENS", "NB_MIN_DOCUMENTS", "COST_START_SECONDS",
+           "apply_default_recipe", "decide_from_data", "candidate_raw"]
 
 # ---------------------------------------------------------------------------------------- 1. fill
 
@@ -79,12 +79,13 @@ SELECTION_TRAIN: dict[str, Any] = {"epochs": 40, "early_stopping_patience": 2, "
 # that the same data gets the same candidates on any machine: a candidate is tried when the
 # training split holds at most its `max_tokens` tokens, and each one tried trains to convergence
 # (early stopping) without a deadline. AUTO_MAX_TOKENS: the larger sets keep to the linear
-# models' cost (linear and linear_nb), since a bag there takes several times that for a few tenths of a point (20NG
-# bydate: 2.96M tokens, random: 4.35M; the run's budget line gives the count); the largest
-# benchmark set that gains from the others holds 0.58M (GoEmotions, multi-label). As a budget in
-# seconds (3 x the first candidate's, at least 50 s) the same code tried fewer candidates on a
-# slower day: on the 5 small news groups bag_chars on one day and not the next, on full
-# GoEmotions linear_chars likewise (docs/architecture.md, "The data's size decides what is tried").
+# models' cost (linear and linear_nb), since a bag there takes several times that for a few
+# tenths of a point (20NG bydate: 2.96M tokens, random: 4.35M; the run's budget line gives the
+# count); the largest benchmark set that gains from the others holds 0.58M (GoEmotions,
+# multi-label). As a budget in seconds (3 x the first candidate's, at least 50 s) the same code
+# tried fewer candidates on a slower day: on the 5 small news groups bag_chars on one day and not
+# the next, on full GoEmotions linear_chars likewise (docs/architecture.md, "The data's size
+# decides what is tried").
 AUTO_MAX_TOKENS = 1_500_000
 
 _WORDS = {"ngrams": 2, "buckets": 200000}
