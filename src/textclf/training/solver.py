@@ -266,7 +266,8 @@ def _documents_with(X):
 
 def _nb_svm(X, positive: np.ndarray, C: float, class_weight, sample_weight, tol: float) -> tuple[np.ndarray, float]:
     """One binary SVM for ``positive`` against the other documents, on ``X``'s columns scaled by
-    their log-count ratios: (its coefficients for ``X`` itself, its intercept)."""
+    their log-count ratios: (its coefficients for ``X`` itself, its intercept). Class and sample
+    weights weigh the SVM's loss; the ratios count every document once."""
     ratios = nb_ratios(X, positive)
     scaled = X.copy()
     scaled.data *= ratios[scaled.indices]
