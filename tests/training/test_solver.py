@@ -28,6 +28,17 @@ def _sms(tmp_path, classes: int = 2) -> dict:
             "train": {"device": "cpu", "epochs": 7}}
 
 
+def _goemotions(tmp_path, rows: dict, model: dict, **train) -> dict:
+    """A multi-label run of the linear model (``model``: its solver and settings) on slices of
+    GoEmotions with ``rows`` comments in each file."""
+    goemotions_slices(tmp_path, rows)
+    return {"name": "ml", "task": "multilabel", "output_dir": str(tmp_path / "runs"),
+            "data": {"source": "files", "train": str(tmp_path / "train.csv"), "val": str(tmp_path / "dev.csv"),
+                     "test": str(tmp_path / "test.csv"), "label_column": "labels", "unknown_labels": "drop",
+                     "cache_dir": str(tmp_path / "cache")},
+            "model": {"name": "linear", "tol": 1e-4, **model}, "train": {"device": "cpu", **train}}
+
+
 @pytest.fixture
 def threads(request):
     """torch's thread count for the test (the solver fits its SVMs in as many threads)."""
@@ -67,13 +78,8 @@ def test_the_fitted_model_gives_the_svm_decisions_on_its_own_features(tmp_path, 
 def test_a_multilabel_run_fits_one_svm_per_label(tmp_path, threads):
     from sklearn.svm import LinearSVC
 
-    goemotions_slices(tmp_path, {"train": 800, "dev": 200, "test": 200})
-    raw = {"name": "ml", "task": "multilabel", "output_dir": str(tmp_path / "runs"),
-           "data": {"source": "files", "train": str(tmp_path / "train.csv"), "val": str(tmp_path / "dev.csv"),
-                    "test": str(tmp_path / "test.csv"), "label_column": "labels", "unknown_labels": "drop",
-                    "cache_dir": str(tmp_path / "cache")},
-           "model": {"name": "linear", "solver": "svm", "tol": 1e-4, "buckets": 3000},
-           "train": {"device": "cpu", "threshold": "tune_global"}}
+    raw = _goemotions(tmp_path, {"train": 800, "dev": 200, "test": 200}, {"solver": "svm", "buckets": 3000},
+                      threshold="tune_global")
     run = textclf.train(raw, run_dir=tmp_path / "run")
     predictor = textclf.Predictor.load(run.best_checkpoint)
     setup = setup_run(config_from_dict(raw))
@@ -158,13 +164,7 @@ def test_nbsvm_gives_the_decisions_of_svms_on_naive_bayes_scaled_features(tmp_pa
 
 
 def test_nbsvm_fits_each_label_on_its_own_scaled_features(tmp_path):
-    goemotions_slices(tmp_path, {"train": 400, "dev": 100, "test": 100})
-    raw = {"name": "ml", "task": "multilabel", "output_dir": str(tmp_path / "runs"),
-           "data": {"source": "files", "train": str(tmp_path / "train.csv"), "val": str(tmp_path / "dev.csv"),
-                    "test": str(tmp_path / "test.csv"), "label_column": "labels", "unknown_labels": "drop",
-                    "cache_dir": str(tmp_path / "cache")},
-           "model": {"name": "linear", "solver": "nbsvm", "tol": 1e-4, "buckets": 2000},
-           "train": {"device": "cpu"}}
+    raw = _goemotions(tmp_path, {"train": 400, "dev": 100, "test": 100}, {"solver": "nbsvm", "buckets": 2000})
     run = textclf.train(raw, run_dir=tmp_path / "run")
     setup = setup_run(config_from_dict(raw))
     train, val = setup.prepared.splits["train"], setup.prepared.splits["val"]

@@ -237,9 +237,7 @@ def fit_svms(X, labels, multilabel: bool, num_classes: int, C: float, weights=No
     log-count ratios (``nb_ratios``), the coefficients returned for the unscaled features."""
     if multilabel:
         return _svm_per_label(X, labels, C, weights, sample_weight, tol, nb)
-    if nb:
-        return _nbsvm_multiclass(X, labels, num_classes, C, weights, sample_weight, tol)
-    return _svm_multiclass(X, labels, num_classes, C, weights, sample_weight, tol)
+    return _svm_multiclass(X, labels, num_classes, C, weights, sample_weight, tol, nb)
 
 
 # The additive smoothing of the document counts in the Naive Bayes log-count ratios (Wang &
@@ -264,42 +262,18 @@ def _documents_with(X):
     return sp.csr_matrix((np.ones(X.nnz), X.indices, X.indptr), shape=X.shape)
 
 
-def _nb_svm(X, positive: np.ndarray, C: float, class_weight, sample_weight, tol: float) -> tuple[np.ndarray, float]:
-    """One binary SVM for ``positive`` against the other documents, on ``X``'s columns scaled by
-    their log-count ratios: (its coefficients for ``X`` itself, its intercept). Class and sample
-    weights weigh the SVM's loss; the ratios count every document once."""
-    ratios = nb_ratios(X, positive)
-    scaled = X.copy()
-    scaled.data *= ratios[scaled.indices]
-    svm = _svm(C, class_weight, tol).fit(scaled, positive.astype(np.int64), sample_weight=sample_weight)
-    return svm.coef_[0] * ratios, float(svm.intercept_[0])
-
-
-def _nbsvm_multiclass(X, y, num_classes: int, C: float, weights, sample_weight, tol: float):
-    """``_svm_multiclass`` with each class's SVM on its own scaled features (a call per class)."""
-    present = np.unique(y)
-    coef = np.zeros((num_classes, X.shape[1]))
-    intercept = np.zeros(num_classes)
-    if len(present) == 1:
-        intercept[present[0]] = 1.0
-        return coef, intercept
-    # Two classes: one margin, split evenly between their logits as _svm_multiclass splits it.
-    fitted = present[1:] if len(present) == 2 else present
-
-    def fit(c: int) -> tuple[np.ndarray, float]:
-        class_weight = None if weights is None else {0: float(weights[present[0]]) if len(present) == 2 else 1.0,
-                                                     1: float(weights[c])}
-        return _nb_svm(X, y == c, C, class_weight, sample_weight, tol)
-
-    rows = _in_parallel(fit, fitted, X.nnz * len(fitted))
-    if len(present) == 2:
-        (row, value), (a, b) = rows[0], present
-        coef[a], coef[b], intercept[a], intercept[b] = -row / 2, row / 2, -value / 2, value / 2
-        return coef, intercept
-    for c, (row, value) in zip(fitted, rows):
-        coef[c], intercept[c] = row, value
-    intercept[np.setdiff1d(np.arange(num_classes), present)] = -1e3  # unseen: never predicted
-    return coef, intercept
+def _binary_svm(X, positive: np.ndarray, C: float, class_weight, sample_weight, tol: float,
+                nb: bool = False) -> tuple[np.ndarray, float]:
+    """One SVM for the documents where ``positive`` is true against the others (``class_weight``:
+    {0: the others', 1: theirs}): its (coefficients, intercept). With ``nb`` it is fitted on
+    ``X``'s columns scaled by their log-count ratios, and its coefficients are returned for ``X``
+    itself. Class and sample weights weigh the SVM's loss; the ratios count every document once."""
+    ratios = nb_ratios(X, positive) if nb else None
+    if ratios is not None:
+        X = X.copy()
+        X.data *= ratios[X.indices]
+    svm = _svm(C, class_weight, tol).fit(X, positive.astype(np.int64), sample_weight=sample_weight)
+    return svm.coef_[0] if ratios is None else svm.coef_[0] * ratios, float(svm.intercept_[0])
 
 
 def _svm(C: float, class_weight=None, tol: float = 0.1):
@@ -310,7 +284,7 @@ def _svm(C: float, class_weight=None, tol: float = 0.1):
     return LinearSVC(C=C, class_weight=class_weight, dual=True, max_iter=5000, tol=tol, random_state=0)
 
 
-def _svm_multiclass(X, y, num_classes: int, C: float, weights, sample_weight, tol: float):
+def _svm_multiclass(X, y, num_classes: int, C: float, weights, sample_weight, tol: float, nb: bool = False):
     present = np.unique(y)
     coef = np.zeros((num_classes, X.shape[1]))
     intercept = np.zeros(num_classes)
@@ -318,21 +292,30 @@ def _svm_multiclass(X, y, num_classes: int, C: float, weights, sample_weight, to
         intercept[present[0]] = 1.0
         return coef, intercept
     if len(present) == 2:  # one margin: +half for the second class, -half for the first
-        class_weight = None if weights is None else {int(c): float(weights[c]) for c in present}
-        svm = _svm(C, class_weight, tol).fit(X, y, sample_weight=sample_weight)
         a, b = present
-        coef[a], coef[b] = -svm.coef_[0] / 2, svm.coef_[0] / 2
-        intercept[a], intercept[b] = -svm.intercept_[0] / 2, svm.intercept_[0] / 2
+        class_weight = None if weights is None else {0: float(weights[a]), 1: float(weights[b])}
+        row, value = _binary_svm(X, y == b, C, class_weight, sample_weight, tol, nb)
+        coef[a], coef[b], intercept[a], intercept[b] = -row / 2, row / 2, -value / 2, value / 2
         return coef, intercept
-    # One-vs-rest as liblinear does it (a class's weight on its own documents only), the classes
-    # split into one group per CPU: each group is one liblinear call in which every other
-    # class's documents carry one "rest" label, whose extra SVM is dropped (liblinear converts
-    # the matrix once a call, so a call per class would cost more than its SVM on large sets).
-    groups = np.array_split(present, min(_threads(), len(present)))
-    rows = _in_parallel(lambda group: _svm_group(X, y, group, C, weights, sample_weight, tol), groups,
-                        X.nnz * len(present))
-    for group, (group_coef, group_intercept) in zip(groups, rows):
-        coef[group], intercept[group] = group_coef, group_intercept
+    if nb:  # each class's SVM on its own scaled matrix: a liblinear call per class
+        def one(c: int) -> tuple[np.ndarray, float]:
+            class_weight = None if weights is None else {0: 1.0, 1: float(weights[c])}
+            return _binary_svm(X, y == c, C, class_weight, sample_weight, tol, nb=True)
+
+        rows = _in_parallel(one, present, X.nnz * len(present))
+        for c, (row, value) in zip(present, rows):
+            coef[c], intercept[c] = row, value
+    else:
+        # One-vs-rest as liblinear does it (a class's weight on its own documents only), the
+        # classes split into one group per CPU: each group is one liblinear call in which every
+        # other class's documents carry one "rest" label, whose extra SVM is dropped (liblinear
+        # converts the matrix once a call, so a call per class would cost more than its SVM on
+        # large sets).
+        groups = np.array_split(present, min(_threads(), len(present)))
+        rows = _in_parallel(lambda group: _svm_group(X, y, group, C, weights, sample_weight, tol), groups,
+                            X.nnz * len(present))
+        for group, (group_coef, group_intercept) in zip(groups, rows):
+            coef[group], intercept[group] = group_coef, group_intercept
     intercept[np.setdiff1d(np.arange(num_classes), present)] = -1e3  # unseen: never predicted
     return coef, intercept
 
@@ -360,10 +343,7 @@ def _svm_per_label(X, Y, C: float, weights, sample_weight, tol: float, nb: bool 
             return None, 1.0 if column[0] else -1.0
         # class weights of a multi-label run weigh each label's positives (BCE's pos_weight)
         class_weight = None if weights is None else {0: 1.0, 1: float(weights[j])}
-        if nb:
-            return _nb_svm(X, column == 1, C, class_weight, sample_weight, tol)
-        svm = _svm(C, class_weight, tol).fit(X, column, sample_weight=sample_weight)
-        return svm.coef_[0], float(svm.intercept_[0])
+        return _binary_svm(X, column == 1, C, class_weight, sample_weight, tol, nb)
 
     for j, (row, value) in enumerate(_in_parallel(fit, range(Y.shape[1]), X.nnz * Y.shape[1])):
         if row is not None:
